@@ -1,0 +1,69 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Worker.Core.Logs;
+
+namespace Worker.Core.Backends.Fake;
+
+/// <summary>
+/// A backend without machines: prints configured output, sleeps, exits with a configured code, or
+/// fails in the ways real machines fail (start errors, incomplete runs). Counts what it made, so a
+/// test can check that every machine was stopped.
+/// </summary>
+public sealed class FakeBackend(FakeOptions options) : IBackend
+{
+    private int _failuresLeft = options.FailFirstStarts;
+    private int _started;
+
+    public string Name => "fake";
+
+    public ConcurrentDictionary<string, FakeInstance> Live { get; } = new();
+
+    public int Started => Volatile.Read(ref _started);
+
+    public async Task<IInstance> StartAsync(StartAttributes attributes, IProgress<string> progress, CancellationToken ct)
+    {
+        if (options.Startup > TimeSpan.Zero)
+        {
+            progress.Report("Booting a fake machine...");
+            await Task.Delay(options.Startup, ct);
+        }
+        if (options.FailStart || Interlocked.Decrement(ref _failuresLeft) >= 0)
+        {
+            throw new InvalidOperationException("the fake machine failed to start");
+        }
+        var instance = new FakeInstance(this, $"fake-{attributes.JobId.ToString(CultureInfo.InvariantCulture)}-{Interlocked.Increment(ref _started)}", options);
+        Live[instance.Id] = instance;
+        return instance;
+    }
+
+    public sealed class FakeInstance(FakeBackend backend, string id, FakeOptions options) : IInstance
+    {
+        public string Id { get; } = id;
+        public string ImageName => "fake";
+        public string? Script { get; private set; }
+
+        public Task UploadScriptAsync(string script, CancellationToken ct)
+        {
+            Script = script;
+            return Task.CompletedTask;
+        }
+
+        public async Task<RunResult> RunScriptAsync(IJobLogWriter log, CancellationToken ct)
+        {
+            await log.WriteAsync(options.Output, ct);
+            if (options.Run > TimeSpan.Zero)
+            {
+                await Task.Delay(options.Run, ct);
+            }
+            return options.EndIncomplete ? RunResult.Incomplete : RunResult.Exited(options.Exit);
+        }
+
+        public Task StopAsync(CancellationToken ct)
+        {
+            backend.Live.TryRemove(Id, out _);
+            return Task.CompletedTask;
+        }
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,30 @@
+namespace Worker.Core.Backends;
+
+/// <summary>The machines a backend holds that this fleet created, for the cleanup sidecar.</summary>
+public interface IInstanceInventory
+{
+    string Backend { get; }
+
+    /// <summary>Machines carrying this fleet's labels (and, for the sidecar's report, any others it can see).</summary>
+    IAsyncEnumerable<MachineRecord> ListAsync(CancellationToken ct);
+
+    Task DeleteAsync(MachineRecord machine, CancellationToken ct);
+}
+
+public enum MachineState
+{
+    Provisioning,
+    Running,
+    Stopping,
+    Stopped,
+    Unknown,
+}
+
+/// <summary>One machine as an inventory sees it.</summary>
+public sealed record MachineRecord(
+    string Id,
+    string Name,
+    IReadOnlyDictionary<string, string> Labels,
+    DateTimeOffset? CreatedAt,
+    MachineState State,
+    string? Zone = null);

@@ -1,0 +1,47 @@
+using System.Globalization;
+
+namespace Worker.Core.Backends;
+
+/// <summary>
+/// The labels every machine gets, so cleanup decides from facts, never from names: which fleet made
+/// it, for which job, on which worker host, when, and after which moment no live job can own it.
+/// Keys and values fit GCE's label rules (lower case, digits, '-' and '_', at most 63 characters).
+/// </summary>
+public sealed class MachineLabels(string fleet, string workerHost, TimeSpan deadlineMargin, TimeProvider? clock = null)
+{
+    public const string Fleet = "worker-fleet";
+    public const string JobId = "worker-job-id";
+    public const string Host = "worker-host";
+    public const string CreatedAt = "worker-created";
+    public const string Deadline = "worker-deadline";
+    public const string Standby = "worker-standby";
+
+    private readonly TimeProvider _clock = clock ?? TimeProvider.System;
+
+    public string FleetName { get; } = Sanitize(fleet);
+    public string WorkerHost { get; } = Sanitize(workerHost);
+
+    /// <summary>Added to the hard timeout: covers boot, upload, teardown and clock skew.</summary>
+    public TimeSpan DeadlineMargin { get; } = deadlineMargin;
+
+    public IReadOnlyDictionary<string, string> For(long jobId, TimeSpan hardTimeout)
+    {
+        var now = _clock.GetUtcNow();
+        return new Dictionary<string, string>
+        {
+            [Fleet] = FleetName,
+            [JobId] = jobId.ToString(CultureInfo.InvariantCulture),
+            [Host] = WorkerHost,
+            [CreatedAt] = now.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture),
+            [Deadline] = (now + hardTimeout + DeadlineMargin).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture),
+        };
+    }
+
+    /// <summary>Lower case, only [a-z0-9_-], at most 63 characters, as GCE requires.</summary>
+    public static string Sanitize(string value)
+    {
+        var chars = value.ToLowerInvariant().Select(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-' or '_' ? c : '-').ToArray();
+        var text = new string(chars);
+        return text.Length > 63 ? text[..63] : text;
+    }
+}

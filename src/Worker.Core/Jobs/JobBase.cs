@@ -1,0 +1,80 @@
+namespace Worker.Core.Jobs;
+
+/// <summary>
+/// Guards the order and uniqueness of a job's transitions so no transport can report a state
+/// twice or after the job was finished. Transports implement the <c>On*</c> hooks.
+/// </summary>
+public abstract class JobBase : IJob
+{
+    private int _received;
+    private int _started;
+    private int _ended;
+
+    protected JobBase(JobPayload payload, int requeueCount)
+    {
+        Payload = payload;
+        RequeueCount = requeueCount;
+    }
+
+    public JobPayload Payload { get; }
+    public int RequeueCount { get; }
+    public DateTimeOffset? ReceivedAt { get; private set; }
+    public DateTimeOffset? StartedAt { get; private set; }
+    public DateTimeOffset? FinishedAt { get; private set; }
+    public FinishState? FinalState { get; private set; }
+    public bool Ended => Volatile.Read(ref _ended) != 0;
+
+    public Task ReceivedAsync(CancellationToken ct)
+    {
+        if (Interlocked.Exchange(ref _received, 1) != 0 || Ended)
+        {
+            return Task.CompletedTask;
+        }
+        ReceivedAt = Now();
+        return OnReceivedAsync(ct);
+    }
+
+    public Task StartedAsync(string instanceId, CancellationToken ct)
+    {
+        if (Interlocked.Exchange(ref _started, 1) != 0 || Ended)
+        {
+            return Task.CompletedTask;
+        }
+        StartedAt = Now();
+        return OnStartedAsync(instanceId, ct);
+    }
+
+    public Task FinishAsync(FinishState state, CancellationToken ct)
+    {
+        if (Interlocked.Exchange(ref _ended, 1) != 0)
+        {
+            throw new InvalidOperationException($"job {Payload.JobId} was already finished or requeued");
+        }
+        FinishedAt = Now();
+        FinalState = state;
+        return OnFinishAsync(state, ct);
+    }
+
+    public Task RequeueAsync(string reason, bool counted, CancellationToken ct)
+    {
+        if (Interlocked.Exchange(ref _ended, 1) != 0)
+        {
+            throw new InvalidOperationException($"job {Payload.JobId} was already finished or requeued");
+        }
+        return OnRequeueAsync(reason, counted, ct);
+    }
+
+    public abstract Task<ILogPartSink> OpenLogAsync(CancellationToken ct);
+
+    protected abstract Task OnReceivedAsync(CancellationToken ct);
+    protected abstract Task OnStartedAsync(string instanceId, CancellationToken ct);
+    protected abstract Task OnFinishAsync(FinishState state, CancellationToken ct);
+    protected abstract Task OnRequeueAsync(string reason, bool counted, CancellationToken ct);
+
+    /// <summary>Whole seconds, as travis-hub expects RFC 3339 timestamps.</summary>
+    protected static DateTimeOffset Now()
+    {
+        var now = DateTimeOffset.UtcNow;
+        return new DateTimeOffset(now.Ticks - now.Ticks % TimeSpan.TicksPerSecond, TimeSpan.Zero);
+    }
+}

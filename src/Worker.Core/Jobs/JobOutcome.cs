@@ -1,0 +1,68 @@
+using Worker.Core.Configuration;
+
+namespace Worker.Core.Jobs;
+
+/// <summary>What happened to a job. Steps report outcomes; <see cref="OutcomePolicy"/> alone decides what they mean.</summary>
+public abstract record JobOutcome
+{
+    private JobOutcome() { }
+
+    /// <summary>The script ran to its end with this exit code.</summary>
+    public sealed record Exited(int ExitCode) : JobOutcome;
+
+    /// <summary>The worker could not run the job (bad script, generator failure) and it is not the infrastructure's fault.</summary>
+    public sealed record Errored(string Reason) : JobOutcome;
+
+    public sealed record TimedOut(TimeSpan Limit) : JobOutcome;
+
+    public sealed record LogSilence(TimeSpan Limit) : JobOutcome;
+
+    public sealed record LogTooLong(long Limit) : JobOutcome;
+
+    public sealed record Cancelled(string Reason) : JobOutcome;
+
+    /// <summary>The operator's policy refused what the job asked for; nothing was created.</summary>
+    public sealed record Refused(string Rule) : JobOutcome;
+
+    /// <summary>The machine or the transport failed; the job deserves another try.</summary>
+    public sealed record Infrastructure(string Reason) : JobOutcome;
+
+    /// <summary>The worker is going away; the job goes back to the queue without counting against it.</summary>
+    public sealed record Shutdown : JobOutcome;
+}
+
+/// <summary>What an outcome means: the state to report (or a requeue), a line for the log, an exit code for <c>worker exec</c>.</summary>
+public sealed record Verdict(FinishState? State, bool Requeue, bool RequeueCounted, int ExitCode, string? Message);
+
+public static class OutcomePolicy
+{
+    public const int TimeoutExitCode = 124;
+    public const int WorkerErrorExitCode = 125;
+    public const int CancelledExitCode = 130;
+
+    public static Verdict Decide(JobOutcome outcome, int requeueCount, int maxRequeues) => outcome switch
+    {
+        JobOutcome.Exited { ExitCode: 0 } => new(FinishState.Passed, false, false, 0, null),
+        JobOutcome.Exited { ExitCode: 1 } => new(FinishState.Failed, false, false, 1, null),
+        JobOutcome.Exited e => new(FinishState.Errored, false, false, e.ExitCode,
+            $"The script exited with code {e.ExitCode}; only 0 (passed) and 1 (failed) are build results."),
+        JobOutcome.Errored e => new(FinishState.Errored, false, false, WorkerErrorExitCode, e.Reason),
+        JobOutcome.TimedOut t => new(FinishState.Errored, false, false, TimeoutExitCode,
+            $"The job exceeded the maximum time limit for jobs ({Durations.Format(t.Limit)}), and has been terminated."),
+        JobOutcome.LogSilence s => new(FinishState.Errored, false, false, TimeoutExitCode,
+            $"No output has been received in the last {Durations.Format(s.Limit)}, this potentially indicates a stalled build or something wrong with the build itself. The build has been terminated."),
+        JobOutcome.LogTooLong l => new(FinishState.Errored, false, false, WorkerErrorExitCode,
+            $"The job exceeded the maximum log length ({l.Limit} bytes), and has been terminated."),
+        JobOutcome.Cancelled c => new(FinishState.Cancelled, false, false, CancelledExitCode,
+            string.IsNullOrEmpty(c.Reason) ? "Done: Job Cancelled" : $"Done: Job Cancelled\n\n{c.Reason}"),
+        JobOutcome.Refused r => new(FinishState.Errored, false, false, WorkerErrorExitCode,
+            $"The job was refused by this worker's policy: {r.Rule}"),
+        JobOutcome.Infrastructure i when requeueCount >= maxRequeues => new(FinishState.Errored, false, false, WorkerErrorExitCode,
+            $"The job could not be run after {requeueCount + 1} attempts (WORKER_MAX_REQUEUES={maxRequeues}); last error: {i.Reason}"),
+        JobOutcome.Infrastructure i => new(null, true, true, WorkerErrorExitCode,
+            $"The job will be restarted on another machine: {i.Reason}"),
+        JobOutcome.Shutdown => new(null, true, false, CancelledExitCode,
+            "This worker is shutting down; the job will be restarted."),
+        _ => throw new ArgumentOutOfRangeException(nameof(outcome), outcome, null),
+    };
+}

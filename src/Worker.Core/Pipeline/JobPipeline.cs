@@ -1,0 +1,298 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Worker.Core.Backends;
+using Worker.Core.Configuration;
+using Worker.Core.Jobs;
+using Worker.Core.Logs;
+using Worker.Core.Scripts;
+
+namespace Worker.Core.Pipeline;
+
+/// <summary>
+/// Runs one job through its steps, in order: subscribe cancellation, generate script, report
+/// received, open log, start the machine (startup timeout), upload the script (upload timeout),
+/// report started and the worker-info fold, run the script (hard timeout, log silence, maximum log
+/// length, cancellation), stop the machine, close the log, report the result (which acks).
+/// Whatever a step acquires is released on every path, in reverse order, on a fresh token with
+/// the teardown timeout, also when the worker is shutting down.
+/// </summary>
+public sealed class JobPipeline(
+    WorkerOptions options,
+    IBackend backend,
+    IScriptGenerator scripts,
+    JobCancellations cancellations,
+    MachineLabels labels,
+    ILogger<JobPipeline> logger,
+    TimeProvider? clock = null)
+{
+    private readonly TimeProvider _clock = clock ?? TimeProvider.System;
+
+    /// <param name="job">The job.</param>
+    /// <param name="status">Updated as the job moves from step to step.</param>
+    /// <param name="stopToken">Fires when the worker stops for good; the job is then requeued.</param>
+    /// <returns>The verdict that was reported.</returns>
+    public async Task<Verdict> RunAsync(IJob job, ProcessorStatus status, CancellationToken stopToken)
+    {
+        var payload = job.Payload;
+        var jobId = payload.JobId;
+        using var scope = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = jobId });
+        using var cancel = cancellations.Subscribe(jobId);
+        using var jobCts = CancellationTokenSource.CreateLinkedTokenSource(stopToken, cancel.Token);
+        var ct = jobCts.Token;
+        var hardLimit = payload.HardLimit ?? options.Hard;
+        var silenceLimit = payload.LogSilence ?? options.LogSilence;
+
+        JobOutcome outcome;
+        JobLogWriter? log = null;
+        IInstance? instance = null;
+        string? instanceId = null;
+        try
+        {
+            status.Enter(jobId, JobSteps.GenerateScript);
+            var script = await GenerateScriptAsync(payload, ct);
+
+            status.Enter(jobId, JobSteps.Received);
+            await ReportAsync(() => job.ReceivedAsync(ct), "received");
+
+            status.Enter(jobId, JobSteps.OpenLog);
+            var sink = await job.OpenLogAsync(ct);
+            log = new JobLogWriter(sink, jobId, payload.SecretValues, options.MaxLog, options.PartSize, options.FlushInterval, _clock);
+
+            status.Enter(jobId, JobSteps.StartInstance);
+            var attributes = StartAttributes.From(payload, options.Defaults, hardLimit, labels);
+            instance = await StartInstanceAsync(attributes, log, ct);
+            instanceId = instance.Id;
+
+            status.Enter(jobId, JobSteps.UploadScript);
+            await WithTimeoutAsync(options.Upload, ct, t => instance.UploadScriptAsync(script, t), "uploading the script");
+
+            status.Enter(jobId, JobSteps.Started);
+            await ReportAsync(() => job.StartedAsync(instance.Id, ct), "started");
+            await log.WriteWorkerMessageAsync(WorkerInfo(instance), ct);
+
+            status.Enter(jobId, JobSteps.RunScript);
+            outcome = await RunScriptAsync(instance, log, hardLimit, silenceLimit, ct);
+        }
+        catch (Exception e)
+        {
+            outcome = Classify(e, cancel, stopToken);
+        }
+
+        var verdict = OutcomePolicy.Decide(outcome, job.RequeueCount, options.Requeues);
+        logger.LogInformation("Job {JobId} outcome {Outcome}: {Verdict}", jobId, outcome, Describe(verdict));
+
+        using var teardown = new CancellationTokenSource(options.Teardown);
+        if (log is not null && verdict.Message is not null)
+        {
+            await BestEffortAsync(() => log.WriteWorkerMessageAsync($"\n\n{verdict.Message}\n", teardown.Token).AsTask(), "write the outcome");
+        }
+        if (instance is not null)
+        {
+            status.Enter(jobId, JobSteps.StopInstance);
+            await BestEffortAsync(() => instance.StopAsync(teardown.Token), $"stop machine {instanceId}");
+            await BestEffortAsync(() => instance.DisposeAsync().AsTask(), $"release machine {instanceId}");
+        }
+        if (log is not null)
+        {
+            status.Enter(jobId, JobSteps.CloseLog);
+            await BestEffortAsync(() => log.CloseAsync(teardown.Token).AsTask(), "close the log");
+            await log.DisposeAsync();
+        }
+
+        status.Enter(jobId, JobSteps.Finish);
+        using var finishing = new CancellationTokenSource(options.Teardown);
+        try
+        {
+            if (verdict.Requeue)
+            {
+                await job.RequeueAsync(verdict.Message ?? outcome.ToString(), verdict.RequeueCounted, finishing.Token);
+            }
+            else
+            {
+                await job.FinishAsync(verdict.State!.Value, finishing.Token);
+            }
+        }
+        catch (Exception e)
+        {
+            // The queue keeps the job unacknowledged, so it is delivered again; nothing is lost.
+            logger.LogError(e, "Job {JobId}: could not report {Verdict}", jobId, Describe(verdict));
+        }
+        return verdict;
+    }
+
+    private async Task<string> GenerateScriptAsync(JobPayload payload, CancellationToken ct)
+    {
+        try
+        {
+            return await scripts.GenerateAsync(payload, ct);
+        }
+        catch (ScriptGenerationException e)
+        {
+            throw new PipelineErrorException(new JobOutcome.Errored("The build script could not be generated: " + e.Message));
+        }
+    }
+
+    private async Task<IInstance> StartInstanceAsync(StartAttributes attributes, JobLogWriter log, CancellationToken ct)
+    {
+        var progress = new LogProgress(log);
+        try
+        {
+            return await WithTimeoutAsync(options.Startup, ct, t => backend.StartAsync(attributes, progress, t), "starting the machine");
+        }
+        catch (JobRefusedException e)
+        {
+            throw new PipelineErrorException(new JobOutcome.Refused(e.Rule));
+        }
+    }
+
+    private async Task<JobOutcome> RunScriptAsync(IInstance instance, JobLogWriter log, TimeSpan hardLimit, TimeSpan silenceLimit, CancellationToken ct)
+    {
+        using var runCts = CancellationTokenSource.CreateLinkedTokenSource(ct, log.LimitReached);
+        using var hard = new CancellationTokenSource(hardLimit, _clock);
+        using var silence = new CancellationTokenSource();
+        using var hardRegistration = hard.Token.Register(() => runCts.Cancel());
+        using var silenceRegistration = silence.Token.Register(() => runCts.Cancel());
+        log.ResetSilence(); // the silence timer starts at its configured value, now.
+        var watchdog = WatchSilenceAsync(log, silenceLimit, silence, runCts.Token);
+        try
+        {
+            var result = await instance.RunScriptAsync(log, runCts.Token);
+            if (!ct.IsCancellationRequested && !hard.IsCancellationRequested && !silence.IsCancellationRequested && !log.LimitReached.IsCancellationRequested)
+            {
+                return result.Completed
+                    ? new JobOutcome.Exited(result.ExitCode)
+                    : new JobOutcome.Infrastructure("the machine stopped before the script finished");
+            }
+        }
+        catch (OperationCanceledException) when (runCts.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (e is not OperationCanceledException && !ct.IsCancellationRequested)
+        {
+            return new JobOutcome.Infrastructure("running the script failed: " + e.Message);
+        }
+        finally
+        {
+            await runCts.CancelAsync();
+            await watchdog;
+        }
+        ct.ThrowIfCancellationRequested();
+        if (log.LimitReached.IsCancellationRequested)
+        {
+            return new JobOutcome.LogTooLong(options.MaxLog);
+        }
+        if (silence.IsCancellationRequested)
+        {
+            return new JobOutcome.LogSilence(silenceLimit);
+        }
+        return new JobOutcome.TimedOut(hardLimit);
+    }
+
+    private async Task WatchSilenceAsync(JobLogWriter log, TimeSpan limit, CancellationTokenSource silence, CancellationToken ct)
+    {
+        try
+        {
+            while (true)
+            {
+                var left = limit - log.SinceLastOutput;
+                if (left <= TimeSpan.Zero)
+                {
+                    await silence.CancelAsync();
+                    return;
+                }
+                await Task.Delay(left < TimeSpan.FromMilliseconds(50) ? TimeSpan.FromMilliseconds(50) : left, _clock, ct);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task<T> WithTimeoutAsync<T>(TimeSpan timeout, CancellationToken ct, Func<CancellationToken, Task<T>> action, string what)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        cts.CancelAfter(timeout);
+        try
+        {
+            return await action(cts.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new PipelineErrorException(new JobOutcome.Infrastructure($"{what} took longer than {Durations.Format(timeout)}"));
+        }
+    }
+
+    private Task WithTimeoutAsync(TimeSpan timeout, CancellationToken ct, Func<CancellationToken, Task> action, string what) =>
+        WithTimeoutAsync(timeout, ct, async t => { await action(t); return true; }, what);
+
+    private static JobOutcome Classify(Exception e, JobCancellations.Subscription cancel, CancellationToken stopToken)
+    {
+        if (cancel.IsCancelled)
+        {
+            return new JobOutcome.Cancelled(cancel.Reason ?? "");
+        }
+        if (stopToken.IsCancellationRequested)
+        {
+            return new JobOutcome.Shutdown();
+        }
+        return e switch
+        {
+            PipelineErrorException p => p.Outcome,
+            InvalidJobPayloadException p => new JobOutcome.Errored("The job's payload can't be used: " + p.Message),
+            _ => new JobOutcome.Infrastructure(e.Message),
+        };
+    }
+
+    private async Task ReportAsync(Func<Task> report, string what)
+    {
+        try
+        {
+            await report();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // A lost intermediate state is not worth the job: travis-hub catches up on finish.
+            logger.LogWarning(e, "Could not report {State}", what);
+        }
+    }
+
+    private async Task BestEffortAsync(Func<Task> action, string what)
+    {
+        try
+        {
+            await action();
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Teardown: could not {What}", what);
+        }
+    }
+
+    private string WorkerInfo(IInstance instance)
+    {
+        var now = _clock.GetUtcNow().ToString("u", CultureInfo.InvariantCulture);
+        return "travis_fold:start:worker_info\r\u001b[0K\u001b[33;1mWorker information\u001b[0m\n" +
+               $"hostname: {options.Host}\n" +
+               $"version: {WorkerVersion.Text}\n" +
+               $"instance: {instance.Id} {instance.ImageName} (via {backend.Name})\n" +
+               $"startup: {now}\n" +
+               "travis_fold:end:worker_info\r\u001b[0K\n";
+    }
+
+    private static string Describe(Verdict v) =>
+        v.Requeue ? (v.RequeueCounted ? "requeue" : "requeue (not counted)") : v.State!.Value.WireName();
+
+    private sealed class LogProgress(JobLogWriter log) : IProgress<string>
+    {
+        public void Report(string value)
+        {
+            _ = log.WriteWorkerMessageAsync(value.EndsWith('\n') ? value : value + "\n").AsTask();
+        }
+    }
+}
+
+/// <summary>A step's failure with the outcome it stands for.</summary>
+internal sealed class PipelineErrorException(JobOutcome outcome) : Exception(outcome.ToString())
+{
+    public JobOutcome Outcome { get; } = outcome;
+}

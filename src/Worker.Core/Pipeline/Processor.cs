@@ -1,0 +1,59 @@
+using Microsoft.Extensions.Logging;
+using Worker.Core.Queues;
+
+namespace Worker.Core.Pipeline;
+
+/// <summary>Takes one job at a time from the queue and runs it through the pipeline.</summary>
+internal sealed class Processor
+{
+    private readonly CancellationTokenSource _leave = new();
+
+    public Processor(string id, IJobQueue queue, JobPipeline pipeline, CancellationToken stopToken, ILogger logger)
+    {
+        Status = new ProcessorStatus(id);
+        Completion = Task.Run(() => RunAsync(queue, pipeline, stopToken, logger));
+    }
+
+    public ProcessorStatus Status { get; }
+    public Task Completion { get; }
+    public bool Leaving => _leave.IsCancellationRequested;
+
+    /// <summary>Take no further job; the current one runs to its end.</summary>
+    public void Leave() => _leave.Cancel();
+
+    private async Task RunAsync(IJobQueue queue, JobPipeline pipeline, CancellationToken stopToken, ILogger logger)
+    {
+        using var receive = CancellationTokenSource.CreateLinkedTokenSource(_leave.Token, stopToken);
+        while (!receive.IsCancellationRequested)
+        {
+            try
+            {
+                await foreach (var job in queue.ReceiveAsync(receive.Token))
+                {
+                    await pipeline.RunAsync(job, Status, stopToken);
+                    Status.Idle();
+                    if (receive.IsCancellationRequested)
+                    {
+                        break;
+                    }
+                }
+                return; // the queue has no more jobs, or this processor is leaving
+            }
+            catch (OperationCanceledException) when (receive.IsCancellationRequested)
+            {
+            }
+            catch (Exception e)
+            {
+                // A queue failure must not end the processor: wait and take jobs again.
+                logger.LogError(e, "{Processor}: receiving jobs failed; retrying", Status.Id);
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), receive.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+        }
+    }
+}

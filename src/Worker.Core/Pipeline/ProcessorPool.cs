@@ -1,0 +1,162 @@
+using Microsoft.Extensions.Logging;
+using Worker.Core.Queues;
+
+namespace Worker.Core.Pipeline;
+
+/// <summary>
+/// Runs <c>WORKER_POOL_SIZE</c> processors, each taking one job at a time from the queue. The pool
+/// can grow and shrink while it runs (a removed processor finishes its job first), pause (size 0),
+/// and drain: stop taking jobs, let running ones finish within a timeout, then requeue the rest.
+/// </summary>
+public sealed class ProcessorPool
+{
+    private readonly IJobQueue _queue;
+    private readonly JobPipeline _pipeline;
+    private readonly ILogger _logger;
+    private readonly object _lock = new();
+    private readonly List<Processor> _processors = [];
+    private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _nextId;
+    private int _desired;
+
+    public ProcessorPool(IJobQueue queue, JobPipeline pipeline, int size, ILogger<ProcessorPool> logger)
+    {
+        _queue = queue;
+        _pipeline = pipeline;
+        _logger = logger;
+        _desired = size;
+    }
+
+    public bool Draining { get; private set; }
+    public bool Running { get; private set; }
+    public int Size { get { lock (_lock) { return _desired; } } }
+    public IJobQueue Queue => _queue;
+
+    /// <summary>Each processor's id, job and step.</summary>
+    public IReadOnlyList<ProcessorStatus> Statuses
+    {
+        get { lock (_lock) { return _processors.Select(p => p.Status).ToList(); } }
+    }
+
+    public long Processed { get; private set; }
+
+    /// <summary>Runs until drained (or <paramref name="ct"/> stops everything at once).</summary>
+    public async Task RunAsync(CancellationToken ct)
+    {
+        using var link = ct.Register(() => StopNow());
+        lock (_lock)
+        {
+            Running = true;
+            for (var i = 0; i < _desired; i++)
+            {
+                StartProcessor();
+            }
+        }
+        await _drained.Task;
+        Running = false;
+    }
+
+    /// <summary>Grows or shrinks the pool; 0 pauses it without exiting.</summary>
+    public void SetSize(int size)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(size);
+        lock (_lock)
+        {
+            if (Draining)
+            {
+                return;
+            }
+            _desired = size;
+            if (!Running)
+            {
+                return;
+            }
+            var active = _processors.Where(p => !p.Leaving).ToList();
+            for (var i = active.Count; i < size; i++)
+            {
+                StartProcessor();
+            }
+            // Idle processors leave first; a busy one finishes its job before it goes.
+            foreach (var p in active.OrderBy(p => p.Status.JobId.HasValue).Take(Math.Max(0, active.Count - size)))
+            {
+                p.Leave();
+            }
+        }
+        _logger.LogInformation("Pool size set to {Size}", size);
+    }
+
+    /// <summary>Stops taking jobs; running ones get <paramref name="timeout"/> to finish, then are requeued.</summary>
+    public async Task DrainAsync(TimeSpan timeout)
+    {
+        List<Processor> processors;
+        lock (_lock)
+        {
+            Draining = true;
+            processors = [.. _processors];
+            foreach (var p in processors)
+            {
+                p.Leave();
+            }
+        }
+        _logger.LogInformation("Draining: {Busy} job(s) running; waiting up to {Timeout} for them. {Statuses}",
+            processors.Count(p => p.Status.JobId.HasValue), timeout, string.Join("; ", processors.Select(p => p.Status)));
+        var all = Task.WhenAll(processors.Select(p => p.Completion));
+        if (await Task.WhenAny(all, Task.Delay(timeout)) != all)
+        {
+            _logger.LogWarning("Drain timeout reached; requeueing running jobs");
+            await _stop.CancelAsync();
+            await all;
+        }
+        CheckDrained();
+    }
+
+    /// <summary>Cancels every running job at once (they are requeued) and stops.</summary>
+    public void StopNow()
+    {
+        lock (_lock)
+        {
+            Draining = true;
+            foreach (var p in _processors)
+            {
+                p.Leave();
+            }
+        }
+        try
+        {
+            _stop.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        CheckDrained();
+    }
+
+    private void StartProcessor()
+    {
+        var processor = new Processor($"processor-{++_nextId}", _queue, _pipeline, _stop.Token, _logger);
+        _processors.Add(processor);
+        processor.Completion.ContinueWith(_ => OnProcessorExited(processor), TaskScheduler.Default);
+    }
+
+    private void OnProcessorExited(Processor processor)
+    {
+        lock (_lock)
+        {
+            _processors.Remove(processor);
+            Processed += processor.Status.Processed;
+        }
+        CheckDrained();
+    }
+
+    private void CheckDrained()
+    {
+        lock (_lock)
+        {
+            if (Draining && _processors.Count == 0)
+            {
+                _drained.TrySetResult();
+            }
+        }
+    }
+}

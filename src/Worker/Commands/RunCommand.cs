@@ -1,0 +1,69 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using Worker.Composition;
+using Worker.Core.Configuration;
+
+namespace Worker.Commands;
+
+/// <summary>
+/// <c>worker run</c>: the long-running host. SIGTERM or SIGINT drains: no new jobs, running ones
+/// get <c>WORKER_SHUTDOWN_TIMEOUT</c> to finish, the rest are requeued, exit 0. A second signal
+/// requeues everything at once.
+/// </summary>
+public static class RunCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("run", "Take jobs from the configured queue until SIGTERM or SIGINT (drains first).");
+        command.SetAction((_, _) => CommandErrors.GuardAsync(() => RunAsync(SettingsSource.FromEnvironment())));
+        return command;
+    }
+
+    public static async Task<int> RunAsync(SettingsSource settings)
+    {
+        using var context = WorkerContext.Create(settings);
+        var logger = context.LoggerFactory.CreateLogger("run");
+        WarnAboutUnknownKeys(settings, logger);
+        var backend = BackendFactory.Create(context.Options.Provider, context);
+        var queue = QueueFactory.Create(context);
+        var pool = context.CreatePool(queue, backend);
+
+        var signals = 0;
+        void OnSignal(PosixSignalContext signal)
+        {
+            signal.Cancel = true;
+            if (Interlocked.Increment(ref signals) == 1)
+            {
+                logger.LogInformation("{Signal}: draining (up to {Timeout}); send it again to requeue running jobs at once",
+                    signal.Signal, context.Options.Shutdown);
+                _ = pool.DrainAsync(context.Options.Shutdown);
+            }
+            else
+            {
+                logger.LogWarning("{Signal} again: requeueing running jobs now", signal.Signal);
+                pool.StopNow();
+            }
+        }
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+
+        logger.LogInformation("Worker {Host} taking jobs from {QueueType} queue {Queue} with {PoolSize} processor(s) on backend {Backend}",
+            context.Options.Host, context.Options.Queue, context.Options.Name, context.Options.Pool, backend.Name);
+        await pool.RunAsync(CancellationToken.None);
+        logger.LogInformation("Worker stopped after {Processed} job(s)", pool.Processed);
+        return 0;
+    }
+
+    /// <summary>A typo in a key must not pass silently; travis keys this worker has no use for are named too.</summary>
+    private static void WarnAboutUnknownKeys(SettingsSource settings, ILogger logger)
+    {
+        foreach (var (variable, key) in settings.WorkerVariables())
+        {
+            if (SettingsCatalog.Find(key) is null)
+            {
+                logger.LogWarning("{Variable} is not a setting this worker knows; it is ignored", variable);
+            }
+        }
+    }
+}

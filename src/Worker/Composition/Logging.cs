@@ -1,0 +1,47 @@
+using Microsoft.Extensions.Logging;
+using Serilog;
+using Serilog.Events;
+using Serilog.Formatting.Compact;
+using Worker.Core.Configuration;
+
+namespace Worker.Composition;
+
+/// <summary>Serilog on stderr: text by default, JSON with <c>WORKER_LOG_FORMAT=json</c>; every job line carries its JobId.</summary>
+public static class Logging
+{
+    public static ILoggerFactory CreateLoggerFactory(WorkerOptions options)
+    {
+        var level = options.Level switch
+        {
+            "verbose" => LogEventLevel.Verbose,
+            "debug" => LogEventLevel.Debug,
+            "warning" => LogEventLevel.Warning,
+            "error" => LogEventLevel.Error,
+            _ => LogEventLevel.Information,
+        };
+        var config = new LoggerConfiguration()
+            .MinimumLevel.Is(level)
+            .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
+            .MinimumLevel.Override("System.Net.Http", LogEventLevel.Warning)
+            .Enrich.FromLogContext()
+            .Enrich.WithProperty("Host", options.Host);
+        config = options.Format == "json"
+            ? config.WriteTo.Console(new RenderedCompactJsonFormatter(), standardErrorFromLevel: LogEventLevel.Verbose)
+            : config.WriteTo.Console(
+                outputTemplate: "{Timestamp:yyyy-MM-ddTHH:mm:ss.fffZ} {Level:u3} {Message:lj}{JobIdSuffix}{NewLine}{Exception}",
+                standardErrorFromLevel: LogEventLevel.Verbose,
+                formatProvider: System.Globalization.CultureInfo.InvariantCulture)
+              .Enrich.With<JobIdSuffixEnricher>();
+        return new Serilog.Extensions.Logging.SerilogLoggerFactory(config.CreateLogger(), dispose: true);
+    }
+
+    /// <summary>Appends " job=ID" to text lines of a job, so grep finds every line of it.</summary>
+    private sealed class JobIdSuffixEnricher : Serilog.Core.ILogEventEnricher
+    {
+        public void Enrich(LogEvent logEvent, Serilog.Core.ILogEventPropertyFactory propertyFactory)
+        {
+            var suffix = logEvent.Properties.TryGetValue("JobId", out var id) ? " job=" + id : "";
+            logEvent.AddPropertyIfAbsent(propertyFactory.CreateProperty("JobIdSuffix", suffix));
+        }
+    }
+}

@@ -1,0 +1,33 @@
+using Worker.Core.Backends.Fake;
+using Worker.Core.Backends.Local;
+using Worker.Core.Configuration;
+
+namespace Worker.Composition;
+
+/// <summary>
+/// Every configuration key the worker knows, in sections. One table feeds start-up validation,
+/// <c>worker config</c>, <c>config.example.env</c> and the Terraform check, so they can't drift.
+/// A new backend or transport adds its section here.
+/// </summary>
+public static class SettingsCatalog
+{
+    public static IReadOnlyList<(string Section, IReadOnlyList<ISetting> Settings)> Sections { get; } =
+    [
+        ("Worker", WorkerOptions.All),
+        ("Local backend (bare metal)", LocalOptions.All),
+        ("Fake backend (tests, benchmarks)", FakeOptions.All),
+    ];
+
+    public static IEnumerable<ISetting> All => Sections.SelectMany(s => s.Settings);
+
+    public static ISetting? Find(string key) => All.FirstOrDefault(s => s.Key == key);
+
+    /// <summary>Reads every key, so any bad value stops start-up with one line naming it.</summary>
+    public static void Validate(SettingsSource source)
+    {
+        foreach (var setting in All)
+        {
+            setting.Effective(source);
+        }
+    }
+}

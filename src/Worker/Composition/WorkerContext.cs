@@ -1,0 +1,54 @@
+using Microsoft.Extensions.Logging;
+using Worker.Core.Backends;
+using Worker.Core.Configuration;
+using Worker.Core.Jobs;
+using Worker.Core.Pipeline;
+using Worker.Core.Queues;
+using Worker.Core.Scripts;
+
+namespace Worker.Composition;
+
+/// <summary>
+/// What every command shares: validated settings, logging, the cancellation hub and the machine
+/// labels. Building it validates every key, so a bad value stops start-up with one line.
+/// </summary>
+public sealed class WorkerContext : IDisposable
+{
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
+
+    private WorkerContext(SettingsSource settings, WorkerOptions options, ILoggerFactory loggerFactory)
+    {
+        Settings = settings;
+        Options = options;
+        LoggerFactory = loggerFactory;
+        Labels = new MachineLabels(options.Fleet, options.Host,
+            options.Startup + options.Upload + options.Teardown + TimeSpan.FromMinutes(10));
+    }
+
+    public SettingsSource Settings { get; }
+    public WorkerOptions Options { get; }
+    public ILoggerFactory LoggerFactory { get; }
+    public JobCancellations Cancellations { get; } = new();
+    public MachineLabels Labels { get; }
+
+    public static WorkerContext Create(SettingsSource settings, ILoggerFactory? loggerFactory = null)
+    {
+        SettingsCatalog.Validate(settings);
+        var options = WorkerOptions.Load(settings);
+        return new WorkerContext(settings, options, loggerFactory ?? Logging.CreateLoggerFactory(options));
+    }
+
+    public WorkerContext With(Func<WorkerOptions, WorkerOptions> change) =>
+        new(Settings, change(Options), LoggerFactory);
+
+    public IScriptGenerator CreateScriptGenerator() =>
+        Options.BuildApi is { } uri ? new HttpScriptGenerator(_http, uri) : new BuiltinScriptGenerator();
+
+    public JobPipeline CreatePipeline(IBackend backend) =>
+        new(Options, backend, CreateScriptGenerator(), Cancellations, Labels, LoggerFactory.CreateLogger<JobPipeline>());
+
+    public ProcessorPool CreatePool(IJobQueue queue, IBackend backend) =>
+        new(queue, CreatePipeline(backend), Options.Pool, LoggerFactory.CreateLogger<ProcessorPool>());
+
+    public void Dispose() => _http.Dispose();
+}
