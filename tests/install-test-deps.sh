@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs and starts what the tests need on a fresh Debian machine (idempotent):
+# Debian's docker.io, rabbitmq-server, openssh-server, debootstrap; dockerd; the locally built
+# images (no registry is reachable); @cdktf/hcl2json to parse the Terraform files.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for pkg in docker.io rabbitmq-server openssh-server debootstrap sudo procps iproute2; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if ((${#need[@]})); then
+  echo "installing: ${need[*]}"
+  apt-get update -qq -o Acquire::Retries=3
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0 "${need[@]}" >/dev/null
+fi
+# The Debian package starts a broker on boot-less machines only sometimes; tests use their own.
+service rabbitmq-server stop >/dev/null 2>&1 || true
+
+tests/start-dockerd.sh
+docker/build-local-images.sh
+
+if [[ -f package.json ]] && [[ ! -d node_modules/@cdktf/hcl2json ]]; then
+  npm ci --no-audit --no-fund --silent
+fi

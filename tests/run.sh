@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every test: installs and starts what the tests need, then unit and integration tests of
+# every project. Ends with one line "N passed, N failed[, N skipped]".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+tests/install-test-deps.sh || { echo "test set-up failed"; echo "0 passed, 1 failed"; exit 1; }
+
+# Debian's Docker is Engine 20.10 (API 1.41); Testcontainers' reaper image can't be pulled here,
+# and test traffic stays on loopback.
+export DOCKER_API_VERSION=1.41
+export TESTCONTAINERS_RYUK_DISABLED=true
+export TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1
+export WORKER_TEST_IMAGE=worker-job-base:bookworm
+export WORKER_TEST_RABBITMQ_IMAGE=worker-rabbitmq:bookworm
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+results=TestResults
+rm -rf "$results"
+dotnet build Worker.sln -c Release -v q -nologo 2>&1 | grep -E "error|Warn|Build succeeded" | sort -u
+build=${PIPESTATUS[0]}
+if [[ $build -ne 0 ]]; then
+  echo "build failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+dotnet test Worker.sln -c Release --no-build --logger "trx" --results-directory "$results" -- RunConfiguration.TreatNoTestsAsError=false 2>&1 \
+  | grep -vE "^\s*$|Build succeeded|warn" | tail -n 200
+status=${PIPESTATUS[0]}
+summary="$(tests/summarize-trx.sh "$results")"
+echo "$summary"
+failed=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$summary")
+if [[ $status -ne 0 || "$failed" != "0" ]]; then exit 1; fi
