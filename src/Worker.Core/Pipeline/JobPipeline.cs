@@ -82,6 +82,11 @@ public sealed class JobPipeline(
         logger.LogInformation("Job {JobId} outcome {Outcome}: {Verdict}", jobId, outcome, Describe(verdict));
 
         using var teardown = new CancellationTokenSource(options.Teardown);
+        if (log is null && verdict.Message is not null && !verdict.Requeue)
+        {
+            // The job ended before its log was opened (e.g. no script): its owner still gets the reason.
+            log = await OpenLogForMessageAsync(job, teardown.Token);
+        }
         if (log is not null && verdict.Message is not null)
         {
             await BestEffortAsync(() => log.WriteWorkerMessageAsync($"\n\n{verdict.Message}\n", teardown.Token).AsTask(), "write the outcome");
@@ -118,6 +123,20 @@ public sealed class JobPipeline(
             logger.LogError(e, "Job {JobId}: could not report {Verdict}", jobId, Describe(verdict));
         }
         return verdict;
+    }
+
+    private async Task<JobLogWriter?> OpenLogForMessageAsync(IJob job, CancellationToken ct)
+    {
+        try
+        {
+            var sink = await job.OpenLogAsync(ct);
+            return new JobLogWriter(sink, job.Payload.JobId, job.Payload.SecretValues, options.MaxLog, options.PartSize, options.FlushInterval, _clock);
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Could not open the log of job {JobId} to say why it ended", job.Payload.JobId);
+            return null;
+        }
     }
 
     private async Task<string> GenerateScriptAsync(JobPayload payload, CancellationToken ct)
@@ -284,9 +303,18 @@ public sealed class JobPipeline(
 
     private sealed class LogProgress(JobLogWriter log) : IProgress<string>
     {
-        public void Report(string value)
+        public void Report(string value) => _ = WriteAsync(value.EndsWith('\n') ? value : value + "\n");
+
+        private async Task WriteAsync(string line)
         {
-            _ = log.WriteWorkerMessageAsync(value.EndsWith('\n') ? value : value + "\n").AsTask();
+            try
+            {
+                await log.WriteWorkerMessageAsync(line);
+            }
+            catch (Exception)
+            {
+                // A progress line is not worth failing a boot for; a broken log surfaces on the next write.
+            }
         }
     }
 }

@@ -1,0 +1,111 @@
+using Worker.Core.Jobs;
+
+namespace Worker.Core.Tests;
+
+public sealed class JobPayloadTests
+{
+    private const string TravisPayload = """
+        {"type":"job:test","job":{"id":42,"number":"7.1","queued_at":"2026-11-23T10:00:00Z"},
+         "source":{"id":9,"number":"7"},"repository":{"id":3,"slug":"acme/app"},"uuid":"u-1",
+         "config":{"language":"ruby","script":["rake"]},"timeouts":{"hard_limit":600,"log_silence":60},
+         "vm_size":"large","meta":{"state_update_count":2},"queue":"builds.linux",
+         "env_vars":[{"name":"SECRET","value":"v1","public":false},{"name":"OPEN","value":"v2","public":true}],
+         "something_new":{"kept":true}}
+        """;
+
+    [Fact]
+    public void Travis_payload_fields_are_read()
+    {
+        var payload = JobPayload.Parse(TravisPayload);
+        Assert.Equal(42, payload.JobId);
+        Assert.Equal("7.1", payload.JobNumber);
+        Assert.Equal("acme/app", payload.RepositorySlug);
+        Assert.Equal(TimeSpan.FromSeconds(600), payload.HardLimit);
+        Assert.Equal(TimeSpan.FromSeconds(60), payload.LogSilence);
+        Assert.Equal(2, payload.StateUpdateCount);
+        Assert.Equal("large", payload.VmSize);
+        Assert.Equal(["v1"], payload.SecretValues);
+    }
+
+    [Fact]
+    public void Unknown_fields_are_kept_when_the_payload_is_passed_on()
+    {
+        var payload = JobPayload.Parse(TravisPayload);
+        Assert.Contains("\"something_new\":{\"kept\":true}", payload.ToJson());
+    }
+
+    [Theory]
+    [InlineData("not json", "payload is not JSON")]
+    [InlineData("[1,2]", "payload is not a JSON object")]
+    [InlineData("{}", "payload has no job object")]
+    [InlineData("{\"job\":{}}", "payload has no job.id")]
+    [InlineData("{\"job\":{\"id\":\"abc\"}}", "job.id must be a positive integer")]
+    [InlineData("{\"job\":{\"id\":-3}}", "job.id must be a positive integer")]
+    [InlineData("{\"job\":{\"id\":1},\"config\":[]}", "config must be a JSON object")]
+    [InlineData("{\"job\":{\"id\":1},\"timeouts\":{\"hard_limit\":true}}", "timeouts.hard_limit must be a number of seconds")]
+    public void Unusable_payload_is_refused_with_the_reason(string json, string reason)
+    {
+        var e = Assert.Throws<InvalidJobPayloadException>(() => JobPayload.Parse(json));
+        Assert.Contains(reason, e.Message);
+    }
+
+    [Fact]
+    public void Job_id_given_as_a_string_is_accepted()
+    {
+        Assert.Equal(12, JobPayload.Parse("{\"job\":{\"id\":\"12\"}}").JobId);
+    }
+}
+
+public sealed class JobFileTests
+{
+    [Fact]
+    public void Yaml_job_file_becomes_a_travis_payload()
+    {
+        var payload = JobFile.Parse("""
+            id: 5
+            image: worker-job-base:bookworm
+            script: echo hi
+            env: { A: b }
+            secrets: { TOKEN: t0k }
+            timeout: 5m
+            log_silence: 30s
+            cache: { directories: [x] }
+            """, "builds.linux", "hello");
+
+        Assert.Equal(5, payload.JobId);
+        Assert.Equal("worker-job-base:bookworm", payload.Image);
+        Assert.Equal(TimeSpan.FromMinutes(5), payload.HardLimit);
+        Assert.Equal(TimeSpan.FromSeconds(30), payload.LogSilence);
+        Assert.Equal(["t0k"], payload.SecretValues);
+        Assert.Equal("local/hello", payload.RepositorySlug);
+        Assert.Equal("builds.linux", payload.QueueName);
+        Assert.NotNull(payload.Config["cache"]);
+        Assert.Null(payload.Config["secrets"]);
+    }
+
+    [Fact]
+    public void Json_job_file_is_read_too()
+    {
+        var payload = JobFile.Parse("{\"script\": [\"true\"], \"timeout\": \"10s\"}", "q");
+        Assert.Equal(TimeSpan.FromSeconds(10), payload.HardLimit);
+        Assert.True(payload.JobId > 0);
+    }
+
+    [Fact]
+    public void File_that_already_is_a_travis_payload_is_taken_as_it_is()
+    {
+        var payload = JobFile.Parse("{\"job\":{\"id\":77},\"config\":{\"script\":\"true\"}}", "q");
+        Assert.Equal(77, payload.JobId);
+    }
+
+    [Theory]
+    [InlineData("timeout: soon\nscript: x", "timeout must be a duration")]
+    [InlineData("secrets: [a]\nscript: x", "secrets must be a mapping")]
+    [InlineData("- just\n- a list", "must be a mapping")]
+    [InlineData("script: [unclosed", "not valid YAML")]
+    public void Bad_job_file_is_refused_with_the_reason(string text, string reason)
+    {
+        var e = Assert.Throws<InvalidJobPayloadException>(() => JobFile.Parse(text, "q"));
+        Assert.Contains(reason, e.Message);
+    }
+}

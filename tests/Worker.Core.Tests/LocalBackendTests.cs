@@ -1,0 +1,157 @@
+using Worker.Core.Backends;
+using Worker.Core.Backends.Local;
+using Worker.Core.Configuration;
+using Worker.Core.Jobs;
+using Worker.Core.Logs;
+
+namespace Worker.Core.Tests;
+
+public sealed class LocalBackendTests : IDisposable
+{
+    private readonly string _baseDir = Path.Combine(Path.GetTempPath(), "worker-local-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_baseDir))
+        {
+            Directory.Delete(_baseDir, true);
+        }
+    }
+
+    private sealed class CollectingLog : IJobLogWriter
+    {
+        private readonly System.Text.StringBuilder _text = new();
+
+        public string Text { get { lock (_text) { return _text.ToString(); } } }
+
+        public ValueTask WriteAsync(string text, CancellationToken ct = default)
+        {
+            lock (_text)
+            {
+                _text.Append(text);
+            }
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    private async Task<LocalInstance> StartAsync()
+    {
+        var backend = new LocalBackend(new WorkerOptions { BaseDirectory = _baseDir }, new LocalOptions());
+        return (LocalInstance)await backend.StartAsync(new StartAttributes { JobId = 1 }, new Progress<string>(), CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task Script_output_and_exit_code_come_back()
+    {
+        var instance = await StartAsync();
+        await instance.UploadScriptAsync("echo out; echo err >&2; exit 5", CancellationToken.None);
+        var log = new CollectingLog();
+        var result = await instance.RunScriptAsync(log, CancellationToken.None);
+        await instance.StopAsync(CancellationToken.None);
+
+        Assert.Equal(RunResult.Exited(5), result);
+        Assert.Contains("out\n", log.Text);
+        Assert.Contains("err\n", log.Text);
+    }
+
+    [Fact]
+    public async Task Each_job_gets_a_fresh_working_directory_that_is_removed_afterwards()
+    {
+        var first = await StartAsync();
+        var second = await StartAsync();
+        Assert.NotEqual(first.WorkingDirectory, second.WorkingDirectory);
+        await first.UploadScriptAsync("touch made-here; pwd", CancellationToken.None);
+        var log = new CollectingLog();
+        await first.RunScriptAsync(log, CancellationToken.None);
+        Assert.Contains(first.WorkingDirectory, log.Text);
+
+        await first.StopAsync(CancellationToken.None);
+        await second.StopAsync(CancellationToken.None);
+        Assert.False(Directory.Exists(first.WorkingDirectory));
+        Assert.False(Directory.Exists(second.WorkingDirectory));
+    }
+
+    [Fact]
+    public async Task Cancelling_a_run_kills_the_whole_process_tree_including_background_and_regrouped_children()
+    {
+        var instance = await StartAsync();
+        // A background sleep, one in its own process group (setsid is not used: that would leave the session),
+        // and a foreground one.
+        await instance.UploadScriptAsync("sleep 301 & set -m; sleep 302 & set +m; echo ready; sleep 303", CancellationToken.None);
+        var log = new CollectingLog();
+        using var cts = new CancellationTokenSource();
+        var run = instance.RunScriptAsync(log, cts.Token);
+        await JobPipelineOutcomeTests.WaitUntil(() => log.Text.Contains("ready", StringComparison.Ordinal));
+        var session = instance.SessionId;
+        Assert.True(ProcessSession.Members(session).Count >= 3);
+
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+        await JobPipelineOutcomeTests.WaitUntil(() => ProcessSession.Members(session).Count == 0, 5000);
+        await instance.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task Background_processes_left_by_a_finished_script_are_killed()
+    {
+        var instance = await StartAsync();
+        await instance.UploadScriptAsync("nohup sleep 304 >/dev/null 2>&1 & echo done", CancellationToken.None);
+        var result = await instance.RunScriptAsync(new CollectingLog(), CancellationToken.None);
+        Assert.Equal(0, result.ExitCode);
+
+        await JobPipelineOutcomeTests.WaitUntil(() => ProcessSession.Members(instance.SessionId).Count == 0, 5000);
+        await instance.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task Worker_environment_does_not_leak_into_the_job()
+    {
+        Environment.SetEnvironmentVariable("WORKER_AMQP_URI", "amqp://user:secret@broker");
+        try
+        {
+            var instance = await StartAsync();
+            await instance.UploadScriptAsync("env", CancellationToken.None);
+            var log = new CollectingLog();
+            await instance.RunScriptAsync(log, CancellationToken.None);
+            await instance.StopAsync(CancellationToken.None);
+            Assert.DoesNotContain("secret@broker", log.Text);
+            Assert.Contains("PATH=", log.Text);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("WORKER_AMQP_URI", null);
+        }
+    }
+
+    [Fact]
+    public async Task Whole_job_through_the_pipeline_on_the_local_backend_times_out_with_no_process_left()
+    {
+        var backend = new LocalBackend(new WorkerOptions { BaseDirectory = _baseDir }, new LocalOptions());
+        var harness = new PipelineHarness(backend);
+        var (job, verdict) = await harness.RunAsync("script: [\"sleep 305 & sleep 306\"]\ntimeout: 2s");
+
+        Assert.Equal(124, verdict.ExitCode);
+        Assert.Equal(FinishState.Errored, verdict.State);
+        await JobPipelineOutcomeTests.WaitUntil(() => !ProcessRunning("sleep 305") && !ProcessRunning("sleep 306"), 5000);
+        Assert.Contains("finished:errored", job.Events);
+    }
+
+    private static bool ProcessRunning(string commandLine) =>
+        Directory.EnumerateDirectories("/proc").Any(dir =>
+        {
+            try
+            {
+                var cmd = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ').Trim();
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                return cmd == commandLine && !stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+            catch (UnauthorizedAccessException)
+            {
+                return false;
+            }
+        });
+}
