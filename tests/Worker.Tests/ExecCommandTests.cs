@@ -1,0 +1,97 @@
+namespace Worker.Tests;
+
+/// <summary>`worker exec` as a newcomer runs it: the real executable, the file queue, the local backend.</summary>
+public sealed class ExecCommandTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private Dictionary<string, string> Env() => new() { ["WORKER_BASE_DIR"] = Path.Combine(_dir.Path, "state") };
+
+    [Fact]
+    public async Task Hello_example_prints_its_output_hides_its_secret_and_exits_0()
+    {
+        var example = Path.Combine(RepoRoot(), "examples", "hello.yml");
+        var (exit, stdout, stderr, _) = await WorkerProcess.RunAsync(Env(), _dir.Path, "exec", example);
+
+        Assert.True(exit == 0, stdout + stderr);
+        Assert.Contains("Hello from job", stdout);
+        Assert.Contains("after_script always runs", stdout);
+        Assert.Contains("the token is [secure]", stdout);
+        Assert.DoesNotContain("s3cr3t-value", stdout + stderr);
+        Assert.Empty(Directory.GetDirectories(Path.Combine(_dir.Path, "state", "local")));
+    }
+
+    [Fact]
+    public async Task Job_that_runs_exit_1_exits_1()
+    {
+        var job = _dir.Write("fail.yml", "script: [\"echo failing\", \"exit 1\"]");
+        var (exit, stdout, _, _) = await WorkerProcess.RunAsync(Env(), _dir.Path, "exec", job);
+
+        Assert.Equal(1, exit);
+        Assert.Contains("failing", stdout);
+    }
+
+    [Fact]
+    public async Task Job_that_sleeps_past_its_timeout_exits_124_within_seconds_and_leaves_no_process()
+    {
+        var marker = "worker-exec-test-" + Guid.NewGuid().ToString("N")[..8];
+        var job = _dir.Write("sleep.yml", $"script: [\"bash -c 'exec -a {marker} sleep 300' & sleep 300\"]\ntimeout: 3s");
+        var (exit, stdout, _, elapsed) = await WorkerProcess.RunAsync(Env(), _dir.Path, "exec", job);
+
+        Assert.Equal(124, exit);
+        Assert.Contains("maximum time limit", stdout);
+        Assert.True(elapsed < TimeSpan.FromSeconds(20), $"took {elapsed}");
+        Assert.False(ProcessWithArgv0Exists(marker), "a process of the job survived");
+    }
+
+    [Fact]
+    public async Task Bad_job_file_exits_2_with_one_line_saying_why()
+    {
+        var job = _dir.Write("bad.yml", "script: [x]\ntimeout: whenever");
+        var (exit, _, stderr, _) = await WorkerProcess.RunAsync(Env(), _dir.Path, "exec", job);
+
+        Assert.Equal(2, exit);
+        Assert.Equal("worker: timeout must be a duration such as 90s, 5m or 1h30m, got 'whenever'", stderr.Trim());
+    }
+
+    [Fact]
+    public async Task Fake_backend_runs_the_pipeline_without_a_machine()
+    {
+        var job = _dir.Write("any.yml", "script: [\"true\"]");
+        var env = Env();
+        env["WORKER_FAKE_LOG_OUTPUT"] = "fake says hi";
+        var (exit, stdout, _, _) = await WorkerProcess.RunAsync(env, _dir.Path, "exec", job, "--backend", "fake");
+
+        Assert.Equal(0, exit);
+        Assert.Contains("fake says hi", stdout);
+    }
+
+    internal static bool ProcessWithArgv0Exists(string argv0) =>
+        Directory.EnumerateDirectories("/proc").Any(dir =>
+        {
+            try
+            {
+                return File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0')[0] == argv0;
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+            catch (UnauthorizedAccessException)
+            {
+                return false;
+            }
+        });
+
+    internal static string RepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Worker.sln")))
+        {
+            dir = dir.Parent;
+        }
+        return dir?.FullName ?? throw new InvalidOperationException("Worker.sln not found above " + AppContext.BaseDirectory);
+    }
+}

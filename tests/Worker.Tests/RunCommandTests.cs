@@ -1,0 +1,115 @@
+using System.Globalization;
+
+namespace Worker.Tests;
+
+/// <summary>`worker run` on the file queue, as a real process that is signalled like a MIG or Kubernetes would.</summary>
+public sealed class RunCommandTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private string QueueDir => Path.Combine(_dir.Path, "state", "builds.test");
+
+    private Dictionary<string, string> Env(string provider = "local") => new()
+    {
+        ["WORKER_BASE_DIR"] = Path.Combine(_dir.Path, "state"),
+        ["WORKER_QUEUE_NAME"] = "builds.test",
+        ["WORKER_PROVIDER_NAME"] = provider,
+        ["WORKER_FILE_POLLING_INTERVAL"] = "100ms",
+        ["WORKER_POOL_SIZE"] = "2",
+    };
+
+    private void Drop(long id, string yaml)
+    {
+        var created = Path.Combine(QueueDir, "10-created.d");
+        Directory.CreateDirectory(created);
+        var payload = Core.Jobs.JobFile.Parse($"id: {id}\n{yaml}", "builds.test");
+        File.WriteAllText(Path.Combine(created, ".tmp"), payload.ToJson());
+        File.Move(Path.Combine(created, ".tmp"), Path.Combine(created, id.ToString(CultureInfo.InvariantCulture) + ".json"));
+    }
+
+    private string StateOf(long id)
+    {
+        var path = Path.Combine(QueueDir, "70-finished.d", $"{id}.state");
+        return File.Exists(path) ? File.ReadAllText(path).Trim() : "";
+    }
+
+    [Fact]
+    public async Task Job_dropped_into_created_goes_through_to_finished_with_its_log_and_state()
+    {
+        await using var worker = WorkerProcess.Start(Env(), _dir.Path, "run");
+        Drop(101, "script: [\"echo from a dropped job\"]");
+        Drop(102, "script: [\"exit 1\"]");
+
+        await WaitUntil(() => StateOf(101) != "" && StateOf(102) != "", worker);
+        Assert.Equal("passed", StateOf(101));
+        Assert.Equal("failed", StateOf(102));
+        Assert.True(File.Exists(Path.Combine(QueueDir, "70-finished.d", "101.json")));
+        Assert.Contains("from a dropped job", File.ReadAllText(Path.Combine(QueueDir, "log", "101.log")));
+        Assert.Empty(Directory.GetFiles(Path.Combine(QueueDir, "10-created.d"), "*.json"));
+
+        worker.Signal("TERM");
+        Assert.Equal(0, await worker.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("draining", worker.Stderr);
+    }
+
+    [Fact]
+    public async Task Sigterm_lets_the_running_job_finish_and_takes_no_new_one()
+    {
+        await using var worker = WorkerProcess.Start(Env(), _dir.Path, "run");
+        Drop(201, "script: [\"echo started; sleep 2; echo finished\"]");
+        await WaitUntil(() => File.Exists(Path.Combine(QueueDir, "50-started.d", "201.json")), worker);
+
+        worker.Signal("TERM");
+        await Task.Delay(300);
+        Drop(202, "script: [\"true\"]");
+        Assert.Equal(0, await worker.WaitAsync(TimeSpan.FromSeconds(30)));
+
+        Assert.Equal("passed", StateOf(201));
+        Assert.Contains("finished", File.ReadAllText(Path.Combine(QueueDir, "log", "201.log")));
+        Assert.True(File.Exists(Path.Combine(QueueDir, "10-created.d", "202.json")), "the worker took a job while draining");
+    }
+
+    [Fact]
+    public async Task Second_signal_requeues_the_running_job_at_once()
+    {
+        var env = Env();
+        env["WORKER_SHUTDOWN_TIMEOUT"] = "5m";
+        await using var worker = WorkerProcess.Start(env, _dir.Path, "run");
+        Drop(301, "script: [\"sleep 120\"]");
+        await WaitUntil(() => File.Exists(Path.Combine(QueueDir, "50-started.d", "301.json")), worker);
+
+        worker.Signal("TERM");
+        await Task.Delay(300);
+        worker.Signal("INT");
+        Assert.Equal(0, await worker.WaitAsync(TimeSpan.FromSeconds(30)));
+
+        Assert.True(File.Exists(Path.Combine(QueueDir, "10-created.d", "301.json")), "the running job was not requeued");
+        Assert.Equal("", StateOf(301));
+    }
+
+    [Fact]
+    public async Task Submit_follow_prints_the_log_and_exits_with_the_result()
+    {
+        await using var worker = WorkerProcess.Start(Env(), _dir.Path, "run");
+        var job = _dir.Write("job.yml", "script: [\"echo followed output\", \"exit 1\"]");
+        var (exit, stdout, _, _) = await WorkerProcess.RunAsync(Env(), _dir.Path, "submit", job, "--follow");
+
+        Assert.Equal(1, exit);
+        Assert.Contains("followed output", stdout);
+    }
+
+    private static async Task WaitUntil(Func<bool> condition, WorkerProcess worker)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!condition())
+        {
+            if (worker.HasExited || DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("condition not met; worker said:\n" + worker.Stderr);
+            }
+            await Task.Delay(50);
+        }
+    }
+}
