@@ -15,6 +15,8 @@ namespace Worker.Commands;
 /// </summary>
 public static class ExecCommand
 {
+    public const string ExecQueueName = "exec";
+
     public static Command Create()
     {
         var file = new Argument<FileInfo>("JOBFILE") { Description = "A job file (YAML or JSON): script, env, secrets, image, timeout, ..." };
@@ -32,7 +34,8 @@ public static class ExecCommand
             ? settings.With(WorkerOptions.LogLevel.Key, "warning")
             : settings;
         using var context = WorkerContext.Create(quiet);
-        var options = context.Options with { FilePolling = TimeSpan.FromMilliseconds(100) };
+        // Its own folder, so a `worker run` on the same BASE_DIR never takes the job away.
+        var options = context.Options with { FilePolling = TimeSpan.FromMilliseconds(100), Name = ExecQueueName };
         using var execContext = context.With(_ => options);
         var payload = JobFile.Load(file.FullName, options.Name);
         var jobId = payload.JobId;
