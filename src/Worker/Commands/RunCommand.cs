@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Worker.Composition;
 using Worker.Core.Configuration;
+using Worker.Http;
 
 namespace Worker.Commands;
 
@@ -50,7 +51,12 @@ public static class RunCommand
 
         logger.LogInformation("Worker {Host} taking jobs from {QueueType} queue {Queue} with {PoolSize} processor(s) on backend {Backend}",
             context.Options.Host, context.Options.Queue, context.Options.Name, context.Options.Pool, backend.Name);
-        await pool.RunAsync(CancellationToken.None);
+        // The server binds before any job is taken, so a taken port stops start-up instead of a running host.
+        await using var server = await WorkerHttpServer.StartAsync(HttpOptions.Load(settings), pool, context.Options.Host,
+            context.Options.Shutdown, context.LoggerFactory);
+        var running = pool.RunAsync(CancellationToken.None);
+        await using var retirement = Retirement.Start(RetirementOptions.Load(settings), pool, context.Options.Shutdown, logger);
+        await running;
         logger.LogInformation("Worker stopped after {Processed} job(s)", pool.Processed);
         return 0;
     }

@@ -14,6 +14,7 @@ public static class SettingsCatalog
     public static IReadOnlyList<(string Section, IReadOnlyList<ISetting> Settings)> Sections { get; } =
     [
         ("Worker", WorkerOptions.All),
+        ("Health and control server, self-retirement", [.. Worker.Http.HttpOptions.All, .. Worker.Http.RetirementOptions.All]),
         ("Local backend (bare metal)", LocalOptions.All),
         ("Fake backend (tests, benchmarks)", FakeOptions.All),
     ];

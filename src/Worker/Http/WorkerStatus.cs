@@ -1,0 +1,28 @@
+using Worker.Core.Pipeline;
+
+namespace Worker.Http;
+
+/// <summary>What <c>/status</c> answers: the pool and what each processor is doing, so an operator sees where a job hangs.</summary>
+public sealed record WorkerStatus(
+    string Host,
+    string Queue,
+    bool QueueConnected,
+    int PoolSize,
+    bool Running,
+    bool Draining,
+    long Processed,
+    IReadOnlyList<ProcessorState> Processors)
+{
+    public static WorkerStatus Of(ProcessorPool pool, string host) => new(
+        host,
+        pool.Queue.Name,
+        pool.Queue.IsConnected,
+        pool.Size,
+        pool.Running,
+        pool.Draining,
+        pool.Processed,
+        [.. pool.Statuses.Select(s => new ProcessorState(s.Id, s.JobId, s.Step, s.StepSince))]);
+}
+
+/// <summary>One processor in <c>/status</c>: its id, its job (null when idle) and the step it is in since when.</summary>
+public sealed record ProcessorState(string Id, long? JobId, string Step, DateTimeOffset? StepSince);
