@@ -17,6 +17,8 @@ public static class SettingsCatalog
         ("Health and control server, self-retirement", [.. Worker.Http.HttpOptions.All, .. Worker.Http.RetirementOptions.All]),
         ("Local backend (bare metal)", LocalOptions.All),
         ("Fake backend (tests, benchmarks)", FakeOptions.All),
+        ("GCE backend (Compute Engine VMs)", Worker.Gce.GceOptions.All),
+        ("Cleanup sidecar (worker cleanup)", Worker.Core.Cleanup.CleanupOptions.All),
     ];
 
     public static IEnumerable<ISetting> All => Sections.SelectMany(s => s.Settings);

@@ -1,0 +1,14 @@
+namespace Worker.Core.Cleanup;
+
+/// <summary>
+/// Tells the cleanup sidecar which worker hosts exist, so a machine whose host is gone (crashed,
+/// scaled in) can be deleted: no live job can own it, because its job's worker is gone too.
+/// </summary>
+public interface IWorkerHostDirectory
+{
+    /// <summary>
+    /// The worker hosts that exist now, as they appear in the <c>worker-host</c> label (sanitized),
+    /// read once per pass. Null when it can't be told; then no machine is deleted for a missing host.
+    /// </summary>
+    Task<IReadOnlySet<string>?> LiveHostsAsync(CancellationToken ct);
+}

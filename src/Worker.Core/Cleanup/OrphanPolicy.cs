@@ -1,0 +1,50 @@
+using System.Globalization;
+using Worker.Core.Backends;
+
+namespace Worker.Core.Cleanup;
+
+/// <summary>
+/// Decides from labels and state alone whether a machine is an orphan. Only machines carrying this
+/// fleet's label are ever deleted, and only when no live job can own them: the machine is stopped,
+/// its deadline (hard timeout plus margin after creation) has passed, or its worker host is gone.
+/// Names never decide, unlike gcloud-cleanup's name filters and maximum age.
+/// </summary>
+public static class OrphanPolicy
+{
+    public static OrphanDecision Decide(MachineRecord machine, string fleet, DateTimeOffset now, IReadOnlySet<string>? liveHosts)
+    {
+        var ownFleet = MachineLabels.Sanitize(fleet);
+        if (!machine.Labels.TryGetValue(MachineLabels.Fleet, out var machineFleet))
+        {
+            return OrphanDecision.Keep(machine, "it has no worker-fleet label, so this worker did not make it");
+        }
+        if (machineFleet != ownFleet)
+        {
+            return OrphanDecision.Keep(machine, $"it belongs to fleet '{machineFleet}', not '{ownFleet}'");
+        }
+        if (machine.State == MachineState.Stopped)
+        {
+            return OrphanDecision.Remove(machine, "it is stopped, so no job runs on it");
+        }
+        var deadline = Deadline(machine);
+        if (deadline is { } d && d <= now)
+        {
+            return OrphanDecision.Remove(machine, $"its deadline {d:u} has passed, so no live job can own it");
+        }
+        if (machine.Labels.TryGetValue(MachineLabels.Host, out var host) && liveHosts is not null && !liveHosts.Contains(host))
+        {
+            return OrphanDecision.Remove(machine, $"its worker host '{host}' no longer exists");
+        }
+        if (deadline is null)
+        {
+            return OrphanDecision.Keep(machine, "it has no readable worker-deadline label, so its job may still be running");
+        }
+        return OrphanDecision.Keep(machine, $"its job may still be running (deadline {deadline:u})");
+    }
+
+    private static DateTimeOffset? Deadline(MachineRecord machine) =>
+        machine.Labels.TryGetValue(MachineLabels.Deadline, out var text) &&
+        long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
+            ? DateTimeOffset.FromUnixTimeSeconds(seconds)
+            : null;
+}

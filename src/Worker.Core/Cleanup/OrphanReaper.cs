@@ -1,0 +1,111 @@
+using Microsoft.Extensions.Logging;
+using Worker.Core.Backends;
+
+namespace Worker.Core.Cleanup;
+
+/// <summary>
+/// The cleanup sidecar's loop over one backend's inventory: each pass lists the machines, decides
+/// about each with <see cref="OrphanPolicy"/>, logs one line per decision and deletes the orphans,
+/// at most <see cref="CleanupOptions.DeletesPerSecond"/> per second. A failed pass or delete is
+/// logged and tried again next pass; unlike gcloud-cleanup, an error never stops the sidecar.
+/// </summary>
+public sealed class OrphanReaper(
+    IInstanceInventory inventory,
+    IWorkerHostDirectory? hosts,
+    string fleet,
+    CleanupOptions options,
+    ILogger<OrphanReaper> logger,
+    TimeProvider? clock = null)
+{
+    private readonly TimeProvider _clock = clock ?? TimeProvider.System;
+
+    /// <summary>Runs passes every <see cref="CleanupOptions.Interval"/> until <paramref name="ct"/> fires.</summary>
+    public async Task RunAsync(bool dryRun, CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await RunOnceAsync(dryRun, ct);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                logger.LogError(e, "Cleanup pass over {Backend} failed; trying again in {Interval}", inventory.Backend, options.Interval);
+            }
+            try
+            {
+                await Task.Delay(options.Interval, _clock, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>One pass. With <paramref name="dryRun"/> it decides and logs the same, but deletes nothing.</summary>
+    public async Task<IReadOnlyList<OrphanDecision>> RunOnceAsync(bool dryRun, CancellationToken ct)
+    {
+        var liveHosts = await LiveHostsAsync(ct);
+        var now = _clock.GetUtcNow();
+        var decisions = new List<OrphanDecision>();
+        await foreach (var machine in inventory.ListAsync(ct))
+        {
+            decisions.Add(OrphanPolicy.Decide(machine, fleet, now, liveHosts));
+        }
+        var spacing = TimeSpan.FromSeconds(1 / options.DeletesPerSecond);
+        var deleted = 0;
+        foreach (var decision in decisions)
+        {
+            var m = decision.Machine;
+            if (!decision.Delete)
+            {
+                logger.LogInformation("Keeping {Backend} machine {Name} ({State}): {Reason}", inventory.Backend, m.Name, m.State, decision.Reason);
+                continue;
+            }
+            if (dryRun)
+            {
+                logger.LogInformation("Would delete {Backend} machine {Name} ({State}) (dry run): {Reason}", inventory.Backend, m.Name, m.State, decision.Reason);
+                continue;
+            }
+            if (deleted > 0)
+            {
+                await Task.Delay(spacing, _clock, ct);
+            }
+            try
+            {
+                await inventory.DeleteAsync(m, ct);
+                deleted++;
+                logger.LogInformation("Deleted {Backend} machine {Name} ({State}): {Reason}", inventory.Backend, m.Name, m.State, decision.Reason);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                deleted++;
+                logger.LogWarning(e, "Could not delete {Backend} machine {Name}; trying again next pass", inventory.Backend, m.Name);
+            }
+        }
+        return decisions;
+    }
+
+    private async Task<IReadOnlySet<string>?> LiveHostsAsync(CancellationToken ct)
+    {
+        if (hosts is null)
+        {
+            return null;
+        }
+        try
+        {
+            return await hosts.LiveHostsAsync(ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            // Not knowing which hosts live must never look like "they are all gone".
+            logger.LogWarning(e, "Could not list worker hosts; no machine is deleted for a missing host this pass");
+            return null;
+        }
+    }
+}

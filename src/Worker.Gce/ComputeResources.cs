@@ -1,0 +1,49 @@
+using System.Text.Json.Serialization;
+
+namespace Worker.Gce;
+
+// The parts of the Compute API v1 resources this backend reads, as the API sends them (camelCase JSON).
+
+public sealed record ComputeOperation(
+    string Name,
+    string Status,
+    string? Zone = null,
+    string? OperationType = null,
+    string? TargetLink = null,
+    string? TargetId = null,
+    ComputeOperationError? Error = null)
+{
+    public bool IsDone => Status == "DONE";
+}
+
+public sealed record ComputeOperationError(IReadOnlyList<ComputeErrorItem>? Errors);
+
+public sealed record ComputeErrorItem(string? Code, string? Message, string? Reason = null);
+
+public sealed record ComputeInstance(
+    string Name,
+    string Status,
+    string? Id = null,
+    string? Zone = null,
+    string? CreationTimestamp = null,
+    string? SelfLink = null,
+    IReadOnlyDictionary<string, string>? Labels = null,
+    IReadOnlyList<ComputeNetworkInterface>? NetworkInterfaces = null);
+
+public sealed record ComputeNetworkInterface(
+    [property: JsonPropertyName("networkIP")] string? NetworkIp,
+    IReadOnlyList<ComputeAccessConfig>? AccessConfigs);
+
+public sealed record ComputeAccessConfig([property: JsonPropertyName("natIP")] string? NatIp);
+
+public sealed record ComputeZone(string Name, string? Region = null, string? Status = null);
+
+public sealed record ComputeImage(string Name, string? SelfLink = null, string? CreationTimestamp = null, string? Status = null);
+
+/// <summary>A page of a list call: <c>items</c> and <c>nextPageToken</c>.</summary>
+public sealed record ComputeList<T>(IReadOnlyList<T>? Items, string? NextPageToken);
+
+/// <summary>A page of an aggregated list call: <c>items</c> keyed by scope (<c>zones/us-central1-a</c>).</summary>
+public sealed record ComputeAggregatedList(IReadOnlyDictionary<string, ComputeScopedList>? Items, string? NextPageToken);
+
+public sealed record ComputeScopedList(IReadOnlyList<ComputeInstance>? Instances, IReadOnlyList<ComputeOperation>? Operations);

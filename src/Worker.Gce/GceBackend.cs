@@ -1,0 +1,227 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using Worker.Core.Backends;
+using Worker.Core.Jobs;
+
+namespace Worker.Gce;
+
+/// <summary>
+/// A fresh Compute Engine VM per job: resolve the image, insert the instance (with the job's key in
+/// <c>ssh-keys</c>, the auto-implode startup script and the fleet's labels), wait for its zone
+/// operation, read its IP and wait for SSH, pinning the host key. When the zone has no capacity
+/// or quota, the other zones of the region are tried, then the job is requeued. Whatever fails
+/// after the insert deletes the VM at once, on its own token.
+/// </summary>
+public sealed class GceBackend : IBackend
+{
+    private static readonly TimeSpan DeleteTimeout = TimeSpan.FromMinutes(2);
+    private readonly ComputeClient _compute;
+    private readonly GceOptions _options;
+    private readonly ILogger _logger;
+    private readonly ImageResolver _images;
+    private IReadOnlyList<string>? _zones;
+
+    public GceBackend(ComputeClient compute, GceOptions options, ILogger<GceBackend> logger)
+    {
+        _compute = compute;
+        _options = options;
+        _logger = logger;
+        _images = new ImageResolver(compute, options.ImageProject ?? compute.Project, options.DefaultImagePattern);
+    }
+
+    public string Name => "gce";
+
+    public ComputeClient Compute => _compute;
+
+    public async Task<IInstance> StartAsync(StartAttributes attributes, IProgress<string> progress, CancellationToken ct)
+    {
+        if (attributes.Volumes.Count > 0)
+        {
+            throw new JobRefusedException("the gce backend does not mount volumes");
+        }
+        var image = await _images.ResolveAsync(attributes.Image, ct);
+        var machineType = _options.MachineTypeFor(attributes.VmSize);
+        var name = $"worker-job-{attributes.JobId.ToString(CultureInfo.InvariantCulture)}-{Guid.NewGuid().ToString("N")[..8]}";
+        var key = SshKeyPair.Create();
+        var clock = Stopwatch.StartNew();
+        string? zone = null;
+        try
+        {
+            zone = await InsertInSomeZoneAsync(name, attributes, image, machineType, key, progress, z => zone = z, ct);
+            var instance = await WaitUntilRunningAsync(zone, name, ct);
+            var ip = AddressOf(instance);
+            progress.Report($"Instance {name} is running at {ip} after {clock.Elapsed.TotalSeconds:0}s; waiting for SSH");
+            var connector = new SshConnector(ip, _options.Port, _options.User, key, _options.DialTimeout);
+            var ssh = await connector.WaitForSshAsync(_options.PollSleep,
+                (attempt, e) => _logger.LogDebug("SSH to {Name} at {Ip}, attempt {Attempt}: {Error}", name, ip, attempt, e.Message), ct);
+            progress.Report($"SSH is up on {name} after {clock.Elapsed.TotalSeconds:0}s (host key {connector.Pin.Fingerprint})");
+            return new GceInstance(_compute, _options, name, zone, instance.SelfLink, image.Name, connector, ssh, _logger);
+        }
+        catch (Exception e) when (zone is not null)
+        {
+            _logger.LogWarning("Starting {Name} in {Zone} failed after the insert ({Error}); deleting it now", name, zone, e.Message);
+            await DeleteAtOnceAsync(zone, name);
+            throw;
+        }
+    }
+
+    /// <summary>Inserts in the configured zone, then in the region's other zones while the answer is "no capacity".</summary>
+    private async Task<string> InsertInSomeZoneAsync(string name, StartAttributes attributes, ComputeImage image, string machineType,
+        SshKeyPair key, IProgress<string> progress, Action<string> inserted, CancellationToken ct)
+    {
+        var zones = _zones ?? await ZonesToTryAsync(ct);
+        var refusals = new List<string>();
+        for (var i = 0; i < zones.Count; i++)
+        {
+            var zone = zones[i];
+            progress.Report($"Creating instance {name} ({machineType}, image {image.Name}) in zone {zone}");
+            try
+            {
+                // Once the insert was sent, the VM may exist even if the answer is lost: from here it is deleted on failure.
+                inserted(zone);
+                var body = InstanceBody(name, zone, attributes, image, machineType, key);
+                var operation = await _compute.MutateAsync(HttpMethod.Post, $"projects/{_compute.Project}/zones/{zone}/instances", body, Guid.NewGuid(), ct);
+                if (_options.PrePollSleep > TimeSpan.Zero)
+                {
+                    await Task.Delay(_options.PrePollSleep, ct);
+                }
+                await _compute.WaitForZoneOperationAsync(zone, operation, _options.PollSleep, ct);
+                return zone;
+            }
+            catch (ComputeApiException e) when (e.IsZoneCapacity)
+            {
+                refusals.Add($"{zone}: {string.Join(", ", e.Reasons)}");
+                progress.Report(i + 1 < zones.Count
+                    ? $"Zone {zone} can't take the instance now ({string.Join(", ", e.Reasons)}); trying zone {zones[i + 1]}"
+                    : $"Zone {zone} can't take the instance now ({string.Join(", ", e.Reasons)}); no zone left in {_options.RegionName}");
+                await DeleteAtOnceAsync(zone, name);
+            }
+        }
+        throw new ZonesExhaustedException($"no zone of {_options.RegionName} could take the instance: {string.Join("; ", refusals)}");
+    }
+
+    private async Task<ComputeInstance> WaitUntilRunningAsync(string zone, string name, CancellationToken ct)
+    {
+        while (true)
+        {
+            var instance = await _compute.GetAsync<ComputeInstance>($"projects/{_compute.Project}/zones/{zone}/instances/{name}", ct);
+            switch (instance.Status)
+            {
+                case "RUNNING":
+                    return instance;
+                case "STOPPING" or "STOPPED" or "TERMINATED" or "SUSPENDED":
+                    throw new InvalidOperationException($"instance {name} is {instance.Status} while booting (preempted?)");
+            }
+            await Task.Delay(_options.PollSleep, ct);
+        }
+    }
+
+    private string AddressOf(ComputeInstance instance)
+    {
+        var nic = instance.NetworkInterfaces is { Count: > 0 } nics ? nics[0] : throw new InvalidOperationException($"instance {instance.Name} has no network interface");
+        var ip = _options.ConnectOverPublicIp && _options.WithPublicIp
+            ? nic.AccessConfigs?.FirstOrDefault(a => !string.IsNullOrEmpty(a.NatIp))?.NatIp
+            : nic.NetworkIp;
+        return ip ?? throw new InvalidOperationException($"instance {instance.Name} has no {(_options.ConnectOverPublicIp ? "external" : "internal")} IP");
+    }
+
+    private JsonObject InstanceBody(string name, string zone, StartAttributes attributes, ComputeImage image, string machineType, SshKeyPair key)
+    {
+        var project = _compute.Project;
+        var imageProject = _options.ImageProject ?? project;
+        var labels = new JsonObject();
+        foreach (var (k, v) in attributes.Labels)
+        {
+            labels[k] = v;
+        }
+        var nic = new JsonObject
+        {
+            ["network"] = _options.NetworkName.Contains('/') ? _options.NetworkName : $"projects/{project}/global/networks/{_options.NetworkName}",
+        };
+        if (_options.SubnetworkName is { } subnet)
+        {
+            nic["subnetwork"] = subnet.Contains('/') ? subnet : $"projects/{project}/regions/{_options.RegionName}/subnetworks/{subnet}";
+        }
+        if (_options.WithPublicIp)
+        {
+            nic["accessConfigs"] = new JsonArray(new JsonObject { ["type"] = "ONE_TO_ONE_NAT", ["name"] = "External NAT" });
+        }
+        return new JsonObject
+        {
+            ["name"] = name,
+            ["machineType"] = $"zones/{zone}/machineTypes/{machineType}",
+            ["labels"] = labels,
+            ["tags"] = new JsonObject { ["items"] = new JsonArray("worker-job") },
+            ["disks"] = new JsonArray(new JsonObject
+            {
+                ["boot"] = true,
+                ["autoDelete"] = true,
+                ["type"] = "PERSISTENT",
+                ["initializeParams"] = new JsonObject
+                {
+                    ["sourceImage"] = image.SelfLink ?? $"projects/{imageProject}/global/images/{image.Name}",
+                    ["diskSizeGb"] = _options.DiskSizeGb.ToString(CultureInfo.InvariantCulture),
+                    ["diskType"] = $"zones/{zone}/diskTypes/pd-ssd",
+                },
+            }),
+            ["networkInterfaces"] = new JsonArray(nic),
+            ["metadata"] = new JsonObject
+            {
+                ["items"] = new JsonArray(
+                    Item("ssh-keys", key.MetadataLine(_options.User, name)),
+                    // Only this job's key opens this VM: project-wide keys are not installed.
+                    Item("block-project-ssh-keys", "TRUE"),
+                    Item("startup-script", StartupScript.For(attributes.HardTimeout, _options.ImplodeMargin, _options.Implode))),
+            },
+            ["scheduling"] = new JsonObject
+            {
+                ["preemptible"] = _options.IsPreemptible,
+                ["automaticRestart"] = false,
+                ["onHostMaintenance"] = _options.IsPreemptible ? "TERMINATE" : "MIGRATE",
+            },
+        };
+
+        static JsonObject Item(string key, string value) => new() { ["key"] = key, ["value"] = value };
+    }
+
+    /// <summary>The configured zone first, then the region's other zones that are UP, in name order.</summary>
+    private async Task<IReadOnlyList<string>> ZonesToTryAsync(CancellationToken ct)
+    {
+        var others = new List<string>();
+        try
+        {
+            await foreach (var zone in _compute.ListAsync<ComputeZone>($"projects/{_compute.Project}/zones", null, ct))
+            {
+                var region = zone.Region?[(zone.Region.LastIndexOf('/') + 1)..];
+                if (region == _options.RegionName && zone.Status is null or "UP" && zone.Name != _options.PrimaryZone)
+                {
+                    others.Add(zone.Name);
+                }
+            }
+        }
+        catch (ComputeApiException e)
+        {
+            // Not cached: the next job asks again.
+            _logger.LogWarning("Could not list the zones of {Region} ({Error}); this job only tries {Zone}", _options.RegionName, e.Message, _options.PrimaryZone);
+            return [_options.PrimaryZone];
+        }
+        others.Sort(StringComparer.Ordinal);
+        return _zones = [_options.PrimaryZone, .. others];
+    }
+
+    private async Task DeleteAtOnceAsync(string zone, string name)
+    {
+        using var cts = new CancellationTokenSource(DeleteTimeout);
+        try
+        {
+            await _compute.DeleteInstanceAsync(zone, name, null, cts.Token);
+        }
+        catch (Exception e)
+        {
+            // The deadline label and auto-implode still let the cleanup sidecar catch it.
+            _logger.LogError(e, "Could not delete {Name} in {Zone}", name, zone);
+        }
+    }
+}

@@ -1,0 +1,54 @@
+using System.Runtime.CompilerServices;
+using Worker.Core.Backends;
+using Worker.Core.Cleanup;
+
+namespace Worker.Gce;
+
+/// <summary>
+/// What the cleanup sidecar sees on GCE: the project's instances carrying this fleet's label (one
+/// aggregated list over all zones, filtered by the label, never by name), and which worker hosts
+/// still exist: every instance name of the project, since on GCE a worker's host id is its instance name.
+/// </summary>
+public sealed class GceInventory(ComputeClient compute, string fleet) : IInstanceInventory, IWorkerHostDirectory
+{
+    public string Backend => "gce";
+
+    public async IAsyncEnumerable<MachineRecord> ListAsync([EnumeratorCancellation] CancellationToken ct)
+    {
+        var filter = $"labels.{MachineLabels.Fleet} = \"{MachineLabels.Sanitize(fleet)}\"";
+        await foreach (var instance in compute.AggregatedInstancesAsync(filter, ct))
+        {
+            yield return new MachineRecord(
+                instance.Id ?? instance.Name,
+                instance.Name,
+                instance.Labels ?? new Dictionary<string, string>(),
+                DateTimeOffset.TryParse(instance.CreationTimestamp, out var created) ? created : null,
+                StateOf(instance.Status),
+                LastSegment(instance.Zone));
+        }
+    }
+
+    public Task DeleteAsync(MachineRecord machine, CancellationToken ct) =>
+        compute.DeleteInstanceAsync(machine.Zone ?? throw new ArgumentException($"{machine.Name} has no zone", nameof(machine)), machine.Name, null, ct);
+
+    public async Task<IReadOnlySet<string>?> LiveHostsAsync(CancellationToken ct)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        await foreach (var instance in compute.AggregatedInstancesAsync(null, ct))
+        {
+            names.Add(MachineLabels.Sanitize(instance.Name));
+        }
+        return names;
+    }
+
+    public static MachineState StateOf(string status) => status switch
+    {
+        "PROVISIONING" or "STAGING" => MachineState.Provisioning,
+        "RUNNING" => MachineState.Running,
+        "STOPPING" or "SUSPENDING" => MachineState.Stopping,
+        "STOPPED" or "TERMINATED" => MachineState.Stopped,
+        _ => MachineState.Unknown,
+    };
+
+    private static string? LastSegment(string? url) => url is null ? null : url[(url.LastIndexOf('/') + 1)..];
+}

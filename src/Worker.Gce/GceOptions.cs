@@ -1,0 +1,182 @@
+using System.Globalization;
+using Worker.Core.Configuration;
+
+namespace Worker.Gce;
+
+/// <summary>Settings of the Compute Engine backend, <c>WORKER_GCE_*</c>, with travis-worker's names and defaults.</summary>
+public sealed record GceOptions
+{
+    public static readonly Setting<string?> AccountJson = Setting.OptionalText("GCE_ACCOUNT_JSON",
+        "Service account key: a file path or the JSON itself. Empty: Application Default Credentials (the metadata server on GCE).",
+        "a path to a JSON key file, or the key's JSON", secret: true);
+    public static readonly Setting<string?> AccessToken = Setting.OptionalText("GCE_ACCESS_TOKEN",
+        "A static OAuth access token, for emulators and tests; overrides ACCOUNT_JSON.", secret: true);
+    public static readonly Setting<Uri?> ApiEndpoint = Setting.OptionalUri("GCE_API_ENDPOINT",
+        "Compute API base URL, for emulators and tests. Empty: https://compute.googleapis.com/compute/v1/.", false, "http", "https");
+    public static readonly Setting<string?> ProjectId = Setting.OptionalText("GCE_PROJECT_ID",
+        "Project the job VMs live in. Empty: the project of the GCE instance this worker runs on (metadata server).");
+    public static readonly Setting<string> Zone = Setting.Text("GCE_ZONE", "us-central1-a",
+        "Zone job VMs are created in; when it has no capacity, the other zones of its region are tried.", "a zone name");
+    public static readonly Setting<string?> Region = Setting.OptionalText("GCE_REGION",
+        "Region whose zones are tried when ZONE has no capacity. Empty: the zone's region.");
+    public static readonly Setting<string> Network = Setting.Text("GCE_NETWORK", "default", "VPC network of job VMs.");
+    public static readonly Setting<string?> Subnetwork = Setting.OptionalText("GCE_SUBNETWORK", "Subnetwork of job VMs (needed for custom-mode networks).");
+    public static readonly Setting<string> MachineType = Setting.Text("GCE_MACHINE_TYPE", "n1-standard-2",
+        "Machine type of a job VM whose vm_size is empty or not in VM_SIZE_MACHINE_TYPES.");
+    public static readonly Setting<IReadOnlyDictionary<string, string>> VmSizeMachineTypes = new("GCE_VM_SIZE_MACHINE_TYPES",
+        new Dictionary<string, string>
+        {
+            ["medium"] = "n2-standard-2", ["large"] = "n2-standard-4", ["x-large"] = "n2-standard-8", ["2x-large"] = "n2-standard-16",
+        },
+        "Machine type for each job vm_size.", "a comma-separated list of vm_size=machine-type pairs",
+        ParseMap, map => string.Join(",", map.Select(kv => $"{kv.Key}={kv.Value}")));
+    public static readonly Setting<int> DiskSize = Setting.Int("GCE_DISK_SIZE", 20, "Boot disk size in GB.", min: 10, max: 65536);
+    public static readonly Setting<string?> ImageProjectId = Setting.OptionalText("GCE_IMAGE_PROJECT_ID", "Project holding the job images. Empty: PROJECT_ID.");
+    public static readonly Setting<string> ImageDefault = Setting.Text("GCE_IMAGE_DEFAULT", "travis-ci.+",
+        "Regular expression for the image of a job that names none; the newest image whose whole name matches is used.", "a regular expression");
+    public static readonly Setting<bool> Preemptible = Setting.Bool("GCE_PREEMPTIBLE", false, "Create preemptible job VMs; a preempted job is requeued.");
+    public static readonly Setting<bool> PublicIp = Setting.Bool("GCE_PUBLIC_IP", true, "Give job VMs an external IP.");
+    public static readonly Setting<bool> PublicIpConnect = Setting.Bool("GCE_PUBLIC_IP_CONNECT", true, "Connect over the external IP (else the internal one).");
+    public static readonly Setting<TimeSpan> BootPrePollSleep = Setting.Duration("GCE_BOOT_PRE_POLL_SLEEP", TimeSpan.FromSeconds(15),
+        "Wait after the insert before polling its operation.", allowZero: true);
+    public static readonly Setting<TimeSpan> BootPollSleep = Setting.Duration("GCE_BOOT_POLL_SLEEP", TimeSpan.FromSeconds(3),
+        "Between polls of the insert operation, the instance and SSH.");
+    public static readonly Setting<int> UploadRetries = Setting.Int("GCE_UPLOAD_RETRIES", 120, "Attempts to upload the script.", min: 1);
+    public static readonly Setting<TimeSpan> UploadRetrySleep = Setting.Duration("GCE_UPLOAD_RETRY_SLEEP", TimeSpan.FromSeconds(1), "Between upload attempts.");
+    public static readonly Setting<bool> SkipStopPoll = Setting.Bool("GCE_SKIP_STOP_POLL", false, "Don't wait for the delete operation when a job ends.");
+    public static readonly Setting<TimeSpan> StopPollSleep = Setting.Duration("GCE_STOP_POLL_SLEEP", TimeSpan.FromSeconds(3), "Between polls of the delete operation.");
+    public static readonly Setting<TimeSpan> SshDialTimeout = Setting.Duration("GCE_SSH_DIAL_TIMEOUT", TimeSpan.FromSeconds(5), "Longest one SSH connection attempt may take.");
+    public static readonly Setting<string> SshUser = Setting.Text("GCE_SSH_USER", "travis", "User the job runs as; its key goes into the VM's ssh-keys metadata.");
+    public static readonly Setting<int> SshPort = Setting.Int("GCE_SSH_PORT", 22, "SSH port of the job image.", min: 1, max: 65535);
+    public static readonly Setting<double> RateLimit = Setting.Number("GCE_RATE_LIMIT", 10,
+        "Compute API calls per second, shared by all processors of this worker (0: no limit).");
+    public static readonly Setting<int> ApiRetries = Setting.Int("GCE_API_RETRIES", 8,
+        "Retries of a Compute API call after 429, 5xx, rateLimitExceeded, a timeout or a garbled answer.", min: 0, max: 100);
+    public static readonly Setting<TimeSpan> BackoffRetryMax = Setting.Duration("GCE_BACKOFF_RETRY_MAX", TimeSpan.FromMinutes(1),
+        "Longest wait between retries of a Compute API call (exponential backoff with jitter).");
+    public static readonly Setting<TimeSpan> RequestTimeout = Setting.Duration("GCE_REQUEST_TIMEOUT", TimeSpan.FromSeconds(30),
+        "Longest one Compute API request may take before it is retried.");
+    public static readonly Setting<bool> AutoImplode = Setting.Bool("GCE_AUTO_IMPLODE", true,
+        "Job VMs power themselves off after the job's hard limit plus AUTO_IMPLODE_MARGIN, even if the worker died.");
+    public static readonly Setting<TimeSpan> AutoImplodeMargin = Setting.Duration("GCE_AUTO_IMPLODE_MARGIN", TimeSpan.FromMinutes(10),
+        "Added to the job's hard limit for the auto-implode poweroff.");
+
+    public static IReadOnlyList<ISetting> All { get; } =
+    [
+        AccountJson, AccessToken, ApiEndpoint, ProjectId, Zone, Region, Network, Subnetwork, MachineType, VmSizeMachineTypes,
+        DiskSize, ImageProjectId, ImageDefault, Preemptible, PublicIp, PublicIpConnect, BootPrePollSleep, BootPollSleep,
+        UploadRetries, UploadRetrySleep, SkipStopPoll, StopPollSleep, SshDialTimeout, SshUser, SshPort, RateLimit,
+        ApiRetries, BackoffRetryMax, RequestTimeout, AutoImplode, AutoImplodeMargin,
+    ];
+
+    public static readonly Uri DefaultEndpoint = new("https://compute.googleapis.com/compute/v1/");
+
+    public string? Account { get; init; }
+    public string? Token { get; init; }
+    public Uri Endpoint { get; init; } = DefaultEndpoint;
+    public string? Project { get; init; }
+    public string PrimaryZone { get; init; } = Zone.Default;
+    public string RegionName { get; init; } = "us-central1";
+    public string NetworkName { get; init; } = Network.Default;
+    public string? SubnetworkName { get; init; }
+    public string DefaultMachineType { get; init; } = MachineType.Default;
+    public IReadOnlyDictionary<string, string> MachineTypes { get; init; } = VmSizeMachineTypes.Default;
+    public int DiskSizeGb { get; init; } = DiskSize.Default;
+    public string? ImageProject { get; init; }
+    public string DefaultImagePattern { get; init; } = ImageDefault.Default;
+    public bool IsPreemptible { get; init; }
+    public bool WithPublicIp { get; init; } = true;
+    public bool ConnectOverPublicIp { get; init; } = true;
+    public TimeSpan PrePollSleep { get; init; } = BootPrePollSleep.Default;
+    public TimeSpan PollSleep { get; init; } = BootPollSleep.Default;
+    public int UploadAttempts { get; init; } = UploadRetries.Default;
+    public TimeSpan UploadSleep { get; init; } = UploadRetrySleep.Default;
+    public bool NoStopPoll { get; init; }
+    public TimeSpan StopSleep { get; init; } = StopPollSleep.Default;
+    public TimeSpan DialTimeout { get; init; } = SshDialTimeout.Default;
+    public string User { get; init; } = SshUser.Default;
+    public int Port { get; init; } = SshPort.Default;
+    public double CallsPerSecond { get; init; } = RateLimit.Default;
+    public int Retries { get; init; } = ApiRetries.Default;
+    public TimeSpan MaxBackoff { get; init; } = BackoffRetryMax.Default;
+    public TimeSpan PerRequestTimeout { get; init; } = RequestTimeout.Default;
+    public bool Implode { get; init; } = true;
+    public TimeSpan ImplodeMargin { get; init; } = AutoImplodeMargin.Default;
+
+    public static GceOptions Load(SettingsSource source)
+    {
+        var zone = Zone.Read(source);
+        var pattern = ImageDefault.Read(source);
+        try
+        {
+            _ = new System.Text.RegularExpressions.Regex(pattern);
+        }
+        catch (ArgumentException)
+        {
+            throw new InvalidSettingException(source.Find(ImageDefault.Key)?.Variable ?? "WORKER_GCE_IMAGE_DEFAULT", pattern, ImageDefault.Allowed);
+        }
+        return new GceOptions
+        {
+            Account = AccountJson.Read(source),
+            Token = AccessToken.Read(source),
+            Endpoint = ApiEndpoint.Read(source) is { } uri ? WithTrailingSlash(uri) : DefaultEndpoint,
+            Project = ProjectId.Read(source),
+            PrimaryZone = zone,
+            RegionName = Region.Read(source) ?? RegionOf(zone),
+            NetworkName = Network.Read(source),
+            SubnetworkName = Subnetwork.Read(source),
+            DefaultMachineType = MachineType.Read(source),
+            MachineTypes = VmSizeMachineTypes.Read(source),
+            DiskSizeGb = DiskSize.Read(source),
+            ImageProject = ImageProjectId.Read(source),
+            DefaultImagePattern = pattern,
+            IsPreemptible = Preemptible.Read(source),
+            WithPublicIp = PublicIp.Read(source),
+            ConnectOverPublicIp = PublicIpConnect.Read(source),
+            PrePollSleep = BootPrePollSleep.Read(source),
+            PollSleep = BootPollSleep.Read(source),
+            UploadAttempts = UploadRetries.Read(source),
+            UploadSleep = UploadRetrySleep.Read(source),
+            NoStopPoll = SkipStopPoll.Read(source),
+            StopSleep = StopPollSleep.Read(source),
+            DialTimeout = SshDialTimeout.Read(source),
+            User = SshUser.Read(source),
+            Port = SshPort.Read(source),
+            CallsPerSecond = RateLimit.Read(source),
+            Retries = ApiRetries.Read(source),
+            MaxBackoff = BackoffRetryMax.Read(source),
+            PerRequestTimeout = RequestTimeout.Read(source),
+            Implode = AutoImplode.Read(source),
+            ImplodeMargin = AutoImplodeMargin.Read(source),
+        };
+    }
+
+    /// <summary>The machine type for a job's vm_size; unknown or empty sizes get the default.</summary>
+    public string MachineTypeFor(string? vmSize) =>
+        vmSize is { Length: > 0 } && MachineTypes.TryGetValue(vmSize, out var type) ? type : DefaultMachineType;
+
+    /// <summary><c>us-central1-a</c> is in <c>us-central1</c>.</summary>
+    public static string RegionOf(string zone)
+    {
+        var dash = zone.LastIndexOf('-');
+        return dash > 0 ? zone[..dash] : zone;
+    }
+
+    private static Uri WithTrailingSlash(Uri uri) =>
+        uri.OriginalString.EndsWith('/') ? uri : new Uri(uri.OriginalString + "/");
+
+    private static (bool, IReadOnlyDictionary<string, string>) ParseMap(string text)
+    {
+        var map = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var pair in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var parts = pair.Split('=', 2, StringSplitOptions.TrimEntries);
+            if (parts.Length != 2 || parts[0].Length == 0 || parts[1].Length == 0)
+            {
+                return (false, map);
+            }
+            map[parts[0].ToLower(CultureInfo.InvariantCulture)] = parts[1];
+        }
+        return (true, map);
+    }
+}

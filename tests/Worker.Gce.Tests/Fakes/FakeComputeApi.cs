@@ -1,0 +1,706 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Worker.Gce.Tests.Fakes;
+
+/// <summary>The Compute API calls the fake tells apart, for fault injection and counting.</summary>
+public enum FakeCall
+{
+    Any,
+    InsertInstance,
+    GetInstance,
+    DeleteInstance,
+    AggregatedInstances,
+    ZoneOperation,
+    AggregatedOperations,
+    ListZones,
+    ListImages,
+}
+
+/// <summary>How one call fails: an HTTP error with a reason, no answer for a while, or a garbled body.</summary>
+public abstract record FakeFault
+{
+    public sealed record Error(int Status, string Reason) : FakeFault;
+
+    public sealed record Hang(TimeSpan For) : FakeFault;
+
+    public sealed record BadJson : FakeFault;
+
+    public static FakeFault TooManyRequests => new Error(429, "rateLimitExceeded");
+    public static FakeFault ServerError => new Error(500, "backendError");
+    public static FakeFault RateLimitExceeded => new Error(403, "rateLimitExceeded");
+}
+
+/// <summary>
+/// A Compute Engine API v1 on a loopback port, speaking the real request and response JSON for the
+/// calls the GCE backend and the cleanup sidecar make: instances insert/get/delete/aggregatedList,
+/// zoneOperations get/wait, globalOperations aggregatedList, zones list and images list (with
+/// filters and paging). Operations go PENDING, RUNNING, DONE as they are polled. Instances with
+/// <see cref="BootVms"/> are real sshds (<see cref="FakeVmSshd"/>), each on its own 127.x address.
+/// Faults: any call can fail with an HTTP error, hang or answer garbage; a zone can be exhausted
+/// (insert operations there end with ZONE_RESOURCE_POOL_EXHAUSTED or QUOTA_EXCEEDED); an instance
+/// can be preempted.
+/// </summary>
+public sealed class FakeComputeApi : IAsyncDisposable
+{
+    public const string Project = "test-project";
+    public const string Token = "test-token";
+    public const string Region = "us-central1";
+    public const string SelfLinkBase = "https://www.googleapis.com/compute/v1/";
+
+    private static int s_nextAddress;
+
+    private readonly WebApplication _app;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, FakeInstance> _instances = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, FakeOperation> _operations = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, FakeOperation> _byRequestId = new(StringComparer.Ordinal);
+    private readonly List<(FakeCall Call, FakeFault Fault)> _faults = [];
+    private readonly Dictionary<string, string> _exhaustedZones = new(StringComparer.Ordinal);
+    private readonly string _dir = Directory.CreateTempSubdirectory("fake-gce-").FullName;
+    private long _nextId = 1000;
+
+    private FakeComputeApi(WebApplication app, int sshPort)
+    {
+        _app = app;
+        SshPort = sshPort;
+    }
+
+    public Uri Endpoint { get; private set; } = null!;
+
+    /// <summary>The port every fake VM's sshd listens on (each on its own address).</summary>
+    public int SshPort { get; }
+
+    /// <summary>Instances become real sshds when they are RUNNING.</summary>
+    public bool BootVms { get; init; } = true;
+
+    /// <summary>The user the VMs' ssh-keys are installed for (the guest agent would create it).</summary>
+    public string VmUser { get; init; } = Environment.UserName;
+
+    public string[] Zones { get; } = ["us-central1-a", "us-central1-b", "us-central1-c", "us-central1-f", "europe-west1-b"];
+
+    public ConcurrentQueue<(DateTimeOffset At, FakeCall Call, string Method, string Path)> Requests { get; } = new();
+
+    public static async Task<FakeComputeApi> StartAsync(bool bootVms = true)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        var app = builder.Build();
+        var fake = new FakeComputeApi(app, FreePort()) { BootVms = bootVms };
+        app.Run(fake.HandleAsync);
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        fake.Endpoint = new Uri(address.TrimEnd('/') + "/compute/v1/");
+        return fake;
+    }
+
+    /// <summary>Names of the instances the fake holds now.</summary>
+    public IReadOnlyList<string> InstanceNames
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _instances.Keys];
+            }
+        }
+    }
+
+    public JsonObject? Instance(string name)
+    {
+        lock (_lock)
+        {
+            return _instances.TryGetValue(name, out var i) ? (JsonObject)i.Json.DeepClone() : null;
+        }
+    }
+
+    /// <summary>The sshd of a running instance.</summary>
+    public FakeVmSshd? Vm(string name)
+    {
+        lock (_lock)
+        {
+            return _instances.TryGetValue(name, out var i) ? i.Vm : null;
+        }
+    }
+
+    public int Count(FakeCall call) => Requests.Count(r => r.Call == call);
+
+    /// <summary>The next <paramref name="times"/> calls of <paramref name="call"/> fail with <paramref name="fault"/>.</summary>
+    public void Fail(FakeCall call, FakeFault fault, int times = 1)
+    {
+        lock (_lock)
+        {
+            for (var i = 0; i < times; i++)
+            {
+                _faults.Add((call, fault));
+            }
+        }
+    }
+
+    /// <summary>Inserts in <paramref name="zone"/> end with this operation error code, as when a zone runs out of machines or quota.</summary>
+    public void Exhaust(string zone, string code = "ZONE_RESOURCE_POOL_EXHAUSTED")
+    {
+        lock (_lock)
+        {
+            _exhaustedZones[zone] = code;
+        }
+    }
+
+    /// <summary>Compute Engine takes the VM back: its processes die, it goes TERMINATED, a preempted operation is recorded.</summary>
+    public void Preempt(string name)
+    {
+        lock (_lock)
+        {
+            var instance = _instances[name];
+            instance.Vm?.Dispose();
+            instance.Vm = null;
+            instance.Json["status"] = "TERMINATED";
+            var zone = instance.Zone;
+            var op = NewOperation(zone, "compute.instances.preempted", instance);
+            op.Json["status"] = "DONE";
+        }
+    }
+
+    /// <summary>The VM comes back with another host key on the same address, as a VM that took over the IP would.</summary>
+    public async Task ReplaceHostKeyAsync(string name)
+    {
+        FakeInstance instance;
+        lock (_lock)
+        {
+            instance = _instances[name];
+            instance.Vm?.Dispose();
+            instance.Vm = null;
+        }
+        var vm = await FakeVmSshd.StartAsync(instance.Dir, instance.Ip, SshPort, instance.AuthorizedKeys, freshHostKey: true);
+        lock (_lock)
+        {
+            instance.Vm = vm;
+        }
+    }
+
+    /// <summary>Puts an instance into the project as if someone had created it (for cleanup tests); no VM is booted.</summary>
+    public void Seed(string name, string zone, string status, IReadOnlyDictionary<string, string>? labels = null, DateTimeOffset? created = null)
+    {
+        lock (_lock)
+        {
+            var json = InstanceJson(name, zone, new JsonObject(), "10.0.0.1", created ?? DateTimeOffset.UtcNow);
+            json["status"] = status;
+            var l = new JsonObject();
+            foreach (var (k, v) in labels ?? new Dictionary<string, string>())
+            {
+                l[k] = v;
+            }
+            json["labels"] = l;
+            _instances[name] = new FakeInstance(json, zone, "10.0.0.1", Path.Combine(_dir, name), []);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        lock (_lock)
+        {
+            foreach (var instance in _instances.Values)
+            {
+                instance.Vm?.Dispose();
+            }
+            _instances.Clear();
+        }
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private async Task HandleAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var path = request.Path.Value ?? "";
+        const string prefix = "/compute/v1/projects/";
+        var segments = path.StartsWith(prefix, StringComparison.Ordinal) ? path[prefix.Length..].Split('/') : [];
+        var call = Classify(request.Method, segments);
+        Requests.Enqueue((DateTimeOffset.UtcNow, call, request.Method, path + request.QueryString));
+
+        if (request.Headers.Authorization.ToString() != "Bearer " + Token)
+        {
+            await ErrorAsync(context, 401, "authError", "Request had invalid authentication credentials.");
+            return;
+        }
+        if (segments.Length < 2 || segments[0] != Project || call == FakeCall.Any)
+        {
+            await ErrorAsync(context, 404, "notFound", $"The resource '{path}' was not found");
+            return;
+        }
+        if (TakeFault(call) is { } fault)
+        {
+            switch (fault)
+            {
+                case FakeFault.Error e:
+                    await ErrorAsync(context, e.Status, e.Reason, $"injected {e.Status} {e.Reason}");
+                    return;
+                case FakeFault.BadJson:
+                    context.Response.ContentType = "application/json";
+                    await context.Response.WriteAsync("{\"kind\": \"compute#operation\", \"name\": ");
+                    return;
+                case FakeFault.Hang h:
+                    try
+                    {
+                        await Task.Delay(h.For, context.RequestAborted);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return;
+                    }
+                    break;
+            }
+        }
+        var body = request.ContentLength > 0 || request.Method == "POST" && call == FakeCall.InsertInstance
+            ? await JsonNode.ParseAsync(request.Body) as JsonObject
+            : null;
+        var (status, answer) = await AnswerAsync(call, segments, request.Query, body);
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        await context.Response.WriteAsync(answer.ToJsonString());
+    }
+
+    private static FakeCall Classify(string method, string[] s) => (method, s) switch
+    {
+        ("POST", [_, "zones", _, "instances"]) => FakeCall.InsertInstance,
+        ("GET", [_, "zones", _, "instances", _]) => FakeCall.GetInstance,
+        ("DELETE", [_, "zones", _, "instances", _]) => FakeCall.DeleteInstance,
+        ("GET", [_, "aggregated", "instances"]) => FakeCall.AggregatedInstances,
+        ("GET", [_, "zones", _, "operations", _]) or ("POST", [_, "zones", _, "operations", _, "wait"]) => FakeCall.ZoneOperation,
+        ("GET", [_, "aggregated", "operations"]) => FakeCall.AggregatedOperations,
+        ("GET", [_, "zones"]) => FakeCall.ListZones,
+        ("GET", [_, "global", "images"]) => FakeCall.ListImages,
+        _ => FakeCall.Any,
+    };
+
+    private async Task<(int, JsonObject)> AnswerAsync(FakeCall call, string[] s, IQueryCollection query, JsonObject? body)
+    {
+        switch (call)
+        {
+            case FakeCall.InsertInstance:
+                return await InsertAsync(s[2], body, query["requestId"].ToString());
+            case FakeCall.GetInstance:
+                lock (_lock)
+                {
+                    return _instances.TryGetValue(s[4], out var i) && i.Zone == s[2]
+                        ? (200, (JsonObject)i.Json.DeepClone())
+                        : NotFound($"projects/{Project}/zones/{s[2]}/instances/{s[4]}");
+                }
+            case FakeCall.DeleteInstance:
+                return Delete(s[2], s[4], query["requestId"].ToString());
+            case FakeCall.ZoneOperation:
+                return await PollOperationAsync(s[2], s[4]);
+            case FakeCall.AggregatedInstances:
+                lock (_lock)
+                {
+                    var matches = _instances.Values.Where(i => Filter.Matches(query["filter"].ToString(), i.Json)).ToList();
+                    return (200, Aggregated("compute#instanceAggregatedList", "instances", matches.Select(i => (i.Zone, (JsonNode)i.Json.DeepClone())).ToList(), query));
+                }
+            case FakeCall.AggregatedOperations:
+                lock (_lock)
+                {
+                    var matches = _operations.Values.Where(o => Filter.Matches(query["filter"].ToString(), o.Json)).ToList();
+                    return (200, Aggregated("compute#operationAggregatedList", "operations", matches.Select(o => (o.Zone, (JsonNode)o.Json.DeepClone())).ToList(), query));
+                }
+            case FakeCall.ListZones:
+                var zones = new JsonArray();
+                foreach (var zone in Zones)
+                {
+                    zones.Add(new JsonObject
+                    {
+                        ["kind"] = "compute#zone",
+                        ["name"] = zone,
+                        ["region"] = $"{SelfLinkBase}projects/{Project}/regions/{zone[..zone.LastIndexOf('-')]}",
+                        ["status"] = zone == "us-central1-c" ? "DOWN" : "UP",
+                        ["selfLink"] = $"{SelfLinkBase}projects/{Project}/zones/{zone}",
+                    });
+                }
+                return (200, new JsonObject { ["kind"] = "compute#zoneList", ["items"] = zones });
+            case FakeCall.ListImages:
+                return (200, Images(query["filter"].ToString()));
+            default:
+                return NotFound(string.Join('/', s));
+        }
+    }
+
+    private async Task<(int, JsonObject)> InsertAsync(string zone, JsonObject? body, string requestId)
+    {
+        lock (_lock)
+        {
+            if (requestId.Length > 0 && _byRequestId.TryGetValue(requestId, out var earlier))
+            {
+                return (200, (JsonObject)earlier.Json.DeepClone()); // the retry of a call that got through
+            }
+        }
+        var name = body?["name"]?.GetValue<string>();
+        if (body is null || name is null || body["machineType"] is null || body["disks"]?[0]?["initializeParams"]?["sourceImage"] is null ||
+            body["networkInterfaces"] is not JsonArray { Count: > 0 })
+        {
+            return BadRequest("Invalid value for field 'resource': name, machineType, disks[0].initializeParams.sourceImage and networkInterfaces are required.");
+        }
+        if (!Regex.IsMatch(name, "^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"))
+        {
+            return BadRequest($"Invalid value for field 'resource.name': '{name}'. Must be a match of regex '(?:[a-z](?:[-a-z0-9]{{0,61}}[a-z0-9])?)'");
+        }
+        foreach (var (key, value) in body["labels"] as JsonObject ?? [])
+        {
+            if (!Regex.IsMatch(key, "^[a-z][a-z0-9_-]{0,62}$") || !Regex.IsMatch(value?.GetValue<string>() ?? "", "^[a-z0-9_-]{0,63}$"))
+            {
+                return BadRequest($"Invalid value for field 'resource.labels': '{key}'");
+            }
+        }
+        FakeOperation op;
+        lock (_lock)
+        {
+            if (_instances.ContainsKey(name))
+            {
+                return (409, ErrorBody(409, "alreadyExists", $"The resource 'projects/{Project}/zones/{zone}/instances/{name}' already exists"));
+            }
+            if (_exhaustedZones.TryGetValue(zone, out var code))
+            {
+                // As on GCE: the insert is accepted, its operation ends with the error, and no instance remains.
+                op = NewOperation(zone, "insert", null, name);
+                op.Failure = code;
+            }
+            else
+            {
+                var address = Interlocked.Increment(ref s_nextAddress);
+                var ip = $"127.{10 + address / 62500 % 200}.{address / 250 % 250}.{address % 250 + 2}";
+                var json = InstanceJson(name, zone, body, ip, DateTimeOffset.UtcNow);
+                var keys = (body["metadata"]?["items"] as JsonArray ?? [])
+                    .Where(i => i?["key"]?.GetValue<string>() == "ssh-keys")
+                    .SelectMany(i => (i!["value"]?.GetValue<string>() ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                    .Where(line => line.StartsWith(VmUser + ":", StringComparison.Ordinal))
+                    .Select(line => line[(VmUser.Length + 1)..])
+                    .ToList();
+                var instance = new FakeInstance(json, zone, ip, Path.Combine(_dir, name), keys);
+                _instances[name] = instance;
+                op = NewOperation(zone, "insert", instance);
+            }
+            if (requestId.Length > 0)
+            {
+                _byRequestId[requestId] = op;
+            }
+            return (200, (JsonObject)op.Json.DeepClone());
+        }
+    }
+
+    private (int, JsonObject) Delete(string zone, string name, string requestId)
+    {
+        lock (_lock)
+        {
+            if (requestId.Length > 0 && _byRequestId.TryGetValue(requestId, out var earlier))
+            {
+                return (200, (JsonObject)earlier.Json.DeepClone());
+            }
+            if (!_instances.TryGetValue(name, out var instance) || instance.Zone != zone)
+            {
+                return NotFound($"projects/{Project}/zones/{zone}/instances/{name}");
+            }
+            instance.Vm?.Dispose();
+            _instances.Remove(name);
+            var op = NewOperation(zone, "delete", instance);
+            if (requestId.Length > 0)
+            {
+                _byRequestId[requestId] = op;
+            }
+            return (200, (JsonObject)op.Json.DeepClone());
+        }
+    }
+
+    /// <summary>Each poll moves an operation one step: PENDING, RUNNING, DONE. An insert is DONE once its VM answers.</summary>
+    private async Task<(int, JsonObject)> PollOperationAsync(string zone, string name)
+    {
+        FakeOperation? op;
+        lock (_lock)
+        {
+            if (!_operations.TryGetValue(name, out op) || op.Zone != zone)
+            {
+                return NotFound($"projects/{Project}/zones/{zone}/operations/{name}");
+            }
+            var status = op.Json["status"]!.GetValue<string>();
+            if (status == "PENDING")
+            {
+                op.Json["status"] = "RUNNING";
+                op.Json["progress"] = 50;
+                return (200, (JsonObject)op.Json.DeepClone());
+            }
+            if (status == "DONE")
+            {
+                return (200, (JsonObject)op.Json.DeepClone());
+            }
+        }
+        if (op.Target is { } instance && op.Json["operationType"]!.GetValue<string>() == "insert" && BootVms)
+        {
+            var vm = await FakeVmSshd.StartAsync(instance.Dir, instance.Ip, SshPort, instance.AuthorizedKeys);
+            lock (_lock)
+            {
+                if (_instances.ContainsKey(instance.Json["name"]!.GetValue<string>()))
+                {
+                    instance.Vm = vm;
+                }
+                else
+                {
+                    vm.Dispose(); // deleted while booting
+                }
+            }
+        }
+        lock (_lock)
+        {
+            op.Json["status"] = "DONE";
+            op.Json["progress"] = 100;
+            op.Json["endTime"] = Now();
+            if (op.Failure is { } code)
+            {
+                op.Json["error"] = new JsonObject
+                {
+                    ["errors"] = new JsonArray(new JsonObject
+                    {
+                        ["code"] = code,
+                        ["message"] = $"The zone 'projects/{Project}/zones/{zone}' does not have enough resources available to fulfill the request.",
+                    }),
+                };
+                op.Json["httpErrorStatusCode"] = 503;
+            }
+            else if (op.Target is { } target && op.Json["operationType"]!.GetValue<string>() == "insert")
+            {
+                target.Json["status"] = "RUNNING";
+            }
+            return (200, (JsonObject)op.Json.DeepClone());
+        }
+    }
+
+    private FakeOperation NewOperation(string zone, string type, FakeInstance? target, string? targetName = null)
+    {
+        var id = Interlocked.Increment(ref _nextId).ToString(CultureInfo.InvariantCulture);
+        var name = $"operation-{DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()}-{Guid.NewGuid():N}";
+        var link = target?.Json["selfLink"]?.GetValue<string>() ?? $"{SelfLinkBase}projects/{Project}/zones/{zone}/instances/{targetName}";
+        var json = new JsonObject
+        {
+            ["kind"] = "compute#operation",
+            ["id"] = id,
+            ["name"] = name,
+            ["zone"] = $"{SelfLinkBase}projects/{Project}/zones/{zone}",
+            ["operationType"] = type,
+            ["targetLink"] = link,
+            ["targetId"] = target?.Json["id"]?.GetValue<string>() ?? "0",
+            ["status"] = "PENDING",
+            ["user"] = "worker@test-project.iam.gserviceaccount.com",
+            ["progress"] = 0,
+            ["insertTime"] = Now(),
+            ["startTime"] = Now(),
+            ["selfLink"] = $"{SelfLinkBase}projects/{Project}/zones/{zone}/operations/{name}",
+        };
+        var op = new FakeOperation(json, zone, target);
+        _operations[name] = op;
+        return op;
+    }
+
+    private JsonObject InstanceJson(string name, string zone, JsonObject body, string ip, DateTimeOffset created)
+    {
+        var json = (JsonObject)body.DeepClone();
+        var zoneLink = $"{SelfLinkBase}projects/{Project}/zones/{zone}";
+        json["kind"] = "compute#instance";
+        json["id"] = Interlocked.Increment(ref _nextId).ToString(CultureInfo.InvariantCulture);
+        json["name"] = name;
+        json["zone"] = zoneLink;
+        json["status"] = "PROVISIONING";
+        json["creationTimestamp"] = created.ToString("yyyy-MM-dd'T'HH:mm:ss.fffzzz", CultureInfo.InvariantCulture);
+        json["selfLink"] = $"{zoneLink}/instances/{name}";
+        if (json["machineType"]?.GetValue<string>() is { } type && !type.StartsWith("https://", StringComparison.Ordinal))
+        {
+            json["machineType"] = $"{SelfLinkBase}projects/{Project}/{type}";
+        }
+        var nic = json["networkInterfaces"]?[0] as JsonObject ?? [];
+        nic["networkIP"] = ip;
+        nic["name"] = "nic0";
+        foreach (var access in nic["accessConfigs"] as JsonArray ?? [])
+        {
+            access!["natIP"] = ip;
+        }
+        json["networkInterfaces"] = new JsonArray(nic.DeepClone());
+        json["metadata"] ??= new JsonObject();
+        json["metadata"]!["fingerprint"] = "fake-fingerprint";
+        json["labels"] ??= new JsonObject();
+        return json;
+    }
+
+    /// <summary>An aggregated list page: items keyed by <c>zones/NAME</c>; zones without items carry the API's warning. Two items a page.</summary>
+    private JsonObject Aggregated(string kind, string field, List<(string Zone, JsonNode Item)> matches, IQueryCollection query)
+    {
+        const int pageSize = 2;
+        var offset = int.TryParse(query["pageToken"], CultureInfo.InvariantCulture, out var o) ? o : 0;
+        var page = matches.OrderBy(m => m.Item["name"]?.GetValue<string>(), StringComparer.Ordinal).Skip(offset).Take(pageSize).ToList();
+        var items = new JsonObject();
+        foreach (var zone in Zones)
+        {
+            var inZone = page.Where(m => m.Zone == zone).Select(m => m.Item).ToArray();
+            items[$"zones/{zone}"] = inZone.Length > 0
+                ? new JsonObject { [field] = new JsonArray(inZone) }
+                : new JsonObject
+                {
+                    ["warning"] = new JsonObject
+                    {
+                        ["code"] = "NO_RESULTS_ON_PAGE",
+                        ["message"] = $"There are no results for scope 'zones/{zone}' on this page.",
+                        ["data"] = new JsonArray(new JsonObject { ["key"] = "scope", ["value"] = $"zones/{zone}" }),
+                    },
+                };
+        }
+        var answer = new JsonObject { ["kind"] = kind, ["id"] = $"projects/{Project}/aggregated/{field}", ["items"] = items };
+        if (offset + pageSize < matches.Count)
+        {
+            answer["nextPageToken"] = (offset + pageSize).ToString(CultureInfo.InvariantCulture);
+        }
+        return answer;
+    }
+
+    private static JsonObject Images(string filter)
+    {
+        var all = new[]
+        {
+            ("travis-ci-bookworm-1700000000", "2023-11-14T22:13:20.000-08:00"),
+            ("travis-ci-bookworm-1800000000", "2027-01-15T08:00:00.000-08:00"),
+            ("travis-ci-jammy-1750000000", "2025-06-15T08:00:00.000-08:00"),
+            ("debian-12-bookworm-v20260101", "2026-01-01T00:00:00.000-08:00"),
+        };
+        var items = new JsonArray();
+        foreach (var (name, created) in all)
+        {
+            if (Filter.Matches(filter, new JsonObject { ["name"] = name }))
+            {
+                items.Add(new JsonObject
+                {
+                    ["kind"] = "compute#image",
+                    ["name"] = name,
+                    ["status"] = "READY",
+                    ["creationTimestamp"] = created,
+                    ["selfLink"] = $"{SelfLinkBase}projects/{Project}/global/images/{name}",
+                });
+            }
+        }
+        return new JsonObject { ["kind"] = "compute#imageList", ["items"] = items };
+    }
+
+    private FakeFault? TakeFault(FakeCall call)
+    {
+        lock (_lock)
+        {
+            var index = _faults.FindIndex(f => f.Call == call || f.Call == FakeCall.Any);
+            if (index < 0)
+            {
+                return null;
+            }
+            var fault = _faults[index].Fault;
+            _faults.RemoveAt(index);
+            return fault;
+        }
+    }
+
+    private static (int, JsonObject) NotFound(string what) => (404, ErrorBody(404, "notFound", $"The resource '{what}' was not found"));
+
+    private static (int, JsonObject) BadRequest(string message) => (400, ErrorBody(400, "invalid", message));
+
+    private static JsonObject ErrorBody(int status, string reason, string message) => new()
+    {
+        ["error"] = new JsonObject
+        {
+            ["code"] = status,
+            ["message"] = message,
+            ["errors"] = new JsonArray(new JsonObject { ["domain"] = status == 403 || status == 429 ? "usageLimits" : "global", ["reason"] = reason, ["message"] = message }),
+        },
+    };
+
+    private static Task ErrorAsync(HttpContext context, int status, string reason, string message)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        return context.Response.WriteAsync(ErrorBody(status, reason, message).ToJsonString());
+    }
+
+    private static string Now() => DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fffzzz", CultureInfo.InvariantCulture);
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private sealed class FakeInstance(JsonObject json, string zone, string ip, string dir, IReadOnlyList<string> authorizedKeys)
+    {
+        public JsonObject Json { get; } = json;
+        public string Zone { get; } = zone;
+        public string Ip { get; } = ip;
+        public string Dir { get; } = dir;
+        public IReadOnlyList<string> AuthorizedKeys { get; } = authorizedKeys;
+        public FakeVmSshd? Vm { get; set; }
+    }
+
+    private sealed class FakeOperation(JsonObject json, string zone, FakeInstance? target)
+    {
+        public JsonObject Json { get; } = json;
+        public string Zone { get; } = zone;
+        public FakeInstance? Target { get; } = target;
+        public string? Failure { get; set; }
+    }
+
+    /// <summary>
+    /// The Compute filter expressions the callers send: <c>field = "value"</c> (also on
+    /// <c>labels.KEY</c>), and the older <c>field eq regex</c>; several parenthesized ones AND-ed.
+    /// </summary>
+    private static class Filter
+    {
+        public static bool Matches(string filter, JsonNode item)
+        {
+            if (string.IsNullOrWhiteSpace(filter))
+            {
+                return true;
+            }
+            var legacy = Regex.Match(filter, @"^\s*(\w+)\s+eq\s+(.+?)\s*$");
+            if (legacy.Success)
+            {
+                return Regex.IsMatch(Field(item, legacy.Groups[1].Value) ?? "", $"^(?:{legacy.Groups[2].Value})$");
+            }
+            var clauses = Regex.Matches(filter, "\\(?\\s*([\\w.-]+)\\s*(=|!=)\\s*\"([^\"]*)\"\\s*\\)?");
+            if (clauses.Count == 0)
+            {
+                throw new FormatException($"filter the fake does not understand: {filter}");
+            }
+            return clauses.All(c => (Field(item, c.Groups[1].Value) == c.Groups[3].Value) == (c.Groups[2].Value == "="));
+        }
+
+        private static string? Field(JsonNode item, string path)
+        {
+            JsonNode? node = item;
+            if (path.StartsWith("labels.", StringComparison.Ordinal))
+            {
+                return item["labels"]?[path["labels.".Length..]]?.GetValue<string>();
+            }
+            foreach (var part in path.Split('.'))
+            {
+                node = node?[part];
+            }
+            return node is JsonValue v ? v.ToString() : null;
+        }
+    }
+}

@@ -1,0 +1,121 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Worker.Core.Backends;
+using Worker.Core.Configuration;
+using Worker.Core.Jobs;
+using Worker.Core.Pipeline;
+using Worker.Core.Queues;
+using Worker.Core.Scripts;
+using Worker.Gce.Tests.Fakes;
+
+namespace Worker.Gce.Tests;
+
+/// <summary>A fake Compute API, settings pointing at it with short sleeps, and a way to run a whole job through the pipeline.</summary>
+public sealed class GceTestBed : IAsyncDisposable
+{
+    public const string Fleet = "test-fleet";
+    public const string Host = "worker-host-1";
+
+    private GceTestBed(FakeComputeApi fake) => Fake = fake;
+
+    public FakeComputeApi Fake { get; }
+
+    public List<string> Progress { get; } = [];
+
+    public static async Task<GceTestBed> StartAsync(bool bootVms = true) => new(await FakeComputeApi.StartAsync(bootVms));
+
+    public SettingsSource Settings(params (string Key, string Value)[] overrides)
+    {
+        var variables = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["WORKER_PROVIDER_NAME"] = "gce",
+            ["WORKER_FLEET"] = Fleet,
+            ["WORKER_HOSTNAME"] = Host,
+            ["WORKER_LOG_LEVEL"] = "warning",
+            ["WORKER_GCE_API_ENDPOINT"] = Fake.Endpoint.ToString(),
+            ["WORKER_GCE_ACCESS_TOKEN"] = FakeComputeApi.Token,
+            ["WORKER_GCE_PROJECT_ID"] = FakeComputeApi.Project,
+            ["WORKER_GCE_ZONE"] = "us-central1-a",
+            ["WORKER_GCE_BOOT_PRE_POLL_SLEEP"] = "0",
+            ["WORKER_GCE_BOOT_POLL_SLEEP"] = "20ms",
+            ["WORKER_GCE_STOP_POLL_SLEEP"] = "20ms",
+            ["WORKER_GCE_UPLOAD_RETRIES"] = "3",
+            ["WORKER_GCE_UPLOAD_RETRY_SLEEP"] = "50ms",
+            ["WORKER_GCE_SSH_DIAL_TIMEOUT"] = "3s",
+            ["WORKER_GCE_SSH_USER"] = Fake.VmUser,
+            ["WORKER_GCE_SSH_PORT"] = Fake.SshPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["WORKER_GCE_RATE_LIMIT"] = "0",
+            ["WORKER_GCE_API_RETRIES"] = "4",
+            ["WORKER_GCE_BACKOFF_RETRY_MAX"] = "50ms",
+            ["WORKER_GCE_REQUEST_TIMEOUT"] = "2s",
+        };
+        foreach (var (key, value) in overrides)
+        {
+            variables["WORKER_" + key] = value;
+        }
+        return new SettingsSource(variables);
+    }
+
+    public GceBackend Backend(params (string Key, string Value)[] overrides) =>
+        GceRegistration.CreateBackend(Settings(overrides), NullLoggerFactory.Instance);
+
+    public StartAttributes Attributes(long jobId = 4242, TimeSpan? hardTimeout = null) => new()
+    {
+        JobId = jobId,
+        HardTimeout = hardTimeout ?? TimeSpan.FromMinutes(5),
+        Labels = new MachineLabels(Fleet, Host, TimeSpan.FromMinutes(10)).For(jobId, hardTimeout ?? TimeSpan.FromMinutes(5)),
+    };
+
+    public IProgress<string> ProgressSink() => new SyncProgress(Progress);
+
+    /// <summary>Runs one job file through the whole pipeline on <paramref name="backend"/>.</summary>
+    public static async Task<(Verdict Verdict, InMemoryJob Job)> RunJobAsync(IBackend backend, string jobYaml,
+        TimeSpan? startup = null, Func<InMemoryJob, Task>? whileRunning = null)
+    {
+        var options = new WorkerOptions
+        {
+            Startup = startup ?? TimeSpan.FromSeconds(30),
+            Upload = TimeSpan.FromSeconds(20),
+            Teardown = TimeSpan.FromSeconds(20),
+            Hard = TimeSpan.FromMinutes(1),
+            LogSilence = TimeSpan.FromMinutes(1),
+            FlushInterval = TimeSpan.FromMilliseconds(50),
+            Host = Host,
+            Fleet = Fleet,
+        };
+        var pipeline = new JobPipeline(options, backend, new BuiltinScriptGenerator(), new JobCancellations(),
+            new MachineLabels(Fleet, Host, TimeSpan.FromMinutes(10)), NullLogger<JobPipeline>.Instance);
+        var queue = new InMemoryJobQueue();
+        var job = queue.Enqueue(JobFile.Parse(jobYaml, "builds.gce"));
+        var run = pipeline.RunAsync(job, new ProcessorStatus("test"), CancellationToken.None);
+        if (whileRunning is not null)
+        {
+            await whileRunning(job);
+        }
+        return (await run, job);
+    }
+
+    /// <summary>Waits until the job's log contains <paramref name="text"/>.</summary>
+    public static async Task WaitForLogAsync(InMemoryJob job, string text, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
+        while (!job.Log.Contains(text, StringComparison.Ordinal))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the log never showed '{text}'; it has:\n{job.Log}");
+            await Task.Delay(20);
+        }
+    }
+
+    public ValueTask DisposeAsync() => Fake.DisposeAsync();
+
+    private sealed class SyncProgress(List<string> lines) : IProgress<string>
+    {
+        public void Report(string value)
+        {
+            lock (lines)
+            {
+                lines.Add(value);
+            }
+        }
+    }
+}
