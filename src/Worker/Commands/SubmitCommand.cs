@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using System.CommandLine;
 using System.Globalization;
 using Worker.Composition;
@@ -30,6 +31,7 @@ public static class SubmitCommand
         return context.Options.Queue switch
         {
             "file" => await SubmitToFileQueueAsync(context, payload, follow, output, ct),
+            "amqp" => await SubmitToAmqpQueueAsync(context, payload, follow, output, ct),
             var other => throw new InvalidSettingException("WORKER_QUEUE_TYPE", other, "file or amqp"),
         };
     }
@@ -60,6 +62,19 @@ public static class SubmitCommand
             }
             await Task.Delay(200, ct);
         }
+    }
+
+    private static async Task<int> SubmitToAmqpQueueAsync(WorkerContext context, JobPayload payload, bool follow, TextWriter output, CancellationToken ct)
+    {
+        var submitter = new Worker.Amqp.AmqpSubmitter(Worker.Amqp.AmqpOptions.Load(context.Settings), context.Options.Name,
+            context.LoggerFactory.CreateLogger("submit"));
+        var state = await submitter.SubmitAsync(payload, follow, output, Console.Error, ct);
+        if (!follow)
+        {
+            await output.WriteLineAsync(payload.JobId.ToString(CultureInfo.InvariantCulture));
+            return 0;
+        }
+        return ExitCodeOf(state);
     }
 
     public static int ExitCodeOf(FinishState? state) => state switch

@@ -12,8 +12,13 @@ public static class QueueFactory
         context.Options.Queue switch
         {
             "file" => CreateFileQueue(context, logTee, onlyJobId),
+            "amqp" => CreateAmqpQueue(context),
             var other => throw new InvalidSettingException("WORKER_QUEUE_TYPE", other, "file or amqp"),
         };
+
+    public static Worker.Amqp.AmqpJobQueue CreateAmqpQueue(WorkerContext context) =>
+        new(Worker.Amqp.AmqpOptions.Load(context.Settings), context.Options.Name, context.Cancellations, context.LoggerFactory,
+            "worker " + context.Options.Host);
 
     public static FileJobQueue CreateFileQueue(WorkerContext context, Func<long, ILogPartSink?>? logTee = null, long? onlyJobId = null) =>
         new(context.Options.BaseDirectory, context.Options.Name, context.Options.FilePolling, context.Cancellations,

@@ -15,6 +15,7 @@ public static class SettingsCatalog
     [
         ("Worker", WorkerOptions.All),
         ("Health and control server, self-retirement", [.. Worker.Http.HttpOptions.All, .. Worker.Http.RetirementOptions.All]),
+        ("AMQP transport (WORKER_QUEUE_TYPE=amqp)", Worker.Amqp.AmqpOptions.All),
         ("Local backend (bare metal)", LocalOptions.All),
         ("Fake backend (tests, benchmarks)", FakeOptions.All),
         ("GCE backend (Compute Engine VMs)", Worker.Gce.GceOptions.All),

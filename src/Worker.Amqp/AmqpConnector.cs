@@ -1,0 +1,98 @@
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.Retry;
+using RabbitMQ.Client;
+
+namespace Worker.Amqp;
+
+/// <summary>
+/// Opens RabbitMQ connections the way a worker host needs them: automatic recovery (connection,
+/// channels, consumers, server-named queues), the configured heartbeat, TLS with an optional
+/// private CA, and a first connect that is retried with backoff until it works or is cancelled.
+/// </summary>
+public sealed class AmqpConnector(AmqpOptions options, string clientName, ILogger logger)
+{
+    /// <summary>Backoff for the worker's own retries (first connect, reopening a publisher's channel).</summary>
+    internal static ResiliencePipeline RetryForever(ILogger logger, string what) => new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions
+        {
+            MaxRetryAttempts = int.MaxValue,
+            BackoffType = DelayBackoffType.Exponential,
+            Delay = TimeSpan.FromMilliseconds(200),
+            MaxDelay = TimeSpan.FromSeconds(5),
+            UseJitter = true,
+            ShouldHandle = new PredicateBuilder().Handle<Exception>(e => e is not OperationCanceledException),
+            OnRetry = args =>
+            {
+                if (args.AttemptNumber % 10 == 0)
+                {
+                    logger.LogWarning("Still retrying to {What}: {Error}", what, args.Outcome.Exception?.Message);
+                }
+                return ValueTask.CompletedTask;
+            },
+        })
+        .Build();
+
+    public Task<IConnection> ConnectAsync(Uri uri, string purpose, CancellationToken ct) =>
+        RetryForever(logger, $"connect to RabbitMQ ({purpose})")
+            .ExecuteAsync(async token => await ConnectOnceAsync(uri, purpose, token), ct).AsTask();
+
+    /// <summary>One attempt; for commands that should fail fast, such as <c>worker submit</c>.</summary>
+    public async Task<IConnection> ConnectOnceAsync(Uri uri, string purpose, CancellationToken ct)
+    {
+        var factory = CreateFactory(uri);
+        var connection = await factory.CreateConnectionAsync($"{clientName} ({purpose})", ct);
+        connection.ConnectionShutdownAsync += (_, e) =>
+        {
+            logger.LogWarning("RabbitMQ connection ({Purpose}) lost: {Reason}; recovering", purpose, e.ReplyText);
+            return Task.CompletedTask;
+        };
+        connection.RecoverySucceededAsync += (_, _) =>
+        {
+            logger.LogInformation("RabbitMQ connection ({Purpose}) recovered", purpose);
+            return Task.CompletedTask;
+        };
+        return connection;
+    }
+
+    private ConnectionFactory CreateFactory(Uri uri)
+    {
+        var factory = new ConnectionFactory
+        {
+            Uri = uri,
+            AutomaticRecoveryEnabled = true,
+            TopologyRecoveryEnabled = true,
+            NetworkRecoveryInterval = options.RecoveryInterval,
+            RequestedHeartbeat = options.HeartbeatInterval,
+            RequestedConnectionTimeout = TimeSpan.FromSeconds(10),
+        };
+        if (uri.Scheme == "amqps")
+        {
+            factory.Ssl = new SslOption(uri.Host) { Enabled = true };
+            if (options.CaPath is { } caPath)
+            {
+                var ca = X509CertificateLoader.LoadCertificateFromFile(caPath);
+                factory.Ssl.CertificateValidationCallback = (_, certificate, _, errors) => TrustedBy(ca, certificate, errors);
+            }
+        }
+        return factory;
+    }
+
+    /// <summary>The broker's certificate must chain to the configured CA and name the host we dialled.</summary>
+    private static bool TrustedBy(X509Certificate2 ca, X509Certificate? certificate, SslPolicyErrors errors)
+    {
+        if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch) ||
+            errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
+        {
+            return false;
+        }
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(ca);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        using var presented = new X509Certificate2(certificate);
+        return chain.Build(presented);
+    }
+}

@@ -1,0 +1,178 @@
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using Worker.Core.Jobs;
+
+namespace Worker.Amqp;
+
+/// <summary>
+/// A job taken from the AMQP job queue. States and log parts go out through ordered, confirmed
+/// outboxes; finishing or requeueing waits until the final log part and the last state are
+/// confirmed, and only then acks the delivery. That settling runs to its end even when the
+/// pipeline stops waiting (the broker may be away for longer than the teardown timeout), so what
+/// was reported is never lost and the job is never acked before its result is safe.
+/// </summary>
+internal sealed class AmqpJob : JobBase
+{
+    private readonly AmqpJobQueue _queue;
+    private readonly AmqpStateReporter _states;
+    private readonly ILogger _logger;
+    private readonly object _lock = new();
+    private readonly List<AmqpDelivery> _deliveries;
+    private AmqpLogSink? _log;
+    private bool _settled;
+
+    public AmqpJob(AmqpJobQueue queue, JobPayload payload, int requeueCount, AmqpDelivery delivery, ILogger logger)
+        : base(payload, requeueCount)
+    {
+        _queue = queue;
+        _logger = logger;
+        _deliveries = [delivery];
+        Redelivered = delivery.Redelivered;
+        _states = new AmqpStateReporter(queue.StatePublisher, payload);
+    }
+
+    /// <summary>RabbitMQ delivered this message before and it was not acked (a worker or its connection was lost).</summary>
+    public bool Redelivered { get; }
+
+    /// <summary>Completes once the job's result is confirmed and its delivery acked.</summary>
+    public Task? Settlement { get; private set; }
+
+    /// <summary>
+    /// Takes over a redelivery of this job's message (its first delivery's channel was lost while
+    /// it ran): the job is not run twice, and the redelivery is acked when this run is settled.
+    /// </summary>
+    public void Adopt(AmqpDelivery delivery)
+    {
+        lock (_lock)
+        {
+            if (!_settled)
+            {
+                _deliveries.Add(delivery);
+                return;
+            }
+        }
+        _ = delivery.TryAckAsync(CancellationToken.None);
+    }
+
+    public override Task<ILogPartSink> OpenLogAsync(CancellationToken ct)
+    {
+        lock (_lock)
+        {
+            _log ??= new AmqpLogSink(_queue.LogPublisher, Payload);
+            return Task.FromResult<ILogPartSink>(_log);
+        }
+    }
+
+    protected override async Task OnReceivedAsync(CancellationToken ct)
+    {
+        if (Redelivered)
+        {
+            _logger.LogWarning("Job {JobId} was delivered again by RabbitMQ (an earlier run lost its worker or its connection); running it again", Payload.JobId);
+        }
+        await _states.ReportAsync(AmqpNames.ReceiveType, "received", this, ct);
+    }
+
+    protected override async Task OnStartedAsync(string instanceId, CancellationToken ct)
+    {
+        _states.InstanceId = instanceId;
+        await _states.ReportAsync(AmqpNames.StartType, "started", this, ct);
+    }
+
+    protected override Task OnFinishAsync(FinishState state, CancellationToken ct) =>
+        SettleAsync("finish " + state.WireName(), async () =>
+        {
+            await ConfirmLogAsync();
+            await await _states.ReportAsync(AmqpNames.FinishType, state.WireName(), this, CancellationToken.None);
+        }).WaitAsync(ct);
+
+    protected override Task OnRequeueAsync(string reason, bool counted, CancellationToken ct) =>
+        SettleAsync("requeue", async () =>
+        {
+            await ConfirmLogAsync();
+            if (_queue.Options.Requeue == AmqpOptions.Hub)
+            {
+                // travis: the reset state tells travis-hub to put the job back on the queue.
+                await await _states.ReportAsync(AmqpNames.ResetType, "reset", this, CancellationToken.None);
+            }
+            else
+            {
+                await await _queue.StatePublisher.EnqueueAsync(Republished(counted), CancellationToken.None);
+            }
+            _logger.LogInformation("Job {JobId} requeued ({Strategy}): {Reason}", Payload.JobId, _queue.Options.Requeue, reason);
+        }).WaitAsync(ct);
+
+    /// <summary>
+    /// The payload again, for the job queue: the requeue count in a header, and the state update
+    /// count where this run left it, so travis-hub doesn't drop the next run's updates as stale.
+    /// </summary>
+    private OutgoingMessage Republished(bool counted)
+    {
+        var payload = Payload.Clone();
+        if (payload.Root["meta"] is not JsonObject meta)
+        {
+            meta = new JsonObject();
+            payload.Root["meta"] = meta;
+        }
+        meta["state_update_count"] = _states.Count;
+        var headers = new Dictionary<string, object?> { [AmqpNames.RequeueCountHeader] = RequeueCount + (counted ? 1 : 0) };
+        var properties = WireFormat.Properties(JobPayload.Str(Payload.Root["type"]) ?? "job:test", headers);
+        return new OutgoingMessage("", _queue.Name, properties, payload.ToUtf8Bytes());
+    }
+
+    private async Task ConfirmLogAsync()
+    {
+        AmqpLogSink? log;
+        lock (_lock)
+        {
+            log = _log;
+        }
+        if (log is not null)
+        {
+            await log.ConfirmFinalAsync(CancellationToken.None);
+        }
+    }
+
+    private Task SettleAsync(string what, Func<Task> report)
+    {
+        Settlement = Task.Run(async () =>
+        {
+            try
+            {
+                await report();
+            }
+            catch (Exception e)
+            {
+                // Only a closing worker gets here (its outboxes are gone): give the job back now.
+                _logger.LogError(e, "Job {JobId}: could not {What}; giving the job back to the queue", Payload.JobId, what);
+                foreach (var delivery in TakeDeliveries())
+                {
+                    await delivery.TryRequeueAsync(CancellationToken.None);
+                }
+                _queue.Forget(this, settled: false);
+                throw;
+            }
+            var acked = 0;
+            foreach (var delivery in TakeDeliveries())
+            {
+                acked += await delivery.TryAckAsync(CancellationToken.None) ? 1 : 0;
+            }
+            if (acked == 0)
+            {
+                _logger.LogWarning("Job {JobId}: its channel was lost before the ack; RabbitMQ delivers it again and it is then acked without a new run", Payload.JobId);
+            }
+            _queue.Forget(this, settled: true);
+        });
+        return Settlement;
+    }
+
+    private List<AmqpDelivery> TakeDeliveries()
+    {
+        lock (_lock)
+        {
+            _settled = true;
+            var deliveries = _deliveries.ToList();
+            _deliveries.Clear();
+            return deliveries;
+        }
+    }
+}

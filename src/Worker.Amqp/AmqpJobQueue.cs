@@ -1,0 +1,262 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+using Worker.Core.Jobs;
+using Worker.Core.Queues;
+
+namespace Worker.Amqp;
+
+/// <summary>
+/// The AMQP job queue, wire-compatible with travis-worker. Each <see cref="ReceiveAsync"/> (one per
+/// processor) has its own channel and consumer: prefetch 1, manual ack, <c>x-priority</c>. A
+/// payload that can't be used goes to <c>QUEUE.dead</c> with the reason in <c>x-worker-error</c>
+/// and is acked. The connections recover by themselves; the first connect is retried until it works.
+/// </summary>
+public sealed class AmqpJobQueue : IJobQueue, IAsyncDisposable
+{
+    private static readonly TimeSpan RememberFinished = TimeSpan.FromMinutes(30);
+
+    private readonly AmqpConnector _connector;
+    private readonly AmqpCanceller _canceller;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _startGate = new(1, 1);
+    private readonly object _lock = new();
+    private readonly Dictionary<long, AmqpJob> _running = [];
+    private readonly Dictionary<long, DateTimeOffset> _finished = [];
+    private IConnection? _connection;
+    private IConnection? _logConnection;
+    private ConfirmedPublisher? _statePublisher;
+    private ConfirmedPublisher? _logPublisher;
+
+    public AmqpJobQueue(AmqpOptions options, string name, JobCancellations cancellations, ILoggerFactory loggerFactory, string clientName = "worker")
+    {
+        Options = options;
+        Name = name;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger<AmqpJobQueue>();
+        _connector = new AmqpConnector(options, clientName, _logger);
+        _canceller = new AmqpCanceller(cancellations, _logger);
+    }
+
+    public string Name { get; }
+    public AmqpOptions Options { get; }
+    public bool IsConnected => _connection?.IsOpen == true;
+
+    internal ConfirmedPublisher StatePublisher => _statePublisher ?? throw new InvalidOperationException("the AMQP queue is not started");
+    internal ConfirmedPublisher LogPublisher => _logPublisher ?? throw new InvalidOperationException("the AMQP queue is not started");
+
+    /// <summary>Connects (retrying until it works or <paramref name="ct"/> fires), declares the topology and listens for cancel commands. Idempotent.</summary>
+    public async Task StartAsync(CancellationToken ct)
+    {
+        await _startGate.WaitAsync(ct);
+        try
+        {
+            if (_connection is not null)
+            {
+                return;
+            }
+            var connection = await _connector.ConnectAsync(Options.Uri, "jobs", ct);
+            try
+            {
+                await AmqpTopology.DeclareAsync(connection, Name, Options.QueueType, ct);
+                var logConnection = Options.LogsUri is { } logsUri ? await _connector.ConnectAsync(logsUri, "logs", ct) : connection;
+                if (logConnection != connection)
+                {
+                    await using var channel = await logConnection.CreateChannelAsync(cancellationToken: ct);
+                    await AmqpTopology.DeclareReportingAsync(channel, ct);
+                }
+                await _canceller.StartAsync(connection, ct);
+                _statePublisher = new ConfirmedPublisher(connection, Options.Outbox, "state", _loggerFactory.CreateLogger<ConfirmedPublisher>());
+                _logPublisher = new ConfirmedPublisher(logConnection, Options.Outbox, "log", _loggerFactory.CreateLogger<ConfirmedPublisher>());
+                _logConnection = logConnection;
+                _connection = connection;
+            }
+            catch
+            {
+                await connection.DisposeAsync();
+                throw;
+            }
+            _logger.LogInformation("Connected to RabbitMQ {Host}; consuming {Queue}", Options.Uri.Host, Name);
+        }
+        finally
+        {
+            _startGate.Release();
+        }
+    }
+
+    public async IAsyncEnumerable<IJob> ReceiveAsync([EnumeratorCancellation] CancellationToken ct)
+    {
+        await StartAsync(ct);
+        var channel = await _connection!.CreateChannelAsync(cancellationToken: ct);
+        var inbox = System.Threading.Channels.Channel.CreateUnbounded<AmqpJob>();
+        try
+        {
+            await channel.BasicQosAsync(0, 1, false, ct);
+            var consumer = new AsyncEventingBasicConsumer(channel);
+            consumer.ReceivedAsync += (_, delivery) => OnDeliveryAsync(channel, delivery, inbox.Writer);
+            var arguments = new Dictionary<string, object?> { ["x-priority"] = Options.Priority };
+            await channel.BasicConsumeAsync(Name, autoAck: false, consumerTag: "", noLocal: false, exclusive: false, arguments, consumer, ct);
+            while (!ct.IsCancellationRequested)
+            {
+                AmqpJob? job = null;
+                try
+                {
+                    job = await inbox.Reader.ReadAsync(ct);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+                if (job is null)
+                {
+                    break;
+                }
+                yield return job;
+            }
+        }
+        finally
+        {
+            // Closing the channel gives back whatever was delivered but not handed out.
+            inbox.Writer.TryComplete();
+            await channel.CloseQuietlyAsync(_logger, "a consumer channel");
+            while (inbox.Reader.TryRead(out var unused))
+            {
+                Forget(unused, settled: false);
+            }
+        }
+    }
+
+    private async Task OnDeliveryAsync(IChannel channel, BasicDeliverEventArgs message, System.Threading.Channels.ChannelWriter<AmqpJob> inbox)
+    {
+        var delivery = new AmqpDelivery(channel, message.DeliveryTag, message.Redelivered);
+        JobPayload payload;
+        try
+        {
+            payload = JobPayload.Parse(message.Body.Span);
+        }
+        catch (InvalidJobPayloadException e)
+        {
+            await DeadLetterAsync(message, e.Message);
+            await delivery.TryAckAsync(CancellationToken.None);
+            return;
+        }
+        AmqpJob job;
+        lock (_lock)
+        {
+            if (_running.TryGetValue(payload.JobId, out var running))
+            {
+                running.Adopt(delivery);
+                return;
+            }
+            if (message.Redelivered && _finished.ContainsKey(payload.JobId))
+            {
+                _logger.LogInformation("Job {JobId} was delivered again after this worker finished it; acking without a new run", payload.JobId);
+                _ = delivery.TryAckAsync(CancellationToken.None);
+                return;
+            }
+            job = new AmqpJob(this, payload, RequeueCount(message.BasicProperties), delivery, _logger);
+            _running[payload.JobId] = job;
+        }
+        inbox.TryWrite(job);
+    }
+
+    /// <summary>The job's run is over: settled (its result confirmed) or given back.</summary>
+    internal void Forget(AmqpJob job, bool settled)
+    {
+        lock (_lock)
+        {
+            if (_running.TryGetValue(job.Payload.JobId, out var current) && current == job)
+            {
+                _running.Remove(job.Payload.JobId);
+            }
+            if (settled)
+            {
+                var now = DateTimeOffset.UtcNow;
+                _finished[job.Payload.JobId] = now;
+                foreach (var old in _finished.Where(f => now - f.Value > RememberFinished).Select(f => f.Key).ToList())
+                {
+                    _finished.Remove(old);
+                }
+            }
+        }
+    }
+
+    private async Task DeadLetterAsync(BasicDeliverEventArgs message, string reason)
+    {
+        _logger.LogWarning("Dead-lettering a message from {Queue} to {DeadQueue}: {Reason}", Name, AmqpNames.DeadLetterQueue(Name), reason);
+        var headers = new Dictionary<string, object?>();
+        if (message.BasicProperties.Headers is { } original)
+        {
+            foreach (var (key, value) in original)
+            {
+                headers[key] = value;
+            }
+        }
+        headers[AmqpNames.ErrorHeader] = reason;
+        var properties = new BasicProperties
+        {
+            ContentType = message.BasicProperties.ContentType,
+            Type = message.BasicProperties.Type,
+            DeliveryMode = DeliveryModes.Persistent,
+            Headers = headers,
+        };
+        await await StatePublisher.EnqueueAsync(new OutgoingMessage("", AmqpNames.DeadLetterQueue(Name), properties, message.Body.ToArray()), CancellationToken.None);
+    }
+
+    private static int RequeueCount(IReadOnlyBasicProperties properties) =>
+        properties.Headers?.TryGetValue(AmqpNames.RequeueCountHeader, out var value) == true
+            ? value switch
+            {
+                int i => i,
+                long l => (int)l,
+                byte[] b when int.TryParse(Encoding.UTF8.GetString(b), out var parsed) => parsed,
+                _ => 0,
+            }
+            : 0;
+
+    /// <summary>Waits (up to <paramref name="timeout"/>) for reported results to be confirmed, then closes the connections.</summary>
+    public async Task CloseAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            if (_statePublisher is not null)
+            {
+                await _statePublisher.WhenEmptyAsync(cts.Token);
+            }
+            if (_logPublisher is not null)
+            {
+                await _logPublisher.WhenEmptyAsync(cts.Token);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            _logger.LogWarning("Closing the AMQP queue with unconfirmed messages; their jobs were not acked and are delivered again");
+        }
+        await DisposeAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _canceller.DisposeAsync();
+        if (_statePublisher is not null)
+        {
+            await _statePublisher.DisposeAsync();
+        }
+        if (_logPublisher is not null)
+        {
+            await _logPublisher.DisposeAsync();
+        }
+        if (_logConnection is not null && _logConnection != _connection)
+        {
+            await _logConnection.DisposeAsync();
+        }
+        if (_connection is not null)
+        {
+            await _connection.DisposeAsync();
+        }
+        _startGate.Dispose();
+    }
+}

@@ -1,0 +1,69 @@
+using Worker.Core.Jobs;
+
+namespace Worker.Amqp;
+
+/// <summary>
+/// A job's log parts as <c>job:test:log</c> messages on <c>reporting</c>/<c>reporting.jobs.logs</c>.
+/// Parts go into the log connection's ordered, bounded outbox (a write waits only while it is full),
+/// so a broker outage delays them but neither loses nor reorders them.
+/// </summary>
+internal sealed class AmqpLogSink(ConfirmedPublisher publisher, JobPayload payload) : ILogPartSink
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private int _nextNumber;
+    private Task? _finalConfirmed;
+
+    public async ValueTask WritePartAsync(LogPart part, CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            await WriteLockedAsync(part, ct);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Completes once the final part is confirmed by the broker. If the pipeline could not close the
+    /// log (its own wait timed out), the final part is sent here, empty, with the next number.
+    /// </summary>
+    public async Task ConfirmFinalAsync(CancellationToken ct)
+    {
+        Task final;
+        await _gate.WaitAsync(ct);
+        try
+        {
+            if (_finalConfirmed is null)
+            {
+                await WriteLockedAsync(new LogPart(payload.JobId, _nextNumber, "", true), ct);
+            }
+            final = _finalConfirmed!;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+        await final.WaitAsync(ct);
+    }
+
+    private async Task WriteLockedAsync(LogPart part, CancellationToken ct)
+    {
+        if (_finalConfirmed is not null)
+        {
+            throw new InvalidOperationException($"the log of job {payload.JobId} is closed");
+        }
+        if (part.Number != _nextNumber)
+        {
+            throw new InvalidOperationException($"log part {part.Number} of job {payload.JobId} is out of order; expected {_nextNumber}");
+        }
+        var confirmed = await publisher.EnqueueAsync(WireFormat.LogPart(part, payload.Uuid), ct);
+        _nextNumber = part.Number + 1;
+        if (part.Final)
+        {
+            _finalConfirmed = confirmed;
+        }
+    }
+}

@@ -1,0 +1,68 @@
+using Worker.Core.Configuration;
+
+namespace Worker.Amqp;
+
+/// <summary>Settings of the AMQP transport (<c>WORKER_AMQP_*</c>, <c>WORKER_LOGS_AMQP_URI</c>, <c>WORKER_REQUEUE_STRATEGY</c>).</summary>
+public sealed record AmqpOptions
+{
+    public const string Republish = "republish";
+    public const string Hub = "hub";
+
+    public static readonly Setting<Uri> AmqpUri = new("AMQP_URI", new Uri("amqp://guest:guest@localhost:5672/"),
+        "RabbitMQ URI of the job queue, states and cancel commands (amqps:// for TLS).",
+        "an absolute URI with scheme amqp or amqps, e.g. amqp://user:pass@host:5672/vhost",
+        ParseAmqpUri, u => u.OriginalString, secret: true);
+    public static readonly Setting<Uri?> LogsAmqpUri = new("LOGS_AMQP_URI", null,
+        "Optional second RabbitMQ URI for log parts only; empty: logs go over AMQP_URI.",
+        "an absolute URI with scheme amqp or amqps",
+        text => ParseAmqpUri(text) is (true, var u) ? (true, u) : (false, null), u => u?.OriginalString ?? "", secret: true);
+    public static readonly Setting<string?> TlsCaPath = new("AMQP_TLS_CA_PATH", null,
+        "PEM file of the CA that signed the broker's certificate (amqps:// only); empty: the system's trust store.",
+        "the path of a readable PEM file",
+        text => File.Exists(text) ? (true, text) : (false, null), v => v ?? "");
+    public static readonly Setting<TimeSpan> Heartbeat = Setting.Duration("AMQP_HEARTBEAT", TimeSpan.FromSeconds(10),
+        "AMQP heartbeat; a broker silent for about twice this long counts as gone.");
+    public static readonly Setting<int> ConsumerPriority = Setting.Int("AMQP_CONSUMER_PRIORITY", 0,
+        "x-priority of this worker's consumers; RabbitMQ prefers higher ones while they have room.");
+    public static readonly Setting<string> QueueKind = Setting.OneOf("AMQP_QUEUE_TYPE", "classic",
+        "Type of the job queue and its dead-letter queue when this worker declares them (quorum for a cluster).",
+        "classic", "quorum");
+    public static readonly Setting<string> RequeueStrategy = Setting.OneOf("REQUEUE_STRATEGY", Republish,
+        "republish: put the payload back on the job queue with its requeue count; hub: send travis's reset state and let travis-hub requeue.",
+        Republish, Hub);
+    public static readonly Setting<long> OutboxSize = Setting.Bytes("AMQP_OUTBOX_SIZE", 16L << 20,
+        "Most bytes of log parts and states held per connection while the broker confirms them or is away; writers wait beyond it.",
+        min: 64 << 10);
+
+    public static IReadOnlyList<ISetting> All { get; } =
+        [AmqpUri, TlsCaPath, LogsAmqpUri, Heartbeat, ConsumerPriority, QueueKind, RequeueStrategy, OutboxSize];
+
+    public Uri Uri { get; init; } = AmqpUri.Default;
+    public Uri? LogsUri { get; init; }
+    public string? CaPath { get; init; }
+    public TimeSpan HeartbeatInterval { get; init; } = Heartbeat.Default;
+    public int Priority { get; init; }
+    public string QueueType { get; init; } = QueueKind.Default;
+    public string Requeue { get; init; } = RequeueStrategy.Default;
+    public long Outbox { get; init; } = OutboxSize.Default;
+
+    /// <summary>How long a lost connection is retried before each new attempt.</summary>
+    public TimeSpan RecoveryInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    public static AmqpOptions Load(SettingsSource source) => new()
+    {
+        Uri = AmqpUri.Read(source),
+        LogsUri = LogsAmqpUri.Read(source),
+        CaPath = TlsCaPath.Read(source),
+        HeartbeatInterval = Heartbeat.Read(source),
+        Priority = ConsumerPriority.Read(source),
+        QueueType = QueueKind.Read(source),
+        Requeue = RequeueStrategy.Read(source),
+        Outbox = OutboxSize.Read(source),
+    };
+
+    private static (bool, Uri) ParseAmqpUri(string text) =>
+        Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "amqp" or "amqps" && uri.Host.Length > 0
+            ? (true, uri)
+            : (false, null!);
+}

@@ -1,0 +1,260 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using RabbitMQ.Client;
+
+namespace Worker.Amqp;
+
+/// <summary>
+/// Publishes messages in the order they were handed in, each confirmed by the broker, over one
+/// channel of its own. Messages wait in a bounded outbox (bytes) from hand-in until their confirm;
+/// writers wait when it is full. Publishes are pipelined: the pump doesn't wait for each confirm,
+/// it tracks sequence numbers itself (confirm tracking off), which keeps strict order and a full
+/// pipe. When the channel or connection fails, every unconfirmed message is sent again, in order,
+/// on a new channel once the connection is back, so an outage loses and reorders nothing.
+/// </summary>
+public sealed class ConfirmedPublisher : IAsyncDisposable
+{
+    private const int MaxInFlight = 1024;
+
+    private readonly IConnection _connection;
+    private readonly long _capacity;
+    private readonly ILogger _logger;
+    private readonly string _purpose;
+    private readonly object _lock = new();
+    private readonly LinkedList<OutgoingMessage> _pending = new();
+    private readonly LinkedList<(ulong Seq, OutgoingMessage Message)> _inFlight = new();
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _pump;
+    private TaskCompletionSource _spaceFreed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _emptied = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _used;
+    private int _generation;
+
+    public ConfirmedPublisher(IConnection connection, long capacityBytes, string purpose, ILogger logger)
+    {
+        _connection = connection;
+        _capacity = capacityBytes;
+        _purpose = purpose;
+        _logger = logger;
+        _emptied.TrySetResult();
+        _pump = Task.Run(PumpAsync);
+    }
+
+    /// <summary>Bytes held now (sent or not, until confirmed).</summary>
+    public long Buffered { get { lock (_lock) { return _used; } } }
+
+    /// <summary>
+    /// Hands a message in; returns once it is in the outbox (waiting while the outbox is full).
+    /// The returned task completes when the broker confirmed it. Cancelling the wait leaves
+    /// nothing behind: the message is either in the outbox or not.
+    /// </summary>
+    public async ValueTask<Task> EnqueueAsync(OutgoingMessage message, CancellationToken ct)
+    {
+        while (true)
+        {
+            Task spaceFreed;
+            lock (_lock)
+            {
+                ObjectDisposedException.ThrowIf(_stop.IsCancellationRequested, this);
+                // An empty outbox takes any message, so one larger than the capacity can't wait forever.
+                if (_used == 0 || _used + message.Size <= _capacity)
+                {
+                    if (_used == 0)
+                    {
+                        _emptied = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    }
+                    _used += message.Size;
+                    _pending.AddLast(message);
+                    _wake.Writer.TryWrite(true);
+                    return message.Confirmed;
+                }
+                spaceFreed = _spaceFreed.Task;
+            }
+            await spaceFreed.WaitAsync(ct);
+        }
+    }
+
+    /// <summary>Completes when everything handed in so far is confirmed (or <paramref name="ct"/> gives up).</summary>
+    public Task WhenEmptyAsync(CancellationToken ct)
+    {
+        lock (_lock)
+        {
+            return _emptied.Task.WaitAsync(ct);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        try
+        {
+            await _pump;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        lock (_lock)
+        {
+            var gone = new ObjectDisposedException(nameof(ConfirmedPublisher), $"the {_purpose} publisher was closed before the broker confirmed the message");
+            foreach (var (_, message) in _inFlight)
+            {
+                message.Abandon(gone);
+            }
+            foreach (var message in _pending)
+            {
+                message.Abandon(gone);
+            }
+            _inFlight.Clear();
+            _pending.Clear();
+        }
+        _stop.Dispose();
+    }
+
+    private async Task PumpAsync()
+    {
+        var reopen = AmqpConnector.RetryForever(_logger, $"open a channel for {_purpose}");
+        while (!_stop.IsCancellationRequested)
+        {
+            IChannel? channel = null;
+            using var broken = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+            try
+            {
+                int generation;
+                lock (_lock)
+                {
+                    generation = ++_generation;
+                }
+                channel = await reopen.ExecuteAsync(async t =>
+                    await _connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: false), t),
+                    _stop.Token);
+                channel.BasicAcksAsync += (_, e) => { OnConfirmed(generation, e.DeliveryTag, e.Multiple); return Task.CompletedTask; };
+                channel.BasicNacksAsync += (_, _) =>
+                {
+                    // The broker lost them; resend everything unconfirmed in order on a fresh channel.
+                    _logger.LogWarning("RabbitMQ refused a {Purpose} message; sending again", _purpose);
+                    broken.Cancel();
+                    return Task.CompletedTask;
+                };
+                channel.ChannelShutdownAsync += (_, _) => { SafeCancel(broken); return Task.CompletedTask; };
+                if (!channel.IsOpen)
+                {
+                    continue;
+                }
+                await PublishAsync(channel, generation, broken.Token);
+            }
+            catch (Exception e) when (!_stop.IsCancellationRequested)
+            {
+                _logger.LogWarning("{Purpose} publisher: channel failed ({Error}); unconfirmed messages will be sent again", _purpose, e.Message);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            finally
+            {
+                RequeueInFlight();
+                if (channel is not null)
+                {
+                    await channel.CloseQuietlyAsync(_logger, $"the {_purpose} publisher's old channel");
+                }
+            }
+        }
+    }
+
+    private async Task PublishAsync(IChannel channel, int generation, CancellationToken ct)
+    {
+        while (true)
+        {
+            OutgoingMessage? next = null;
+            lock (_lock)
+            {
+                if (_pending.First is { } first && _inFlight.Count < MaxInFlight)
+                {
+                    next = first.Value;
+                }
+            }
+            if (next is null)
+            {
+                await _wake.Reader.ReadAsync(ct);
+                continue;
+            }
+            ct.ThrowIfCancellationRequested();
+            var seq = await channel.GetNextPublishSequenceNumberAsync(ct);
+            lock (_lock)
+            {
+                if (generation != _generation)
+                {
+                    return;
+                }
+                _pending.RemoveFirst();
+                _inFlight.AddLast((seq, next));
+            }
+            await channel.BasicPublishAsync(next.Exchange, next.RoutingKey, false, next.Properties, next.Body, ct);
+        }
+    }
+
+    private void OnConfirmed(int generation, ulong tag, bool multiple)
+    {
+        var confirmed = new List<OutgoingMessage>();
+        lock (_lock)
+        {
+            if (generation != _generation)
+            {
+                return;
+            }
+            var node = _inFlight.First;
+            while (node is not null && node.Value.Seq <= tag)
+            {
+                var following = node.Next;
+                if (multiple || node.Value.Seq == tag)
+                {
+                    confirmed.Add(node.Value.Message);
+                    _used -= node.Value.Message.Size;
+                    _inFlight.Remove(node);
+                }
+                node = following;
+            }
+            if (confirmed.Count == 0)
+            {
+                return;
+            }
+            var freed = _spaceFreed;
+            _spaceFreed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            freed.TrySetResult();
+            if (_used == 0)
+            {
+                _emptied.TrySetResult();
+            }
+            _wake.Writer.TryWrite(true);
+        }
+        foreach (var message in confirmed)
+        {
+            message.Confirm();
+        }
+    }
+
+    /// <summary>Unconfirmed messages go back to the front of the outbox, in their order, for the next channel.</summary>
+    private void RequeueInFlight()
+    {
+        lock (_lock)
+        {
+            _generation++;
+            for (var node = _inFlight.Last; node is not null; node = node.Previous)
+            {
+                _pending.AddFirst(node.Value.Message);
+            }
+            _inFlight.Clear();
+        }
+    }
+
+    private static void SafeCancel(CancellationTokenSource cts)
+    {
+        try
+        {
+            cts.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+}

@@ -1,0 +1,82 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text.Json;
+using RabbitMQ.Client;
+using Worker.Core.Jobs;
+
+namespace Worker.Amqp;
+
+/// <summary>The JSON bodies and AMQP properties of state updates and log parts, as travis-worker sends them.</summary>
+public static class WireFormat
+{
+    /// <summary>RFC 3339, UTC, whole seconds (travis-hub's format).</summary>
+    public static string Time(DateTimeOffset time) =>
+        time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+
+    public static BasicProperties Properties(string type, IDictionary<string, object?>? headers = null) => new()
+    {
+        ContentType = "application/json",
+        DeliveryMode = DeliveryModes.Persistent,
+        Type = type,
+        Timestamp = new AmqpTimestamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds()),
+        Headers = headers,
+    };
+
+    public static OutgoingMessage LogPart(LogPart part, string? uuid)
+    {
+        var buffer = new ArrayBufferWriter<byte>(part.Content.Length + 96);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteNumber("id", part.JobId);
+            json.WriteString("log", part.Content);
+            json.WriteNumber("number", part.Number);
+            json.WriteString("uuid", uuid ?? "");
+            json.WriteBoolean("final", part.Final);
+            json.WriteEndObject();
+        }
+        return new OutgoingMessage(AmqpNames.ReportingExchange, AmqpNames.LogRoutingKey, Properties(AmqpNames.LogType), buffer.WrittenMemory);
+    }
+
+    /// <summary>A state update; <paramref name="count"/> is the job's <c>state_update_count</c> before this update.</summary>
+    public static OutgoingMessage StateUpdate(string type, string state, JobPayload payload, int count, string? instanceId,
+        DateTimeOffset? receivedAt, DateTimeOffset? startedAt, DateTimeOffset? finishedAt)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteNumber("id", payload.JobId);
+            json.WriteString("state", state);
+            json.WriteStartObject("meta");
+            json.WriteNumber("state_update_count", count);
+            if (instanceId is not null)
+            {
+                json.WriteString("instance_id", instanceId);
+            }
+            if (payload.Uuid is { } uuid)
+            {
+                json.WriteString("uuid", uuid);
+            }
+            json.WriteEndObject();
+            if (payload.VmSize is { } vmSize)
+            {
+                json.WriteString("vm_size", vmSize);
+            }
+            WriteTime(json, "queued_at", payload.QueuedAt);
+            WriteTime(json, "received_at", receivedAt);
+            WriteTime(json, "started_at", startedAt);
+            WriteTime(json, "finished_at", finishedAt);
+            json.WriteEndObject();
+        }
+        return new OutgoingMessage(AmqpNames.ReportingExchange, AmqpNames.StateRoutingKey, Properties(type), buffer.WrittenMemory);
+    }
+
+    private static void WriteTime(Utf8JsonWriter json, string name, DateTimeOffset? time)
+    {
+        if (time is { } t)
+        {
+            json.WriteString(name, Time(t));
+        }
+    }
+}

@@ -1,0 +1,69 @@
+using System.Net;
+using System.Net.Sockets;
+using DotNet.Testcontainers.Builders;
+using Testcontainers.RabbitMq;
+
+namespace Worker.Amqp.Tests;
+
+/// <summary>
+/// A real RabbitMQ in a container (image from WORKER_TEST_RABBITMQ_IMAGE, default
+/// worker-rabbitmq:bookworm), one per test class. Its host port is fixed when the container is
+/// made, so a restart keeps the address and the worker has to reconnect to the same broker.
+/// Missing Docker or image fails the tests; nothing is skipped.
+/// </summary>
+public sealed class RabbitMqBroker : IAsyncLifetime
+{
+    private RabbitMqContainer? _container;
+
+    public static string Image => Environment.GetEnvironmentVariable("WORKER_TEST_RABBITMQ_IMAGE") is { Length: > 0 } image
+        ? image
+        : "worker-rabbitmq:bookworm";
+
+    public Uri Uri { get; private set; } = null!;
+
+    public RabbitMqContainer Container => _container ?? throw new InvalidOperationException("the broker is not started");
+
+    public async Task InitializeAsync()
+    {
+        var port = FreePort();
+        _container = new RabbitMqBuilder(Image)
+            .WithPortBinding(port, RabbitMqBuilder.RabbitMqPort)
+            .Build();
+        await _container.StartAsync();
+        Uri = new Uri(_container.GetConnectionString());
+    }
+
+    /// <summary>Stops the whole broker (its node, not just connections) and starts it again on the same port.</summary>
+    public async Task RestartAsync(TimeSpan down)
+    {
+        await Container.StopAsync();
+        await Task.Delay(down);
+        await Container.StartAsync();
+        Uri = new Uri(Container.GetConnectionString());
+    }
+
+    public async Task<string> CtlAsync(params string[] args)
+    {
+        var result = await Container.ExecAsync(["rabbitmqctl", .. args]);
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"rabbitmqctl {string.Join(' ', args)} failed: {result.Stderr}");
+        }
+        return result.Stdout;
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_container is not null)
+        {
+            await _container.DisposeAsync();
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
