@@ -1,0 +1,43 @@
+using Worker.Composition;
+using Worker.Core.Configuration;
+
+namespace Worker.Amqp.Tests;
+
+public sealed class AmqpSettingsTests
+{
+    [Theory]
+    [InlineData("WORKER_AMQP_QUEUE_TYPE", "fifo")]
+    [InlineData("WORKER_AMQP_URI", "http://localhost:5672/")]
+    [InlineData("WORKER_LOGS_AMQP_URI", "not a uri")]
+    [InlineData("WORKER_AMQP_HEARTBEAT", "soon")]
+    [InlineData("WORKER_AMQP_CONSUMER_PRIORITY", "high")]
+    [InlineData("WORKER_REQUEUE_STRATEGY", "nack")]
+    [InlineData("WORKER_AMQP_TLS_CA_PATH", "/nonexistent/ca.pem")]
+    [InlineData("TRAVIS_WORKER_AMQP_QUEUE_TYPE", "stream")]
+    public void Bad_amqp_setting_stops_start_up_with_one_line_naming_the_variable(string variable, string value)
+    {
+        var settings = new SettingsSource(new Dictionary<string, string> { ["WORKER_QUEUE_TYPE"] = "amqp", [variable] = value });
+
+        var error = Assert.Throws<InvalidSettingException>(() => WorkerContext.Create(settings));
+
+        Assert.Equal(variable, error.Variable);
+        Assert.DoesNotContain('\n', error.Message);
+    }
+
+    [Fact]
+    public void Travis_worker_keys_are_read_and_defaults_match_travis()
+    {
+        var options = AmqpOptions.Load(new SettingsSource(new Dictionary<string, string>
+        {
+            ["TRAVIS_WORKER_AMQP_URI"] = "amqps://user:pass@rabbit.example:5671/ci",
+            ["TRAVIS_WORKER_AMQP_CONSUMER_PRIORITY"] = "7",
+        }));
+
+        Assert.Equal("rabbit.example", options.Uri.Host);
+        Assert.Equal(7, options.Priority);
+        Assert.Equal(TimeSpan.FromSeconds(10), options.HeartbeatInterval);
+        Assert.Equal("classic", options.QueueType);
+        Assert.Equal("republish", options.Requeue);
+        Assert.Null(options.LogsUri);
+    }
+}

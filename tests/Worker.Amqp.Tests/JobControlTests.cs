@@ -1,0 +1,126 @@
+using System.Text;
+using Worker.Commands;
+
+namespace Worker.Amqp.Tests;
+
+[Trait("Category", "Integration")]
+public sealed class JobControlTests(RabbitMqBroker broker) : IClassFixture<RabbitMqBroker>
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    private static string NewQueue(string what) => $"builds.{what}-{Guid.NewGuid().ToString("N")[..8]}";
+
+    [Fact]
+    public async Task Cancel_command_on_worker_commands_stops_the_running_job_and_reports_cancelled()
+    {
+        var queue = NewQueue("cancel");
+        await using var tap = await ReportingTap.CreateAsync(broker.Uri);
+        await using var worker = await InProcessWorker.StartAsync(broker.Uri, queue);
+        var payload = Broker.Job("script: [\"echo waiting\", \"sleep 60\"]", queue);
+        await Broker.EnqueueAsync(broker.Uri, queue, payload);
+        await tap.WaitAsync(payload.JobId, seen => seen.Any(m => m.State == "started"), Patience);
+
+        var command = $$"""{"type":"cancel_job","job_id":{{payload.JobId}},"source":"tests","reason":"Cancelled by the test"}""";
+        var sent = DateTime.UtcNow;
+        await Broker.PublishAsync(broker.Uri, AmqpNames.CommandsExchange, "", Encoding.UTF8.GetBytes(command), type: null);
+        var seen = await tap.FinishedAsync(payload.JobId, Patience);
+
+        Assert.Equal("cancelled", seen.Last(m => m.IsState).State);
+        Assert.True(DateTime.UtcNow - sent < TimeSpan.FromSeconds(15), "the job stopped long before its sleep ended");
+        Assert.Contains("Cancelled by the test", string.Concat(seen.Where(m => m.IsLog).Select(m => m.Log)));
+        await WireFormatTests.WaitUntilAsync(async () => await Broker.CountAsync(broker.Uri, queue) == 0);
+    }
+
+    [Fact]
+    public async Task Job_whose_machine_never_starts_is_republished_with_its_count_until_the_cap_and_then_errored()
+    {
+        var queue = NewQueue("requeue");
+        await using var tap = await ReportingTap.CreateAsync(broker.Uri);
+        await using var worker = await InProcessWorker.StartAsync(broker.Uri, queue,
+            ("PROVIDER_NAME", "fake"), ("FAKE_ERROR", "true"), ("MAX_REQUEUES", "2"));
+        var payload = Broker.Job("script: [\"true\"]", queue);
+        await Broker.EnqueueAsync(broker.Uri, queue, payload);
+
+        var seen = await tap.FinishedAsync(payload.JobId, Patience);
+
+        var states = seen.Where(m => m.IsState).ToList();
+        Assert.Equal(["received", "received", "received", "errored"], states.Select(s => s.State));
+        // Each run picks up the count where the previous one left it, so travis-hub drops none as stale.
+        Assert.Equal([0, 1, 2, 3], states.Select(s => s.StateUpdateCount));
+        Assert.Contains("requeue", string.Concat(seen.Where(m => m.IsLog).Select(m => m.Log)), StringComparison.OrdinalIgnoreCase);
+        await WireFormatTests.WaitUntilAsync(async () => await Broker.CountAsync(broker.Uri, queue) == 0);
+    }
+
+    [Fact]
+    public async Task Job_requeued_with_the_hub_strategy_sends_travis_reset_and_is_acked_not_republished()
+    {
+        var queue = NewQueue("hub");
+        await using var tap = await ReportingTap.CreateAsync(broker.Uri);
+        await using var worker = await InProcessWorker.StartAsync(broker.Uri, queue,
+            ("PROVIDER_NAME", "fake"), ("FAKE_ERROR", "true"), ("REQUEUE_STRATEGY", "hub"));
+        var payload = Broker.Job("script: [\"true\"]", queue);
+        await Broker.EnqueueAsync(broker.Uri, queue, payload);
+
+        var seen = await tap.WaitAsync(payload.JobId, s => s.Any(m => m.State == "reset"), Patience);
+
+        var reset = seen.Single(m => m.State == "reset");
+        Assert.Equal("job:test:reset", reset.Type);
+        Assert.Equal("reporting.jobs.builds", reset.RoutingKey);
+        await Task.Delay(500);
+        Assert.Equal(0u, await Broker.CountAsync(broker.Uri, queue));
+        Assert.Single(tap.Of(payload.JobId), m => m.State == "received");
+    }
+
+    [Fact]
+    public async Task Two_workers_on_one_queue_share_the_jobs_and_run_each_once()
+    {
+        var queue = NewQueue("shared");
+        await using var tap = await ReportingTap.CreateAsync(broker.Uri);
+        await using var a = await InProcessWorker.StartAsync(broker.Uri, queue, ("PROVIDER_NAME", "fake"), ("FAKE_RUN_SLEEP", "300ms"), ("HOSTNAME", "worker-a"));
+        await using var b = await InProcessWorker.StartAsync(broker.Uri, queue, ("PROVIDER_NAME", "fake"), ("FAKE_RUN_SLEEP", "300ms"), ("HOSTNAME", "worker-b"));
+        var jobs = Enumerable.Range(0, 8).Select(_ => Broker.Job("script: [\"true\"]", queue)).ToList();
+        foreach (var job in jobs)
+        {
+            await Broker.EnqueueAsync(broker.Uri, queue, job);
+        }
+
+        var ranOn = new List<string>();
+        foreach (var job in jobs)
+        {
+            var seen = await tap.FinishedAsync(job.JobId, Patience);
+            Assert.Equal("passed", seen.Last(m => m.IsState).State);
+            Assert.Single(seen, m => m.State == "received");
+            var log = string.Concat(seen.Where(m => m.IsLog).Select(m => m.Log));
+            ranOn.Add(log.Contains("hostname: worker-a", StringComparison.Ordinal) ? "a" : log.Contains("hostname: worker-b", StringComparison.Ordinal) ? "b" : "?");
+        }
+        Assert.DoesNotContain("?", ranOn);
+        Assert.InRange(ranOn.Count(w => w == "a"), 2, 6);
+        Assert.InRange(ranOn.Count(w => w == "b"), 2, 6);
+    }
+
+    [Fact]
+    public async Task Submit_with_follow_prints_the_log_live_and_exits_with_the_jobs_result()
+    {
+        var queue = NewQueue("submit");
+        await using var worker = await InProcessWorker.StartAsync(broker.Uri, queue);
+        var dir = Directory.CreateTempSubdirectory("amqp-submit-");
+        var file = new FileInfo(Path.Combine(dir.FullName, "failing.yml"));
+        await File.WriteAllTextAsync(file.FullName, "script:\n  - echo submitted over amqp\n  - exit 1\n");
+        var settings = new Worker.Core.Configuration.SettingsSource(new Dictionary<string, string>
+        {
+            ["WORKER_QUEUE_TYPE"] = "amqp",
+            ["WORKER_AMQP_URI"] = broker.Uri.ToString(),
+            ["WORKER_QUEUE_NAME"] = queue,
+        });
+        using var output = new StringWriter();
+        using var timeout = new CancellationTokenSource(Patience);
+
+        var exit = await SubmitCommand.RunAsync(settings, file, follow: true, output, timeout.Token);
+
+        Assert.Equal(1, exit);
+        var printed = output.ToString();
+        Assert.Contains("submitted over amqp", printed);
+        Assert.Contains("Worker information", printed);
+        dir.Delete(recursive: true);
+    }
+}
