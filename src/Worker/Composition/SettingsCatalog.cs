@@ -18,6 +18,7 @@ public static class SettingsCatalog
         ("AMQP transport (WORKER_QUEUE_TYPE=amqp)", Worker.Amqp.AmqpOptions.All),
         ("Local backend (bare metal)", LocalOptions.All),
         ("Fake backend (tests, benchmarks)", FakeOptions.All),
+        ("Docker backend (a container per job) and its job policy", Worker.Docker.DockerOptions.All),
         ("GCE backend (Compute Engine VMs)", Worker.Gce.GceOptions.All),
         ("Cleanup sidecar (worker cleanup)", Worker.Core.Cleanup.CleanupOptions.All),
     ];

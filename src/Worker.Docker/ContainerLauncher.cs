@@ -1,0 +1,148 @@
+using System.Net;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using Microsoft.Extensions.Logging;
+using Worker.Core.Jobs;
+
+namespace Worker.Docker;
+
+/// <summary>
+/// Creates and starts one container: kept alive by <c>sleep infinity</c> so scripts run by exec,
+/// labelled, limited, never privileged unless the spec says so. A container whose start fails is
+/// removed before this throws, so a failed start leaves nothing behind.
+/// </summary>
+public sealed class ContainerLauncher(IDockerClient client, DockerOptions options, ILogger logger)
+{
+    private static readonly TimeSpan RemoveTimeout = TimeSpan.FromSeconds(30);
+
+    public async Task<string> LaunchAsync(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name,
+        IProgress<string>? progress, CancellationToken ct)
+    {
+        var parameters = Parameters(spec, labels, name);
+        CreateContainerResponse created;
+        try
+        {
+            created = await client.Containers.CreateContainerAsync(parameters, ct);
+        }
+        catch (DockerImageNotFoundException) when (options.PullMissing)
+        {
+            progress?.Report($"Pulling image {spec.Image}.");
+            await PullAsync(spec.Image, ct);
+            created = await client.Containers.CreateContainerAsync(parameters, ct);
+        }
+        catch (OperationCanceledException)
+        {
+            // The engine may have made it before the request was given up: it is found by its name.
+            await RemoveQuietlyAsync(client, name, logger);
+            throw;
+        }
+        catch (DockerImageNotFoundException)
+        {
+            throw new JobRefusedException($"image '{spec.Image}' is not on this host and WORKER_DOCKER_PULL is never");
+        }
+        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound && (e.ResponseBody ?? "").Contains("network", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidOperationException($"WORKER_DOCKER_NETWORK names a network Docker doesn't know: {e.ResponseBody?.Trim()}", e);
+        }
+        try
+        {
+            await client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), ct);
+            return created.ID;
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning("Container {Name} did not start ({Error}); removing it", name, e.Message);
+            await RemoveQuietlyAsync(client, created.ID, logger);
+            throw;
+        }
+    }
+
+    /// <summary>Kills and removes a container on a fresh token; one that is already gone is fine.</summary>
+    public static async Task RemoveQuietlyAsync(IDockerClient client, string id, ILogger logger)
+    {
+        using var timeout = new CancellationTokenSource(RemoveTimeout);
+        try
+        {
+            await RemoveAsync(client, id, timeout.Token);
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Could not remove container {Id}; the cleanup sidecar will", id);
+        }
+    }
+
+    /// <summary>Kills and removes a container with its anonymous volumes; one that is already gone or going is fine.</summary>
+    public static async Task RemoveAsync(IDockerClient client, string id, CancellationToken ct)
+    {
+        try
+        {
+            await client.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, ct);
+        }
+        catch (DockerContainerNotFoundException)
+        {
+        }
+        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict && (e.ResponseBody ?? "").Contains("already in progress", StringComparison.Ordinal))
+        {
+        }
+    }
+
+    private CreateContainerParameters Parameters(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name)
+    {
+        var host = new HostConfig
+        {
+            Privileged = spec.Privileged,
+            Binds = [.. options.OperatorVolumes.Select(Bind), .. spec.Volumes.Select(v => v.ToBind())],
+            ShmSize = options.ShmBytes,
+            Tmpfs = options.TmpfsMounts.ToDictionary(Before(':'), After(':')),
+            // Without a restart policy a crashed container stays down; the job is then incomplete and requeued.
+            RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.No },
+        };
+        if (spec.Cpus > 0)
+        {
+            host.NanoCPUs = (long)(spec.Cpus * 1e9);
+        }
+        if (spec.Memory > 0)
+        {
+            host.Memory = spec.Memory;
+            host.MemorySwap = spec.Memory; // no swap on top: the limit is the limit
+        }
+        if (!string.IsNullOrEmpty(options.NetworkName))
+        {
+            host.NetworkMode = options.NetworkName;
+        }
+        return new CreateContainerParameters
+        {
+            Name = name,
+            Image = spec.Image,
+            Entrypoint = ["sleep", "infinity"],
+            Cmd = [],
+            Labels = labels.ToDictionary(),
+            Env = ["LANG=C.UTF-8"],
+            HostConfig = host,
+        };
+    }
+
+    private static string Bind(string volume) =>
+        VolumeRequest.TryParse(volume, out var v) ? v.ToBind() : throw new InvalidOperationException($"bad operator volume {volume}");
+
+    private static Func<string, string> Before(char c) => s => s.Split(c, 2)[0];
+
+    private static Func<string, string> After(char c) => s => s.Contains(c) ? s.Split(c, 2)[1].Replace(';', ',') : "";
+
+    private async Task PullAsync(string image, CancellationToken ct)
+    {
+        var (repository, tag) = SplitTag(image);
+        await client.Images.CreateImageAsync(new ImagesCreateParameters { FromImage = repository, Tag = tag }, null, new Progress<JSONMessage>(), ct);
+    }
+
+    private static (string Repository, string Tag) SplitTag(string image)
+    {
+        if (image.Contains('@'))
+        {
+            return (image, "");
+        }
+        var slash = image.LastIndexOf('/');
+        var colon = image.LastIndexOf(':');
+        return colon > slash ? (image[..colon], image[(colon + 1)..]) : (image, "latest");
+    }
+}

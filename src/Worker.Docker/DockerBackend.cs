@@ -1,0 +1,69 @@
+using System.Globalization;
+using Docker.DotNet;
+using Microsoft.Extensions.Logging;
+using Worker.Core.Backends;
+
+namespace Worker.Docker;
+
+/// <summary>
+/// One new container per job, never reused. The operator's policy is checked first, so a refused
+/// job creates nothing; a job that asks for exactly what a standby is takes one, any other gets a
+/// fresh container.
+/// </summary>
+public sealed class DockerBackend : IBackend, IAsyncDisposable
+{
+    private readonly IDockerClient _client;
+    private readonly bool _ownsClient;
+    private readonly ContainerLauncher _launcher;
+    private readonly ILogger _logger;
+
+    public DockerBackend(IDockerClient client, DockerOptions options, MachineLabels labels, ILogger<DockerBackend> logger, bool ownsClient = false)
+    {
+        _client = client;
+        _ownsClient = ownsClient;
+        _logger = logger;
+        Options = options;
+        Policy = new DockerPolicy(options);
+        _launcher = new ContainerLauncher(client, options, logger);
+        if (options.StandbyCount > 0)
+        {
+            Standby = new DockerStandbyPool(client, _launcher, Policy.Default, labels, options.StandbyCount, logger);
+            Standby.Replenish();
+        }
+    }
+
+    public string Name => "docker";
+
+    public DockerOptions Options { get; }
+
+    public DockerPolicy Policy { get; }
+
+    /// <summary>The standby containers, when <c>WORKER_DOCKER_STANDBY</c> is above 0.</summary>
+    public DockerStandbyPool? Standby { get; }
+
+    public async Task<IInstance> StartAsync(StartAttributes attributes, IProgress<string> progress, CancellationToken ct)
+    {
+        var spec = Policy.Decide(attributes);
+        if (Standby is not null && spec.IsStandbyShaped(Standby.Spec) && await Standby.TryClaimAsync(attributes, ct) is { } standby)
+        {
+            progress.Report($"Using standby container {standby.Id} ({spec.Image}).");
+            return standby;
+        }
+        var name = $"worker-job-{attributes.JobId.ToString(CultureInfo.InvariantCulture)}-{Guid.NewGuid().ToString("N")[..8]}";
+        progress.Report($"Starting container {name} ({spec.Image}).");
+        var id = await _launcher.LaunchAsync(spec, attributes.Labels, name, progress, ct);
+        return new DockerInstance(_client, id, spec.Image, fromStandby: false, _logger);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Standby is not null)
+        {
+            await Standby.DisposeAsync();
+        }
+        if (_ownsClient)
+        {
+            _client.Dispose();
+        }
+    }
+}

@@ -1,0 +1,121 @@
+using System.Globalization;
+using Worker.Core.Configuration;
+
+namespace Worker.Docker;
+
+/// <summary>
+/// Settings of the Docker backend, <c>WORKER_DOCKER_*</c>, and the operator's policy for what a job
+/// may ask of its container (<c>WORKER_ALLOWED_IMAGES</c>, <c>WORKER_ALLOWED_VOLUMES</c>, ceilings).
+/// </summary>
+public sealed record DockerOptions
+{
+    public const string LocalSocket = "unix:///var/run/docker.sock";
+
+    public static readonly Setting<Uri?> Endpoint = Setting.OptionalUri("DOCKER_ENDPOINT",
+        "Docker Engine API endpoint. Empty: DOCKER_HOST, else " + LocalSocket + ".",
+        secret: false, "unix", "tcp", "http", "https");
+    public static readonly Setting<string> ImageDefault = Setting.Text("DOCKER_IMAGE_DEFAULT", "worker-job-base:bookworm",
+        "Image of a job that names none; standby containers use it too.", "an image reference");
+    public static readonly Setting<double> Cpus = Setting.Number("DOCKER_CPUS", 2,
+        "CPUs a job's container gets unless the job asks for another number (0: no limit).");
+    public static readonly Setting<long> Memory = Setting.Bytes("DOCKER_MEMORY", 4L << 30,
+        "Memory a job's container gets unless the job asks for another size; swap is not added (0: no limit).");
+    public static readonly Setting<double?> MaxCpus = OptionalNumber("DOCKER_MAX_CPUS",
+        "Most CPUs a job may ask for (config.cpus). Empty: WORKER_DOCKER_CPUS, or no ceiling when that is 0.");
+    public static readonly Setting<long?> MaxMemory = OptionalBytes("DOCKER_MAX_MEMORY",
+        "Most memory a job may ask for (config.memory). Empty: WORKER_DOCKER_MEMORY, or no ceiling when that is 0.");
+    public static readonly Setting<string?> Network = Setting.OptionalText("DOCKER_NETWORK",
+        "Network every job's container joins (e.g. bridge, none, or a user-defined network). Empty: Docker's default bridge.",
+        "a network name");
+    public static readonly Setting<bool> Privileged = Setting.Bool("DOCKER_PRIVILEGED", false,
+        "Whether a job may ask for a privileged container (config.privileged). Containers are never privileged otherwise.");
+    public static readonly Setting<IReadOnlyList<string>> Volumes = new("DOCKER_VOLUMES", Array.Empty<string>(),
+        "Binds every job's container gets, set by the operator and not checked against WORKER_ALLOWED_VOLUMES; the Docker socket is never mounted unless listed here or allowed there.",
+        "a comma-separated list of SOURCE:DESTINATION[:ro|rw] with an absolute destination",
+        text => ParseList(text, s => VolumeRequest.TryParse(s, out _)), v => string.Join(",", v));
+    public static readonly Setting<IReadOnlyList<string>> Tmpfs = new("DOCKER_TMPFS", Array.Empty<string>(),
+        "tmpfs mounts of every job's container, e.g. /run:rw,size=64m.",
+        "a comma-separated list of ABSOLUTE_PATH[:OPTIONS] (options separated by ';' here, e.g. /run:rw;size=64m)",
+        text => ParseList(text, s => s.StartsWith('/')), v => string.Join(",", v));
+    public static readonly Setting<long> ShmSize = Setting.Bytes("DOCKER_SHM_SIZE", 64L << 20,
+        "Size of /dev/shm in each job's container.", min: 1);
+    public static readonly Setting<int> Standby = Setting.Int("DOCKER_STANDBY", 0,
+        "Started containers of the default image kept ready; a job on that image takes one and another starts behind it.",
+        min: 0, max: 100);
+    public static readonly Setting<string> Pull = Setting.OneOf("DOCKER_PULL", "missing",
+        "Whether an image that is not on the host is pulled (missing) or the job is refused (never).", "missing", "never");
+    public static readonly Setting<IReadOnlyList<string>> AllowedImages = Setting.List("ALLOWED_IMAGES",
+        "Images a job may name, as globs over the whole reference ('*' matches any text, '/' included). Empty: any image. The default image is always allowed.",
+        "a comma-separated list of globs, e.g. worker-job-*,ghcr.io/acme/*");
+    public static readonly Setting<IReadOnlyList<string>> AllowedVolumes = new("ALLOWED_VOLUMES", Array.Empty<string>(),
+        "Volume sources a job may mount (config.volumes), as globs; a ':ro' suffix forces the mount read-only. Empty: jobs mount nothing.",
+        "a comma-separated list of SOURCE_GLOB[:ro], e.g. /srv/cache/*,/data/*:ro",
+        text => ParseList(text, s => AllowedVolume.TryParse(s, out _)), v => string.Join(",", v));
+
+    public static IReadOnlyList<ISetting> All { get; } =
+    [
+        Endpoint, ImageDefault, Cpus, Memory, MaxCpus, MaxMemory, Network, Privileged, Volumes, Tmpfs, ShmSize,
+        Standby, Pull, AllowedImages, AllowedVolumes,
+    ];
+
+    public Uri EndpointUri { get; init; } = new(LocalSocket);
+    public string DefaultImage { get; init; } = ImageDefault.Default;
+    public double CpusPerJob { get; init; } = Cpus.Default;
+    public long MemoryPerJob { get; init; } = Memory.Default;
+    public double? CpuCeiling { get; init; }
+    public long? MemoryCeiling { get; init; }
+    public string? NetworkName { get; init; }
+    public bool AllowPrivileged { get; init; }
+    public IReadOnlyList<string> OperatorVolumes { get; init; } = [];
+    public IReadOnlyList<string> TmpfsMounts { get; init; } = [];
+    public long ShmBytes { get; init; } = ShmSize.Default;
+    public int StandbyCount { get; init; }
+    public bool PullMissing { get; init; } = true;
+    public IReadOnlyList<string> ImageGlobs { get; init; } = [];
+    public IReadOnlyList<string> VolumeRules { get; init; } = [];
+
+    public static DockerOptions Load(SettingsSource source)
+    {
+        var endpoint = Endpoint.Read(source);
+        if (endpoint is null && source.Raw("DOCKER_HOST") is { } dockerHost)
+        {
+            endpoint = Uri.TryCreate(dockerHost, UriKind.Absolute, out var parsed) && parsed.Scheme is "unix" or "tcp" or "http" or "https"
+                ? parsed
+                : throw new InvalidSettingException("DOCKER_HOST", dockerHost, Endpoint.Allowed);
+        }
+        return new DockerOptions
+        {
+            EndpointUri = endpoint ?? new Uri(LocalSocket),
+            DefaultImage = ImageDefault.Read(source),
+            CpusPerJob = Cpus.Read(source),
+            MemoryPerJob = Memory.Read(source),
+            CpuCeiling = MaxCpus.Read(source),
+            MemoryCeiling = MaxMemory.Read(source),
+            NetworkName = Network.Read(source),
+            AllowPrivileged = Privileged.Read(source),
+            OperatorVolumes = Volumes.Read(source),
+            TmpfsMounts = Tmpfs.Read(source),
+            ShmBytes = ShmSize.Read(source),
+            StandbyCount = Standby.Read(source),
+            PullMissing = Pull.Read(source) == "missing",
+            ImageGlobs = AllowedImages.Read(source),
+            VolumeRules = AllowedVolumes.Read(source),
+        };
+    }
+
+    private static (bool, IReadOnlyList<string>) ParseList(string text, Func<string, bool> valid)
+    {
+        var items = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return items.All(valid) ? (true, items) : (false, Array.Empty<string>());
+    }
+
+    private static Setting<double?> OptionalNumber(string key, string description) =>
+        new(key, null, description, "a positive number",
+            text => double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v > 0 && double.IsFinite(v) ? (true, v) : (false, null),
+            v => v?.ToString(CultureInfo.InvariantCulture) ?? "");
+
+    private static Setting<long?> OptionalBytes(string key, string description) =>
+        new(key, null, description, "a size such as 512m or 8g",
+            text => ByteSizes.TryParse(text, out var v) && v > 0 ? (true, v) : (false, null),
+            v => v?.ToString(CultureInfo.InvariantCulture) ?? "");
+}

@@ -1,0 +1,120 @@
+using System.Globalization;
+using Worker.Core.Backends;
+using Worker.Core.Jobs;
+
+namespace Worker.Docker;
+
+/// <summary>
+/// The operator's rules for what a job may ask of its container, checked before anything is
+/// created. Cirrus persistent-worker semantics for images and volumes (whole-string globs; no
+/// allowed volumes means no volumes), and beyond them: no <c>..</c> out of an allowed directory, no
+/// Docker socket unless a rule names it exactly, privilege only when the operator allows it, and
+/// ceilings on CPUs and memory. A refusal names the setting that refused.
+/// </summary>
+public sealed class DockerPolicy
+{
+    /// <summary>Docker refuses smaller memory limits; a job asking for less is refused here rather than failing at create.</summary>
+    public const long MinimumMemory = 6L << 20;
+
+    private static readonly string[] SocketNames = ["docker.sock", "containerd.sock", "podman.sock"];
+
+    private readonly DockerOptions _options;
+    private readonly IReadOnlyList<Glob> _images;
+    private readonly IReadOnlyList<AllowedVolume> _volumes;
+
+    public DockerPolicy(DockerOptions options)
+    {
+        _options = options;
+        _images = options.ImageGlobs.Select(g => new Glob(g)).ToList();
+        _volumes = options.VolumeRules.Select(r => AllowedVolume.TryParse(r, out var rule)
+            ? rule
+            : throw new ArgumentException($"not a volume rule: {r}", nameof(options))).ToList();
+    }
+
+    /// <summary>The container every job that asks for nothing gets (and what a standby is).</summary>
+    public ContainerSpec Default => new(_options.DefaultImage, _options.CpusPerJob, _options.MemoryPerJob, [], false);
+
+    public double? CpuCeiling => _options.CpuCeiling ?? (_options.CpusPerJob > 0 ? _options.CpusPerJob : null);
+
+    public long? MemoryCeiling => _options.MemoryCeiling ?? (_options.MemoryPerJob > 0 ? _options.MemoryPerJob : null);
+
+    /// <summary>The container the job gets, or <see cref="JobRefusedException"/> naming the rule it broke.</summary>
+    public ContainerSpec Decide(StartAttributes job)
+    {
+        var image = string.IsNullOrWhiteSpace(job.Image) ? _options.DefaultImage : job.Image.Trim();
+        if (image != _options.DefaultImage && _images.Count > 0 && !_images.Any(g => g.IsMatch(image)))
+        {
+            throw new JobRefusedException(
+                $"image '{image}' is not allowed by WORKER_ALLOWED_IMAGES ({string.Join(", ", _images)})");
+        }
+        if (job.Privileged && !_options.AllowPrivileged)
+        {
+            throw new JobRefusedException("the job asks for a privileged container and WORKER_DOCKER_PRIVILEGED is false");
+        }
+        var cpus = job.Cpus ?? _options.CpusPerJob;
+        if (job.Cpus is { } askedCpus && CpuCeiling is { } cpuCeiling && askedCpus > cpuCeiling)
+        {
+            throw new JobRefusedException(
+                $"the job asks for {Format(askedCpus)} CPUs, more than WORKER_DOCKER_MAX_CPUS allows ({Format(cpuCeiling)})");
+        }
+        var memory = job.Memory ?? _options.MemoryPerJob;
+        if (job.Memory is { } askedMemory)
+        {
+            if (MemoryCeiling is { } memoryCeiling && askedMemory > memoryCeiling)
+            {
+                throw new JobRefusedException(
+                    $"the job asks for {Mib(askedMemory)} of memory, more than WORKER_DOCKER_MAX_MEMORY allows ({Mib(memoryCeiling)})");
+            }
+            if (askedMemory < MinimumMemory)
+            {
+                throw new JobRefusedException($"the job asks for {Mib(askedMemory)} of memory; Docker needs at least {Mib(MinimumMemory)}");
+            }
+        }
+        var volumes = job.Volumes.Select(CheckVolume).ToList();
+        return new ContainerSpec(image, cpus, memory, volumes, job.Privileged);
+    }
+
+    private VolumeRequest CheckVolume(string text)
+    {
+        if (!VolumeRequest.TryParse(text, out var volume))
+        {
+            throw new JobRefusedException(
+                $"volume '{text}' is not SOURCE:DESTINATION[:ro|rw] with an absolute destination and no '..' (WORKER_ALLOWED_VOLUMES)");
+        }
+        if (_volumes.Count == 0)
+        {
+            throw new JobRefusedException($"volume '{volume.Source}' is not allowed: WORKER_ALLOWED_VOLUMES is empty, so jobs mount nothing");
+        }
+        var socket = IsSocket(volume.Source);
+        // A wildcard never lets the engine's own socket in: a rule must name it exactly.
+        var rule = _volumes.FirstOrDefault(r => socket ? r.Source.Pattern == volume.Source : r.Source.IsMatch(volume.Source));
+        if (rule is null)
+        {
+            throw new JobRefusedException(socket
+                ? $"volume '{volume.Source}' is a container engine socket; WORKER_ALLOWED_VOLUMES must name it exactly to allow it"
+                : $"volume '{volume.Source}' is not allowed by WORKER_ALLOWED_VOLUMES ({string.Join(", ", _volumes)})");
+        }
+        return rule.ForceReadOnly ? volume.AsReadOnly() : volume;
+    }
+
+    /// <summary>An engine socket, or a directory that holds one (mounting /var/run or / hands out the socket too).</summary>
+    private bool IsSocket(string source)
+    {
+        if (SocketNames.Any(name => source.EndsWith("/" + name, StringComparison.Ordinal)))
+        {
+            return true;
+        }
+        var sockets = new List<string> { "/var/run/docker.sock", "/run/docker.sock" };
+        if (_options.EndpointUri.Scheme == "unix")
+        {
+            sockets.Add(_options.EndpointUri.AbsolutePath);
+        }
+        return sockets.Any(s => s == source || source == "/" || s.StartsWith(source + "/", StringComparison.Ordinal));
+    }
+
+    private static string Format(double n) => n.ToString(CultureInfo.InvariantCulture);
+
+    private static string Mib(long bytes) => bytes % (1L << 30) == 0
+        ? $"{(bytes >> 30).ToString(CultureInfo.InvariantCulture)}g"
+        : $"{(bytes / (double)(1L << 20)).ToString("0.#", CultureInfo.InvariantCulture)}m";
+}

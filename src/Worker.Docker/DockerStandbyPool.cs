@@ -1,0 +1,190 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using Microsoft.Extensions.Logging;
+using Worker.Core.Backends;
+
+namespace Worker.Docker;
+
+/// <summary>
+/// Keeps <c>WORKER_DOCKER_STANDBY</c> started containers of the default image ready, labelled
+/// <c>worker-standby=true</c>. A job takes one by renaming it (<see cref="StandbyClaim"/>), which is
+/// atomic, and another is started behind it. A standby that vanished (deleted by cleanup, crashed)
+/// is skipped; a failing start backs off instead of spinning, and never blocks a job, which then
+/// gets a fresh container. Whatever is still idle is removed on dispose and at process exit.
+/// </summary>
+public sealed class DockerStandbyPool : IAsyncDisposable
+{
+    /// <summary>How long an idle standby may live before the cleanup sidecar may take it for an orphan.</summary>
+    public static readonly TimeSpan IdleLifetime = TimeSpan.FromHours(24);
+
+    private static readonly TimeSpan FailureBackoff = TimeSpan.FromSeconds(30);
+
+    private readonly IDockerClient _client;
+    private readonly ContainerLauncher _launcher;
+    private readonly ContainerSpec _spec;
+    private readonly MachineLabels _labels;
+    private readonly int _size;
+    private readonly ILogger _logger;
+    private readonly ConcurrentQueue<string> _ready = new();
+    private readonly ConcurrentDictionary<Task, bool> _launching = new();
+    private readonly object _gate = new();
+    private int _pending;
+    private DateTimeOffset _lastFailure = DateTimeOffset.MinValue;
+    private volatile bool _closed;
+
+    public DockerStandbyPool(IDockerClient client, ContainerLauncher launcher, ContainerSpec spec, MachineLabels labels, int size, ILogger logger)
+    {
+        _client = client;
+        _launcher = launcher;
+        _spec = spec;
+        _labels = labels;
+        _size = size;
+        _logger = logger;
+        AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
+    }
+
+    public ContainerSpec Spec => _spec;
+
+    /// <summary>Ids of the started standby containers not yet taken.</summary>
+    public IReadOnlyCollection<string> Ready => _ready.ToArray();
+
+    /// <summary>Starts containers in the background until <c>N</c> are ready or starting.</summary>
+    public void Replenish()
+    {
+        lock (_gate)
+        {
+            if (_closed || DateTimeOffset.UtcNow - _lastFailure < FailureBackoff)
+            {
+                return;
+            }
+            while (_ready.Count + _pending < _size)
+            {
+                _pending++;
+                var launch = LaunchOneAsync();
+                _launching[launch] = true;
+                _ = launch.ContinueWith(t => _launching.TryRemove(t, out _), TaskScheduler.Default);
+            }
+        }
+    }
+
+    /// <summary>Replenishes and waits until the pool is full (or a start failed). For warm-up, tests and benchmarks.</summary>
+    public async Task FillAsync(CancellationToken ct)
+    {
+        Replenish();
+        while (!_closed && _ready.Count < _size && (_pending > 0 || DateTimeOffset.UtcNow - _lastFailure >= FailureBackoff))
+        {
+            await Task.WhenAny(Task.WhenAll(_launching.Keys), Task.Delay(Timeout.Infinite, ct));
+            ct.ThrowIfCancellationRequested();
+            Replenish();
+        }
+    }
+
+    /// <summary>Takes a ready standby for the job and names it after it, or null when none is ready.</summary>
+    public async Task<DockerInstance?> TryClaimAsync(StartAttributes job, CancellationToken ct)
+    {
+        try
+        {
+            while (_ready.TryDequeue(out var id))
+            {
+                var deadline = job.Labels.TryGetValue(MachineLabels.Deadline, out var d) &&
+                               long.TryParse(d, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
+                    ? seconds
+                    : (DateTimeOffset.UtcNow + job.HardTimeout + _labels.DeadlineMargin).ToUnixTimeSeconds();
+                var name = StandbyClaim.Name(job.JobId, deadline, id[..12]);
+                try
+                {
+                    await _client.Containers.RenameContainerAsync(id, new ContainerRenameParameters { NewName = name }, ct);
+                    return new DockerInstance(_client, id, _spec.Image, fromStandby: true, _logger);
+                }
+                catch (DockerApiException e) when (!ct.IsCancellationRequested)
+                {
+                    _logger.LogWarning("Standby container {Id} can't be taken ({Error}); trying the next", id[..12], e.Message);
+                    await ContainerLauncher.RemoveQuietlyAsync(_client, id, _logger);
+                }
+                catch (OperationCanceledException)
+                {
+                    // Renamed or not, this container is no longer a clean standby.
+                    await ContainerLauncher.RemoveQuietlyAsync(_client, id, _logger);
+                    throw;
+                }
+            }
+            return null;
+        }
+        finally
+        {
+            Replenish();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
+        await CloseAsync();
+    }
+
+    private async Task CloseAsync()
+    {
+        _closed = true;
+        try
+        {
+            await Task.WhenAll(_launching.Keys);
+        }
+        catch (Exception)
+        {
+            // Failed starts were logged and removed by the launcher.
+        }
+        var removals = new List<Task>();
+        while (_ready.TryDequeue(out var id))
+        {
+            removals.Add(ContainerLauncher.RemoveQuietlyAsync(_client, id, _logger));
+        }
+        await Task.WhenAll(removals);
+    }
+
+    private void OnProcessExit(object? sender, EventArgs e)
+    {
+        // A worker that exits without disposing its backend (e.g. `worker exec`) leaves no idle standby behind.
+        CloseAsync().Wait(TimeSpan.FromSeconds(20));
+    }
+
+    private async Task LaunchOneAsync()
+    {
+        await Task.Yield();
+        try
+        {
+            var id = await _launcher.LaunchAsync(_spec, Labels(), "worker-standby-" + Guid.NewGuid().ToString("N")[..12], null, CancellationToken.None);
+            if (_closed)
+            {
+                await ContainerLauncher.RemoveQuietlyAsync(_client, id, _logger);
+                return;
+            }
+            _ready.Enqueue(id);
+            _logger.LogDebug("Standby container {Id} is ready", id[..12]);
+        }
+        catch (Exception e)
+        {
+            lock (_gate)
+            {
+                _lastFailure = DateTimeOffset.UtcNow;
+            }
+            _logger.LogError(e, "A standby container could not be started; jobs get fresh containers, trying again in {Backoff}", FailureBackoff);
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _pending--;
+            }
+        }
+    }
+
+    private Dictionary<string, string> Labels()
+    {
+        var labels = _labels.For(0, IdleLifetime - _labels.DeadlineMargin).ToDictionary();
+        labels.Remove(MachineLabels.JobId);
+        labels[MachineLabels.Standby] = "true";
+        return labels;
+    }
+}

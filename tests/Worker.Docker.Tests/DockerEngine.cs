@@ -1,0 +1,95 @@
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using Worker.Core.Backends;
+using Worker.Docker;
+
+namespace Worker.Docker.Tests;
+
+/// <summary>
+/// The real engine these tests run against, and the locally built job image (never pulled). A
+/// missing engine or image fails the tests with a line saying how to get them; nothing is skipped.
+/// </summary>
+internal static class DockerEngine
+{
+    public static readonly Uri Endpoint = new(Environment.GetEnvironmentVariable("DOCKER_HOST") is { Length: > 0 } host ? host : DockerOptions.LocalSocket);
+
+    public static string Image => Environment.GetEnvironmentVariable("WORKER_TEST_IMAGE") is { Length: > 0 } image ? image : "worker-job-base:bookworm";
+
+    private static readonly Lazy<Task> Checked = new(CheckAsync);
+
+    public static IDockerClient Client() => DockerRegistration.CreateClient(Endpoint);
+
+    /// <summary>Fails with a clear message when the engine doesn't answer or the test image is missing.</summary>
+    public static Task EnsureAvailableAsync() => Checked.Value;
+
+    /// <summary>Containers on the engine labelled with this fleet, in any state.</summary>
+    public static async Task<IList<ContainerListResponse>> ContainersOfFleetAsync(string fleet)
+    {
+        using var client = Client();
+        return await client.Containers.ListContainersAsync(new ContainersListParameters
+        {
+            All = true,
+            Filters = new Dictionary<string, IDictionary<string, bool>>
+            {
+                ["label"] = new Dictionary<string, bool> { [$"{MachineLabels.Fleet}={fleet}"] = true },
+            },
+        });
+    }
+
+    /// <summary>Every container the engine created for this fleet, also those already removed: Docker's event log.</summary>
+    public static async Task<IReadOnlyList<string>> CreateEventsAsync(string fleet, DateTimeOffset since)
+    {
+        using var client = Client();
+        var events = new SynchronousProgress();
+        await client.System.MonitorEventsAsync(new ContainerEventsParameters
+        {
+            Since = (since.ToUnixTimeSeconds() - 1).ToString(System.Globalization.CultureInfo.InvariantCulture),
+            Until = (DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 1).ToString(System.Globalization.CultureInfo.InvariantCulture),
+            Filters = new Dictionary<string, IDictionary<string, bool>>
+            {
+                ["type"] = new Dictionary<string, bool> { ["container"] = true },
+                ["event"] = new Dictionary<string, bool> { ["create"] = true },
+                ["label"] = new Dictionary<string, bool> { [$"{MachineLabels.Fleet}={fleet}"] = true },
+            },
+        }, events, CancellationToken.None);
+        return events.Ids;
+    }
+
+    public static string NewFleet() => "dtest-" + Guid.NewGuid().ToString("N")[..10];
+
+    private static async Task CheckAsync()
+    {
+        using var client = Client();
+        try
+        {
+            await client.System.PingAsync();
+        }
+        catch (Exception e)
+        {
+            throw new InvalidOperationException($"No Docker engine answers at {Endpoint} ({e.Message}); start one with tests/start-dockerd.sh", e);
+        }
+        try
+        {
+            await client.Images.InspectImageAsync(Image);
+        }
+        catch (DockerImageNotFoundException e)
+        {
+            throw new InvalidOperationException($"The test image {Image} is not on this host; tests/run.sh builds it (debootstrap + docker import)", e);
+        }
+    }
+
+    private sealed class SynchronousProgress : IProgress<Message>
+    {
+        private readonly List<string> _ids = [];
+
+        public IReadOnlyList<string> Ids { get { lock (_ids) { return [.. _ids]; } } }
+
+        public void Report(Message value)
+        {
+            lock (_ids)
+            {
+                _ids.Add(value.Actor?.ID ?? "");
+            }
+        }
+    }
+}

@@ -1,0 +1,129 @@
+using Docker.DotNet.Models;
+using Microsoft.Extensions.Logging.Abstractions;
+using Worker.Core.Backends;
+using Worker.Core.Configuration;
+using Worker.Core.Jobs;
+using Worker.Core.Pipeline;
+using Worker.Core.Queues;
+using Worker.Core.Scripts;
+
+namespace Worker.Docker.Tests;
+
+/// <summary>
+/// Whole jobs through the real pipeline on an in-memory queue, with the Docker backend on the real
+/// engine, under a fleet name of its own. Disposing it asserts that no container of that fleet is left.
+/// </summary>
+internal sealed class DockerHarness : IAsyncDisposable
+{
+    private DockerHarness(DockerOptions options, WorkerOptions worker, string fleet)
+    {
+        Fleet = fleet;
+        Labels = new MachineLabels(fleet, "test-host", TimeSpan.FromMinutes(5));
+        Backend = new DockerBackend(DockerEngine.Client(), options, Labels, NullLogger<DockerBackend>.Instance, ownsClient: true);
+        Options = worker;
+        Pipeline = new JobPipeline(worker, Backend, new BuiltinScriptGenerator(), Cancellations, Labels, NullLogger<JobPipeline>.Instance);
+    }
+
+    public string Fleet { get; }
+    public MachineLabels Labels { get; }
+    public DockerBackend Backend { get; }
+    public WorkerOptions Options { get; }
+    public JobCancellations Cancellations { get; } = new();
+    public InMemoryJobQueue Queue { get; } = new();
+    public JobPipeline Pipeline { get; }
+
+    public static DockerOptions DefaultOptions => new()
+    {
+        EndpointUri = DockerEngine.Endpoint,
+        DefaultImage = DockerEngine.Image,
+        CpusPerJob = 1,
+        MemoryPerJob = 512L << 20,
+        PullMissing = false,
+    };
+
+    public static async Task<DockerHarness> CreateAsync(Func<DockerOptions, DockerOptions>? configure = null, WorkerOptions? worker = null)
+    {
+        await DockerEngine.EnsureAvailableAsync();
+        var options = (configure ?? (o => o))(DefaultOptions);
+        return new DockerHarness(options, worker ?? new WorkerOptions
+        {
+            Hard = TimeSpan.FromSeconds(60),
+            LogSilence = TimeSpan.FromSeconds(60),
+            FlushInterval = TimeSpan.FromMilliseconds(50),
+            Startup = TimeSpan.FromSeconds(60),
+            Upload = TimeSpan.FromSeconds(30),
+            Teardown = TimeSpan.FromSeconds(30),
+            Requeues = 0,
+        }, DockerEngine.NewFleet());
+    }
+
+    public InMemoryJob Enqueue(string jobYaml) => Queue.Enqueue(JobFile.Parse(jobYaml, "test"));
+
+    /// <summary>Runs the next queued job through the pipeline.</summary>
+    public async Task<(InMemoryJob Job, Verdict Verdict)> RunNextAsync()
+    {
+        await foreach (var job in Queue.ReceiveAsync(CancellationToken.None))
+        {
+            var verdict = await Pipeline.RunAsync(job, new ProcessorStatus("test"), CancellationToken.None);
+            return ((InMemoryJob)job, verdict);
+        }
+        throw new InvalidOperationException("no job queued");
+    }
+
+    public async Task<(InMemoryJob Job, Verdict Verdict)> RunAsync(string jobYaml)
+    {
+        Enqueue(jobYaml);
+        return await RunNextAsync();
+    }
+
+    /// <summary>
+    /// Runs a job whose script is <paramref name="jobYaml"/>'s settings plus "echo ready; sleep 300",
+    /// looks at its container while it runs, then cancels it.
+    /// </summary>
+    public async Task<(InMemoryJob Job, ContainerInspectResponse Container)> InspectWhileRunningAsync(string jobYaml)
+    {
+        var job = Enqueue(jobYaml + "\nscript: [\"echo ready\", \"sleep 300\"]");
+        var run = RunNextAsync();
+        await WaitForLogAsync(job, "ready\n");
+        using var client = DockerEngine.Client();
+        var container = await client.Containers.InspectContainerAsync(Assert.Single(await ContainersAsync()).ID);
+        Cancellations.Cancel(job.Payload.JobId, "seen by the test");
+        await run;
+        return (job, container);
+    }
+
+    /// <summary>What <see cref="DockerInventory"/> lists of this harness's fleet.</summary>
+    public async Task<List<MachineRecord>> InventoryAsync()
+    {
+        using var client = DockerEngine.Client();
+        var machines = new List<MachineRecord>();
+        await foreach (var m in new DockerInventory(client).ListAsync(CancellationToken.None))
+        {
+            if (m.Labels.GetValueOrDefault(MachineLabels.Fleet) == Fleet)
+            {
+                machines.Add(m);
+            }
+        }
+        return machines;
+    }
+
+    public static async Task WaitForLogAsync(InMemoryJob job, string text)
+    {
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        while (!job.Log.Contains(text, StringComparison.Ordinal))
+        {
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(30), $"'{text.Trim()}' never appeared in the log: {job.Log}");
+            Assert.False(job.Outcome.IsCompleted, $"the job ended before '{text.Trim()}' appeared: {job.Log}");
+            await Task.Delay(25);
+        }
+    }
+
+    public Task<IList<ContainerListResponse>> ContainersAsync() => DockerEngine.ContainersOfFleetAsync(Fleet);
+
+    public async ValueTask DisposeAsync()
+    {
+        await Backend.DisposeAsync();
+        var left = await DockerEngine.ContainersOfFleetAsync(Fleet);
+        Assert.True(left.Count == 0, $"containers of fleet {Fleet} were left behind: {string.Join(", ", left.Select(c => c.Names.FirstOrDefault()))}");
+    }
+}

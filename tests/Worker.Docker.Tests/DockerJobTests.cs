@@ -1,0 +1,155 @@
+using System.Diagnostics;
+using Docker.DotNet.Models;
+using Worker.Core.Backends;
+
+namespace Worker.Docker.Tests;
+
+/// <summary>Whole jobs through the pipeline on the real engine: output, exit codes, env, secrets, cancel, timeout, machine failure.</summary>
+[Trait("Category", "Integration")]
+public sealed class DockerJobTests
+{
+    [Fact]
+    public async Task A_job_streams_its_output_into_the_log_and_passes()
+    {
+        await using var harness = await DockerHarness.CreateAsync();
+        var (job, verdict) = await harness.RunAsync("script: [\"echo hello from a container\", \"echo to stderr >&2\", \"cat /etc/debian_version\"]");
+
+        Assert.Equal("passed", await job.Outcome);
+        Assert.Equal(0, verdict.ExitCode);
+        Assert.Contains("hello from a container\n", job.Log);
+        Assert.Contains("to stderr\n", job.Log);
+        Assert.Contains("via docker", job.Log);
+    }
+
+    [Fact]
+    public async Task Exit_1_fails_the_job_and_exit_3_errors_it_with_code_3()
+    {
+        await using var harness = await DockerHarness.CreateAsync();
+        var (failing, failed) = await harness.RunAsync("script: [\"echo about to fail\", \"false\"]");
+        var (erroring, errored) = await harness.RunAsync("script: [\"exit 3\"]");
+
+        Assert.Equal("failed", await failing.Outcome);
+        Assert.Equal(1, failed.ExitCode);
+        Assert.Equal("errored", await erroring.Outcome);
+        Assert.Equal(3, errored.ExitCode);
+    }
+
+    [Fact]
+    public async Task Env_and_secrets_reach_the_script_and_secrets_never_reach_the_log()
+    {
+        await using var harness = await DockerHarness.CreateAsync();
+        var (job, _) = await harness.RunAsync("""
+            env: { GREETING: bonjour }
+            secrets: { API_TOKEN: s3cr3t-9f8e7d }
+            script:
+              - echo "greeting=$GREETING"
+              - echo "token=$API_TOKEN"
+              - test "$API_TOKEN" = s3cr3t-9f8e7d
+            """);
+
+        Assert.Equal("passed", await job.Outcome);
+        Assert.Contains("greeting=bonjour", job.Log);
+        Assert.Contains("token=[secure]", job.Log);
+        Assert.DoesNotContain("s3cr3t-9f8e7d", job.Log);
+    }
+
+    [Fact]
+    public async Task Cancelling_a_running_job_kills_its_container_at_once_and_removes_it()
+    {
+        await using var harness = await DockerHarness.CreateAsync();
+        var job = harness.Enqueue("script: [\"echo ready\", \"sleep 300\"]");
+        var run = harness.RunNextAsync();
+        await DockerHarness.WaitForLogAsync(job, "ready\n");
+        Assert.Single(await harness.ContainersAsync());
+
+        var sw = Stopwatch.StartNew();
+        Assert.True(harness.Cancellations.Cancel(job.Payload.JobId, "cancelled by a test"));
+        var (_, verdict) = await run;
+
+        Assert.Equal("cancelled", await job.Outcome);
+        Assert.Equal(130, verdict.ExitCode);
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(10), $"cancel took {sw.Elapsed}");
+        Assert.Empty(await harness.ContainersAsync());
+    }
+
+    [Fact]
+    public async Task A_job_past_its_hard_timeout_is_errored_within_seconds()
+    {
+        await using var harness = await DockerHarness.CreateAsync();
+        var sw = Stopwatch.StartNew();
+        var (job, verdict) = await harness.RunAsync("script: [\"sleep 300 & sleep 300\"]\ntimeout: 3s");
+
+        Assert.Equal("errored", await job.Outcome);
+        Assert.Equal(124, verdict.ExitCode);
+        Assert.Contains("maximum time limit", job.Log);
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(20), $"took {sw.Elapsed}");
+    }
+
+    [Fact]
+    public async Task A_container_killed_from_outside_is_an_infrastructure_failure_and_the_job_is_requeued()
+    {
+        await using var harness = await DockerHarness.CreateAsync(worker: new Worker.Core.Configuration.WorkerOptions
+        {
+            FlushInterval = TimeSpan.FromMilliseconds(50),
+            Requeues = 3,
+        });
+        var job = harness.Enqueue("script: [\"echo ready\", \"sleep 300\"]");
+        var run = harness.RunNextAsync();
+        await DockerHarness.WaitForLogAsync(job, "ready\n");
+        var container = Assert.Single(await harness.ContainersAsync());
+        using (var client = DockerEngine.Client())
+        {
+            await client.Containers.KillContainerAsync(container.ID, new ContainerKillParameters { Signal = "SIGKILL" });
+        }
+        await run;
+
+        Assert.Equal("requeued", await job.Outcome);
+        Assert.Contains("the machine stopped", job.RequeueReason);
+        Assert.Empty(await harness.ContainersAsync());
+    }
+
+    [Fact]
+    public async Task A_script_killed_by_a_signal_in_a_running_container_is_the_scripts_result_not_a_machine_failure()
+    {
+        await using var harness = await DockerHarness.CreateAsync();
+        var (job, verdict) = await harness.RunAsync("script: [\"kill -9 $$\"]");
+
+        Assert.Equal("errored", await job.Outcome);
+        Assert.Equal(137, verdict.ExitCode);
+    }
+
+    [Fact]
+    public async Task Each_job_gets_a_new_container_labelled_with_its_job_and_limited_and_unprivileged_with_no_docker_socket()
+    {
+        await using var harness = await DockerHarness.CreateAsync();
+        var (job, container) = await harness.InspectWhileRunningAsync("id: 4242\nbefore_script: [\"test ! -e /var/run/docker.sock && echo no-socket\"]");
+        var second = harness.Enqueue("id: 4243\nscript: [\"true\"]");
+        await harness.RunNextAsync();
+
+        Assert.Contains("no-socket", job.Log);
+        Assert.Equal("4242", container.Config!.Labels[MachineLabels.JobId]);
+        Assert.Equal(harness.Fleet, container.Config!.Labels[MachineLabels.Fleet]);
+        Assert.Equal("test-host", container.Config!.Labels[MachineLabels.Host]);
+        Assert.True(long.Parse(container.Config!.Labels[MachineLabels.CreatedAt], System.Globalization.CultureInfo.InvariantCulture) > 0);
+        Assert.Equal(1_000_000_000, container.HostConfig!.NanoCPUs);
+        Assert.Equal(512L << 20, container.HostConfig!.Memory);
+        Assert.False(container.HostConfig!.Privileged);
+        Assert.Empty(container.HostConfig!.Binds ?? []);
+        Assert.Equal("passed", await second.Outcome);
+        Assert.DoesNotContain(container.ID[..12], second.Events.First(e => e.StartsWith("started:", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task A_container_whose_start_fails_is_removed_at_once()
+    {
+        var since = DateTimeOffset.UtcNow;
+        // A file bound over a directory: the engine creates the container, then can't start it.
+        await using var harness = await DockerHarness.CreateAsync(o => o with { OperatorVolumes = ["/etc/hostname:/tmp"] });
+        var (job, verdict) = await harness.RunAsync("script: [\"true\"]");
+
+        Assert.Equal("errored", await job.Outcome);
+        Assert.Contains("not a directory", verdict.Message);
+        Assert.Single(await DockerEngine.CreateEventsAsync(harness.Fleet, since));
+        Assert.Empty(await harness.ContainersAsync());
+    }
+}

@@ -1,0 +1,69 @@
+using Worker.Core.Backends;
+using Worker.Core.Configuration;
+
+namespace Worker.Docker.Tests;
+
+public sealed class DockerOptionsTests
+{
+    [Fact]
+    public void Defaults_are_secure_the_local_socket_two_cpus_four_gigabytes_and_no_standby()
+    {
+        var options = DockerOptions.Load(SettingsSource.From());
+
+        Assert.Equal(new Uri("unix:///var/run/docker.sock"), options.EndpointUri);
+        Assert.Equal(2, options.CpusPerJob);
+        Assert.Equal(4L << 30, options.MemoryPerJob);
+        Assert.False(options.AllowPrivileged);
+        Assert.Empty(options.VolumeRules);
+        Assert.Empty(options.OperatorVolumes);
+        Assert.Equal(0, options.StandbyCount);
+    }
+
+    [Fact]
+    public void The_endpoint_comes_from_WORKER_DOCKER_ENDPOINT_then_DOCKER_HOST()
+    {
+        Assert.Equal(new Uri("tcp://127.0.0.1:2375"), DockerOptions.Load(SettingsSource.From(("DOCKER_HOST", "tcp://127.0.0.1:2375"))).EndpointUri);
+        Assert.Equal(new Uri("unix:///run/other.sock"), DockerOptions.Load(SettingsSource.From(
+            ("DOCKER_HOST", "tcp://127.0.0.1:2375"), ("WORKER_DOCKER_ENDPOINT", "unix:///run/other.sock"))).EndpointUri);
+    }
+
+    [Fact]
+    public void Every_key_is_read_also_with_the_travis_prefix()
+    {
+        var options = DockerOptions.Load(SettingsSource.From(
+            ("TRAVIS_WORKER_DOCKER_CPUS", "1.5"), ("TRAVIS_WORKER_DOCKER_MEMORY", "512m"), ("WORKER_DOCKER_STANDBY", "2"),
+            ("WORKER_ALLOWED_IMAGES", "ghcr.io/acme/*, debian:*"), ("WORKER_ALLOWED_VOLUMES", "/srv/*:ro"),
+            ("WORKER_DOCKER_MAX_CPUS", "4"), ("WORKER_DOCKER_MAX_MEMORY", "8g"), ("WORKER_DOCKER_TMPFS", "/run:rw;size=64m")));
+
+        Assert.Equal(1.5, options.CpusPerJob);
+        Assert.Equal(512L << 20, options.MemoryPerJob);
+        Assert.Equal(2, options.StandbyCount);
+        Assert.Equal(["ghcr.io/acme/*", "debian:*"], options.ImageGlobs);
+        Assert.Equal(["/srv/*:ro"], options.VolumeRules);
+        Assert.Equal(4, options.CpuCeiling);
+        Assert.Equal(8L << 30, options.MemoryCeiling);
+        Assert.Equal(["/run:rw;size=64m"], options.TmpfsMounts);
+    }
+
+    [Theory]
+    [InlineData("WORKER_DOCKER_CPUS", "lots")]
+    [InlineData("WORKER_DOCKER_MEMORY", "4 gigs")]
+    [InlineData("WORKER_DOCKER_MAX_CPUS", "-1")]
+    [InlineData("WORKER_DOCKER_MAX_MEMORY", "0")]
+    [InlineData("WORKER_DOCKER_PRIVILEGED", "maybe")]
+    [InlineData("WORKER_DOCKER_STANDBY", "-2")]
+    [InlineData("WORKER_DOCKER_ENDPOINT", "ssh://host")]
+    [InlineData("DOCKER_HOST", "not a uri")]
+    [InlineData("WORKER_DOCKER_VOLUMES", "/srv/cache")]
+    [InlineData("WORKER_DOCKER_VOLUMES", "/srv/../etc:/x")]
+    [InlineData("WORKER_DOCKER_TMPFS", "relative:rw")]
+    [InlineData("WORKER_DOCKER_PULL", "always")]
+    [InlineData("WORKER_ALLOWED_VOLUMES", "/srv/*:rw")]
+    public void A_bad_value_stops_start_up_with_one_line_naming_the_variable(string variable, string value)
+    {
+        var e = Assert.Throws<InvalidSettingException>(() => DockerOptions.Load(SettingsSource.From((variable, value))));
+
+        Assert.Equal(variable, e.Variable);
+        Assert.StartsWith($"{variable}={value} is not valid: ", e.Message);
+    }
+}
