@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging.Abstractions;
+using Worker.Gce.Tests.Fakes;
+
+namespace Worker.Gce.Tests;
+
+/// <summary>The API client's retries and its rate limit, against the fake Compute API.</summary>
+public sealed class ComputeClientTests : IAsyncLifetime
+{
+    private GceTestBed _bed = null!;
+
+    public async Task InitializeAsync() => _bed = await GceTestBed.StartAsync(bootVms: false);
+
+    public async Task DisposeAsync() => await _bed.DisposeAsync();
+
+    private FakeComputeApi Fake => _bed.Fake;
+
+    private ComputeClient Client(params (string Key, string Value)[] overrides)
+    {
+        var settings = _bed.Settings(overrides);
+        return GceRegistration.CreateClient(GceOptions.Load(settings), settings, NullLoggerFactory.Instance);
+    }
+
+    private static async Task<int> CountZonesAsync(ComputeClient client)
+    {
+        var n = 0;
+        await foreach (var _ in client.ListAsync<ComputeZone>($"projects/{FakeComputeApi.Project}/zones", null, CancellationToken.None))
+        {
+            n++;
+        }
+        return n;
+    }
+
+    public static TheoryData<string, FakeFault> TransientFaults() => new()
+    {
+        { "429", FakeFault.TooManyRequests },
+        { "500", FakeFault.ServerError },
+        { "503", new FakeFault.Error(503, "backendError") },
+        { "403 rateLimitExceeded", FakeFault.RateLimitExceeded },
+        { "a garbled body", new FakeFault.BadJson() },
+        { "no answer", new FakeFault.Hang(TimeSpan.FromSeconds(10)) },
+    };
+
+    [Theory]
+    [MemberData(nameof(TransientFaults))]
+    public async Task A_transient_fault_is_retried_until_the_call_succeeds(string what, FakeFault fault)
+    {
+        Fake.Fail(FakeCall.ListZones, fault, times: 2);
+
+        var zones = await CountZonesAsync(Client(("GCE_REQUEST_TIMEOUT", "300ms")));
+
+        Assert.True(zones == Fake.Zones.Length, what);
+        Assert.Equal(3, Fake.Count(FakeCall.ListZones));
+    }
+
+    [Fact]
+    public async Task Retries_stop_after_API_RETRIES_and_the_last_error_is_thrown()
+    {
+        Fake.Fail(FakeCall.ListZones, FakeFault.ServerError, times: 10);
+
+        var error = await Assert.ThrowsAsync<ComputeApiException>(() => CountZonesAsync(Client(("GCE_API_RETRIES", "2"))));
+
+        Assert.Equal(500, error.Status);
+        Assert.Equal(3, Fake.Count(FakeCall.ListZones));
+    }
+
+    [Fact]
+    public async Task A_permanent_error_is_not_retried()
+    {
+        Fake.Fail(FakeCall.ListZones, new FakeFault.Error(403, "forbidden"), times: 10);
+
+        var error = await Assert.ThrowsAsync<ComputeApiException>(() => CountZonesAsync(Client()));
+
+        Assert.Equal(403, error.Status);
+        Assert.Contains("forbidden", error.Reasons);
+        Assert.Equal(1, Fake.Count(FakeCall.ListZones));
+    }
+
+    [Fact]
+    public async Task A_wrong_token_is_refused_by_the_API_and_not_retried()
+    {
+        var error = await Assert.ThrowsAsync<ComputeApiException>(() => CountZonesAsync(Client(("GCE_ACCESS_TOKEN", "stolen"))));
+
+        Assert.Equal(401, error.Status);
+        Assert.Equal(1, Fake.Count(FakeCall.ListZones));
+    }
+
+    [Fact]
+    public async Task The_rate_limit_is_shared_by_all_callers_of_one_client()
+    {
+        var client = Client(("GCE_RATE_LIMIT", "20"));
+        var clock = Stopwatch.StartNew();
+
+        // Four processors making ten calls each: 40 calls at 20 per second take about two seconds.
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                await CountZonesAsync(client);
+            }
+        })));
+
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(1.8), TimeSpan.FromSeconds(10));
+        var times = Fake.Requests.Select(r => r.At).Order().ToList();
+        // At 20 per second, 25 calls span 1.2 s; arrival jitter may shorten that a little, never below a second.
+        for (var i = 0; i + 24 < times.Count; i++)
+        {
+            Assert.True(times[i + 24] - times[i] >= TimeSpan.FromSeconds(1), $"25 calls within one second, from call {i}");
+        }
+    }
+
+    [Fact]
+    public async Task Aggregated_lists_follow_every_page()
+    {
+        for (var i = 0; i < 5; i++)
+        {
+            Fake.Seed($"vm-{i}", Fake.Zones[i % 3], "RUNNING");
+        }
+        var names = new List<string>();
+
+        await foreach (var instance in Client().AggregatedInstancesAsync(null, CancellationToken.None))
+        {
+            names.Add(instance.Name);
+        }
+
+        Assert.Equal(["vm-0", "vm-1", "vm-2", "vm-3", "vm-4"], names.Order());
+        Assert.Equal(3, Fake.Count(FakeCall.AggregatedInstances)); // two a page
+    }
+}

@@ -1,0 +1,131 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Worker.Commands;
+using Worker.Core.Backends;
+using Worker.Core.Configuration;
+using Worker.Gce.Tests.Fakes;
+
+namespace Worker.Gce.Tests;
+
+/// <summary><c>worker cleanup</c> on the fake GCE project, with a mix of machines only some of which are orphans.</summary>
+public sealed class GceCleanupTests : IAsyncLifetime
+{
+    private static readonly string[] Orphans = ["expired-job", "host-gone-job", "stopped-job"];
+    private static readonly string[] Survivors = ["live-job", "no-deadline-job", "other-fleet-job", "worker-host-1", "worker-job-1-deadbeef"];
+
+    private GceTestBed _bed = null!;
+    private readonly ListLoggerProvider _log = new();
+
+    public async Task InitializeAsync()
+    {
+        _bed = await GceTestBed.StartAsync(bootVms: false);
+        var future = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        var past = DateTimeOffset.UtcNow.AddMinutes(-1).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        var fake = _bed.Fake;
+        fake.Seed("worker-host-1", "us-central1-b", "RUNNING"); // the worker host itself: no fleet label
+        fake.Seed("live-job", "us-central1-a", "RUNNING", Labels(GceTestBed.Fleet, "worker-host-1", future));
+        fake.Seed("expired-job", "us-central1-a", "RUNNING", Labels(GceTestBed.Fleet, "worker-host-1", past));
+        fake.Seed("stopped-job", "us-central1-f", "TERMINATED", Labels(GceTestBed.Fleet, "worker-host-1", future));
+        fake.Seed("host-gone-job", "us-central1-b", "RUNNING", Labels(GceTestBed.Fleet, "worker-host-9", future));
+        fake.Seed("no-deadline-job", "us-central1-a", "RUNNING", new Dictionary<string, string>
+        {
+            [MachineLabels.Fleet] = GceTestBed.Fleet, [MachineLabels.Host] = "worker-host-1",
+        });
+        fake.Seed("other-fleet-job", "us-central1-a", "TERMINATED", Labels("other-fleet", "worker-host-9", past));
+        // Named like a job VM, but without labels: a name alone never decides.
+        fake.Seed("worker-job-1-deadbeef", "us-central1-a", "TERMINATED");
+    }
+
+    public async Task DisposeAsync() => await _bed.DisposeAsync();
+
+    private FakeComputeApi Fake => _bed.Fake;
+
+    private Task<int> CleanupAsync(bool dryRun = false, params (string Key, string Value)[] overrides)
+    {
+        var loggers = LoggerFactory.Create(b => b.AddProvider(_log).SetMinimumLevel(LogLevel.Information));
+        return CleanupCommand.RunAsync(_bed.Settings([("CLEANUP_DELETE_RATE", "100"), .. overrides]), once: true, dryRun, loggers);
+    }
+
+    [Fact]
+    public async Task Only_stopped_expired_and_host_gone_machines_of_this_fleet_are_deleted()
+    {
+        var exitCode = await CleanupAsync();
+
+        Assert.Equal(0, exitCode);
+        Assert.Equal(Survivors, Fake.InstanceNames.Order(StringComparer.Ordinal));
+        Assert.Equal(3, Fake.Count(FakeCall.DeleteInstance));
+        Assert.Contains(_log.Lines, l => l.Contains("Deleted gce machine expired-job", StringComparison.Ordinal) && l.Contains("deadline", StringComparison.Ordinal));
+        Assert.Contains(_log.Lines, l => l.Contains("Deleted gce machine stopped-job", StringComparison.Ordinal) && l.Contains("stopped", StringComparison.Ordinal));
+        Assert.Contains(_log.Lines, l => l.Contains("Deleted gce machine host-gone-job", StringComparison.Ordinal) && l.Contains("worker-host-9", StringComparison.Ordinal));
+        Assert.Contains(_log.Lines, l => l.Contains("Keeping gce machine live-job", StringComparison.Ordinal) && l.Contains("may still be running", StringComparison.Ordinal));
+        Assert.Contains(_log.Lines, l => l.Contains("Keeping gce machine no-deadline-job", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_dry_run_deletes_nothing_and_names_the_same_orphans()
+    {
+        var before = Fake.InstanceNames.Order(StringComparer.Ordinal).ToList();
+
+        var exitCode = await CleanupAsync(dryRun: true);
+
+        Assert.Equal(0, exitCode);
+        Assert.Equal(before, Fake.InstanceNames.Order(StringComparer.Ordinal));
+        Assert.Equal(0, Fake.Count(FakeCall.DeleteInstance));
+        var wouldDelete = _log.Lines.Where(l => l.StartsWith("Would delete", StringComparison.Ordinal)).ToList();
+        Assert.Equal(Orphans, wouldDelete.Select(l => l.Split(' ')[4]).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task When_the_worker_hosts_cannot_be_listed_no_machine_is_deleted_for_a_missing_host()
+    {
+        // The first aggregated list of the pass is the one of the worker hosts.
+        Fake.Fail(FakeCall.AggregatedInstances, new FakeFault.Error(403, "forbidden"));
+
+        await CleanupAsync();
+
+        Assert.Contains("host-gone-job", Fake.InstanceNames);
+        Assert.DoesNotContain("expired-job", Fake.InstanceNames);
+        Assert.DoesNotContain("stopped-job", Fake.InstanceNames);
+        Assert.Contains(_log.Lines, l => l.Contains("Could not list worker hosts", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Deletes_are_spaced_by_the_cleanup_delete_rate()
+    {
+        await CleanupAsync(false, ("CLEANUP_DELETE_RATE", "4"));
+
+        var deletes = Fake.Requests.Where(r => r.Call == FakeCall.DeleteInstance).Select(r => r.At).Order().ToList();
+        Assert.Equal(3, deletes.Count);
+        Assert.True(deletes[1] - deletes[0] >= TimeSpan.FromMilliseconds(230), $"{deletes[1] - deletes[0]}");
+        Assert.True(deletes[2] - deletes[1] >= TimeSpan.FromMilliseconds(230), $"{deletes[2] - deletes[1]}");
+    }
+
+    [Fact]
+    public async Task A_delete_that_fails_is_logged_and_the_pass_goes_on()
+    {
+        Fake.Fail(FakeCall.DeleteInstance, new FakeFault.Error(403, "forbidden"));
+
+        var exitCode = await CleanupAsync();
+
+        Assert.Equal(0, exitCode);
+        Assert.Equal(Survivors.Length + 1, Fake.InstanceNames.Count);
+        Assert.Single(_log.Lines, l => l.StartsWith("Could not delete gce machine", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_backend_without_an_inventory_is_refused_with_the_variable_named()
+    {
+        var error = await Assert.ThrowsAsync<InvalidSettingException>(() => CleanupAsync(false, ("PROVIDER_NAME", "local")));
+
+        Assert.Equal("WORKER_PROVIDER_NAME", error.Variable);
+        Assert.Equal(0, Fake.Count(FakeCall.DeleteInstance));
+    }
+
+    private static Dictionary<string, string> Labels(string fleet, string host, string deadline) => new()
+    {
+        [MachineLabels.Fleet] = fleet,
+        [MachineLabels.JobId] = "77",
+        [MachineLabels.Host] = host,
+        [MachineLabels.Deadline] = deadline,
+    };
+}

@@ -1,0 +1,54 @@
+using Worker.Core.Configuration;
+
+namespace Worker.Gce.Tests;
+
+/// <summary>WORKER_GCE_* settings: travis names, defaults, and one line naming a bad variable.</summary>
+public sealed class GceOptionsTests
+{
+    [Fact]
+    public void Defaults_follow_travis_worker()
+    {
+        var options = GceOptions.Load(SettingsSource.From());
+
+        Assert.Equal("us-central1-a", options.PrimaryZone);
+        Assert.Equal("us-central1", options.RegionName);
+        Assert.Equal("n1-standard-2", options.MachineTypeFor(null));
+        Assert.Equal("n2-standard-4", options.MachineTypeFor("large"));
+        Assert.Equal("n1-standard-2", options.MachineTypeFor("gigantic"));
+        Assert.Equal(120, options.UploadAttempts);
+        Assert.Equal(TimeSpan.FromSeconds(15), options.PrePollSleep);
+        Assert.Equal(GceOptions.DefaultEndpoint, options.Endpoint);
+    }
+
+    [Fact]
+    public void Travis_prefixed_keys_and_a_vm_size_map_are_read()
+    {
+        var options = GceOptions.Load(SettingsSource.From(
+            ("TRAVIS_WORKER_GCE_ZONE", "europe-west1-d"),
+            ("WORKER_GCE_VM_SIZE_MACHINE_TYPES", "small=e2-small, huge=n2-standard-32")));
+
+        Assert.Equal("europe-west1", options.RegionName);
+        Assert.Equal("e2-small", options.MachineTypeFor("small"));
+        Assert.Equal("n2-standard-32", options.MachineTypeFor("huge"));
+    }
+
+    [Theory]
+    [InlineData("WORKER_GCE_VM_SIZE_MACHINE_TYPES", "large")]
+    [InlineData("WORKER_GCE_RATE_LIMIT", "fast")]
+    [InlineData("WORKER_GCE_IMAGE_DEFAULT", "travis-ci-(")]
+    [InlineData("TRAVIS_WORKER_GCE_BOOT_POLL_SLEEP", "soon")]
+    public void A_bad_value_names_its_variable(string variable, string value)
+    {
+        var error = Assert.Throws<InvalidSettingException>(() => GceOptions.Load(SettingsSource.From((variable, value))));
+
+        Assert.Equal(variable, error.Variable);
+    }
+
+    [Fact]
+    public void Every_key_is_in_the_list_that_feeds_worker_config()
+    {
+        Assert.Contains(GceOptions.All, s => s.Key == "GCE_SKIP_STOP_POLL");
+        Assert.Equal(GceOptions.All.Count, GceOptions.All.Select(s => s.Key).Distinct().Count());
+        Assert.All(GceOptions.All, s => Assert.StartsWith("GCE_", s.Key));
+    }
+}

@@ -1,0 +1,81 @@
+using Worker.Gce.Tests.Fakes;
+
+namespace Worker.Gce.Tests;
+
+/// <summary>Starts that fail: the job is requeued and no VM is left behind. These need no sshd.</summary>
+public sealed class GceStartFailureTests : IAsyncLifetime
+{
+    private GceTestBed _bed = null!;
+
+    public async Task InitializeAsync() => _bed = await GceTestBed.StartAsync(bootVms: false);
+
+    public async Task DisposeAsync() => await _bed.DisposeAsync();
+
+    private FakeComputeApi Fake => _bed.Fake;
+
+    [Fact]
+    public async Task When_every_zone_of_the_region_is_full_the_job_is_requeued_and_no_VM_is_left()
+    {
+        Fake.Exhaust("us-central1-a", "QUOTA_EXCEEDED");
+        Fake.Exhaust("us-central1-b");
+        Fake.Exhaust("us-central1-f", "ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS");
+
+        var (verdict, job) = await GceTestBed.RunJobAsync(_bed.Backend(), "script: [ 'echo never' ]");
+
+        Assert.Equal("requeued", await job.Outcome);
+        Assert.True(verdict.RequeueCounted);
+        Assert.Contains("no zone of us-central1 could take the instance", job.RequeueReason);
+        var zonesTried = Fake.Requests.Where(r => r.Call == FakeCall.InsertInstance).Select(r => r.Path.Split('/')[6]).ToList();
+        Assert.Equal(["us-central1-a", "us-central1-b", "us-central1-f"], zonesTried); // us-central1-c is DOWN, europe-west1-b is elsewhere
+        Assert.Empty(Fake.InstanceNames);
+    }
+
+    [Fact]
+    public async Task A_failure_after_the_insert_deletes_the_VM_at_once()
+    {
+        Fake.Fail(FakeCall.GetInstance, new FakeFault.Error(403, "forbidden"));
+
+        var (verdict, job) = await GceTestBed.RunJobAsync(_bed.Backend(), "script: [ 'echo never' ]");
+
+        Assert.Equal("requeued", await job.Outcome);
+        Assert.Contains("HTTP 403", job.RequeueReason);
+        Assert.Equal(1, Fake.Count(FakeCall.InsertInstance));
+        Assert.Equal(1, Fake.Count(FakeCall.DeleteInstance));
+        Assert.Empty(Fake.InstanceNames);
+    }
+
+    [Fact]
+    public async Task A_startup_timeout_during_the_insert_deletes_the_VM_on_its_own_token()
+    {
+        // The insert operation never finishes within the startup timeout.
+        Fake.Fail(FakeCall.ZoneOperation, new FakeFault.Hang(TimeSpan.FromSeconds(30)));
+
+        var (verdict, job) = await GceTestBed.RunJobAsync(_bed.Backend(("GCE_REQUEST_TIMEOUT", "20s")), "script: [ 'echo never' ]",
+            startup: TimeSpan.FromSeconds(3));
+
+        Assert.Equal("requeued", await job.Outcome);
+        Assert.Contains("starting the machine took longer than 3s", job.RequeueReason);
+        Assert.True(1 == Fake.Count(FakeCall.DeleteInstance), string.Join("\n", Fake.Requests.Select(r => r.Method + " " + r.Path)) + "\n" + job.Log);
+        Assert.Empty(Fake.InstanceNames);
+    }
+
+    [Fact]
+    public async Task A_job_asking_for_an_image_that_does_not_exist_is_errored_without_creating_anything()
+    {
+        var (verdict, job) = await GceTestBed.RunJobAsync(_bed.Backend(), "image: no-such-image\nscript: [ 'echo never' ]");
+
+        Assert.Equal("errored", await job.Outcome);
+        Assert.Contains("no image in project test-project matches 'no-such-image'", job.Log);
+        Assert.Equal(0, Fake.Count(FakeCall.InsertInstance));
+    }
+
+    [Fact]
+    public async Task A_job_asking_for_volumes_is_refused_before_anything_is_created()
+    {
+        var (verdict, job) = await GceTestBed.RunJobAsync(_bed.Backend(), "volumes: [ '/srv:/srv' ]\nscript: [ 'echo never' ]");
+
+        Assert.Equal("errored", await job.Outcome);
+        Assert.Contains("does not mount volumes", job.Log);
+        Assert.Empty(Fake.Requests);
+    }
+}

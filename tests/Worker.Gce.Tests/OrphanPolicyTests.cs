@@ -1,0 +1,87 @@
+using System.Globalization;
+using Worker.Core.Backends;
+using Worker.Core.Cleanup;
+
+namespace Worker.Gce.Tests;
+
+/// <summary>The cleanup sidecar's decision about one machine, from its labels and state alone.</summary>
+public sealed class OrphanPolicyTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 23, 22, 0, 0, TimeSpan.Zero);
+    private static readonly HashSet<string> LiveHosts = ["host-a"];
+
+    private static MachineRecord Machine(MachineState state = MachineState.Running, string? fleet = "fleet-1", string? host = "host-a",
+        DateTimeOffset? deadline = null, string name = "vm")
+    {
+        var labels = new Dictionary<string, string>();
+        if (fleet is not null)
+        {
+            labels[MachineLabels.Fleet] = fleet;
+        }
+        if (host is not null)
+        {
+            labels[MachineLabels.Host] = host;
+        }
+        labels[MachineLabels.Deadline] = (deadline ?? Now.AddMinutes(30)).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        return new MachineRecord(name, name, labels, Now.AddHours(-1), state);
+    }
+
+    [Fact]
+    public void A_running_machine_of_a_live_host_before_its_deadline_is_kept()
+    {
+        var decision = OrphanPolicy.Decide(Machine(), "fleet-1", Now, LiveHosts);
+
+        Assert.False(decision.Delete);
+        Assert.Contains("may still be running", decision.Reason);
+    }
+
+    [Fact]
+    public void A_stopped_machine_of_this_fleet_is_deleted_even_before_its_deadline()
+    {
+        Assert.True(OrphanPolicy.Decide(Machine(MachineState.Stopped), "fleet-1", Now, LiveHosts).Delete);
+    }
+
+    [Fact]
+    public void A_machine_past_its_deadline_is_deleted_whatever_its_host()
+    {
+        var decision = OrphanPolicy.Decide(Machine(deadline: Now.AddSeconds(-1)), "fleet-1", Now, null);
+
+        Assert.True(decision.Delete);
+        Assert.Contains("deadline", decision.Reason);
+    }
+
+    [Fact]
+    public void A_machine_whose_host_is_gone_is_deleted_only_when_the_hosts_are_known()
+    {
+        var machine = Machine(host: "host-gone");
+
+        Assert.True(OrphanPolicy.Decide(machine, "fleet-1", Now, LiveHosts).Delete);
+        Assert.False(OrphanPolicy.Decide(machine, "fleet-1", Now, null).Delete);
+    }
+
+    [Fact]
+    public void Machines_of_another_fleet_or_of_none_are_never_deleted()
+    {
+        var expiredStopped = (MachineState.Stopped, Now.AddDays(-1));
+
+        Assert.False(OrphanPolicy.Decide(Machine(expiredStopped.Item1, fleet: "fleet-2", deadline: expiredStopped.Item2), "fleet-1", Now, LiveHosts).Delete);
+        Assert.False(OrphanPolicy.Decide(Machine(expiredStopped.Item1, fleet: null, deadline: expiredStopped.Item2, name: "worker-job-1"), "fleet-1", Now, LiveHosts).Delete);
+    }
+
+    [Fact]
+    public void The_fleet_is_compared_as_the_labels_spell_it()
+    {
+        Assert.True(OrphanPolicy.Decide(Machine(MachineState.Stopped, fleet: "ci-linux"), "CI.Linux", Now, LiveHosts).Delete);
+    }
+
+    [Fact]
+    public void A_running_machine_without_a_readable_deadline_is_kept()
+    {
+        var machine = Machine() with { Labels = new Dictionary<string, string> { [MachineLabels.Fleet] = "fleet-1", [MachineLabels.Deadline] = "soon" } };
+
+        var decision = OrphanPolicy.Decide(machine, "fleet-1", Now, LiveHosts);
+
+        Assert.False(decision.Delete);
+        Assert.Contains("no readable worker-deadline", decision.Reason);
+    }
+}
