@@ -24,6 +24,14 @@ if [[ $build -ne 0 ]]; then
   echo "0 passed, 1 failed"
   exit 1
 fi
+# The worker image the container tests run (built offline on the local Debian base).
+if ! docker/build-worker-image.sh >/tmp/worker-image-build.log 2>&1; then
+  tail -n 30 /tmp/worker-image-build.log
+  echo "worker image build failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
 dotnet test Worker.sln -c Release --no-build --logger "trx" --results-directory "$results" -- RunConfiguration.TreatNoTestsAsError=false 2>&1 \
   | grep -vE "^\s*$|Build succeeded|warn" | tail -n 200
 status=${PIPESTATUS[0]}
