@@ -5,6 +5,7 @@ using Worker.Composition;
 using Worker.Core.Backends;
 using Worker.Core.Cleanup;
 using Worker.Core.Configuration;
+using Worker.Docker;
 using Worker.Gce;
 
 namespace Worker.Commands;
@@ -72,10 +73,14 @@ public static class CleanupCommand
             case "gce":
                 var gce = GceRegistration.CreateInventory(context.Settings, context.Options.Fleet, context.LoggerFactory);
                 return (gce, gce);
+            case "docker":
+                // An engine can't tell whether the worker host named in a label still lives (hosts may
+                // set WORKER_HOSTNAME freely or share the engine), so on Docker a missing host never decides.
+                return (DockerRegistration.CreateInventory(context.Settings), null);
             default:
                 throw new InvalidSettingException(
                     context.Settings.Find(WorkerOptions.ProviderName.Key)?.Variable ?? "WORKER_PROVIDER_NAME", context.Options.Provider,
-                    "a backend with an inventory for cleanup: gce");
+                    "a backend with an inventory for cleanup: gce, docker");
         }
     }
 }
