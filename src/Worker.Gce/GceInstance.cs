@@ -51,15 +51,18 @@ public sealed class GceInstance : IInstance
     public async Task UploadScriptAsync(string script, CancellationToken ct)
     {
         var bytes = Encoding.UTF8.GetBytes(script);
+        var written = false;
         for (var attempt = 1; ; attempt++)
         {
             try
             {
                 using var sftp = await _connector.ConnectSftpAsync(ct);
-                if (await ExistsAsync(sftp, ScriptName, ct))
+                // Only before our own first write: a retry after a broken upload finds our own file.
+                if (!written && await ExistsAsync(sftp, ScriptName, ct))
                 {
                     throw new StaleVmException($"{Id} already has a {ScriptName}: it ran another job's script");
                 }
+                written = true;
                 await sftp.UploadFileAsync(new MemoryStream(bytes), ScriptName, ct);
                 return;
             }

@@ -175,6 +175,34 @@ public sealed class GceJobTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_insert_whose_answer_was_lost_is_retried_without_creating_a_second_VM()
+    {
+        Fake.Fail(FakeCall.InsertInstance, new FakeFault.LoseAnswer());
+
+        var (verdict, job) = await GceTestBed.RunJobAsync(_bed.Backend(("GCE_REQUEST_TIMEOUT", "500ms")), "script: [ 'echo once' ]");
+
+        Assert.Equal("passed", await job.Outcome);
+        Assert.Equal(2, Fake.Count(FakeCall.InsertInstance));
+        Assert.Single(Fake.Created);
+        Assert.Empty(Fake.InstanceNames);
+    }
+
+    [Fact]
+    public async Task The_hard_timeout_ends_the_script_on_the_VM_and_errors_the_job()
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        var (verdict, job) = await GceTestBed.RunJobAsync(_bed.Backend(), "timeout: 2s\nscript: [ 'echo started', 'sleep 60', 'echo never' ]");
+
+        Assert.Equal("errored", await job.Outcome);
+        Assert.Equal(124, verdict.ExitCode);
+        Assert.Contains("exceeded the maximum time limit", job.Log);
+        Assert.DoesNotContain("never", job.Log);
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(20));
+        Assert.Empty(Fake.InstanceNames);
+    }
+
+    [Fact]
     public async Task A_VM_whose_SSH_never_accepts_the_key_is_deleted_when_the_startup_timeout_ends()
     {
         // The VM installs keys for another user than the one the worker logs in as.

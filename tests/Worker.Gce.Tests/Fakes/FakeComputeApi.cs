@@ -37,6 +37,9 @@ public abstract record FakeFault
 
     public sealed record BadJson : FakeFault;
 
+    /// <summary>The call is carried out, but its answer never arrives (a timeout after the fact).</summary>
+    public sealed record LoseAnswer : FakeFault;
+
     public static FakeFault TooManyRequests => new Error(429, "rateLimitExceeded");
     public static FakeFault ServerError => new Error(500, "backendError");
     public static FakeFault RateLimitExceeded => new Error(403, "rateLimitExceeded");
@@ -91,6 +94,9 @@ public sealed class FakeComputeApi : IAsyncDisposable
     public string[] Zones { get; } = ["us-central1-a", "us-central1-b", "us-central1-c", "us-central1-f", "europe-west1-b"];
 
     public ConcurrentQueue<(DateTimeOffset At, FakeCall Call, string Method, string Path)> Requests { get; } = new();
+
+    /// <summary>Names of every instance ever created, in order.</summary>
+    public ConcurrentQueue<string> Created { get; } = new();
 
     public static async Task<FakeComputeApi> StartAsync(bool bootVms = true)
     {
@@ -247,7 +253,8 @@ public sealed class FakeComputeApi : IAsyncDisposable
             await ErrorAsync(context, 404, "notFound", $"The resource '{path}' was not found");
             return;
         }
-        if (TakeFault(call) is { } fault)
+        var fault = TakeFault(call);
+        if (fault is not null)
         {
             switch (fault)
             {
@@ -274,6 +281,17 @@ public sealed class FakeComputeApi : IAsyncDisposable
             ? await JsonNode.ParseAsync(request.Body) as JsonObject
             : null;
         var (status, answer) = await AnswerAsync(call, segments, request.Query, body);
+        if (fault is FakeFault.LoseAnswer)
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromMinutes(1), context.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            return;
+        }
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";
         await context.Response.WriteAsync(answer.ToJsonString());
@@ -394,6 +412,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
                     .ToList();
                 var instance = new FakeInstance(json, zone, ip, Path.Combine(_dir, name), keys);
                 _instances[name] = instance;
+                Created.Enqueue(name);
                 op = NewOperation(zone, "insert", instance);
             }
             if (requestId.Length > 0)
