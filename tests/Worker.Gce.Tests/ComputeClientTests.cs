@@ -5,19 +5,11 @@ using Worker.Gce.Tests.Fakes;
 namespace Worker.Gce.Tests;
 
 /// <summary>The API client's retries and its rate limit, against the fake Compute API.</summary>
-public sealed class ComputeClientTests : IAsyncLifetime
+public sealed class ComputeClientTests() : FakeGceTest(bootVms: false)
 {
-    private GceTestBed _bed = null!;
-
-    public async Task InitializeAsync() => _bed = await GceTestBed.StartAsync(bootVms: false);
-
-    public async Task DisposeAsync() => await _bed.DisposeAsync();
-
-    private FakeComputeApi Fake => _bed.Fake;
-
     private ComputeClient Client(params (string Key, string Value)[] overrides)
     {
-        var settings = _bed.Settings(overrides);
+        var settings = Bed.Settings(overrides);
         return GceRegistration.CreateClient(GceOptions.Load(settings), settings, NullLoggerFactory.Instance);
     }
 

@@ -8,20 +8,19 @@ using Worker.Gce.Tests.Fakes;
 namespace Worker.Gce.Tests;
 
 /// <summary><c>worker cleanup</c> on the fake GCE project, with a mix of machines only some of which are orphans.</summary>
-public sealed class GceCleanupTests : IAsyncLifetime
+public sealed class GceCleanupTests() : FakeGceTest(bootVms: false)
 {
     private static readonly string[] Orphans = ["expired-job", "host-gone-job", "stopped-job"];
     private static readonly string[] Survivors = ["live-job", "no-deadline-job", "other-fleet-job", "worker-host-1", "worker-job-1-deadbeef"];
 
-    private GceTestBed _bed = null!;
     private readonly ListLoggerProvider _log = new();
 
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
-        _bed = await GceTestBed.StartAsync(bootVms: false);
+        await base.InitializeAsync();
         var future = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
         var past = DateTimeOffset.UtcNow.AddMinutes(-1).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
-        var fake = _bed.Fake;
+        var fake = Fake;
         fake.Seed("worker-host-1", "us-central1-b", "RUNNING"); // the worker host itself: no fleet label
         fake.Seed("live-job", "us-central1-a", "RUNNING", Labels(GceTestBed.Fleet, "worker-host-1", future));
         fake.Seed("expired-job", "us-central1-a", "RUNNING", Labels(GceTestBed.Fleet, "worker-host-1", past));
@@ -36,14 +35,10 @@ public sealed class GceCleanupTests : IAsyncLifetime
         fake.Seed("worker-job-1-deadbeef", "us-central1-a", "TERMINATED");
     }
 
-    public async Task DisposeAsync() => await _bed.DisposeAsync();
-
-    private FakeComputeApi Fake => _bed.Fake;
-
     private Task<int> CleanupAsync(bool dryRun = false, params (string Key, string Value)[] overrides)
     {
         var loggers = LoggerFactory.Create(b => b.AddProvider(_log).SetMinimumLevel(LogLevel.Information));
-        return CleanupCommand.RunAsync(_bed.Settings([("CLEANUP_DELETE_RATE", "100"), .. overrides]), once: true, dryRun, loggers);
+        return CleanupCommand.RunAsync(Bed.Settings([("CLEANUP_DELETE_RATE", "100"), .. overrides]), once: true, dryRun, loggers);
     }
 
     [Fact]

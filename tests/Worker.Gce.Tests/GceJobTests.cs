@@ -6,20 +6,12 @@ namespace Worker.Gce.Tests;
 
 /// <summary>Whole jobs through the pipeline on the GCE backend, against the fake Compute API whose VMs are real sshds.</summary>
 [Trait("Category", "Integration")]
-public sealed class GceJobTests : IAsyncLifetime
+public sealed class GceJobTests() : FakeGceTest(bootVms: true)
 {
-    private GceTestBed _bed = null!;
-
-    public async Task InitializeAsync() => _bed = await GceTestBed.StartAsync();
-
-    public async Task DisposeAsync() => await _bed.DisposeAsync();
-
-    private FakeComputeApi Fake => _bed.Fake;
-
     [Fact]
     public async Task A_job_runs_on_a_fresh_VM_and_its_output_and_exit_code_come_back()
     {
-        var (verdict, job) = await GceTestBed.RunJobAsync(_bed.Backend(), """
+        var (verdict, job) = await GceTestBed.RunJobAsync(Bed.Backend(), """
             script:
               - echo "hello from $(hostname -I 2>/dev/null || echo vm) in $PWD"
               - test -t 1 && echo "stdout is a terminal"
@@ -40,9 +32,9 @@ public sealed class GceJobTests : IAsyncLifetime
     [Fact]
     public async Task The_VM_gets_the_fleet_labels_a_per_job_key_and_the_auto_implode_script()
     {
-        var backend = _bed.Backend(("GCE_VM_SIZE_MACHINE_TYPES", "large=n2-standard-4"), ("GCE_PREEMPTIBLE", "true"));
-        var first = await backend.StartAsync(_bed.Attributes(jobId: 11, hardTimeout: TimeSpan.FromMinutes(50)) with { VmSize = "large" }, _bed.ProgressSink(), CancellationToken.None);
-        var second = await backend.StartAsync(_bed.Attributes(jobId: 12), _bed.ProgressSink(), CancellationToken.None);
+        var backend = Bed.Backend(("GCE_VM_SIZE_MACHINE_TYPES", "large=n2-standard-4"), ("GCE_PREEMPTIBLE", "true"));
+        var first = await backend.StartAsync(Bed.Attributes(jobId: 11, hardTimeout: TimeSpan.FromMinutes(50)) with { VmSize = "large" }, Bed.ProgressSink(), CancellationToken.None);
+        var second = await backend.StartAsync(Bed.Attributes(jobId: 12), Bed.ProgressSink(), CancellationToken.None);
         try
         {
             var vm = Fake.Instance(first.Id)!;
@@ -74,7 +66,7 @@ public sealed class GceJobTests : IAsyncLifetime
     [Fact]
     public async Task A_failing_script_fails_the_job_and_is_not_requeued()
     {
-        var (verdict, job) = await GceTestBed.RunJobAsync(_bed.Backend(), "script: [ 'echo about to fail', 'false' ]");
+        var (verdict, job) = await GceTestBed.RunJobAsync(Bed.Backend(), "script: [ 'echo about to fail', 'false' ]");
 
         Assert.Equal("failed", await job.Outcome);
         Assert.False(verdict.Requeue);
@@ -85,7 +77,7 @@ public sealed class GceJobTests : IAsyncLifetime
     [Fact]
     public async Task Output_reaches_the_log_while_the_script_still_runs()
     {
-        var (verdict, job) = await GceTestBed.RunJobAsync(_bed.Backend(), "script: [ 'echo first-line', 'sleep 2', 'echo last-line' ]",
+        var (verdict, job) = await GceTestBed.RunJobAsync(Bed.Backend(), "script: [ 'echo first-line', 'sleep 2', 'echo last-line' ]",
             whileRunning: async job =>
             {
                 await GceTestBed.WaitForLogAsync(job, "first-line");
@@ -100,7 +92,7 @@ public sealed class GceJobTests : IAsyncLifetime
     [Fact]
     public async Task A_preempted_VM_requeues_the_job_and_is_deleted()
     {
-        var (verdict, job) = await GceTestBed.RunJobAsync(_bed.Backend(), "script: [ 'echo ready', 'sleep 30', 'echo never' ]",
+        var (verdict, job) = await GceTestBed.RunJobAsync(Bed.Backend(), "script: [ 'echo ready', 'sleep 30', 'echo never' ]",
             whileRunning: async job =>
             {
                 await GceTestBed.WaitForLogAsync(job, "ready");
@@ -117,8 +109,8 @@ public sealed class GceJobTests : IAsyncLifetime
     [Fact]
     public async Task A_VM_that_presents_another_host_key_gets_no_script()
     {
-        var backend = _bed.Backend();
-        await using var instance = await backend.StartAsync(_bed.Attributes(), _bed.ProgressSink(), CancellationToken.None);
+        var backend = Bed.Backend();
+        await using var instance = await backend.StartAsync(Bed.Attributes(), Bed.ProgressSink(), CancellationToken.None);
         await Fake.ReplaceHostKeyAsync(instance.Id);
 
         await Assert.ThrowsAsync<HostKeyMismatchException>(() => instance.UploadScriptAsync("echo hi", CancellationToken.None));
@@ -131,8 +123,8 @@ public sealed class GceJobTests : IAsyncLifetime
     [Fact]
     public async Task A_VM_that_already_ran_a_script_is_refused_as_stale()
     {
-        var backend = _bed.Backend();
-        await using var instance = await backend.StartAsync(_bed.Attributes(), _bed.ProgressSink(), CancellationToken.None);
+        var backend = Bed.Backend();
+        await using var instance = await backend.StartAsync(Bed.Attributes(), Bed.ProgressSink(), CancellationToken.None);
         await instance.UploadScriptAsync("echo first", CancellationToken.None);
 
         await Assert.ThrowsAsync<StaleVmException>(() => instance.UploadScriptAsync("echo second", CancellationToken.None));
@@ -146,7 +138,7 @@ public sealed class GceJobTests : IAsyncLifetime
     {
         Fake.Exhaust("us-central1-a");
 
-        var (verdict, job) = await GceTestBed.RunJobAsync(_bed.Backend(), "script: [ 'echo ran' ]");
+        var (verdict, job) = await GceTestBed.RunJobAsync(Bed.Backend(), "script: [ 'echo ran' ]");
 
         Assert.Equal("passed", await job.Outcome);
         Assert.Contains("Zone us-central1-a can't take the instance now (ZONE_RESOURCE_POOL_EXHAUSTED); trying zone us-central1-b", job.Log);
@@ -166,7 +158,7 @@ public sealed class GceJobTests : IAsyncLifetime
         Fake.Fail(FakeCall.GetInstance, new FakeFault.BadJson());
         Fake.Fail(FakeCall.AggregatedOperations, new FakeFault.Hang(TimeSpan.FromSeconds(10)));
 
-        var (verdict, job) = await GceTestBed.RunJobAsync(_bed.Backend(("GCE_REQUEST_TIMEOUT", "500ms")), "script: [ 'echo survived' ]");
+        var (verdict, job) = await GceTestBed.RunJobAsync(Bed.Backend(("GCE_REQUEST_TIMEOUT", "500ms")), "script: [ 'echo survived' ]");
 
         Assert.Equal("passed", await job.Outcome);
         Assert.Contains("survived", job.Log);
@@ -179,7 +171,7 @@ public sealed class GceJobTests : IAsyncLifetime
     {
         Fake.Fail(FakeCall.InsertInstance, new FakeFault.LoseAnswer());
 
-        var (verdict, job) = await GceTestBed.RunJobAsync(_bed.Backend(("GCE_REQUEST_TIMEOUT", "500ms")), "script: [ 'echo once' ]");
+        var (verdict, job) = await GceTestBed.RunJobAsync(Bed.Backend(("GCE_REQUEST_TIMEOUT", "500ms")), "script: [ 'echo once' ]");
 
         Assert.Equal("passed", await job.Outcome);
         Assert.Equal(2, Fake.Count(FakeCall.InsertInstance));
@@ -192,7 +184,7 @@ public sealed class GceJobTests : IAsyncLifetime
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
 
-        var (verdict, job) = await GceTestBed.RunJobAsync(_bed.Backend(), "timeout: 2s\nscript: [ 'echo started', 'sleep 60', 'echo never' ]");
+        var (verdict, job) = await GceTestBed.RunJobAsync(Bed.Backend(), "timeout: 2s\nscript: [ 'echo started', 'sleep 60', 'echo never' ]");
 
         Assert.Equal("errored", await job.Outcome);
         Assert.Equal(124, verdict.ExitCode);
@@ -206,7 +198,7 @@ public sealed class GceJobTests : IAsyncLifetime
     public async Task A_VM_whose_SSH_never_accepts_the_key_is_deleted_when_the_startup_timeout_ends()
     {
         // The VM installs keys for another user than the one the worker logs in as.
-        var backend = _bed.Backend(("GCE_SSH_USER", "nobody"));
+        var backend = Bed.Backend(("GCE_SSH_USER", "nobody"));
 
         var (verdict, job) = await GceTestBed.RunJobAsync(backend, "script: [ 'echo never' ]", startup: TimeSpan.FromSeconds(3));
 

@@ -3,16 +3,8 @@ using Worker.Gce.Tests.Fakes;
 namespace Worker.Gce.Tests;
 
 /// <summary>Starts that fail: the job is requeued and no VM is left behind. These need no sshd.</summary>
-public sealed class GceStartFailureTests : IAsyncLifetime
+public sealed class GceStartFailureTests() : FakeGceTest(bootVms: false)
 {
-    private GceTestBed _bed = null!;
-
-    public async Task InitializeAsync() => _bed = await GceTestBed.StartAsync(bootVms: false);
-
-    public async Task DisposeAsync() => await _bed.DisposeAsync();
-
-    private FakeComputeApi Fake => _bed.Fake;
-
     [Fact]
     public async Task When_every_zone_of_the_region_is_full_the_job_is_requeued_and_no_VM_is_left()
     {
@@ -20,7 +12,7 @@ public sealed class GceStartFailureTests : IAsyncLifetime
         Fake.Exhaust("us-central1-b");
         Fake.Exhaust("us-central1-f", "ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS");
 
-        var (verdict, job) = await GceTestBed.RunJobAsync(_bed.Backend(), "script: [ 'echo never' ]");
+        var (verdict, job) = await GceTestBed.RunJobAsync(Bed.Backend(), "script: [ 'echo never' ]");
 
         Assert.Equal("requeued", await job.Outcome);
         Assert.True(verdict.RequeueCounted);
@@ -35,7 +27,7 @@ public sealed class GceStartFailureTests : IAsyncLifetime
     {
         Fake.Fail(FakeCall.GetInstance, new FakeFault.Error(403, "forbidden"));
 
-        var (verdict, job) = await GceTestBed.RunJobAsync(_bed.Backend(), "script: [ 'echo never' ]");
+        var (verdict, job) = await GceTestBed.RunJobAsync(Bed.Backend(), "script: [ 'echo never' ]");
 
         Assert.Equal("requeued", await job.Outcome);
         Assert.Contains("HTTP 403", job.RequeueReason);
@@ -50,7 +42,7 @@ public sealed class GceStartFailureTests : IAsyncLifetime
         // The insert operation never finishes within the startup timeout.
         Fake.Fail(FakeCall.ZoneOperation, new FakeFault.Hang(TimeSpan.FromSeconds(30)));
 
-        var (verdict, job) = await GceTestBed.RunJobAsync(_bed.Backend(("GCE_REQUEST_TIMEOUT", "20s")), "script: [ 'echo never' ]",
+        var (verdict, job) = await GceTestBed.RunJobAsync(Bed.Backend(("GCE_REQUEST_TIMEOUT", "20s")), "script: [ 'echo never' ]",
             startup: TimeSpan.FromSeconds(3));
 
         Assert.Equal("requeued", await job.Outcome);
@@ -62,7 +54,7 @@ public sealed class GceStartFailureTests : IAsyncLifetime
     [Fact]
     public async Task A_job_asking_for_an_image_that_does_not_exist_is_errored_without_creating_anything()
     {
-        var (verdict, job) = await GceTestBed.RunJobAsync(_bed.Backend(), "image: no-such-image\nscript: [ 'echo never' ]");
+        var (verdict, job) = await GceTestBed.RunJobAsync(Bed.Backend(), "image: no-such-image\nscript: [ 'echo never' ]");
 
         Assert.Equal("errored", await job.Outcome);
         Assert.Contains("no image in project test-project matches 'no-such-image'", job.Log);
@@ -72,7 +64,7 @@ public sealed class GceStartFailureTests : IAsyncLifetime
     [Fact]
     public async Task A_job_asking_for_volumes_is_refused_before_anything_is_created()
     {
-        var (verdict, job) = await GceTestBed.RunJobAsync(_bed.Backend(), "volumes: [ '/srv:/srv' ]\nscript: [ 'echo never' ]");
+        var (verdict, job) = await GceTestBed.RunJobAsync(Bed.Backend(), "volumes: [ '/srv:/srv' ]\nscript: [ 'echo never' ]");
 
         Assert.Equal("errored", await job.Outcome);
         Assert.Contains("does not mount volumes", job.Log);
