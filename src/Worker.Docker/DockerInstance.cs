@@ -12,14 +12,17 @@ public sealed class DockerInstance : IInstance
     private static readonly TimeSpan KillTimeout = TimeSpan.FromSeconds(10);
     private readonly IDockerClient _client;
     private readonly ILogger _logger;
+    private readonly Action? _stopped;
 
-    public DockerInstance(IDockerClient client, string containerId, string imageName, bool fromStandby, ILogger logger)
+    /// <param name="stopped">Called once the container is removed (a standby pool starts the next one then).</param>
+    public DockerInstance(IDockerClient client, string containerId, string imageName, bool fromStandby, ILogger logger, Action? stopped = null)
     {
         _client = client;
         ContainerId = containerId;
         ImageName = imageName;
         FromStandby = fromStandby;
         _logger = logger;
+        _stopped = stopped;
     }
 
     public string ContainerId { get; }
@@ -67,7 +70,17 @@ public sealed class DockerInstance : IInstance
         return await ExitOfAsync(exec.ID, ct);
     }
 
-    public Task StopAsync(CancellationToken ct) => ContainerLauncher.RemoveAsync(_client, ContainerId, ct);
+    public async Task StopAsync(CancellationToken ct)
+    {
+        try
+        {
+            await ContainerLauncher.RemoveAsync(_client, ContainerId, ct);
+        }
+        finally
+        {
+            _stopped?.Invoke();
+        }
+    }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
@@ -113,11 +126,11 @@ public sealed class DockerInstance : IInstance
                 }
                 return RunResult.Exited((int)code);
             }
-            if (attempt >= 100)
+            if (attempt >= 400)
             {
                 return RunResult.Incomplete;
             }
-            await Task.Delay(TimeSpan.FromMilliseconds(20), ct);
+            await Task.Delay(TimeSpan.FromMilliseconds(5), ct);
         }
     }
 

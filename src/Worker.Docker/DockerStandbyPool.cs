@@ -10,7 +10,9 @@ namespace Worker.Docker;
 /// <summary>
 /// Keeps <c>WORKER_DOCKER_STANDBY</c> started containers of the default image ready, labelled
 /// <c>worker-standby=true</c>. A job takes one by renaming it (<see cref="StandbyClaim"/>), which is
-/// atomic, and another is started behind it. A standby that vanished (deleted by cleanup, crashed)
+/// atomic, and another is started behind it: once the job's container is removed, or a few seconds
+/// after the hand-over if the job runs longer, so the new start doesn't compete with the job's own
+/// first seconds on the engine. A standby that vanished (deleted by cleanup, crashed)
 /// is skipped; a failing start backs off instead of spinning, and never blocks a job, which then
 /// gets a fresh container. Whatever is still idle is removed on dispose and at process exit.
 /// </summary>
@@ -20,6 +22,7 @@ public sealed class DockerStandbyPool : IAsyncDisposable
     public static readonly TimeSpan IdleLifetime = TimeSpan.FromHours(24);
 
     private static readonly TimeSpan FailureBackoff = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan ReplenishDelay = TimeSpan.FromSeconds(5);
 
     private readonly IDockerClient _client;
     private readonly ContainerLauncher _launcher;
@@ -84,38 +87,34 @@ public sealed class DockerStandbyPool : IAsyncDisposable
     /// <summary>Takes a ready standby for the job and names it after it, or null when none is ready.</summary>
     public async Task<DockerInstance?> TryClaimAsync(StartAttributes job, CancellationToken ct)
     {
-        try
+        while (_ready.TryDequeue(out var id))
         {
-            while (_ready.TryDequeue(out var id))
+            var deadline = job.Labels.TryGetValue(MachineLabels.Deadline, out var d) &&
+                           long.TryParse(d, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
+                ? seconds
+                : (DateTimeOffset.UtcNow + job.HardTimeout + _labels.DeadlineMargin).ToUnixTimeSeconds();
+            var name = StandbyClaim.Name(job.JobId, deadline, id[..12]);
+            try
             {
-                var deadline = job.Labels.TryGetValue(MachineLabels.Deadline, out var d) &&
-                               long.TryParse(d, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
-                    ? seconds
-                    : (DateTimeOffset.UtcNow + job.HardTimeout + _labels.DeadlineMargin).ToUnixTimeSeconds();
-                var name = StandbyClaim.Name(job.JobId, deadline, id[..12]);
-                try
-                {
-                    await _client.Containers.RenameContainerAsync(id, new ContainerRenameParameters { NewName = name }, ct);
-                    return new DockerInstance(_client, id, _spec.Image, fromStandby: true, _logger);
-                }
-                catch (DockerApiException e) when (!ct.IsCancellationRequested)
-                {
-                    _logger.LogWarning("Standby container {Id} can't be taken ({Error}); trying the next", id[..12], e.Message);
-                    await ContainerLauncher.RemoveQuietlyAsync(_client, id, _logger);
-                }
-                catch (OperationCanceledException)
-                {
-                    // Renamed or not, this container is no longer a clean standby.
-                    await ContainerLauncher.RemoveQuietlyAsync(_client, id, _logger);
-                    throw;
-                }
+                await _client.Containers.RenameContainerAsync(id, new ContainerRenameParameters { NewName = name }, ct);
+                _ = Task.Delay(ReplenishDelay, CancellationToken.None).ContinueWith(_ => Replenish(), TaskScheduler.Default);
+                return new DockerInstance(_client, id, _spec.Image, fromStandby: true, _logger, stopped: Replenish);
             }
-            return null;
+            catch (DockerApiException e) when (!ct.IsCancellationRequested)
+            {
+                _logger.LogWarning("Standby container {Id} can't be taken ({Error}); trying the next", id[..12], e.Message);
+                await ContainerLauncher.RemoveQuietlyAsync(_client, id, _logger);
+            }
+            catch (OperationCanceledException)
+            {
+                // Renamed or not, this container is no longer a clean standby.
+                await ContainerLauncher.RemoveQuietlyAsync(_client, id, _logger);
+                Replenish();
+                throw;
+            }
         }
-        finally
-        {
-            Replenish();
-        }
+        Replenish();
+        return null;
     }
 
     public async ValueTask DisposeAsync()

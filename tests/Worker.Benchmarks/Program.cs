@@ -5,6 +5,8 @@ using Worker.Benchmarks;
 var benchmarks = new Dictionary<string, Func<Task<int>>>(StringComparer.OrdinalIgnoreCase)
 {
     ["pipeline"] = PipelineOverheadBenchmark.RunAsync,
+    ["amqp"] = AmqpThroughputBenchmark.RunAsync,
+    ["docker"] = DockerStartBenchmark.RunAsync,
 };
 
 var selected = args.Length == 0 ? benchmarks.Keys.ToList() : args.ToList();
