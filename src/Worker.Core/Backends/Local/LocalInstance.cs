@@ -46,10 +46,11 @@ public sealed class LocalInstance : IInstance
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        // setsid makes the script a session leader; runuser (when configured) drops to the job user.
+        // setsid makes the script a session leader; runuser (when configured) drops to the job user,
+        // keeping the clean environment below (-p), else it would reset HOME to the user's own home.
         if (_user is not null)
         {
-            foreach (var a in new[] { "runuser", "-u", _user, "--" })
+            foreach (var a in new[] { "runuser", "-p", "-u", _user, "--" })
             {
                 start.ArgumentList.Add(a);
             }
