@@ -177,6 +177,23 @@ public sealed class ContainerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_cleanup_sidecar_runs_from_the_same_image()
+    {
+        // The sidecar of a Docker-backend host: the engine's socket, readable by the image's unprivileged user.
+        var socketGroup = await ContainerCli.RunCheckedAsync("run", "--rm", "--volume", "/var/run/docker.sock:/var/run/docker.sock",
+            "--entrypoint", "stat", ContainerCli.WorkerImage, "--format", "%g", "/var/run/docker.sock");
+        var fleet = ContainerCli.UniqueName("fleet")[..30];
+
+        var (exit, stdout, stderr) = await ContainerCli.RunAsync("run", "--rm", "--no-healthcheck",
+            "--volume", "/var/run/docker.sock:/var/run/docker.sock", "--group-add", socketGroup,
+            "--env", "WORKER_PROVIDER_NAME=docker", "--env", $"WORKER_FLEET={fleet}",
+            ContainerCli.WorkerImage, "cleanup", "--once", "--dry-run");
+
+        Assert.True(exit == 0, $"worker cleanup exited {exit}:\n{stderr}{stdout}");
+        Assert.Contains($"Cleanup of fleet {fleet} on docker (dry run", stderr + stdout);
+    }
+
+    [Fact]
     public async Task A_bad_setting_stops_the_container_with_exit_code_2_and_one_line()
     {
         var (exit, _, stderr) = await ContainerCli.RunAsync("run", "--rm", "--env", "WORKER_MAX_LIFETIME=forever",
