@@ -116,6 +116,30 @@ public sealed class GceCleanupTests() : FakeGceTest(bootVms: false)
         Assert.Equal(0, Fake.Count(FakeCall.DeleteInstance));
     }
 
+    [Fact]
+    public async Task The_sidecar_loop_survives_a_failed_pass_and_deletes_on_the_next()
+    {
+        var settings = Bed.Settings(("GCE_API_RETRIES", "0"));
+        var inventory = GceRegistration.CreateInventory(settings, GceTestBed.Fleet, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+        var reaper = new Worker.Core.Cleanup.OrphanReaper(inventory, inventory, GceTestBed.Fleet,
+            new Worker.Core.Cleanup.CleanupOptions { Interval = TimeSpan.FromMilliseconds(100), DeletesPerSecond = 100 },
+            LoggerFactory.Create(b => b.AddProvider(_log)).CreateLogger<Worker.Core.Cleanup.OrphanReaper>());
+        // Both listings of the first pass (worker hosts, then this fleet's machines) fail.
+        Fake.Fail(FakeCall.AggregatedInstances, new FakeFault.Error(500, "backendError"), times: 2);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+
+        var loop = reaper.RunAsync(dryRun: false, stop.Token);
+        while (Fake.InstanceNames.Count > Survivors.Length && !stop.IsCancellationRequested)
+        {
+            await Task.Delay(20);
+        }
+        await stop.CancelAsync();
+        await loop;
+
+        Assert.Equal(Survivors, Fake.InstanceNames.Order(StringComparer.Ordinal));
+        Assert.Contains(_log.Lines, l => l.StartsWith("Cleanup pass over gce failed", StringComparison.Ordinal));
+    }
+
     private static Dictionary<string, string> Labels(string fleet, string host, string deadline) => new()
     {
         [MachineLabels.Fleet] = fleet,
