@@ -42,6 +42,23 @@ public sealed class HttpServerStartTests
         Assert.Contains(":8080", e.Allowed);
     }
 
+    [Theory]
+    [InlineData("127.0.0.1:0")]
+    [InlineData("localhost:0")]
+    [InlineData(":0")]
+    public async Task The_server_answers_on_the_address_it_was_given_with_a_free_port_for_0(string text)
+    {
+        using var context = WorkerContext.Create(SettingsSource.From(), NullLoggerFactory.Instance);
+        var pool = context.CreatePool(new InMemoryJobQueue(), new FakeBackend(new FakeOptions()));
+
+        await using var server = await WorkerHttpServer.StartAsync(HttpOptions.Load(SettingsSource.From(("WORKER_HTTP_ADDR", text))),
+            pool, "h", TimeSpan.FromSeconds(1), NullLoggerFactory.Instance);
+        using var client = new HttpClient { BaseAddress = server!.Address };
+
+        Assert.NotEqual(0, server.Address.Port);
+        Assert.Equal("ok", (await client.GetStringAsync("/healthz")).Trim());
+    }
+
     [Fact]
     public async Task Without_an_address_there_is_no_server()
     {

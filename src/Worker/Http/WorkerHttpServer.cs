@@ -85,6 +85,10 @@ public sealed class WorkerHttpServer : IAsyncDisposable
         {
             kestrel.Listen(ip, address.Port);
         }
+        else if (address.Host == "localhost" && address.Port == 0)
+        {
+            kestrel.Listen(IPAddress.Loopback, 0); // Kestrel can't pick one free port for both loopbacks
+        }
         else if (address.Host == "localhost")
         {
             kestrel.ListenLocalhost(address.Port);
