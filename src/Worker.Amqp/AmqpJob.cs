@@ -81,14 +81,16 @@ internal sealed class AmqpJob : JobBase
     protected override Task OnFinishAsync(FinishState state, CancellationToken ct) =>
         SettleAsync("finish " + state.WireName(), async () =>
         {
-            await ConfirmLogAsync();
-            await await _states.ReportAsync(AmqpNames.FinishType, state.WireName(), this, CancellationToken.None);
+            var finalPart = await FinalLogPartAsync();
+            var finish = await _states.ReportAsync(AmqpNames.FinishType, state.WireName(), this, CancellationToken.None);
+            await finalPart;
+            await finish;
         }).WaitAsync(ct);
 
     protected override Task OnRequeueAsync(string reason, bool counted, CancellationToken ct) =>
         SettleAsync("requeue", async () =>
         {
-            await ConfirmLogAsync();
+            await await FinalLogPartAsync();
             if (_queue.Options.Requeue == AmqpOptions.Hub)
             {
                 // travis: the reset state tells travis-hub to put the job back on the queue.
@@ -119,17 +121,28 @@ internal sealed class AmqpJob : JobBase
         return new OutgoingMessage("", _queue.Name, properties, payload.ToUtf8Bytes());
     }
 
-    private async Task ConfirmLogAsync()
+    /// <summary>
+    /// Puts the final log part in its outbox and returns its confirm. Logs on the states' channel
+    /// reach the broker in order with them, so the finish state can follow at once; logs on a
+    /// connection of their own are confirmed first, so the finish never overtakes them.
+    /// </summary>
+    private async Task<Task> FinalLogPartAsync()
     {
         AmqpLogSink? log;
         lock (_lock)
         {
             log = _log;
         }
-        if (log is not null)
+        if (log is null)
         {
-            await log.ConfirmFinalAsync(CancellationToken.None);
+            return Task.CompletedTask;
         }
+        var confirmed = await log.EnsureFinalAsync(CancellationToken.None);
+        if (_queue.LogPublisher != _queue.StatePublisher)
+        {
+            await confirmed;
+        }
+        return confirmed;
     }
 
     private Task SettleAsync(string what, Func<Task> report)

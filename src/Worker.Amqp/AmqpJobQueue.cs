@@ -69,8 +69,12 @@ public sealed class AmqpJobQueue : IJobQueue, IAsyncDisposable
                     await AmqpTopology.DeclareReportingAsync(channel, ct);
                 }
                 await _canceller.StartAsync(connection, ct);
-                _statePublisher = new ConfirmedPublisher(connection, Options.Outbox, "state", _loggerFactory.CreateLogger<ConfirmedPublisher>());
-                _logPublisher = new ConfirmedPublisher(logConnection, Options.Outbox, "log", _loggerFactory.CreateLogger<ConfirmedPublisher>());
+                _statePublisher = new ConfirmedPublisher(connection, Options.Outbox, logConnection == connection ? "state and log" : "state", _loggerFactory.CreateLogger<ConfirmedPublisher>());
+                // One channel for states and logs keeps a job's final log part ahead of its finish state
+                // without waiting for its confirm; logs on their own connection need a publisher of their own.
+                _logPublisher = logConnection == connection
+                    ? _statePublisher
+                    : new ConfirmedPublisher(logConnection, Options.Outbox, "log", _loggerFactory.CreateLogger<ConfirmedPublisher>());
                 _logConnection = logConnection;
                 _connection = connection;
             }
@@ -245,7 +249,7 @@ public sealed class AmqpJobQueue : IJobQueue, IAsyncDisposable
         {
             await _statePublisher.DisposeAsync();
         }
-        if (_logPublisher is not null)
+        if (_logPublisher is not null && _logPublisher != _statePublisher)
         {
             await _logPublisher.DisposeAsync();
         }

@@ -27,12 +27,12 @@ internal sealed class AmqpLogSink(ConfirmedPublisher publisher, JobPayload paylo
     }
 
     /// <summary>
-    /// Completes once the final part is confirmed by the broker. If the pipeline could not close the
-    /// log (its own wait timed out), the final part is sent here, empty, with the next number.
+    /// Makes sure the final part is in the outbox and returns the task of its confirm. If the
+    /// pipeline could not close the log (its own wait timed out), the final part is sent here,
+    /// empty, with the next number.
     /// </summary>
-    public async Task ConfirmFinalAsync(CancellationToken ct)
+    public async Task<Task> EnsureFinalAsync(CancellationToken ct)
     {
-        Task final;
         await _gate.WaitAsync(ct);
         try
         {
@@ -40,13 +40,12 @@ internal sealed class AmqpLogSink(ConfirmedPublisher publisher, JobPayload paylo
             {
                 await WriteLockedAsync(new LogPart(payload.JobId, _nextNumber, "", true), ct);
             }
-            final = _finalConfirmed!;
+            return _finalConfirmed!;
         }
         finally
         {
             _gate.Release();
         }
-        await final.WaitAsync(ct);
     }
 
     private async Task WriteLockedAsync(LogPart part, CancellationToken ct)

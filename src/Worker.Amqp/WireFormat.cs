@@ -9,6 +9,14 @@ namespace Worker.Amqp;
 /// <summary>The JSON bodies and AMQP properties of state updates and log parts, as travis-worker sends them.</summary>
 public static class WireFormat
 {
+    // One scratch buffer per thread: Utf8JsonWriter asks for room for the worst-case escaping of a
+    // string (six bytes a character), so a buffer per message would hold ten times its body.
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? _scratch;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? _writer;
+
     /// <summary>RFC 3339, UTC, whole seconds (travis-hub's format).</summary>
     public static string Time(DateTimeOffset time) =>
         time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
@@ -24,52 +32,62 @@ public static class WireFormat
 
     public static OutgoingMessage LogPart(LogPart part, string? uuid)
     {
-        var buffer = new ArrayBufferWriter<byte>(part.Content.Length + 96);
-        using (var json = new Utf8JsonWriter(buffer))
-        {
-            json.WriteStartObject();
-            json.WriteNumber("id", part.JobId);
-            json.WriteString("log", part.Content);
-            json.WriteNumber("number", part.Number);
-            json.WriteString("uuid", uuid ?? "");
-            json.WriteBoolean("final", part.Final);
-            json.WriteEndObject();
-        }
-        return new OutgoingMessage(AmqpNames.ReportingExchange, AmqpNames.LogRoutingKey, Properties(AmqpNames.LogType), buffer.WrittenMemory);
+        var json = StartJson();
+        json.WriteStartObject();
+        json.WriteNumber("id", part.JobId);
+        json.WriteString("log", part.Content);
+        json.WriteNumber("number", part.Number);
+        json.WriteString("uuid", uuid ?? "");
+        json.WriteBoolean("final", part.Final);
+        json.WriteEndObject();
+        return new OutgoingMessage(AmqpNames.ReportingExchange, AmqpNames.LogRoutingKey, Properties(AmqpNames.LogType), FinishJson(json));
     }
 
     /// <summary>A state update; <paramref name="count"/> is the job's <c>state_update_count</c> before this update.</summary>
     public static OutgoingMessage StateUpdate(string type, string state, JobPayload payload, int count, string? instanceId,
         DateTimeOffset? receivedAt, DateTimeOffset? startedAt, DateTimeOffset? finishedAt)
     {
-        var buffer = new ArrayBufferWriter<byte>(256);
-        using (var json = new Utf8JsonWriter(buffer))
+        var json = StartJson();
+        json.WriteStartObject();
+        json.WriteNumber("id", payload.JobId);
+        json.WriteString("state", state);
+        json.WriteStartObject("meta");
+        json.WriteNumber("state_update_count", count);
+        if (instanceId is not null)
         {
-            json.WriteStartObject();
-            json.WriteNumber("id", payload.JobId);
-            json.WriteString("state", state);
-            json.WriteStartObject("meta");
-            json.WriteNumber("state_update_count", count);
-            if (instanceId is not null)
-            {
-                json.WriteString("instance_id", instanceId);
-            }
-            if (payload.Uuid is { } uuid)
-            {
-                json.WriteString("uuid", uuid);
-            }
-            json.WriteEndObject();
-            if (payload.VmSize is { } vmSize)
-            {
-                json.WriteString("vm_size", vmSize);
-            }
-            WriteTime(json, "queued_at", payload.QueuedAt);
-            WriteTime(json, "received_at", receivedAt);
-            WriteTime(json, "started_at", startedAt);
-            WriteTime(json, "finished_at", finishedAt);
-            json.WriteEndObject();
+            json.WriteString("instance_id", instanceId);
         }
-        return new OutgoingMessage(AmqpNames.ReportingExchange, AmqpNames.StateRoutingKey, Properties(type), buffer.WrittenMemory);
+        if (payload.Uuid is { } uuid)
+        {
+            json.WriteString("uuid", uuid);
+        }
+        json.WriteEndObject();
+        if (payload.VmSize is { } vmSize)
+        {
+            json.WriteString("vm_size", vmSize);
+        }
+        WriteTime(json, "queued_at", payload.QueuedAt);
+        WriteTime(json, "received_at", receivedAt);
+        WriteTime(json, "started_at", startedAt);
+        WriteTime(json, "finished_at", finishedAt);
+        json.WriteEndObject();
+        return new OutgoingMessage(AmqpNames.ReportingExchange, AmqpNames.StateRoutingKey, Properties(type), FinishJson(json));
+    }
+
+    private static Utf8JsonWriter StartJson()
+    {
+        _scratch ??= new ArrayBufferWriter<byte>(4096);
+        _scratch.ResetWrittenCount();
+        _writer ??= new Utf8JsonWriter(_scratch);
+        _writer.Reset(_scratch);
+        return _writer;
+    }
+
+    /// <summary>The body in an array of its own, exactly as long as it is.</summary>
+    private static byte[] FinishJson(Utf8JsonWriter json)
+    {
+        json.Flush();
+        return _scratch!.WrittenSpan.ToArray();
     }
 
     private static void WriteTime(Utf8JsonWriter json, string name, DateTimeOffset? time)

@@ -5,6 +5,7 @@ using Worker.Benchmarks;
 var benchmarks = new Dictionary<string, Func<Task<int>>>(StringComparer.OrdinalIgnoreCase)
 {
     ["pipeline"] = PipelineOverheadBenchmark.RunAsync,
+    ["amqp"] = AmqpThroughputBenchmark.RunAsync,
     ["docker"] = DockerStartBenchmark.RunAsync,
 };
 

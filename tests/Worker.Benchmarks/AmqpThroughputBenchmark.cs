@@ -1,0 +1,511 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging.Abstractions;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+using Worker.Amqp;
+using Worker.Core.Backends;
+using Worker.Core.Backends.Fake;
+using Worker.Core.Configuration;
+using Worker.Core.Jobs;
+using Worker.Core.Logs;
+using Worker.Core.Pipeline;
+using Worker.Core.Scripts;
+
+namespace Worker.Benchmarks;
+
+/// <summary>
+/// The AMQP transport against plain RabbitMQ.Client doing the same work, on one broker in one run
+/// (WORKER_BENCH_AMQP_URI, or a rabbitmq-server started here on loopback).
+/// (a) Jobs/s through the whole worker (ProcessorPool, JobPipeline, AmqpJobQueue, fake backend) at
+///     pool 1, 8 and 32, against a raw loop with as many consumers: prefetch 1, parse the payload,
+///     publish received, started, the final log part and finish in that order on one channel,
+///     wait for their confirms, ack.
+/// (b) A job printing 100 MB: bytes/s of log delivered in order to a consumer, against publishing
+///     the same parts (same size, same JSON) raw with confirms; and the worker's RSS growth.
+/// The durable reporting.jobs.* queues are removed for the run, so both sides are measured
+/// against the same in-memory consumer queue rather than the broker's disk.
+/// </summary>
+public static class AmqpThroughputBenchmark
+{
+    private const long LogBytes = 100L << 20;
+
+    public static async Task<int> RunAsync()
+    {
+        await using var broker = await LocalBroker.StartAsync();
+        var uri = broker.Uri;
+        Console.WriteLine($"broker: {uri.Host}:{uri.Port}");
+        var failed = false;
+
+        foreach (var pool in new[] { 1, 8, 32 })
+        {
+            var jobs = pool == 1 ? 400 : 3000;
+            await WorkerJobsPerSecondAsync(uri, Math.Min(jobs, 200), pool); // warm-up
+            var raw = await RawJobsPerSecondAsync(uri, jobs, pool);
+            var worker = await WorkerJobsPerSecondAsync(uri, jobs, pool);
+            var ratio = worker / raw;
+            failed |= ratio < 0.8;
+            Console.WriteLine($"jobs, pool {pool,2}: raw {raw,7:F0} jobs/s  worker {worker,7:F0} jobs/s  ratio {ratio:F2} (goal >= 0.80)");
+        }
+
+        var rawLog = await RawLogBytesPerSecondAsync(uri);
+        var (workerLog, rssGrowth) = await WorkerLogBytesPerSecondAsync(uri);
+        var logRatio = workerLog / rawLog;
+        failed |= logRatio < 0.5 || rssGrowth >= 64 << 20;
+        Console.WriteLine($"100 MB log: raw {rawLog / (1 << 20),6:F1} MB/s  worker {workerLog / (1 << 20),6:F1} MB/s  ratio {logRatio:F2} (goal >= 0.50)");
+        Console.WriteLine($"100 MB log: worker RSS growth {rssGrowth / (1 << 20)} MB (goal < 64 MB)");
+        return failed ? 1 : 0;
+    }
+
+    // ---- (a) jobs per second ----
+
+    private static async Task<double> WorkerJobsPerSecondAsync(Uri uri, int jobs, int pool)
+    {
+        var queueName = $"bench.jobs-{Guid.NewGuid():N}";
+        var options = new WorkerOptions { Pool = pool, Name = queueName, Teardown = TimeSpan.FromSeconds(30) };
+        await using var queue = new AmqpJobQueue(new AmqpOptions { Uri = uri }, queueName, new JobCancellations(), NullLoggerFactory.Instance, "bench");
+        await queue.StartAsync(CancellationToken.None);
+        await using var watcher = await FinishWatcher.StartAsync(uri);
+        await PublishJobsAsync(uri, queueName, jobs);
+        var pipeline = new JobPipeline(options, new FakeBackend(new FakeOptions { Output = "hello from a benchmark job\n" }), new BuiltinScriptGenerator(),
+            new JobCancellations(), new MachineLabels("bench", "bench-host", TimeSpan.FromMinutes(10)), NullLogger<JobPipeline>.Instance);
+        var processors = new ProcessorPool(queue, pipeline, pool, NullLogger<ProcessorPool>.Instance);
+        var sw = Stopwatch.StartNew();
+        var running = processors.RunAsync(CancellationToken.None);
+        await watcher.WaitAsync(jobs);
+        var elapsed = sw.Elapsed;
+        await processors.DrainAsync(TimeSpan.FromSeconds(30));
+        await running;
+        await DeleteQueueAsync(uri, queueName);
+        return jobs / elapsed.TotalSeconds;
+    }
+
+    private static async Task<double> RawJobsPerSecondAsync(Uri uri, int jobs, int pool)
+    {
+        var queueName = $"bench.raw-{Guid.NewGuid():N}";
+        await using var connection = await new ConnectionFactory { Uri = uri }.CreateConnectionAsync("bench raw");
+        await using (var setup = await connection.CreateChannelAsync())
+        {
+            await setup.QueueDeclareAsync(queueName, durable: true, exclusive: false, autoDelete: false);
+        }
+        await using var watcher = await FinishWatcher.StartAsync(uri);
+        await PublishJobsAsync(uri, queueName, jobs);
+        var sw = Stopwatch.StartNew();
+        var channels = new List<IChannel>();
+        for (var i = 0; i < pool; i++)
+        {
+            var consume = await connection.CreateChannelAsync();
+            var publish = await connection.CreateChannelAsync(new CreateChannelOptions(true, true));
+            channels.Add(consume);
+            channels.Add(publish);
+            await consume.BasicQosAsync(0, 1, false);
+            var consumer = new AsyncEventingBasicConsumer(consume);
+            consumer.ReceivedAsync += async (_, delivery) =>
+            {
+                var payload = JobPayload.Parse(delivery.Body.Span);
+                var received = Publish(publish, State(payload, "received", 0));
+                var started = Publish(publish, State(payload, "started", 1));
+                var log = Publish(publish, WireFormat.LogPart(new LogPart(payload.JobId, 0, "hello from a benchmark job\n", true), payload.Uuid));
+                var finished = Publish(publish, State(payload, "passed", 2));
+                await Task.WhenAll(received, started, log, finished);
+                await consume.BasicAckAsync(delivery.DeliveryTag, false);
+            };
+            await consume.BasicConsumeAsync(queueName, autoAck: false, consumer);
+        }
+        await watcher.WaitAsync(jobs);
+        var elapsed = sw.Elapsed;
+        foreach (var channel in channels)
+        {
+            await channel.CloseAsync();
+        }
+        await DeleteQueueAsync(uri, queueName);
+        return jobs / elapsed.TotalSeconds;
+    }
+
+    private static OutgoingMessage State(JobPayload payload, string state, int count) => WireFormat.StateUpdate(
+        state switch { "received" => AmqpNames.ReceiveType, "started" => AmqpNames.StartType, _ => AmqpNames.FinishType },
+        state, payload, count, "raw-instance", DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, null);
+
+    private static Task Publish(IChannel channel, OutgoingMessage message) =>
+        channel.BasicPublishAsync(message.Exchange, message.RoutingKey, false, message.Properties, message.Body).AsTask();
+
+    private static async Task PublishJobsAsync(Uri uri, string queueName, int jobs)
+    {
+        await using var connection = await new ConnectionFactory { Uri = uri }.CreateConnectionAsync("bench jobs");
+        await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true));
+        await channel.QueueDeclareAsync(queueName, durable: true, exclusive: false, autoDelete: false);
+        var properties = new BasicProperties { Persistent = true, ContentType = "application/json", Type = "job:test" };
+        var batch = new List<Task>();
+        var firstId = JobFile.NewJobId();
+        for (var i = 0; i < jobs; i++)
+        {
+            var payload = JobFile.Parse($"id: {firstId + i}\nscript: [\"echo {i}\"]", queueName);
+            batch.Add(channel.BasicPublishAsync("", queueName, false, properties, payload.ToUtf8Bytes()).AsTask());
+            if (batch.Count == 256)
+            {
+                await Task.WhenAll(batch);
+                batch.Clear();
+            }
+        }
+        await Task.WhenAll(batch);
+    }
+
+    /// <summary>Counts finish states on a queue of its own bound to <c>reporting</c>, as travis-hub would see them.</summary>
+    private sealed class FinishWatcher : IAsyncDisposable
+    {
+        private readonly IConnection _connection;
+        private readonly IChannel _channel;
+        private int _finished;
+        private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        private FinishWatcher(IConnection connection, IChannel channel)
+        {
+            _connection = connection;
+            _channel = channel;
+        }
+
+        public static async Task<FinishWatcher> StartAsync(Uri uri)
+        {
+            var connection = await new ConnectionFactory { Uri = uri }.CreateConnectionAsync("bench watcher");
+            var channel = await connection.CreateChannelAsync();
+            await AmqpTopology.DeclareReportingAsync(channel, default);
+            await RemoveDurableReportingQueuesAsync(channel);
+            var queue = await channel.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true);
+            await channel.QueueBindAsync(queue.QueueName, AmqpNames.ReportingExchange, AmqpNames.StateRoutingKey);
+            var watcher = new FinishWatcher(connection, channel);
+            var consumer = new AsyncEventingBasicConsumer(channel);
+            consumer.ReceivedAsync += (_, delivery) =>
+            {
+                if (delivery.BasicProperties.Type == AmqpNames.FinishType)
+                {
+                    Interlocked.Increment(ref watcher._finished);
+                    Interlocked.Exchange(ref watcher._changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+                }
+                return Task.CompletedTask;
+            };
+            await channel.BasicConsumeAsync(queue.QueueName, autoAck: true, consumer);
+            return watcher;
+        }
+
+        public async Task WaitAsync(int finished)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+            while (Volatile.Read(ref _finished) < finished)
+            {
+                await Volatile.Read(ref _changed).Task.WaitAsync(TimeSpan.FromMilliseconds(50), timeout.Token)
+                    .ContinueWith(_ => { }, TaskScheduler.Default);
+                timeout.Token.ThrowIfCancellationRequested();
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _channel.CloseAsync();
+            await _connection.DisposeAsync();
+        }
+    }
+
+    // ---- (b) 100 MB of log ----
+
+    private static async Task<double> RawLogBytesPerSecondAsync(Uri uri)
+    {
+        await using var consumer = await LogConsumer.StartAsync(uri);
+        await using var connection = await new ConnectionFactory { Uri = uri }.CreateConnectionAsync("bench raw log");
+        await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true));
+        var partSize = WorkerOptions.LogPartMaxSize.Default;
+        var text = ChattyBackend.Chunk;
+        var sw = Stopwatch.StartNew();
+        var batch = new List<Task>(256);
+        var number = 0;
+        var offset = 0;
+        for (long sent = 0; sent < LogBytes; sent += partSize)
+        {
+            var part = new StringBuilder(partSize);
+            while (part.Length < partSize)
+            {
+                var take = Math.Min(partSize - part.Length, text.Length - offset);
+                part.Append(text, offset, take);
+                offset = (offset + take) % text.Length;
+            }
+            batch.Add(Publish(channel, WireFormat.LogPart(new LogPart(1, number++, part.ToString(), false), "raw")));
+            if (batch.Count == 256)
+            {
+                await Task.WhenAll(batch);
+                batch.Clear();
+            }
+        }
+        batch.Add(Publish(channel, WireFormat.LogPart(new LogPart(1, number, "", true), "raw")));
+        await Task.WhenAll(batch);
+        var bytes = await consumer.WaitForFinalAsync(1);
+        return bytes / sw.Elapsed.TotalSeconds;
+    }
+
+    private static async Task<(double BytesPerSecond, long RssGrowth)> WorkerLogBytesPerSecondAsync(Uri uri)
+    {
+        var queueName = $"bench.log-{Guid.NewGuid():N}";
+        var options = new WorkerOptions { Pool = 1, Name = queueName, MaxLog = LogBytes * 2, Hard = TimeSpan.FromMinutes(10), Teardown = TimeSpan.FromMinutes(2) };
+        await using var queue = new AmqpJobQueue(new AmqpOptions { Uri = uri }, queueName, new JobCancellations(), NullLoggerFactory.Instance, "bench");
+        await queue.StartAsync(CancellationToken.None);
+        await using var consumer = await LogConsumer.StartAsync(uri);
+        var payload = JobFile.Parse("script: [\"true\"]", queueName);
+        await using (var connection = await new ConnectionFactory { Uri = uri }.CreateConnectionAsync("bench log job"))
+        await using (var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true)))
+        {
+            await channel.BasicPublishAsync("", queueName, false, new BasicProperties { Persistent = true }, payload.ToUtf8Bytes());
+        }
+        var pipeline = new JobPipeline(options, new ChattyBackend(LogBytes), new BuiltinScriptGenerator(), new JobCancellations(),
+            new MachineLabels("bench", "bench-host", TimeSpan.FromMinutes(10)), NullLogger<JobPipeline>.Instance);
+        var processors = new ProcessorPool(queue, pipeline, 1, NullLogger<ProcessorPool>.Instance);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        using var self = Process.GetCurrentProcess();
+        self.Refresh();
+        var baseline = self.WorkingSet64;
+        var peak = baseline;
+        using var sampling = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!sampling.IsCancellationRequested)
+            {
+                self.Refresh();
+                peak = Math.Max(peak, self.WorkingSet64);
+                await Task.Delay(50, CancellationToken.None);
+            }
+        });
+        var sw = Stopwatch.StartNew();
+        var running = processors.RunAsync(CancellationToken.None);
+        var bytes = await consumer.WaitForFinalAsync(payload.JobId);
+        var elapsed = sw.Elapsed;
+        await sampling.CancelAsync();
+        await sampler;
+        await processors.DrainAsync(TimeSpan.FromSeconds(30));
+        await running;
+        await DeleteQueueAsync(uri, queueName);
+        if (bytes < LogBytes)
+        {
+            throw new InvalidOperationException($"only {bytes} of {LogBytes} log bytes arrived");
+        }
+        return (bytes / elapsed.TotalSeconds, peak - baseline);
+    }
+
+    /// <summary>A backend whose one job prints a fixed number of bytes as fast as the log takes them.</summary>
+    private sealed class ChattyBackend(long bytes) : IBackend
+    {
+        public static readonly string Chunk = string.Concat(Enumerable.Range(0, 800).Select(i => $"{i:D6} the quick brown fox jumps over the lazy dog, building and testing\n"));
+
+        public string Name => "chatty";
+
+        public Task<IInstance> StartAsync(StartAttributes attributes, IProgress<string> progress, CancellationToken ct) =>
+            Task.FromResult<IInstance>(new Instance(bytes));
+
+        private sealed class Instance(long bytes) : IInstance
+        {
+            public string Id => "chatty-1";
+            public string ImageName => "chatty";
+
+            public Task UploadScriptAsync(string script, CancellationToken ct) => Task.CompletedTask;
+
+            public async Task<RunResult> RunScriptAsync(IJobLogWriter log, CancellationToken ct)
+            {
+                for (long written = 0; written < bytes; written += Chunk.Length)
+                {
+                    await log.WriteAsync(Chunk, ct);
+                }
+                return RunResult.Exited(0);
+            }
+
+            public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
+
+            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        }
+    }
+
+    /// <summary>Reads log parts as travis-logs would, checks they come gapless and in order, and counts their bytes.</summary>
+    private sealed class LogConsumer : IAsyncDisposable
+    {
+        private readonly IConnection _connection;
+        private readonly IChannel _channel;
+        private readonly Dictionary<long, (int Next, long Bytes)> _jobs = [];
+        private readonly Dictionary<long, TaskCompletionSource<long>> _finals = [];
+
+        private LogConsumer(IConnection connection, IChannel channel)
+        {
+            _connection = connection;
+            _channel = channel;
+        }
+
+        public static async Task<LogConsumer> StartAsync(Uri uri)
+        {
+            var connection = await new ConnectionFactory { Uri = uri }.CreateConnectionAsync("bench log consumer");
+            var channel = await connection.CreateChannelAsync();
+            await AmqpTopology.DeclareReportingAsync(channel, default);
+            await RemoveDurableReportingQueuesAsync(channel);
+            var queue = await channel.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true);
+            await channel.QueueBindAsync(queue.QueueName, AmqpNames.ReportingExchange, AmqpNames.LogRoutingKey);
+            await channel.BasicQosAsync(0, 2000, false);
+            var logConsumer = new LogConsumer(connection, channel);
+            var consumer = new AsyncEventingBasicConsumer(channel);
+            consumer.ReceivedAsync += async (_, delivery) =>
+            {
+                logConsumer.Take(delivery.Body.Span);
+                await channel.BasicAckAsync(delivery.DeliveryTag, false);
+            };
+            await channel.BasicConsumeAsync(queue.QueueName, autoAck: false, consumer);
+            return logConsumer;
+        }
+
+        public Task<long> WaitForFinalAsync(long jobId)
+        {
+            lock (_jobs)
+            {
+                return Final(jobId).Task.WaitAsync(TimeSpan.FromMinutes(10));
+            }
+        }
+
+        private TaskCompletionSource<long> Final(long jobId)
+        {
+            if (!_finals.TryGetValue(jobId, out var final))
+            {
+                final = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+                _finals[jobId] = final;
+            }
+            return final;
+        }
+
+        private void Take(ReadOnlySpan<byte> body)
+        {
+            long id = 0;
+            var number = -1;
+            long length = 0;
+            var final = false;
+            var reader = new Utf8JsonReader(body);
+            while (reader.Read())
+            {
+                if (reader.TokenType != JsonTokenType.PropertyName || reader.CurrentDepth != 1)
+                {
+                    continue;
+                }
+                var name = reader.GetString();
+                reader.Read();
+                switch (name)
+                {
+                    case "id": id = reader.GetInt64(); break;
+                    case "number": number = reader.GetInt32(); break;
+                    case "final": final = reader.GetBoolean(); break;
+                    case "log": length = reader.ValueIsEscaped ? Encoding.UTF8.GetByteCount(reader.GetString()!) : reader.ValueSpan.Length; break;
+                }
+            }
+            lock (_jobs)
+            {
+                var (next, bytes) = _jobs.GetValueOrDefault(id);
+                if (number != next)
+                {
+                    Final(id).TrySetException(new InvalidOperationException($"job {id}: log part {number} arrived when {next} was due"));
+                    return;
+                }
+                _jobs[id] = (next + 1, bytes + length);
+                if (final)
+                {
+                    Final(id).TrySetResult(bytes + length);
+                }
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _channel.CloseAsync();
+            await _connection.DisposeAsync();
+        }
+    }
+
+    // ---- the broker ----
+
+    private static async Task RemoveDurableReportingQueuesAsync(IChannel channel)
+    {
+        await channel.QueueDeleteAsync(AmqpNames.StateRoutingKey, ifUnused: false, ifEmpty: false);
+        await channel.QueueDeleteAsync(AmqpNames.LogRoutingKey, ifUnused: false, ifEmpty: false);
+    }
+
+    private static async Task DeleteQueueAsync(Uri uri, string queue)
+    {
+        await using var connection = await new ConnectionFactory { Uri = uri }.CreateConnectionAsync("bench cleanup");
+        await using var channel = await connection.CreateChannelAsync();
+        await channel.QueueDeleteAsync(queue, ifUnused: false, ifEmpty: false);
+        await channel.QueueDeleteAsync(AmqpNames.DeadLetterQueue(queue), ifUnused: false, ifEmpty: false);
+    }
+
+    /// <summary>WORKER_BENCH_AMQP_URI, or Debian's rabbitmq-server started on loopback in a temporary folder.</summary>
+    private sealed class LocalBroker : IAsyncDisposable
+    {
+        private readonly Process? _process;
+        private readonly string? _dir;
+
+        private LocalBroker(Uri uri, Process? process, string? dir)
+        {
+            Uri = uri;
+            _process = process;
+            _dir = dir;
+        }
+
+        public Uri Uri { get; }
+
+        public static async Task<LocalBroker> StartAsync()
+        {
+            if (Environment.GetEnvironmentVariable("WORKER_BENCH_AMQP_URI") is { Length: > 0 } given)
+            {
+                return new LocalBroker(new Uri(given), null, null);
+            }
+            var dir = Directory.CreateTempSubdirectory("bench-rabbitmq-").FullName;
+            var port = FreePort();
+            var start = new ProcessStartInfo("/usr/lib/rabbitmq/bin/rabbitmq-server") { RedirectStandardOutput = true, RedirectStandardError = true };
+            start.Environment["RABBITMQ_NODE_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            start.Environment["RABBITMQ_DIST_PORT"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+            start.Environment["RABBITMQ_NODENAME"] = $"bench{port}@localhost";
+            start.Environment["RABBITMQ_NODE_IP_ADDRESS"] = "127.0.0.1";
+            start.Environment["RABBITMQ_MNESIA_BASE"] = Path.Combine(dir, "mnesia");
+            start.Environment["RABBITMQ_LOG_BASE"] = Path.Combine(dir, "log");
+            start.Environment["RABBITMQ_LOGS"] = "-";
+            start.Environment["RABBITMQ_ENABLED_PLUGINS_FILE"] = Path.Combine(dir, "enabled_plugins");
+            start.Environment["RABBITMQ_PID_FILE"] = Path.Combine(dir, "pid");
+            var process = Process.Start(start)!;
+            var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            process.OutputDataReceived += (_, e) =>
+            {
+                if (e.Data?.Contains("Server startup complete", StringComparison.Ordinal) == true)
+                {
+                    ready.TrySetResult();
+                }
+            };
+            process.ErrorDataReceived += (_, _) => { };
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            await ready.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            return new LocalBroker(new Uri($"amqp://guest:guest@127.0.0.1:{port}/"), process, dir);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_process is not null)
+            {
+                _process.Kill(entireProcessTree: true);
+                await _process.WaitForExitAsync();
+                _process.Dispose();
+            }
+            if (_dir is not null)
+            {
+                Directory.Delete(_dir, recursive: true);
+            }
+        }
+
+        private static int FreePort()
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            return ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+    }
+}
