@@ -34,7 +34,7 @@ public sealed record DockerOptions
         "a comma-separated list of SOURCE:DESTINATION[:ro|rw] with an absolute destination",
         text => ParseList(text, s => VolumeRequest.TryParse(s, out _)), v => string.Join(",", v));
     public static readonly Setting<IReadOnlyList<string>> Tmpfs = new("DOCKER_TMPFS", Array.Empty<string>(),
-        "tmpfs mounts of every job's container, e.g. /run:rw,size=64m.",
+        "tmpfs mounts of every job's container.",
         "a comma-separated list of ABSOLUTE_PATH[:OPTIONS] (options separated by ';' here, e.g. /run:rw;size=64m)",
         text => ParseList(text, s => s.StartsWith('/')), v => string.Join(",", v));
     public static readonly Setting<long> ShmSize = Setting.Bytes("DOCKER_SHM_SIZE", 64L << 20,

@@ -18,7 +18,7 @@ namespace Worker.Benchmarks;
 /// </summary>
 public static class DockerStartBenchmark
 {
-    private const int Rounds = 15;
+    private const int Rounds = 21;
 
     public static async Task<int> RunAsync()
     {
