@@ -34,7 +34,9 @@ public sealed class OrphanReaper(
             }
             catch (Exception e)
             {
-                logger.LogError(e, "Cleanup pass over {Backend} failed; trying again in {Interval}", inventory.Backend, options.Interval);
+                // The message is what an operator acts on; the stack trace only helps with bugs.
+                logger.LogError("Cleanup pass over {Backend} failed ({Error}); trying again in {Interval}", inventory.Backend, e.Message, options.Interval);
+                logger.LogDebug(e, "Cleanup pass failure");
             }
             try
             {
@@ -85,7 +87,8 @@ public sealed class OrphanReaper(
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
                 deleted++;
-                logger.LogWarning(e, "Could not delete {Backend} machine {Name}; trying again next pass", inventory.Backend, m.Name);
+                logger.LogWarning("Could not delete {Backend} machine {Name} ({Error}); trying again next pass", inventory.Backend, m.Name, e.Message);
+                logger.LogDebug(e, "Delete failure");
             }
         }
         return decisions;
@@ -104,7 +107,8 @@ public sealed class OrphanReaper(
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
             // Not knowing which hosts live must never look like "they are all gone".
-            logger.LogWarning(e, "Could not list worker hosts; no machine is deleted for a missing host this pass");
+            logger.LogWarning("Could not list worker hosts ({Error}); no machine is deleted for a missing host this pass", e.Message);
+            logger.LogDebug(e, "Worker host listing failure");
             return null;
         }
     }

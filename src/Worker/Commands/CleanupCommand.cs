@@ -48,7 +48,8 @@ public static class CleanupCommand
             }
             catch (Exception e) when (e is not InvalidSettingException)
             {
-                logger.LogError(e, "Cleanup pass failed");
+                logger.LogError("Cleanup pass failed: {Error}", e.Message);
+                logger.LogDebug(e, "Cleanup pass failure");
                 return PassFailedExitCode;
             }
         }
