@@ -72,6 +72,26 @@ public sealed class JobControlTests(RabbitMqBroker broker) : IClassFixture<Rabbi
     }
 
     [Fact]
+    public async Task Job_running_when_the_worker_stops_at_once_goes_back_on_the_queue_uncounted()
+    {
+        var queue = NewQueue("stop");
+        await using var tap = await ReportingTap.CreateAsync(broker.Uri);
+        var worker = await InProcessWorker.StartAsync(broker.Uri, queue, ("PROVIDER_NAME", "fake"), ("FAKE_RUN_SLEEP", "10m"));
+        var payload = Broker.Job("script: [\"true\"]", queue);
+        await Broker.EnqueueAsync(broker.Uri, queue, payload);
+        await tap.WaitAsync(payload.JobId, seen => seen.Any(m => m.State == "started"), Patience);
+
+        worker.Pool.StopNow();
+        await worker.DisposeAsync();
+
+        var back = Assert.Single(await Broker.DrainAsync(broker.Uri, queue));
+        Assert.Equal(0, (int)back.BasicProperties.Headers![AmqpNames.RequeueCountHeader]!);
+        var republished = Worker.Core.Jobs.JobPayload.Parse(back.Body.Span);
+        Assert.Equal(payload.JobId, republished.JobId);
+        Assert.Equal(2, republished.StateUpdateCount); // received and started were sent; the next run continues from there
+    }
+
+    [Fact]
     public async Task Two_workers_on_one_queue_share_the_jobs_and_run_each_once()
     {
         var queue = NewQueue("shared");

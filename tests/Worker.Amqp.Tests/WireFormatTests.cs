@@ -84,6 +84,41 @@ public sealed partial class WireFormatTests(RabbitMqBroker broker) : IClassFixtu
         Assert.Equal(0u, await Broker.CountAsync(broker.Uri, queue));
     }
 
+    [Fact]
+    public async Task Logs_on_their_own_connection_still_arrive_whole_and_before_the_finish_state()
+    {
+        var queue = "builds.logsuri-" + Guid.NewGuid().ToString("N")[..8];
+        await using var tap = await ReportingTap.CreateAsync(broker.Uri);
+        await using var worker = await InProcessWorker.StartAsync(broker.Uri, queue, ("LOGS_AMQP_URI", broker.Uri.ToString()), ("LOG_PART_MAX_SIZE", "32"));
+        var payload = Broker.Job("script: [\"for i in 1 2 3 4 5 6 7 8 9 10; do echo separate log connection $i; done\"]", queue);
+        await Broker.EnqueueAsync(broker.Uri, queue, payload);
+
+        var seen = (await tap.FinishedAsync(payload.JobId, Patience)).ToList();
+
+        var logs = seen.Where(m => m.IsLog).ToList();
+        Assert.Equal(Enumerable.Range(0, logs.Count), logs.Select(l => l.Number));
+        Assert.True(logs[^1].Final);
+        Assert.Contains("separate log connection 10", string.Concat(logs.Select(l => l.Log)));
+        Assert.True(seen.FindLastIndex(m => m.IsLog) < seen.FindIndex(m => m.State == "passed"));
+    }
+
+    [Fact]
+    public async Task Quorum_job_queue_is_declared_as_quorum_and_serves_jobs()
+    {
+        var queue = "builds.quorum-" + Guid.NewGuid().ToString("N")[..8];
+        await using var tap = await ReportingTap.CreateAsync(broker.Uri);
+        await using var worker = await InProcessWorker.StartAsync(broker.Uri, queue, ("AMQP_QUEUE_TYPE", "quorum"), ("PROVIDER_NAME", "fake"));
+        var payload = Broker.Job("script: [\"true\"]", queue);
+        await Broker.EnqueueAsync(broker.Uri, queue, payload);
+
+        var seen = await tap.FinishedAsync(payload.JobId, Patience);
+
+        Assert.Equal("passed", seen.Last(m => m.IsState).State);
+        var listed = await broker.CtlAsync("list_queues", "name", "type");
+        Assert.Contains(listed.Split('\n'), line => line.StartsWith(queue + "\t", StringComparison.Ordinal) && line.Contains("quorum", StringComparison.Ordinal));
+        Assert.Contains(listed.Split('\n'), line => line.StartsWith(AmqpNames.DeadLetterQueue(queue) + "\t", StringComparison.Ordinal) && line.Contains("quorum", StringComparison.Ordinal));
+    }
+
     internal static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan? timeout = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? Patience);
