@@ -69,7 +69,7 @@ public sealed class GceBackend : IBackend
 
     /// <summary>Inserts in the configured zone, then in the region's other zones while the answer is "no capacity".</summary>
     private async Task<string> InsertInSomeZoneAsync(string name, StartAttributes attributes, ComputeImage image, string machineType,
-        SshKeyPair key, IProgress<string> progress, Action<string> inserted, CancellationToken ct)
+        SshKeyPair key, IProgress<string> progress, Action<string?> inserted, CancellationToken ct)
     {
         var zones = _zones ?? await ZonesToTryAsync(ct);
         var refusals = new List<string>();
@@ -97,6 +97,7 @@ public sealed class GceBackend : IBackend
                     ? $"Zone {zone} can't take the instance now ({string.Join(", ", e.Reasons)}); trying zone {zones[i + 1]}"
                     : $"Zone {zone} can't take the instance now ({string.Join(", ", e.Reasons)}); no zone left in {_options.RegionName}");
                 await DeleteAtOnceAsync(zone, name);
+                inserted(null);
             }
         }
         throw new ZonesExhaustedException($"no zone of {_options.RegionName} could take the instance: {string.Join("; ", refusals)}");

@@ -19,6 +19,7 @@ public sealed class GceStartFailureTests() : FakeGceTest(bootVms: false)
         Assert.Contains("no zone of us-central1 could take the instance", job.RequeueReason);
         var zonesTried = Fake.Requests.Where(r => r.Call == FakeCall.InsertInstance).Select(r => r.Path.Split('/')[6]).ToList();
         Assert.Equal(["us-central1-a", "us-central1-b", "us-central1-f"], zonesTried); // us-central1-c is DOWN, europe-west1-b is elsewhere
+        Assert.Equal(3, Fake.Count(FakeCall.DeleteInstance)); // one per zone tried, none twice
         Assert.Empty(Fake.InstanceNames);
     }
 
