@@ -140,6 +140,24 @@ public sealed class DockerJobTests
     }
 
     [Fact]
+    public async Task A_start_that_outlives_the_startup_timeout_leaves_no_container_behind()
+    {
+        var since = DateTimeOffset.UtcNow;
+        await using var harness = await DockerHarness.CreateAsync(worker: new Worker.Core.Configuration.WorkerOptions
+        {
+            Startup = TimeSpan.FromMilliseconds(150),
+            FlushInterval = TimeSpan.FromMilliseconds(50),
+            Requeues = 0,
+        });
+        var (job, verdict) = await harness.RunAsync("script: [\"true\"]");
+
+        Assert.Equal("errored", await job.Outcome);
+        Assert.Contains("starting the machine took longer than", verdict.Message);
+        Assert.Empty(await harness.ContainersAsync());
+        Assert.True((await DockerEngine.CreateEventsAsync(harness.Fleet, since)).Count <= 1);
+    }
+
+    [Fact]
     public async Task A_container_whose_start_fails_is_removed_at_once()
     {
         var since = DateTimeOffset.UtcNow;

@@ -78,6 +78,21 @@ public sealed class DockerStandbyTests
     }
 
     [Fact]
+    public async Task A_standby_that_cannot_start_never_blocks_jobs()
+    {
+        await using var harness = await DockerHarness.CreateAsync(o => o with { StandbyCount = 1, DefaultImage = "worker-job-not-built-here:never" });
+        var pool = harness.Backend.Standby!;
+        var fill = pool.FillAsync(CancellationToken.None);
+        Assert.Same(fill, await Task.WhenAny(fill, Task.Delay(TimeSpan.FromSeconds(30))));
+
+        var (job, _) = await harness.RunAsync($"image: {DockerEngine.Image}\nscript: [\"echo fresh\"]");
+
+        Assert.Empty(pool.Ready);
+        Assert.Equal("passed", await job.Outcome);
+        Assert.Contains("fresh", job.Log);
+    }
+
+    [Fact]
     public async Task Disposing_the_backend_removes_the_idle_standbys()
     {
         var harness = await DockerHarness.CreateAsync(o => o with { StandbyCount = 2 });
