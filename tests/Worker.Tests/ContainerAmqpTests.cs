@@ -1,7 +1,4 @@
 using System.Net;
-using DotNet.Testcontainers.Builders;
-using DotNet.Testcontainers.Networks;
-using Testcontainers.RabbitMq;
 
 namespace Worker.Tests;
 
@@ -12,50 +9,20 @@ namespace Worker.Tests;
 /// backend inside the container.
 /// </summary>
 [Trait("Category", "Integration")]
-public sealed class ContainerAmqpTests : IAsyncLifetime
+public sealed class ContainerAmqpTests(ContainerAmqpBroker broker) : IClassFixture<ContainerAmqpBroker>, IAsyncLifetime
 {
     private const string QueueName = "builds.container-amqp";
-    private const string BrokerAlias = "broker";
 
     private readonly TempDirectory _dir = new();
     private readonly List<string> _containers = [];
-    private INetwork? _network;
-    private RabbitMqContainer? _broker;
 
-    private static string BrokerImage => Environment.GetEnvironmentVariable("WORKER_TEST_RABBITMQ_IMAGE") is { Length: > 0 } image
-        ? image
-        : "worker-rabbitmq:bookworm";
-
-    private RabbitMqContainer Broker => _broker ?? throw new InvalidOperationException("the broker is not started");
-
-    /// <summary>The broker as this host reaches it (a published loopback port).</summary>
-    private Uri HostBrokerUri => new(Broker.GetConnectionString());
-
-    /// <summary>The same broker as the worker container reaches it, by its alias on the shared network.</summary>
-    private Uri ContainerBrokerUri => new UriBuilder(HostBrokerUri) { Host = BrokerAlias, Port = RabbitMqBuilder.RabbitMqPort }.Uri;
-
-    public async Task InitializeAsync()
-    {
-        await ContainerCli.RequireWorkerImageAsync();
-        _network = new NetworkBuilder().WithName(ContainerCli.UniqueName("net")).Build();
-        await _network.CreateAsync();
-        _broker = new RabbitMqBuilder(BrokerImage).WithNetwork(_network).WithNetworkAliases(BrokerAlias).Build();
-        await _broker.StartAsync();
-    }
+    public Task InitializeAsync() => ContainerCli.RequireWorkerImageAsync();
 
     public async Task DisposeAsync()
     {
         foreach (var container in _containers)
         {
             await ContainerCli.RemoveAsync(container);
-        }
-        if (_broker is not null)
-        {
-            await _broker.DisposeAsync();
-        }
-        if (_network is not null)
-        {
-            await _network.DeleteAsync();
         }
         _dir.Dispose();
     }
@@ -65,9 +32,9 @@ public sealed class ContainerAmqpTests : IAsyncLifetime
         var name = ContainerCli.UniqueName("amqp");
         _containers.Add(name);
         await ContainerCli.RunCheckedAsync(
-            "run", "--detach", "--init", "--name", name, "--network", _network!.Name,
+            "run", "--detach", "--init", "--name", name, "--network", broker.NetworkName,
             "--env", "WORKER_QUEUE_TYPE=amqp",
-            "--env", $"WORKER_AMQP_URI={ContainerBrokerUri}",
+            "--env", $"WORKER_AMQP_URI={broker.ContainerUri}",
             "--env", $"WORKER_QUEUE_NAME={QueueName}",
             "--env", "WORKER_POOL_SIZE=2",
             "--publish", "127.0.0.1::8080",
@@ -101,7 +68,7 @@ public sealed class ContainerAmqpTests : IAsyncLifetime
         return WorkerProcess.RunAsync(new Dictionary<string, string>
         {
             ["WORKER_QUEUE_TYPE"] = "amqp",
-            ["WORKER_AMQP_URI"] = HostBrokerUri.ToString(),
+            ["WORKER_AMQP_URI"] = broker.HostUri.ToString(),
             ["WORKER_QUEUE_NAME"] = QueueName,
         }, _dir.Path, "submit", file, "--follow");
     }

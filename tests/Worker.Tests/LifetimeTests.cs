@@ -56,8 +56,8 @@ public sealed partial class LifetimeTests : IDisposable
     [Fact]
     public async Task Job_running_at_retirement_finishes_before_the_worker_exits()
     {
+        Drop(501); // queued before the worker starts, so it is running well before the worker retires
         await using var worker = WorkerProcess.Start(Env(lifetime: "3s", fakeRunSleep: "6s"), _dir.Path, "run");
-        Drop(501);
         await WaitUntil(() => IsIn(FileJobQueue.Started, 501), worker);
 
         Assert.Equal(0, await worker.WaitAsync(TimeSpan.FromSeconds(30)));
@@ -69,8 +69,8 @@ public sealed partial class LifetimeTests : IDisposable
     [Fact]
     public async Task Job_still_running_when_the_shutdown_timeout_ends_is_requeued_not_lost()
     {
+        Drop(502); // queued before the worker starts, so it is running well before the worker retires
         await using var worker = WorkerProcess.Start(Env(lifetime: "3s", fakeRunSleep: "5m", shutdownTimeout: "1s"), _dir.Path, "run");
-        Drop(502);
         await WaitUntil(() => IsIn(FileJobQueue.Started, 502), worker);
 
         Assert.Equal(0, await worker.WaitAsync(TimeSpan.FromSeconds(30)));
