@@ -29,7 +29,7 @@ public sealed class DockerInventory(IDockerClient client) : IInstanceInventory
         foreach (var c in containers)
         {
             var name = c.Names?.FirstOrDefault()?.TrimStart('/') ?? c.ID;
-            yield return new MachineRecord(c.ID, name, EffectiveLabels(name, c.Labels), new DateTimeOffset(DateTime.SpecifyKind(c.Created, DateTimeKind.Utc)), StateOf(c.State));
+            yield return new MachineRecord(c.ID, name, EffectiveLabels(name, c.Labels), Utc(c.Created), StateOf(c.State));
         }
     }
 
@@ -47,6 +47,10 @@ public sealed class DockerInventory(IDockerClient client) : IInstanceInventory
         }
         return effective;
     }
+
+    private static DateTimeOffset Utc(DateTime created) => created.Kind == DateTimeKind.Local
+        ? new DateTimeOffset(created.ToUniversalTime(), TimeSpan.Zero)
+        : new DateTimeOffset(DateTime.SpecifyKind(created, DateTimeKind.Utc));
 
     public static MachineState StateOf(string? state) => state switch
     {
