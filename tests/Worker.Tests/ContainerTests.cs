@@ -146,11 +146,15 @@ public sealed class ContainerTests : IAsyncLifetime
         Assert.Equal("builds.container", status["queue"]!.GetValue<string>());
     }
 
-    [Fact]
-    public async Task The_images_own_healthcheck_turns_healthy()
+    [Theory]
+    [InlineData(":8080", "healthy")]
+    [InlineData(":9090", "healthy")]
+    [InlineData("", "unhealthy")] // the health server is off, so there is nothing to answer /healthz
+    public async Task The_images_own_healthcheck_asks_healthz_on_the_configured_port(string httpAddr, string verdict)
     {
-        // Only the interval is shortened; the check itself is the image's HEALTHCHECK command.
-        var container = await StartWorkerAsync("--health-interval", "1s", "--health-start-period", "1s");
+        // Only the timing is shortened; the check itself is the image's HEALTHCHECK command.
+        var container = await StartWorkerAsync("--env", $"WORKER_HTTP_ADDR={httpAddr}",
+            "--health-interval", "1s", "--health-retries", "2", "--health-start-period", "1s");
 
         string? health = null;
         await WaitUntil(() =>
@@ -159,7 +163,7 @@ public sealed class ContainerTests : IAsyncLifetime
             return health is "healthy" or "unhealthy";
         }, "the health check has a verdict", container);
 
-        Assert.Equal("healthy", health);
+        Assert.Equal(verdict, health);
     }
 
     [Fact]
