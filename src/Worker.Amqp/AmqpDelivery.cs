@@ -3,9 +3,16 @@ using RabbitMQ.Client.Exceptions;
 
 namespace Worker.Amqp;
 
-/// <summary>One delivery of a job message: the consumer channel it came on and its tag there.</summary>
-internal sealed record AmqpDelivery(IChannel Channel, ulong Tag, bool Redelivered)
+/// <summary>One delivery of a job message: the consumer channel it came on, its tag there, and the channel's life it belongs to.</summary>
+internal sealed record AmqpDelivery(ConsumerChannel Consumer, ulong Tag, bool Redelivered)
 {
+    private readonly int _life = Consumer.Losses;
+
+    private IChannel Channel => Consumer.Channel;
+
+    /// <summary>The channel was lost since: the tag means nothing now and RabbitMQ has put the message back.</summary>
+    public bool Stale => Consumer.Losses != _life || !Channel.IsOpen;
+
     /// <summary>
     /// Acks on the channel the delivery came on. A channel that was closed or recovered since can't
     /// ack it any more; RabbitMQ has then put the message back already, and its next delivery is
@@ -15,7 +22,7 @@ internal sealed record AmqpDelivery(IChannel Channel, ulong Tag, bool Redelivere
     {
         try
         {
-            if (!Channel.IsOpen)
+            if (Stale)
             {
                 return false;
             }
@@ -37,7 +44,7 @@ internal sealed record AmqpDelivery(IChannel Channel, ulong Tag, bool Redelivere
     {
         try
         {
-            if (Channel.IsOpen)
+            if (!Stale)
             {
                 await Channel.BasicNackAsync(Tag, multiple: false, requeue: true, ct);
             }

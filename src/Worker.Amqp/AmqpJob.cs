@@ -147,7 +147,10 @@ internal sealed class AmqpJob : JobBase
 
     private Task SettleAsync(string what, Func<Task> report)
     {
-        Settlement = Task.Run(async () =>
+        Settlement = SettleNowAsync();
+        return Settlement;
+
+        async Task SettleNowAsync()
         {
             try
             {
@@ -161,7 +164,7 @@ internal sealed class AmqpJob : JobBase
                 {
                     await delivery.TryRequeueAsync(CancellationToken.None);
                 }
-                _queue.Forget(this, settled: false);
+                _queue.Forget(this, ackLost: false);
                 throw;
             }
             var acked = 0;
@@ -173,9 +176,8 @@ internal sealed class AmqpJob : JobBase
             {
                 _logger.LogWarning("Job {JobId}: its channel was lost before the ack; RabbitMQ delivers it again and it is then acked without a new run", Payload.JobId);
             }
-            _queue.Forget(this, settled: true);
-        });
-        return Settlement;
+            _queue.Forget(this, ackLost: acked == 0);
+        }
     }
 
     private List<AmqpDelivery> TakeDeliveries()

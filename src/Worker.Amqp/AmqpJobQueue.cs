@@ -16,7 +16,7 @@ namespace Worker.Amqp;
 /// </summary>
 public sealed class AmqpJobQueue : IJobQueue, IAsyncDisposable
 {
-    private static readonly TimeSpan RememberFinished = TimeSpan.FromMinutes(30);
+    private static readonly TimeSpan RememberUnacked = TimeSpan.FromMinutes(30);
 
     private readonly AmqpConnector _connector;
     private readonly AmqpCanceller _canceller;
@@ -25,7 +25,7 @@ public sealed class AmqpJobQueue : IJobQueue, IAsyncDisposable
     private readonly SemaphoreSlim _startGate = new(1, 1);
     private readonly object _lock = new();
     private readonly Dictionary<long, AmqpJob> _running = [];
-    private readonly Dictionary<long, DateTimeOffset> _finished = [];
+    private readonly Dictionary<long, DateTimeOffset> _finished = []; // jobs whose result is out but whose ack was lost
     private IConnection? _connection;
     private IConnection? _logConnection;
     private ConfirmedPublisher? _statePublisher;
@@ -95,12 +95,13 @@ public sealed class AmqpJobQueue : IJobQueue, IAsyncDisposable
     {
         await StartAsync(ct);
         var channel = await _connection!.CreateChannelAsync(cancellationToken: ct);
+        var consumerChannel = new ConsumerChannel(channel);
         var inbox = System.Threading.Channels.Channel.CreateUnbounded<AmqpJob>();
         try
         {
             await channel.BasicQosAsync(0, 1, false, ct);
             var consumer = new AsyncEventingBasicConsumer(channel);
-            consumer.ReceivedAsync += (_, delivery) => OnDeliveryAsync(channel, delivery, inbox.Writer);
+            consumer.ReceivedAsync += (_, delivery) => OnDeliveryAsync(consumerChannel, delivery, inbox.Writer);
             var arguments = new Dictionary<string, object?> { ["x-priority"] = Options.Priority };
             await channel.BasicConsumeAsync(Name, autoAck: false, consumerTag: "", noLocal: false, exclusive: false, arguments, consumer, ct);
             while (!ct.IsCancellationRequested)
@@ -127,12 +128,12 @@ public sealed class AmqpJobQueue : IJobQueue, IAsyncDisposable
             await channel.CloseQuietlyAsync(_logger, "a consumer channel");
             while (inbox.Reader.TryRead(out var unused))
             {
-                Forget(unused, settled: false);
+                Forget(unused, ackLost: false);
             }
         }
     }
 
-    private async Task OnDeliveryAsync(IChannel channel, BasicDeliverEventArgs message, System.Threading.Channels.ChannelWriter<AmqpJob> inbox)
+    private async Task OnDeliveryAsync(ConsumerChannel channel, BasicDeliverEventArgs message, System.Threading.Channels.ChannelWriter<AmqpJob> inbox)
     {
         var delivery = new AmqpDelivery(channel, message.DeliveryTag, message.Redelivered);
         JobPayload payload;
@@ -156,7 +157,8 @@ public sealed class AmqpJobQueue : IJobQueue, IAsyncDisposable
             }
             if (message.Redelivered && _finished.ContainsKey(payload.JobId))
             {
-                _logger.LogInformation("Job {JobId} was delivered again after this worker finished it; acking without a new run", payload.JobId);
+                _finished.Remove(payload.JobId);
+                _logger.LogInformation("Job {JobId} was delivered again after this worker reported its result; acking without a new run", payload.JobId);
                 _ = delivery.TryAckAsync(CancellationToken.None);
                 return;
             }
@@ -166,8 +168,12 @@ public sealed class AmqpJobQueue : IJobQueue, IAsyncDisposable
         inbox.TryWrite(job);
     }
 
-    /// <summary>The job's run is over: settled (its result confirmed) or given back.</summary>
-    internal void Forget(AmqpJob job, bool settled)
+    /// <summary>
+    /// The job's run is over. <paramref name="ackLost"/>: its result is confirmed but its delivery
+    /// could not be acked (the channel was lost), so RabbitMQ delivers it again; that redelivery is
+    /// then acked without a new run.
+    /// </summary>
+    internal void Forget(AmqpJob job, bool ackLost)
     {
         lock (_lock)
         {
@@ -175,11 +181,11 @@ public sealed class AmqpJobQueue : IJobQueue, IAsyncDisposable
             {
                 _running.Remove(job.Payload.JobId);
             }
-            if (settled)
+            if (ackLost)
             {
                 var now = DateTimeOffset.UtcNow;
                 _finished[job.Payload.JobId] = now;
-                foreach (var old in _finished.Where(f => now - f.Value > RememberFinished).Select(f => f.Key).ToList())
+                foreach (var old in _finished.Where(f => now - f.Value > RememberUnacked).Select(f => f.Key).ToList())
                 {
                     _finished.Remove(old);
                 }

@@ -23,7 +23,14 @@ public sealed class ConfirmedPublisher : IAsyncDisposable
     private readonly object _lock = new();
     private readonly LinkedList<OutgoingMessage> _pending = new();
     private readonly LinkedList<(ulong Seq, OutgoingMessage Message)> _inFlight = new();
-    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    // Synchronous continuations: a writer that wakes an idle pump publishes its message on its own
+    // thread, which saves a thread hop per message; confirms wake the pump through the thread pool.
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1)
+    {
+        FullMode = BoundedChannelFullMode.DropWrite,
+        AllowSynchronousContinuations = true,
+        SingleReader = true,
+    });
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _pump;
     private TaskCompletionSource _spaceFreed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -66,10 +73,17 @@ public sealed class ConfirmedPublisher : IAsyncDisposable
                     }
                     _used += message.Size;
                     _pending.AddLast(message);
-                    _wake.Writer.TryWrite(true);
-                    return message.Confirmed;
+                    spaceFreed = Task.CompletedTask;
                 }
-                spaceFreed = _spaceFreed.Task;
+                else
+                {
+                    spaceFreed = _spaceFreed.Task;
+                }
+            }
+            if (spaceFreed.IsCompleted)
+            {
+                _wake.Writer.TryWrite(true); // outside the lock: the pump may run on this thread now
+                return message.Confirmed;
             }
             await spaceFreed.WaitAsync(ct);
         }
@@ -196,12 +210,14 @@ public sealed class ConfirmedPublisher : IAsyncDisposable
     private void OnConfirmed(int generation, ulong tag, bool multiple)
     {
         var confirmed = new List<OutgoingMessage>();
+        bool windowWasFull;
         lock (_lock)
         {
             if (generation != _generation)
             {
                 return;
             }
+            windowWasFull = _inFlight.Count >= MaxInFlight;
             var node = _inFlight.First;
             while (node is not null && node.Value.Seq <= tag)
             {
@@ -225,7 +241,11 @@ public sealed class ConfirmedPublisher : IAsyncDisposable
             {
                 _emptied.TrySetResult();
             }
-            _wake.Writer.TryWrite(true);
+        }
+        if (windowWasFull)
+        {
+            // Not inline: this runs on the client's dispatch loop, which must not publish.
+            ThreadPool.QueueUserWorkItem(static wake => wake.TryWrite(true), _wake.Writer, preferLocal: false);
         }
         foreach (var message in confirmed)
         {

@@ -21,8 +21,12 @@ public static class WireFormat
     public static string Time(DateTimeOffset time) =>
         time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
-    public static BasicProperties Properties(string type, IDictionary<string, object?>? headers = null) => new()
+    /// <param name="type">The AMQP type, e.g. <c>job:test:log</c>.</param>
+    /// <param name="headers">Extra headers.</param>
+    /// <param name="messageId">Stable per message, so a consumer can drop the copy an outage may cause (confirms are at-least-once).</param>
+    public static BasicProperties Properties(string type, IDictionary<string, object?>? headers = null, string? messageId = null) => new()
     {
+        MessageId = messageId,
         ContentType = "application/json",
         DeliveryMode = DeliveryModes.Persistent,
         Type = type,
@@ -40,7 +44,7 @@ public static class WireFormat
         json.WriteString("uuid", uuid ?? "");
         json.WriteBoolean("final", part.Final);
         json.WriteEndObject();
-        return new OutgoingMessage(AmqpNames.ReportingExchange, AmqpNames.LogRoutingKey, Properties(AmqpNames.LogType), FinishJson(json));
+        return new OutgoingMessage(AmqpNames.ReportingExchange, AmqpNames.LogRoutingKey, Properties(AmqpNames.LogType, messageId: $"{part.JobId}.log.{part.Number}"), FinishJson(json));
     }
 
     /// <summary>A state update; <paramref name="count"/> is the job's <c>state_update_count</c> before this update.</summary>
@@ -71,7 +75,7 @@ public static class WireFormat
         WriteTime(json, "started_at", startedAt);
         WriteTime(json, "finished_at", finishedAt);
         json.WriteEndObject();
-        return new OutgoingMessage(AmqpNames.ReportingExchange, AmqpNames.StateRoutingKey, Properties(type), FinishJson(json));
+        return new OutgoingMessage(AmqpNames.ReportingExchange, AmqpNames.StateRoutingKey, Properties(type, messageId: $"{payload.JobId}.state.{count}"), FinishJson(json));
     }
 
     private static Utf8JsonWriter StartJson()

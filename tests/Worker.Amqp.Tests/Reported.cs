@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace Worker.Amqp.Tests;
 
 /// <summary>A message the worker published to <c>reporting</c>, as a consumer saw it.</summary>
-public sealed record Reported(string Exchange, string RoutingKey, string? Type, string? ContentType, bool Persistent, JsonElement Body)
+public sealed record Reported(string Exchange, string RoutingKey, string? Type, string? ContentType, bool Persistent, string? MessageId, JsonElement Body)
 {
     public long JobId => Body.GetProperty("id").GetInt64();
     public bool IsLog => Type == AmqpNames.LogType;

@@ -74,7 +74,7 @@ public sealed class ReportingTap : IAsyncDisposable
             {
                 using var doc = JsonDocument.Parse(message.Body.ToArray());
                 var reported = new Reported(message.Exchange, message.RoutingKey, message.BasicProperties.Type,
-                    message.BasicProperties.ContentType, message.BasicProperties.Persistent, doc.RootElement.Clone());
+                    message.BasicProperties.ContentType, message.BasicProperties.Persistent, message.BasicProperties.MessageId, doc.RootElement.Clone());
                 lock (_seen)
                 {
                     _seen.Add(reported);

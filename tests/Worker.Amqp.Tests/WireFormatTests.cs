@@ -26,6 +26,7 @@ public sealed partial class WireFormatTests(RabbitMqBroker broker) : IClassFixtu
         Assert.Equal(["received", "started", "passed"], states.Select(s => s.State));
         Assert.Equal(["job:test:receive", "job:test:start", "job:test:finish"], states.Select(s => s.Type));
         Assert.Equal([5, 6, 7], states.Select(s => s.StateUpdateCount));
+        Assert.Equal([$"{payload.JobId}.state.5", $"{payload.JobId}.state.6", $"{payload.JobId}.state.7"], states.Select(s => s.MessageId));
         Assert.All(seen, m =>
         {
             Assert.Equal("reporting", m.Exchange);
@@ -50,6 +51,7 @@ public sealed partial class WireFormatTests(RabbitMqBroker broker) : IClassFixtu
             Assert.Equal(payload.Uuid, l.Body.GetProperty("uuid").GetString());
         });
         Assert.Equal(Enumerable.Range(0, logs.Count), logs.Select(l => l.Number));
+        Assert.Equal(logs.Select(l => $"{payload.JobId}.log.{l.Number}"), logs.Select(l => l.MessageId));
         Assert.Equal([.. Enumerable.Repeat(false, logs.Count - 1), true], logs.Select(l => l.Final));
         Assert.Contains("hello from the job", string.Concat(logs.Select(l => l.Log)));
         // The final log part reached the broker before the finish state did.

@@ -41,23 +41,36 @@ public static class AmqpThroughputBenchmark
         Console.WriteLine($"broker: {uri.Host}:{uri.Port}");
         var failed = false;
 
+        // The machine is shared, so each side runs twice, alternating, and its better run counts.
         foreach (var pool in new[] { 1, 8, 32 })
         {
             var jobs = pool == 1 ? 400 : 3000;
-            await WorkerJobsPerSecondAsync(uri, Math.Min(jobs, 200), pool); // warm-up
-            var raw = await RawJobsPerSecondAsync(uri, jobs, pool);
-            var worker = await WorkerJobsPerSecondAsync(uri, jobs, pool);
+            await WorkerJobsPerSecondAsync(uri, 200, pool); // warm-up
+            await RawJobsPerSecondAsync(uri, 200, pool);
+            double raw = 0, worker = 0;
+            for (var round = 0; round < 2; round++)
+            {
+                raw = Math.Max(raw, await RawJobsPerSecondAsync(uri, jobs, pool));
+                worker = Math.Max(worker, await WorkerJobsPerSecondAsync(uri, jobs, pool));
+            }
             var ratio = worker / raw;
             failed |= ratio < 0.8;
             Console.WriteLine($"jobs, pool {pool,2}: raw {raw,7:F0} jobs/s  worker {worker,7:F0} jobs/s  ratio {ratio:F2} (goal >= 0.80)");
         }
 
-        var rawLog = await RawLogBytesPerSecondAsync(uri);
-        var (workerLog, rssGrowth) = await WorkerLogBytesPerSecondAsync(uri);
+        double rawLog = 0, workerLog = 0;
+        long rssGrowth = 0;
+        for (var round = 0; round < 2; round++)
+        {
+            rawLog = Math.Max(rawLog, await RawLogBytesPerSecondAsync(uri));
+            var (bytesPerSecond, growth) = await WorkerLogBytesPerSecondAsync(uri);
+            workerLog = Math.Max(workerLog, bytesPerSecond);
+            rssGrowth = Math.Max(rssGrowth, growth);
+        }
         var logRatio = workerLog / rawLog;
         failed |= logRatio < 0.5 || rssGrowth >= 64 << 20;
         Console.WriteLine($"100 MB log: raw {rawLog / (1 << 20),6:F1} MB/s  worker {workerLog / (1 << 20),6:F1} MB/s  ratio {logRatio:F2} (goal >= 0.50)");
-        Console.WriteLine($"100 MB log: worker RSS growth {rssGrowth / (1 << 20)} MB (goal < 64 MB)");
+        Console.WriteLine($"100 MB log: worker RSS growth {rssGrowth / (1 << 20)} MB, the larger of two runs (goal < 64 MB)");
         return failed ? 1 : 0;
     }
 
@@ -349,10 +362,14 @@ public static class AmqpThroughputBenchmark
             await channel.BasicQosAsync(0, 2000, false);
             var logConsumer = new LogConsumer(connection, channel);
             var consumer = new AsyncEventingBasicConsumer(channel);
+            var received = 0;
             consumer.ReceivedAsync += async (_, delivery) =>
             {
-                logConsumer.Take(delivery.Body.Span);
-                await channel.BasicAckAsync(delivery.DeliveryTag, false);
+                var final = logConsumer.Take(delivery.Body.Span);
+                if (++received % 100 == 0 || final)
+                {
+                    await channel.BasicAckAsync(delivery.DeliveryTag, multiple: true);
+                }
             };
             await channel.BasicConsumeAsync(queue.QueueName, autoAck: false, consumer);
             return logConsumer;
@@ -376,7 +393,8 @@ public static class AmqpThroughputBenchmark
             return final;
         }
 
-        private void Take(ReadOnlySpan<byte> body)
+        /// <summary>Records a part; true for a final one.</summary>
+        private bool Take(ReadOnlySpan<byte> body)
         {
             long id = 0;
             var number = -1;
@@ -405,7 +423,7 @@ public static class AmqpThroughputBenchmark
                 if (number != next)
                 {
                     Final(id).TrySetException(new InvalidOperationException($"job {id}: log part {number} arrived when {next} was due"));
-                    return;
+                    return false;
                 }
                 _jobs[id] = (next + 1, bytes + length);
                 if (final)
@@ -413,6 +431,7 @@ public static class AmqpThroughputBenchmark
                     Final(id).TrySetResult(bytes + length);
                 }
             }
+            return final;
         }
 
         public async ValueTask DisposeAsync()
