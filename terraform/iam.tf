@@ -15,6 +15,9 @@ locals {
     "compute.images.useReadOnly",
     "compute.subnetworks.use",
     "compute.subnetworks.useExternalIp",
+    # When only the network is named (WORKER_GCE_SUBNETWORK empty), the check is on the network.
+    "compute.networks.use",
+    "compute.networks.useExternalIp",
     "compute.instances.setMetadata",
     "compute.instances.setLabels",
     "compute.instances.setTags",
