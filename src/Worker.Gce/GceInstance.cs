@@ -66,8 +66,9 @@ public sealed class GceInstance : IInstance
                 await sftp.UploadFileAsync(new MemoryStream(bytes), ScriptName, ct);
                 return;
             }
-            catch (Exception e) when (e is not (StaleVmException or HostKeyMismatchException) && !ct.IsCancellationRequested && attempt < _options.UploadAttempts)
+            catch (Exception e) when (e is not (StaleVmException or HostKeyMismatchException) && attempt < _options.UploadAttempts)
             {
+                ct.ThrowIfCancellationRequested();
                 _logger.LogDebug("Upload to {Name}, attempt {Attempt}: {Error}", Id, attempt, e.Message);
             }
             await Task.Delay(_options.UploadSleep, ct);

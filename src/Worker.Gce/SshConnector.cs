@@ -30,8 +30,10 @@ public sealed class SshConnector(string host, int port, string user, SshKeyPair 
             {
                 return await ConnectSshAsync(ct);
             }
-            catch (Exception e) when (!ct.IsCancellationRequested && e is not HostKeyMismatchException)
+            catch (Exception e) when (e is not HostKeyMismatchException)
             {
+                // An attempt cut short by the caller's deadline is the deadline's failure, not SSH's.
+                ct.ThrowIfCancellationRequested();
                 onFailedAttempt(attempt, e);
             }
             await Task.Delay(pollSleep, ct);

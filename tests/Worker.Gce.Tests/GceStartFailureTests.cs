@@ -44,10 +44,10 @@ public sealed class GceStartFailureTests() : FakeGceTest(bootVms: false)
         Fake.Fail(FakeCall.ZoneOperation, new FakeFault.Hang(TimeSpan.FromSeconds(30)));
 
         var (verdict, job) = await GceTestBed.RunJobAsync(Bed.Backend(("GCE_REQUEST_TIMEOUT", "20s")), "script: [ 'echo never' ]",
-            startup: TimeSpan.FromSeconds(3));
+            startup: TimeSpan.FromSeconds(6));
 
         Assert.Equal("requeued", await job.Outcome);
-        Assert.Contains("starting the machine took longer than 3s", job.RequeueReason);
+        Assert.Contains("starting the machine took longer than 6s", job.RequeueReason);
         Assert.True(1 == Fake.Count(FakeCall.DeleteInstance), string.Join("\n", Fake.Requests.Select(r => r.Method + " " + r.Path)) + "\n" + job.Log);
         Assert.Empty(Fake.InstanceNames);
     }
