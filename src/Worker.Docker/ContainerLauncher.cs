@@ -1,4 +1,7 @@
+using System.Globalization;
 using System.Net;
+using System.Security.Cryptography;
+using System.Text;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using Microsoft.Extensions.Logging;
@@ -13,6 +16,9 @@ namespace Worker.Docker;
 /// </summary>
 public sealed class ContainerLauncher(IDockerClient client, DockerOptions options, ILogger logger)
 {
+    /// <summary>Label of a standby container: a digest of everything that shapes it, so only a like one is taken over.</summary>
+    public const string SpecLabel = "worker-standby-spec";
+
     private static readonly TimeSpan RemoveTimeout = TimeSpan.FromSeconds(30);
 
     public async Task<string> LaunchAsync(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name,
@@ -55,6 +61,16 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
             await RemoveQuietlyAsync(client, created.ID, logger);
             throw;
         }
+    }
+
+    /// <summary>A short digest of the container a spec and the operator's settings make.</summary>
+    public string Fingerprint(ContainerSpec spec)
+    {
+        var shape = string.Join('\n', spec.Image, spec.Cpus.ToString(CultureInfo.InvariantCulture), spec.Memory.ToString(CultureInfo.InvariantCulture),
+            string.Join(',', spec.Volumes.Select(v => v.ToBind())), spec.Privileged ? "privileged" : "",
+            string.Join(',', options.OperatorVolumes), string.Join(',', options.TmpfsMounts), options.NetworkName ?? "",
+            options.ShmBytes.ToString(CultureInfo.InvariantCulture));
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(shape)))[..16];
     }
 
     /// <summary>Kills and removes a container on a fresh token; one that is already gone is fine.</summary>

@@ -5,9 +5,8 @@ namespace Worker.Docker;
 
 /// <summary>
 /// Docker can't change a container's labels, so a standby taken by a job records the hand-over in
-/// its name instead: <c>worker-job-JOBID-until-DEADLINE-SUFFIX</c>. A rename is atomic, so two
-/// processes can't both take one standby, and a cleanup sidecar in another process reads the job id
-/// and deadline back (<see cref="DockerInventory"/>) without sharing memory with the worker.
+/// its name instead: <c>worker-job-JOBID-until-DEADLINE-SUFFIX</c>. A cleanup sidecar in another
+/// process reads the job id and deadline back (<see cref="DockerInventory"/>) without sharing memory with the worker.
 /// </summary>
 public static partial class StandbyClaim
 {
