@@ -20,13 +20,16 @@ public sealed class GceBackend : IBackend
     private readonly ComputeClient _compute;
     private readonly GceOptions _options;
     private readonly ILogger _logger;
+    private readonly string? _hostMachine;
     private readonly ImageResolver _images;
     private IReadOnlyList<string>? _zones;
 
-    public GceBackend(ComputeClient compute, GceOptions options, ILogger<GceBackend> logger)
+    /// <param name="hostMachine">The GCE instance this worker runs on, or null when it runs elsewhere.</param>
+    public GceBackend(ComputeClient compute, GceOptions options, string? hostMachine, ILogger<GceBackend> logger)
     {
         _compute = compute;
         _options = options;
+        _hostMachine = hostMachine is null ? null : MachineLabels.Sanitize(hostMachine);
         _logger = logger;
         _images = new ImageResolver(compute, options.ImageProject ?? compute.Project, options.DefaultImagePattern);
     }
@@ -136,6 +139,10 @@ public sealed class GceBackend : IBackend
         foreach (var (k, v) in attributes.Labels)
         {
             labels[k] = v;
+        }
+        if (_hostMachine is not null)
+        {
+            labels[MachineLabels.HostMachine] = _hostMachine;
         }
         var nic = new JsonObject
         {

@@ -6,8 +6,9 @@ namespace Worker.Gce;
 
 /// <summary>
 /// What the cleanup sidecar sees on GCE: the project's instances carrying this fleet's label (one
-/// aggregated list over all zones, filtered by the label, never by name), and which worker hosts
-/// still exist: every instance name of the project, since on GCE a worker's host id is its instance name.
+/// aggregated list over all zones, filtered by the label, never by name), and which worker host
+/// machines still exist: every instance name of the project (a worker on GCE puts its instance name
+/// in the <c>worker-host-machine</c> label of its job VMs).
 /// </summary>
 public sealed class GceInventory(ComputeClient compute, string fleet) : IInstanceInventory, IWorkerHostDirectory
 {

@@ -56,6 +56,8 @@ public sealed record GceOptions
         "Longest wait between retries of a Compute API call (exponential backoff with jitter).");
     public static readonly Setting<TimeSpan> RequestTimeout = Setting.Duration("GCE_REQUEST_TIMEOUT", TimeSpan.FromSeconds(30),
         "Longest one Compute API request may take before it is retried.");
+    public static readonly Setting<string?> HostInstanceName = Setting.OptionalText("GCE_HOST_INSTANCE",
+        "Name of the GCE instance this worker runs on, put on its job VMs so cleanup can tell when that host is gone. Empty: from the metadata server on GCE; none elsewhere.");
     public static readonly Setting<bool> AutoImplode = Setting.Bool("GCE_AUTO_IMPLODE", true,
         "Job VMs power themselves off after the job's hard limit plus AUTO_IMPLODE_MARGIN, even if the worker died.");
     public static readonly Setting<TimeSpan> AutoImplodeMargin = Setting.Duration("GCE_AUTO_IMPLODE_MARGIN", TimeSpan.FromMinutes(10),
@@ -66,7 +68,7 @@ public sealed record GceOptions
         AccountJson, AccessToken, ApiEndpoint, ProjectId, Zone, Region, Network, Subnetwork, MachineType, VmSizeMachineTypes,
         DiskSize, ImageProjectId, ImageDefault, Preemptible, PublicIp, PublicIpConnect, BootPrePollSleep, BootPollSleep,
         UploadRetries, UploadRetrySleep, SkipStopPoll, StopPollSleep, SshDialTimeout, SshUser, SshPort, RateLimit,
-        ApiRetries, BackoffRetryMax, RequestTimeout, AutoImplode, AutoImplodeMargin,
+        ApiRetries, BackoffRetryMax, RequestTimeout, HostInstanceName, AutoImplode, AutoImplodeMargin,
     ];
 
     public static readonly Uri DefaultEndpoint = new("https://compute.googleapis.com/compute/v1/");
@@ -100,6 +102,7 @@ public sealed record GceOptions
     public int Retries { get; init; } = ApiRetries.Default;
     public TimeSpan MaxBackoff { get; init; } = BackoffRetryMax.Default;
     public TimeSpan PerRequestTimeout { get; init; } = RequestTimeout.Default;
+    public string? HostInstance { get; init; }
     public bool Implode { get; init; } = true;
     public TimeSpan ImplodeMargin { get; init; } = AutoImplodeMargin.Default;
 
@@ -146,6 +149,7 @@ public sealed record GceOptions
             Retries = ApiRetries.Read(source),
             MaxBackoff = BackoffRetryMax.Read(source),
             PerRequestTimeout = RequestTimeout.Read(source),
+            HostInstance = HostInstanceName.Read(source),
             Implode = AutoImplode.Read(source),
             ImplodeMargin = AutoImplodeMargin.Read(source),
         };

@@ -11,7 +11,8 @@ namespace Worker.Gce.Tests;
 public sealed class GceCleanupTests() : FakeGceTest(bootVms: false)
 {
     private static readonly string[] Orphans = ["expired-job", "host-gone-job", "stopped-job"];
-    private static readonly string[] Survivors = ["live-job", "no-deadline-job", "other-fleet-job", "worker-host-1", "worker-job-1-deadbeef"];
+    private static readonly string[] Survivors =
+        ["live-job", "no-deadline-job", "off-gce-host-job", "other-fleet-job", "worker-host-1", "worker-job-1-deadbeef"];
 
     private readonly ListLoggerProvider _log = new();
 
@@ -26,6 +27,10 @@ public sealed class GceCleanupTests() : FakeGceTest(bootVms: false)
         fake.Seed("expired-job", "us-central1-a", "RUNNING", Labels(GceTestBed.Fleet, "worker-host-1", past));
         fake.Seed("stopped-job", "us-central1-f", "TERMINATED", Labels(GceTestBed.Fleet, "worker-host-1", future));
         fake.Seed("host-gone-job", "us-central1-b", "RUNNING", Labels(GceTestBed.Fleet, "worker-host-9", future));
+        // Its worker runs outside GCE (no host machine label), so its host not being an instance says nothing.
+        var offGce = Labels(GceTestBed.Fleet, "worker-host-9", future);
+        offGce.Remove(MachineLabels.HostMachine);
+        fake.Seed("off-gce-host-job", "us-central1-a", "RUNNING", offGce);
         fake.Seed("no-deadline-job", "us-central1-a", "RUNNING", new Dictionary<string, string>
         {
             [MachineLabels.Fleet] = GceTestBed.Fleet, [MachineLabels.Host] = "worker-host-1",
@@ -145,6 +150,7 @@ public sealed class GceCleanupTests() : FakeGceTest(bootVms: false)
         [MachineLabels.Fleet] = fleet,
         [MachineLabels.JobId] = "77",
         [MachineLabels.Host] = host,
+        [MachineLabels.HostMachine] = host,
         [MachineLabels.Deadline] = deadline,
     };
 }

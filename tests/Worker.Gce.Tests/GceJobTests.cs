@@ -42,6 +42,7 @@ public sealed class GceJobTests() : FakeGceTest(bootVms: true)
             Assert.Equal(GceTestBed.Fleet, labels[MachineLabels.Fleet]!.GetValue<string>());
             Assert.Equal("11", labels[MachineLabels.JobId]!.GetValue<string>());
             Assert.Equal(GceTestBed.Host, labels[MachineLabels.Host]!.GetValue<string>());
+            Assert.Equal(GceTestBed.Host, labels[MachineLabels.HostMachine]!.GetValue<string>());
             var deadline = long.Parse(labels[MachineLabels.Deadline]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture);
             Assert.InRange(DateTimeOffset.FromUnixTimeSeconds(deadline), DateTimeOffset.UtcNow.AddMinutes(59), DateTimeOffset.UtcNow.AddMinutes(61));
             Assert.EndsWith("zones/us-central1-a/machineTypes/n2-standard-4", vm["machineType"]!.GetValue<string>());

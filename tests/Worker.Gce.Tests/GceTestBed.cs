@@ -48,6 +48,7 @@ public sealed class GceTestBed : IAsyncDisposable
             ["WORKER_GCE_API_RETRIES"] = "4",
             ["WORKER_GCE_BACKOFF_RETRY_MAX"] = "50ms",
             ["WORKER_GCE_REQUEST_TIMEOUT"] = "2s",
+            ["WORKER_GCE_HOST_INSTANCE"] = Host,
         };
         foreach (var (key, value) in overrides)
         {

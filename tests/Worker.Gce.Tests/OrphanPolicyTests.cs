@@ -21,6 +21,7 @@ public sealed class OrphanPolicyTests
         if (host is not null)
         {
             labels[MachineLabels.Host] = host;
+            labels[MachineLabels.HostMachine] = host;
         }
         labels[MachineLabels.Deadline] = (deadline ?? Now.AddMinutes(30)).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
         return new MachineRecord(name, name, labels, Now.AddHours(-1), state);
@@ -57,6 +58,18 @@ public sealed class OrphanPolicyTests
 
         Assert.True(OrphanPolicy.Decide(machine, "fleet-1", Now, LiveHosts).Delete);
         Assert.False(OrphanPolicy.Decide(machine, "fleet-1", Now, null).Delete);
+    }
+
+    [Fact]
+    public void A_missing_host_decides_only_by_the_host_machine_label_never_by_the_free_text_host_label()
+    {
+        var machine = Machine(host: "host-gone");
+        var withoutHostMachine = machine with
+        {
+            Labels = machine.Labels.Where(l => l.Key != MachineLabels.HostMachine).ToDictionary(l => l.Key, l => l.Value),
+        };
+
+        Assert.False(OrphanPolicy.Decide(withoutHostMachine, "fleet-1", Now, LiveHosts).Delete);
     }
 
     [Fact]

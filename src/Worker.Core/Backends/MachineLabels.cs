@@ -16,6 +16,13 @@ public sealed class MachineLabels(string fleet, string workerHost, TimeSpan dead
     public const string Deadline = "worker-deadline";
     public const string Standby = "worker-standby";
 
+    /// <summary>
+    /// The machine the worker host itself runs on, as its backend's directory of hosts names it (e.g.
+    /// the worker's GCE instance). Set by a backend only when it knows it; the cleanup sidecar deletes
+    /// a machine for a gone host only by this label, never by <see cref="Host"/>, which is free text.
+    /// </summary>
+    public const string HostMachine = "worker-host-machine";
+
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
 
     public string FleetName { get; } = Sanitize(fleet);

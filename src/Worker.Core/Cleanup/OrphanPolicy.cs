@@ -6,8 +6,9 @@ namespace Worker.Core.Cleanup;
 /// <summary>
 /// Decides from labels and state alone whether a machine is an orphan. Only machines carrying this
 /// fleet's label are ever deleted, and only when no live job can own them: the machine is stopped,
-/// its deadline (hard timeout plus margin after creation) has passed, or its worker host is gone.
-/// Names never decide, unlike gcloud-cleanup's name filters and maximum age.
+/// its deadline (hard timeout plus margin after creation) has passed, or the machine its worker host
+/// ran on is gone (only for machines whose backend recorded that host machine). Names never decide,
+/// unlike gcloud-cleanup's name filters and maximum age.
 /// </summary>
 public static class OrphanPolicy
 {
@@ -31,7 +32,7 @@ public static class OrphanPolicy
         {
             return OrphanDecision.Remove(machine, $"its deadline {d:u} has passed, so no live job can own it");
         }
-        if (machine.Labels.TryGetValue(MachineLabels.Host, out var host) && liveHosts is not null && !liveHosts.Contains(host))
+        if (machine.Labels.TryGetValue(MachineLabels.HostMachine, out var host) && liveHosts is not null && !liveHosts.Contains(host))
         {
             return OrphanDecision.Remove(machine, $"its worker host '{host}' no longer exists");
         }
