@@ -151,7 +151,8 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
         await client.Images.CreateImageAsync(new ImagesCreateParameters { FromImage = repository, Tag = tag }, null, new Progress<JSONMessage>(), ct);
     }
 
-    private static (string Repository, string Tag) SplitTag(string image)
+    /// <summary>An image reference as the pull API wants it: a digest stays whole, a missing tag is latest, a registry port is no tag.</summary>
+    internal static (string Repository, string Tag) SplitTag(string image)
     {
         if (image.Contains('@'))
         {
