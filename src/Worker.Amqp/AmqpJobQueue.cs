@@ -96,7 +96,10 @@ public sealed class AmqpJobQueue : IJobQueue, IAsyncDisposable
         await StartAsync(ct);
         var channel = await _connection!.CreateChannelAsync(cancellationToken: ct);
         var consumerChannel = new ConsumerChannel(channel);
-        var inbox = System.Threading.Channels.Channel.CreateUnbounded<AmqpJob>();
+        // Synchronous continuations: the processor waiting here takes the job on the delivering
+        // thread, one thread hop less per job (with prefetch 1 nothing else waits behind it).
+        var inbox = System.Threading.Channels.Channel.CreateUnbounded<AmqpJob>(
+            new System.Threading.Channels.UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = true });
         try
         {
             await channel.BasicQosAsync(0, 1, false, ct);
