@@ -84,6 +84,20 @@ public sealed class GceJobTests() : FakeGceTest(bootVms: true)
     }
 
     [Fact]
+    public async Task Without_a_public_IP_the_VM_is_reached_on_its_internal_address()
+    {
+        var backend = Bed.Backend(("GCE_PUBLIC_IP", "false"));
+        await using var instance = await backend.StartAsync(Bed.Attributes(), Bed.ProgressSink(), CancellationToken.None);
+
+        var nic = Fake.Instance(instance.Id)!["networkInterfaces"]![0]!;
+        Assert.Null(nic["accessConfigs"]);
+        Assert.Contains(Bed.Progress, line => line.Contains($"running at {nic["networkIP"]!.GetValue<string>()}", StringComparison.Ordinal));
+        await instance.UploadScriptAsync("echo internal", CancellationToken.None);
+        await instance.StopAsync(CancellationToken.None);
+        Assert.Empty(Fake.InstanceNames);
+    }
+
+    [Fact]
     public async Task A_failing_script_fails_the_job_and_is_not_requeued()
     {
         var (verdict, job) = await GceTestBed.RunJobAsync(Bed.Backend(), "script: [ 'echo about to fail', 'false' ]");
