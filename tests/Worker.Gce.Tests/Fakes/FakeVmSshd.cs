@@ -12,10 +12,18 @@ namespace Worker.Gce.Tests.Fakes;
 public sealed class FakeVmSshd : IDisposable
 {
     private readonly Process _process;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _errors = new();
 
     private FakeVmSshd(Process process, string home, string hostKeyPath)
     {
         _process = process;
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is { } line)
+            {
+                _errors.Enqueue(line);
+            }
+        };
         Home = home;
         HostKeyPath = hostKeyPath;
     }
@@ -68,9 +76,9 @@ public sealed class FakeVmSshd : IDisposable
             start.ArgumentList.Add(a);
         }
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start sshd");
+        var vm = new FakeVmSshd(process, home, hostKey);
         process.BeginErrorReadLine();
         process.BeginOutputReadLine();
-        var vm = new FakeVmSshd(process, home, hostKey);
         await vm.WaitUntilListeningAsync(ip, port);
         return vm;
     }
@@ -103,6 +111,12 @@ public sealed class FakeVmSshd : IDisposable
             catch (SocketException) when (DateTime.UtcNow < deadline && !_process.HasExited)
             {
                 await Task.Delay(20);
+            }
+            catch (SocketException e)
+            {
+                throw new InvalidOperationException(
+                    $"the fake VM's sshd on {ip}:{port} did not come up ({string.Join(" / ", _errors)}); " +
+                    "these tests need root (unshare, mount), openssh-server and util-linux", e);
             }
         }
     }
