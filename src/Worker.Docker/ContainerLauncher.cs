@@ -20,6 +20,7 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
     public const string SpecLabel = "worker-standby-spec";
 
     private static readonly TimeSpan RemoveTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan CreateTimeout = TimeSpan.FromSeconds(60);
 
     public async Task<string> LaunchAsync(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name,
         IProgress<string>? progress, CancellationToken ct)
@@ -28,19 +29,13 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
         CreateContainerResponse created;
         try
         {
-            created = await client.Containers.CreateContainerAsync(parameters, ct);
+            created = await CreateAsync(parameters);
         }
         catch (DockerImageNotFoundException) when (options.PullMissing)
         {
             progress?.Report($"Pulling image {spec.Image}.");
             await PullAsync(spec.Image, ct);
-            created = await client.Containers.CreateContainerAsync(parameters, ct);
-        }
-        catch (OperationCanceledException)
-        {
-            // The engine may have made it before the request was given up: it is found by its name.
-            await RemoveQuietlyAsync(client, name, logger);
-            throw;
+            created = await CreateAsync(parameters);
         }
         catch (DockerImageNotFoundException)
         {
@@ -52,6 +47,7 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
         }
         try
         {
+            ct.ThrowIfCancellationRequested();
             await client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), ct);
             return created.ID;
         }
@@ -71,6 +67,17 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
             string.Join(',', options.OperatorVolumes), string.Join(',', options.TmpfsMounts), options.NetworkName ?? "",
             options.ShmBytes.ToString(CultureInfo.InvariantCulture));
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(shape)))[..16];
+    }
+
+    /// <summary>
+    /// Creates without the caller's token: a create given up half-way can still land in the engine
+    /// after a removal by name found nothing, and leave a container behind. A create takes
+    /// milliseconds; the start after it is where a timeout cuts.
+    /// </summary>
+    private async Task<CreateContainerResponse> CreateAsync(CreateContainerParameters parameters)
+    {
+        using var timeout = new CancellationTokenSource(CreateTimeout);
+        return await client.Containers.CreateContainerAsync(parameters, timeout.Token);
     }
 
     /// <summary>Kills and removes a container on a fresh token; one that is already gone is fine.</summary>

@@ -155,6 +155,8 @@ public sealed class DockerJobTests
                 Requeues = 0,
             });
             var (_, verdict) = await harness.RunAsync("script: [\"true\"]");
+            // A create given up mid-flight used to land in the engine after its removal: give it time to.
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
 
             Assert.Empty(await harness.ContainersAsync());
             var created = (await DockerEngine.CreateEventsAsync(harness.Fleet, since)).Count;
