@@ -147,10 +147,10 @@ public sealed class ConfirmedPublisher : IAsyncDisposable
                 {
                     // The broker lost them; resend everything unconfirmed in order on a fresh channel.
                     _logger.LogWarning("RabbitMQ refused a {Purpose} message; sending again", _purpose);
-                    broken.Cancel();
+                    BreakLater(broken);
                     return Task.CompletedTask;
                 };
-                channel.ChannelShutdownAsync += (_, _) => { SafeCancel(broken); return Task.CompletedTask; };
+                channel.ChannelShutdownAsync += (_, _) => { BreakLater(broken); return Task.CompletedTask; };
                 if (!channel.IsOpen)
                 {
                     continue;
@@ -266,6 +266,13 @@ public sealed class ConfirmedPublisher : IAsyncDisposable
             _inFlight.Clear();
         }
     }
+
+    /// <summary>
+    /// Ends the channel's pump from a client event handler without running the pump there: its
+    /// wait may continue synchronously, and closing a channel inside its own event would deadlock.
+    /// </summary>
+    private static void BreakLater(CancellationTokenSource broken) =>
+        ThreadPool.QueueUserWorkItem(static cts => SafeCancel(cts), broken, preferLocal: false);
 
     private static void SafeCancel(CancellationTokenSource cts)
     {
