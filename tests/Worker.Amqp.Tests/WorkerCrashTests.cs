@@ -38,6 +38,14 @@ public sealed class WorkerCrashTests(RabbitMqBroker broker) : IClassFixture<Rabb
         Assert.Contains("hostname: worker-survivor", string.Concat(secondRun.Where(m => m.IsLog).Select(m => m.Log)));
         await WireFormatTests.WaitUntilAsync(async () => await Broker.CountAsync(broker.Uri, queue) == 0, TimeSpan.FromSeconds(10));
         Assert.Contains("delivered again", survivor.Stderr);
+        foreach (var worker in new[] { "worker-doomed", "worker-survivor" })
+        {
+            var baseDir = Env(queue, worker, "0s")["WORKER_BASE_DIR"];
+            if (Directory.Exists(baseDir))
+            {
+                Directory.Delete(baseDir, recursive: true);
+            }
+        }
     }
 
     private async Task<bool> QueueExistsAsync(string queue)
