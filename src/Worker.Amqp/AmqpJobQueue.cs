@@ -102,8 +102,13 @@ public sealed class AmqpJobQueue : IJobQueue, IAsyncDisposable
             new System.Threading.Channels.UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = true });
         try
         {
+            // Declared again by each processor, so one whose consumer the broker cancelled (queue deleted) serves again.
+            await AmqpTopology.DeclareJobQueueAsync(channel, Name, Options.QueueType, ct);
             await channel.BasicQosAsync(0, 1, false, ct);
-            var consumer = new AsyncEventingBasicConsumer(channel);
+            var consumer = new JobConsumer(channel);
+            _ = consumer.BrokerCancelled.ContinueWith(
+                _ => inbox.Writer.TryComplete(new InvalidOperationException($"RabbitMQ cancelled this worker's consumer of {Name}; subscribing again")),
+                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             consumer.ReceivedAsync += (_, delivery) => OnDeliveryAsync(consumerChannel, delivery, inbox.Writer);
             var arguments = new Dictionary<string, object?> { ["x-priority"] = Options.Priority };
             await channel.BasicConsumeAsync(Name, autoAck: false, consumerTag: "", noLocal: false, exclusive: false, arguments, consumer, ct);
@@ -116,6 +121,10 @@ public sealed class AmqpJobQueue : IJobQueue, IAsyncDisposable
                 }
                 catch (OperationCanceledException)
                 {
+                }
+                catch (System.Threading.Channels.ChannelClosedException e) when (e.InnerException is { } reason)
+                {
+                    throw reason; // the processor logs it and subscribes again
                 }
                 if (job is null)
                 {

@@ -92,6 +92,30 @@ public sealed class JobControlTests(RabbitMqBroker broker) : IClassFixture<Rabbi
     }
 
     [Fact]
+    public async Task Worker_whose_job_queue_is_deleted_declares_it_again_and_keeps_serving()
+    {
+        var queue = NewQueue("deleted");
+        await using var tap = await ReportingTap.CreateAsync(broker.Uri);
+        await using var worker = await InProcessWorker.StartAsync(broker.Uri, queue, ("PROVIDER_NAME", "fake"));
+        await WireFormatTests.WaitUntilAsync(async () => await ConsumersAsync(queue) == 1);
+
+        await broker.CtlAsync("delete_queue", queue);
+        await WireFormatTests.WaitUntilAsync(async () => await ConsumersAsync(queue) == 1);
+        var payload = Broker.Job("script: [\"true\"]", queue);
+        await Broker.EnqueueAsync(broker.Uri, queue, payload);
+
+        var seen = await tap.FinishedAsync(payload.JobId, Patience);
+        Assert.Equal("passed", seen.Last(m => m.IsState).State);
+    }
+
+    private async Task<int> ConsumersAsync(string queue)
+    {
+        var listed = await broker.CtlAsync("list_queues", "name", "consumers");
+        var line = listed.Split('\n').FirstOrDefault(l => l.StartsWith(queue + "\t", StringComparison.Ordinal));
+        return line is null ? -1 : int.Parse(line.Split('\t')[1].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
     public async Task Two_workers_on_one_queue_share_the_jobs_and_run_each_once()
     {
         var queue = NewQueue("shared");
