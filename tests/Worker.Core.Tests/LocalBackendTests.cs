@@ -18,22 +18,6 @@ public sealed class LocalBackendTests : IDisposable
         }
     }
 
-    private sealed class CollectingLog : IJobLogWriter
-    {
-        private readonly System.Text.StringBuilder _text = new();
-
-        public string Text { get { lock (_text) { return _text.ToString(); } } }
-
-        public ValueTask WriteAsync(string text, CancellationToken ct = default)
-        {
-            lock (_text)
-            {
-                _text.Append(text);
-            }
-            return ValueTask.CompletedTask;
-        }
-    }
-
     private async Task<LocalInstance> StartAsync()
     {
         var backend = new LocalBackend(new WorkerOptions { BaseDirectory = _baseDir }, new LocalOptions());

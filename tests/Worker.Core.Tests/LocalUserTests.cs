@@ -45,7 +45,7 @@ public sealed class LocalUserTests : IDisposable
             touch made-by-the-job && echo "file-owner=$(stat -c %U made-by-the-job)"
             if touch /root/escaped 2>/dev/null; then echo ROOT-WRITABLE; else echo root-is-off-limits; fi
             """, CancellationToken.None);
-        var log = new TextLog();
+        var log = new CollectingLog();
         var result = await instance.RunScriptAsync(log, CancellationToken.None);
         var ownerWhileRunning = Run("stat", "-c", "%U", instance.WorkingDirectory).Output.Trim();
         await instance.StopAsync(CancellationToken.None);
@@ -68,7 +68,7 @@ public sealed class LocalUserTests : IDisposable
         var backend = new LocalBackend(new WorkerOptions { BaseDirectory = _baseDir }, new LocalOptions { RunAsUser = JobUser });
         var instance = (LocalInstance)await backend.StartAsync(new StartAttributes { JobId = 8 }, new Progress<string>(), CancellationToken.None);
         await instance.UploadScriptAsync("sleep 311 & echo ready; sleep 312", CancellationToken.None);
-        var log = new TextLog();
+        var log = new CollectingLog();
         using var cts = new CancellationTokenSource();
         var run = instance.RunScriptAsync(log, cts.Token);
         var sw = Stopwatch.StartNew();
@@ -97,21 +97,5 @@ public sealed class LocalUserTests : IDisposable
         var output = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
         process.WaitForExit();
         return (process.ExitCode, output);
-    }
-
-    private sealed class TextLog : IJobLogWriter
-    {
-        private readonly System.Text.StringBuilder _text = new();
-
-        public string Text { get { lock (_text) { return _text.ToString(); } } }
-
-        public ValueTask WriteAsync(string text, CancellationToken ct = default)
-        {
-            lock (_text)
-            {
-                _text.Append(text);
-            }
-            return ValueTask.CompletedTask;
-        }
     }
 }
