@@ -91,12 +91,6 @@ public sealed class JobPipeline(
         {
             await BestEffortAsync(() => log.WriteWorkerMessageAsync($"\n\n{verdict.Message}\n", teardown.Token).AsTask(), "write the outcome");
         }
-        if (instance is not null)
-        {
-            status.Enter(jobId, JobSteps.StopInstance);
-            await BestEffortAsync(() => instance.StopAsync(teardown.Token), $"stop machine {instanceId}");
-            await BestEffortAsync(() => instance.DisposeAsync().AsTask(), $"release machine {instanceId}");
-        }
         if (log is not null)
         {
             status.Enter(jobId, JobSteps.CloseLog);
@@ -121,6 +115,17 @@ public sealed class JobPipeline(
         {
             // The queue keeps the job unacknowledged, so it is delivered again; nothing is lost.
             logger.LogError(e, "Job {JobId}: could not report {Verdict}", jobId, Describe(verdict));
+        }
+
+        // The job's owner has its result already; the machine goes after, on this processor's time
+        // (it takes no other job until then), as travis-worker does. A crash here leaves a labelled
+        // machine that the cleanup sidecar removes.
+        if (instance is not null)
+        {
+            status.Enter(jobId, JobSteps.StopInstance);
+            using var stopping = new CancellationTokenSource(options.Teardown);
+            await BestEffortAsync(() => instance.StopAsync(stopping.Token), $"stop machine {instanceId}");
+            await BestEffortAsync(() => instance.DisposeAsync().AsTask(), $"release machine {instanceId}");
         }
         return verdict;
     }

@@ -43,7 +43,7 @@ public static class JobSteps
     public const string UploadScript = "uploading the script";
     public const string Started = "reporting started";
     public const string RunScript = "running the script";
-    public const string StopInstance = "stopping the machine";
     public const string CloseLog = "closing the log";
     public const string Finish = "reporting the result";
+    public const string StopInstance = "stopping the machine";
 }

@@ -1,0 +1,68 @@
+using Worker.Core.Backends;
+using Worker.Core.Backends.Fake;
+using Worker.Core.Logs;
+using Worker.Core.Queues;
+
+namespace Worker.Core.Tests;
+
+/// <summary>When the machine goes, relative to what the job's owner is told.</summary>
+public sealed class JobPipelineTeardownTests
+{
+    [Fact]
+    public async Task The_result_and_the_final_log_part_are_reported_before_the_machine_is_torn_down()
+    {
+        var backend = new StopRecordingBackend(new FakeBackend(new FakeOptions { Output = "hi\n" }));
+        var harness = new PipelineHarness(backend);
+        var job = harness.Enqueue("script: [\"echo hi\"]");
+        backend.Observe = () => (job.Events.ToList(), job.Parts.Any(p => p.Final));
+
+        await harness.RunNextAsync();
+
+        var (events, finalPartSent) = Assert.Single(backend.SeenAtStop);
+        Assert.Equal("finished:passed", events[^1]);
+        Assert.True(finalPartSent);
+        Assert.Empty(backend.Inner.Live);
+    }
+
+    [Fact]
+    public async Task A_requeued_job_is_back_on_the_queue_before_its_machine_is_torn_down()
+    {
+        var backend = new StopRecordingBackend(new FakeBackend(new FakeOptions { EndIncomplete = true }));
+        var harness = new PipelineHarness(backend);
+        var job = harness.Enqueue("script: [\"echo hi\"]");
+        backend.Observe = () => (job.Events.ToList(), false);
+
+        await harness.RunNextAsync();
+
+        var (events, _) = Assert.Single(backend.SeenAtStop);
+        Assert.StartsWith("requeued", events[^1]);
+    }
+
+    /// <summary>Wraps a backend and notes what the job's owner had been told when each machine was stopped.</summary>
+    private sealed class StopRecordingBackend(FakeBackend inner) : IBackend
+    {
+        public FakeBackend Inner => inner;
+        public Func<(List<string> Events, bool FinalPartSent)> Observe { get; set; } = () => ([], false);
+        public List<(List<string> Events, bool FinalPartSent)> SeenAtStop { get; } = [];
+        public string Name => inner.Name;
+
+        public async Task<IInstance> StartAsync(StartAttributes attributes, IProgress<string> progress, CancellationToken ct) =>
+            new Recording(this, await inner.StartAsync(attributes, progress, ct));
+
+        private sealed class Recording(StopRecordingBackend backend, IInstance instance) : IInstance
+        {
+            public string Id => instance.Id;
+            public string ImageName => instance.ImageName;
+            public Task UploadScriptAsync(string script, CancellationToken ct) => instance.UploadScriptAsync(script, ct);
+            public Task<RunResult> RunScriptAsync(IJobLogWriter log, CancellationToken ct) => instance.RunScriptAsync(log, ct);
+
+            public Task StopAsync(CancellationToken ct)
+            {
+                backend.SeenAtStop.Add(backend.Observe());
+                return instance.StopAsync(ct);
+            }
+
+            public ValueTask DisposeAsync() => instance.DisposeAsync();
+        }
+    }
+}
