@@ -10,9 +10,10 @@ using Worker.Core.Jobs;
 namespace Worker.Docker;
 
 /// <summary>
-/// Creates and starts one container: kept alive by <c>sleep infinity</c> so scripts run by exec,
-/// labelled, limited, never privileged unless the spec says so. A container whose start fails is
-/// removed before this throws, so a failed start leaves nothing behind.
+/// Creates (and for standbys starts) one container: labelled, limited, never privileged unless the
+/// spec says so. A job's container runs its script as the main process; a standby is kept alive by
+/// <c>sleep infinity</c> so a script runs in it by exec. A standby whose start fails is removed
+/// before this throws, so a failed start leaves nothing behind.
 /// </summary>
 public sealed class ContainerLauncher(IDockerClient client, DockerOptions options, ILogger logger)
 {
@@ -21,21 +22,22 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
 
     private static readonly TimeSpan RemoveTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan CreateTimeout = TimeSpan.FromSeconds(60);
+    private static readonly IList<string> KeepAlive = ["sleep", "infinity"];
 
-    public async Task<string> LaunchAsync(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name,
+    /// <summary>Creates a container whose main process is <paramref name="command"/>, pulling its image first if allowed and missing; it is not started.</summary>
+    public async Task<string> CreateAsync(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name, IList<string> command,
         IProgress<string>? progress, CancellationToken ct)
     {
-        var parameters = Parameters(spec, labels, name);
-        CreateContainerResponse created;
+        var parameters = Parameters(spec, labels, name, command);
         try
         {
-            created = await CreateAsync(parameters);
+            return (await CreateAsync(parameters)).ID;
         }
         catch (DockerImageNotFoundException) when (options.PullMissing)
         {
             progress?.Report($"Pulling image {spec.Image}.");
             await PullAsync(spec.Image, ct);
-            created = await CreateAsync(parameters);
+            return (await CreateAsync(parameters)).ID;
         }
         catch (DockerImageNotFoundException)
         {
@@ -45,16 +47,22 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
         {
             throw new InvalidOperationException($"WORKER_DOCKER_NETWORK names a network Docker doesn't know: {e.ResponseBody?.Trim()}", e);
         }
+    }
+
+    /// <summary>Creates and starts a container that idles until a script is run in it by exec.</summary>
+    public async Task<string> LaunchIdleAsync(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name, CancellationToken ct)
+    {
+        var id = await CreateAsync(spec, labels, name, KeepAlive, null, ct);
         try
         {
             ct.ThrowIfCancellationRequested();
-            await client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), ct);
-            return created.ID;
+            await client.Containers.StartContainerAsync(id, new ContainerStartParameters(), ct);
+            return id;
         }
         catch (Exception e)
         {
             logger.LogWarning("Container {Name} did not start ({Error}); removing it", name, e.Message);
-            await RemoveQuietlyAsync(client, created.ID, logger);
+            await RemoveQuietlyAsync(client, id, logger);
             throw;
         }
     }
@@ -109,7 +117,7 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
         }
     }
 
-    private CreateContainerParameters Parameters(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name)
+    private CreateContainerParameters Parameters(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name, IList<string> command)
     {
         var host = new HostConfig
         {
@@ -137,7 +145,7 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
         {
             Name = name,
             Image = spec.Image,
-            Entrypoint = ["sleep", "infinity"],
+            Entrypoint = command,
             Cmd = [],
             Labels = labels.ToDictionary(),
             Env = ["LANG=C.UTF-8"],

@@ -8,7 +8,7 @@ namespace Worker.Docker;
 /// <summary>
 /// One new container per job, never reused. The operator's policy is checked first, so a refused
 /// job creates nothing; a job that asks for exactly what a standby is takes one, any other gets a
-/// fresh container.
+/// fresh container, created here and started when its script runs (as <c>docker run</c> does).
 /// </summary>
 public sealed class DockerBackend : IBackend, IAsyncDisposable
 {
@@ -50,9 +50,15 @@ public sealed class DockerBackend : IBackend, IAsyncDisposable
             return standby;
         }
         var name = $"worker-job-{attributes.JobId.ToString(CultureInfo.InvariantCulture)}-{Guid.NewGuid().ToString("N")[..8]}";
-        progress.Report($"Starting container {name} ({spec.Image}).");
-        var id = await _launcher.LaunchAsync(spec, attributes.Labels, name, progress, ct);
-        return new DockerInstance(_client, id, spec.Image, fromStandby: false, _logger);
+        progress.Report($"Creating container {name} ({spec.Image}).");
+        var id = await _launcher.CreateAsync(spec, attributes.Labels, name, ScriptArchive.RunnerCommand, progress, ct);
+        if (ct.IsCancellationRequested)
+        {
+            // The create ran to its end on purpose (see ContainerLauncher); the caller gave up meanwhile.
+            await ContainerLauncher.RemoveQuietlyAsync(_client, id, _logger);
+            ct.ThrowIfCancellationRequested();
+        }
+        return new JobContainerInstance(_client, id, spec.Image, _logger);
     }
 
     public async ValueTask DisposeAsync()

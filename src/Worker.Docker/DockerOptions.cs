@@ -31,12 +31,12 @@ public sealed record DockerOptions
         "Whether a job may ask for a privileged container (config.privileged). Containers are never privileged otherwise.");
     public static readonly Setting<IReadOnlyList<string>> Volumes = new("DOCKER_VOLUMES", Array.Empty<string>(),
         "Binds every job's container gets, set by the operator and not checked against WORKER_ALLOWED_VOLUMES; the Docker socket is never mounted unless listed here or allowed there.",
-        "a comma-separated list of SOURCE:DESTINATION[:ro|rw] with an absolute destination",
+        "a comma-separated list of SOURCE:DESTINATION[:ro|rw] with an absolute destination other than " + ScriptArchive.Directory,
         text => ParseList(text, s => VolumeRequest.TryParse(s, out _)), v => string.Join(",", v));
     public static readonly Setting<IReadOnlyList<string>> Tmpfs = new("DOCKER_TMPFS", Array.Empty<string>(),
         "tmpfs mounts of every job's container.",
-        "a comma-separated list of ABSOLUTE_PATH[:OPTIONS] (options separated by ';' here, e.g. /run:rw;size=64m)",
-        text => ParseList(text, s => s.StartsWith('/')), v => string.Join(",", v));
+        "a comma-separated list of ABSOLUTE_PATH[:OPTIONS] (options separated by ';' here, e.g. /run:rw;size=64m), not over " + ScriptArchive.Directory,
+        text => ParseList(text, s => s.StartsWith('/') && !ScriptArchive.IsCoveredBy("/" + s.Split(':')[0].Trim('/'))), v => string.Join(",", v));
     public static readonly Setting<long> ShmSize = Setting.Bytes("DOCKER_SHM_SIZE", 64L << 20,
         "Size of /dev/shm in each job's container.", min: 1);
     public static readonly Setting<int> Standby = Setting.Int("DOCKER_STANDBY", 0,

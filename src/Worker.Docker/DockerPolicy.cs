@@ -79,7 +79,7 @@ public sealed class DockerPolicy
         if (!VolumeRequest.TryParse(text, out var volume))
         {
             throw new JobRefusedException(
-                $"volume '{text}' is not SOURCE:DESTINATION[:ro|rw] with an absolute destination and no '..' (WORKER_ALLOWED_VOLUMES)");
+                $"volume '{text}' is not SOURCE:DESTINATION[:ro|rw] with an absolute destination and no '..', outside {ScriptArchive.Directory} (WORKER_ALLOWED_VOLUMES)");
         }
         if (_volumes.Count == 0)
         {

@@ -140,7 +140,7 @@ public sealed class DockerStandbyPool : IAsyncDisposable
     }
 
     /// <summary>Takes a ready standby for the job and names it after it, or null when none is ready.</summary>
-    public async Task<DockerInstance?> TryClaimAsync(StartAttributes job, CancellationToken ct)
+    public async Task<StandbyInstance?> TryClaimAsync(StartAttributes job, CancellationToken ct)
     {
         while (_ready.TryDequeue(out var standby))
         {
@@ -155,7 +155,7 @@ public sealed class DockerStandbyPool : IAsyncDisposable
                 // By its standby name, not its id: a second claimer (another worker that took it over) then finds no such container.
                 await _client.Containers.RenameContainerAsync(standby.Name, new ContainerRenameParameters { NewName = name }, ct);
                 _ = Task.Delay(ReplenishDelay, CancellationToken.None).ContinueWith(_ => Replenish(), TaskScheduler.Default);
-                return new DockerInstance(_client, id, _spec.Image, fromStandby: true, _logger, stopped: Replenish);
+                return new StandbyInstance(_client, id, _spec.Image, _logger, stopped: Replenish);
             }
             catch (DockerApiException e) when (!ct.IsCancellationRequested)
             {
@@ -211,7 +211,7 @@ public sealed class DockerStandbyPool : IAsyncDisposable
         try
         {
             var name = NamePrefix + Guid.NewGuid().ToString("N")[..12];
-            var id = await _launcher.LaunchAsync(_spec, Labels(), name, null, CancellationToken.None);
+            var id = await _launcher.LaunchIdleAsync(_spec, Labels(), name, CancellationToken.None);
             if (_closed)
             {
                 await ContainerLauncher.RemoveQuietlyAsync(_client, id, _logger);

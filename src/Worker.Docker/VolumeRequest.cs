@@ -16,6 +16,7 @@ public sealed record VolumeRequest(string Source, string Destination, bool ReadO
     /// Accepts an absolute host path without <c>..</c> segments (collapsed: no repeated or trailing
     /// slashes) or a Docker volume name as source, an absolute destination, and only the modes
     /// <c>ro</c> and <c>rw</c>: propagation and SELinux relabelling options are not for jobs to set.
+    /// Nothing may be mounted over the job's script.
     /// </summary>
     public static bool TryParse(string text, out VolumeRequest volume)
     {
@@ -36,7 +37,7 @@ public sealed record VolumeRequest(string Source, string Destination, bool ReadO
         }
         var source = parts[0].StartsWith('/') ? CleanPath(parts[0]) : IsVolumeName(parts[0]) ? parts[0] : null;
         var destination = parts[1].StartsWith('/') ? CleanPath(parts[1]) : null;
-        if (source is null || destination is null)
+        if (source is null || destination is null || ScriptArchive.IsCoveredBy(destination))
         {
             return false;
         }

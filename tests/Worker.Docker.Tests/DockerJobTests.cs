@@ -145,7 +145,7 @@ public sealed class DockerJobTests
         // Where the cut lands depends on the engine's speed, so the timeout grows until one lands
         // after the create; every attempt must leave nothing behind.
         var cutAfterCreate = false;
-        foreach (var ms in new[] { 40, 80, 150, 250, 400, 600, 900 })
+        foreach (var ms in new[] { 1, 5, 10, 20, 40, 80, 150, 250, 400, 600, 900 })
         {
             var since = DateTimeOffset.UtcNow;
             await using var harness = await DockerHarness.CreateAsync(worker: new Worker.Core.Configuration.WorkerOptions
@@ -181,5 +181,34 @@ public sealed class DockerJobTests
         Assert.Contains("not a directory", verdict.Message);
         Assert.Single(await DockerEngine.CreateEventsAsync(harness.Fleet, since));
         Assert.Empty(await harness.ContainersAsync());
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public async Task A_process_the_script_leaves_in_the_background_does_not_keep_the_job_running(int standby)
+    {
+        await using var harness = await DockerHarness.CreateAsync(o => o with { StandbyCount = standby });
+        if (harness.Backend.Standby is { } pool)
+        {
+            await pool.FillAsync(CancellationToken.None);
+        }
+        // Without its own end, the job would run into the 20 s limit and be errored as timed out.
+        var (job, verdict) = await harness.RunAsync("script: [\"sleep 300 &\", \"echo left one behind\"]\ntimeout: 20s");
+
+        Assert.Equal("passed", await job.Outcome);
+        Assert.Equal(0, verdict.ExitCode);
+        Assert.Contains("left one behind", job.Log);
+        Assert.Equal(standby == 1, job.Log.Contains("standby", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_tmpfs_over_tmp_does_not_hide_the_uploaded_script()
+    {
+        await using var harness = await DockerHarness.CreateAsync(o => o with { TmpfsMounts = ["/tmp:rw;size=16m"] });
+        var (job, _) = await harness.RunAsync("script: [\"grep -q ' /tmp tmpfs ' /proc/mounts && echo tmp-is-tmpfs\"]");
+
+        Assert.Equal("passed", await job.Outcome);
+        Assert.Contains("tmp-is-tmpfs", job.Log);
     }
 }

@@ -30,6 +30,7 @@ public sealed class DockerPolicyJobTests : IDisposable
     [InlineData("volumes: [\"/etc:/host-etc\"]", "volume '/etc' is not allowed by WORKER_ALLOWED_VOLUMES")]
     [InlineData("volumes: [\"/var/run/docker.sock:/var/run/docker.sock\"]", "is a container engine socket")]
     [InlineData("volumes: [\"/var/run:/host-run\"]", "is a container engine socket")]
+    [InlineData("volumes: [\"/srv/cache:/.worker-job\"]", "outside /.worker-job")]
     public async Task A_job_asking_for_what_the_policy_refuses_is_errored_naming_the_rule_and_nothing_is_created(string request, string rule)
     {
         var since = DateTimeOffset.UtcNow;
@@ -113,6 +114,7 @@ public sealed class DockerPolicyJobTests : IDisposable
             // capabilities; its refusal proves the container was asked to be privileged, since
             // ordinary containers start fine here.
             Assert.Contains("unable to apply caps", privileged.Log);
+            await run; // the result is reported before the container is removed
             return;
         }
         using var client = DockerEngine.Client();

@@ -1,0 +1,94 @@
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using Microsoft.Extensions.Logging;
+using Worker.Core.Backends;
+using Worker.Core.Logs;
+
+namespace Worker.Docker;
+
+/// <summary>
+/// A standby container a job took: already running (<c>sleep infinity</c>), so the script runs by
+/// exec and its exit code is read back from the exec.
+/// </summary>
+public sealed class StandbyInstance(IDockerClient client, string containerId, string imageName, ILogger logger, Action? stopped)
+    : DockerInstance(client, containerId, imageName, logger, stopped)
+{
+    public override bool FromStandby => true;
+
+    public override async Task<RunResult> RunScriptAsync(IJobLogWriter log, CancellationToken ct)
+    {
+        var exec = await Client.Exec.CreateContainerExecAsync(ContainerId, new ContainerExecCreateParameters
+        {
+            Cmd = ScriptArchive.ExecCommand,
+            AttachStdout = true,
+            AttachStderr = true,
+        }, ct);
+        var output = new LogWriterStream(log);
+        using (var stream = await Client.Exec.StartContainerExecAsync(exec.ID, new ContainerExecStartParameters(), ct))
+        {
+            await ReadUntilEndAsync(stream, (_, chunk, t) => output.WriteAsync(chunk, t), ct);
+        }
+        return await ExitOfAsync(exec.ID, ct);
+    }
+
+    /// <summary>
+    /// The script's exit code. The output stream can end a moment before Docker records the code,
+    /// so a running exec is asked again briefly. A script killed by a signal in a container that is
+    /// no longer running means the machine went away (OOM of the whole container, a kill from outside):
+    /// that is not the script's result, and the job is retried.
+    /// </summary>
+    private async Task<RunResult> ExitOfAsync(string execId, CancellationToken ct)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            ContainerExecInspectResponse inspect;
+            try
+            {
+                inspect = await Client.Exec.InspectContainerExecAsync(execId, ct);
+            }
+            catch (DockerApiException e)
+            {
+                Logger.LogWarning("Container {Id}: the script's exit code can't be read: {Error}", Id, e.Message);
+                return RunResult.Incomplete;
+            }
+            if (!inspect.Running && inspect.ExitCode is { } code)
+            {
+                if (code >= 128 && await StoppedSoonAfterAsync(ct))
+                {
+                    return RunResult.Incomplete;
+                }
+                return RunResult.Exited((int)code);
+            }
+            if (attempt >= 400)
+            {
+                return RunResult.Incomplete;
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(5), ct);
+        }
+    }
+
+    /// <summary>
+    /// Whether the container stopped: the exec can report its signal a moment before the engine
+    /// marks the container stopped, so a running one is looked at again for half a second.
+    /// </summary>
+    private async Task<bool> StoppedSoonAfterAsync(CancellationToken ct)
+    {
+        for (var attempt = 0; attempt < 10; attempt++)
+        {
+            try
+            {
+                var container = await Client.Containers.InspectContainerAsync(ContainerId, ct);
+                if (container.State?.Running != true)
+                {
+                    return true;
+                }
+            }
+            catch (DockerContainerNotFoundException)
+            {
+                return true;
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(50), ct);
+        }
+        return false;
+    }
+}
