@@ -20,6 +20,7 @@ internal sealed class AmqpJob : JobBase
     private readonly List<AmqpDelivery> _deliveries;
     private AmqpLogSink? _log;
     private bool _settled;
+    private int _claimed;
 
     public AmqpJob(AmqpJobQueue queue, JobPayload payload, int requeueCount, AmqpDelivery delivery, ILogger logger)
         : base(payload, requeueCount)
@@ -52,6 +53,21 @@ internal sealed class AmqpJob : JobBase
             }
         }
         _ = delivery.TryAckAsync(CancellationToken.None);
+    }
+
+    /// <summary>
+    /// True for whoever takes the job first: its processor, or the hand-back of a job left waiting
+    /// for a processor still busy with its last machine (see <see cref="ConsumerSubscription"/>).
+    /// </summary>
+    public bool TryClaim() => Interlocked.Exchange(ref _claimed, 1) == 0;
+
+    /// <summary>Puts the message back on the queue untouched (not a requeue: the job never ran here).</summary>
+    public async Task HandBackAsync()
+    {
+        foreach (var delivery in TakeDeliveries())
+        {
+            await delivery.TryRequeueAsync(CancellationToken.None);
+        }
     }
 
     public override Task<ILogPartSink> OpenLogAsync(CancellationToken ct)

@@ -98,7 +98,8 @@ public sealed class AmqpJobQueue : IJobQueue, IAsyncDisposable
         var consumerChannel = new ConsumerChannel(channel);
         // Synchronous continuations: the processor waiting here takes the job on the delivering
         // thread, one thread hop less per job (with prefetch 1 nothing else waits behind it).
-        var inbox = System.Threading.Channels.Channel.CreateUnbounded<AmqpJob>(
+        // Null is a wake-up: the consumer stepped aside and must consume again before the next read.
+        var inbox = System.Threading.Channels.Channel.CreateUnbounded<AmqpJob?>(
             new System.Threading.Channels.UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = true });
         try
         {
@@ -109,26 +110,27 @@ public sealed class AmqpJobQueue : IJobQueue, IAsyncDisposable
             _ = consumer.BrokerCancelled.ContinueWith(
                 _ => inbox.Writer.TryComplete(new InvalidOperationException($"RabbitMQ cancelled this worker's consumer of {Name}; subscribing again")),
                 CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            consumer.ReceivedAsync += (_, delivery) => OnDeliveryAsync(consumerChannel, delivery, inbox.Writer);
-            var arguments = new Dictionary<string, object?> { ["x-priority"] = Options.Priority };
-            await channel.BasicConsumeAsync(Name, autoAck: false, consumerTag: "", noLocal: false, exclusive: false, arguments, consumer, ct);
+            var subscription = new ConsumerSubscription(channel, Name, Options.Priority, consumer, _logger);
+            consumer.ReceivedAsync += (_, delivery) => OnDeliveryAsync(consumerChannel, delivery, inbox.Writer, subscription);
             while (!ct.IsCancellationRequested)
             {
                 AmqpJob? job = null;
                 try
                 {
+                    await subscription.EnsureConsumingAsync(ct);
                     job = await inbox.Reader.ReadAsync(ct);
                 }
                 catch (OperationCanceledException)
                 {
+                    break;
                 }
                 catch (System.Threading.Channels.ChannelClosedException e) when (e.InnerException is { } reason)
                 {
                     throw reason; // the processor logs it and subscribes again
                 }
-                if (job is null)
+                if (job is null || !job.TryClaim())
                 {
-                    break;
+                    continue; // a wake-up, or a job that waited too long and went back to the queue
                 }
                 yield return job;
             }
@@ -140,12 +142,16 @@ public sealed class AmqpJobQueue : IJobQueue, IAsyncDisposable
             await channel.CloseQuietlyAsync(_logger, "a consumer channel");
             while (inbox.Reader.TryRead(out var unused))
             {
-                Forget(unused, ackLost: false);
+                if (unused is not null)
+                {
+                    Forget(unused, ackLost: false);
+                }
             }
         }
     }
 
-    private async Task OnDeliveryAsync(ConsumerChannel channel, BasicDeliverEventArgs message, System.Threading.Channels.ChannelWriter<AmqpJob> inbox)
+    private async Task OnDeliveryAsync(ConsumerChannel channel, BasicDeliverEventArgs message, System.Threading.Channels.ChannelWriter<AmqpJob?> inbox,
+        ConsumerSubscription subscription)
     {
         var delivery = new AmqpDelivery(channel, message.DeliveryTag, message.Redelivered);
         JobPayload payload;
@@ -178,6 +184,22 @@ public sealed class AmqpJobQueue : IJobQueue, IAsyncDisposable
             _running[payload.JobId] = job;
         }
         inbox.TryWrite(job);
+        _ = HandBackIfLeftWaitingAsync(job, subscription, inbox);
+    }
+
+    /// <summary>A job its processor has not taken after <see cref="AmqpOptions.HandBackAfter"/> goes back to the queue (see <see cref="ConsumerSubscription"/>).</summary>
+    private async Task HandBackIfLeftWaitingAsync(AmqpJob job, ConsumerSubscription subscription, System.Threading.Channels.ChannelWriter<AmqpJob?> inbox)
+    {
+        await Task.Delay(Options.HandBackAfter);
+        if (!job.TryClaim())
+        {
+            return;
+        }
+        _logger.LogInformation("Job {JobId} waited {Wait} for this worker's processor, still busy with its last machine; giving it back to the queue",
+            job.Payload.JobId, Options.HandBackAfter);
+        Forget(job, ackLost: false);
+        await subscription.StepAsideAsync(job);
+        inbox.TryWrite(null);
     }
 
     /// <summary>

@@ -46,6 +46,9 @@ public sealed record AmqpOptions
     public string Requeue { get; init; } = RequeueStrategy.Default;
     public long Outbox { get; init; } = OutboxSize.Default;
 
+    /// <summary>How long a delivered job may wait for its processor before it goes back to the queue for another worker.</summary>
+    public TimeSpan HandBackAfter { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>How long a lost connection is retried before each new attempt.</summary>
     public TimeSpan RecoveryInterval { get; init; } = TimeSpan.FromSeconds(1);
 

@@ -58,10 +58,13 @@ public sealed class FakeBackend(FakeOptions options) : IBackend
             return options.EndIncomplete ? RunResult.Incomplete : RunResult.Exited(options.Exit);
         }
 
-        public Task StopAsync(CancellationToken ct)
+        public async Task StopAsync(CancellationToken ct)
         {
+            if (options.Stop > TimeSpan.Zero)
+            {
+                await Task.Delay(options.Stop, ct);
+            }
             backend.Live.TryRemove(Id, out _);
-            return Task.CompletedTask;
         }
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;

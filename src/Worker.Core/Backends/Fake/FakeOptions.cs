@@ -11,6 +11,8 @@ public sealed record FakeOptions
         "How long every fake job runs after printing.", allowZero: true);
     public static readonly Setting<TimeSpan> StartupDuration = Setting.Duration("FAKE_STARTUP_DURATION", TimeSpan.Zero,
         "How long a fake machine takes to boot.", allowZero: true);
+    public static readonly Setting<TimeSpan> StopDuration = Setting.Duration("FAKE_STOP_DURATION", TimeSpan.Zero,
+        "How long stopping a fake machine takes (a cloud VM's delete can take a minute).", allowZero: true);
     public static readonly Setting<int> ExitCode = Setting.Int("FAKE_EXIT_CODE", 0,
         "The exit code of every fake job.", min: 0, max: 255);
     public static readonly Setting<bool> StartError = Setting.Bool("FAKE_ERROR", false,
@@ -18,11 +20,12 @@ public sealed record FakeOptions
     public static readonly Setting<bool> Incomplete = Setting.Bool("FAKE_INCOMPLETE", false,
         "Every run ends incomplete, as if the machine died (the job is requeued).");
 
-    public static IReadOnlyList<ISetting> All { get; } = [LogOutput, RunSleep, StartupDuration, ExitCode, StartError, Incomplete];
+    public static IReadOnlyList<ISetting> All { get; } = [LogOutput, RunSleep, StartupDuration, StopDuration, ExitCode, StartError, Incomplete];
 
     public string Output { get; init; } = LogOutput.Default;
     public TimeSpan Run { get; init; }
     public TimeSpan Startup { get; init; }
+    public TimeSpan Stop { get; init; }
     public int Exit { get; init; }
     public bool FailStart { get; init; }
     public bool EndIncomplete { get; init; }
@@ -35,6 +38,7 @@ public sealed record FakeOptions
         Output = LogOutput.Read(source).Replace("\\n", "\n", StringComparison.Ordinal),
         Run = RunSleep.Read(source),
         Startup = StartupDuration.Read(source),
+        Stop = StopDuration.Read(source),
         Exit = ExitCode.Read(source),
         FailStart = StartError.Read(source),
         EndIncomplete = Incomplete.Read(source),

@@ -1,0 +1,59 @@
+using Microsoft.Extensions.Logging;
+using RabbitMQ.Client;
+
+namespace Worker.Amqp;
+
+/// <summary>
+/// A processor's consumer of the job queue, which can step aside. The pipeline reports a job's
+/// result (and acks it) before it tears the machine down, so RabbitMQ may hand this processor its
+/// next job while a slow teardown (a VM delete) is still running. A job left unread that long goes
+/// back to the queue, and the consumer pauses until its processor asks for a job again, so an idle
+/// worker elsewhere runs it instead.
+/// </summary>
+internal sealed class ConsumerSubscription(IChannel channel, string queue, int priority, JobConsumer consumer, ILogger logger)
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private string? _tag;
+
+    /// <summary>Consumes the queue unless it already does.</summary>
+    public async Task EnsureConsumingAsync(CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            if (_tag is null)
+            {
+                var arguments = new Dictionary<string, object?> { ["x-priority"] = priority };
+                _tag = await channel.BasicConsumeAsync(queue, autoAck: false, consumerTag: "", noLocal: false, exclusive: false, arguments, consumer, ct);
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Stops consuming, then gives the job back: in that order, so RabbitMQ can't hand it straight back here.</summary>
+    public async Task StepAsideAsync(AmqpJob job)
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            if (_tag is { } tag)
+            {
+                _tag = null;
+                await channel.BasicCancelAsync(tag, noWait: false, CancellationToken.None);
+            }
+        }
+        catch (Exception e)
+        {
+            // A lost channel gives the message back by itself.
+            logger.LogDebug("Pausing the consumer of {Queue} failed: {Error}", queue, e.Message);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+        await job.HandBackAsync();
+    }
+}
