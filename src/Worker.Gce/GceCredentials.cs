@@ -24,13 +24,29 @@ public sealed class GoogleAccessTokens : IAccessTokenSource
     private const string ComputeScope = "https://www.googleapis.com/auth/compute";
     private readonly Lazy<Task<ITokenAccess>> _credential;
 
-    public GoogleAccessTokens(string? accountJson) =>
+    private readonly string _source;
+
+    public GoogleAccessTokens(string? accountJson)
+    {
         _credential = new Lazy<Task<ITokenAccess>>(() => CreateAsync(accountJson));
+        _source = accountJson is null
+            ? "Application Default Credentials (on GCE: the VM's service account, which needs the compute scope)"
+            : "the service account key in WORKER_GCE_ACCOUNT_JSON";
+    }
 
     public async Task<string> GetTokenAsync(CancellationToken ct)
     {
-        var credential = await _credential.Value;
-        return await credential.GetAccessTokenForRequestAsync(cancellationToken: ct);
+        try
+        {
+            var credential = await _credential.Value;
+            return await credential.GetAccessTokenForRequestAsync(cancellationToken: ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            // Google.Apis.Auth can fail with a bare NullReferenceException (a token answer that is not
+            // JSON, as a VM without a service account gets); say where the token was to come from.
+            throw new InvalidOperationException($"No Compute API access token from {_source}: {e.GetType().Name}: {e.Message}", e);
+        }
     }
 
     private static async Task<ITokenAccess> CreateAsync(string? accountJson)

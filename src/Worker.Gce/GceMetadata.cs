@@ -2,14 +2,26 @@ namespace Worker.Gce;
 
 /// <summary>
 /// The GCE metadata server, asked only when this process runs on a GCE VM (told by the DMI product
-/// name, as Google's client libraries do), so a worker elsewhere sends nothing to a name it can't resolve.
+/// name, as Google's client libraries do), so a worker elsewhere sends nothing to a name it can't
+/// resolve. <c>GCE_METADATA_HOST</c> (host[:port]) names another metadata server, as it does for
+/// Google's libraries (and so for Application Default Credentials): an emulator or a proxy; set, it
+/// also says the process is on GCE.
 /// </summary>
 public static class GceMetadata
 {
-    private static readonly Uri Base = new("http://metadata.google.internal/computeMetadata/v1/");
+    public const string HostVariable = "GCE_METADATA_HOST";
+    private static readonly Uri DefaultBase = new("http://metadata.google.internal/computeMetadata/v1/");
+
+    private static string? OverrideHost => Environment.GetEnvironmentVariable(HostVariable) is { Length: > 0 } host ? host : null;
+
+    private static Uri Base => OverrideHost is { } host ? new Uri($"http://{host}/computeMetadata/v1/") : DefaultBase;
 
     public static bool IsOnGce()
     {
+        if (OverrideHost is not null)
+        {
+            return true;
+        }
         try
         {
             return File.ReadAllText("/sys/class/dmi/id/product_name").Contains("Google", StringComparison.Ordinal);

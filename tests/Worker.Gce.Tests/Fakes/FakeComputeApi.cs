@@ -5,12 +5,7 @@ using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Worker.Gce.Tests.Fakes;
 
@@ -100,15 +95,10 @@ public sealed class FakeComputeApi : IAsyncDisposable
 
     public static async Task<FakeComputeApi> StartAsync(bool bootVms = true)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        var app = builder.Build();
+        var app = LoopbackApp.Build();
         var fake = new FakeComputeApi(app, FreePort()) { BootVms = bootVms };
         app.Run(fake.HandleAsync);
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        fake.Endpoint = new Uri(address.TrimEnd('/') + "/compute/v1/");
+        fake.Endpoint = new Uri(await LoopbackApp.StartAsync(app), "/compute/v1/");
         return fake;
     }
 
@@ -223,8 +213,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
             }
             _instances.Clear();
         }
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        await LoopbackApp.StopAsync(_app);
         try
         {
             Directory.Delete(_dir, recursive: true);

@@ -1,12 +1,6 @@
 using System.Collections.Concurrent;
-using System.Net;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Worker.Gce.Tests.Fakes;
 
@@ -28,10 +22,7 @@ public sealed class FakeTokenServer : IAsyncDisposable
 
     public static async Task<FakeTokenServer> StartAsync(string accessToken)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        var app = builder.Build();
+        var app = LoopbackApp.Build();
         var server = new FakeTokenServer(app);
         app.MapPost("/token", async (HttpContext context) =>
         {
@@ -43,15 +34,12 @@ public sealed class FakeTokenServer : IAsyncDisposable
             server.Assertions.Enqueue(form["assertion"].ToString());
             return Results.Json(new { access_token = accessToken, expires_in = 3600, token_type = "Bearer" });
         });
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        server.TokenUri = new Uri(address.TrimEnd('/') + "/token");
+        server.TokenUri = new Uri(await LoopbackApp.StartAsync(app), "/token");
         return server;
     }
 
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        await LoopbackApp.StopAsync(_app);
     }
 }
