@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs and starts what the tests need on a fresh Debian machine (idempotent):
-# Debian's docker.io, rabbitmq-server, openssh-server, debootstrap; dockerd; the locally built
+# Debian's docker.io, rabbitmq-server, openssh-server, debootstrap, docker-registry; dockerd; the locally built
 # images (no registry is reachable); @cdktf/hcl2json to parse the Terraform files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in docker.io rabbitmq-server openssh-server debootstrap sudo procps iproute2; do
+for pkg in docker.io rabbitmq-server openssh-server debootstrap docker-registry sudo procps iproute2; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then
@@ -16,6 +16,7 @@ if ((${#need[@]})); then
 fi
 # The Debian package starts a broker on boot-less machines only sometimes; tests use their own.
 service rabbitmq-server stop >/dev/null 2>&1 || true
+service docker-registry stop >/dev/null 2>&1 || true
 
 tests/start-dockerd.sh
 docker/build-local-images.sh

@@ -37,7 +37,14 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
         {
             progress?.Report($"Pulling image {spec.Image}.");
             await PullAsync(spec.Image, ct);
-            return (await CreateAsync(parameters)).ID;
+            try
+            {
+                return (await CreateAsync(parameters)).ID;
+            }
+            catch (DockerImageNotFoundException)
+            {
+                throw new JobRefusedException($"image '{spec.Image}' was pulled but the engine can't find it (a platform this host can't run?)");
+            }
         }
         catch (DockerImageNotFoundException)
         {
@@ -160,10 +167,35 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
 
     private static Func<string, string> After(char c) => s => s.Contains(c) ? s.Split(c, 2)[1].Replace(';', ',') : "";
 
+    /// <summary>
+    /// Pulls an image. One the registry doesn't have (or this host may not see) refuses the job,
+    /// naming it: asking again won't help. Anything else (registry unreachable, a pull broken off)
+    /// fails the start, and the job is requeued.
+    /// </summary>
     private async Task PullAsync(string image, CancellationToken ct)
     {
         var (repository, tag) = SplitTag(image);
-        await client.Images.CreateImageAsync(new ImagesCreateParameters { FromImage = repository, Tag = tag }, null, new Progress<JSONMessage>(), ct);
+        string? streamError = null;
+        try
+        {
+            // The engine can answer 200 and report the failure inside the progress stream.
+            await client.Images.CreateImageAsync(new ImagesCreateParameters { FromImage = repository, Tag = tag }, null,
+                new PullProgress(m => streamError ??= m.Error?.Message), ct);
+        }
+        catch (DockerApiException e) when (e.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+        {
+            throw new JobRefusedException($"image '{image}' can't be pulled: {e.ResponseBody?.Trim()}");
+        }
+        if (streamError is not null)
+        {
+            throw new InvalidOperationException($"pulling image '{image}' failed: {streamError}");
+        }
+    }
+
+    /// <summary>Sees each progress message as it is read (<see cref="Progress{T}"/> would post it to the thread pool, too late to check).</summary>
+    private sealed class PullProgress(Action<JSONMessage> onMessage) : IProgress<JSONMessage>
+    {
+        public void Report(JSONMessage value) => onMessage(value);
     }
 
     /// <summary>An image reference as the pull API wants it: a digest stays whole, a missing tag is latest, a registry port is no tag.</summary>

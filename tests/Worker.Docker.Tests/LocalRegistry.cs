@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Worker.Docker.Tests;
+
+/// <summary>
+/// A real image registry (Debian's <c>docker-registry</c>, the CNCF distribution server) on a
+/// loopback port, which the engine may use without TLS, holding the test job image under a
+/// repository of its own. No local tag of it is left, so a job asking for it makes the engine pull.
+/// </summary>
+public sealed class LocalRegistry : IAsyncLifetime
+{
+    private const string Binary = "/usr/bin/docker-registry";
+    private readonly string _dir = Directory.CreateTempSubdirectory("worker-registry-").FullName;
+    private Process? _server;
+
+    public string Address { get; private set; } = "";
+
+    /// <summary>The job image, on this registry only.</summary>
+    public string Image => $"{Address}/pulltest/job:bookworm";
+
+    public async Task InitializeAsync()
+    {
+        await DockerEngine.EnsureAvailableAsync();
+        Assert.True(File.Exists(Binary), $"{Binary} is missing: tests/install-test-deps.sh installs Debian's docker-registry");
+        Address = $"127.0.0.1:{FreePort()}";
+        await File.WriteAllTextAsync(Path.Combine(_dir, "config.yml"), $"""
+            version: 0.1
+            log:
+              level: warn
+            storage:
+              filesystem:
+                rootdirectory: {_dir}/data
+            http:
+              addr: {Address}
+            """);
+        var start = new ProcessStartInfo(Binary, ["serve", Path.Combine(_dir, "config.yml")]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        _server = Process.Start(start)!;
+        _ = _server.StandardOutput.ReadToEndAsync();
+        var errors = _server.StandardError.ReadToEndAsync();
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (true)
+        {
+            Assert.False(_server.HasExited, $"docker-registry exited: {(_server.HasExited ? await errors : "")}");
+            try
+            {
+                if ((await http.GetAsync($"http://{Address}/v2/")).StatusCode == HttpStatusCode.OK)
+                {
+                    break;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            Assert.True(DateTime.UtcNow < deadline, "docker-registry did not answer within 15 s");
+            await Task.Delay(100);
+        }
+        await DockerCliAsync("tag", DockerEngine.Image, Image);
+        await DockerCliAsync("push", Image);
+        await RemoveLocalTagAsync();
+    }
+
+    /// <summary>Forgets the pulled tag, so the next job asking for it pulls again.</summary>
+    public Task RemoveLocalTagAsync() => DockerCliAsync("rmi", Image);
+
+    public async Task DisposeAsync()
+    {
+        try
+        {
+            await DockerCliAsync("rmi", Image);
+        }
+        catch (Xunit.Sdk.XunitException)
+        {
+            // Not pulled by the last test: fine.
+        }
+        if (_server is { HasExited: false })
+        {
+            _server.Kill();
+            await _server.WaitForExitAsync();
+        }
+        _server?.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private static async Task DockerCliAsync(params string[] arguments)
+    {
+        using var process = Process.Start(new ProcessStartInfo("docker", arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, $"docker {string.Join(' ', arguments)}: {await error}{await output}");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
