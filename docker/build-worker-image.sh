@@ -45,8 +45,13 @@ if ! grep -q '^COPY app /opt/worker$' "$context/Dockerfile"; then
 fi
 
 echo "worker image: docker build $image on $base_image"
+previous="$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)"
 docker build -q -t "$image" --build-arg RUNTIME_IMAGE="$base_image" \
   --label "org.opencontainers.image.revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
   "$context" >/dev/null
 docker run --rm "$image" --version >/dev/null
+# Each commit labels a new image; the one it replaces would linger untagged (a container still using it keeps it).
+if [[ -n "$previous" && "$previous" != "$(docker image inspect -f '{{.Id}}' "$image")" ]]; then
+  docker image rm "$previous" >/dev/null 2>&1 || true
+fi
 echo "worker image: $image built"

@@ -1,9 +1,9 @@
-using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.Retry;
 using RabbitMQ.Client;
+using Worker.Core.Security;
 
 namespace Worker.Amqp;
 
@@ -74,25 +74,10 @@ public sealed class AmqpConnector(AmqpOptions options, string clientName, ILogge
             if (options.CaPath is { } caPath)
             {
                 var ca = X509CertificateLoader.LoadCertificateFromFile(caPath);
-                factory.Ssl.CertificateValidationCallback = (_, certificate, _, errors) => TrustedBy(ca, certificate, errors);
+                // The broker's certificate must chain to the configured CA and name the host dialled.
+                factory.Ssl.CertificateValidationCallback = PinnedCaTrust.For(ca);
             }
         }
         return factory;
-    }
-
-    /// <summary>The broker's certificate must chain to the configured CA and name the host we dialled.</summary>
-    private static bool TrustedBy(X509Certificate2 ca, X509Certificate? certificate, SslPolicyErrors errors)
-    {
-        if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch) ||
-            errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
-        {
-            return false;
-        }
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(ca);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        using var presented = new X509Certificate2(certificate);
-        return chain.Build(presented);
     }
 }

@@ -11,9 +11,16 @@ public sealed record DockerOptions
 {
     public const string LocalSocket = "unix:///var/run/docker.sock";
 
+    /// <summary>The files a <c>DOCKER_CERT_PATH</c> directory holds, as Docker names them.</summary>
+    public static readonly string[] TlsFiles = ["ca.pem", "cert.pem", "key.pem"];
+
     public static readonly Setting<Uri?> Endpoint = Setting.OptionalUri("DOCKER_ENDPOINT",
         "Docker Engine API endpoint. Empty: DOCKER_HOST, else " + LocalSocket + ".",
         secret: false, "unix", "tcp", "http", "https");
+    public static readonly Setting<string?> CertPath = new("DOCKER_CERT_PATH", null,
+        "Directory with ca.pem, cert.pem and key.pem for a tcp:// endpoint that requires TLS (as travis-worker and the docker CLI). Empty: no TLS.",
+        "a directory holding ca.pem, cert.pem and key.pem",
+        text => Directory.Exists(text) && TlsFiles.All(f => File.Exists(Path.Combine(text, f))) ? (true, text) : (false, null), v => v ?? "");
     public static readonly Setting<string> ImageDefault = Setting.Text("DOCKER_IMAGE_DEFAULT", "worker-job-base:bookworm",
         "Image of a job that names none; standby containers use it too.", "an image reference");
     public static readonly Setting<double> Cpus = Setting.Number("DOCKER_CPUS", 2,
@@ -54,11 +61,12 @@ public sealed record DockerOptions
 
     public static IReadOnlyList<ISetting> All { get; } =
     [
-        Endpoint, ImageDefault, Cpus, Memory, MaxCpus, MaxMemory, Network, Privileged, Volumes, Tmpfs, ShmSize,
+        Endpoint, CertPath, ImageDefault, Cpus, Memory, MaxCpus, MaxMemory, Network, Privileged, Volumes, Tmpfs, ShmSize,
         Standby, Pull, AllowedImages, AllowedVolumes,
     ];
 
     public Uri EndpointUri { get; init; } = new(LocalSocket);
+    public string? TlsDirectory { get; init; }
     public string DefaultImage { get; init; } = ImageDefault.Default;
     public double CpusPerJob { get; init; } = Cpus.Default;
     public long MemoryPerJob { get; init; } = Memory.Default;
@@ -83,9 +91,15 @@ public sealed record DockerOptions
                 ? parsed
                 : throw new InvalidSettingException("DOCKER_HOST", dockerHost, Endpoint.Allowed);
         }
+        var tls = CertPath.Read(source);
+        if (tls is not null && (endpoint ?? new Uri(LocalSocket)).Scheme == "unix")
+        {
+            throw new InvalidSettingException(source.Find(CertPath.Key)!.Value.Variable, tls, "empty for a unix socket endpoint: TLS needs a tcp:// endpoint");
+        }
         return new DockerOptions
         {
             EndpointUri = endpoint ?? new Uri(LocalSocket),
+            TlsDirectory = tls,
             DefaultImage = ImageDefault.Read(source),
             CpusPerJob = Cpus.Read(source),
             MemoryPerJob = Memory.Read(source),

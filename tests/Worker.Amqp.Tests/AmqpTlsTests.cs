@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Worker.Core.Jobs;
+using Worker.TestSupport;
 
 namespace Worker.Amqp.Tests;
 

@@ -1,6 +1,7 @@
 using System.Text;
 using DotNet.Testcontainers.Configurations;
 using Testcontainers.RabbitMq;
+using Worker.TestSupport;
 
 namespace Worker.Amqp.Tests;
 

@@ -19,7 +19,7 @@ internal sealed class DockerHarness : IAsyncDisposable
     {
         Fleet = fleet;
         Labels = new MachineLabels(fleet, "test-host", TimeSpan.FromMinutes(5));
-        Backend = new DockerBackend(DockerEngine.Client(), options, Labels, NullLogger<DockerBackend>.Instance, ownsClient: true);
+        Backend = new DockerBackend(DockerRegistration.CreateClient(options), options, Labels, NullLogger<DockerBackend>.Instance, ownsClient: true);
         Options = worker;
         Pipeline = new JobPipeline(worker, Backend, new BuiltinScriptGenerator(), Cancellations, Labels, NullLogger<JobPipeline>.Instance);
     }

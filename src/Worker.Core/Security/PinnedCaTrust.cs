@@ -1,0 +1,29 @@
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Worker.Core.Security;
+
+/// <summary>
+/// Trust in a server that an operator's own CA signed (a broker, a Docker engine): its certificate
+/// must chain to that CA alone, not to the system's roots, and name the host dialled.
+/// </summary>
+public static class PinnedCaTrust
+{
+    public static RemoteCertificateValidationCallback For(X509Certificate2 ca) =>
+        (_, certificate, _, errors) => IsTrusted(ca, certificate, errors);
+
+    public static bool IsTrusted(X509Certificate2 ca, X509Certificate? certificate, SslPolicyErrors errors)
+    {
+        if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch) ||
+            errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
+        {
+            return false;
+        }
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(ca);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        using var presented = new X509Certificate2(certificate);
+        return chain.Build(presented);
+    }
+}
