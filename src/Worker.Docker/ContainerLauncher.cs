@@ -80,6 +80,7 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
         var shape = string.Join('\n', spec.Image, spec.Cpus.ToString(CultureInfo.InvariantCulture), spec.Memory.ToString(CultureInfo.InvariantCulture),
             string.Join(',', spec.Volumes.Select(v => v.ToBind())), spec.Privileged ? "privileged" : "",
             string.Join(',', options.OperatorVolumes), string.Join(',', options.TmpfsMounts), options.NetworkName ?? "",
+            string.Join(' ', options.SecurityOptions),
             options.ShmBytes.ToString(CultureInfo.InvariantCulture));
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(shape)))[..16];
     }
@@ -134,6 +135,7 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
             Tmpfs = options.TmpfsMounts.ToDictionary(Before(':'), After(':')),
             // Without a restart policy a crashed container stays down; the job is then incomplete and requeued.
             RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.No },
+            SecurityOpt = [.. options.SecurityOptions],
         };
         if (spec.Cpus > 0)
         {
@@ -154,7 +156,8 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
             Image = spec.Image,
             Entrypoint = command,
             Cmd = [],
-            Labels = labels.ToDictionary(),
+            // The operator's labels first: this worker's own (fleet, job, deadline) always win.
+            Labels = options.ExtraLabels.Concat(labels).GroupBy(l => l.Key).ToDictionary(g => g.Key, g => g.Last().Value),
             Env = ["LANG=C.UTF-8"],
             HostConfig = host,
         };

@@ -43,7 +43,7 @@ public sealed record DockerOptions
     public static readonly Setting<IReadOnlyList<string>> Tmpfs = new("DOCKER_TMPFS", Array.Empty<string>(),
         "tmpfs mounts of every job's container.",
         "a comma-separated list of ABSOLUTE_PATH[:OPTIONS] (options separated by ';' here, e.g. /run:rw;size=64m), not over " + ScriptArchive.Directory,
-        text => ParseList(text, s => s.StartsWith('/') && !ScriptArchive.IsCoveredBy("/" + s.Split(':')[0].Trim('/'))), v => string.Join(",", v));
+        text => ParseList(text, IsTmpfsMount), v => string.Join(",", v));
     public static readonly Setting<long> ShmSize = Setting.Bytes("DOCKER_SHM_SIZE", 64L << 20,
         "Size of /dev/shm in each job's container.", min: 1);
     public static readonly Setting<int> Standby = Setting.Int("DOCKER_STANDBY", 0,
@@ -58,11 +58,40 @@ public sealed record DockerOptions
         "Volume sources a job may mount (config.volumes), as globs; a ':ro' suffix forces the mount read-only. Empty: jobs mount nothing.",
         "a comma-separated list of SOURCE_GLOB[:ro], e.g. /srv/cache/*,/data/*:ro",
         text => ParseList(text, s => AllowedVolume.TryParse(s, out _)), v => string.Join(",", v));
+    public static readonly Setting<IReadOnlyList<string>> SecurityOpt = new("DOCKER_SECURITY_OPT", Array.Empty<string>(),
+        "Security options of every job's container, as docker run --security-opt (travis-worker's SECURITY_OPT).",
+        "a space-separated list, e.g. seccomp=unconfined no-new-privileges",
+        text => (true, Split(text, ' ')), v => string.Join(" ", v));
+    public static readonly Setting<IReadOnlyList<string>> ContainerLabels = new("DOCKER_CONTAINER_LABELS", Array.Empty<string>(),
+        "Labels every job's container gets besides this worker's own (travis-worker's CONTAINER_LABELS).",
+        "comma- or space-separated KEY:VALUE pairs; keys starting with worker- are this worker's",
+        text => Split(text, ' ', ',') is var pairs && pairs.All(p => p.IndexOf(':') > 0 && !p.StartsWith("worker-", StringComparison.Ordinal))
+            ? (true, pairs)
+            : (false, Array.Empty<string>()),
+        v => string.Join(",", v));
+
+    // travis-worker's names and formats for settings above, read as well, so its deployments move over unchanged.
+    public static readonly Setting<Uri?> TravisHost = Setting.OptionalUri("DOCKER_HOST",
+        "travis-worker's other name for WORKER_DOCKER_ENDPOINT.", secret: false, "unix", "tcp", "http", "https");
+    public static readonly Setting<long?> TravisShm = OptionalBytes("DOCKER_SHM",
+        "travis-worker's name for WORKER_DOCKER_SHM_SIZE (that one wins when both are set).");
+    public static readonly Setting<IReadOnlyList<string>> TravisBinds = new("DOCKER_BINDS", Array.Empty<string>(),
+        "travis-worker's binds, added to WORKER_DOCKER_VOLUMES.",
+        "a space-separated list of SOURCE:DESTINATION[:ro|rw] with an absolute destination other than " + ScriptArchive.Directory,
+        text => Split(text, ' ') is var binds && binds.All(b => VolumeRequest.TryParse(b, out _)) ? (true, binds) : (false, Array.Empty<string>()),
+        v => string.Join(" ", v));
+    public static readonly Setting<IReadOnlyList<string>> TravisTmpfsMap = new("DOCKER_TMPFS_MAP", Array.Empty<string>(),
+        "travis-worker's tmpfs mounts, added to WORKER_DOCKER_TMPFS.",
+        "PATH:OPTIONS entries (options comma-separated) separated by spaces or '+', e.g. /run:rw,exec+/run/lock:rw",
+        text => Split(text, ' ', '+').Select(e => e.Replace(',', ';')).ToArray() is var mounts && mounts.All(IsTmpfsMount)
+            ? (true, mounts)
+            : (false, Array.Empty<string>()),
+        v => string.Join(" ", v.Select(m => m.Replace(';', ','))));
 
     public static IReadOnlyList<ISetting> All { get; } =
     [
         Endpoint, CertPath, ImageDefault, Cpus, Memory, MaxCpus, MaxMemory, Network, Privileged, Volumes, Tmpfs, ShmSize,
-        Standby, Pull, AllowedImages, AllowedVolumes,
+        Standby, Pull, AllowedImages, AllowedVolumes, SecurityOpt, ContainerLabels, TravisHost, TravisShm, TravisBinds, TravisTmpfsMap,
     ];
 
     public Uri EndpointUri { get; init; } = new(LocalSocket);
@@ -76,6 +105,8 @@ public sealed record DockerOptions
     public bool AllowPrivileged { get; init; }
     public IReadOnlyList<string> OperatorVolumes { get; init; } = [];
     public IReadOnlyList<string> TmpfsMounts { get; init; } = [];
+    public IReadOnlyList<string> SecurityOptions { get; init; } = [];
+    public IReadOnlyDictionary<string, string> ExtraLabels { get; init; } = new Dictionary<string, string>();
     public long ShmBytes { get; init; } = ShmSize.Default;
     public int StandbyCount { get; init; }
     public bool PullMissing { get; init; } = true;
@@ -84,7 +115,7 @@ public sealed record DockerOptions
 
     public static DockerOptions Load(SettingsSource source)
     {
-        var endpoint = Endpoint.Read(source);
+        var endpoint = Endpoint.Read(source) ?? TravisHost.Read(source);
         if (endpoint is null && source.Raw("DOCKER_HOST") is { } dockerHost)
         {
             endpoint = Uri.TryCreate(dockerHost, UriKind.Absolute, out var parsed) && parsed.Scheme is "unix" or "tcp" or "http" or "https"
@@ -107,15 +138,24 @@ public sealed record DockerOptions
             MemoryCeiling = MaxMemory.Read(source),
             NetworkName = Network.Read(source),
             AllowPrivileged = Privileged.Read(source),
-            OperatorVolumes = Volumes.Read(source),
-            TmpfsMounts = Tmpfs.Read(source),
-            ShmBytes = ShmSize.Read(source),
+            OperatorVolumes = [.. Volumes.Read(source), .. TravisBinds.Read(source)],
+            TmpfsMounts = [.. Tmpfs.Read(source), .. TravisTmpfsMap.Read(source)],
+            ShmBytes = source.Find(ShmSize.Key) is null && TravisShm.Read(source) is { } shm ? shm : ShmSize.Read(source),
+            SecurityOptions = SecurityOpt.Read(source),
+            ExtraLabels = ContainerLabels.Read(source).Select(p => p.Split(':', 2)).ToDictionary(p => p[0], p => p[1]),
             StandbyCount = Standby.Read(source),
             PullMissing = Pull.Read(source) == "missing",
             ImageGlobs = AllowedImages.Read(source),
             VolumeRules = AllowedVolumes.Read(source),
         };
     }
+
+    /// <summary>An absolute mount point, not over the job's script, with optional ';'-separated options.</summary>
+    private static bool IsTmpfsMount(string mount) =>
+        mount.StartsWith('/') && !ScriptArchive.IsCoveredBy("/" + mount.Split(':')[0].Trim('/'));
+
+    private static string[] Split(string text, params char[] separators) =>
+        text.Split(separators, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     private static (bool, IReadOnlyList<string>) ParseList(string text, Func<string, bool> valid)
     {

@@ -211,4 +211,22 @@ public sealed class DockerJobTests
         Assert.Equal("passed", await job.Outcome);
         Assert.Contains("tmp-is-tmpfs", job.Log);
     }
+
+    [Fact]
+    public async Task The_operators_security_options_labels_and_tmpfs_mounts_reach_every_container()
+    {
+        await using var harness = await DockerHarness.CreateAsync(o => o with
+        {
+            SecurityOptions = ["no-new-privileges"],
+            ExtraLabels = new Dictionary<string, string> { ["team"] = "ci" },
+            TmpfsMounts = ["/run:rw;size=8m"],
+        });
+        var (job, container) = await harness.InspectWhileRunningAsync("before_script: [\"grep NoNewPrivs /proc/self/status\"]");
+
+        Assert.Contains("no-new-privileges", container.HostConfig!.SecurityOpt);
+        Assert.Equal("ci", container.Config!.Labels["team"]);
+        Assert.Equal(harness.Fleet, container.Config!.Labels[MachineLabels.Fleet]);
+        Assert.Equal("rw,size=8m", container.HostConfig!.Tmpfs!["/run"]);
+        Assert.Matches(@"NoNewPrivs:\s+1", job.Log);
+    }
 }

@@ -45,6 +45,35 @@ public sealed class DockerOptionsTests
         Assert.Equal(["/run:rw;size=64m"], options.TmpfsMounts);
     }
 
+    [Fact]
+    public void Travis_workers_docker_keys_and_formats_are_read_too()
+    {
+        var options = DockerOptions.Load(SettingsSource.From(
+            ("TRAVIS_WORKER_DOCKER_HOST", "tcp://10.0.0.5:2375"), ("TRAVIS_WORKER_DOCKER_SHM", "128MiB"),
+            ("TRAVIS_WORKER_DOCKER_BINDS", "/srv/cache:/cache /etc/ssl/certs:/etc/ssl/certs:ro"),
+            ("TRAVIS_WORKER_DOCKER_TMPFS_MAP", "/run:rw,nosuid,size=65536k+/run/lock:rw,exec"),
+            ("TRAVIS_WORKER_DOCKER_SECURITY_OPT", "seccomp=unconfined no-new-privileges"),
+            ("TRAVIS_WORKER_DOCKER_CONTAINER_LABELS", "team:ci, cost:batch")));
+
+        Assert.Equal(new Uri("tcp://10.0.0.5:2375"), options.EndpointUri);
+        Assert.Equal(128L << 20, options.ShmBytes);
+        Assert.Equal(["/srv/cache:/cache", "/etc/ssl/certs:/etc/ssl/certs:ro"], options.OperatorVolumes);
+        Assert.Equal(["/run:rw;nosuid;size=65536k", "/run/lock:rw;exec"], options.TmpfsMounts);
+        Assert.Equal(["seccomp=unconfined", "no-new-privileges"], options.SecurityOptions);
+        Assert.Equal(new Dictionary<string, string> { ["team"] = "ci", ["cost"] = "batch" }, options.ExtraLabels);
+    }
+
+    [Fact]
+    public void The_workers_own_names_win_over_travis_workers()
+    {
+        var options = DockerOptions.Load(SettingsSource.From(
+            ("WORKER_DOCKER_ENDPOINT", "unix:///run/docker.sock"), ("TRAVIS_WORKER_DOCKER_HOST", "tcp://10.0.0.5:2375"),
+            ("WORKER_DOCKER_SHM_SIZE", "32m"), ("TRAVIS_WORKER_DOCKER_SHM", "128m")));
+
+        Assert.Equal(new Uri("unix:///run/docker.sock"), options.EndpointUri);
+        Assert.Equal(32L << 20, options.ShmBytes);
+    }
+
     [Theory]
     [InlineData("WORKER_DOCKER_CPUS", "lots")]
     [InlineData("WORKER_DOCKER_MEMORY", "4 gigs")]
@@ -57,6 +86,10 @@ public sealed class DockerOptionsTests
     [InlineData("WORKER_DOCKER_VOLUMES", "/srv/cache")]
     [InlineData("WORKER_DOCKER_VOLUMES", "/srv/../etc:/x")]
     [InlineData("WORKER_DOCKER_TMPFS", "relative:rw")]
+    [InlineData("TRAVIS_WORKER_DOCKER_TMPFS_MAP", "run:rw,exec")]
+    [InlineData("TRAVIS_WORKER_DOCKER_BINDS", "/srv/cache")]
+    [InlineData("TRAVIS_WORKER_DOCKER_CONTAINER_LABELS", "worker-fleet:mine")]
+    [InlineData("WORKER_DOCKER_CONTAINER_LABELS", "no-colon")]
     [InlineData("WORKER_DOCKER_TMPFS", "/.worker-job/:rw")]
     [InlineData("WORKER_DOCKER_VOLUMES", "/srv/cache:/.worker-job")]
     [InlineData("WORKER_DOCKER_PULL", "always")]
