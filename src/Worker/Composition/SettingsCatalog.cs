@@ -1,6 +1,7 @@
 using Worker.Core.Backends.Fake;
 using Worker.Core.Backends.Local;
 using Worker.Core.Configuration;
+using Worker.Core.Scripts;
 
 namespace Worker.Composition;
 
@@ -14,6 +15,7 @@ public static class SettingsCatalog
     public static IReadOnlyList<(string Section, IReadOnlyList<ISetting> Settings)> Sections { get; } =
     [
         ("Worker", WorkerOptions.All),
+        ("travis-build script API (with WORKER_BUILD_API_URI)", BuildApiOptions.All),
         ("Health and control server, self-retirement", [.. Worker.Http.HttpOptions.All, .. Worker.Http.RetirementOptions.All]),
         ("AMQP transport (WORKER_QUEUE_TYPE=amqp)", Worker.Amqp.AmqpOptions.All),
         ("Local backend (bare metal)", LocalOptions.All),

@@ -15,6 +15,11 @@ namespace Worker.Composition;
 public sealed class WorkerContext : IDisposable
 {
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
+    private readonly Lazy<HttpClient> _insecureHttp = new(() => new HttpClient(new HttpClientHandler
+    {
+        // WORKER_BUILD_API_INSECURE_SKIP_VERIFY: the operator chose to trust any certificate of the script API.
+        ServerCertificateCustomValidationCallback = HttpClientHandler.DangerousAcceptAnyServerCertificateValidator,
+    }) { Timeout = TimeSpan.FromSeconds(30) });
 
     private WorkerContext(SettingsSource settings, WorkerOptions options, ILoggerFactory loggerFactory)
     {
@@ -41,8 +46,15 @@ public sealed class WorkerContext : IDisposable
     public WorkerContext With(Func<WorkerOptions, WorkerOptions> change) =>
         new(Settings, change(Options), LoggerFactory);
 
-    public IScriptGenerator CreateScriptGenerator() =>
-        Options.BuildApi is { } uri ? new HttpScriptGenerator(_http, uri) : new BuiltinScriptGenerator();
+    public IScriptGenerator CreateScriptGenerator()
+    {
+        if (Options.BuildApi is not { } uri)
+        {
+            return new BuiltinScriptGenerator();
+        }
+        var build = BuildApiOptions.Load(Settings);
+        return new HttpScriptGenerator(build.SkipTlsVerify ? _insecureHttp.Value : _http, uri, build);
+    }
 
     public JobPipeline CreatePipeline(IBackend backend) =>
         new(Options, backend, CreateScriptGenerator(), Cancellations, Labels, LoggerFactory.CreateLogger<JobPipeline>());
@@ -50,5 +62,12 @@ public sealed class WorkerContext : IDisposable
     public ProcessorPool CreatePool(IJobQueue queue, IBackend backend) =>
         new(queue, CreatePipeline(backend), Options.Pool, LoggerFactory.CreateLogger<ProcessorPool>());
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        _http.Dispose();
+        if (_insecureHttp.IsValueCreated)
+        {
+            _insecureHttp.Value.Dispose();
+        }
+    }
 }
