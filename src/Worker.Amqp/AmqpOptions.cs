@@ -20,6 +20,10 @@ public sealed record AmqpOptions
         "PEM file of the CA that signed the broker's certificate (amqps:// only); empty: the system's trust store.",
         "the path of a readable PEM file",
         text => File.Exists(text) ? (true, text) : (false, null), v => v ?? "");
+    public static readonly Setting<string?> TravisTlsCertPath = new("AMQP_TLS_CERT_PATH", null,
+        "travis-worker's name for WORKER_AMQP_TLS_CA_PATH (that one wins when both are set).",
+        "the path of a readable PEM file",
+        text => File.Exists(text) ? (true, text) : (false, null), v => v ?? "");
     public static readonly Setting<TimeSpan> Heartbeat = Setting.Duration("AMQP_HEARTBEAT", TimeSpan.FromSeconds(10),
         "AMQP heartbeat; a broker silent for about twice this long counts as gone.");
     public static readonly Setting<int> ConsumerPriority = Setting.Int("AMQP_CONSUMER_PRIORITY", 0,
@@ -35,7 +39,7 @@ public sealed record AmqpOptions
         min: 64 << 10);
 
     public static IReadOnlyList<ISetting> All { get; } =
-        [AmqpUri, TlsCaPath, LogsAmqpUri, Heartbeat, ConsumerPriority, QueueKind, RequeueStrategy, OutboxSize];
+        [AmqpUri, TlsCaPath, TravisTlsCertPath, LogsAmqpUri, Heartbeat, ConsumerPriority, QueueKind, RequeueStrategy, OutboxSize];
 
     public Uri Uri { get; init; } = AmqpUri.Default;
     public Uri? LogsUri { get; init; }
@@ -56,7 +60,7 @@ public sealed record AmqpOptions
     {
         Uri = AmqpUri.Read(source),
         LogsUri = LogsAmqpUri.Read(source),
-        CaPath = TlsCaPath.Read(source),
+        CaPath = TlsCaPath.Read(source) ?? TravisTlsCertPath.Read(source),
         HeartbeatInterval = Heartbeat.Read(source),
         Priority = ConsumerPriority.Read(source),
         QueueType = QueueKind.Read(source),

@@ -61,15 +61,11 @@ public static class RunCommand
         return 0;
     }
 
-    /// <summary>A typo in a key must not pass silently; travis keys this worker has no use for are named too.</summary>
     private static void WarnAboutUnknownKeys(SettingsSource settings, ILogger logger)
     {
-        foreach (var (variable, key) in settings.WorkerVariables())
+        foreach (var warning in SettingsCatalog.UnusedVariableWarnings(settings))
         {
-            if (SettingsCatalog.Find(key) is null)
-            {
-                logger.LogWarning("{Variable} is not a setting this worker knows; it is ignored", variable);
-            }
+            logger.LogWarning("{Warning}", warning);
         }
     }
 }

@@ -29,6 +29,24 @@ public static class SettingsCatalog
 
     public static ISetting? Find(string key) => All.FirstOrDefault(s => s.Key == key);
 
+    /// <summary>
+    /// One line for each WORKER_ or TRAVIS_WORKER_ variable this worker does not read: a typo must
+    /// not pass silently, and a travis-worker setting with no use here says why.
+    /// </summary>
+    public static IEnumerable<string> UnusedVariableWarnings(SettingsSource source)
+    {
+        foreach (var (variable, key) in source.WorkerVariables())
+        {
+            if (Find(key) is not null)
+            {
+                continue;
+            }
+            yield return TravisOnlySettings.Reason(key) is { } reason
+                ? $"{variable} is ignored: {reason}"
+                : $"{variable} is not a setting this worker knows; it is ignored";
+        }
+    }
+
     /// <summary>Reads every key, so any bad value stops start-up with one line naming it.</summary>
     public static void Validate(SettingsSource source)
     {
