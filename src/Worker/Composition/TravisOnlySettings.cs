@@ -12,6 +12,8 @@ public static class TravisOnlySettings
     private const string NoSentry = "no Sentry; errors go to the log (WORKER_LOG_FORMAT=json for a collector)";
     private const string ImageChoice = "a job's image is its own `image`, else WORKER_DOCKER_IMAGE_DEFAULT, within WORKER_ALLOWED_IMAGES";
     private const string BuildTraces = "build traces are not collected";
+    private const string GceImageChoice = "a job's image is its own `image`, else the newest matching WORKER_GCE_IMAGE_DEFAULT";
+    private const string GceRateLimit = "the Compute API rate limit is per worker host (WORKER_GCE_RATE_LIMIT, calls per second); no Redis";
 
     private static readonly Dictionary<string, string> Reasons = new(StringComparer.Ordinal)
     {
@@ -24,6 +26,26 @@ public static class TravisOnlySettings
         ["DOCKER_IMAGE_SELECTOR_TYPE"] = ImageChoice,
         ["DOCKER_IMAGE_SELECTOR_URL"] = ImageChoice,
         ["DOCKER_API_VERSION"] = "requests carry no API version, so the engine answers in its own",
+        ["GCE_IMAGE_SELECTOR_TYPE"] = GceImageChoice,
+        ["GCE_IMAGE_SELECTOR_URL"] = GceImageChoice,
+        ["GCE_IMAGE_ALIASES"] = GceImageChoice,
+        ["GCE_DEFAULT_LANGUAGE"] = GceImageChoice,
+        ["GCE_RATE_LIMIT_PREFIX"] = GceRateLimit,
+        ["GCE_RATE_LIMIT_REDIS_URL"] = GceRateLimit,
+        ["GCE_RATE_LIMIT_MAX_CALLS"] = GceRateLimit,
+        ["GCE_RATE_LIMIT_DURATION"] = GceRateLimit,
+        ["GCE_RATE_LIMIT_DYNAMIC_CONFIG"] = GceRateLimit,
+        ["GCE_RATE_LIMIT_DYNAMIC_CONFIG_TTL"] = GceRateLimit,
+        ["GCE_ZONES"] = "job VMs go to WORKER_GCE_ZONE, and to the other zones of WORKER_GCE_REGION when it has no capacity",
+        ["GCE_GPU_COUNT"] = "GPUs are not supported yet",
+        ["GCE_GPU_TYPE"] = "GPUs are not supported yet",
+        ["GCE_DISK_SIZE_WINDOWS"] = "Windows VMs are not supported yet",
+        ["GCE_PREMIUM_MACHINE_TYPE"] = "WORKER_GCE_VM_SIZE_MACHINE_TYPES maps a job's vm_size to its machine type",
+        ["GCE_WARMER_URL"] = "no VM warmer service is used",
+        ["GCE_WARMER_TIMEOUT"] = "no VM warmer service is used",
+        ["GCE_WARMER_SSH_PASSPHRASE"] = "no VM warmer service is used",
+        ["GCE_DETERMINISTIC_HOSTNAME"] = "a job VM's name is always made from its job id",
+        ["GCE_STOP_PRE_POLL_SLEEP"] = "the delete is polled at once, every WORKER_GCE_STOP_POLL_SLEEP",
         ["AMQP_INSECURE"] = "the broker's certificate is always checked; name its CA with WORKER_AMQP_TLS_CA_PATH",
         ["AMQP_TLS_CERT"] = "give the broker's CA as a file with WORKER_AMQP_TLS_CA_PATH",
         ["LOGS_AMQP_TLS_CERT"] = "the logs connection trusts the CA of WORKER_AMQP_TLS_CA_PATH",
