@@ -17,6 +17,44 @@ public sealed class LogPartBatcherTests
         }
     }
 
+    /// <summary>Holds the first part with content until released, honouring its token as a real sink does.</summary>
+    private sealed class SlowFirstPartSink : ILogPartSink
+    {
+        private int _held;
+
+        public TaskCompletionSource Writing { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public ConcurrentQueue<LogPart> Parts { get; } = new();
+
+        public async ValueTask WritePartAsync(LogPart part, CancellationToken ct)
+        {
+            if (part.Content.Length > 0 && Interlocked.Exchange(ref _held, 1) == 0)
+            {
+                Writing.TrySetResult();
+                await Release.Task.WaitAsync(ct);
+            }
+            Parts.Enqueue(part);
+        }
+    }
+
+    [Fact]
+    public async Task Closing_while_a_timed_flush_is_being_written_loses_nothing()
+    {
+        var sink = new SlowFirstPartSink();
+        await using var batcher = new LogPartBatcher(sink, 7, 1000, TimeSpan.FromMilliseconds(10));
+        await batcher.AppendAsync("the last words", CancellationToken.None);
+        await sink.Writing.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        var closing = batcher.CloseAsync(CancellationToken.None).AsTask();
+        await Task.Delay(50);
+        sink.Release.TrySetResult();
+        await closing;
+
+        Assert.Equal("the last words", string.Concat(sink.Parts.Select(p => p.Content)));
+        Assert.Equal([0, 1], sink.Parts.Select(p => p.Number));
+        Assert.True(sink.Parts.Last().Final);
+    }
+
     [Fact]
     public async Task Output_larger_than_a_part_is_split_into_full_parts_at_once()
     {

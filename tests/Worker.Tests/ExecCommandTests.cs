@@ -62,10 +62,10 @@ public sealed class ExecCommandTests : IDisposable
         var job = _dir.Write("any.yml", "script: [\"true\"]");
         var env = Env();
         env["WORKER_FAKE_LOG_OUTPUT"] = "fake says hi";
-        var (exit, stdout, _, _) = await WorkerProcess.RunAsync(env, _dir.Path, "exec", job, "--backend", "fake");
+        var (exit, stdout, stderr, _) = await WorkerProcess.RunAsync(env, _dir.Path, "exec", job, "--backend", "fake");
 
         Assert.Equal(0, exit);
-        Assert.Contains("fake says hi", stdout);
+        Assert.True(stdout.Contains("fake says hi", StringComparison.Ordinal), $"stdout: {stdout}\nstderr: {stderr}");
     }
 
     internal static bool ProcessWithArgv0Exists(string argv0) =>

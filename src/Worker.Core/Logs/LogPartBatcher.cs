@@ -15,7 +15,10 @@ public sealed class LogPartBatcher : IAsyncDisposable
     private readonly int _maxPartSize;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly StringBuilder _buffer = new();
+    // _stop ends the timer (on close); _abort gives up a timed flush's write (only on dispose): a
+    // close must wait for a write under way, or the text it carries is lost.
     private readonly CancellationTokenSource _stop = new();
+    private readonly CancellationTokenSource _abort = new();
     private readonly Task _flusher;
     private int _nextNumber;
     private bool _closed;
@@ -105,6 +108,7 @@ public sealed class LogPartBatcher : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
+        await _abort.CancelAsync();
         try
         {
             await _flusher;
@@ -113,6 +117,7 @@ public sealed class LogPartBatcher : IAsyncDisposable
         {
         }
         _stop.Dispose();
+        _abort.Dispose();
     }
 
     private async Task SendAsync(string content, bool final, CancellationToken ct)
@@ -150,7 +155,7 @@ public sealed class LogPartBatcher : IAsyncDisposable
         {
             try
             {
-                await FlushAsync(_stop.Token);
+                await FlushAsync(_abort.Token);
             }
             catch (OperationCanceledException)
             {
