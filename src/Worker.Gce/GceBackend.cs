@@ -22,7 +22,7 @@ public sealed class GceBackend : IBackend
     private readonly ILogger _logger;
     private readonly string? _hostMachine;
     private readonly ImageResolver _images;
-    private IReadOnlyList<string>? _zones;
+    private IReadOnlyList<string>? _restOfRegion;
 
     /// <param name="hostMachine">The GCE instance this worker runs on, or null when it runs elsewhere.</param>
     public GceBackend(ComputeClient compute, GceOptions options, string? hostMachine, ILogger<GceBackend> logger)
@@ -74,7 +74,7 @@ public sealed class GceBackend : IBackend
     private async Task<string> InsertInSomeZoneAsync(string name, StartAttributes attributes, ComputeImage image, string machineType,
         SshKeyPair key, IProgress<string> progress, Action<string?> inserted, CancellationToken ct)
     {
-        var zones = _zones ?? await ZonesToTryAsync(ct);
+        var zones = await ZonesToTryAsync(ct);
         var refusals = new List<string>();
         for (var i = 0; i < zones.Count; i++)
         {
@@ -194,29 +194,39 @@ public sealed class GceBackend : IBackend
         static JsonObject Item(string key, string value) => new() { ["key"] = key, ["value"] = value };
     }
 
-    /// <summary>The configured zone first, then the region's other zones that are UP, in name order.</summary>
+    /// <summary>
+    /// The configured zones in a random order (so VMs spread over them), then the region's other
+    /// zones that are UP, in name order. The region's zones are listed once.
+    /// </summary>
     private async Task<IReadOnlyList<string>> ZonesToTryAsync(CancellationToken ct)
     {
-        var others = new List<string>();
-        try
+        var configured = _options.ZoneNames.ToArray();
+        Random.Shared.Shuffle(configured);
+        if (_restOfRegion is null)
         {
-            await foreach (var zone in _compute.ListAsync<ComputeZone>($"projects/{_compute.Project}/zones", null, ct))
+            var others = new List<string>();
+            try
             {
-                var region = zone.Region?[(zone.Region.LastIndexOf('/') + 1)..];
-                if (region == _options.RegionName && zone.Status is null or "UP" && zone.Name != _options.PrimaryZone)
+                await foreach (var zone in _compute.ListAsync<ComputeZone>($"projects/{_compute.Project}/zones", null, ct))
                 {
-                    others.Add(zone.Name);
+                    var region = zone.Region?[(zone.Region.LastIndexOf('/') + 1)..];
+                    if (region == _options.RegionName && zone.Status is null or "UP" && !_options.ZoneNames.Contains(zone.Name))
+                    {
+                        others.Add(zone.Name);
+                    }
                 }
             }
+            catch (ComputeApiException e)
+            {
+                // Not cached: the next job asks again.
+                _logger.LogWarning("Could not list the zones of {Region} ({Error}); this job only tries {Zones}", _options.RegionName, e.Message,
+                    string.Join(", ", configured));
+                return configured;
+            }
+            others.Sort(StringComparer.Ordinal);
+            _restOfRegion = others;
         }
-        catch (ComputeApiException e)
-        {
-            // Not cached: the next job asks again.
-            _logger.LogWarning("Could not list the zones of {Region} ({Error}); this job only tries {Zone}", _options.RegionName, e.Message, _options.PrimaryZone);
-            return [_options.PrimaryZone];
-        }
-        others.Sort(StringComparer.Ordinal);
-        return _zones = [_options.PrimaryZone, .. others];
+        return [.. configured, .. _restOfRegion];
     }
 
     private async Task DeleteAtOnceAsync(string zone, string name)

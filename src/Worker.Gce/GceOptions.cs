@@ -17,6 +17,9 @@ public sealed record GceOptions
         "Project the job VMs live in. Empty: the project of the GCE instance this worker runs on (metadata server).");
     public static readonly Setting<string> Zone = Setting.Text("GCE_ZONE", "us-central1-a",
         "Zone job VMs are created in; when it has no capacity, the other zones of its region are tried.", "a zone name");
+    public static readonly Setting<IReadOnlyList<string>> Zones = Setting.List("GCE_ZONES",
+        "Zones job VMs are spread over, one picked at random per VM, as travis-worker's ZONES; the others, then the rest of the region, are tried when it has no capacity. Empty: WORKER_GCE_ZONE.",
+        "a comma-separated list of zone names");
     public static readonly Setting<string?> Region = Setting.OptionalText("GCE_REGION",
         "Region whose zones are tried when ZONE has no capacity. Empty: the zone's region.");
     public static readonly Setting<string> Network = Setting.Text("GCE_NETWORK", "default", "VPC network of job VMs.");
@@ -65,7 +68,7 @@ public sealed record GceOptions
 
     public static IReadOnlyList<ISetting> All { get; } =
     [
-        AccountJson, AccessToken, ApiEndpoint, ProjectId, Zone, Region, Network, Subnetwork, MachineType, VmSizeMachineTypes,
+        AccountJson, AccessToken, ApiEndpoint, ProjectId, Zone, Zones, Region, Network, Subnetwork, MachineType, VmSizeMachineTypes,
         DiskSize, ImageProjectId, ImageDefault, Preemptible, PublicIp, PublicIpConnect, BootPrePollSleep, BootPollSleep,
         UploadRetries, UploadRetrySleep, SkipStopPoll, StopPollSleep, SshDialTimeout, SshUser, SshPort, RateLimit,
         ApiRetries, BackoffRetryMax, RequestTimeout, HostInstanceName, AutoImplode, AutoImplodeMargin,
@@ -77,7 +80,10 @@ public sealed record GceOptions
     public string? Token { get; init; }
     public Uri Endpoint { get; init; } = DefaultEndpoint;
     public string? Project { get; init; }
-    public string PrimaryZone { get; init; } = Zone.Default;
+    public string PrimaryZone => ZoneNames[0];
+
+    /// <summary>The zones VMs are spread over (at least one).</summary>
+    public IReadOnlyList<string> ZoneNames { get; init; } = [Zone.Default];
     public string RegionName { get; init; } = "us-central1";
     public string NetworkName { get; init; } = Network.Default;
     public string? SubnetworkName { get; init; }
@@ -108,7 +114,11 @@ public sealed record GceOptions
 
     public static GceOptions Load(SettingsSource source)
     {
-        var zone = Zone.Read(source);
+        // travis-worker also took a comma-separated list in ZONE.
+        var zones = Zones.Read(source) is { Count: > 0 } listed
+            ? listed
+            : Zone.Read(source).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var zone = zones[0];
         var pattern = ImageDefault.Read(source);
         try
         {
@@ -124,7 +134,7 @@ public sealed record GceOptions
             Token = AccessToken.Read(source),
             Endpoint = ApiEndpoint.Read(source) is { } uri ? WithTrailingSlash(uri) : DefaultEndpoint,
             Project = ProjectId.Read(source),
-            PrimaryZone = zone,
+            ZoneNames = zones,
             RegionName = Region.Read(source) ?? RegionOf(zone),
             NetworkName = Network.Read(source),
             SubnetworkName = Subnetwork.Read(source),

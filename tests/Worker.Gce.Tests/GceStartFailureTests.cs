@@ -24,6 +24,29 @@ public sealed class GceStartFailureTests() : FakeGceTest(bootVms: false)
     }
 
     [Fact]
+    public async Task VMs_are_spread_over_the_configured_zones_and_the_rest_of_the_region_is_the_fallback()
+    {
+        foreach (var zone in new[] { "us-central1-a", "us-central1-b", "us-central1-f" })
+        {
+            Fake.Exhaust(zone); // every insert is refused fast, so each start shows the order of the zones it tried
+        }
+        var backend = Bed.Backend(("GCE_ZONES", "us-central1-b,us-central1-f"));
+
+        var orders = new List<List<string>>();
+        for (var start = 0; start < 16; start++)
+        {
+            var before = Fake.Requests.Count(r => r.Call == FakeCall.InsertInstance);
+            await Assert.ThrowsAsync<ZonesExhaustedException>(() => backend.StartAsync(Bed.Attributes(4000 + start), Bed.ProgressSink(), CancellationToken.None));
+            orders.Add(Fake.Requests.Where(r => r.Call == FakeCall.InsertInstance).Skip(before).Select(r => r.Path.Split('/')[6]).ToList());
+        }
+
+        Assert.All(orders, order => Assert.Equal(["us-central1-a", "us-central1-b", "us-central1-f"], order.Order(StringComparer.Ordinal)));
+        Assert.All(orders, order => Assert.Equal("us-central1-a", order[2])); // the region's other zone only after the configured ones
+        Assert.Equal(["us-central1-b", "us-central1-f"], orders.Select(o => o[0]).Distinct().Order(StringComparer.Ordinal));
+        Assert.Empty(Fake.InstanceNames);
+    }
+
+    [Fact]
     public async Task A_failure_after_the_insert_deletes_the_VM_at_once()
     {
         Fake.Fail(FakeCall.GetInstance, new FakeFault.Error(403, "forbidden"));

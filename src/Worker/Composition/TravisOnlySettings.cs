@@ -36,7 +36,6 @@ public static class TravisOnlySettings
         ["GCE_RATE_LIMIT_DURATION"] = GceRateLimit,
         ["GCE_RATE_LIMIT_DYNAMIC_CONFIG"] = GceRateLimit,
         ["GCE_RATE_LIMIT_DYNAMIC_CONFIG_TTL"] = GceRateLimit,
-        ["GCE_ZONES"] = "job VMs go to WORKER_GCE_ZONE, and to the other zones of WORKER_GCE_REGION when it has no capacity",
         ["GCE_GPU_COUNT"] = "GPUs are not supported yet",
         ["GCE_GPU_TYPE"] = "GPUs are not supported yet",
         ["GCE_DISK_SIZE_WINDOWS"] = "Windows VMs are not supported yet",
