@@ -1,3 +1,5 @@
+using Worker.TestSupport;
+
 namespace Worker.Amqp.Tests;
 
 [Trait("Category", "Integration")]
@@ -20,13 +22,13 @@ public sealed class WorkerCrashTests(RabbitMqBroker broker) : IClassFixture<Rabb
     {
         var queue = "builds.crash-" + Guid.NewGuid().ToString("N")[..8];
         await using var tap = await ReportingTap.CreateAsync(broker.Uri);
-        await using var doomed = WorkerExecutable.Start(Env(queue, "worker-doomed", "10m"), "run");
+        await using var doomed = WorkerProcess.Start(Env(queue, "worker-doomed", "10m"), Path.GetTempPath(), "run");
         var payload = Broker.Job("script: [\"true\"]", queue);
         // The first worker declares the queue; publishing before that would drop the job.
         await WireFormatTests.WaitUntilAsync(async () => await QueueExistsAsync(queue), TimeSpan.FromSeconds(30));
         await Broker.EnqueueAsync(broker.Uri, queue, payload);
         await tap.WaitAsync(payload.JobId, seen => seen.Any(m => m.State == "started"), TimeSpan.FromSeconds(30));
-        await using var survivor = WorkerExecutable.Start(Env(queue, "worker-survivor", "0s"), "run");
+        await using var survivor = WorkerProcess.Start(Env(queue, "worker-survivor", "0s"), Path.GetTempPath(), "run");
         await Task.Delay(TimeSpan.FromSeconds(2)); // let the survivor subscribe, so it is there when the job comes back
 
         doomed.Kill();

@@ -1,3 +1,5 @@
+using Worker.TestSupport;
+
 namespace Worker.Tests;
 
 public sealed class ConfigCommandTests : IDisposable

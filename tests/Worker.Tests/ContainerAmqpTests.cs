@@ -1,4 +1,5 @@
 using System.Net;
+using Worker.TestSupport;
 
 namespace Worker.Tests;
 

@@ -1,3 +1,5 @@
+using Worker.TestSupport;
+
 namespace Worker.Tests;
 
 /// <summary>`worker exec` as a newcomer runs it: the real executable, the file queue, the local backend.</summary>

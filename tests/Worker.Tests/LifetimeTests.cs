@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Worker.Core.Jobs;
 using Worker.Core.Queues;
 using Worker.Http;
+using Worker.TestSupport;
 
 namespace Worker.Tests;
 

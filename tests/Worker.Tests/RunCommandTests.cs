@@ -1,4 +1,5 @@
 using System.Globalization;
+using Worker.TestSupport;
 
 namespace Worker.Tests;
 

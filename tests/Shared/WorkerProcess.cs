@@ -1,9 +1,12 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace Worker.Tests;
+namespace Worker.TestSupport;
 
-/// <summary>The real `worker` executable, started as a child process with its own environment.</summary>
+/// <summary>
+/// The real `worker` executable (built next to the test assembly), started as a child process with
+/// its own environment: no WORKER_ or TRAVIS_WORKER_ variable of the test run leaks in.
+/// </summary>
 internal sealed class WorkerProcess : IAsyncDisposable
 {
     private readonly Process _process;
@@ -68,6 +71,9 @@ internal sealed class WorkerProcess : IAsyncDisposable
         _process.WaitForExit(); // drains the redirected output
         return _process.ExitCode;
     }
+
+    /// <summary>SIGKILL to the whole tree: no drain, no goodbye; a broker sees the connection drop.</summary>
+    public void Kill() => _process.Kill(entireProcessTree: true);
 
     public void Signal(string signal)
     {
