@@ -61,6 +61,8 @@ internal sealed class AmqpJob : JobBase
     /// </summary>
     public bool TryClaim() => Interlocked.Exchange(ref _claimed, 1) == 0;
 
+    public bool IsClaimed => Volatile.Read(ref _claimed) != 0;
+
     /// <summary>Puts the message back on the queue untouched (not a requeue: the job never ran here).</summary>
     public async Task HandBackAsync()
     {

@@ -184,7 +184,11 @@ public sealed class AmqpJobQueue : IJobQueue, IAsyncDisposable
             _running[payload.JobId] = job;
         }
         inbox.TryWrite(job);
-        _ = HandBackIfLeftWaitingAsync(job, subscription, inbox);
+        // A processor waiting for it has taken it already, on this thread (synchronous continuations).
+        if (!job.IsClaimed)
+        {
+            _ = HandBackIfLeftWaitingAsync(job, subscription, inbox);
+        }
     }
 
     /// <summary>A job its processor has not taken after <see cref="AmqpOptions.HandBackAfter"/> goes back to the queue (see <see cref="ConsumerSubscription"/>).</summary>

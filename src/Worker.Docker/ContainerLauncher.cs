@@ -156,8 +156,8 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
             Image = spec.Image,
             Entrypoint = command,
             Cmd = [],
-            // The operator's labels first: this worker's own (fleet, job, deadline) always win.
-            Labels = options.ExtraLabels.Concat(labels).GroupBy(l => l.Key).ToDictionary(g => g.Key, g => g.Last().Value),
+            // The operator's labels can't be this worker's own (worker-*; checked at start-up).
+            Labels = new Dictionary<string, string>(labels.Concat(options.ExtraLabels)),
             Env = ["LANG=C.UTF-8"],
             HostConfig = host,
         };

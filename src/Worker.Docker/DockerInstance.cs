@@ -32,9 +32,6 @@ public abstract class DockerInstance : IInstance
 
     public string ImageName { get; }
 
-    /// <summary>Whether the container was a standby the job took, rather than made for it.</summary>
-    public abstract bool FromStandby { get; }
-
     protected IDockerClient Client { get; }
 
     protected ILogger Logger { get; }

@@ -122,14 +122,15 @@ public sealed record DockerOptions
                 ? parsed
                 : throw new InvalidSettingException("DOCKER_HOST", dockerHost, Endpoint.Allowed);
         }
+        endpoint ??= new Uri(LocalSocket);
         var tls = CertPath.Read(source);
-        if (tls is not null && (endpoint ?? new Uri(LocalSocket)).Scheme == "unix")
+        if (tls is not null && endpoint.Scheme == "unix")
         {
             throw new InvalidSettingException(source.Find(CertPath.Key)!.Value.Variable, tls, "empty for a unix socket endpoint: TLS needs a tcp:// endpoint");
         }
         return new DockerOptions
         {
-            EndpointUri = endpoint ?? new Uri(LocalSocket),
+            EndpointUri = endpoint,
             TlsDirectory = tls,
             DefaultImage = ImageDefault.Read(source),
             CpusPerJob = Cpus.Read(source),

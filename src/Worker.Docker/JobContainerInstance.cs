@@ -20,8 +20,6 @@ public sealed class JobContainerInstance(IDockerClient client, string containerI
     /// <summary>The exit code line is a few bytes; anything past this on stderr is not ours.</summary>
     private const int TrailerLimit = 64;
 
-    public override bool FromStandby => false;
-
     public override async Task<RunResult> RunScriptAsync(IJobLogWriter log, CancellationToken ct)
     {
         var output = new LogWriterStream(log);

@@ -13,8 +13,6 @@ namespace Worker.Docker;
 public sealed class StandbyInstance(IDockerClient client, string containerId, string imageName, ILogger logger, Action? stopped)
     : DockerInstance(client, containerId, imageName, logger, stopped)
 {
-    public override bool FromStandby => true;
-
     public override async Task<RunResult> RunScriptAsync(IJobLogWriter log, CancellationToken ct)
     {
         var exec = await Client.Exec.CreateContainerExecAsync(ContainerId, new ContainerExecCreateParameters

@@ -15,8 +15,10 @@ public sealed record GceOptions
         "Compute API base URL, for emulators and tests. Empty: https://compute.googleapis.com/compute/v1/.", false, "http", "https");
     public static readonly Setting<string?> ProjectId = Setting.OptionalText("GCE_PROJECT_ID",
         "Project the job VMs live in. Empty: the project of the GCE instance this worker runs on (metadata server).");
-    public static readonly Setting<string> Zone = Setting.Text("GCE_ZONE", "us-central1-a",
-        "Zone job VMs are created in; when it has no capacity, the other zones of its region are tried.", "a zone name");
+    public static readonly Setting<string> Zone = new("GCE_ZONE", "us-central1-a",
+        "Zone job VMs are created in; when it has no capacity, the other zones of its region are tried.",
+        "a zone name (travis-worker's comma-separated list works too)",
+        text => text.Split(',', StringSplitOptions.RemoveEmptyEntries).Length > 0 ? (true, text) : (false, ""), v => v);
     public static readonly Setting<IReadOnlyList<string>> Zones = Setting.List("GCE_ZONES",
         "Zones job VMs are spread over, one picked at random per VM, as travis-worker's ZONES; the others, then the rest of the region, are tried when it has no capacity. Empty: WORKER_GCE_ZONE.",
         "a comma-separated list of zone names");

@@ -37,6 +37,7 @@ public sealed class GceOptionsTests
     [InlineData("WORKER_GCE_RATE_LIMIT", "fast")]
     [InlineData("WORKER_GCE_IMAGE_DEFAULT", "travis-ci-(")]
     [InlineData("TRAVIS_WORKER_GCE_BOOT_POLL_SLEEP", "soon")]
+    [InlineData("WORKER_GCE_ZONE", ",")]
     public void A_bad_value_names_its_variable(string variable, string value)
     {
         var error = Assert.Throws<InvalidSettingException>(() => GceOptions.Load(SettingsSource.From((variable, value))));
