@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in docker.io rabbitmq-server openssh-server debootstrap docker-registry sudo procps iproute2; do
+for pkg in docker.io rabbitmq-server openssh-server debootstrap docker-registry openssl sudo procps iproute2; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -3,46 +3,46 @@ using Worker.TestSupport;
 
 namespace Worker.Docker.Tests;
 
-/// <summary>WORKER_DOCKER_CERT_PATH: a tcp:// engine that requires mutual TLS, as travis-worker's CERT_PATH.</summary>
+/// <summary>
+/// WORKER_DOCKER_CERT_PATH, as travis-worker's CERT_PATH: the real engine on its mutual-TLS listener
+/// (tests/start-dockerd.sh starts dockerd with --tlsverify on 127.0.0.1:2376).
+/// </summary>
 [Trait("Category", "Integration")]
-public sealed class DockerTlsTests : IAsyncLifetime
+public sealed class DockerTlsTests : IDisposable
 {
+    private static readonly Uri TlsEndpoint = new("tcp://127.0.0.1:2376");
+    private static readonly string CertPath = Path.Combine(
+        Environment.GetEnvironmentVariable("WORKER_TEST_DOCKER_TLS") is { Length: > 0 } dir ? dir : "/var/lib/worker-tests/docker-tls", "client");
+
     private readonly string _dir = Directory.CreateTempSubdirectory("worker-docker-tls-").FullName;
-    private TlsDockerProxy _engine = null!;
 
-    public Task InitializeAsync()
-    {
-        _engine = new TlsDockerProxy();
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _engine.DisposeAsync();
-        Directory.Delete(_dir, recursive: true);
-    }
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     [Fact]
     public async Task A_job_runs_on_an_engine_reached_over_mutual_TLS()
     {
-        var certPath = _engine.WriteCertPath(Path.Combine(_dir, "certs"));
+        RequireTlsListener();
         var options = DockerOptions.Load(SettingsSource.From(
-            ("WORKER_DOCKER_ENDPOINT", _engine.Endpoint.ToString()), ("TRAVIS_WORKER_DOCKER_CERT_PATH", certPath)));
+            ("WORKER_DOCKER_ENDPOINT", TlsEndpoint.ToString()), ("TRAVIS_WORKER_DOCKER_CERT_PATH", CertPath)));
         await using var harness = await DockerHarness.CreateAsync(o => o with { EndpointUri = options.EndpointUri, TlsDirectory = options.TlsDirectory });
 
         var (job, _) = await harness.RunAsync("script: [\"echo over tls\"]");
 
         Assert.Equal("passed", await job.Outcome);
         Assert.Contains("over tls", job.Log);
-        Assert.Equal(0, _engine.Refused);
     }
 
     [Fact]
     public async Task An_engine_whose_certificate_another_CA_signed_is_not_trusted_and_nothing_is_created()
     {
+        RequireTlsListener();
         var since = DateTimeOffset.UtcNow;
-        var certPath = _engine.WriteCertPath(Path.Combine(_dir, "wrong-ca"), TestCertificates.Create("another-ca").CaPem);
-        await using var harness = await DockerHarness.CreateAsync(o => o with { EndpointUri = _engine.Endpoint, TlsDirectory = certPath });
+        var wrongCa = Path.Combine(_dir, "wrong-ca");
+        Directory.CreateDirectory(wrongCa);
+        File.Copy(Path.Combine(CertPath, "cert.pem"), Path.Combine(wrongCa, "cert.pem"));
+        File.Copy(Path.Combine(CertPath, "key.pem"), Path.Combine(wrongCa, "key.pem"));
+        File.WriteAllText(Path.Combine(wrongCa, "ca.pem"), TestCertificates.Create("another-ca").CaPem);
+        await using var harness = await DockerHarness.CreateAsync(o => o with { EndpointUri = TlsEndpoint, TlsDirectory = wrongCa });
 
         var (job, verdict) = await harness.RunAsync("script: [\"echo should not run\"]");
 
@@ -70,4 +70,9 @@ public sealed class DockerTlsTests : IAsyncLifetime
 
         Assert.Equal("WORKER_DOCKER_CERT_PATH", e.Variable);
     }
+
+    private static void RequireTlsListener() =>
+        Assert.True(DockerOptions.TlsFiles.All(f => File.Exists(Path.Combine(CertPath, f))),
+            $"no client certificate in {CertPath}: tests/start-dockerd.sh makes it and starts dockerd with its TLS listener " +
+            "(a dockerd started otherwise must be stopped first)");
 }
