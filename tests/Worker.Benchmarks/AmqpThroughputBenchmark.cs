@@ -82,7 +82,7 @@ public static class AmqpThroughputBenchmark
     private static async Task<double> WorkerJobsPerSecondAsync(Uri uri, int jobs, int pool)
     {
         var queueName = $"bench.jobs-{Guid.NewGuid():N}";
-        var options = new WorkerOptions { Pool = pool, Name = queueName, Teardown = TimeSpan.FromSeconds(30) };
+        var options = new WorkerOptions { ProcessorCount = pool, JobQueueName = queueName, Teardown = TimeSpan.FromSeconds(30) };
         await using var queue = new AmqpJobQueue(new AmqpOptions { Uri = uri }, queueName, new JobCancellations(), NullLoggerFactory.Instance, "bench");
         await queue.StartAsync(CancellationToken.None);
         await using var watcher = await FinishWatcher.StartAsync(uri);
@@ -107,7 +107,7 @@ public static class AmqpThroughputBenchmark
         var firstId = JobFile.NewJobId();
         var enqueued = Enumerable.Range(0, jobs).Select(i => queue.Enqueue(JobFile.Parse($"id: {firstId + i}\nscript: [\"echo {i}\"]", "memory"))).ToList();
         queue.Complete();
-        var pipeline = new JobPipeline(new WorkerOptions { Pool = pool }, new FakeBackend(new FakeOptions { Output = "hello from a benchmark job\n" }),
+        var pipeline = new JobPipeline(new WorkerOptions { ProcessorCount = pool }, new FakeBackend(new FakeOptions { Output = "hello from a benchmark job\n" }),
             new BuiltinScriptGenerator(), new JobCancellations(), new MachineLabels("bench", "bench-host", TimeSpan.FromMinutes(10)), NullLogger<JobPipeline>.Instance);
         var processors = new ProcessorPool(queue, pipeline, pool, NullLogger<ProcessorPool>.Instance);
         var sw = Stopwatch.StartNew();
@@ -282,7 +282,7 @@ public static class AmqpThroughputBenchmark
     private static async Task<(double BytesPerSecond, long RssGrowth)> WorkerLogBytesPerSecondAsync(Uri uri)
     {
         var queueName = $"bench.log-{Guid.NewGuid():N}";
-        var options = new WorkerOptions { Pool = 1, Name = queueName, MaxLog = LogBytes * 2, Hard = TimeSpan.FromMinutes(10), Teardown = TimeSpan.FromMinutes(2) };
+        var options = new WorkerOptions { ProcessorCount = 1, JobQueueName = queueName, MaxLog = LogBytes * 2, HardLimit = TimeSpan.FromMinutes(10), Teardown = TimeSpan.FromMinutes(2) };
         await using var queue = new AmqpJobQueue(new AmqpOptions { Uri = uri }, queueName, new JobCancellations(), NullLoggerFactory.Instance, "bench");
         await queue.StartAsync(CancellationToken.None);
         await using var consumer = await LogConsumer.StartAsync(uri);

@@ -22,7 +22,7 @@ public static class PipelineOverheadBenchmark
     public static async Task<int> RunAsync()
     {
         var fake = new FakeOptions { Output = "hello from a benchmark job\n" };
-        var options = new WorkerOptions { Pool = 8, FlushInterval = TimeSpan.FromMilliseconds(500) };
+        var options = new WorkerOptions { ProcessorCount = 8, FlushInterval = TimeSpan.FromMilliseconds(500) };
         var payloads = Enumerable.Range(1, Jobs).Select(i => JobFile.Parse($"id: {i}\nscript: [\"echo {i}\"]\nsecrets: {{ T: abc }}", "bench")).ToList();
 
         // Warm both paths up once.
@@ -60,7 +60,7 @@ public static class PipelineOverheadBenchmark
         queue.Complete();
         var pipeline = new JobPipeline(options, new FakeBackend(fake), new BuiltinScriptGenerator(), new JobCancellations(),
             new MachineLabels("bench", "bench-host", TimeSpan.FromMinutes(10)), NullLogger<JobPipeline>.Instance);
-        var pool = new ProcessorPool(queue, pipeline, options.Pool, NullLogger<ProcessorPool>.Instance);
+        var pool = new ProcessorPool(queue, pipeline, options.ProcessorCount, NullLogger<ProcessorPool>.Instance);
         var sw = Stopwatch.StartNew();
         var run = pool.RunAsync(CancellationToken.None);
         await Task.WhenAll(jobs.Select(j => j.Outcome));

@@ -92,7 +92,7 @@ public sealed class JobPipelineOutcomeTests
     [Fact]
     public async Task Job_whose_log_passes_the_maximum_length_is_errored_and_stopped()
     {
-        var options = new WorkerOptions { MaxLog = 1000, FlushInterval = TimeSpan.FromMilliseconds(50), Hard = TimeSpan.FromSeconds(30) };
+        var options = new WorkerOptions { MaxLog = 1000, FlushInterval = TimeSpan.FromMilliseconds(50), HardLimit = TimeSpan.FromSeconds(30) };
         var harness = PipelineHarness.WithFake(new FakeOptions { Output = new string('x', 2000), Run = TimeSpan.FromMinutes(5) }, options);
         var (job, verdict) = await harness.RunAsync(Job);
 

@@ -17,7 +17,7 @@ internal sealed class PipelineHarness
         Backend = backend;
         Options = options ?? new WorkerOptions
         {
-            Hard = TimeSpan.FromSeconds(30),
+            HardLimit = TimeSpan.FromSeconds(30),
             LogSilence = TimeSpan.FromSeconds(30),
             FlushInterval = TimeSpan.FromMilliseconds(50),
             Startup = TimeSpan.FromSeconds(10),

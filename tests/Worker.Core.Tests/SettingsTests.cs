@@ -8,26 +8,26 @@ public sealed class SettingsTests
     public void Defaults_apply_when_nothing_is_set()
     {
         var options = WorkerOptions.Load(SettingsSource.From());
-        Assert.Equal(1, options.Pool);
-        Assert.Equal(TimeSpan.FromMinutes(50), options.Hard);
+        Assert.Equal(1, options.ProcessorCount);
+        Assert.Equal(TimeSpan.FromMinutes(50), options.HardLimit);
         Assert.Equal(TimeSpan.FromMinutes(10), options.LogSilence);
         Assert.Equal(4_500_000, options.MaxLog);
-        Assert.Equal("file", options.Queue);
+        Assert.Equal("file", options.JobSource);
     }
 
     [Fact]
     public void Travis_prefixed_keys_are_read_too()
     {
         var options = WorkerOptions.Load(SettingsSource.From(("TRAVIS_WORKER_POOL_SIZE", "4"), ("TRAVIS_WORKER_HARD_TIMEOUT", "1h30m")));
-        Assert.Equal(4, options.Pool);
-        Assert.Equal(TimeSpan.FromMinutes(90), options.Hard);
+        Assert.Equal(4, options.ProcessorCount);
+        Assert.Equal(TimeSpan.FromMinutes(90), options.HardLimit);
     }
 
     [Fact]
     public void Worker_prefix_wins_over_travis_prefix()
     {
         var options = WorkerOptions.Load(SettingsSource.From(("TRAVIS_WORKER_POOL_SIZE", "4"), ("WORKER_POOL_SIZE", "6")));
-        Assert.Equal(6, options.Pool);
+        Assert.Equal(6, options.ProcessorCount);
     }
 
     [Fact]

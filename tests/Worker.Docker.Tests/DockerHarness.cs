@@ -47,7 +47,7 @@ internal sealed class DockerHarness : IAsyncDisposable
         var options = (configure ?? (o => o))(DefaultOptions);
         return new DockerHarness(options, worker ?? new WorkerOptions
         {
-            Hard = TimeSpan.FromSeconds(60),
+            HardLimit = TimeSpan.FromSeconds(60),
             LogSilence = TimeSpan.FromSeconds(60),
             FlushInterval = TimeSpan.FromMilliseconds(50),
             Startup = TimeSpan.FromSeconds(60),

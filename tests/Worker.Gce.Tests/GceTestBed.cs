@@ -78,7 +78,7 @@ public sealed class GceTestBed : IAsyncDisposable
             Startup = startup ?? TimeSpan.FromSeconds(30),
             Upload = TimeSpan.FromSeconds(20),
             Teardown = TimeSpan.FromSeconds(20),
-            Hard = TimeSpan.FromMinutes(1),
+            HardLimit = TimeSpan.FromMinutes(1),
             LogSilence = TimeSpan.FromMinutes(1),
             FlushInterval = TimeSpan.FromMilliseconds(50),
             Host = Host,

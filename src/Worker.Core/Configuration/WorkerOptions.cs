@@ -61,11 +61,11 @@ public sealed record WorkerOptions
     ];
 
     public string Provider { get; init; } = ProviderName.Default;
-    public string Queue { get; init; } = QueueType.Default;
-    public string Name { get; init; } = QueueName.Default;
+    public string JobSource { get; init; } = QueueType.Default;
+    public string JobQueueName { get; init; } = QueueName.Default;
     public string BaseDirectory { get; init; } = Path.GetFullPath(BaseDir.Default);
-    public int Pool { get; init; } = PoolSize.Default;
-    public TimeSpan Hard { get; init; } = HardTimeout.Default;
+    public int ProcessorCount { get; init; } = PoolSize.Default;
+    public TimeSpan HardLimit { get; init; } = HardTimeout.Default;
     public TimeSpan LogSilence { get; init; } = LogTimeout.Default;
     public long MaxLog { get; init; } = MaxLogLength.Default;
     public TimeSpan Startup { get; init; } = StartupTimeout.Default;
@@ -93,11 +93,11 @@ public sealed record WorkerOptions
         return new WorkerOptions
         {
             Provider = ProviderName.Read(source).ToLowerInvariant(),
-            Queue = QueueType.Read(source),
-            Name = name,
+            JobSource = QueueType.Read(source),
+            JobQueueName = name,
             BaseDirectory = Path.GetFullPath(BaseDir.Read(source)),
-            Pool = PoolSize.Read(source),
-            Hard = HardTimeout.Read(source),
+            ProcessorCount = PoolSize.Read(source),
+            HardLimit = HardTimeout.Read(source),
             LogSilence = LogTimeout.Read(source),
             MaxLog = MaxLogLength.Read(source),
             Startup = StartupTimeout.Read(source),

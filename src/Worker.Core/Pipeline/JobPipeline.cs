@@ -39,7 +39,7 @@ public sealed class JobPipeline(
         using var cancel = cancellations.Subscribe(jobId);
         using var jobCts = CancellationTokenSource.CreateLinkedTokenSource(stopToken, cancel.Token);
         var ct = jobCts.Token;
-        var hardLimit = payload.HardLimit ?? options.Hard;
+        var hardLimit = payload.HardLimit ?? options.HardLimit;
         var silenceLimit = payload.LogSilence ?? options.LogSilence;
 
         JobOutcome outcome;

@@ -35,9 +35,9 @@ public static class ExecCommand
             : settings;
         using var context = WorkerContext.Create(quiet);
         // Its own folder, so a `worker run` on the same BASE_DIR never takes the job away.
-        var options = context.Options with { FilePolling = TimeSpan.FromMilliseconds(100), Name = ExecQueueName };
+        var options = context.Options with { FilePolling = TimeSpan.FromMilliseconds(100), JobQueueName = ExecQueueName };
         using var execContext = context.With(_ => options);
-        var payload = JobFile.Load(file.FullName, options.Name);
+        var payload = JobFile.Load(file.FullName, options.JobQueueName);
         var jobId = payload.JobId;
         var backend = BackendFactory.Create((backendName ?? options.Provider).ToLowerInvariant(), execContext);
         var sink = new ConsoleLogSink(output);

@@ -27,8 +27,8 @@ public static class SubmitCommand
     public static async Task<int> RunAsync(SettingsSource settings, FileInfo file, bool follow, TextWriter output, CancellationToken ct)
     {
         using var context = WorkerContext.Create(settings.Find(WorkerOptions.LogLevel.Key) is null ? settings.With(WorkerOptions.LogLevel.Key, "warning") : settings);
-        var payload = JobFile.Load(file.FullName, context.Options.Name);
-        return context.Options.Queue switch
+        var payload = JobFile.Load(file.FullName, context.Options.JobQueueName);
+        return context.Options.JobSource switch
         {
             "file" => await SubmitToFileQueueAsync(context, payload, follow, output, ct),
             "amqp" => await SubmitToAmqpQueueAsync(context, payload, follow, output, ct),
@@ -66,7 +66,7 @@ public static class SubmitCommand
 
     private static async Task<int> SubmitToAmqpQueueAsync(WorkerContext context, JobPayload payload, bool follow, TextWriter output, CancellationToken ct)
     {
-        var submitter = new Worker.Amqp.AmqpSubmitter(Worker.Amqp.AmqpOptions.Load(context.Settings), context.Options.Name,
+        var submitter = new Worker.Amqp.AmqpSubmitter(Worker.Amqp.AmqpOptions.Load(context.Settings), context.Options.JobQueueName,
             context.LoggerFactory.CreateLogger("submit"));
         var state = await submitter.SubmitAsync(payload, follow, output, Console.Error, ct);
         if (!follow)

@@ -9,7 +9,7 @@ namespace Worker.Composition;
 public static class QueueFactory
 {
     public static IJobQueue Create(WorkerContext context, Func<long, ILogPartSink?>? logTee = null, long? onlyJobId = null) =>
-        context.Options.Queue switch
+        context.Options.JobSource switch
         {
             "file" => CreateFileQueue(context, logTee, onlyJobId),
             "amqp" => CreateAmqpQueue(context),
@@ -17,10 +17,10 @@ public static class QueueFactory
         };
 
     public static Worker.Amqp.AmqpJobQueue CreateAmqpQueue(WorkerContext context) =>
-        new(Worker.Amqp.AmqpOptions.Load(context.Settings), context.Options.Name, context.Cancellations, context.LoggerFactory,
+        new(Worker.Amqp.AmqpOptions.Load(context.Settings), context.Options.JobQueueName, context.Cancellations, context.LoggerFactory,
             "worker " + context.Options.Host);
 
     public static FileJobQueue CreateFileQueue(WorkerContext context, Func<long, ILogPartSink?>? logTee = null, long? onlyJobId = null) =>
-        new(context.Options.BaseDirectory, context.Options.Name, context.Options.FilePolling, context.Cancellations,
+        new(context.Options.BaseDirectory, context.Options.JobQueueName, context.Options.FilePolling, context.Cancellations,
             context.LoggerFactory.CreateLogger<FileJobQueue>(), logTee, onlyJobId);
 }

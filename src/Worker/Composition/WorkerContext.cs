@@ -60,7 +60,7 @@ public sealed class WorkerContext : IDisposable
         new(Options, backend, CreateScriptGenerator(), Cancellations, Labels, LoggerFactory.CreateLogger<JobPipeline>());
 
     public ProcessorPool CreatePool(IJobQueue queue, IBackend backend) =>
-        new(queue, CreatePipeline(backend), Options.Pool, LoggerFactory.CreateLogger<ProcessorPool>());
+        new(queue, CreatePipeline(backend), Options.ProcessorCount, LoggerFactory.CreateLogger<ProcessorPool>());
 
     public void Dispose()
     {
