@@ -1,0 +1,34 @@
+using Xunit;
+
+namespace Worker.TestSupport;
+
+/// <summary>
+/// The one way tests wait for something to become true: poll a condition until it holds, and
+/// fail with what was awaited (and whatever <c>explain</c> adds, such as a worker's output) when
+/// the patience runs out or <c>gaveUp</c> says waiting is pointless. Tests assert properties, not
+/// stopwatches, so the default patience is generous for a busy 2-core machine.
+/// </summary>
+public static class Eventually
+{
+    public static readonly TimeSpan DefaultPatience = TimeSpan.FromSeconds(30);
+
+    public static Task TrueAsync(Func<bool> condition, string what, TimeSpan? patience = null,
+        Func<bool>? gaveUp = null, Func<string>? explain = null) =>
+        TrueAsync(() => Task.FromResult(condition()), what, patience, gaveUp, explain);
+
+    public static async Task TrueAsync(Func<Task<bool>> condition, string what, TimeSpan? patience = null,
+        Func<bool>? gaveUp = null, Func<string>? explain = null)
+    {
+        var deadline = DateTime.UtcNow + (patience ?? DefaultPatience);
+        var pause = TimeSpan.FromMilliseconds(20);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline || gaveUp?.Invoke() == true)
+            {
+                Assert.Fail($"gave up waiting until {what}\n{explain?.Invoke()}".TrimEnd());
+            }
+            await Task.Delay(pause);
+            pause = TimeSpan.FromMilliseconds(Math.Min(250, pause.TotalMilliseconds * 1.5));
+        }
+    }
+}
