@@ -19,7 +19,8 @@ public sealed class TaskLedger(IReadOnlyDictionary<string, double> total)
     public IReadOnlyDictionary<string, double> Total { get; } = total;
 
     /// <summary>Takes the task, or says why it can't run now. A task already held is refused (Cirrus sent it twice).</summary>
-    public Admission Admit(string taskId, IReadOnlyDictionary<string, double> requested, ResourceModifierPool? modifiers = null)
+    /// <param name="owner">Whose task it is (the upstream it came from): Poll reports each upstream its own.</param>
+    public Admission Admit(string taskId, IReadOnlyDictionary<string, double> requested, ResourceModifierPool? modifiers = null, string owner = "")
     {
         lock (_lock)
         {
@@ -31,7 +32,7 @@ public sealed class TaskLedger(IReadOnlyDictionary<string, double> total)
             {
                 return new Admission(null, reason);
             }
-            var task = new RunningTask(this, taskId, new Dictionary<string, double>(requested), modifiers?.Acquire(requested));
+            var task = new RunningTask(this, taskId, owner, new Dictionary<string, double>(requested), modifiers?.Acquire(requested));
             _tasks[taskId] = task;
             return new Admission(task, null);
         }
@@ -54,6 +55,14 @@ public sealed class TaskLedger(IReadOnlyDictionary<string, double> total)
             {
                 return _tasks.Keys.ToList();
             }
+        }
+    }
+
+    public IReadOnlyList<string> RunningTaskIdsOf(string owner)
+    {
+        lock (_lock)
+        {
+            return _tasks.Values.Where(t => t.Owner == owner).Select(t => t.TaskId).ToList();
         }
     }
 
@@ -140,15 +149,18 @@ public sealed class TaskLedger(IReadOnlyDictionary<string, double> total)
         private readonly CancellationTokenSource _stop = new();
         private int _disposed;
 
-        internal RunningTask(TaskLedger ledger, string taskId, IReadOnlyDictionary<string, double> resources, ResourceModifierPool.ModifierLease? modifier)
+        internal RunningTask(TaskLedger ledger, string taskId, string owner, IReadOnlyDictionary<string, double> resources, ResourceModifierPool.ModifierLease? modifier)
         {
             _ledger = ledger;
             TaskId = taskId;
+            Owner = owner;
             Resources = resources;
             Modifier = modifier;
         }
 
         public string TaskId { get; }
+
+        public string Owner { get; }
 
         public IReadOnlyDictionary<string, double> Resources { get; }
 
