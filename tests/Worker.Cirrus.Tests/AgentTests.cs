@@ -50,6 +50,18 @@ public sealed class AgentTests : IDisposable
         Assert.Contains("'latest'", warning, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("ftp://mirror/{version}")]
+    [InlineData("https://mirror.example/cirrus-latest")]
+    [InlineData("not a url {version}")]
+    public void A_bad_agent_url_template_stops_start_up_naming_the_variable(string template)
+    {
+        var error = Assert.Throws<Worker.Core.Configuration.InvalidSettingException>(() =>
+            CirrusOptions.From(Worker.Core.Configuration.SettingsSource.From(("WORKER_CIRRUS_AGENT_URL", template))));
+        Assert.Equal("WORKER_CIRRUS_AGENT_URL", error.Variable);
+        Assert.Equal(CirrusOptions.DefaultAgentUrl, CirrusOptions.From(Worker.Core.Configuration.SettingsSource.From()).AgentUrlTemplate);
+    }
+
     [Fact]
     public void The_cache_is_cirrus_clis_under_the_user_cache_directory()
     {
