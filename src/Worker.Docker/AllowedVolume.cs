@@ -1,3 +1,5 @@
+using Worker.Core.Security;
+
 namespace Worker.Docker;
 
 /// <summary>One entry of <c>WORKER_ALLOWED_VOLUMES</c>: a glob over volume sources, and whether such a mount is forced read-only.</summary>

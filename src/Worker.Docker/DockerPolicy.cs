@@ -1,6 +1,7 @@
 using System.Globalization;
 using Worker.Core.Backends;
 using Worker.Core.Jobs;
+using Worker.Core.Security;
 
 namespace Worker.Docker;
 

@@ -1,8 +1,8 @@
-namespace Worker.Docker;
+namespace Worker.Core.Security;
 
 /// <summary>
 /// A pattern matched against the whole text, as the Cirrus persistent worker matches images and
-/// volume sources: <c>*</c> matches any run of characters, <c>/</c> included, and <c>?</c> exactly
+/// volume sources and OpenSSH matches known_hosts names: <c>*</c> matches any run of characters, <c>/</c> included, and <c>?</c> exactly
 /// one; every other character matches itself. So <c>ghcr.io/acme/*</c> refuses
 /// <c>example.org/ghcr.io/acme/x</c>.
 /// </summary>

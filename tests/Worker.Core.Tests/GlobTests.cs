@@ -1,4 +1,6 @@
-namespace Worker.Docker.Tests;
+using Worker.Core.Security;
+
+namespace Worker.Core.Tests;
 
 public sealed class GlobTests
 {
