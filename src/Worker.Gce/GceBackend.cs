@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Worker.Core.Backends;
 using Worker.Core.Jobs;
+using Worker.Ssh;
 
 namespace Worker.Gce;
 
@@ -56,11 +57,11 @@ public sealed class GceBackend : IBackend
             var instance = await WaitUntilRunningAsync(zone, name, ct);
             var ip = AddressOf(instance);
             progress.Report($"Instance {name} is running at {ip} after {clock.Elapsed.TotalSeconds:0}s; waiting for SSH");
-            var connector = new SshConnector(ip, _options.Port, _options.User, key, _options.DialTimeout);
-            var ssh = await connector.WaitForSshAsync(_options.PollSleep,
-                (attempt, e) => _logger.LogDebug("SSH to {Name} at {Ip}, attempt {Attempt}: {Error}", name, ip, attempt, e.Message), ct);
-            progress.Report($"SSH is up on {name} after {clock.Elapsed.TotalSeconds:0}s (host key {connector.Pin.Fingerprint})");
-            return new GceInstance(_compute, _options, name, zone, instance.SelfLink, image.Name, connector, ssh, _logger);
+            var machine = new SshMachine(new SshEndpoint(ip, _options.Port, _options.User), SshCredential.FromKey(key),
+                HostKeyPolicy.PinFirstKey(), _options.SshConnect, _logger);
+            await machine.ConnectAsync(ct);
+            progress.Report($"SSH is up on {name} after {clock.Elapsed.TotalSeconds:0}s (host key {machine.HostKeyFingerprint})");
+            return new GceInstance(_compute, _options, name, zone, instance.SelfLink, image.Name, machine, _logger);
         }
         catch (Exception e) when (zone is not null)
         {

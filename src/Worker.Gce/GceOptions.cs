@@ -1,5 +1,6 @@
 using System.Globalization;
 using Worker.Core.Configuration;
+using Worker.Ssh;
 
 namespace Worker.Gce;
 
@@ -106,6 +107,19 @@ public sealed record GceOptions
     public TimeSpan DialTimeout { get; init; } = SshDialTimeout.Default;
     public string User { get; init; } = SshUser.Default;
     public int Port { get; init; } = SshPort.Default;
+
+    /// <summary>
+    /// SSH to a job VM: the dial timeout bounds both phases of an attempt; attempts follow the boot
+    /// poll until the startup timeout, and a refused key is tried again (the guest agent installs it
+    /// a moment after sshd starts).
+    /// </summary>
+    public SshConnectOptions SshConnect => new()
+    {
+        DialTimeout = DialTimeout,
+        HandshakeTimeout = DialTimeout,
+        RetryPause = PollSleep,
+        RetryRefusedAuthentication = true,
+    };
     public double CallsPerSecond { get; init; } = RateLimit.Default;
     public int Retries { get; init; } = ApiRetries.Default;
     public TimeSpan MaxBackoff { get; init; } = BackoffRetryMax.Default;

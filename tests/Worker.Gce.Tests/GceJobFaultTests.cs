@@ -1,4 +1,5 @@
 using Worker.Gce.Tests.Fakes;
+using Worker.Ssh;
 
 namespace Worker.Gce.Tests;
 
@@ -30,7 +31,7 @@ public sealed class GceJobFaultTests() : FakeGceTest(bootVms: true)
         await using var instance = await backend.StartAsync(Bed.Attributes(), Bed.ProgressSink(), CancellationToken.None);
         await Fake.ReplaceHostKeyAsync(instance.Id);
 
-        await Assert.ThrowsAsync<HostKeyMismatchException>(() => instance.UploadScriptAsync("echo hi", CancellationToken.None));
+        await Assert.ThrowsAsync<HostKeyRejectedException>(() => instance.UploadScriptAsync("echo hi", CancellationToken.None));
 
         Assert.False(File.Exists(Path.Combine(Fake.Vm(instance.Id)!.Home, "build.sh")));
         await instance.StopAsync(CancellationToken.None);

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Builder;
@@ -45,7 +44,7 @@ public abstract record FakeFault
 /// calls the GCE backend and the cleanup sidecar make: instances insert/get/delete/aggregatedList,
 /// zoneOperations get/wait, globalOperations aggregatedList, zones list and images list (with
 /// filters and paging). Operations go PENDING, RUNNING, DONE as they are polled. Instances with
-/// <see cref="BootVms"/> are real sshds (<see cref="FakeVmSshd"/>), each on its own 127.x address.
+/// <see cref="BootVms"/> are real sshds (<see cref="TestSshd"/>), each on its own 127.x address.
 /// Faults: any call can fail with an HTTP error, hang or answer garbage; a zone can be exhausted
 /// (insert operations there end with ZONE_RESOURCE_POOL_EXHAUSTED or QUOTA_EXCEEDED); an instance
 /// can be preempted.
@@ -96,7 +95,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
     public static async Task<FakeComputeApi> StartAsync(bool bootVms = true)
     {
         var app = LoopbackApp.Build();
-        var fake = new FakeComputeApi(app, FreePort()) { BootVms = bootVms };
+        var fake = new FakeComputeApi(app, TestSshd.FreePort()) { BootVms = bootVms };
         app.Run(fake.HandleAsync);
         fake.Endpoint = new Uri(await LoopbackApp.StartAsync(app), "/compute/v1/");
         return fake;
@@ -123,7 +122,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
     }
 
     /// <summary>The sshd of a running instance.</summary>
-    public FakeVmSshd? Vm(string name)
+    public TestSshd? Vm(string name)
     {
         lock (_lock)
         {
@@ -179,7 +178,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
             instance.Vm?.Dispose();
             instance.Vm = null;
         }
-        var vm = await FakeVmSshd.StartAsync(instance.Dir, instance.Ip, SshPort, instance.AuthorizedKeys, freshHostKey: true);
+        var vm = await BootAsync(instance, freshHostKey: true);
         lock (_lock)
         {
             instance.Vm = vm;
@@ -459,7 +458,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
         }
         if (op.Target is { } instance && op.Json["operationType"]!.GetValue<string>() == "insert" && BootVms)
         {
-            var vm = await FakeVmSshd.StartAsync(instance.Dir, instance.Ip, SshPort, instance.AuthorizedKeys);
+            var vm = await BootAsync(instance);
             lock (_lock)
             {
                 if (_instances.ContainsKey(instance.Json["name"]!.GetValue<string>()))
@@ -647,12 +646,15 @@ public sealed class FakeComputeApi : IAsyncDisposable
 
     private static string Now() => DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fffzzz", CultureInfo.InvariantCulture);
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    /// <summary>The VM's sshd on its own address, its root's home the VM's own; only the keys from its ssh-keys metadata open it.</summary>
+    private Task<TestSshd> BootAsync(FakeInstance instance, bool freshHostKey = false) =>
+        TestSshd.StartAsync(new TestSshdOptions(instance.Dir, SshPort)
+        {
+            Ip = instance.Ip,
+            User = VmUser,
+            AuthorizedKeys = instance.AuthorizedKeys,
+            FreshHostKey = freshHostKey,
+        });
 
     private sealed class FakeInstance(JsonObject json, string zone, string ip, string dir, IReadOnlyList<string> authorizedKeys)
     {
@@ -661,7 +663,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
         public string Ip { get; } = ip;
         public string Dir { get; } = dir;
         public IReadOnlyList<string> AuthorizedKeys { get; } = authorizedKeys;
-        public FakeVmSshd? Vm { get; set; }
+        public TestSshd? Vm { get; set; }
     }
 
     private sealed class FakeOperation(JsonObject json, string zone, FakeInstance? target)

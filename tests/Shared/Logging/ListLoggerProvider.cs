@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 
-namespace Worker.Gce.Tests;
+namespace Worker.TestSupport;
 
 /// <summary>Keeps every log line written, for tests that read what the worker said.</summary>
 public sealed class ListLoggerProvider : ILoggerProvider

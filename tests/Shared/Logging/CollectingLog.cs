@@ -1,9 +1,9 @@
 using Worker.Core.Logs;
 
-namespace Worker.Core.Tests;
+namespace Worker.TestSupport;
 
 /// <summary>A job log that keeps everything written to it, for backend tests that read the output back.</summary>
-internal sealed class CollectingLog : IJobLogWriter
+public sealed class CollectingLog : IJobLogWriter
 {
     private readonly System.Text.StringBuilder _text = new();
 

@@ -2,12 +2,12 @@ using System.Security.Cryptography;
 using System.Text;
 using Renci.SshNet;
 
-namespace Worker.Gce;
+namespace Worker.Ssh;
 
 /// <summary>
-/// A fresh RSA key pair for one job: the public half goes into the VM's <c>ssh-keys</c> metadata,
-/// the private half never leaves this process. travis-worker used one key per process, so any job
-/// VM of a host could be reached with any other job's key.
+/// A fresh RSA key pair for one job's machine: the public half goes onto the machine (GCE: into the
+/// VM's <c>ssh-keys</c> metadata), the private half never leaves this process. travis-worker used one
+/// key per process, so any job VM of a host could be reached with any other job's key.
 /// </summary>
 public sealed class SshKeyPair
 {
@@ -36,7 +36,7 @@ public sealed class SshKeyPair
     /// <summary>The line for GCE's <c>ssh-keys</c> metadata: <c>user:ssh-rsa AAAA... comment</c>.</summary>
     public string MetadataLine(string user, string comment) => $"{user}:{PublicKey} {comment}";
 
-    public PrivateKeyFile OpenPrivateKey() => new(new MemoryStream(Encoding.ASCII.GetBytes(_privatePem)));
+    internal PrivateKeyFile OpenPrivateKey() => new(new MemoryStream(Encoding.ASCII.GetBytes(_privatePem)));
 
     // RFC 4251: an mpint is big-endian two's complement, so a set high bit needs a leading zero.
     private static byte[] MpInt(byte[] unsigned) =>

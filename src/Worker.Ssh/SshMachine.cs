@@ -1,0 +1,246 @@
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Renci.SshNet;
+using Renci.SshNet.Common;
+using Worker.Core.Logs;
+
+namespace Worker.Ssh;
+
+/// <summary>
+/// One machine reached over SSH, for as long as a job uses it: wait for its sshd, upload files over
+/// SFTP, run the job's script with its output streamed live and read its exit status, and kill what
+/// the script started when the job is cancelled or times out. A connection lost before the exit
+/// status arrived is reported as lost, never as an exit. Every backend that reaches its machine over
+/// SSH (GCE, Tart, Vetu, bare metal) runs jobs through this.
+/// </summary>
+public sealed class SshMachine : IAsyncDisposable
+{
+    // Output that arrived before the end is still copied; a stream that never ends can't hold the job.
+    private static readonly TimeSpan OutputDrainLimit = TimeSpan.FromSeconds(5);
+
+    private readonly SshConnector _connector;
+    private readonly SshConnectOptions _options;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _clientLock = new(1, 1);
+    private SshClient? _client;
+
+    public SshMachine(SshEndpoint endpoint, SshCredential credential, HostKeyPolicy hostKeys, SshConnectOptions options, ILogger logger)
+    {
+        options.Validate();
+        Endpoint = endpoint;
+        _options = options;
+        _logger = logger;
+        _connector = new SshConnector(endpoint, credential, hostKeys, options, logger);
+    }
+
+    public SshEndpoint Endpoint { get; }
+
+    /// <summary>Fingerprint of the host key accepted at the last connection (<c>SHA256:...</c>), or null before one.</summary>
+    public string? HostKeyFingerprint => _connector.AcceptedHostKey;
+
+    /// <summary>
+    /// Waits until the machine's sshd takes us, retrying as <see cref="SshConnectOptions"/> says, and
+    /// keeps the session for the runs that follow. Throws a <see cref="SshHostException"/> when the
+    /// host key or the credential is refused or the attempts run out, and
+    /// <see cref="OperationCanceledException"/> when <paramref name="ct"/> ends first.
+    /// </summary>
+    public Task ConnectAsync(CancellationToken ct) => ClientAsync(waitForSsh: true, ct);
+
+    /// <summary>
+    /// Writes <paramref name="content"/> to <paramref name="remotePath"/> (relative: to the login
+    /// directory) over SFTP, each attempt on a fresh SFTP session. <paramref name="ct"/> bounds the
+    /// whole upload: when it ends, the transfer is abandoned at once.
+    /// </summary>
+    public async Task UploadAsync(string remotePath, ReadOnlyMemory<byte> content, SshUploadOptions? options, CancellationToken ct)
+    {
+        options ??= SshUploadOptions.Once;
+        var written = false;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                using var sftp = await _connector.ConnectSftpAsync(ct);
+                // Only before our own first write: a retry after a broken upload finds our own file.
+                if (options.RefuseExisting && !written && await UntilCancelledAsync(ExistsAsync(sftp, remotePath, ct), ct))
+                {
+                    throw new RemoteFileExistsException(Endpoint, remotePath);
+                }
+                written = true;
+                using var stream = new MemoryStream(content.ToArray(), writable: false);
+                await UntilCancelledAsync(sftp.UploadFileAsync(stream, remotePath, ct), ct);
+                return;
+            }
+            catch (Exception e) when (e is not (RemoteFileExistsException or HostKeyRejectedException or OperationCanceledException)
+                                      && attempt < options.Attempts)
+            {
+                _logger.LogDebug("Upload of {Path} to {Endpoint}, attempt {Attempt}: {Error}", remotePath, Endpoint, attempt, e.Message);
+            }
+            await Task.Delay(options.RetryPause, ct);
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="script"/> with stdout and stderr streamed into <paramref name="log"/> as
+    /// they arrive. Returns its exit status, or <see cref="SshRunResult.Lost"/> when the connection
+    /// ended without one. When <paramref name="ct"/> ends, every process of the script's sessions is
+    /// killed (over the same connection, or a new one) before this throws
+    /// <see cref="OperationCanceledException"/>. What the script left running when it exited is killed too.
+    /// </summary>
+    public async Task<SshRunResult> RunScriptAsync(RemoteScript script, IJobLogWriter log, CancellationToken ct)
+    {
+        SshClient client;
+        try
+        {
+            client = await ClientAsync(waitForSsh: false, ct);
+        }
+        catch (Exception e) when (IsConnectionFailure(e) && !ct.IsCancellationRequested)
+        {
+            return SshRunResult.Lost($"could not reconnect to {Endpoint}: {e.Message}");
+        }
+        using var command = client.CreateCommand(JobSession.RunCommand(script));
+        var output = new LogWriterStream(log);
+        Task? execution = null, stdout = null, stderr = null;
+        try
+        {
+            execution = command.ExecuteAsync(CancellationToken.None);
+            stdout = command.OutputStream.CopyToAsync(output, CancellationToken.None);
+            stderr = command.ExtendedOutputStream.CopyToAsync(output, CancellationToken.None);
+            await execution.WaitAsync(ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            SshConnector.Abandon(execution!);
+            await KillAsync(script, command);
+            throw;
+        }
+        catch (Exception e) when (IsConnectionFailure(e))
+        {
+            return SshRunResult.Lost($"the SSH connection to {Endpoint} was lost: {e.Message}");
+        }
+        finally
+        {
+            if (stdout is not null && stderr is not null)
+            {
+                await Task.WhenAny(Task.WhenAll(stdout, stderr), Task.Delay(OutputDrainLimit, CancellationToken.None));
+            }
+        }
+        if (command.ExitStatus is { } code)
+        {
+            return SshRunResult.Exited(code);
+        }
+        return SshRunResult.Lost(command.ExitSignal is { } signal
+            ? $"the SSH session on {Endpoint} ended by signal {signal} without an exit status"
+            : $"the SSH session on {Endpoint} ended without an exit status");
+    }
+
+    /// <summary>
+    /// Runs a short command (through the login shell) and returns its status and output; for set-up
+    /// and clean-up steps such as making a build directory. When <paramref name="ct"/> ends, the
+    /// command is signalled and this throws.
+    /// </summary>
+    public async Task<SshCommandResult> RunCommandAsync(string commandText, CancellationToken ct)
+    {
+        var client = await ClientAsync(waitForSsh: false, ct);
+        using var command = client.CreateCommand(commandText);
+        var execution = command.ExecuteAsync(CancellationToken.None);
+        try
+        {
+            await execution.WaitAsync(ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            SshConnector.Abandon(execution);
+            command.CancelAsync(forceKill: true, millisecondsTimeout: 0);
+            throw;
+        }
+        return new SshCommandResult(command.ExitStatus, command.Result, command.Error);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _client?.Dispose();
+        _client = null;
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>The open session, or a new one: one attempt, or as many as the options allow when <paramref name="waitForSsh"/>.</summary>
+    private async Task<SshClient> ClientAsync(bool waitForSsh, CancellationToken ct)
+    {
+        await _clientLock.WaitAsync(ct);
+        try
+        {
+            if (_client is not { IsConnected: true })
+            {
+                _client?.Dispose();
+                _client = null;
+                _client = waitForSsh ? await _connector.WaitForSshAsync(ct) : await _connector.ConnectSshAsync(ct);
+            }
+            return _client;
+        }
+        finally
+        {
+            _clientLock.Release();
+        }
+    }
+
+    /// <summary>Kills every process of the script's sessions, then ends its channel; never throws.</summary>
+    private async Task KillAsync(RemoteScript script, SshCommand running)
+    {
+        using var budget = new CancellationTokenSource(_options.KillTimeout);
+        try
+        {
+            var result = await RunCommandAsync(JobSession.KillCommand(script), budget.Token);
+            _logger.LogDebug("Killed the processes of {Script} on {Endpoint} (status {Status})", script.Path, Endpoint, result.ExitCode);
+        }
+        catch (Exception e)
+        {
+            _logger.LogWarning("Could not kill the processes of {Script} on {Endpoint}: {Error}", script.Path, Endpoint, e.Message);
+        }
+        try
+        {
+            // The session may already be gone; a signal on its channel is the last resort, and unblocks it.
+            running.CancelAsync(forceKill: true, millisecondsTimeout: 0);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException or SshException)
+        {
+            _logger.LogDebug("Could not signal {Script} on {Endpoint}: {Error}", script.Path, Endpoint, e.Message);
+        }
+    }
+
+    // SftpClient.Exists asks for the real path, which OpenSSH answers for missing files too.
+    private static async Task<bool> ExistsAsync(SftpClient sftp, string path, CancellationToken ct)
+    {
+        try
+        {
+            await sftp.GetAttributesAsync(path, ct);
+            return true;
+        }
+        catch (SftpPathNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Waits for <paramref name="work"/>, or leaves it behind the moment <paramref name="ct"/> ends (its session is disposed by the caller).</summary>
+    private static async Task UntilCancelledAsync(Task work, CancellationToken ct)
+    {
+        try
+        {
+            await work.WaitAsync(ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            SshConnector.Abandon(work);
+            throw;
+        }
+    }
+
+    private static async Task<T> UntilCancelledAsync<T>(Task<T> work, CancellationToken ct)
+    {
+        await UntilCancelledAsync((Task)work, ct);
+        return await work;
+    }
+
+    private static bool IsConnectionFailure(Exception e) =>
+        e is SshException or SocketException or IOException or ObjectDisposedException or InvalidOperationException or TimeoutException;
+}
