@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Renci.SshNet;
 using Renci.SshNet.Common;
@@ -66,7 +67,9 @@ public sealed class SshMachine : IAsyncDisposable
                     throw new RemoteFileExistsException(Endpoint, remotePath);
                 }
                 written = true;
-                using var stream = new MemoryStream(content.ToArray(), writable: false);
+                using var stream = MemoryMarshal.TryGetArray(content, out var array)
+                    ? new MemoryStream(array.Array!, array.Offset, array.Count, writable: false)
+                    : new MemoryStream(content.ToArray(), writable: false);
                 await UntilCancelledAsync(sftp.UploadFileAsync(stream, remotePath, ct), ct);
                 return;
             }

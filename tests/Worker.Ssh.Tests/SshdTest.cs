@@ -86,6 +86,9 @@ public abstract class SshdTest : IAsyncLifetime
     /// <summary>A marker no other process carries, for a background process whose end the test checks.</summary>
     protected static string Marker() => "worker-ssh-test-" + Guid.NewGuid().ToString("N")[..12];
 
-    /// <summary>Starts a process named <paramref name="marker"/> (bash's <c>exec -a</c>) that ignores hang-ups.</summary>
-    protected static string Leftover(string marker) => $"(trap '' HUP; exec -a {marker} sleep 600) &";
+    /// <summary>
+    /// Starts a process named <paramref name="marker"/> (bash's <c>exec -a</c>) in a process group of
+    /// its own (<c>set -m</c>) that ignores hang-ups and TERM: only killing the whole session ends it.
+    /// </summary>
+    protected static string Leftover(string marker) => $"set -m; (trap '' HUP TERM; exec -a {marker} sleep 600) &";
 }
