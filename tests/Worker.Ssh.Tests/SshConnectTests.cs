@@ -61,6 +61,17 @@ public sealed class SshConnectTests : SshdTest
     }
 
     [Fact]
+    public async Task A_password_is_also_given_to_a_host_that_asks_for_it_through_keyboard_interactive_prompts()
+    {
+        var sshd = await StartSshdAsync(user: PasswordUser, configure: o => o with { KeyboardInteractiveOnly = true });
+        await using var machine = Connect(sshd, user: PasswordUser, credential: SshCredential.FromPassword(Password));
+
+        var whoami = await machine.RunCommandAsync("id -un", CancellationToken.None);
+
+        Assert.Equal(PasswordUser, whoami.Output.Trim());
+    }
+
+    [Fact]
     public async Task A_wrong_password_is_refused_at_once_naming_host_port_and_user()
     {
         var sshd = await StartSshdAsync(user: PasswordUser);

@@ -47,16 +47,17 @@ public abstract class SshdTest : IAsyncLifetime
 
     /// <summary>A machine for <paramref name="user"/> (default: the key user) on a free port, with <see cref="Key"/> installed.</summary>
     protected async Task<TestSshd> StartSshdAsync(string? user = null, int? port = null, string name = "vm", bool freshHostKey = false,
-        string hostKeyType = "ed25519", IReadOnlyList<string>? authorizedKeys = null)
+        string hostKeyType = "ed25519", IReadOnlyList<string>? authorizedKeys = null, Func<TestSshdOptions, TestSshdOptions>? configure = null)
     {
-        var sshd = await TestSshd.StartAsync(new TestSshdOptions(Path.Combine(Dir, name), port ?? TestSshd.FreePort())
+        var options = new TestSshdOptions(Path.Combine(Dir, name), port ?? TestSshd.FreePort())
         {
             User = user ?? KeyUser,
             AuthorizedKeys = authorizedKeys ?? [Key.PublicKey],
             PasswordAuthentication = true,
             FreshHostKey = freshHostKey,
             HostKeyType = hostKeyType,
-        });
+        };
+        var sshd = await TestSshd.StartAsync(configure?.Invoke(options) ?? options);
         _sshds.Add(sshd);
         return sshd;
     }

@@ -22,6 +22,12 @@ public sealed record TestSshdOptions(string Dir, int Port)
 
     public bool PasswordAuthentication { get; init; }
 
+    /// <summary>
+    /// Passwords through PAM's keyboard-interactive prompts only, as macOS and many PAM set-ups ask
+    /// for them (the "password" method is off).
+    /// </summary>
+    public bool KeyboardInteractiveOnly { get; init; }
+
     /// <summary>Generate another host key even if the folder has one (a machine that took over the address).</summary>
     public bool FreshHostKey { get; init; }
 
@@ -97,11 +103,11 @@ public sealed class TestSshd : IDisposable
             ListenAddress {options.Ip}:{options.Port}
             HostKey {hostKey}
             PidFile none
-            UsePAM no
+            UsePAM {(options.KeyboardInteractiveOnly ? "yes" : "no")}
             PermitRootLogin prohibit-password
             PubkeyAuthentication yes
-            PasswordAuthentication {(options.PasswordAuthentication ? "yes" : "no")}
-            KbdInteractiveAuthentication no
+            PasswordAuthentication {(options.PasswordAuthentication && !options.KeyboardInteractiveOnly ? "yes" : "no")}
+            KbdInteractiveAuthentication {(options.KeyboardInteractiveOnly ? "yes" : "no")}
             AuthorizedKeysFile .ssh/authorized_keys
             StrictModes no
             Subsystem sftp internal-sftp
