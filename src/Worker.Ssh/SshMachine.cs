@@ -60,7 +60,7 @@ public sealed class SshMachine : IAsyncDisposable
         {
             try
             {
-                using var sftp = await _connector.ConnectSftpAsync(ct);
+                using var sftp = await SftpAsync(attempt, ct);
                 // Only before our own first write: a retry after a broken upload finds our own file.
                 if (options.RefuseExisting && !written && await UntilCancelledAsync(ExistsAsync(sftp, remotePath, ct), ct))
                 {
@@ -207,6 +207,19 @@ public sealed class SshMachine : IAsyncDisposable
         catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException or SshException)
         {
             _logger.LogDebug("Could not signal {Script} on {Endpoint}: {Error}", script.Path, Endpoint, e.Message);
+        }
+    }
+
+    /// <summary>A fresh SFTP session; a host that can't be reached is named as such, so a caller can set it aside.</summary>
+    private async Task<SftpClient> SftpAsync(int attempt, CancellationToken ct)
+    {
+        try
+        {
+            return await _connector.ConnectSftpAsync(ct);
+        }
+        catch (Exception e) when (e is not (SshHostException or OperationCanceledException))
+        {
+            throw new SshUnreachableException(Endpoint, attempt, e);
         }
     }
 

@@ -33,6 +33,34 @@ public sealed class SshRunTests : SshdTest
     }
 
     [Fact]
+    public async Task An_upload_is_tried_again_until_the_machine_takes_it()
+    {
+        var port = TestSshd.FreePort();
+        await using var machine = Connect("127.0.0.1", port);
+        var retries = new SshUploadOptions { Attempts = 1000, RetryPause = TimeSpan.FromMilliseconds(100) };
+
+        var upload = machine.UploadAsync("build.sh", "echo hi"u8.ToArray(), retries, CancellationToken.None);
+        await Eventually.TrueAsync(() => LoggedLines("attempt 1:") > 0, "an upload attempt failed");
+        var sshd = await StartSshdAsync(port: port);
+        await upload;
+
+        Assert.Equal("echo hi", await File.ReadAllTextAsync(Path.Combine(sshd.Home, "build.sh")));
+    }
+
+    [Fact]
+    public async Task An_upload_to_a_machine_that_is_gone_fails_naming_it_after_the_attempts_allowed()
+    {
+        var port = TestSshd.FreePort();
+        await using var machine = Connect("127.0.0.1", port);
+
+        var e = await Assert.ThrowsAsync<SshUnreachableException>(() => machine.UploadAsync("build.sh", "echo hi"u8.ToArray(),
+            new SshUploadOptions { Attempts = 2, RetryPause = TimeSpan.Zero }, CancellationToken.None));
+
+        Assert.Equal(new SshEndpoint("127.0.0.1", port, KeyUser), e.Endpoint);
+        Assert.Equal(1, LoggedLines("attempt 1:"));
+    }
+
+    [Fact]
     public async Task An_upload_to_a_machine_that_stops_answering_ends_when_the_callers_token_does()
     {
         var sshd = await StartSshdAsync();

@@ -23,6 +23,15 @@ public abstract class SshdTest : IAsyncLifetime
     /// <summary>What the transport logged (one line per failed attempt, among others).</summary>
     protected ListLoggerProvider Logged { get; } = new();
 
+    /// <summary>How many logged lines contain <paramref name="text"/>, read while the transport may still write.</summary>
+    protected int LoggedLines(string text)
+    {
+        lock (Logged.Lines)
+        {
+            return Logged.Lines.Count(l => l.Contains(text, StringComparison.Ordinal));
+        }
+    }
+
     /// <summary>Short pauses, a few attempts: a test that fails should fail soon.</summary>
     protected static SshConnectOptions Options { get; } = new() { RetryPause = TimeSpan.FromMilliseconds(100), MaxAttempts = 3 };
 
