@@ -62,7 +62,7 @@ public sealed class HostCircuitBreaker : IAsyncDisposable
             {
                 return State != BreakerState.Open
                     ? null
-                    : $"backend {_backend.Name} is unusable ({LastFailure}); taking no jobs since {BrokenSince:u} until {_backend.ProbeDescription} succeeds";
+                    : $"backend {_backend.Name} is unusable: {LastFailure}. Taking no jobs since {BrokenSince:u} until {_backend.ProbeDescription} succeeds";
             }
         }
     }
@@ -118,7 +118,11 @@ public sealed class HostCircuitBreaker : IAsyncDisposable
             BrokenSince ??= _clock.GetUtcNow();
             _resumed = NewSignal(completed: false);
             stopped = _intake;
-            _probing = ProbeUntilItWorksAsync();
+            using (ExecutionContext.SuppressFlow())
+            {
+                // Not in the logging scope of the job whose failure opened the breaker.
+                _probing = Task.Run(ProbeUntilItWorksAsync);
+            }
             _logger.LogError(
                 "Backend {Backend} is unusable ({After}): {Reason}. This host takes no jobs until {Probe} succeeds, probed after {Interval}, backing off to every {MaxInterval}; " +
                 "/readyz answers 503 meanwhile, and /healthz once broken for {UnhealthyAfter}",
@@ -152,7 +156,6 @@ public sealed class HostCircuitBreaker : IAsyncDisposable
 
     private async Task ProbeUntilItWorksAsync()
     {
-        await Task.Yield();
         while (!_disposed.IsCancellationRequested)
         {
             TimeSpan wait;
