@@ -23,8 +23,8 @@ public static class DockerFailures
         }
         if (Unreachable(e, endpoint) is { } why)
         {
-            return BackendFailureException.Host(
-                $"can't reach the Docker engine at {Display(endpoint)}: {why} (set WORKER_DOCKER_ENDPOINT or DOCKER_HOST)", e);
+            var hint = why.StartsWith(TlsFailed, StringComparison.Ordinal) ? "check WORKER_DOCKER_CERT_PATH" : "set WORKER_DOCKER_ENDPOINT or DOCKER_HOST";
+            return BackendFailureException.Host($"can't reach the Docker engine at {Display(endpoint)}: {why.TrimEnd('.')} ({hint})", e);
         }
         if (e is not DockerApiException api)
         {
@@ -48,6 +48,8 @@ public static class DockerFailures
         ? "unix://" + endpoint.AbsolutePath
         : endpoint.AbsolutePath == "/" ? endpoint.GetLeftPart(UriPartial.Authority) : endpoint.ToString();
 
+    private const string TlsFailed = "the TLS handshake failed";
+
     /// <summary>Why the engine could not be reached, in a few words, or null when it was reached.</summary>
     private static string? Unreachable(Exception e, Uri endpoint)
     {
@@ -56,7 +58,7 @@ public static class DockerFailures
             switch (inner)
             {
                 case AuthenticationException tls:
-                    return $"the TLS handshake failed: {tls.Message} (check WORKER_DOCKER_CERT_PATH)";
+                    return $"{TlsFailed}: {tls.Message}";
                 case SocketException socket when endpoint.Scheme == "unix" && !File.Exists(endpoint.AbsolutePath):
                     return $"no socket at {endpoint.AbsolutePath}";
                 case SocketException socket:
