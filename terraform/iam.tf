@@ -31,6 +31,8 @@ locals {
     "compute.images.get",
     "compute.images.list",
     "compute.zones.list",
+    # Probe the API while a host takes no jobs after host failures (a get of the zone it uses).
+    "compute.zones.get",
   ]
 }
 

@@ -24,6 +24,9 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
     private static readonly TimeSpan CreateTimeout = TimeSpan.FromSeconds(60);
     private static readonly IList<string> KeepAlive = ["sleep", "infinity"];
 
+    /// <summary>The engine's endpoint, named when it can't be reached.</summary>
+    public Uri Endpoint => options.EndpointUri;
+
     /// <summary>Creates a container whose main process is <paramref name="command"/>, pulling its image first if allowed and missing; it is not started.</summary>
     public async Task<string> CreateAsync(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name, IList<string> command,
         IProgress<string>? progress, CancellationToken ct)
@@ -49,10 +52,6 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
         catch (DockerImageNotFoundException)
         {
             throw new JobRefusedException($"image '{spec.Image}' is not on this host and WORKER_DOCKER_PULL is never");
-        }
-        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound && (e.ResponseBody ?? "").Contains("network", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new InvalidOperationException($"WORKER_DOCKER_NETWORK names a network Docker doesn't know: {e.ResponseBody?.Trim()}", e);
         }
     }
 

@@ -41,7 +41,34 @@ public sealed class DockerBackend : IBackend, IAsyncDisposable
     /// <summary>The standby containers, when <c>WORKER_DOCKER_STANDBY</c> is above 0.</summary>
     public DockerStandbyPool? Standby { get; }
 
+    public string ProbeDescription => $"a ping of the Docker engine at {DockerFailures.Display(Options.EndpointUri)}";
+
+    public async Task ProbeAsync(CancellationToken ct)
+    {
+        try
+        {
+            await _client.System.PingAsync(ct);
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            throw DockerFailures.HostLevel(e, Options.EndpointUri)
+                ?? BackendFailureException.Host($"the Docker engine at {DockerFailures.Display(Options.EndpointUri)} does not answer a ping: {e.Message}", e);
+        }
+    }
+
     public async Task<IInstance> StartAsync(StartAttributes attributes, IProgress<string> progress, CancellationToken ct)
+    {
+        try
+        {
+            return await StartContainerAsync(attributes, progress, ct);
+        }
+        catch (Exception e) when (DockerFailures.HostLevel(e, Options.EndpointUri) is { } hostFailure)
+        {
+            throw hostFailure;
+        }
+    }
+
+    private async Task<IInstance> StartContainerAsync(StartAttributes attributes, IProgress<string> progress, CancellationToken ct)
     {
         var spec = Policy.Decide(attributes);
         if (Standby is not null && spec.IsStandbyShaped(Standby.Spec) && await Standby.TryClaimAsync(attributes, ct) is { } standby)
@@ -58,7 +85,7 @@ public sealed class DockerBackend : IBackend, IAsyncDisposable
             await ContainerLauncher.RemoveQuietlyAsync(_client, id, _logger);
             ct.ThrowIfCancellationRequested();
         }
-        return new JobContainerInstance(_client, id, spec.Image, _logger);
+        return new JobContainerInstance(_client, Options.EndpointUri, id, spec.Image, _logger);
     }
 
     public async ValueTask DisposeAsync()

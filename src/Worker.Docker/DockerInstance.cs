@@ -17,9 +17,10 @@ public abstract class DockerInstance : IInstance
     private readonly Action? _stopped;
 
     /// <param name="stopped">Called once the container is removed (a standby pool starts the next one then).</param>
-    protected DockerInstance(IDockerClient client, string containerId, string imageName, ILogger logger, Action? stopped)
+    protected DockerInstance(IDockerClient client, Uri endpoint, string containerId, string imageName, ILogger logger, Action? stopped)
     {
         Client = client;
+        Endpoint = endpoint;
         ContainerId = containerId;
         ImageName = imageName;
         Logger = logger;
@@ -34,16 +35,39 @@ public abstract class DockerInstance : IInstance
 
     protected IDockerClient Client { get; }
 
+    /// <summary>The engine's endpoint, named when it can't be reached.</summary>
+    protected Uri Endpoint { get; }
+
     protected ILogger Logger { get; }
 
     public async Task UploadScriptAsync(string script, CancellationToken ct)
     {
         using var archive = ScriptArchive.Create(script);
-        await Client.Containers.ExtractArchiveToContainerAsync(ContainerId,
-            new CopyToContainerParameters { Path = ScriptArchive.ExtractTo }, archive, ct);
+        try
+        {
+            await Client.Containers.ExtractArchiveToContainerAsync(ContainerId,
+                new CopyToContainerParameters { Path = ScriptArchive.ExtractTo }, archive, ct);
+        }
+        catch (Exception e) when (DockerFailures.HostLevel(e, Endpoint) is { } hostFailure)
+        {
+            throw hostFailure;
+        }
     }
 
-    public abstract Task<RunResult> RunScriptAsync(IJobLogWriter log, CancellationToken ct);
+    public async Task<RunResult> RunScriptAsync(IJobLogWriter log, CancellationToken ct)
+    {
+        try
+        {
+            return await RunInContainerAsync(log, ct);
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested && DockerFailures.HostLevel(e, Endpoint) is { } hostFailure)
+        {
+            throw hostFailure;
+        }
+    }
+
+    /// <summary>Runs the uploaded script as <see cref="IInstance.RunScriptAsync"/> says.</summary>
+    protected abstract Task<RunResult> RunInContainerAsync(IJobLogWriter log, CancellationToken ct);
 
     public async Task StopAsync(CancellationToken ct)
     {

@@ -155,7 +155,7 @@ public sealed class DockerStandbyPool : IAsyncDisposable
                 // By its standby name, not its id: a second claimer (another worker that took it over) then finds no such container.
                 await _client.Containers.RenameContainerAsync(standby.Name, new ContainerRenameParameters { NewName = name }, ct);
                 _ = Task.Delay(ReplenishDelay, CancellationToken.None).ContinueWith(_ => Replenish(), TaskScheduler.Default);
-                return new StandbyInstance(_client, id, _spec.Image, _logger, stopped: Replenish);
+                return new StandbyInstance(_client, _launcher.Endpoint, id, _spec.Image, _logger, stopped: Replenish);
             }
             catch (DockerApiException e) when (!ct.IsCancellationRequested)
             {

@@ -14,13 +14,13 @@ namespace Worker.Docker;
 /// does (attach, start, read to the end) and the exit code arrives on the same stream, with no exec
 /// and no wait. When the script ends the container stops, taking anything the script left running.
 /// </summary>
-public sealed class JobContainerInstance(IDockerClient client, string containerId, string imageName, ILogger logger)
-    : DockerInstance(client, containerId, imageName, logger, stopped: null)
+public sealed class JobContainerInstance(IDockerClient client, Uri endpoint, string containerId, string imageName, ILogger logger)
+    : DockerInstance(client, endpoint, containerId, imageName, logger, stopped: null)
 {
     /// <summary>The exit code line is a few bytes; anything past this on stderr is not ours.</summary>
     private const int TrailerLimit = 64;
 
-    public override async Task<RunResult> RunScriptAsync(IJobLogWriter log, CancellationToken ct)
+    protected override async Task<RunResult> RunInContainerAsync(IJobLogWriter log, CancellationToken ct)
     {
         var output = new LogWriterStream(log);
         var trailer = new StringBuilder();

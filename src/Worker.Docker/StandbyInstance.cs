@@ -10,10 +10,10 @@ namespace Worker.Docker;
 /// A standby container a job took: already running (<c>sleep infinity</c>), so the script runs by
 /// exec and its exit code is read back from the exec.
 /// </summary>
-public sealed class StandbyInstance(IDockerClient client, string containerId, string imageName, ILogger logger, Action? stopped)
-    : DockerInstance(client, containerId, imageName, logger, stopped)
+public sealed class StandbyInstance(IDockerClient client, Uri endpoint, string containerId, string imageName, ILogger logger, Action? stopped)
+    : DockerInstance(client, endpoint, containerId, imageName, logger, stopped)
 {
-    public override async Task<RunResult> RunScriptAsync(IJobLogWriter log, CancellationToken ct)
+    protected override async Task<RunResult> RunInContainerAsync(IJobLogWriter log, CancellationToken ct)
     {
         var exec = await Client.Exec.CreateContainerExecAsync(ContainerId, new ContainerExecCreateParameters
         {

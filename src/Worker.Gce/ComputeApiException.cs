@@ -35,4 +35,15 @@ public sealed class ComputeApiException : Exception
 
     /// <summary>The zone can't take the VM now (no capacity, quota): another zone may.</summary>
     public bool IsZoneCapacity => Reasons.Any(r => CapacityCodes.Contains(r));
+
+    /// <summary>
+    /// This worker can't use the API at all, whatever the job: its credentials are refused (401),
+    /// its service account lacks a permission in the project (403 that is not a rate limit or quota),
+    /// or the API can't be reached.
+    /// </summary>
+    public bool IsHostLevel =>
+        Status == 401 || (Status == 403 && !IsTransient && !IsZoneCapacity) || (Status == 0 && Reasons.Contains(ConnectionReason));
+
+    /// <summary>The reason of a call that got no answer because the connection failed.</summary>
+    public const string ConnectionReason = "connection";
 }

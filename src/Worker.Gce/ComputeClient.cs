@@ -206,7 +206,7 @@ public sealed class ComputeClient
         }
         catch (HttpRequestException e)
         {
-            throw new ComputeApiException(0, ["connection"], $"{what}: {e.Message}", e);
+            throw new ComputeApiException(0, [ComputeApiException.ConnectionReason], $"{what}: {e.Message}", e);
         }
         catch (JsonException e)
         {

@@ -39,7 +39,35 @@ public sealed class GceBackend : IBackend
 
     public ComputeClient Compute => _compute;
 
+    public string ProbeDescription => $"a Compute API get of zone {_options.PrimaryZone} in project {_compute.Project}";
+
+    /// <summary>A get of the zone the worker uses: it needs the credentials, the project and the API to answer.</summary>
+    public async Task ProbeAsync(CancellationToken ct)
+    {
+        try
+        {
+            await _compute.GetAsync<ComputeZone>($"projects/{_compute.Project}/zones/{_options.PrimaryZone}", ct);
+        }
+        catch (ComputeApiException e)
+        {
+            throw GceFailures.HostLevel(e, _compute.Project, _options)
+                ?? BackendFailureException.Host($"the Compute API does not answer {ProbeDescription}: {e.Message}", e);
+        }
+    }
+
     public async Task<IInstance> StartAsync(StartAttributes attributes, IProgress<string> progress, CancellationToken ct)
+    {
+        try
+        {
+            return await StartInstanceAsync(attributes, progress, ct);
+        }
+        catch (Exception e) when (GceFailures.HostLevel(e, _compute.Project, _options) is { } hostFailure)
+        {
+            throw hostFailure;
+        }
+    }
+
+    private async Task<IInstance> StartInstanceAsync(StartAttributes attributes, IProgress<string> progress, CancellationToken ct)
     {
         if (attributes.Volumes.Count > 0)
         {
@@ -86,7 +114,16 @@ public sealed class GceBackend : IBackend
                 // Once the insert was sent, the VM may exist even if the answer is lost: from here it is deleted on failure.
                 inserted(zone);
                 var body = InstanceBody(name, zone, attributes, image, machineType, key);
-                var operation = await _compute.MutateAsync(HttpMethod.Post, $"projects/{_compute.Project}/zones/{zone}/instances", body, Guid.NewGuid(), ct);
+                ComputeOperation operation;
+                try
+                {
+                    operation = await _compute.MutateAsync(HttpMethod.Post, $"projects/{_compute.Project}/zones/{zone}/instances", body, Guid.NewGuid(), ct);
+                }
+                catch (ComputeApiException e) when (e.Status is 401 or 403)
+                {
+                    inserted(null); // refused: nothing was created, so there is nothing to delete
+                    throw;
+                }
                 if (_options.PrePollSleep > TimeSpan.Zero)
                 {
                     await Task.Delay(_options.PrePollSleep, ct);

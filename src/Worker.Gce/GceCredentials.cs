@@ -45,7 +45,8 @@ public sealed class GoogleAccessTokens : IAccessTokenSource
         {
             // Google.Apis.Auth can fail with a bare NullReferenceException (a token answer that is not
             // JSON, as a VM without a service account gets); say where the token was to come from.
-            throw new InvalidOperationException($"No Compute API access token from {_source}: {e.GetType().Name}: {e.Message}", e);
+            // Without a token every call is unauthenticated: a 401 in all but name, so a host failure.
+            throw new ComputeApiException(401, ["noAccessToken"], $"No Compute API access token from {_source}: {e.GetType().Name}: {e.Message}", e);
         }
     }
 

@@ -334,6 +334,10 @@ public static class AmqpThroughputBenchmark
 
         public string Name => "chatty";
 
+        public string ProbeDescription => "nothing: the chatty backend is always there";
+
+        public Task ProbeAsync(CancellationToken ct) => Task.CompletedTask;
+
         public Task<IInstance> StartAsync(StartAttributes attributes, IProgress<string> progress, CancellationToken ct) =>
             Task.FromResult<IInstance>(new Instance(bytes));
 

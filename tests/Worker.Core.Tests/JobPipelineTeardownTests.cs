@@ -45,6 +45,9 @@ public sealed class JobPipelineTeardownTests
         public Func<(List<string> Events, bool FinalPartSent)> Observe { get; set; } = () => ([], false);
         public List<(List<string> Events, bool FinalPartSent)> SeenAtStop { get; } = [];
         public string Name => inner.Name;
+        public string ProbeDescription => inner.ProbeDescription;
+
+        public Task ProbeAsync(CancellationToken ct) => inner.ProbeAsync(ct);
 
         public async Task<IInstance> StartAsync(StartAttributes attributes, IProgress<string> progress, CancellationToken ct) =>
             new Recording(this, await inner.StartAsync(attributes, progress, ct));

@@ -12,7 +12,8 @@ namespace Worker.Core.Tests;
 /// <summary>A pipeline over an in-memory queue, with short timeouts suited to tests.</summary>
 internal sealed class PipelineHarness
 {
-    public PipelineHarness(IBackend backend, WorkerOptions? options = null)
+    /// <param name="breaker">Gives the pipeline a host circuit breaker with these settings, as <c>worker run</c> has.</param>
+    public PipelineHarness(IBackend backend, WorkerOptions? options = null, HostBreakerOptions? breaker = null)
     {
         Backend = backend;
         Options = options ?? new WorkerOptions
@@ -25,8 +26,9 @@ internal sealed class PipelineHarness
             Teardown = TimeSpan.FromSeconds(10),
             Requeues = 2,
         };
+        Breaker = breaker is null ? null : new HostCircuitBreaker(backend, breaker, NullLogger<HostCircuitBreaker>.Instance);
         Pipeline = new JobPipeline(Options, backend, new BuiltinScriptGenerator(), Cancellations,
-            new MachineLabels("test", "test-host", TimeSpan.FromMinutes(5)), NullLogger<JobPipeline>.Instance);
+            new MachineLabels("test", "test-host", TimeSpan.FromMinutes(5)), NullLogger<JobPipeline>.Instance, Breaker);
     }
 
     public IBackend Backend { get; }
@@ -34,6 +36,7 @@ internal sealed class PipelineHarness
     public JobCancellations Cancellations { get; } = new();
     public InMemoryJobQueue Queue { get; } = new();
     public JobPipeline Pipeline { get; }
+    public HostCircuitBreaker? Breaker { get; }
 
     public static PipelineHarness WithFake(FakeOptions fake, WorkerOptions? options = null) => new(new FakeBackend(fake), options);
 

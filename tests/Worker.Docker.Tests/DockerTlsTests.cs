@@ -33,7 +33,7 @@ public sealed class DockerTlsTests : IDisposable
     }
 
     [Fact]
-    public async Task An_engine_whose_certificate_another_CA_signed_is_not_trusted_and_nothing_is_created()
+    public async Task An_engine_whose_certificate_another_CA_signed_is_not_trusted_the_host_fails_not_the_job_and_nothing_is_created()
     {
         RequireTlsListener();
         var since = DateTimeOffset.UtcNow;
@@ -46,8 +46,13 @@ public sealed class DockerTlsTests : IDisposable
 
         var (job, verdict) = await harness.RunAsync("script: [\"echo should not run\"]");
 
-        Assert.Equal("errored", await job.Outcome);
+        // No job can run on this host until its CERT_PATH is fixed: the job goes back to the queue, uncounted.
+        Assert.Equal("requeued", await job.Outcome);
+        Assert.Equal(Worker.Core.Jobs.HostSignal.Broken, verdict.Host);
+        Assert.False(verdict.RequeueCounted);
+        Assert.Contains("can't reach the Docker engine at tcp://127.0.0.1:2376: the TLS handshake failed", verdict.Message);
         Assert.Contains("remote certificate was rejected", verdict.Message);
+        Assert.Contains("(check WORKER_DOCKER_CERT_PATH)", verdict.Message);
         Assert.Empty(await DockerEngine.CreateEventsAsync(harness.Fleet, since));
     }
 

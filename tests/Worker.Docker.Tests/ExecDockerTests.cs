@@ -1,10 +1,13 @@
 using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Xunit.Abstractions;
 
 namespace Worker.Docker.Tests;
 
 /// <summary>`worker exec JOBFILE --backend docker`: the real executable against the real engine.</summary>
 [Trait("Category", "Integration")]
-public sealed class ExecDockerTests : IDisposable
+public sealed class ExecDockerTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("worker-exec-docker-").FullName;
     private readonly string _fleet = DockerEngine.NewFleet();
@@ -43,6 +46,34 @@ public sealed class ExecDockerTests : IDisposable
         Assert.Empty(await DockerEngine.ContainersOfFleetAsync(_fleet));
     }
 
+    [Fact]
+    public async Task Worker_exec_against_an_engine_nobody_runs_fails_once_with_exit_125_naming_the_endpoint()
+    {
+        var job = Write("job.yml", "script: [\"echo never\"]");
+        var socket = Path.Combine(_dir, "no-engine.sock");
+        var closedPort = ClosedLoopbackPort();
+
+        foreach (var (endpoint, why) in new[] { ($"unix://{socket}", $"no socket at {socket}"), ($"tcp://127.0.0.1:{closedPort}", "connection refused") })
+        {
+            var clock = Stopwatch.StartNew();
+            var (exit, stdout, stderr) = await RunWorkerAsync("exec", job, "--backend", "docker", ("WORKER_DOCKER_STANDBY", "0"), ("WORKER_DOCKER_ENDPOINT", endpoint));
+            output.WriteLine($"worker exec against {endpoint}: exit {exit} after {clock.Elapsed.TotalSeconds:0.00}s");
+
+            Assert.True(exit == 125, stdout + stderr);
+            Assert.Contains($"can't reach the Docker engine at {endpoint}: {why} (set WORKER_DOCKER_ENDPOINT or DOCKER_HOST)", stdout);
+            Assert.Single(stdout.Split('\n'), line => line.StartsWith("Creating container", StringComparison.Ordinal));
+            Assert.DoesNotContain("requeued", stderr);
+        }
+    }
+
+    /// <summary>A loopback port that was free a moment ago, so nothing listens there.</summary>
+    private static int ClosedLoopbackPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
     private string Write(string name, string text)
     {
         var path = Path.Combine(_dir, name);
@@ -53,7 +84,8 @@ public sealed class ExecDockerTests : IDisposable
     private Task<(int, string, string)> RunWorkerAsync(string verb, string file, string flag, string backend) =>
         RunWorkerAsync(verb, file, flag, backend, ("WORKER_DOCKER_STANDBY", "0"));
 
-    private async Task<(int ExitCode, string Stdout, string Stderr)> RunWorkerAsync(string verb, string file, string flag, string backend, (string Key, string Value) extra)
+    private async Task<(int ExitCode, string Stdout, string Stderr)> RunWorkerAsync(string verb, string file, string flag, string backend,
+        params (string Key, string Value)[] extra)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -73,7 +105,10 @@ public sealed class ExecDockerTests : IDisposable
         start.Environment["WORKER_FLEET"] = _fleet;
         start.Environment["WORKER_DOCKER_IMAGE_DEFAULT"] = DockerEngine.Image;
         start.Environment["WORKER_DOCKER_PULL"] = "never";
-        start.Environment[extra.Key] = extra.Value;
+        foreach (var (key, value) in extra)
+        {
+            start.Environment[key] = value;
+        }
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

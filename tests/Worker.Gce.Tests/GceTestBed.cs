@@ -24,7 +24,10 @@ public sealed class GceTestBed : IAsyncDisposable
 
     public static async Task<GceTestBed> StartAsync(bool bootVms = true) => new(await FakeComputeApi.StartAsync(bootVms));
 
-    public SettingsSource Settings(params (string Key, string Value)[] overrides)
+    public SettingsSource Settings(params (string Key, string Value)[] overrides) => new(Variables(overrides));
+
+    /// <summary>The environment of a worker using the fake: <c>WORKER_</c> plus each override's key.</summary>
+    public Dictionary<string, string> Variables(params (string Key, string Value)[] overrides)
     {
         var variables = new Dictionary<string, string>(StringComparer.Ordinal)
         {
@@ -54,7 +57,7 @@ public sealed class GceTestBed : IAsyncDisposable
         {
             variables["WORKER_" + key] = value;
         }
-        return new SettingsSource(variables);
+        return variables;
     }
 
     public GceBackend Backend(params (string Key, string Value)[] overrides) =>

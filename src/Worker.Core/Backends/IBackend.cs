@@ -10,9 +10,21 @@ public interface IBackend
     /// <summary>
     /// Creates and starts a machine. Checks the operator's policy before anything exists and throws
     /// <see cref="Jobs.JobRefusedException"/> when it refuses. A machine whose start fails after it
-    /// was created is deleted before this throws. Progress lines go into the job's log.
+    /// was created is deleted before this throws. Progress lines go into the job's log. A failure
+    /// that is not the job's (the engine or API is unreachable, the credentials are refused) is a
+    /// <see cref="BackendFailureException"/> of kind <see cref="FailureKind.Host"/>, and so in upload and run.
     /// </summary>
     Task<IInstance> StartAsync(StartAttributes attributes, IProgress<string> progress, CancellationToken ct);
+
+    /// <summary>What <see cref="ProbeAsync"/> checks, for the log of a host that stopped taking jobs (e.g. "a ping of the Docker engine at unix:///var/run/docker.sock").</summary>
+    string ProbeDescription { get; }
+
+    /// <summary>
+    /// A cheap check that this host can reach what its machines need, made while the host takes no
+    /// jobs after host failures; intake resumes when it returns. Throws, naming what is broken, when
+    /// it is still broken.
+    /// </summary>
+    Task ProbeAsync(CancellationToken ct);
 }
 
 /// <summary>One job's machine.</summary>

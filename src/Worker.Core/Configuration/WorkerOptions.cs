@@ -29,6 +29,15 @@ public sealed record WorkerOptions
         "On SIGTERM/SIGINT, how long running jobs may take to finish before they are requeued.");
     public static readonly Setting<int> MaxRequeues = Setting.Int("MAX_REQUEUES", 3,
         "Requeues after infrastructure failures before a job is errored instead.", min: 0, max: 1000);
+    public static readonly Setting<int> HostFailureThreshold = Setting.Int("HOST_FAILURE_THRESHOLD", 3,
+        "Host-level failures in a row (engine unreachable, credentials refused, build root full) after which this host stops taking jobs until its backend answers a probe; /readyz answers 503 meanwhile.",
+        min: 1, max: 1000);
+    public static readonly Setting<TimeSpan> HostUnhealthyAfter = Setting.Duration("HOST_UNHEALTHY_AFTER", TimeSpan.FromMinutes(10),
+        "How long a host may stay broken (no job has run since it stopped taking jobs) before /healthz answers 503, so autohealing replaces it.");
+    public static readonly Setting<TimeSpan> HostProbeInterval = Setting.Duration("HOST_PROBE_INTERVAL", TimeSpan.FromSeconds(5),
+        "Wait before the first probe of a broken host's backend (a Docker ping, a Compute API get); doubled after each failed probe.");
+    public static readonly Setting<TimeSpan> HostProbeMaxInterval = Setting.Duration("HOST_PROBE_MAX_INTERVAL", TimeSpan.FromMinutes(1),
+        "Longest wait between two probes of a broken host's backend.");
     public static readonly Setting<int> LogPartMaxSize = Setting.Int("LOG_PART_MAX_SIZE", 1653,
         "Largest log part in characters (travis default, under Pusher's 10 kB even when escaped).", min: 16);
     public static readonly Setting<TimeSpan> LogFlushInterval = Setting.Duration("LOG_FLUSH_INTERVAL", TimeSpan.FromMilliseconds(500),
@@ -56,6 +65,7 @@ public sealed record WorkerOptions
     [
         ProviderName, QueueType, QueueName, BaseDir, PoolSize, HardTimeout, LogTimeout, MaxLogLength,
         StartupTimeout, ScriptUploadTimeout, TeardownTimeout, ShutdownTimeout, MaxRequeues,
+        HostFailureThreshold, HostUnhealthyAfter, HostProbeInterval, HostProbeMaxInterval,
         LogPartMaxSize, LogFlushInterval, FilePollingInterval, Hostname, FleetName, BuildApiUri, LogFormat, LogLevel,
         DefaultLanguage, DefaultDist, DefaultArch, DefaultGroup, DefaultOs,
     ];
@@ -73,6 +83,10 @@ public sealed record WorkerOptions
     public TimeSpan Teardown { get; init; } = TeardownTimeout.Default;
     public TimeSpan Shutdown { get; init; } = ShutdownTimeout.Default;
     public int Requeues { get; init; } = MaxRequeues.Default;
+    public HostBreakerOptions Breaker { get; init; } = new();
+
+    /// <summary>No other host could take a requeued job (<c>worker exec</c>): a host failure errors the job at once.</summary>
+    public bool SingleHost { get; init; }
     public int PartSize { get; init; } = LogPartMaxSize.Default;
     public TimeSpan FlushInterval { get; init; } = LogFlushInterval.Default;
     public TimeSpan FilePolling { get; init; } = FilePollingInterval.Default;
@@ -105,6 +119,13 @@ public sealed record WorkerOptions
             Teardown = TeardownTimeout.Read(source),
             Shutdown = ShutdownTimeout.Read(source),
             Requeues = MaxRequeues.Read(source),
+            Breaker = new HostBreakerOptions
+            {
+                Threshold = HostFailureThreshold.Read(source),
+                UnhealthyAfter = HostUnhealthyAfter.Read(source),
+                ProbeInterval = HostProbeInterval.Read(source),
+                ProbeMaxInterval = HostProbeMaxInterval.Read(source),
+            },
             PartSize = LogPartMaxSize.Read(source),
             FlushInterval = LogFlushInterval.Read(source),
             FilePolling = FilePollingInterval.Read(source),
@@ -123,3 +144,12 @@ public sealed record WorkerOptions
 /// <summary>Start attributes a job gets when its config names none (travis's DEFAULT_* keys).</summary>
 public sealed record StartDefaults(
     string Language = "default", string Dist = "xenial", string Arch = "amd64", string Group = "stable", string Os = "linux");
+
+/// <summary>When a host stops taking jobs, how its backend is probed, and when it counts as unhealthy (<c>WORKER_HOST_*</c>).</summary>
+public sealed record HostBreakerOptions
+{
+    public int Threshold { get; init; } = WorkerOptions.HostFailureThreshold.Default;
+    public TimeSpan UnhealthyAfter { get; init; } = WorkerOptions.HostUnhealthyAfter.Default;
+    public TimeSpan ProbeInterval { get; init; } = WorkerOptions.HostProbeInterval.Default;
+    public TimeSpan ProbeMaxInterval { get; init; } = WorkerOptions.HostProbeMaxInterval.Default;
+}

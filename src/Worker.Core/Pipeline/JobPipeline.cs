@@ -23,9 +23,13 @@ public sealed class JobPipeline(
     JobCancellations cancellations,
     MachineLabels labels,
     ILogger<JobPipeline> logger,
+    HostCircuitBreaker? breaker = null,
     TimeProvider? clock = null)
 {
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
+
+    /// <summary>This host's circuit breaker, told what each outcome says about the backend; null where there is none (<c>worker exec</c>).</summary>
+    public HostCircuitBreaker? Breaker => breaker;
 
     /// <param name="job">The job.</param>
     /// <param name="status">Updated as the job moves from step to step.</param>
@@ -78,8 +82,10 @@ public sealed class JobPipeline(
             outcome = Classify(e, cancel, stopToken);
         }
 
-        var verdict = OutcomePolicy.Decide(outcome, job.RequeueCount, options.Requeues);
+        var verdict = OutcomePolicy.Decide(outcome, job.RequeueCount, options.Requeues, options.SingleHost);
         logger.LogInformation("Job {JobId} outcome {Outcome}: {Verdict}", jobId, outcome, Describe(verdict));
+        // Before the requeue is reported, so a host that just broke stops taking jobs before this one is back in the queue.
+        breaker?.Record(verdict.Host, outcome is JobOutcome.HostFailure failure ? failure.Reason : outcome.ToString());
 
         using var teardown = new CancellationTokenSource(options.Teardown);
         if (log is null && verdict.Message is not null && !verdict.Requeue)
@@ -191,6 +197,10 @@ public sealed class JobPipeline(
         catch (OperationCanceledException) when (runCts.IsCancellationRequested)
         {
         }
+        catch (BackendFailureException e) when (!runCts.IsCancellationRequested)
+        {
+            return JobOutcome.Of(e, duringScript: true);
+        }
         catch (Exception e) when (e is not OperationCanceledException && !ct.IsCancellationRequested)
         {
             return new JobOutcome.Infrastructure("running the script failed: " + e.Message);
@@ -262,6 +272,7 @@ public sealed class JobPipeline(
         return e switch
         {
             PipelineErrorException p => p.Outcome,
+            BackendFailureException b => JobOutcome.Of(b),
             InvalidJobPayloadException p => new JobOutcome.Errored("The job's payload can't be used: " + p.Message),
             _ => new JobOutcome.Infrastructure(e.Message),
         };

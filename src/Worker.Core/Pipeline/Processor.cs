@@ -24,22 +24,35 @@ internal sealed class Processor
     private async Task RunAsync(IJobQueue queue, JobPipeline pipeline, CancellationToken stopToken, ILogger logger)
     {
         using var receive = CancellationTokenSource.CreateLinkedTokenSource(_leave.Token, stopToken);
+        var breaker = pipeline.Breaker;
         while (!receive.IsCancellationRequested)
         {
+            // Ending the receive when the host stops taking jobs cancels its AMQP consumer, so the broker hands jobs to other hosts.
+            using var intake = CancellationTokenSource.CreateLinkedTokenSource(receive.Token, breaker?.IntakeStopped ?? CancellationToken.None);
             try
             {
-                await foreach (var job in queue.ReceiveAsync(receive.Token))
+                if (breaker is not null && !breaker.TakingJobs)
+                {
+                    Status.Pause(JobSteps.Paused);
+                    await breaker.WaitUntilTakingJobsAsync(receive.Token);
+                    Status.Pause(JobSteps.Idle);
+                    continue; // with the intake token of the resumed host
+                }
+                await foreach (var job in queue.ReceiveAsync(intake.Token))
                 {
                     await pipeline.RunAsync(job, Status, stopToken);
                     Status.Idle();
-                    if (receive.IsCancellationRequested)
+                    if (intake.IsCancellationRequested)
                     {
                         break;
                     }
                 }
-                return; // the queue has no more jobs, or this processor is leaving
+                if (!intake.IsCancellationRequested || receive.IsCancellationRequested)
+                {
+                    return; // the queue has no more jobs, or this processor is leaving
+                }
             }
-            catch (OperationCanceledException) when (receive.IsCancellationRequested)
+            catch (OperationCanceledException) when (intake.IsCancellationRequested)
             {
             }
             catch (Exception e)

@@ -33,6 +33,9 @@ public sealed class ProcessorPool
     public int Size { get { lock (_lock) { return _desired; } } }
     public IJobQueue Queue => _queue;
 
+    /// <summary>Whether this host takes jobs, or why not (its backend is down); null when the pipeline has no breaker.</summary>
+    public HostCircuitBreaker? Breaker => _pipeline.Breaker;
+
     /// <summary>Each processor's id, job and step.</summary>
     public IReadOnlyList<ProcessorStatus> Statuses
     {
@@ -55,6 +58,10 @@ public sealed class ProcessorPool
         }
         await _drained.Task;
         Running = false;
+        if (Breaker is { } breaker)
+        {
+            await breaker.DisposeAsync(); // no more probes: nothing will take jobs
+        }
     }
 
     /// <summary>Grows or shrinks the pool; 0 pauses it without exiting.</summary>

@@ -29,6 +29,14 @@ public sealed class ProcessorStatus(string id)
         StepSince = DateTimeOffset.UtcNow;
     }
 
+    /// <summary>Between jobs, waiting for something other than a job (e.g. the backend to come back).</summary>
+    public void Pause(string step)
+    {
+        Interlocked.Exchange(ref _jobId, 0);
+        _step = step;
+        StepSince = DateTimeOffset.UtcNow;
+    }
+
     public override string ToString() => JobId is { } job ? $"{Id}: job {job}, {Step}" : $"{Id}: {Step}";
 }
 
@@ -36,6 +44,7 @@ public sealed class ProcessorStatus(string id)
 public static class JobSteps
 {
     public const string Idle = "waiting for a job";
+    public const string Paused = "taking no jobs until the backend answers a probe";
     public const string GenerateScript = "generating the script";
     public const string Received = "reporting received";
     public const string OpenLog = "opening the log";

@@ -35,7 +35,8 @@ public static class ExecCommand
             : settings;
         using var context = WorkerContext.Create(quiet);
         // Its own folder, so a `worker run` on the same BASE_DIR never takes the job away.
-        var options = context.Options with { FilePolling = TimeSpan.FromMilliseconds(100), JobQueueName = ExecQueueName };
+        // A single host: a job this host can't run (its backend is down) fails at once instead of being retried here.
+        var options = context.Options with { FilePolling = TimeSpan.FromMilliseconds(100), JobQueueName = ExecQueueName, SingleHost = true };
         using var execContext = context.With(_ => options);
         var payload = JobFile.Load(file.FullName, options.JobQueueName);
         var jobId = payload.JobId;

@@ -56,11 +56,13 @@ public sealed class WorkerContext : IDisposable
         return new HttpScriptGenerator(build.SkipTlsVerify ? _insecureHttp.Value : _http, uri, build);
     }
 
-    public JobPipeline CreatePipeline(IBackend backend) =>
-        new(Options, backend, CreateScriptGenerator(), Cancellations, Labels, LoggerFactory.CreateLogger<JobPipeline>());
+    public JobPipeline CreatePipeline(IBackend backend, HostCircuitBreaker? breaker = null) =>
+        new(Options, backend, CreateScriptGenerator(), Cancellations, Labels, LoggerFactory.CreateLogger<JobPipeline>(), breaker);
 
+    /// <summary>The host's processors, with a circuit breaker that stops them taking jobs while the backend is down.</summary>
     public ProcessorPool CreatePool(IJobQueue queue, IBackend backend) =>
-        new(queue, CreatePipeline(backend), Options.ProcessorCount, LoggerFactory.CreateLogger<ProcessorPool>());
+        new(queue, CreatePipeline(backend, new HostCircuitBreaker(backend, Options.Breaker, LoggerFactory.CreateLogger<HostCircuitBreaker>())),
+            Options.ProcessorCount, LoggerFactory.CreateLogger<ProcessorPool>());
 
     public void Dispose()
     {

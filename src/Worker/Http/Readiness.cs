@@ -3,8 +3,9 @@ using Worker.Core.Pipeline;
 namespace Worker.Http;
 
 /// <summary>
-/// Whether this worker should be given work: its queue is connected and its pool runs and is not draining.
-/// A draining host is not ready, so a load balancer or rollout stops counting on it.
+/// Whether this worker should be given work: its queue is connected, its pool runs and is not draining,
+/// and its backend works (its circuit breaker takes jobs). A draining or broken host is not ready, so a
+/// load balancer or rollout stops counting on it.
 /// </summary>
 public sealed record Readiness(bool Ready, IReadOnlyList<string> Reasons)
 {
@@ -22,6 +23,10 @@ public sealed record Readiness(bool Ready, IReadOnlyList<string> Reasons)
         if (pool.Draining)
         {
             reasons.Add("the pool is draining");
+        }
+        if (pool.Breaker?.Reason is { } broken)
+        {
+            reasons.Add(broken);
         }
         return new Readiness(reasons.Count == 0, reasons);
     }

@@ -14,7 +14,8 @@ namespace Worker.Http;
 
 /// <summary>
 /// Health and control over HTTP, inside the worker process (Kestrel, minimal APIs):
-/// <c>GET /healthz</c> (alive), <c>GET /readyz</c> (503 unless ready), <c>GET /status</c> (pool and
+/// <c>GET /healthz</c> (alive; 503 once the backend has been broken for <c>WORKER_HOST_UNHEALTHY_AFTER</c>),
+/// <c>GET /readyz</c> (503 unless ready), <c>GET /status</c> (pool and
 /// processors), and, with a bearer token, <c>PUT /pool {"size": n}</c> and <c>POST /drain</c>.
 /// </summary>
 public sealed class WorkerHttpServer : IAsyncDisposable
@@ -105,7 +106,10 @@ public sealed class WorkerHttpServer : IAsyncDisposable
     private static void MapEndpoints(WebApplication app, HttpOptions options, ProcessorPool pool, string host,
         TimeSpan drainTimeout, ILogger logger)
     {
-        app.MapGet("/healthz", () => Results.Text("ok\n"));
+        // Alive, unless the backend has been broken for WORKER_HOST_UNHEALTHY_AFTER: then autohealing should replace this host.
+        app.MapGet("/healthz", () => pool.Breaker is { Unhealthy: true } breaker
+            ? Results.Text($"unhealthy: {breaker.Reason}\n", statusCode: StatusCodes.Status503ServiceUnavailable)
+            : Results.Text("ok\n"));
 
         app.MapGet("/readyz", () =>
         {

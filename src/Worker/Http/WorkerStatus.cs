@@ -11,7 +11,8 @@ public sealed record WorkerStatus(
     bool Running,
     bool Draining,
     long Processed,
-    IReadOnlyList<ProcessorState> Processors)
+    IReadOnlyList<ProcessorState> Processors,
+    BackendState? Backend)
 {
     public static WorkerStatus Of(ProcessorPool pool, string host) => new(
         host,
@@ -21,8 +22,12 @@ public sealed record WorkerStatus(
         pool.Running,
         pool.Draining,
         pool.Processed,
-        [.. pool.Statuses.Select(s => new ProcessorState(s.Id, s.JobId, s.Step, s.StepSince))]);
+        [.. pool.Statuses.Select(s => new ProcessorState(s.Id, s.JobId, s.Step, s.StepSince))],
+        pool.Breaker is { } b ? new BackendState(b.State.ToString().ToLowerInvariant(), b.TakingJobs, b.LastFailure, b.BrokenSince) : null);
 }
+
+/// <summary>The backend as this host's circuit breaker sees it: closed (works), open (broken, probed) or trial (taking jobs again after a probe).</summary>
+public sealed record BackendState(string Breaker, bool TakingJobs, string? LastFailure, DateTimeOffset? BrokenSince);
 
 /// <summary>One processor in <c>/status</c>: its id, its job (null when idle) and the step it is in since when.</summary>
 public sealed record ProcessorState(string Id, long? JobId, string Step, DateTimeOffset? StepSince);

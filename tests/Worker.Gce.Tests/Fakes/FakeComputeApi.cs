@@ -19,6 +19,7 @@ public enum FakeCall
     ZoneOperation,
     AggregatedOperations,
     ListZones,
+    GetZone,
     ListImages,
 }
 
@@ -42,10 +43,11 @@ public abstract record FakeFault
 /// <summary>
 /// A Compute Engine API v1 on a loopback port, speaking the real request and response JSON for the
 /// calls the GCE backend and the cleanup sidecar make: instances insert/get/delete/aggregatedList,
-/// zoneOperations get/wait, globalOperations aggregatedList, zones list and images list (with
+/// zoneOperations get/wait, globalOperations aggregatedList, zones list and get, images list (with
 /// filters and paging). Operations go PENDING, RUNNING, DONE as they are polled. Instances with
 /// <see cref="BootVms"/> are real sshds (<see cref="TestSshd"/>), each on its own 127.x address.
-/// Faults: any call can fail with an HTTP error, hang or answer garbage; a zone can be exhausted
+/// Faults: any call can fail with an HTTP error, hang or answer garbage; a second account can lack
+/// the permission for some calls (403 forbidden, <see cref="AddAccount"/>); a zone can be exhausted
 /// (insert operations there end with ZONE_RESOURCE_POOL_EXHAUSTED or QUOTA_EXCEEDED); an instance
 /// can be preempted.
 /// </summary>
@@ -64,6 +66,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
     private readonly Dictionary<string, FakeOperation> _operations = new(StringComparer.Ordinal);
     private readonly Dictionary<string, FakeOperation> _byRequestId = new(StringComparer.Ordinal);
     private readonly List<(FakeCall Call, FakeFault Fault)> _faults = [];
+    private readonly Dictionary<string, HashSet<FakeCall>> _accounts = new(StringComparer.Ordinal) { [Token] = [] };
     private readonly Dictionary<string, string> _exhaustedZones = new(StringComparer.Ordinal);
     private readonly string _dir = Directory.CreateTempSubdirectory("fake-gce-").FullName;
     private long _nextId = 1000;
@@ -141,6 +144,28 @@ public sealed class FakeComputeApi : IAsyncDisposable
             {
                 _faults.Add((call, fault));
             }
+        }
+    }
+
+    /// <summary>
+    /// Another credential the API accepts, whose service account lacks the permissions for
+    /// <paramref name="denied"/>: those calls answer 403 forbidden, as they do for a worker whose
+    /// service account is missing a role.
+    /// </summary>
+    public void AddAccount(string token, params FakeCall[] denied)
+    {
+        lock (_lock)
+        {
+            _accounts[token] = [.. denied];
+        }
+    }
+
+    /// <summary>The account's missing roles are granted: nothing is denied to it any more.</summary>
+    public void Grant(string token)
+    {
+        lock (_lock)
+        {
+            _accounts[token].Clear();
         }
     }
 
@@ -231,9 +256,22 @@ public sealed class FakeComputeApi : IAsyncDisposable
         var call = Classify(request.Method, segments);
         Requests.Enqueue((DateTimeOffset.UtcNow, call, request.Method, path + request.QueryString));
 
-        if (request.Headers.Authorization.ToString() != "Bearer " + Token)
+        var authorization = request.Headers.Authorization.ToString();
+        HashSet<FakeCall>? denied;
+        lock (_lock)
+        {
+            denied = authorization.StartsWith("Bearer ", StringComparison.Ordinal) && _accounts.TryGetValue(authorization["Bearer ".Length..], out var d)
+                ? [.. d]
+                : null;
+        }
+        if (denied is null)
         {
             await ErrorAsync(context, 401, "authError", "Request had invalid authentication credentials.");
+            return;
+        }
+        if (denied.Contains(call))
+        {
+            await ErrorAsync(context, 403, "forbidden", $"Required '{Permission(call)}' permission for '{path["/compute/v1/".Length..]}'");
             return;
         }
         if (segments.Length < 2 || segments[0] != Project || call == FakeCall.Any)
@@ -294,6 +332,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
         ("GET", [_, "zones", _, "operations", _]) or ("POST", [_, "zones", _, "operations", _, "wait"]) => FakeCall.ZoneOperation,
         ("GET", [_, "aggregated", "operations"]) => FakeCall.AggregatedOperations,
         ("GET", [_, "zones"]) => FakeCall.ListZones,
+        ("GET", [_, "zones", _]) => FakeCall.GetZone,
         ("GET", [_, "global", "images"]) => FakeCall.ListImages,
         _ => FakeCall.Any,
     };
@@ -328,19 +367,9 @@ public sealed class FakeComputeApi : IAsyncDisposable
                     return (200, Aggregated("compute#operationAggregatedList", "operations", matches.Select(o => (o.Zone, (JsonNode)o.Json.DeepClone())).ToList(), query));
                 }
             case FakeCall.ListZones:
-                var zones = new JsonArray();
-                foreach (var zone in Zones)
-                {
-                    zones.Add(new JsonObject
-                    {
-                        ["kind"] = "compute#zone",
-                        ["name"] = zone,
-                        ["region"] = $"{SelfLinkBase}projects/{Project}/regions/{zone[..zone.LastIndexOf('-')]}",
-                        ["status"] = zone == "us-central1-c" ? "DOWN" : "UP",
-                        ["selfLink"] = $"{SelfLinkBase}projects/{Project}/zones/{zone}",
-                    });
-                }
-                return (200, new JsonObject { ["kind"] = "compute#zoneList", ["items"] = zones });
+                return (200, new JsonObject { ["kind"] = "compute#zoneList", ["items"] = new JsonArray([.. Zones.Select(Zone)]) });
+            case FakeCall.GetZone:
+                return Zones.Contains(s[2]) ? (200, Zone(s[2])) : NotFound($"projects/{Project}/zones/{s[2]}");
             case FakeCall.ListImages:
                 return (200, Images(query["filter"].ToString()));
             default:
@@ -608,6 +637,30 @@ public sealed class FakeComputeApi : IAsyncDisposable
         return new JsonObject { ["kind"] = "compute#imageList", ["items"] = items };
     }
 
+    private static JsonObject Zone(string zone) => new()
+    {
+        ["kind"] = "compute#zone",
+        ["name"] = zone,
+        ["region"] = $"{SelfLinkBase}projects/{Project}/regions/{zone[..zone.LastIndexOf('-')]}",
+        ["status"] = zone == "us-central1-c" ? "DOWN" : "UP",
+        ["selfLink"] = $"{SelfLinkBase}projects/{Project}/zones/{zone}",
+    };
+
+    /// <summary>The IAM permission a call needs, as GCE names it in a 403.</summary>
+    private static string Permission(FakeCall call) => call switch
+    {
+        FakeCall.InsertInstance => "compute.instances.create",
+        FakeCall.GetInstance => "compute.instances.get",
+        FakeCall.DeleteInstance => "compute.instances.delete",
+        FakeCall.AggregatedInstances => "compute.instances.list",
+        FakeCall.ZoneOperation => "compute.zoneOperations.get",
+        FakeCall.AggregatedOperations => "compute.globalOperations.list",
+        FakeCall.ListZones => "compute.zones.list",
+        FakeCall.GetZone => "compute.zones.get",
+        FakeCall.ListImages => "compute.images.list",
+        _ => "compute.projects.get",
+    };
+
     private FakeFault? TakeFault(FakeCall call)
     {
         lock (_lock)
@@ -633,7 +686,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
         {
             ["code"] = status,
             ["message"] = message,
-            ["errors"] = new JsonArray(new JsonObject { ["domain"] = status == 403 || status == 429 ? "usageLimits" : "global", ["reason"] = reason, ["message"] = message }),
+            ["errors"] = new JsonArray(new JsonObject { ["domain"] = status == 429 || reason.Contains("RateLimit", StringComparison.OrdinalIgnoreCase) ? "usageLimits" : "global", ["reason"] = reason, ["message"] = message }),
         },
     };
 

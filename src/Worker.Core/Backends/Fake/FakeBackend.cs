@@ -7,14 +7,35 @@ namespace Worker.Core.Backends.Fake;
 /// <summary>
 /// A backend without machines: prints configured output, sleeps, exits with a configured code, or
 /// fails in the ways real machines fail (start errors, incomplete runs). Counts what it made, so a
-/// test can check that every machine was stopped.
+/// test can check that every machine was stopped. <see cref="Down"/> plays a host whose backend
+/// is unreachable: starts and probes fail as host failures until it is switched back.
 /// </summary>
 public sealed class FakeBackend(FakeOptions options) : IBackend
 {
     private int _failuresLeft = options.FailFirstStarts;
     private int _started;
+    private volatile bool _down = options.HostDown;
+    private int _probes;
 
     public string Name => "fake";
+
+    /// <summary>Starts and probes fail as host failures while this is set.</summary>
+    public bool Down
+    {
+        get => _down;
+        set => _down = value;
+    }
+
+    public string ProbeDescription => "a look at the fake backend's switch";
+
+    /// <summary>How often the backend was probed.</summary>
+    public int Probes => Volatile.Read(ref _probes);
+
+    public Task ProbeAsync(CancellationToken ct)
+    {
+        Interlocked.Increment(ref _probes);
+        return Down ? Task.FromException(Unreachable()) : Task.CompletedTask;
+    }
 
     public ConcurrentDictionary<string, FakeInstance> Live { get; } = new();
 
@@ -27,6 +48,10 @@ public sealed class FakeBackend(FakeOptions options) : IBackend
             progress.Report("Booting a fake machine...");
             await Task.Delay(options.Startup, ct);
         }
+        if (Down)
+        {
+            throw Unreachable();
+        }
         if (options.FailStart || Interlocked.Decrement(ref _failuresLeft) >= 0)
         {
             throw new InvalidOperationException("the fake machine failed to start");
@@ -35,6 +60,9 @@ public sealed class FakeBackend(FakeOptions options) : IBackend
         Live[instance.Id] = instance;
         return instance;
     }
+
+    private static BackendFailureException Unreachable() =>
+        BackendFailureException.Host("the fake backend is down (WORKER_FAKE_HOST_DOWN, or switched off by a test)");
 
     public sealed class FakeInstance(FakeBackend backend, string id, FakeOptions options) : IInstance
     {

@@ -20,7 +20,10 @@ public sealed record FakeOptions
     public static readonly Setting<bool> Incomplete = Setting.Bool("FAKE_INCOMPLETE", false,
         "Every run ends incomplete, as if the machine died (the job is requeued).");
 
-    public static IReadOnlyList<ISetting> All { get; } = [LogOutput, RunSleep, StartupDuration, StopDuration, ExitCode, StartError, Incomplete];
+    public static readonly Setting<bool> Down = Setting.Bool("FAKE_HOST_DOWN", false,
+        "The fake backend is unreachable: every start and every probe fails as a host failure, so the host stops taking jobs.");
+
+    public static IReadOnlyList<ISetting> All { get; } = [LogOutput, RunSleep, StartupDuration, StopDuration, ExitCode, StartError, Incomplete, Down];
 
     public string Output { get; init; } = LogOutput.Default;
     public TimeSpan Run { get; init; }
@@ -29,6 +32,7 @@ public sealed record FakeOptions
     public int Exit { get; init; }
     public bool FailStart { get; init; }
     public bool EndIncomplete { get; init; }
+    public bool HostDown { get; init; }
 
     /// <summary>Starts that fail before the machine is usable (counted down; then starts succeed).</summary>
     public int FailFirstStarts { get; init; }
@@ -42,5 +46,6 @@ public sealed record FakeOptions
         Exit = ExitCode.Read(source),
         FailStart = StartError.Read(source),
         EndIncomplete = Incomplete.Read(source),
+        HostDown = Down.Read(source),
     };
 }

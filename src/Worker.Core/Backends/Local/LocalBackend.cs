@@ -26,11 +26,42 @@ public sealed class LocalBackend(WorkerOptions worker, LocalOptions options) : I
         {
             throw new JobRefusedException("the local backend does not mount volumes");
         }
-        var parent = options.WorkDirectory ?? Path.Combine(worker.BaseDirectory, "local");
         var id = $"local-{attributes.JobId.ToString(CultureInfo.InvariantCulture)}-{Guid.NewGuid().ToString("N")[..8]}";
-        var dir = Path.Combine(parent, id);
-        Directory.CreateDirectory(dir);
+        var dir = Path.Combine(BuildRoot, id);
+        try
+        {
+            Directory.CreateDirectory(dir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Unwritable(e);
+        }
         progress.Report($"Using working directory {dir} on {worker.Host}.");
-        return Task.FromResult<IInstance>(new LocalInstance(id, dir, options.RunAsUser));
+        return Task.FromResult<IInstance>(new LocalInstance(id, dir, options.RunAsUser, Unwritable));
     }
+
+    public string ProbeDescription => $"a write to the build root {BuildRoot}";
+
+    /// <summary>Writes and removes a small file in the build root: unwritable or full, and no job can run here.</summary>
+    public async Task ProbeAsync(CancellationToken ct)
+    {
+        var probe = Path.Combine(BuildRoot, $".probe-{Guid.NewGuid():N}");
+        try
+        {
+            Directory.CreateDirectory(BuildRoot);
+            await File.WriteAllTextAsync(probe, "probe\n", ct);
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Unwritable(e);
+        }
+    }
+
+    /// <summary>Parent of the jobs' working directories.</summary>
+    private string BuildRoot => options.WorkDirectory ?? Path.Combine(worker.BaseDirectory, "local");
+
+    /// <summary>A build root this host can't write to (permissions, a full disk) fails every job here: a host failure.</summary>
+    private BackendFailureException Unwritable(Exception e) => BackendFailureException.Host(
+        $"can't write to the build root {BuildRoot}: {e.Message} (set WORKER_LOCAL_WORK_DIR, else it is BASE_DIR/local)", e);
 }

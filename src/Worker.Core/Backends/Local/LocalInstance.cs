@@ -9,13 +9,16 @@ public sealed class LocalInstance : IInstance
     private const string ScriptName = "build.sh";
     private readonly string _dir;
     private readonly string? _user;
+    private readonly Func<Exception, BackendFailureException> _unwritable;
     private int _sessionId;
 
-    public LocalInstance(string id, string dir, string? user)
+    /// <param name="unwritable">What a failed write into the build root means (the backend names the root and the setting).</param>
+    public LocalInstance(string id, string dir, string? user, Func<Exception, BackendFailureException> unwritable)
     {
         Id = id;
         _dir = dir;
         _user = user;
+        _unwritable = unwritable;
     }
 
     public string Id { get; }
@@ -28,8 +31,15 @@ public sealed class LocalInstance : IInstance
     public async Task UploadScriptAsync(string script, CancellationToken ct)
     {
         var path = Path.Combine(_dir, ScriptName);
-        await File.WriteAllTextAsync(path, script, ct);
-        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        try
+        {
+            await File.WriteAllTextAsync(path, script, ct);
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw _unwritable(e);
+        }
         if (_user is not null)
         {
             await RunQuietlyAsync("chown", ["-R", _user, _dir], ct);

@@ -1,0 +1,54 @@
+using Worker.Core.Backends;
+using Worker.Core.Jobs;
+
+namespace Worker.Docker.Tests;
+
+/// <summary>What fails every job on this host (no engine, an unknown network) is a host failure naming the thing; the probe is a ping.</summary>
+[Trait("Category", "Integration")]
+public sealed class DockerHostFailureTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("worker-docker-down-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public async Task A_job_on_a_host_whose_engine_socket_is_missing_is_requeued_uncounted_naming_the_socket_and_the_settings()
+    {
+        var endpoint = new Uri($"unix://{_dir}/docker.sock");
+        await using var harness = await DockerHarness.CreateAsync(o => o with { EndpointUri = endpoint });
+
+        var (job, verdict) = await harness.RunAsync("script: [\"echo never\"]");
+
+        Assert.Equal(HostSignal.Broken, verdict.Host);
+        Assert.False(verdict.RequeueCounted);
+        Assert.Equal("requeued", await job.Outcome);
+        Assert.Contains($"can't reach the Docker engine at {endpoint}: no socket at {_dir}/docker.sock (set WORKER_DOCKER_ENDPOINT or DOCKER_HOST)", job.Log);
+    }
+
+    [Fact]
+    public async Task The_probe_pings_the_engine_and_fails_as_a_host_failure_while_nothing_listens()
+    {
+        var socket = Path.Combine(_dir, "docker.sock");
+        File.WriteAllText(socket, ""); // a file where the socket should be: nothing accepts a connection there
+        await using var down = await DockerHarness.CreateAsync(o => o with { EndpointUri = new Uri($"unix://{socket}") });
+        await using var up = await DockerHarness.CreateAsync();
+
+        var failure = await Assert.ThrowsAsync<BackendFailureException>(() => down.Backend.ProbeAsync(CancellationToken.None));
+        await up.Backend.ProbeAsync(CancellationToken.None);
+
+        Assert.Equal(FailureKind.Host, failure.Kind);
+        Assert.Contains($"can't reach the Docker engine at unix://{socket}: connection refused", failure.Message);
+        Assert.Equal($"a ping of the Docker engine at unix://{socket}", down.Backend.ProbeDescription);
+    }
+
+    [Fact]
+    public async Task A_network_the_engine_does_not_know_is_the_hosts_failure_not_the_jobs()
+    {
+        await using var harness = await DockerHarness.CreateAsync(o => o with { NetworkName = "no-such-network-" + Guid.NewGuid().ToString("N")[..8] });
+
+        var (job, verdict) = await harness.RunAsync("script: [\"echo never\"]");
+
+        Assert.Equal(HostSignal.Broken, verdict.Host);
+        Assert.Contains("WORKER_DOCKER_NETWORK names a network the Docker engine at", job.Log);
+    }
+}
