@@ -28,7 +28,17 @@ public sealed record ComputeInstance(
     string? CreationTimestamp = null,
     string? SelfLink = null,
     IReadOnlyDictionary<string, string>? Labels = null,
-    IReadOnlyList<ComputeNetworkInterface>? NetworkInterfaces = null);
+    IReadOnlyList<ComputeNetworkInterface>? NetworkInterfaces = null,
+    ComputeMetadata? Metadata = null)
+{
+    /// <summary>The managed instance group that created this instance (its <c>created-by</c> metadata), if one did.</summary>
+    public string? CreatedBy => Metadata?.Items?.FirstOrDefault(i => i.Key == "created-by")?.Value is { Length: > 0 } by
+        && by.Contains("/instanceGroupManagers/", StringComparison.Ordinal) ? by : null;
+}
+
+public sealed record ComputeMetadata(IReadOnlyList<ComputeMetadataItem>? Items);
+
+public sealed record ComputeMetadataItem(string Key, string? Value);
 
 public sealed record ComputeNetworkInterface(
     [property: JsonPropertyName("networkIP")] string? NetworkIp,

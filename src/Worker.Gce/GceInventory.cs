@@ -8,7 +8,8 @@ namespace Worker.Gce;
 /// What the cleanup sidecar sees on GCE: the project's instances carrying this fleet's label (one
 /// aggregated list over all zones, filtered by the label, never by name), and which worker host
 /// machines still exist: every instance name of the project (a worker on GCE puts its instance name
-/// in the <c>worker-host-machine</c> label of its job VMs).
+/// in the <c>worker-host-machine</c> label of its job VMs). An instance a managed instance group
+/// created says so (<c>created-by</c> metadata), so cleanup can tell a stopped worker host from a job VM.
 /// </summary>
 public sealed class GceInventory(ComputeClient compute, string fleet) : IInstanceInventory, IWorkerHostDirectory
 {
@@ -25,7 +26,8 @@ public sealed class GceInventory(ComputeClient compute, string fleet) : IInstanc
                 instance.Labels ?? new Dictionary<string, string>(),
                 DateTimeOffset.TryParse(instance.CreationTimestamp, out var created) ? created : null,
                 StateOf(instance.Status),
-                LastSegment(instance.Zone));
+                LastSegment(instance.Zone),
+                instance.CreatedBy);
         }
     }
 

@@ -62,6 +62,22 @@ public sealed class GceCleanupTests() : FakeGceTest(bootVms: false)
     }
 
     [Fact]
+    public async Task A_stopped_worker_host_carrying_the_fleet_label_that_an_instance_group_created_is_kept()
+    {
+        const string group = "projects/123456789012/regions/us-central1/instanceGroupManagers/ci-worker-workers";
+        Fake.Seed("ci-worker-worker-x7k2", "us-central1-b", "TERMINATED",
+            new Dictionary<string, string> { [MachineLabels.Fleet] = GceTestBed.Fleet },
+            metadata: new Dictionary<string, string> { ["created-by"] = group, ["user-data"] = "#cloud-config" });
+
+        var exitCode = await CleanupAsync();
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("ci-worker-worker-x7k2", Fake.InstanceNames);
+        Assert.Contains(_log.Lines, l => l.Contains("Keeping gce machine ci-worker-worker-x7k2", StringComparison.Ordinal) && l.Contains(group, StringComparison.Ordinal));
+        Assert.DoesNotContain("stopped-job", Fake.InstanceNames); // the same pass still deletes a stopped job VM
+    }
+
+    [Fact]
     public async Task A_dry_run_deletes_nothing_and_names_the_same_orphans()
     {
         var before = Fake.InstanceNames.Order(StringComparer.Ordinal).ToList();

@@ -21,10 +21,13 @@ public enum MachineState
 }
 
 /// <summary>One machine as an inventory sees it.</summary>
+/// <param name="ManagedBy">The instance group that created the machine, if one did (GCE's <c>created-by</c>
+/// metadata): a worker host, never a job's machine, whatever its labels say.</param>
 public sealed record MachineRecord(
     string Id,
     string Name,
     IReadOnlyDictionary<string, string> Labels,
     DateTimeOffset? CreatedAt,
     MachineState State,
-    string? Zone = null);
+    string? Zone = null,
+    string? ManagedBy = null);

@@ -8,13 +8,18 @@ namespace Worker.Core.Cleanup;
 /// fleet's label are ever deleted, and only when no live job can own them: the machine is stopped,
 /// its deadline (hard timeout plus margin after creation) has passed, or the machine its worker host
 /// ran on is gone (only for machines whose backend recorded that host machine). Names never decide,
-/// unlike gcloud-cleanup's name filters and maximum age.
+/// unlike gcloud-cleanup's name filters and maximum age. A machine an instance group created is a
+/// worker host (an operator may have stopped it), so it is never deleted, whatever its labels.
 /// </summary>
 public static class OrphanPolicy
 {
     public static OrphanDecision Decide(MachineRecord machine, string fleet, DateTimeOffset now, IReadOnlySet<string>? liveHosts)
     {
         var ownFleet = MachineLabels.Sanitize(fleet);
+        if (machine.ManagedBy is { } group)
+        {
+            return OrphanDecision.Keep(machine, $"the instance group {group} created it, so it is a worker host, not a job's machine");
+        }
         if (!machine.Labels.TryGetValue(MachineLabels.Fleet, out var machineFleet))
         {
             return OrphanDecision.Keep(machine, "it has no worker-fleet label, so this worker did not make it");

@@ -210,12 +210,22 @@ public sealed class FakeComputeApi : IAsyncDisposable
         }
     }
 
-    /// <summary>Puts an instance into the project as if someone had created it (for cleanup tests); no VM is booted.</summary>
-    public void Seed(string name, string zone, string status, IReadOnlyDictionary<string, string>? labels = null, DateTimeOffset? created = null)
+    /// <summary>
+    /// Puts an instance into the project as if someone had created it (for cleanup tests); no VM is booted.
+    /// <paramref name="metadata"/> items are the instance's metadata, as a managed instance group's <c>created-by</c>.
+    /// </summary>
+    public void Seed(string name, string zone, string status, IReadOnlyDictionary<string, string>? labels = null, DateTimeOffset? created = null,
+        IReadOnlyDictionary<string, string>? metadata = null)
     {
         lock (_lock)
         {
-            var json = InstanceJson(name, zone, new JsonObject(), "10.0.0.1", created ?? DateTimeOffset.UtcNow);
+            var items = new JsonArray();
+            foreach (var (key, value) in metadata ?? new Dictionary<string, string>())
+            {
+                items.Add(new JsonObject { ["key"] = key, ["value"] = value });
+            }
+            var body = new JsonObject { ["metadata"] = new JsonObject { ["kind"] = "compute#metadata", ["items"] = items } };
+            var json = InstanceJson(name, zone, body, "10.0.0.1", created ?? DateTimeOffset.UtcNow);
             json["status"] = status;
             var l = new JsonObject();
             foreach (var (k, v) in labels ?? new Dictionary<string, string>())
