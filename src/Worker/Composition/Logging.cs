@@ -1,15 +1,19 @@
 using Microsoft.Extensions.Logging;
 using Serilog;
 using Serilog.Events;
-using Serilog.Formatting.Compact;
 using Worker.Core.Configuration;
 
 namespace Worker.Composition;
 
-/// <summary>Serilog on stderr: text by default, JSON with <c>WORKER_LOG_FORMAT=json</c>; every job line carries its JobId.</summary>
+/// <summary>
+/// Serilog on stderr: text by default, JSON for Cloud Logging with <c>WORKER_LOG_FORMAT=json</c>
+/// (<see cref="CloudLoggingJsonFormatter"/>); every job line carries its JobId.
+/// </summary>
 public static class Logging
 {
-    public static ILoggerFactory CreateLoggerFactory(WorkerOptions options)
+    /// <param name="options">The worker's settings.</param>
+    /// <param name="traceProject">The Google Cloud project JSON lines name their traces in; null: the bare trace id.</param>
+    public static ILoggerFactory CreateLoggerFactory(WorkerOptions options, string? traceProject = null)
     {
         var level = options.Level switch
         {
@@ -26,7 +30,7 @@ public static class Logging
             .Enrich.FromLogContext()
             .Enrich.WithProperty("Host", options.Host);
         config = options.Format == "json"
-            ? config.WriteTo.Console(new RenderedCompactJsonFormatter(), standardErrorFromLevel: LogEventLevel.Verbose)
+            ? config.WriteTo.Console(new CloudLoggingJsonFormatter(traceProject), standardErrorFromLevel: LogEventLevel.Verbose)
             : config.WriteTo.Console(
                 outputTemplate: "{Timestamp:yyyy-MM-ddTHH:mm:ss.fffZ} {Level:u3} {Message:lj}{JobIdSuffix}{NewLine}{Exception}",
                 standardErrorFromLevel: LogEventLevel.Verbose,

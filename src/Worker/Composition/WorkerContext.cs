@@ -40,7 +40,8 @@ public sealed class WorkerContext : IDisposable
     {
         SettingsCatalog.Validate(settings);
         var options = WorkerOptions.Load(settings);
-        return new WorkerContext(settings, options, loggerFactory ?? Logging.CreateLoggerFactory(options));
+        return new WorkerContext(settings, options,
+            loggerFactory ?? Logging.CreateLoggerFactory(options, Worker.Gce.GceOptions.ProjectId.Read(settings)));
     }
 
     public WorkerContext With(Func<WorkerOptions, WorkerOptions> change) =>
