@@ -91,6 +91,24 @@ public sealed class RunCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Sigterm_with_a_stop_window_requeues_a_long_job_uncounted_instead_of_waiting_the_shutdown_timeout()
+    {
+        var env = Env();
+        env["WORKER_STOP_WINDOW"] = "4s"; // WORKER_SHUTDOWN_TIMEOUT stays at its 10m
+        await using var worker = WorkerProcess.Start(env, _dir.Path, "run");
+        Drop(401, "script: [\"sleep 600\"]");
+        await WaitUntil(() => File.Exists(Path.Combine(QueueDir, "50-started.d", "401.json")), worker);
+
+        worker.Signal("TERM");
+        Assert.Equal(0, await worker.WaitAsync(TimeSpan.FromSeconds(30)));
+
+        Assert.Contains("WORKER_SHUTDOWN_TIMEOUT (10m) does not fit WORKER_STOP_WINDOW (4s)", worker.Stderr);
+        Assert.True(File.Exists(Path.Combine(QueueDir, "10-created.d", "401.json")), "the running job was not requeued:\n" + worker.Stderr);
+        Assert.Contains("requeue (not counted)", worker.Stderr);
+        Assert.Equal("", StateOf(401));
+    }
+
+    [Fact]
     public async Task Submit_follow_prints_the_log_and_exits_with_the_result()
     {
         await using var worker = WorkerProcess.Start(Env(), _dir.Path, "run");

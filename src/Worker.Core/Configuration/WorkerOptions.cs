@@ -27,6 +27,11 @@ public sealed record WorkerOptions
         "Longest stopping a machine may take; runs on its own token, also on shutdown.");
     public static readonly Setting<TimeSpan> ShutdownTimeout = Setting.Duration("SHUTDOWN_TIMEOUT", TimeSpan.FromMinutes(10),
         "On SIGTERM/SIGINT, how long running jobs may take to finish before they are requeued.");
+    public static readonly Setting<TimeSpan> StopWindowTime = Setting.Duration("STOP_WINDOW", TimeSpan.Zero,
+        "How long whatever stops this worker waits after SIGTERM before it kills it (docker stop --time, a pod's grace period, "
+        + "GCE's ~90 s). A drain then ends inside it: running jobs get part of it (at most SHUTDOWN_TIMEOUT), the rest is kept "
+        + "to requeue the jobs still running and delete their machines. 0: unknown, a drain waits SHUTDOWN_TIMEOUT.",
+        allowZero: true);
     public static readonly Setting<int> MaxRequeues = Setting.Int("MAX_REQUEUES", 3,
         "Requeues after infrastructure failures before a job is errored instead.", min: 0, max: 1000);
     public static readonly Setting<int> HostFailureThreshold = Setting.Int("HOST_FAILURE_THRESHOLD", 3,
@@ -64,7 +69,7 @@ public sealed record WorkerOptions
     public static IReadOnlyList<ISetting> All { get; } =
     [
         ProviderName, QueueType, QueueName, BaseDir, PoolSize, HardTimeout, LogTimeout, MaxLogLength,
-        StartupTimeout, ScriptUploadTimeout, TeardownTimeout, ShutdownTimeout, MaxRequeues,
+        StartupTimeout, ScriptUploadTimeout, TeardownTimeout, ShutdownTimeout, StopWindowTime, MaxRequeues,
         HostFailureThreshold, HostUnhealthyAfter, HostProbeInterval, HostProbeMaxInterval,
         LogPartMaxSize, LogFlushInterval, FilePollingInterval, Hostname, FleetName, BuildApiUri, LogFormat, LogLevel,
         DefaultLanguage, DefaultDist, DefaultArch, DefaultGroup, DefaultOs,
@@ -82,6 +87,7 @@ public sealed record WorkerOptions
     public TimeSpan Upload { get; init; } = ScriptUploadTimeout.Default;
     public TimeSpan Teardown { get; init; } = TeardownTimeout.Default;
     public TimeSpan Shutdown { get; init; } = ShutdownTimeout.Default;
+    public TimeSpan StopWindow { get; init; } = StopWindowTime.Default;
     public int Requeues { get; init; } = MaxRequeues.Default;
     public HostBreakerOptions Breaker { get; init; } = new();
 
@@ -118,6 +124,7 @@ public sealed record WorkerOptions
             Upload = ScriptUploadTimeout.Read(source),
             Teardown = TeardownTimeout.Read(source),
             Shutdown = ShutdownTimeout.Read(source),
+            StopWindow = StopWindowTime.Read(source),
             Requeues = MaxRequeues.Read(source),
             Breaker = new HostBreakerOptions
             {

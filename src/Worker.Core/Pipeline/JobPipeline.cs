@@ -14,7 +14,7 @@ namespace Worker.Core.Pipeline;
 /// report started and the worker-info fold, run the script (hard timeout, log silence, maximum log
 /// length, cancellation), stop the machine, close the log, report the result (which acks).
 /// Whatever a step acquires is released on every path, in reverse order, on a fresh token with
-/// the teardown timeout, also when the worker is shutting down.
+/// the teardown timeout, also when the worker is shutting down (then within the stop window's share).
 /// </summary>
 public sealed class JobPipeline(
     WorkerOptions options,
@@ -27,6 +27,7 @@ public sealed class JobPipeline(
     TimeProvider? clock = null)
 {
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
+    private readonly ShutdownBudget _shutdown = ShutdownBudget.For(options);
 
     /// <summary>This host's circuit breaker, told what each outcome says about the backend; null where there is none (<c>worker exec</c>).</summary>
     public HostCircuitBreaker? Breaker => breaker;
@@ -87,7 +88,8 @@ public sealed class JobPipeline(
         // Before the requeue is reported, so a host that just broke stops taking jobs before this one is back in the queue.
         breaker?.Record(verdict.Host, outcome is JobOutcome.HostFailure failure ? failure.Reason : outcome.ToString());
 
-        using var teardown = new CancellationTokenSource(options.Teardown);
+        using var budget = new TeardownBudget(options.Teardown, stopToken.IsCancellationRequested ? _shutdown.TeardownLimit : null);
+        using var teardown = budget.Step();
         if (log is null && verdict.Message is not null && !verdict.Requeue)
         {
             // The job ended before its log was opened (e.g. no script): its owner still gets the reason.
@@ -105,7 +107,7 @@ public sealed class JobPipeline(
         }
 
         status.Enter(jobId, JobSteps.Finish);
-        using var finishing = new CancellationTokenSource(options.Teardown);
+        using var finishing = budget.Step();
         try
         {
             if (verdict.Requeue)
@@ -129,7 +131,7 @@ public sealed class JobPipeline(
         if (instance is not null)
         {
             status.Enter(jobId, JobSteps.StopInstance);
-            using var stopping = new CancellationTokenSource(options.Teardown);
+            using var stopping = budget.Step();
             await BestEffortAsync(() => instance.StopAsync(stopping.Token), $"stop machine {instanceId}");
             await BestEffortAsync(() => instance.DisposeAsync().AsTask(), $"release machine {instanceId}");
         }

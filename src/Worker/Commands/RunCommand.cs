@@ -3,14 +3,15 @@ using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Worker.Composition;
 using Worker.Core.Configuration;
+using Worker.Core.Pipeline;
 using Worker.Http;
 
 namespace Worker.Commands;
 
 /// <summary>
 /// <c>worker run</c>: the long-running host. SIGTERM or SIGINT drains: no new jobs, running ones
-/// get <c>WORKER_SHUTDOWN_TIMEOUT</c> to finish, the rest are requeued, exit 0. A second signal
-/// requeues everything at once.
+/// get <c>WORKER_SHUTDOWN_TIMEOUT</c> to finish (less when it does not fit <c>WORKER_STOP_WINDOW</c>),
+/// the rest are requeued, exit 0. A second signal requeues everything at once.
 /// </summary>
 public static class RunCommand
 {
@@ -29,6 +30,11 @@ public static class RunCommand
         var backend = BackendFactory.Create(context.Options.Provider, context);
         var queue = QueueFactory.Create(context);
         var pool = context.CreatePool(queue, backend);
+        var shutdown = ShutdownBudget.For(context.Options);
+        if (shutdown.Warning is { } warning)
+        {
+            logger.LogWarning("{Warning}", warning);
+        }
 
         var signals = 0;
         void OnSignal(PosixSignalContext signal)
@@ -37,8 +43,8 @@ public static class RunCommand
             if (Interlocked.Increment(ref signals) == 1)
             {
                 logger.LogInformation("{Signal}: draining (up to {Timeout}); send it again to requeue running jobs at once",
-                    signal.Signal, context.Options.Shutdown);
-                _ = pool.DrainAsync(context.Options.Shutdown);
+                    signal.Signal, shutdown.DrainWait);
+                _ = pool.DrainAsync(shutdown.DrainWait);
             }
             else
             {
@@ -55,7 +61,7 @@ public static class RunCommand
         await using var server = await WorkerHttpServer.StartAsync(HttpOptions.Load(settings), pool, context.Options.Host,
             context.Options.Shutdown, context.LoggerFactory);
         var running = pool.RunAsync(CancellationToken.None);
-        await using var retirement = Retirement.Start(RetirementOptions.Load(settings), pool, context.Options.Shutdown, logger);
+        await using var retirement = Retirement.Start(RetirementOptions.Load(settings), pool, ShutdownBudget.RetirementWait(context.Options), logger);
         await running;
         logger.LogInformation("Worker stopped after {Processed} job(s)", pool.Processed);
         return 0;

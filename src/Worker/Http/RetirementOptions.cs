@@ -10,7 +10,7 @@ namespace Worker.Http;
 public sealed record RetirementOptions
 {
     public static readonly Setting<TimeSpan> MaxLifetime = Setting.Duration("MAX_LIFETIME", TimeSpan.Zero,
-        "After this long the worker drains (running jobs finish within SHUTDOWN_TIMEOUT or are requeued) and exits 0; "
+        "After this long the worker drains (takes no new job and lets running ones end, as long as a job may run) and exits 0; "
         + "each host retires up to a tenth earlier, so a group started together does not retire together.",
         allowZero: true);
 
