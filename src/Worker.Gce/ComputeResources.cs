@@ -57,3 +57,9 @@ public sealed record ComputeList<T>(IReadOnlyList<T>? Items, string? NextPageTok
 public sealed record ComputeAggregatedList(IReadOnlyDictionary<string, ComputeScopedList>? Items, string? NextPageToken);
 
 public sealed record ComputeScopedList(IReadOnlyList<ComputeInstance>? Instances, IReadOnlyList<ComputeOperation>? Operations);
+
+/// <summary>A managed instance group (regionInstanceGroupManagers / instanceGroupManagers get): its target size and what it is doing.</summary>
+public sealed record ComputeInstanceGroupManager(string Name, int TargetSize, ComputeGroupActions? CurrentActions = null, string? SelfLink = null);
+
+/// <summary>How many of a group's instances are in each action (<c>currentActions</c>).</summary>
+public sealed record ComputeGroupActions(int None = 0, int Creating = 0, int Deleting = 0, int Recreating = 0);

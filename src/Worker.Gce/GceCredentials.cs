@@ -21,14 +21,19 @@ public sealed class StaticAccessToken(string token) : IAccessTokenSource
 /// </summary>
 public sealed class GoogleAccessTokens : IAccessTokenSource
 {
-    private const string ComputeScope = "https://www.googleapis.com/auth/compute";
+    public const string ComputeScope = "https://www.googleapis.com/auth/compute";
+    public const string MonitoringWriteScope = "https://www.googleapis.com/auth/monitoring.write";
     private readonly Lazy<Task<ITokenAccess>> _credential;
 
     private readonly string _source;
+    private readonly string _api;
 
-    public GoogleAccessTokens(string? accountJson)
+    /// <param name="accountJson">A key file path or the key's JSON; null: Application Default Credentials.</param>
+    /// <param name="scope">The API the tokens are for (a VM's metadata server gives its own scopes whatever is asked).</param>
+    public GoogleAccessTokens(string? accountJson, string scope = ComputeScope)
     {
-        _credential = new Lazy<Task<ITokenAccess>>(() => CreateAsync(accountJson));
+        _credential = new Lazy<Task<ITokenAccess>>(() => CreateAsync(accountJson, scope));
+        _api = scope == MonitoringWriteScope ? "Cloud Monitoring" : "Compute API";
         _source = accountJson is null
             ? "Application Default Credentials (on GCE: the VM's service account, which needs the compute scope)"
             : "the service account key in WORKER_GCE_ACCOUNT_JSON";
@@ -46,11 +51,11 @@ public sealed class GoogleAccessTokens : IAccessTokenSource
             // Google.Apis.Auth can fail with a bare NullReferenceException (a token answer that is not
             // JSON, as a VM without a service account gets); say where the token was to come from.
             // Without a token every call is unauthenticated: a 401 in all but name, so a host failure.
-            throw new ComputeApiException(401, ["noAccessToken"], $"No Compute API access token from {_source}: {e.GetType().Name}: {e.Message}", e);
+            throw new ComputeApiException(401, ["noAccessToken"], $"No {_api} access token from {_source}: {e.GetType().Name}: {e.Message}", e);
         }
     }
 
-    private static async Task<ITokenAccess> CreateAsync(string? accountJson)
+    private static async Task<ITokenAccess> CreateAsync(string? accountJson, string scope)
     {
         GoogleCredential credential;
         if (accountJson is null)
@@ -62,6 +67,6 @@ public sealed class GoogleAccessTokens : IAccessTokenSource
             var json = accountJson.TrimStart().StartsWith('{') ? accountJson : await File.ReadAllTextAsync(accountJson);
             credential = GoogleCredential.FromServiceAccountCredential(CredentialFactory.FromJson<ServiceAccountCredential>(json));
         }
-        return credential.CreateScoped(ComputeScope);
+        return credential.CreateScoped(scope);
     }
 }

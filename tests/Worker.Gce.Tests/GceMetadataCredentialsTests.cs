@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Worker.Gce.Tests.Fakes;
 
 namespace Worker.Gce.Tests;
@@ -40,47 +39,12 @@ public sealed class GceMetadataCredentialsTests() : FakeGceTest(bootVms: false)
         Assert.Equal(0, Fake.Requests.Count(r => r.Call == FakeCall.AggregatedInstances));
     }
 
-    private async Task<(int ExitCode, string Output)> RunWorkerAsync(FakeMetadataServer metadata, params string[] arguments)
-    {
-        var home = Directory.CreateTempSubdirectory("worker-gce-home-");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "worker.dll"));
-        foreach (var argument in arguments)
+    private Task<(int ExitCode, string Output)> RunWorkerAsync(FakeMetadataServer metadata, params string[] arguments) =>
+        WorkerOnGce.RunAsync(metadata, new Dictionary<string, string>
         {
-            start.ArgumentList.Add(argument);
-        }
-        // Nothing of this machine's own configuration or Google credentials may leak in.
-        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("WORKER_", StringComparison.Ordinal) || k.StartsWith("TRAVIS_WORKER_", StringComparison.Ordinal)
-                     || k.StartsWith("GOOGLE_", StringComparison.Ordinal) || k.StartsWith("GCE_", StringComparison.Ordinal) || k.StartsWith("CLOUDSDK_", StringComparison.Ordinal)).ToList())
-        {
-            start.Environment.Remove(key);
-        }
-        start.Environment["HOME"] = home.FullName;
-        start.Environment[GceMetadata.HostVariable] = metadata.HostAndPort;
-        start.Environment["WORKER_PROVIDER_NAME"] = "gce";
-        start.Environment["WORKER_FLEET"] = GceTestBed.Fleet;
-        start.Environment["WORKER_GCE_API_ENDPOINT"] = Fake.Endpoint.ToString();
-        start.Environment["WORKER_GCE_API_RETRIES"] = "0";
-        try
-        {
-            using var process = Process.Start(start)!;
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-            try
-            {
-                await process.WaitForExitAsync(timeout.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                process.Kill(entireProcessTree: true);
-                throw;
-            }
-            return (process.ExitCode, await stdout + await stderr);
-        }
-        finally
-        {
-            home.Delete(recursive: true);
-        }
-    }
+            ["WORKER_PROVIDER_NAME"] = "gce",
+            ["WORKER_FLEET"] = GceTestBed.Fleet,
+            ["WORKER_GCE_API_ENDPOINT"] = Fake.Endpoint.ToString(),
+            ["WORKER_GCE_API_RETRIES"] = "0",
+        }, arguments);
 }

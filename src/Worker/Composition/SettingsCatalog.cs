@@ -16,12 +16,13 @@ public static class SettingsCatalog
     [
         ("Worker", WorkerOptions.All),
         ("travis-build script API (with WORKER_BUILD_API_URI)", BuildApiOptions.All),
-        ("Health and control server, self-retirement", [.. Worker.Http.HttpOptions.All, .. Worker.Http.RetirementOptions.All]),
+        ("Health and control server, self-retirement", [.. Worker.Http.HttpOptions.All, .. Worker.Http.RetirementOptions.All, .. Worker.Http.IdleRetirementOptions.All]),
         ("AMQP transport (WORKER_QUEUE_TYPE=amqp)", Worker.Amqp.AmqpOptions.All),
         ("Local backend (bare metal)", LocalOptions.All),
         ("Fake backend (tests, benchmarks)", FakeOptions.All),
         ("Docker backend (a container per job) and its job policy", Worker.Docker.DockerOptions.All),
         ("GCE backend (Compute Engine VMs)", Worker.Gce.GceOptions.All),
+        ("GCE host in a managed instance group (load metric for the autoscaler, the group it leaves when idle)", Worker.Gce.Hosting.GceHostOptions.All),
         ("Cleanup sidecar (worker cleanup)", Worker.Core.Cleanup.CleanupOptions.All),
     ];
 

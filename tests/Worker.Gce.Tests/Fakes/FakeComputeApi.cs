@@ -21,6 +21,8 @@ public enum FakeCall
     ListZones,
     GetZone,
     ListImages,
+    GetGroup,
+    DeleteGroupInstances,
 }
 
 /// <summary>How one call fails: an HTTP error with a reason, no answer for a while, or a garbled body.</summary>
@@ -44,7 +46,7 @@ public abstract record FakeFault
 /// A Compute Engine API v1 on a loopback port, speaking the real request and response JSON for the
 /// calls the GCE backend and the cleanup sidecar make: instances insert/get/delete/aggregatedList,
 /// zoneOperations get/wait, globalOperations aggregatedList, zones list and get, images list (with
-/// filters and paging). Operations go PENDING, RUNNING, DONE as they are polled. Instances with
+/// filters and paging), and a managed instance group's get and deleteInstances (regional or zonal). Operations go PENDING, RUNNING, DONE as they are polled. Instances with
 /// <see cref="BootVms"/> are real sshds (<see cref="TestSshd"/>), each on its own 127.x address.
 /// Faults: any call can fail with an HTTP error, hang or answer garbage; a second account can lack
 /// the permission for some calls (403 forbidden, <see cref="AddAccount"/>); a zone can be exhausted
@@ -68,6 +70,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
     private readonly List<(FakeCall Call, FakeFault Fault)> _faults = [];
     private readonly Dictionary<string, HashSet<FakeCall>> _accounts = new(StringComparer.Ordinal) { [Token] = [] };
     private readonly Dictionary<string, string> _exhaustedZones = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, FakeGroup> _groups = new(StringComparer.Ordinal);
     private readonly string _dir = Directory.CreateTempSubdirectory("fake-gce-").FullName;
     private long _nextId = 1000;
 
@@ -91,6 +94,9 @@ public sealed class FakeComputeApi : IAsyncDisposable
     public string[] Zones { get; } = ["us-central1-a", "us-central1-b", "us-central1-c", "us-central1-f", "europe-west1-b"];
 
     public ConcurrentQueue<(DateTimeOffset At, FakeCall Call, string Method, string Path)> Requests { get; } = new();
+
+    /// <summary>The JSON body of every request that had one, with its call and path.</summary>
+    public ConcurrentQueue<(FakeCall Call, string Path, JsonObject Body)> Bodies { get; } = new();
 
     /// <summary>Names of every instance ever created, in order.</summary>
     public ConcurrentQueue<string> Created { get; } = new();
@@ -237,6 +243,35 @@ public sealed class FakeComputeApi : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A managed instance group, e.g. <c>("regions", "us-central1", "ci-worker-workers")</c>, holding
+    /// <paramref name="targetSize"/> hosts, of which <paramref name="members"/> (instance names) are known to the fake.
+    /// </summary>
+    public void AddGroup(string scopeKind, string scope, string name, int targetSize, params string[] members)
+    {
+        lock (_lock)
+        {
+            _groups[name] = new FakeGroup(scopeKind, scope, name) { TargetSize = targetSize, Members = [.. members] };
+        }
+    }
+
+    /// <summary>The group's target size now (another host leaving, or the autoscaler adding one, changes it).</summary>
+    public int GroupTargetSize(string name)
+    {
+        lock (_lock)
+        {
+            return _groups[name].TargetSize;
+        }
+    }
+
+    public void SetGroupTargetSize(string name, int size)
+    {
+        lock (_lock)
+        {
+            _groups[name].TargetSize = size;
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         lock (_lock)
@@ -313,9 +348,13 @@ public sealed class FakeComputeApi : IAsyncDisposable
                     break;
             }
         }
-        var body = request.ContentLength > 0 || request.Method == "POST" && call == FakeCall.InsertInstance
+        var body = request.ContentLength > 0 || request.Method == "POST" && call is FakeCall.InsertInstance or FakeCall.DeleteGroupInstances
             ? await JsonNode.ParseAsync(request.Body) as JsonObject
             : null;
+        if (body is not null)
+        {
+            Bodies.Enqueue((call, path, (JsonObject)body.DeepClone()));
+        }
         var (status, answer) = await AnswerAsync(call, segments, request.Query, body);
         if (fault is FakeFault.LoseAnswer)
         {
@@ -344,6 +383,8 @@ public sealed class FakeComputeApi : IAsyncDisposable
         ("GET", [_, "zones"]) => FakeCall.ListZones,
         ("GET", [_, "zones", _]) => FakeCall.GetZone,
         ("GET", [_, "global", "images"]) => FakeCall.ListImages,
+        ("GET", [_, "regions" or "zones", _, "instanceGroupManagers", _]) => FakeCall.GetGroup,
+        ("POST", [_, "regions" or "zones", _, "instanceGroupManagers", _, "deleteInstances"]) => FakeCall.DeleteGroupInstances,
         _ => FakeCall.Any,
     };
 
@@ -382,6 +423,13 @@ public sealed class FakeComputeApi : IAsyncDisposable
                 return Zones.Contains(s[2]) ? (200, Zone(s[2])) : NotFound($"projects/{Project}/zones/{s[2]}");
             case FakeCall.ListImages:
                 return (200, Images(query["filter"].ToString()));
+            case FakeCall.GetGroup:
+                lock (_lock)
+                {
+                    return FindGroup(s) is { } group ? (200, GroupJson(group)) : NotFound(string.Join('/', s));
+                }
+            case FakeCall.DeleteGroupInstances:
+                return DeleteGroupInstances(s, body, query["requestId"].ToString());
             default:
                 return NotFound(string.Join('/', s));
         }
@@ -474,6 +522,111 @@ public sealed class FakeComputeApi : IAsyncDisposable
     }
 
     /// <summary>Each poll moves an operation one step: PENDING, RUNNING, DONE. An insert is DONE once its VM answers.</summary>
+    private FakeGroup? FindGroup(string[] s) =>
+        _groups.TryGetValue(s[4], out var group) && group.ScopeKind == s[1] && group.Scope == s[2] ? group : null;
+
+    private JsonObject GroupJson(FakeGroup group)
+    {
+        var scopeLink = $"{SelfLinkBase}projects/{Project}/{group.ScopeKind}/{group.Scope}";
+        var json = new JsonObject
+        {
+            ["kind"] = "compute#instanceGroupManager",
+            ["id"] = "7000000000000000001",
+            ["creationTimestamp"] = "2026-11-01T08:00:00.000-07:00",
+            ["name"] = group.Name,
+            ["instanceTemplate"] = $"{SelfLinkBase}projects/{Project}/global/instanceTemplates/{group.Name}-20261101",
+            ["instanceGroup"] = $"{scopeLink}/instanceGroups/{group.Name}",
+            ["baseInstanceName"] = group.Name.Replace("-workers", "-worker", StringComparison.Ordinal),
+            ["fingerprint"] = "ZmFrZS1ncm91cA==",
+            ["currentActions"] = new JsonObject
+            {
+                ["none"] = Math.Max(0, group.TargetSize - group.Deleting), ["creating"] = 0, ["creatingWithoutRetries"] = 0, ["verifying"] = 0,
+                ["recreating"] = 0, ["deleting"] = group.Deleting, ["abandoning"] = 0, ["restarting"] = 0, ["refreshing"] = 0,
+            },
+            ["status"] = new JsonObject { ["isStable"] = group.Deleting == 0 },
+            ["targetSize"] = group.TargetSize,
+            ["selfLink"] = $"{scopeLink}/instanceGroupManagers/{group.Name}",
+        };
+        json[group.ScopeKind == "regions" ? "region" : "zone"] = scopeLink;
+        return json;
+    }
+
+    /// <summary>
+    /// As GCE does: every instance must be the group's (named as a full or partial URL), or the call
+    /// fails with nothing done (unless skipInstancesOnValidationError); the target size drops by one
+    /// per instance, which the group then deletes.
+    /// </summary>
+    private (int, JsonObject) DeleteGroupInstances(string[] s, JsonObject? body, string requestId)
+    {
+        lock (_lock)
+        {
+            if (requestId.Length > 0 && _byRequestId.TryGetValue(requestId, out var earlier))
+            {
+                return (200, (JsonObject)earlier.Json.DeepClone());
+            }
+            if (FindGroup(s) is not { } group)
+            {
+                return NotFound(string.Join('/', s));
+            }
+            if (body?["instances"] is not JsonArray { Count: > 0 } urls)
+            {
+                return BadRequest("Invalid value for field 'resource.instances': ''. At least one instance must be specified.");
+            }
+            var skip = body["skipInstancesOnValidationError"]?.GetValue<bool>() == true;
+            var names = new List<string>();
+            foreach (var url in urls.Select(u => u?.GetValue<string>() ?? ""))
+            {
+                var match = Regex.Match(url, @"(?:^|/)zones/(?<zone>[a-z0-9-]+)/instances/(?<name>[a-z0-9-]+)$");
+                var member = match.Success && group.Members.Contains(match.Groups["name"].Value)
+                    && (!_instances.TryGetValue(match.Groups["name"].Value, out var i) || i.Zone == match.Groups["zone"].Value);
+                if (member)
+                {
+                    names.Add(match.Groups["name"].Value);
+                }
+                else if (!skip)
+                {
+                    return BadRequest($"Invalid value for field 'resource.instances[0]': '{url}'. Instance is not a member of the instance group manager.");
+                }
+            }
+            var zone = group.ScopeKind == "zones" ? group.Scope : FakeOperationScope;
+            var op = NewOperation(zone, "compute.instanceGroupManagers.deleteInstances", null);
+            op.Json["targetLink"] = $"{SelfLinkBase}projects/{Project}/{group.ScopeKind}/{group.Scope}/instanceGroupManagers/{group.Name}";
+            op.Json["status"] = "DONE";
+            if (group.ScopeKind == "regions")
+            {
+                op.Json.Remove("zone");
+                op.Json["region"] = $"{SelfLinkBase}projects/{Project}/regions/{group.Scope}";
+                op.Json["selfLink"] = $"{SelfLinkBase}projects/{Project}/regions/{group.Scope}/operations/{op.Json["name"]}";
+            }
+            foreach (var name in names)
+            {
+                group.Members.Remove(name);
+                group.TargetSize--;
+                group.Left.Add(name);
+                if (_instances.Remove(name, out var instance))
+                {
+                    instance.Vm?.Dispose();
+                }
+            }
+            if (requestId.Length > 0)
+            {
+                _byRequestId[requestId] = op;
+            }
+            return (200, (JsonObject)op.Json.DeepClone());
+        }
+    }
+
+    /// <summary>Instances that left a group through deleteInstances, in order.</summary>
+    public IReadOnlyList<string> LeftGroup(string name)
+    {
+        lock (_lock)
+        {
+            return [.. _groups[name].Left];
+        }
+    }
+
+    private const string FakeOperationScope = "regional";
+
     private async Task<(int, JsonObject)> PollOperationAsync(string zone, string name)
     {
         FakeOperation? op;
@@ -727,6 +880,17 @@ public sealed class FakeComputeApi : IAsyncDisposable
         public string Dir { get; } = dir;
         public IReadOnlyList<string> AuthorizedKeys { get; } = authorizedKeys;
         public TestSshd? Vm { get; set; }
+    }
+
+    private sealed class FakeGroup(string scopeKind, string scope, string name)
+    {
+        public string ScopeKind { get; } = scopeKind;
+        public string Scope { get; } = scope;
+        public string Name { get; } = name;
+        public int TargetSize { get; set; }
+        public int Deleting { get; set; }
+        public HashSet<string> Members { get; init; } = [];
+        public List<string> Left { get; } = [];
     }
 
     private sealed class FakeOperation(JsonObject json, string zone, FakeInstance? target)

@@ -7,12 +7,16 @@ namespace Worker.Gce.Tests.Fakes;
 /// <summary>
 /// The GCE metadata server on a loopback port, as a VM sees it at 169.254.169.254: answers only
 /// requests with <c>Metadata-Flavor: Google</c> (403 otherwise, as the real one does), and marks
-/// its answers with the same header. Serves the project, the instance name and the default
-/// service account's access token, which Application Default Credentials ask for.
+/// its answers with the same header. Serves the project, the instance's name, id, zone and (when it
+/// has one) created-by attribute, and the default service account's access token, which
+/// Application Default Credentials ask for.
 /// </summary>
 public sealed class FakeMetadataServer : IAsyncDisposable
 {
     public const string InstanceName = "worker-host-from-metadata";
+    public const string InstanceId = "4567890123456789012";
+    public const string Zone = "us-central1-b";
+    public const string ProjectNumber = "123456789012";
 
     private readonly WebApplication _app;
 
@@ -31,7 +35,10 @@ public sealed class FakeMetadataServer : IAsyncDisposable
 
     private int _refused;
 
-    public static async Task<FakeMetadataServer> StartAsync(string project, string accessToken)
+    /// <param name="project">The project id it names.</param>
+    /// <param name="accessToken">The service account's token.</param>
+    /// <param name="createdBy">The instance's <c>created-by</c> attribute, as a managed instance group sets it; null: none (404).</param>
+    public static async Task<FakeMetadataServer> StartAsync(string project, string accessToken, string? createdBy = null)
     {
         var app = LoopbackApp.Build();
         var server = new FakeMetadataServer(app);
@@ -51,6 +58,11 @@ public sealed class FakeMetadataServer : IAsyncDisposable
         app.MapGet("/", () => Results.Text("computeMetadata/\n"));
         app.MapGet("/computeMetadata/v1/project/project-id", () => Results.Text(project));
         app.MapGet("/computeMetadata/v1/instance/name", () => Results.Text(InstanceName));
+        app.MapGet("/computeMetadata/v1/instance/id", () => Results.Text(InstanceId));
+        app.MapGet("/computeMetadata/v1/instance/zone", () => Results.Text($"projects/{ProjectNumber}/zones/{Zone}"));
+        app.MapGet("/computeMetadata/v1/instance/attributes/created-by", () => createdBy is null
+            ? Results.Text("Not Found\n", statusCode: StatusCodes.Status404NotFound)
+            : Results.Text(createdBy));
         app.MapGet("/computeMetadata/v1/universe/universe-domain", () => Results.Text("googleapis.com"));
         app.MapGet("/computeMetadata/v1/instance/service-accounts/default/token", () => server.NoServiceAccount
             ? Results.Text("Not Found\n", statusCode: StatusCodes.Status404NotFound)
