@@ -1,15 +1,22 @@
-# Copy to terraform.tfvars and fill in. Secrets are better passed as TF_VAR_amqp_uri and
-# TF_VAR_http_auth_token environment variables than written to a file.
+# Copy to terraform.tfvars and fill in. No secret goes here: after the first apply, add each secret's
+# value to Secret Manager (README.md, "Deploy").
 project_id   = "my-ci-project"
 region       = "us-central1"
 worker_image = "us-docker.pkg.dev/my-ci-project/ci/worker:1.0.0"
+# Pinned COS image; the newest: gcloud compute images describe-from-family cos-stable --project cos-cloud --format='value(selfLink)'
+host_image   = "projects/cos-cloud/global/images/cos-stable-REPLACE-WITH-THE-IMAGE-NAME"
 queue_name   = "builds.linux"
-host_count   = 3
+min_hosts    = 2
+max_hosts    = 20
 pool_size    = 10
 max_lifetime = "24h"
+idle_retire  = "15m"
+
+secret_settings = ["WORKER_AMQP_URI", "WORKER_HTTP_AUTH_TOKEN"]
 
 extra_env = {
-  WORKER_LOG_TIMEOUT        = "10m"
-  WORKER_GCE_UPLOAD_RETRIES = "300"
-  WORKER_GCE_SKIP_STOP_POLL = "true"
+  WORKER_LOG_TIMEOUT = "10m"
+  # travis-worker's names work too.
+  TRAVIS_WORKER_GCE_UPLOAD_RETRIES = "300"
+  WORKER_GCE_SKIP_STOP_POLL        = "true"
 }

@@ -1,5 +1,6 @@
 # The hosts' identity: a service account with a custom role holding only the Compute calls the
-# worker and its cleanup sidecar make (src/Worker.Gce), plus writing logs and metrics.
+# worker and its cleanup sidecar make (src/Worker.Gce), plus writing logs and metrics (the load gauge
+# the autoscaler reads), reading the job images and its own secrets (secrets.tf).
 
 resource "google_service_account" "worker" {
   account_id   = "${var.fleet_name}-host"
@@ -33,6 +34,9 @@ locals {
     "compute.zones.list",
     # Probe the API while a host takes no jobs after host failures (a get of the zone it uses).
     "compute.zones.get",
+    # A host that has been idle leaves its group: the group's target size, then deleteInstances on its own instance.
+    "compute.instanceGroupManagers.get",
+    "compute.instanceGroupManagers.update",
   ]
 }
 
@@ -49,7 +53,7 @@ resource "google_project_iam_member" "worker" {
   member  = "serviceAccount:${google_service_account.worker.email}"
 }
 
-# Container-Optimized OS ships container logs and host metrics with these.
+# Container-Optimized OS ships container logs and host metrics with these; the worker writes its load gauge.
 resource "google_project_iam_member" "host" {
   for_each = toset(["roles/logging.logWriter", "roles/monitoring.metricWriter"])
 
@@ -62,5 +66,14 @@ resource "google_project_iam_member" "host" {
 resource "google_project_iam_member" "image_pull" {
   project = var.project_id
   role    = "roles/artifactregistry.reader"
+  member  = "serviceAccount:${google_service_account.worker.email}"
+}
+
+# Job images kept in another project: listing and using them needs imageUser there, or every image
+# lookup answers 403 and every job fails.
+resource "google_project_iam_member" "job_images" {
+  count   = var.job_image_project_id != "" && var.job_image_project_id != var.project_id ? 1 : 0
+  project = var.job_image_project_id
+  role    = "roles/compute.imageUser"
   member  = "serviceAccount:${google_service_account.worker.email}"
 }

@@ -1,7 +1,11 @@
 # A regional managed instance group of Container-Optimized OS hosts. cloud-init on each host runs
 # the worker container (`worker run`) and the cleanup sidecar (`worker cleanup`) from the same image.
 # A host whose /healthz stops answering (including a worker that retired after max_lifetime and
-# exited) is recreated by autohealing.
+# exited) is recreated by autohealing, from the group's current template.
+#
+# No job is ever killed by the group: updates are OPPORTUNISTIC (a new template reaches a host when
+# it is recreated, which WORKER_MAX_LIFETIME makes every host ask for after draining), zones are
+# never rebalanced, and the autoscaler only adds hosts. Hosts take themselves away when idle.
 
 locals {
   host_tag = "${var.fleet_name}-host"
@@ -12,24 +16,21 @@ locals {
   registry   = split("/", var.worker_image)[0]
 }
 
-data "google_compute_image" "cos" {
-  project = "cos-cloud"
-  family  = var.cos_image_family
-}
-
 resource "google_compute_instance_template" "worker" {
   name_prefix  = "${var.fleet_name}-"
   description  = "CI worker host: ${var.worker_image}"
   machine_type = var.host_machine_type
   tags         = [local.host_tag]
 
+  # Not worker-fleet: that label marks the fleet's job VMs, which cleanup may delete. A host is never one.
   labels = {
-    worker-fleet = var.fleet_name
-    role         = "ci-worker-host"
+    worker-host-fleet = var.fleet_name
+    role              = "ci-worker-host"
   }
 
   disk {
-    source_image = data.google_compute_image.cos.self_link
+    # Pinned: a COS family lookup on every apply would replace every host whenever COS releases.
+    source_image = var.host_image
     boot         = true
     auto_delete  = true
     disk_size_gb = var.host_disk_size_gb
@@ -46,14 +47,17 @@ resource "google_compute_instance_template" "worker" {
     }
   }
 
+  # No secret here: anyone with viewer access reads metadata. Secrets are fetched from Secret Manager.
   metadata = {
     user-data = templatefile("${path.module}/cloud-init.yaml.tftpl", {
-      image              = var.worker_image
-      registry           = local.registry
-      registry_login     = endswith(local.registry, "docker.pkg.dev") || endswith(local.registry, "gcr.io")
-      worker_env_file    = local.worker_env_file
-      cleanup_env_file   = local.cleanup_env_file
-      stop_grace_seconds = var.stop_grace_seconds
+      image                = var.worker_image
+      registry             = local.registry
+      registry_login       = endswith(local.registry, "docker.pkg.dev") || endswith(local.registry, "gcr.io")
+      worker_env_file      = local.worker_env_file
+      cleanup_env_file     = local.cleanup_env_file
+      secrets_list         = local.secrets_list
+      fetch_secrets_script = file("${path.module}/fetch-secrets.sh")
+      stop_grace_seconds   = var.stop_grace_seconds
     })
     google-logging-enabled    = "true"
     google-monitoring-enabled = "true"
@@ -96,11 +100,12 @@ resource "google_compute_health_check" "worker" {
 }
 
 resource "google_compute_region_instance_group_manager" "worker" {
-  name                      = "${var.fleet_name}-workers"
-  region                    = var.region
-  base_instance_name        = "${var.fleet_name}-worker"
+  name               = "${var.fleet_name}-workers"
+  region             = var.region
+  base_instance_name = "${var.fleet_name}-worker"
+  # Changing the zones replaces the whole group, every host at once (the provider recreates the resource).
   distribution_policy_zones = length(var.host_zones) > 0 ? var.host_zones : null
-  target_size               = var.host_count
+  # No target_size: the autoscaler below owns it, and idle hosts lower it when they leave.
 
   version {
     name              = "worker"
@@ -112,13 +117,42 @@ resource "google_compute_region_instance_group_manager" "worker" {
     initial_delay_sec = var.autohealing_initial_delay_sec
   }
 
-  # A new template (e.g. a new image) replaces hosts one surge at a time, never lowering capacity.
+  # A new template is applied to a host only when it is recreated: after its worker retires at max lifetime
+  # (autohealing) or when it is repaired; never by deleting a busy host. No zone rebalancing deletes hosts either.
   update_policy {
-    type                         = "PROACTIVE"
+    type                         = "OPPORTUNISTIC"
     minimal_action               = "REPLACE"
-    instance_redistribution_type = "PROACTIVE"
+    instance_redistribution_type = "NONE"
     max_surge_fixed              = local.zone_count
     max_unavailable_fixed        = 0
+  }
+
+  instance_lifecycle_policy {
+    force_update_on_repair = "YES"
+  }
+}
+
+# Scale-out on load: the autoscaler keeps the hosts' average load gauge (busy processors plus each host's
+# share of the ready jobs, over the pool size) at autoscaling_target. It never removes a host: a host that
+# has run no job for idle_retire leaves the group itself (WORKER_IDLE_RETIRE), never below min_hosts.
+resource "google_compute_region_autoscaler" "worker" {
+  name   = "${var.fleet_name}-autoscaler"
+  region = var.region
+  target = google_compute_region_instance_group_manager.worker.id
+
+  autoscaling_policy {
+    min_replicas    = var.min_hosts
+    max_replicas    = var.max_hosts
+    cooldown_period = var.autoscaling_cooldown_sec
+    mode            = "ONLY_SCALE_OUT"
+
+    metric {
+      name   = local.load_metric
+      type   = "GAUGE"
+      target = var.autoscaling_target
+      # One series per host (gce_instance), and only this fleet's.
+      filter = "resource.type = \"gce_instance\" AND metric.labels.fleet = \"${var.fleet_name}\""
+    }
   }
 }
 

@@ -27,3 +27,13 @@ output "health_check" {
   description = "The autohealing health check (GET /healthz)."
   value       = google_compute_health_check.worker.self_link
 }
+
+output "autoscaler" {
+  description = "The autoscaler that adds hosts on load (it never removes one; idle hosts leave by themselves)."
+  value       = google_compute_region_autoscaler.worker.id
+}
+
+output "secrets" {
+  description = "The Secret Manager secret of each secret setting: add its value with `gcloud secrets versions add NAME --data-file=-`."
+  value       = { for key, secret in google_secret_manager_secret.worker : key => secret.secret_id }
+}

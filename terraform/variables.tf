@@ -13,7 +13,7 @@ variable "region" {
 
 variable "host_zones" {
   type        = list(string)
-  description = "Zones of the region the hosts are spread over. Empty: every zone of the region."
+  description = "Zones of the region the hosts are spread over (the group's distribution_policy_zones). Empty: the group picks them. Changing it replaces the whole group, every host at once, killing running jobs: set it before the first apply."
   default     = []
 }
 
@@ -35,10 +35,34 @@ variable "worker_image" {
   description = "The worker container image (docker/Dockerfile), e.g. us-docker.pkg.dev/PROJECT/ci/worker:1.0.0."
 }
 
-variable "host_count" {
+variable "min_hosts" {
   type        = number
-  description = "Number of worker hosts in the group."
-  default     = 3
+  description = "Fewest hosts: the autoscaler's minimum, and an idle host does not leave a group this small (WORKER_MIN_HOSTS)."
+  default     = 1
+}
+
+variable "max_hosts" {
+  type        = number
+  description = "Most hosts the autoscaler adds on load."
+  default     = 10
+}
+
+variable "autoscaling_target" {
+  type        = number
+  description = "Average load per host the autoscaler keeps (1 = every processor busy and nothing waiting); above it, it adds hosts."
+  default     = 0.8
+}
+
+variable "autoscaling_cooldown_sec" {
+  type        = number
+  description = "Seconds a new host's load is left out of the autoscaler's sums while it boots and pulls the image."
+  default     = 180
+}
+
+variable "idle_retire" {
+  type        = string
+  description = "A host that has run no job for this long leaves the group, unless the group holds min_hosts or fewer (WORKER_IDLE_RETIRE). 0 turns scale-in off."
+  default     = "15m"
 }
 
 variable "host_machine_type" {
@@ -53,10 +77,9 @@ variable "host_disk_size_gb" {
   default     = 20
 }
 
-variable "cos_image_family" {
+variable "host_image" {
   type        = string
-  description = "Container-Optimized OS image family of the hosts."
-  default     = "cos-stable"
+  description = "Container-Optimized OS image of the hosts, pinned (e.g. projects/cos-cloud/global/images/cos-stable-...; the newest: gcloud compute images describe-from-family cos-stable --project cos-cloud --format='value(selfLink)'). A new value reaches hosts as they are recreated."
 }
 
 variable "network" {
@@ -91,37 +114,28 @@ variable "autohealing_initial_delay_sec" {
 
 variable "stop_grace_seconds" {
   type        = number
-  description = "On host shutdown, seconds the worker gets to drain before it is killed; jobs it could not finish go back to the queue (unacked deliveries are redelivered)."
-  default     = 80
+  description = "On host shutdown, seconds docker gives the worker before it kills it (WORKER_STOP_WINDOW). GCE gives a stopped or deleted host about 90 s in all. Running jobs get 45 % of it to finish (WORKER_SHUTDOWN_TIMEOUT); the rest requeues the others and deletes their VMs."
+  default     = 75
+
+  validation {
+    condition     = var.stop_grace_seconds >= 10 && var.stop_grace_seconds <= 80
+    error_message = "stop_grace_seconds must be from 10 to 80, so the worker's drain and systemd's stop fit GCE's ~90 s."
+  }
 }
 
 # The worker's settings (WORKER_*).
 
-variable "amqp_uri" {
-  type        = string
-  description = "RabbitMQ URI of the job queue, states and cancel commands (WORKER_AMQP_URI), e.g. amqps://user:pass@broker:5671/vhost."
-  sensitive   = true
-}
+variable "secret_settings" {
+  type        = set(string)
+  description = "The worker's secret settings the hosts read from Secret Manager, one secret each (named FLEET-amqp-uri...; add its value as a secret version). WORKER_AMQP_URI is required; add WORKER_LOGS_AMQP_URI, WORKER_HTTP_AUTH_TOKEN (turns PUT /pool and POST /drain on) or WORKER_BUILD_API_URI to use them."
+  default     = ["WORKER_AMQP_URI"]
 
-variable "logs_amqp_uri" {
-  type        = string
-  description = "Second RabbitMQ URI for log parts only (WORKER_LOGS_AMQP_URI). Empty: logs go over amqp_uri."
-  sensitive   = true
-  default     = ""
-}
-
-variable "http_auth_token" {
-  type        = string
-  description = "Bearer token of the control endpoints PUT /pool and POST /drain (WORKER_HTTP_AUTH_TOKEN). Empty: they are off."
-  sensitive   = true
-  default     = ""
-}
-
-variable "build_api_uri" {
-  type        = string
-  description = "travis-build compatible script API (WORKER_BUILD_API_URI); its user info is the token. Empty: the built-in script generator."
-  sensitive   = true
-  default     = ""
+  validation {
+    condition = contains(var.secret_settings, "WORKER_AMQP_URI") && alltrue([
+      for key in var.secret_settings : contains(["WORKER_AMQP_URI", "WORKER_LOGS_AMQP_URI", "WORKER_HTTP_AUTH_TOKEN", "WORKER_BUILD_API_URI"], key)
+    ])
+    error_message = "secret_settings must hold WORKER_AMQP_URI, and may add WORKER_LOGS_AMQP_URI, WORKER_HTTP_AUTH_TOKEN and WORKER_BUILD_API_URI."
+  }
 }
 
 variable "queue_name" {
@@ -138,14 +152,8 @@ variable "pool_size" {
 
 variable "max_lifetime" {
   type        = string
-  description = "After this long a host drains and its worker exits, so autohealing replaces the host (WORKER_MAX_LIFETIME). 0 turns it off."
+  description = "After this long a host takes no new job, lets its running ones end and exits, so autohealing recreates it from the current template (WORKER_MAX_LIFETIME): how long a rollout takes. 0 turns it off."
   default     = "24h"
-}
-
-variable "shutdown_timeout" {
-  type        = string
-  description = "How long running jobs may take to finish when a worker drains, before they are requeued (WORKER_SHUTDOWN_TIMEOUT)."
-  default     = "50m"
 }
 
 variable "hard_timeout" {
@@ -168,10 +176,10 @@ variable "script_upload_timeout" {
 
 # Job VMs (WORKER_GCE_*).
 
-variable "job_zone" {
-  type        = string
-  description = "Zone job VMs are created in; others of the region are tried when it has no capacity (WORKER_GCE_ZONE). Empty: the region's zone a."
-  default     = ""
+variable "job_zones" {
+  type        = list(string)
+  description = "Zones job VMs are spread over; the region's others are tried when they have no capacity (WORKER_GCE_ZONES). Empty: every zone of the region that is UP."
+  default     = []
 }
 
 variable "job_machine_type" {
@@ -188,7 +196,7 @@ variable "job_disk_size_gb" {
 
 variable "job_image_project_id" {
   type        = string
-  description = "Project holding the job images (WORKER_GCE_IMAGE_PROJECT_ID). Empty: project_id."
+  description = "Project holding the job images (WORKER_GCE_IMAGE_PROJECT_ID); the hosts get roles/compute.imageUser there. Empty: project_id."
   default     = ""
 }
 
@@ -218,11 +226,11 @@ variable "cleanup_interval" {
 
 variable "extra_env" {
   type        = map(string)
-  description = "Further WORKER_* settings for the worker container (see config.example.env); they override the ones above."
+  description = "Further settings for the worker container (see config.example.env), as WORKER_* or travis-worker's TRAVIS_WORKER_* keys; they override the ones above. No secrets here: see secret_settings."
   default     = {}
 
   validation {
-    condition     = alltrue([for key in keys(var.extra_env) : can(regex("^WORKER_[A-Z0-9_]+$", key))])
-    error_message = "extra_env keys must be WORKER_* settings, e.g. WORKER_LOG_TIMEOUT."
+    condition     = alltrue([for key in keys(var.extra_env) : can(regex("^(TRAVIS_)?WORKER_[A-Z0-9_]+$", key))])
+    error_message = "extra_env keys must be WORKER_* (or TRAVIS_WORKER_*) settings, e.g. WORKER_LOG_TIMEOUT."
   }
 }

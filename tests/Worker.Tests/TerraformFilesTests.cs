@@ -35,18 +35,7 @@ public sealed class TerraformFilesTests
 
         Assert.All(variables, pair => Assert.False(string.IsNullOrWhiteSpace(TerraformConfiguration.Text(pair.Value["description"])), pair.Key));
         var required = variables.Where(pair => !pair.Value.ContainsKey("default")).Select(pair => pair.Key).Order().ToList();
-        Assert.Equal(["amqp_uri", "project_id", "worker_image"], required);
-    }
-
-    [Fact]
-    public async Task Broker_uris_and_tokens_are_sensitive_variables()
-    {
-        var variables = (await TerraformConfiguration.LoadAsync()).Variables;
-
-        foreach (var name in new[] { "amqp_uri", "logs_amqp_uri", "http_auth_token", "build_api_uri" })
-        {
-            Assert.True(variables[name]["sensitive"]?.GetValue<bool>() == true, $"var.{name} is not sensitive");
-        }
+        Assert.Equal(["host_image", "project_id", "worker_image"], required);
     }
 
     [Fact]
@@ -58,8 +47,8 @@ public sealed class TerraformFilesTests
 
         Assert.Equal("${var.region}", TerraformConfiguration.Text(group["region"]));
         Assert.NotNull(group["auto_healing_policies"]);
-        Assert.Equal("${data.google_compute_image.cos.self_link}", TerraformConfiguration.Text(template["disk"]![0]!["source_image"]));
-        Assert.Equal("cos-cloud", TerraformConfiguration.Text(terraform.Files["main.tf"]!["data"]!["google_compute_image"]!["cos"]![0]!["project"]));
+        Assert.Equal("${var.host_image}", TerraformConfiguration.Text(template["disk"]![0]!["source_image"]));
+        Assert.Contains("projects/cos-cloud/global/images/cos-stable", TerraformConfiguration.Text(terraform.Files["example.tfvars"]!["host_image"]));
         Assert.Contains("cloud-init.yaml.tftpl", TerraformConfiguration.Text(template["metadata"]!["user-data"]));
         Assert.Equal("${google_service_account.worker.email}", TerraformConfiguration.Text(template["service_account"]![0]!["email"]));
     }
