@@ -46,7 +46,8 @@ public abstract record FakeFault
 /// A Compute Engine API v1 on a loopback port, speaking the real request and response JSON for the
 /// calls the GCE backend and the cleanup sidecar make: instances insert/get/delete/aggregatedList,
 /// zoneOperations get/wait, globalOperations aggregatedList, zones list and get, images list (with
-/// filters and paging), and a managed instance group's get and deleteInstances (regional or zonal). Operations go PENDING, RUNNING, DONE as they are polled. Instances with
+/// filters and paging), and a managed instance group's get and deleteInstances (regional or zonal).
+/// Operations go PENDING, RUNNING, DONE as they are polled. Instances with
 /// <see cref="BootVms"/> are real sshds (<see cref="TestSshd"/>), each on its own 127.x address.
 /// Faults: any call can fail with an HTTP error, hang or answer garbage; a second account can lack
 /// the permission for some calls (403 forbidden, <see cref="AddAccount"/>); a zone can be exhausted
