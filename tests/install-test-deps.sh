@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what the tests need on a fresh Debian machine (idempotent):
 # Debian's docker.io, rabbitmq-server, openssh-server, debootstrap, docker-registry; dockerd; the locally built
-# images (no registry is reachable); @cdktf/hcl2json to parse the Terraform files.
+# images (no registry is reachable); nodejs and npm, then @cdktf/hcl2json to parse the Terraform files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +9,9 @@ need=()
 for pkg in docker.io rabbitmq-server openssh-server debootstrap docker-registry openssl sudo procps iproute2; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
+# By command, not package: a node from elsewhere (e.g. nodesource, which bundles npm) will do.
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if ((${#need[@]})); then
   echo "installing: ${need[*]}"
   apt-get update -qq -o Acquire::Retries=3

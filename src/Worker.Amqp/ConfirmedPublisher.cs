@@ -48,9 +48,6 @@ public sealed class ConfirmedPublisher : IAsyncDisposable
         _pump = Task.Run(PumpAsync);
     }
 
-    /// <summary>Bytes held now (sent or not, until confirmed).</summary>
-    public long Buffered { get { lock (_lock) { return _used; } } }
-
     /// <summary>
     /// Hands a message in; returns once it is in the outbox (waiting while the outbox is full).
     /// The returned task completes when the broker confirmed it. Cancelling the wait leaves

@@ -6,8 +6,6 @@ namespace Worker.Docker;
 /// </summary>
 public sealed record VolumeRequest(string Source, string Destination, bool ReadOnly)
 {
-    public bool IsBind => Source.StartsWith('/');
-
     public string ToBind() => $"{Source}:{Destination}:{(ReadOnly ? "ro" : "rw")}";
 
     public VolumeRequest AsReadOnly() => this with { ReadOnly = true };

@@ -80,11 +80,6 @@ public static class Setting
             text => int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= min && v <= max ? (true, v) : (false, 0),
             v => v.ToString(CultureInfo.InvariantCulture));
 
-    public static Setting<long> Long(string key, long defaultValue, string description, long min = 0) =>
-        new(key, defaultValue, description, $"an integer >= {min}",
-            text => long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= min ? (true, v) : (false, 0),
-            v => v.ToString(CultureInfo.InvariantCulture));
-
     public static Setting<double> Number(string key, double defaultValue, string description, double min = 0) =>
         new(key, defaultValue, description, $"a number >= {min.ToString(CultureInfo.InvariantCulture)}",
             text => double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v >= min && double.IsFinite(v) ? (true, v) : (false, 0),

@@ -21,8 +21,6 @@ public sealed class SecretMasker
             .OrderByDescending(s => s.Length).ToArray();
     }
 
-    public bool HasSecrets => _secrets.Length > 0;
-
     /// <summary>Text that is safe to emit now; some of the input may be held back.</summary>
     public string Push(string chunk)
     {

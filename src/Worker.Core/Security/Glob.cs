@@ -10,8 +10,6 @@ public sealed class Glob(string pattern)
 {
     public string Pattern { get; } = pattern;
 
-    public bool HasWildcards => Pattern.Contains('*') || Pattern.Contains('?');
-
     public bool IsMatch(string text)
     {
         // Greedy match that remembers the last '*' and retries from it: linear in practice, no regex.
