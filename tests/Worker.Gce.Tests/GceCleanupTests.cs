@@ -4,6 +4,7 @@ using Worker.Commands;
 using Worker.Core.Backends;
 using Worker.Core.Configuration;
 using Worker.Gce.Tests.Fakes;
+using Worker.TestSupport;
 
 namespace Worker.Gce.Tests;
 

@@ -4,8 +4,9 @@ using Microsoft.Extensions.Logging;
 using Worker.Commands;
 using Worker.Core.Backends;
 using Worker.Core.Configuration;
+using Worker.TestSupport;
 
-namespace Worker.Gce.Tests;
+namespace Worker.Docker.Tests;
 
 /// <summary><c>worker cleanup</c> with WORKER_PROVIDER_NAME=docker, on the real engine and its locally built job image.</summary>
 [Trait("Category", "Integration")]

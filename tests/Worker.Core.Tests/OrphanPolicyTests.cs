@@ -2,7 +2,7 @@ using System.Globalization;
 using Worker.Core.Backends;
 using Worker.Core.Cleanup;
 
-namespace Worker.Gce.Tests;
+namespace Worker.Core.Tests;
 
 /// <summary>The cleanup sidecar's decision about one machine, from its labels and state alone.</summary>
 public sealed class OrphanPolicyTests
