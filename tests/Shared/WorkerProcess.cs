@@ -64,6 +64,10 @@ internal sealed class WorkerProcess : IAsyncDisposable
         return (exit, worker.Stdout, worker.Stderr, sw.Elapsed);
     }
 
+    /// <summary>Waits until <paramref name="condition"/> holds; gives up at once when the worker exits first, and shows what it said.</summary>
+    public Task UntilAsync(Func<bool> condition, string what, TimeSpan? patience = null) =>
+        Eventually.TrueAsync(condition, what, patience, gaveUp: () => HasExited, explain: () => Stderr);
+
     public async Task<int> WaitAsync(TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Worker.Core.Jobs;
-using Worker.TestSupport;
 
 namespace Worker.Amqp.Tests;
 

@@ -32,7 +32,7 @@ public sealed class BrokerOutageTests(RabbitMqBroker broker) : IClassFixture<Rab
         Assert.Equal(Enumerable.Range(1, Lines).Select(i => $"line {i}"), lines);
         // One run: the redelivery RabbitMQ makes after the restart is taken over by the running job.
         Assert.Equal(["received", "started", "passed"], seen.Where(m => m.IsState).DistinctBy(m => m.StateUpdateCount).Select(m => m.State));
-        await WireFormatTests.WaitUntilAsync(async () => await Broker.CountAsync(broker.Uri, queue) == 0, TimeSpan.FromSeconds(30));
+        await Eventually.TrueAsync(async () => await Broker.CountAsync(broker.Uri, queue) == 0, queue + " is empty");
         await Task.Delay(1000);
         Assert.Equal(["received", "started", "passed"], tap.Of(payload.JobId).Where(m => m.IsState).DistinctBy(m => m.StateUpdateCount).Select(m => m.State));
     }

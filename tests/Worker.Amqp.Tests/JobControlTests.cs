@@ -28,7 +28,7 @@ public sealed class JobControlTests(RabbitMqBroker broker) : IClassFixture<Rabbi
         Assert.Equal("cancelled", seen.Last(m => m.IsState).State);
         Assert.True(DateTime.UtcNow - sent < TimeSpan.FromSeconds(15), "the job stopped long before its sleep ended");
         Assert.Contains("Cancelled by the test", string.Concat(seen.Where(m => m.IsLog).Select(m => m.Log)));
-        await WireFormatTests.WaitUntilAsync(async () => await Broker.CountAsync(broker.Uri, queue) == 0);
+        await Eventually.TrueAsync(async () => await Broker.CountAsync(broker.Uri, queue) == 0, queue + " is empty");
     }
 
     [Fact]
@@ -48,7 +48,7 @@ public sealed class JobControlTests(RabbitMqBroker broker) : IClassFixture<Rabbi
         // Each run picks up the count where the previous one left it, so travis-hub drops none as stale.
         Assert.Equal([0, 1, 2, 3], states.Select(s => s.StateUpdateCount));
         Assert.Contains("requeue", string.Concat(seen.Where(m => m.IsLog).Select(m => m.Log)), StringComparison.OrdinalIgnoreCase);
-        await WireFormatTests.WaitUntilAsync(async () => await Broker.CountAsync(broker.Uri, queue) == 0);
+        await Eventually.TrueAsync(async () => await Broker.CountAsync(broker.Uri, queue) == 0, queue + " is empty");
     }
 
     [Fact]
@@ -97,10 +97,10 @@ public sealed class JobControlTests(RabbitMqBroker broker) : IClassFixture<Rabbi
         var queue = NewQueue("deleted");
         await using var tap = await ReportingTap.CreateAsync(broker.Uri);
         await using var worker = await InProcessWorker.StartAsync(broker.Uri, queue, ("PROVIDER_NAME", "fake"));
-        await WireFormatTests.WaitUntilAsync(async () => await ConsumersAsync(queue) == 1);
+        await Eventually.TrueAsync(async () => await ConsumersAsync(queue) == 1, "one consumer of " + queue);
 
         await broker.CtlAsync("delete_queue", queue);
-        await WireFormatTests.WaitUntilAsync(async () => await ConsumersAsync(queue) == 1);
+        await Eventually.TrueAsync(async () => await ConsumersAsync(queue) == 1, "one consumer of " + queue);
         var payload = Broker.Job("script: [\"true\"]", queue);
         await Broker.EnqueueAsync(broker.Uri, queue, payload);
 

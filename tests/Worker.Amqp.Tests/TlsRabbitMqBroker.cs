@@ -1,7 +1,6 @@
 using System.Text;
 using DotNet.Testcontainers.Configurations;
 using Testcontainers.RabbitMq;
-using Worker.TestSupport;
 
 namespace Worker.Amqp.Tests;
 

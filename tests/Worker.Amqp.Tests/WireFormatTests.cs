@@ -120,17 +120,4 @@ public sealed partial class WireFormatTests(RabbitMqBroker broker) : IClassFixtu
         Assert.Contains(listed.Split('\n'), line => line.StartsWith(queue + "\t", StringComparison.Ordinal) && line.Contains("quorum", StringComparison.Ordinal));
         Assert.Contains(listed.Split('\n'), line => line.StartsWith(AmqpNames.DeadLetterQueue(queue) + "\t", StringComparison.Ordinal) && line.Contains("quorum", StringComparison.Ordinal));
     }
-
-    internal static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? Patience);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException("condition not met in time");
-            }
-            await Task.Delay(100);
-        }
-    }
 }

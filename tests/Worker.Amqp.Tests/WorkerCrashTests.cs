@@ -1,4 +1,3 @@
-using Worker.TestSupport;
 
 namespace Worker.Amqp.Tests;
 
@@ -25,7 +24,7 @@ public sealed class WorkerCrashTests(RabbitMqBroker broker) : IClassFixture<Rabb
         await using var doomed = WorkerProcess.Start(Env(queue, "worker-doomed", "10m"), Path.GetTempPath(), "run");
         var payload = Broker.Job("script: [\"true\"]", queue);
         // The first worker declares the queue; publishing before that would drop the job.
-        await WireFormatTests.WaitUntilAsync(async () => await QueueExistsAsync(queue), TimeSpan.FromSeconds(30));
+        await Eventually.TrueAsync(() => QueueExistsAsync(queue), "the worker declared " + queue, explain: () => doomed.Stderr);
         await Broker.EnqueueAsync(broker.Uri, queue, payload);
         await tap.WaitAsync(payload.JobId, seen => seen.Any(m => m.State == "started"), TimeSpan.FromSeconds(30));
         await using var survivor = WorkerProcess.Start(Env(queue, "worker-survivor", "0s"), Path.GetTempPath(), "run");
@@ -38,7 +37,7 @@ public sealed class WorkerCrashTests(RabbitMqBroker broker) : IClassFixture<Rabb
         Assert.Equal(["received", "started", "received", "started", "passed"], states);
         var secondRun = seen.SkipWhile(m => m.IsLog || m.State != "received").Skip(1).SkipWhile(m => m.State != "received").ToList();
         Assert.Contains("hostname: worker-survivor", string.Concat(secondRun.Where(m => m.IsLog).Select(m => m.Log)));
-        await WireFormatTests.WaitUntilAsync(async () => await Broker.CountAsync(broker.Uri, queue) == 0, TimeSpan.FromSeconds(10));
+        await Eventually.TrueAsync(async () => await Broker.CountAsync(broker.Uri, queue) == 0, queue + " is empty");
         Assert.Contains("delivered again", survivor.Stderr);
         foreach (var worker in new[] { "worker-doomed", "worker-survivor" })
         {

@@ -135,7 +135,7 @@ public sealed class FileJobQueueTests : IDisposable
                 break;
             }
         });
-        await JobPipelineOutcomeTests.WaitUntil(() => File.Exists(queue.PathOf(FileJobQueue.Started, "21.json")));
+        await Eventually.TrueAsync(() => File.Exists(queue.PathOf(FileJobQueue.Started, "21.json")), "job 21 started");
         File.WriteAllText(queue.PathOf(FileJobQueue.Cancel, "21"), "user asked");
         // The queue applies cancel requests while it polls; a second consumer keeps it polling.
         var poller = Task.Run(async () =>

@@ -107,7 +107,8 @@ public sealed class JobPipelineOutcomeTests
         var harness = PipelineHarness.WithFake(new FakeOptions { Run = TimeSpan.FromMinutes(5) });
         var queued = harness.Enqueue(Job);
         var run = harness.RunNextAsync();
-        await WaitUntil(() => harness.Cancellations.IsRunning(queued.Payload.JobId) && queued.Events.Any(e => e.StartsWith("started", StringComparison.Ordinal)));
+        await Eventually.TrueAsync(() => harness.Cancellations.IsRunning(queued.Payload.JobId) && queued.Events.Any(e => e.StartsWith("started", StringComparison.Ordinal)),
+            "the job runs");
         Assert.True(harness.Cancellations.Cancel(queued.Payload.JobId, "cancelled by a test"));
         var (job, verdict) = await run;
 
@@ -175,7 +176,7 @@ public sealed class JobPipelineOutcomeTests
         var queued = harness.Enqueue(Job);
         using var stop = new CancellationTokenSource();
         var run = harness.RunNextAsync(stop.Token);
-        await WaitUntil(() => queued.Events.Any(e => e.StartsWith("started", StringComparison.Ordinal)));
+        await Eventually.TrueAsync(() => queued.Events.Any(e => e.StartsWith("started", StringComparison.Ordinal)), "the job started");
         await stop.CancelAsync();
         var (job, verdict) = await run;
 
@@ -218,18 +219,5 @@ public sealed class JobPipelineOutcomeTests
         Assert.True(parts[^1].Final);
         Assert.All(parts[..^1], p => Assert.False(p.Final));
         Assert.All(parts, p => Assert.True(p.Content.Length <= 100));
-    }
-
-    internal static async Task WaitUntil(Func<bool> condition, int timeoutMs = 10000)
-    {
-        var deadline = DateTime.UtcNow.AddMilliseconds(timeoutMs);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException("condition not met in time");
-            }
-            await Task.Delay(20);
-        }
     }
 }

@@ -65,13 +65,13 @@ public sealed class LocalBackendTests : IDisposable
         var log = new CollectingLog();
         using var cts = new CancellationTokenSource();
         var run = instance.RunScriptAsync(log, cts.Token);
-        await JobPipelineOutcomeTests.WaitUntil(() => log.Text.Contains("ready", StringComparison.Ordinal));
+        await Eventually.TrueAsync(() => log.Text.Contains("ready", StringComparison.Ordinal), "the script printed ready");
         var session = instance.SessionId;
         Assert.True(ProcessSession.Members(session).Count >= 3);
 
         await cts.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
-        await JobPipelineOutcomeTests.WaitUntil(() => ProcessSession.Members(session).Count == 0, 5000);
+        await Eventually.TrueAsync(() => ProcessSession.Members(session).Count == 0, "the session is empty");
         await instance.StopAsync(CancellationToken.None);
     }
 
@@ -83,7 +83,7 @@ public sealed class LocalBackendTests : IDisposable
         var result = await instance.RunScriptAsync(new CollectingLog(), CancellationToken.None);
         Assert.Equal(0, result.ExitCode);
 
-        await JobPipelineOutcomeTests.WaitUntil(() => ProcessSession.Members(instance.SessionId).Count == 0, 5000);
+        await Eventually.TrueAsync(() => ProcessSession.Members(instance.SessionId).Count == 0, "the session is empty");
         await instance.StopAsync(CancellationToken.None);
     }
 
@@ -116,7 +116,7 @@ public sealed class LocalBackendTests : IDisposable
 
         Assert.Equal(124, verdict.ExitCode);
         Assert.Equal(FinishState.Errored, verdict.State);
-        await JobPipelineOutcomeTests.WaitUntil(() => !ProcessRunning("sleep 305") && !ProcessRunning("sleep 306"), 5000);
+        await Eventually.TrueAsync(() => !ProcessRunning("sleep 305") && !ProcessRunning("sleep 306"), "both sleeps are gone");
         Assert.Contains("finished:errored", job.Events);
     }
 

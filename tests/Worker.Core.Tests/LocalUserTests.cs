@@ -71,11 +71,8 @@ public sealed class LocalUserTests : IDisposable
         var log = new CollectingLog();
         using var cts = new CancellationTokenSource();
         var run = instance.RunScriptAsync(log, cts.Token);
-        var sw = Stopwatch.StartNew();
-        while (!log.Text.Contains("ready", StringComparison.Ordinal) && sw.Elapsed < TimeSpan.FromSeconds(20))
-        {
-            await Task.Delay(20);
-        }
+        await Eventually.TrueAsync(() => log.Text.Contains("ready", StringComparison.Ordinal), "the script printed ready",
+            gaveUp: () => run.IsCompleted, explain: () => log.Text);
         var session = instance.SessionId;
         await cts.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);

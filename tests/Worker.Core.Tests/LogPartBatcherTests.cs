@@ -78,7 +78,7 @@ public sealed class LogPartBatcherTests
         var sink = new RecordingSink();
         await using var batcher = new LogPartBatcher(sink, 1, 1000, TimeSpan.FromMilliseconds(50));
         await batcher.AppendAsync("hello", CancellationToken.None);
-        await JobPipelineOutcomeTests.WaitUntil(() => !sink.Parts.IsEmpty, 5000);
+        await Eventually.TrueAsync(() => !sink.Parts.IsEmpty, "a part was sent");
 
         var part = Assert.Single(sink.Parts);
         Assert.Equal("hello", part.Content);

@@ -17,7 +17,7 @@ public sealed class ProcessorPoolTests
         var pool = NewPool(harness, 3);
         var run = pool.RunAsync(CancellationToken.None);
 
-        await JobPipelineOutcomeTests.WaitUntil(() => pool.Statuses.Count(s => s.JobId is not null) == 3);
+        await Eventually.TrueAsync(() => pool.Statuses.Count(s => s.JobId is not null) == 3, "three jobs run");
         Assert.Equal(3, pool.Statuses.Count);
         await Task.WhenAll(jobs.Select(j => j.Outcome));
         await pool.DrainAsync(TimeSpan.FromSeconds(5));
@@ -32,7 +32,7 @@ public sealed class ProcessorPoolTests
         var first = harness.Enqueue("script: [\"true\"]");
         var pool = NewPool(harness, 1);
         var run = pool.RunAsync(CancellationToken.None);
-        await JobPipelineOutcomeTests.WaitUntil(() => first.Events.Any(e => e.StartsWith("started", StringComparison.Ordinal)));
+        await Eventually.TrueAsync(() => first.Events.Any(e => e.StartsWith("started", StringComparison.Ordinal)), "the first job started");
         var second = harness.Enqueue("script: [\"true\"]");
 
         await pool.DrainAsync(TimeSpan.FromSeconds(10));
@@ -49,7 +49,7 @@ public sealed class ProcessorPoolTests
         var job = harness.Enqueue("script: [\"true\"]");
         var pool = NewPool(harness, 1);
         var run = pool.RunAsync(CancellationToken.None);
-        await JobPipelineOutcomeTests.WaitUntil(() => job.Events.Any(e => e.StartsWith("started", StringComparison.Ordinal)));
+        await Eventually.TrueAsync(() => job.Events.Any(e => e.StartsWith("started", StringComparison.Ordinal)), "the job started");
 
         await pool.DrainAsync(TimeSpan.FromMilliseconds(300));
         await run;
@@ -64,14 +64,14 @@ public sealed class ProcessorPoolTests
         var harness = PipelineHarness.WithFake(new FakeOptions());
         var pool = NewPool(harness, 1);
         var run = pool.RunAsync(CancellationToken.None);
-        await JobPipelineOutcomeTests.WaitUntil(() => pool.Statuses.Count == 1);
+        await Eventually.TrueAsync(() => pool.Statuses.Count == 1, "1 processor(s) run");
 
         pool.SetSize(4);
-        await JobPipelineOutcomeTests.WaitUntil(() => pool.Statuses.Count == 4);
+        await Eventually.TrueAsync(() => pool.Statuses.Count == 4, "4 processor(s) run");
         pool.SetSize(2);
-        await JobPipelineOutcomeTests.WaitUntil(() => pool.Statuses.Count == 2);
+        await Eventually.TrueAsync(() => pool.Statuses.Count == 2, "2 processor(s) run");
         pool.SetSize(0);
-        await JobPipelineOutcomeTests.WaitUntil(() => pool.Statuses.Count == 0);
+        await Eventually.TrueAsync(() => pool.Statuses.Count == 0, "0 processor(s) run");
         Assert.False(run.IsCompleted);
 
         var job = harness.Enqueue("script: [\"true\"]");

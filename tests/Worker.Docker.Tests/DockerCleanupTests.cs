@@ -4,7 +4,6 @@ using Microsoft.Extensions.Logging;
 using Worker.Commands;
 using Worker.Core.Backends;
 using Worker.Core.Configuration;
-using Worker.TestSupport;
 
 namespace Worker.Docker.Tests;
 
@@ -87,13 +86,8 @@ public sealed class DockerCleanupTests : IAsyncLifetime
         await DockerAsync([.. args]);
     }
 
-    private async Task WaitUntilExitedAsync(string role)
-    {
-        for (var i = 0; i < 100 && (await DockerAsync("inspect", "-f", "{{.State.Status}}", Name(role))).Trim() != "exited"; i++)
-        {
-            await Task.Delay(50);
-        }
-    }
+    private Task WaitUntilExitedAsync(string role) =>
+        Eventually.TrueAsync(async () => (await DockerAsync("inspect", "-f", "{{.State.Status}}", Name(role))).Trim() == "exited", $"container {Name(role)} exited");
 
     private static Dictionary<string, string> Labels(string fleet, string host, string deadline) => new()
     {

@@ -107,16 +107,9 @@ internal sealed class DockerHarness : IAsyncDisposable
         return machines;
     }
 
-    public static async Task WaitForLogAsync(InMemoryJob job, string text)
-    {
-        var sw = System.Diagnostics.Stopwatch.StartNew();
-        while (!job.Log.Contains(text, StringComparison.Ordinal))
-        {
-            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(30), $"'{text.Trim()}' never appeared in the log: {job.Log}");
-            Assert.False(job.Outcome.IsCompleted, $"the job ended before '{text.Trim()}' appeared: {job.Log}");
-            await Task.Delay(25);
-        }
-    }
+    public static Task WaitForLogAsync(InMemoryJob job, string text) =>
+        Eventually.TrueAsync(() => job.Log.Contains(text, StringComparison.Ordinal), $"'{text.Trim()}' appears in the log",
+            gaveUp: () => job.Outcome.IsCompleted && !job.Log.Contains(text, StringComparison.Ordinal), explain: () => job.Log);
 
     public Task<IList<ContainerListResponse>> ContainersAsync() => DockerEngine.ContainersOfFleetAsync(Fleet);
 

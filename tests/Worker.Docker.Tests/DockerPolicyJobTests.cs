@@ -104,10 +104,8 @@ public sealed class DockerPolicyJobTests : IDisposable
         await using var harness = await DockerHarness.CreateAsync(o => o with { AllowPrivileged = true });
         var privileged = harness.Enqueue("privileged: true\nscript: [\"echo ready\", \"sleep 300\"]");
         var run = harness.RunNextAsync();
-        while (!privileged.Log.Contains("ready\n", StringComparison.Ordinal) && !privileged.Outcome.IsCompleted)
-        {
-            await Task.Delay(25);
-        }
+        await Eventually.TrueAsync(() => privileged.Log.Contains("ready\n", StringComparison.Ordinal) || privileged.Outcome.IsCompleted,
+            "the privileged job printed ready or ended", explain: () => privileged.Log);
         if (privileged.Outcome.IsCompleted)
         {
             // An engine inside an unprivileged sandbox (as on these test machines) can't grant the

@@ -1,5 +1,4 @@
 using Worker.Core.Configuration;
-using Worker.TestSupport;
 
 namespace Worker.Docker.Tests;
 

@@ -40,23 +40,19 @@ public sealed class LocalRegistry : IAsyncLifetime
         _ = _server.StandardOutput.ReadToEndAsync();
         var errors = _server.StandardError.ReadToEndAsync();
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (true)
-        {
-            Assert.False(_server.HasExited, $"docker-registry exited: {(_server.HasExited ? await errors : "")}");
-            try
+        await Eventually.TrueAsync(async () =>
             {
-                if ((await http.GetAsync($"http://{Address}/v2/")).StatusCode == HttpStatusCode.OK)
+                try
                 {
-                    break;
+                    return (await http.GetAsync($"http://{Address}/v2/")).StatusCode == HttpStatusCode.OK;
                 }
-            }
-            catch (HttpRequestException)
-            {
-            }
-            Assert.True(DateTime.UtcNow < deadline, "docker-registry did not answer within 15 s");
-            await Task.Delay(100);
-        }
+                catch (HttpRequestException)
+                {
+                    return false;
+                }
+            },
+            $"docker-registry answers on {Address}", TimeSpan.FromSeconds(15), gaveUp: () => _server.HasExited,
+            explain: () => _server.HasExited ? "docker-registry exited: " + errors.GetAwaiter().GetResult() : "");
         await DockerCliAsync("tag", DockerEngine.Image, Image);
         await DockerCliAsync("push", Image);
         await RemoveLocalTagAsync();

@@ -4,7 +4,6 @@ using Worker.Commands;
 using Worker.Core.Backends;
 using Worker.Core.Configuration;
 using Worker.Gce.Tests.Fakes;
-using Worker.TestSupport;
 
 namespace Worker.Gce.Tests;
 
@@ -151,10 +150,8 @@ public sealed class GceCleanupTests() : FakeGceTest(bootVms: false)
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(20));
 
         var loop = reaper.RunAsync(dryRun: false, stop.Token);
-        while (Fake.InstanceNames.Count > Survivors.Length && !stop.IsCancellationRequested)
-        {
-            await Task.Delay(20);
-        }
+        await Eventually.TrueAsync(() => Fake.InstanceNames.Count <= Survivors.Length, "the second pass deleted the orphans",
+            gaveUp: () => stop.IsCancellationRequested || loop.IsCompleted);
         await stop.CancelAsync();
         await loop;
 

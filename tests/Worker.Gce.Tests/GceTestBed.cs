@@ -100,15 +100,8 @@ public sealed class GceTestBed : IAsyncDisposable
     }
 
     /// <summary>Waits until the job's log contains <paramref name="text"/>.</summary>
-    public static async Task WaitForLogAsync(InMemoryJob job, string text, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
-        while (!job.Log.Contains(text, StringComparison.Ordinal))
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"the log never showed '{text}'; it has:\n{job.Log}");
-            await Task.Delay(20);
-        }
-    }
+    public static Task WaitForLogAsync(InMemoryJob job, string text, TimeSpan? timeout = null) =>
+        Eventually.TrueAsync(() => job.Log.Contains(text, StringComparison.Ordinal), $"the log shows '{text}'", timeout, explain: () => job.Log);
 
     public ValueTask DisposeAsync() => Fake.DisposeAsync();
 

@@ -1,4 +1,3 @@
-using Worker.TestSupport;
 
 namespace Worker.Tests;
 

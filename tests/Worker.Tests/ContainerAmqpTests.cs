@@ -1,5 +1,4 @@
 using System.Net;
-using Worker.TestSupport;
 
 namespace Worker.Tests;
 
@@ -52,7 +51,7 @@ public sealed class ContainerAmqpTests(ContainerAmqpBroker broker) : IClassFixtu
     {
         var port = await ContainerCli.RunCheckedAsync("port", container, "8080/tcp");
         using var client = new HttpClient { BaseAddress = new Uri("http://" + port.Split('\n')[0].Trim()), Timeout = TimeSpan.FromSeconds(5) };
-        await HttpHarness.WaitUntilAsync(() =>
+        await Eventually.TrueAsync(() =>
         {
             try
             {
@@ -103,7 +102,7 @@ public sealed class ContainerAmqpTests(ContainerAmqpBroker broker) : IClassFixtu
     {
         var container = await StartWorkerAsync();
         var following = SubmitAndFollowAsync("id: 903\nscript: [\"sleep 4\", \"echo finished after the stop\"]");
-        await HttpHarness.WaitUntilAsync(() => ContainerCli.LogsAsync(container).GetAwaiter().GetResult().Contains("903", StringComparison.Ordinal),
+        await Eventually.TrueAsync(() => ContainerCli.LogsAsync(container).GetAwaiter().GetResult().Contains("903", StringComparison.Ordinal),
             "the container took job 903", TimeSpan.FromSeconds(60));
 
         await ContainerCli.RunCheckedAsync("stop", "--time", "60", container);
@@ -123,7 +122,7 @@ public sealed class ContainerAmqpTests(ContainerAmqpBroker broker) : IClassFixtu
         var container = await StartWorkerAsync(queue, "WORKER_STOP_WINDOW=20s");
         var submitted = await SubmitAsync("id: 904\nscript: [\"echo sleeping\", \"sleep 600\"]", queue);
         Assert.True(submitted.ExitCode == 0, submitted.Stderr);
-        await HttpHarness.WaitUntilAsync(() => RunningJob(container) == 904, "the container runs job 904's script", TimeSpan.FromSeconds(60),
+        await Eventually.TrueAsync(() => RunningJob(container) == 904, "the container runs job 904's script", TimeSpan.FromSeconds(60),
             explain: () => ContainerCli.LogsAsync(container).GetAwaiter().GetResult());
 
         await ContainerCli.RunCheckedAsync("stop", "--time", "20", container);

@@ -87,7 +87,7 @@ public sealed class ContainerTests : IAsyncLifetime
     }
 
     private static Task WaitUntil(Func<bool> condition, string what, string container) =>
-        HttpHarness.WaitUntilAsync(condition, what, TimeSpan.FromSeconds(90), explain: () => ContainerCli.LogsAsync(container).GetAwaiter().GetResult());
+        Eventually.TrueAsync(condition, what, TimeSpan.FromSeconds(90), explain: () => ContainerCli.LogsAsync(container).GetAwaiter().GetResult());
 
     [Fact]
     public async Task Jobs_dropped_into_the_mounted_queue_run_inside_the_container_and_finish_with_log_and_state()

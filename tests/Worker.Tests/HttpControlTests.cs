@@ -14,11 +14,11 @@ public sealed class HttpControlTests
         using var grow = await worker.Client.SendAsync(HttpHarness.Request(HttpMethod.Put, "/pool", HttpHarness.Token, new { size = 3 }));
         Assert.Equal(HttpStatusCode.OK, grow.StatusCode);
         Assert.Equal(3, worker.Pool.Size);
-        await HttpHarness.WaitUntilAsync(() => worker.Pool.Statuses.Count == 3, "three processors run");
+        await Eventually.TrueAsync(() => worker.Pool.Statuses.Count == 3, "three processors run");
 
         using var shrink = await worker.Client.SendAsync(HttpHarness.Request(HttpMethod.Put, "/pool", HttpHarness.Token, new { size = 1 }));
         Assert.Equal(HttpStatusCode.OK, shrink.StatusCode);
-        await HttpHarness.WaitUntilAsync(() => worker.Pool.Statuses.Count == 1, "one processor is left");
+        await Eventually.TrueAsync(() => worker.Pool.Statuses.Count == 1, "one processor is left");
         Assert.Equal(1, (await worker.StatusAsync())["pool_size"]!.GetValue<int>());
     }
 
@@ -30,7 +30,7 @@ public sealed class HttpControlTests
         using var pause = await worker.Client.SendAsync(HttpHarness.Request(HttpMethod.Put, "/pool", HttpHarness.Token, new { size = 0 }));
 
         Assert.Equal(HttpStatusCode.OK, pause.StatusCode);
-        await HttpHarness.WaitUntilAsync(() => worker.Pool.Statuses.Count == 0, "no processor runs");
+        await Eventually.TrueAsync(() => worker.Pool.Statuses.Count == 0, "no processor runs");
         Assert.False(worker.Stopped.IsCompleted);
     }
 
@@ -109,7 +109,7 @@ public sealed class HttpControlTests
     {
         await using var worker = await HttpHarness.StartAsync(fakeRun: TimeSpan.FromSeconds(1));
         var job = worker.Enqueue(11);
-        await HttpHarness.WaitUntilAsync(() => worker.Pool.Statuses.Any(s => s.JobId == 11), "job 11 runs");
+        await Eventually.TrueAsync(() => worker.Pool.Statuses.Any(s => s.JobId == 11), "job 11 runs");
 
         using var response = await worker.Client.SendAsync(HttpHarness.Request(HttpMethod.Post, "/drain", HttpHarness.Token));
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
@@ -126,7 +126,7 @@ public sealed class HttpControlTests
     {
         await using var worker = await HttpHarness.StartAsync(fakeRun: TimeSpan.FromSeconds(60), drainTimeout: TimeSpan.FromMilliseconds(300));
         var job = worker.Enqueue(13);
-        await HttpHarness.WaitUntilAsync(() => worker.Pool.Statuses.Any(s => s.JobId == 13), "job 13 runs");
+        await Eventually.TrueAsync(() => worker.Pool.Statuses.Any(s => s.JobId == 13), "job 13 runs");
 
         using var response = await worker.Client.SendAsync(HttpHarness.Request(HttpMethod.Post, "/drain", HttpHarness.Token));
 
@@ -154,7 +154,7 @@ public sealed class HttpControlTests
     {
         await using var worker = await HttpHarness.StartAsync(fakeRun: TimeSpan.FromSeconds(30));
         worker.Enqueue(14);
-        await HttpHarness.WaitUntilAsync(() => worker.Pool.Statuses.Any(s => s.JobId == 14), "job 14 runs");
+        await Eventually.TrueAsync(() => worker.Pool.Statuses.Any(s => s.JobId == 14), "job 14 runs");
         _ = worker.Pool.DrainAsync(TimeSpan.FromSeconds(30));
 
         using var response = await worker.Client.SendAsync(HttpHarness.Request(HttpMethod.Put, "/pool", HttpHarness.Token, new { size = 4 }));

@@ -82,25 +82,6 @@ internal sealed class HttpHarness : IAsyncDisposable
         return JsonNode.Parse(json)!.AsObject();
     }
 
-    /// <summary>
-    /// Polls until <paramref name="condition"/> holds. Fails the test after <paramref name="timeout"/> (15 s), or
-    /// at once when <paramref name="gaveUp"/> says waiting is pointless (e.g. the worker exited); the failure
-    /// says what was awaited and what <paramref name="explain"/> tells (e.g. the worker's output).
-    /// </summary>
-    public static async Task WaitUntilAsync(Func<bool> condition, string what, TimeSpan? timeout = null,
-        Func<bool>? gaveUp = null, Func<string>? explain = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline || gaveUp?.Invoke() == true)
-            {
-                Assert.Fail($"gave up waiting until {what}\n{explain?.Invoke()}");
-            }
-            await Task.Delay(20);
-        }
-    }
-
     public async ValueTask DisposeAsync()
     {
         Pool.StopNow();

@@ -38,7 +38,7 @@ public sealed class HttpHealthTests
     {
         await using var worker = await HttpHarness.StartAsync(fakeRun: TimeSpan.FromSeconds(30));
         var job = worker.Enqueue(7);
-        await HttpHarness.WaitUntilAsync(() => worker.Pool.Statuses.Any(s => s.JobId == 7), "job 7 runs");
+        await Eventually.TrueAsync(() => worker.Pool.Statuses.Any(s => s.JobId == 7), "job 7 runs");
 
         _ = worker.Pool.DrainAsync(TimeSpan.FromSeconds(30));
         using var ready = await worker.Client.GetAsync("/readyz");
@@ -75,7 +75,7 @@ public sealed class HttpHealthTests
     {
         await using var worker = await HttpHarness.StartAsync(fakeRun: TimeSpan.FromSeconds(30), poolSize: 2);
         worker.Enqueue(4242);
-        await HttpHarness.WaitUntilAsync(
+        await Eventually.TrueAsync(
             () => worker.Pool.Statuses.Any(s => s.JobId == 4242 && s.Step == Core.Pipeline.JobSteps.RunScript), "job 4242 runs its script");
 
         var status = await worker.StatusAsync();

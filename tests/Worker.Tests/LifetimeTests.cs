@@ -6,7 +6,6 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Worker.Core.Jobs;
 using Worker.Core.Queues;
 using Worker.Http;
-using Worker.TestSupport;
 
 namespace Worker.Tests;
 
@@ -59,7 +58,7 @@ public sealed partial class LifetimeTests : IDisposable
     {
         Drop(501); // queued before the worker starts, so it is running well before the worker retires
         await using var worker = WorkerProcess.Start(Env(lifetime: "3s", fakeRunSleep: "6s"), _dir.Path, "run");
-        await WaitUntil(() => IsIn(FileJobQueue.Started, 501), worker);
+        await worker.UntilAsync(() => IsIn(FileJobQueue.Started, 501), "job 501 started");
 
         Assert.Equal(0, await worker.WaitAsync(TimeSpan.FromSeconds(30)));
 
@@ -74,7 +73,7 @@ public sealed partial class LifetimeTests : IDisposable
         // even where SHUTDOWN_TIMEOUT is short to fit a stop window.
         Drop(502); // queued before the worker starts, so it is running well before the worker retires
         await using var worker = WorkerProcess.Start(Env(lifetime: "3s", fakeRunSleep: "6s", shutdownTimeout: "1s"), _dir.Path, "run");
-        await WaitUntil(() => IsIn(FileJobQueue.Started, 502), worker);
+        await worker.UntilAsync(() => IsIn(FileJobQueue.Started, 502), "job 502 started");
 
         Assert.Equal(0, await worker.WaitAsync(TimeSpan.FromSeconds(30)));
 
@@ -119,10 +118,10 @@ public sealed partial class LifetimeTests : IDisposable
         env["WORKER_HTTP_ADDR"] = "127.0.0.1:0";
         env["WORKER_HTTP_AUTH_TOKEN"] = "drain-me";
         await using var worker = WorkerProcess.Start(env, _dir.Path, "run");
-        await WaitUntil(() => BoundAddress().IsMatch(worker.Stderr), worker);
+        await worker.UntilAsync(() => BoundAddress().IsMatch(worker.Stderr), "the HTTP server is bound");
         using var client = new HttpClient { BaseAddress = new Uri(BoundAddress().Match(worker.Stderr).Groups["url"].Value) };
         Drop(503);
-        await WaitUntil(() => IsIn(FileJobQueue.Started, 503), worker);
+        await worker.UntilAsync(() => IsIn(FileJobQueue.Started, 503), "job 503 started");
         var status = JsonNode.Parse(await client.GetStringAsync("/status"))!;
         Assert.Equal(503, status["processors"]![0]!["job_id"]!.GetValue<long>());
 
@@ -137,7 +136,4 @@ public sealed partial class LifetimeTests : IDisposable
 
     [GeneratedRegex(@"Health and control server on (?<url>http://[0-9.]+:\d+)")]
     private static partial Regex BoundAddress();
-
-    private static Task WaitUntil(Func<bool> condition, WorkerProcess worker) =>
-        HttpHarness.WaitUntilAsync(condition, "the worker got there", TimeSpan.FromSeconds(60), () => worker.HasExited, () => worker.Stderr);
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using Worker.TestSupport;
 
 namespace Worker.Tests;
 
@@ -43,7 +42,7 @@ public sealed class RunCommandTests : IDisposable
         Drop(101, "script: [\"echo from a dropped job\"]");
         Drop(102, "script: [\"exit 1\"]");
 
-        await WaitUntil(() => StateOf(101) != "" && StateOf(102) != "", worker);
+        await worker.UntilAsync(() => StateOf(101) != "" && StateOf(102) != "", "jobs 101 and 102 finished");
         Assert.Equal("passed", StateOf(101));
         Assert.Equal("failed", StateOf(102));
         Assert.True(File.Exists(Path.Combine(QueueDir, "70-finished.d", "101.json")));
@@ -60,7 +59,7 @@ public sealed class RunCommandTests : IDisposable
     {
         await using var worker = WorkerProcess.Start(Env(), _dir.Path, "run");
         Drop(201, "script: [\"echo started; sleep 2; echo finished\"]");
-        await WaitUntil(() => File.Exists(Path.Combine(QueueDir, "50-started.d", "201.json")), worker);
+        await worker.UntilAsync(() => File.Exists(Path.Combine(QueueDir, "50-started.d", "201.json")), "job 201 started");
 
         worker.Signal("TERM");
         await Task.Delay(300);
@@ -79,7 +78,7 @@ public sealed class RunCommandTests : IDisposable
         env["WORKER_SHUTDOWN_TIMEOUT"] = "5m";
         await using var worker = WorkerProcess.Start(env, _dir.Path, "run");
         Drop(301, "script: [\"sleep 120\"]");
-        await WaitUntil(() => File.Exists(Path.Combine(QueueDir, "50-started.d", "301.json")), worker);
+        await worker.UntilAsync(() => File.Exists(Path.Combine(QueueDir, "50-started.d", "301.json")), "job 301 started");
 
         worker.Signal("TERM");
         await Task.Delay(300);
@@ -97,7 +96,7 @@ public sealed class RunCommandTests : IDisposable
         env["WORKER_STOP_WINDOW"] = "4s"; // WORKER_SHUTDOWN_TIMEOUT stays at its 10m
         await using var worker = WorkerProcess.Start(env, _dir.Path, "run");
         Drop(401, "script: [\"sleep 600\"]");
-        await WaitUntil(() => File.Exists(Path.Combine(QueueDir, "50-started.d", "401.json")), worker);
+        await worker.UntilAsync(() => File.Exists(Path.Combine(QueueDir, "50-started.d", "401.json")), "job 401 started");
 
         worker.Signal("TERM");
         Assert.Equal(0, await worker.WaitAsync(TimeSpan.FromSeconds(30)));
@@ -117,18 +116,5 @@ public sealed class RunCommandTests : IDisposable
 
         Assert.Equal(1, exit);
         Assert.Contains("followed output", stdout);
-    }
-
-    private static async Task WaitUntil(Func<bool> condition, WorkerProcess worker)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (!condition())
-        {
-            if (worker.HasExited || DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException("condition not met; worker said:\n" + worker.Stderr);
-            }
-            await Task.Delay(50);
-        }
     }
 }
