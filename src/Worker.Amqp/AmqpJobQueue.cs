@@ -14,7 +14,7 @@ namespace Worker.Amqp;
 /// payload that can't be used goes to <c>QUEUE.dead</c> with the reason in <c>x-worker-error</c>
 /// and is acked. The connections recover by themselves; the first connect is retried until it works.
 /// </summary>
-public sealed class AmqpJobQueue : IJobQueue, IAsyncDisposable
+public sealed class AmqpJobQueue : IJobQueue
 {
     private static readonly TimeSpan RememberUnacked = TimeSpan.FromMinutes(30);
 

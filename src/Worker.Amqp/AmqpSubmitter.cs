@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 using Worker.Core.Jobs;
+using Worker.Core.Queues;
 
 namespace Worker.Amqp;
 
@@ -13,7 +14,7 @@ namespace Worker.Amqp;
 /// routing keys: log parts are printed in number order as they become contiguous, state changes
 /// as they come, until the finish state and the final log part have arrived.
 /// </summary>
-public sealed class AmqpSubmitter(AmqpOptions options, string queueName, ILogger logger)
+public sealed class AmqpSubmitter(AmqpOptions options, string queueName, ILogger logger) : IJobSubmitter
 {
     /// <summary>How long to wait for the rest of the log after the finish state arrived.</summary>
     private static readonly TimeSpan LogGrace = TimeSpan.FromSeconds(10);

@@ -10,7 +10,7 @@ namespace Worker.Docker;
 /// job creates nothing; a job that asks for exactly what a standby is takes one, any other gets a
 /// fresh container, created here and started when its script runs (as <c>docker run</c> does).
 /// </summary>
-public sealed class DockerBackend : IBackend, IAsyncDisposable
+public sealed class DockerBackend : IBackend
 {
     private readonly IDockerClient _client;
     private readonly bool _ownsClient;

@@ -12,9 +12,17 @@ namespace Worker.Docker;
 /// (<see cref="StandbyClaim"/>), since Docker can't relabel; they are reported here as labels, so
 /// cleanup treats it like any job's container.
 /// </summary>
-public sealed class DockerInventory(IDockerClient client) : IInstanceInventory
+public sealed class DockerInventory(IDockerClient client, bool ownsClient = false) : IInstanceInventory
 {
     public string Backend => "docker";
+
+    public void Dispose()
+    {
+        if (ownsClient)
+        {
+            client.Dispose();
+        }
+    }
 
     public async IAsyncEnumerable<MachineRecord> ListAsync([EnumeratorCancellation] CancellationToken ct)
     {

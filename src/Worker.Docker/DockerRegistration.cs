@@ -2,12 +2,38 @@ using Docker.DotNet;
 using Microsoft.Extensions.Logging;
 using Worker.Core.Backends;
 using Worker.Core.Configuration;
+using Worker.Core.Registration;
 
 namespace Worker.Docker;
 
-/// <summary>Builds the Docker backend and inventory from settings; the composition root calls these.</summary>
+/// <summary>The Docker backend (<c>WORKER_PROVIDER_NAME=docker</c>): its settings, and the backend and inventory built from them.</summary>
 public static class DockerRegistration
 {
+    private const string ImageChoice = "a job's image is its own `image`, else WORKER_DOCKER_IMAGE_DEFAULT, within WORKER_ALLOWED_IMAGES";
+
+    public static BackendRegistration Backend { get; } = new()
+    {
+        Name = "docker",
+        SettingsTitle = "Docker backend (a container per job) and its job policy",
+        Settings = DockerOptions.All,
+        CreateBackend = services => CreateBackend(services.Settings, services.Labels, services.Loggers),
+        // An engine can't tell whether the worker host named in a label still lives (hosts may set
+        // WORKER_HOSTNAME freely or share the engine), so on Docker a missing host never decides.
+        CreateInventory = services => new CleanupInventory(CreateInventory(services.Settings), Hosts: null),
+        TravisOnlySettings = new Dictionary<string, string>
+        {
+            ["DOCKER_CMD"] = "a job's container runs the job's script as its main process",
+            ["DOCKER_EXEC_CMD"] = "a job's container runs the job's script as its main process",
+            ["DOCKER_NATIVE"] = "the script always goes in and runs through the Docker API",
+            ["DOCKER_INSPECT_INTERVAL"] = "the worker follows the engine's streams instead of polling",
+            ["DOCKER_SSH_DIAL_TIMEOUT"] = "nothing is run over SSH in containers",
+            ["DOCKER_CPU_SET_SIZE"] = "CPUs are limited by a quota (WORKER_DOCKER_CPUS), not pinned to CPU sets",
+            ["DOCKER_IMAGE_SELECTOR_TYPE"] = ImageChoice,
+            ["DOCKER_IMAGE_SELECTOR_URL"] = ImageChoice,
+            ["DOCKER_API_VERSION"] = "requests carry no API version, so the engine answers in its own",
+        },
+    };
+
     /// <summary>A client for the endpoint. Requests carry no API version, so Engine 20.10 (API 1.41) and newer answer alike.</summary>
     public static IDockerClient CreateClient(Uri endpoint) => new DockerClientBuilder().WithEndpoint(endpoint).Build();
 
@@ -23,5 +49,5 @@ public static class DockerRegistration
     }
 
     public static DockerInventory CreateInventory(SettingsSource settings) =>
-        new(CreateClient(DockerOptions.Load(settings)));
+        new(CreateClient(DockerOptions.Load(settings)), ownsClient: true);
 }

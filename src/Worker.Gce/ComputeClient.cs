@@ -16,7 +16,7 @@ namespace Worker.Gce;
 /// rateLimitExceeded, a timeout, a garbled body). Mutating calls carry a <c>requestId</c> so a
 /// retry of a call that did reach the API is not done twice.
 /// </summary>
-public sealed class ComputeClient
+public sealed class ComputeClient : IDisposable
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -258,4 +258,7 @@ public sealed class ComputeClient
     }
 
     private static string AppendQuery(string path, string query) => path + (path.Contains('?') ? '&' : '?') + query;
+
+    /// <summary>Lets go of its HttpClient, which it owns.</summary>
+    public void Dispose() => _http.Dispose();
 }

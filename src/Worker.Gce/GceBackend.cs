@@ -55,6 +55,13 @@ public sealed class GceBackend : IBackend
         }
     }
 
+    /// <summary>Job VMs are the pipeline's to delete; what is left here is the API client.</summary>
+    public ValueTask DisposeAsync()
+    {
+        _compute.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
     public async Task<IInstance> StartAsync(StartAttributes attributes, IProgress<string> progress, CancellationToken ct)
     {
         try

@@ -44,6 +44,8 @@ public sealed class GceInventory(ComputeClient compute, string fleet) : IInstanc
         return names;
     }
 
+    public void Dispose() => compute.Dispose();
+
     public static MachineState StateOf(string status) => status switch
     {
         "PROVISIONING" or "STAGING" => MachineState.Provisioning,

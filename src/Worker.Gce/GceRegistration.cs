@@ -1,11 +1,54 @@
 using Microsoft.Extensions.Logging;
 using Worker.Core.Configuration;
+using Worker.Core.Registration;
 
 namespace Worker.Gce;
 
-/// <summary>Builds the GCE backend and inventory from <c>WORKER_GCE_*</c>; both share one API client, so one rate limit.</summary>
+/// <summary>
+/// The Compute Engine backend (<c>WORKER_PROVIDER_NAME=gce</c>): its settings, and the backend and
+/// inventory built from <c>WORKER_GCE_*</c>, each with its own API client.
+/// </summary>
 public static class GceRegistration
 {
+    private const string ImageChoice = "a job's image is its own `image`, else the newest matching WORKER_GCE_IMAGE_DEFAULT";
+    private const string RateLimit = "the Compute API rate limit is per worker host (WORKER_GCE_RATE_LIMIT, calls per second); no Redis";
+    private const string NoWarmer = "no VM warmer service is used";
+
+    public static BackendRegistration Backend { get; } = new()
+    {
+        Name = "gce",
+        SettingsTitle = "GCE backend (Compute Engine VMs)",
+        Settings = GceOptions.All,
+        CreateBackend = services => CreateBackend(services.Settings, services.Loggers),
+        CreateInventory = services =>
+        {
+            var inventory = CreateInventory(services.Settings, services.Options.Fleet, services.Loggers);
+            return new CleanupInventory(inventory, inventory);
+        },
+        TravisOnlySettings = new Dictionary<string, string>
+        {
+            ["GCE_IMAGE_SELECTOR_TYPE"] = ImageChoice,
+            ["GCE_IMAGE_SELECTOR_URL"] = ImageChoice,
+            ["GCE_IMAGE_ALIASES"] = ImageChoice,
+            ["GCE_DEFAULT_LANGUAGE"] = ImageChoice,
+            ["GCE_RATE_LIMIT_PREFIX"] = RateLimit,
+            ["GCE_RATE_LIMIT_REDIS_URL"] = RateLimit,
+            ["GCE_RATE_LIMIT_MAX_CALLS"] = RateLimit,
+            ["GCE_RATE_LIMIT_DURATION"] = RateLimit,
+            ["GCE_RATE_LIMIT_DYNAMIC_CONFIG"] = RateLimit,
+            ["GCE_RATE_LIMIT_DYNAMIC_CONFIG_TTL"] = RateLimit,
+            ["GCE_GPU_COUNT"] = "GPUs are not supported yet",
+            ["GCE_GPU_TYPE"] = "GPUs are not supported yet",
+            ["GCE_DISK_SIZE_WINDOWS"] = "Windows VMs are not supported yet",
+            ["GCE_PREMIUM_MACHINE_TYPE"] = "WORKER_GCE_VM_SIZE_MACHINE_TYPES maps a job's vm_size to its machine type",
+            ["GCE_WARMER_URL"] = NoWarmer,
+            ["GCE_WARMER_TIMEOUT"] = NoWarmer,
+            ["GCE_WARMER_SSH_PASSPHRASE"] = NoWarmer,
+            ["GCE_DETERMINISTIC_HOSTNAME"] = "a job VM's name is always made from its job id",
+            ["GCE_STOP_PRE_POLL_SLEEP"] = "the delete is polled at once, every WORKER_GCE_STOP_POLL_SLEEP",
+        },
+    };
+
     public static GceBackend CreateBackend(SettingsSource settings, ILoggerFactory loggers)
     {
         var options = GceOptions.Load(settings);
@@ -19,6 +62,7 @@ public static class GceRegistration
         return new GceInventory(CreateClient(options, settings, loggers), fleet);
     }
 
+    /// <summary>A Compute API client that owns its HttpClient.</summary>
     public static ComputeClient CreateClient(GceOptions options, SettingsSource settings, ILoggerFactory loggers)
     {
         IAccessTokenSource tokens = options.Token is { } token ? new StaticAccessToken(token) : new GoogleAccessTokens(options.Account);

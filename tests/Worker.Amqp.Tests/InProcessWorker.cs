@@ -1,4 +1,5 @@
 using Worker.Composition;
+using Worker.Core.Backends;
 using Worker.Core.Configuration;
 using Worker.Core.Pipeline;
 
@@ -11,13 +12,15 @@ namespace Worker.Amqp.Tests;
 public sealed class InProcessWorker : IAsyncDisposable
 {
     private readonly WorkerContext _context;
+    private readonly IBackend _backend;
     private readonly Task _running;
     private readonly string _baseDir;
     private int _disposed;
 
-    private InProcessWorker(WorkerContext context, AmqpJobQueue queue, ProcessorPool pool, string baseDir)
+    private InProcessWorker(WorkerContext context, AmqpJobQueue queue, IBackend backend, ProcessorPool pool, string baseDir)
     {
         _context = context;
+        _backend = backend;
         Queue = queue;
         Pool = pool;
         _baseDir = baseDir;
@@ -51,11 +54,11 @@ public sealed class InProcessWorker : IAsyncDisposable
             variables["WORKER_" + key] = value;
         }
         var context = WorkerContext.Create(new SettingsSource(variables));
-        var backend = BackendFactory.Create(context.Options.Provider, context);
-        var amqp = QueueFactory.CreateAmqpQueue(context);
+        var backend = Backends.Configured(context.Settings).CreateBackend(context.Services);
+        var amqp = AmqpRegistration.CreateQueue(context.Services);
         await amqp.StartAsync(CancellationToken.None);
         var pool = context.CreatePool(amqp, backend);
-        return new InProcessWorker(context, amqp, pool, baseDir);
+        return new InProcessWorker(context, amqp, backend, pool, baseDir);
     }
 
     public async ValueTask DisposeAsync()
@@ -67,6 +70,7 @@ public sealed class InProcessWorker : IAsyncDisposable
         await Pool.DrainAsync(TimeSpan.FromSeconds(10));
         await _running;
         await Queue.CloseAsync(TimeSpan.FromSeconds(5));
+        await _backend.DisposeAsync();
         _context.Dispose();
         try
         {

@@ -341,6 +341,8 @@ public static class AmqpThroughputBenchmark
         public Task<IInstance> StartAsync(StartAttributes attributes, IProgress<string> progress, CancellationToken ct) =>
             Task.FromResult<IInstance>(new Instance(bytes));
 
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
         private sealed class Instance(long bytes) : IInstance
         {
             public string Id => "chatty-1";

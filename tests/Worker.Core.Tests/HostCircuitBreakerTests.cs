@@ -144,5 +144,7 @@ public sealed class HostCircuitBreakerTests
 
         public Task<Worker.Core.Backends.IInstance> StartAsync(Worker.Core.Backends.StartAttributes attributes, IProgress<string> progress, CancellationToken ct) =>
             inner.StartAsync(attributes, progress, ct);
+
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
     }
 }

@@ -140,6 +140,8 @@ public sealed class HostFailureOutcomeTests
 
         public Task ProbeAsync(CancellationToken ct) => inner.ProbeAsync(ct);
 
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+
         public async Task<IInstance> StartAsync(StartAttributes attributes, IProgress<string> progress, CancellationToken ct)
         {
             if (failStart is not null)

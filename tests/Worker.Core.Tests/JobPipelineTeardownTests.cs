@@ -52,6 +52,8 @@ public sealed class JobPipelineTeardownTests
         public async Task<IInstance> StartAsync(StartAttributes attributes, IProgress<string> progress, CancellationToken ct) =>
             new Recording(this, await inner.StartAsync(attributes, progress, ct));
 
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+
         private sealed class Recording(StopRecordingBackend backend, IInstance instance) : IInstance
         {
             public string Id => instance.Id;

@@ -12,7 +12,6 @@ public sealed class SettingsTests
         Assert.Equal(TimeSpan.FromMinutes(50), options.HardLimit);
         Assert.Equal(TimeSpan.FromMinutes(10), options.LogSilence);
         Assert.Equal(4_500_000, options.MaxLog);
-        Assert.Equal("file", options.JobSource);
     }
 
     [Fact]
@@ -45,7 +44,7 @@ public sealed class SettingsTests
     }
 
     [Theory]
-    [InlineData("QUEUE_TYPE", "kafka")]
+    [InlineData("LOG_FORMAT", "xml")]
     [InlineData("POOL_SIZE", "0")]
     [InlineData("MAX_LOG_LENGTH", "lots")]
     [InlineData("HARD_TIMEOUT", "-5s")]

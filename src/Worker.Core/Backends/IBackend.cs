@@ -2,8 +2,11 @@ using Worker.Core.Logs;
 
 namespace Worker.Core.Backends;
 
-/// <summary>Boots one fresh, isolated machine per job.</summary>
-public interface IBackend
+/// <summary>
+/// Boots one fresh, isolated machine per job. Disposed once, after the last job's machine was
+/// stopped: it lets go of what it holds for all jobs (API clients, idle standby machines).
+/// </summary>
+public interface IBackend : IAsyncDisposable
 {
     string Name { get; }
 

@@ -1,7 +1,7 @@
 namespace Worker.Core.Backends;
 
-/// <summary>The machines a backend holds that this fleet created, for the cleanup sidecar.</summary>
-public interface IInstanceInventory
+/// <summary>The machines a backend holds that this fleet created, for the cleanup sidecar. Disposing it lets go of its API client.</summary>
+public interface IInstanceInventory : IDisposable
 {
     string Backend { get; }
 

@@ -1,12 +1,11 @@
 namespace Worker.Core.Configuration;
 
-/// <summary>The worker's own settings (queue, pool, timeouts, logs). Backends and transports have their own.</summary>
+/// <summary>
+/// The worker's own settings (queue, pool, timeouts, logs). Backends and job sources have their own;
+/// which ones run (WORKER_PROVIDER_NAME, WORKER_QUEUE_TYPE) the executable's registration lists decide.
+/// </summary>
 public sealed record WorkerOptions
 {
-    public static readonly Setting<string> ProviderName = Setting.Text("PROVIDER_NAME", "local",
-        "Backend that boots a machine per job.", "a registered backend: local, fake, docker, gce");
-    public static readonly Setting<string> QueueType = Setting.OneOf("QUEUE_TYPE", "file",
-        "Where jobs come from: file (folders under BASE_DIR) or amqp (RabbitMQ).", "file", "amqp");
     public static readonly Setting<string> QueueName = Setting.Text("QUEUE_NAME", "builds.linux",
         "Job queue name (AMQP queue, or folder under BASE_DIR for the file queue).", "a non-empty name");
     public static readonly Setting<string> BaseDir = Setting.Text("BASE_DIR", ".worker",
@@ -68,15 +67,13 @@ public sealed record WorkerOptions
 
     public static IReadOnlyList<ISetting> All { get; } =
     [
-        ProviderName, QueueType, QueueName, BaseDir, PoolSize, HardTimeout, LogTimeout, MaxLogLength,
+        QueueName, BaseDir, PoolSize, HardTimeout, LogTimeout, MaxLogLength,
         StartupTimeout, ScriptUploadTimeout, TeardownTimeout, ShutdownTimeout, StopWindowTime, MaxRequeues,
         HostFailureThreshold, HostUnhealthyAfter, HostProbeInterval, HostProbeMaxInterval,
         LogPartMaxSize, LogFlushInterval, FilePollingInterval, Hostname, FleetName, BuildApiUri, LogFormat, LogLevel,
         DefaultLanguage, DefaultDist, DefaultArch, DefaultGroup, DefaultOs,
     ];
 
-    public string Provider { get; init; } = ProviderName.Default;
-    public string JobSource { get; init; } = QueueType.Default;
     public string JobQueueName { get; init; } = QueueName.Default;
     public string BaseDirectory { get; init; } = Path.GetFullPath(BaseDir.Default);
     public int ProcessorCount { get; init; } = PoolSize.Default;
@@ -112,8 +109,6 @@ public sealed record WorkerOptions
         }
         return new WorkerOptions
         {
-            Provider = ProviderName.Read(source).ToLowerInvariant(),
-            JobSource = QueueType.Read(source),
             JobQueueName = name,
             BaseDirectory = Path.GetFullPath(BaseDir.Read(source)),
             ProcessorCount = PoolSize.Read(source),

@@ -86,6 +86,9 @@ public sealed class FileJobQueue : IJobQueue
         }
     }
 
+    /// <summary>Every state is a file written at once; nothing is left to flush.</summary>
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
     public static string FileName(long jobId) => jobId.ToString(CultureInfo.InvariantCulture) + ".json";
 
     private FileJob? TryClaimNext()

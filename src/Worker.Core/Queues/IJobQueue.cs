@@ -5,9 +5,10 @@ namespace Worker.Core.Queues;
 /// <summary>
 /// A source of jobs. Each processor calls <see cref="ReceiveAsync"/> itself and takes one job at
 /// a time; a job it got is its own until it finishes or requeues it. Ending the enumeration (by
-/// cancelling the token) gives back anything received but not yet handed out.
+/// cancelling the token) gives back anything received but not yet handed out. Disposed once, after
+/// the last job was settled: what it reported reaches its owner first, then its connections close.
 /// </summary>
-public interface IJobQueue
+public interface IJobQueue : IAsyncDisposable
 {
     string Name { get; }
 

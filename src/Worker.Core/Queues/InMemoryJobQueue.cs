@@ -25,6 +25,12 @@ public sealed class InMemoryJobQueue : IJobQueue
 
     public void Complete() => _channel.Writer.TryComplete();
 
+    public ValueTask DisposeAsync()
+    {
+        Complete();
+        return ValueTask.CompletedTask;
+    }
+
     public async IAsyncEnumerable<IJob> ReceiveAsync([EnumeratorCancellation] CancellationToken ct)
     {
         while (true)

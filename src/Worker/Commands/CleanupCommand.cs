@@ -2,11 +2,8 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Worker.Composition;
-using Worker.Core.Backends;
 using Worker.Core.Cleanup;
 using Worker.Core.Configuration;
-using Worker.Docker;
-using Worker.Gce;
 
 namespace Worker.Commands;
 
@@ -34,9 +31,9 @@ public static class CleanupCommand
         using var context = WorkerContext.Create(settings, loggers);
         var logger = context.LoggerFactory.CreateLogger("cleanup");
         var options = CleanupOptions.Load(settings);
-        var (inventory, hosts) = CreateInventory(context);
-        var reaper = new OrphanReaper(inventory, hosts, context.Options.Fleet, options, context.LoggerFactory.CreateLogger<OrphanReaper>());
-        logger.LogInformation("Cleanup of fleet {Fleet} on {Backend}{DryRun}: {Mode}", context.Options.Fleet, inventory.Backend,
+        using var inventory = Backends.ForCleanup(settings).CreateInventory!(context.Services);
+        var reaper = new OrphanReaper(inventory.Machines, inventory.Hosts, context.Options.Fleet, options, context.LoggerFactory.CreateLogger<OrphanReaper>());
+        logger.LogInformation("Cleanup of fleet {Fleet} on {Backend}{DryRun}: {Mode}", context.Options.Fleet, inventory.Machines.Backend,
             dryRun ? " (dry run: nothing is deleted)" : "", once ? "one pass" : $"a pass every {Durations.Format(options.Interval)}");
         if (once)
         {
@@ -65,23 +62,5 @@ public static class CleanupCommand
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         await reaper.RunAsync(dryRun, stop.Token);
         return 0;
-    }
-
-    private static (IInstanceInventory Inventory, IWorkerHostDirectory? Hosts) CreateInventory(WorkerContext context)
-    {
-        switch (context.Options.Provider)
-        {
-            case "gce":
-                var gce = GceRegistration.CreateInventory(context.Settings, context.Options.Fleet, context.LoggerFactory);
-                return (gce, gce);
-            case "docker":
-                // An engine can't tell whether the worker host named in a label still lives (hosts may
-                // set WORKER_HOSTNAME freely or share the engine), so on Docker a missing host never decides.
-                return (DockerRegistration.CreateInventory(context.Settings), null);
-            default:
-                throw new InvalidSettingException(
-                    context.Settings.Find(WorkerOptions.ProviderName.Key)?.Variable ?? "WORKER_PROVIDER_NAME", context.Options.Provider,
-                    "a backend with an inventory for cleanup: gce, docker");
-        }
     }
 }

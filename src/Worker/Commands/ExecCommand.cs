@@ -5,6 +5,7 @@ using Worker.Composition;
 using Worker.Core.Configuration;
 using Worker.Core.Jobs;
 using Worker.Core.Pipeline;
+using Worker.Core.Queues;
 
 namespace Worker.Commands;
 
@@ -20,7 +21,10 @@ public static class ExecCommand
     public static Command Create()
     {
         var file = new Argument<FileInfo>("JOBFILE") { Description = "A job file (YAML or JSON): script, env, secrets, image, timeout, ..." };
-        var backend = new Option<string?>("--backend") { Description = "Backend to run on (default: WORKER_PROVIDER_NAME, else local)." };
+        var backend = new Option<string?>("--backend")
+        {
+            Description = $"Backend to run on: {string.Join(", ", Backends.All.Select(b => b.Name))} (default: WORKER_PROVIDER_NAME, else local).",
+        };
         var command = new Command("exec", "Run one job file through the whole pipeline and stream its log here.") { file, backend };
         command.SetAction((result, _) => CommandErrors.GuardAsync(() =>
             RunAsync(result.GetValue(file)!, result.GetValue(backend), Console.Out)));
@@ -40,9 +44,10 @@ public static class ExecCommand
         using var execContext = context.With(_ => options);
         var payload = JobFile.Load(file.FullName, options.JobQueueName);
         var jobId = payload.JobId;
-        var backend = BackendFactory.Create((backendName ?? options.Provider).ToLowerInvariant(), execContext);
+        var registration = backendName is null ? Backends.Configured(settings) : Backends.Named(backendName, "--backend");
+        await using var backend = registration.CreateBackend(execContext.Services);
         var sink = new ConsoleLogSink(output);
-        var queue = QueueFactory.CreateFileQueue(execContext, id => id == jobId ? sink : null, onlyJobId: jobId);
+        await using var queue = FileQueueRegistration.CreateQueue(execContext.Services, id => id == jobId ? sink : null, onlyJobId: jobId);
         queue.Submit(payload);
 
         var logger = execContext.LoggerFactory.CreateLogger("exec");

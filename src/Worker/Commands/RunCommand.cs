@@ -12,6 +12,8 @@ namespace Worker.Commands;
 /// <c>worker run</c>: the long-running host. SIGTERM or SIGINT drains: no new jobs, running ones
 /// get <c>WORKER_SHUTDOWN_TIMEOUT</c> to finish (less when it does not fit <c>WORKER_STOP_WINDOW</c>),
 /// the rest are requeued, exit 0. A second signal requeues everything at once.
+/// The queue and the backend are disposed on the way out: results reach the broker and idle standby
+/// machines go.
 /// </summary>
 public static class RunCommand
 {
@@ -27,8 +29,10 @@ public static class RunCommand
         using var context = WorkerContext.Create(settings);
         var logger = context.LoggerFactory.CreateLogger("run");
         WarnAboutUnknownKeys(settings, logger);
-        var backend = BackendFactory.Create(context.Options.Provider, context);
-        var queue = QueueFactory.Create(context);
+        var source = JobSources.Configured(settings);
+        // Disposed in reverse: the backend after the queue, both after the pool has stopped.
+        await using var backend = Backends.Configured(settings).CreateBackend(context.Services);
+        await using var queue = source.CreateQueue(context.Services);
         var pool = context.CreatePool(queue, backend);
         var shutdown = ShutdownBudget.For(context.Options);
         if (shutdown.Warning is { } warning)
@@ -56,7 +60,7 @@ public static class RunCommand
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
 
         logger.LogInformation("Worker {Host} taking jobs from {QueueType} queue {Queue} with {PoolSize} processor(s) on backend {Backend}",
-            context.Options.Host, context.Options.JobSource, context.Options.JobQueueName, context.Options.ProcessorCount, backend.Name);
+            context.Options.Host, source.Name, context.Options.JobQueueName, context.Options.ProcessorCount, backend.Name);
         // The server binds before any job is taken, so a taken port stops start-up instead of a running host.
         await using var server = await WorkerHttpServer.StartAsync(HttpOptions.Load(settings), pool, context.Options.Host,
             context.Options.Shutdown, context.LoggerFactory);

@@ -1,10 +1,8 @@
-using Microsoft.Extensions.Logging;
 using System.CommandLine;
 using System.Globalization;
 using Worker.Composition;
 using Worker.Core.Configuration;
 using Worker.Core.Jobs;
-using Worker.Core.Queues;
 
 namespace Worker.Commands;
 
@@ -28,46 +26,10 @@ public static class SubmitCommand
     {
         using var context = WorkerContext.Create(settings.Find(WorkerOptions.LogLevel.Key) is null ? settings.With(WorkerOptions.LogLevel.Key, "warning") : settings);
         var payload = JobFile.Load(file.FullName, context.Options.JobQueueName);
-        return context.Options.JobSource switch
-        {
-            "file" => await SubmitToFileQueueAsync(context, payload, follow, output, ct),
-            "amqp" => await SubmitToAmqpQueueAsync(context, payload, follow, output, ct),
-            var other => throw new InvalidSettingException("WORKER_QUEUE_TYPE", other, "file or amqp"),
-        };
-    }
-
-    private static async Task<int> SubmitToFileQueueAsync(WorkerContext context, JobPayload payload, bool follow, TextWriter output, CancellationToken ct)
-    {
-        var queue = QueueFactory.CreateFileQueue(context);
-        var path = queue.Submit(payload);
-        await Console.Error.WriteLineAsync($"Submitted job {payload.JobId} to {path}");
-        if (!follow)
-        {
-            await output.WriteLineAsync(payload.JobId.ToString(CultureInfo.InvariantCulture));
-            return 0;
-        }
-        var logPath = queue.PathOf(FileJobQueue.Logs, $"{payload.JobId}.log");
-        var statePath = queue.PathOf(FileJobQueue.Finished, $"{payload.JobId}.state");
-        long offset = 0;
-        while (true)
-        {
-            offset = await PrintNewAsync(logPath, offset, output, ct);
-            if (File.Exists(statePath))
-            {
-                await Task.Delay(100, ct);
-                await PrintNewAsync(logPath, offset, output, ct);
-                var state = (await File.ReadAllTextAsync(statePath, ct)).Trim();
-                await Console.Error.WriteLineAsync($"Job {payload.JobId} {state}");
-                return ExitCodeOf(FinishStates.FromWireName(state));
-            }
-            await Task.Delay(200, ct);
-        }
-    }
-
-    private static async Task<int> SubmitToAmqpQueueAsync(WorkerContext context, JobPayload payload, bool follow, TextWriter output, CancellationToken ct)
-    {
-        var submitter = new Worker.Amqp.AmqpSubmitter(Worker.Amqp.AmqpOptions.Load(context.Settings), context.Options.JobQueueName,
-            context.LoggerFactory.CreateLogger("submit"));
+        var source = JobSources.Configured(settings);
+        var submitter = source.CreateSubmitter?.Invoke(context.Services)
+            ?? throw new InvalidSettingException(settings.Find(JobSources.QueueType.Key)?.Variable ?? "WORKER_QUEUE_TYPE", source.Name,
+                "a job source that takes submitted jobs: " + string.Join(", ", JobSources.All.Where(s => s.CreateSubmitter is not null).Select(s => s.Name)));
         var state = await submitter.SubmitAsync(payload, follow, output, Console.Error, ct);
         if (!follow)
         {
@@ -84,23 +46,4 @@ public static class SubmitCommand
         FinishState.Cancelled => 130,
         _ => 2,
     };
-
-    private static async Task<long> PrintNewAsync(string path, long offset, TextWriter output, CancellationToken ct)
-    {
-        if (!File.Exists(path))
-        {
-            return offset;
-        }
-        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        if (stream.Length <= offset)
-        {
-            return offset;
-        }
-        stream.Seek(offset, SeekOrigin.Begin);
-        using var reader = new StreamReader(stream);
-        var text = await reader.ReadToEndAsync(ct);
-        await output.WriteAsync(text);
-        await output.FlushAsync(ct);
-        return stream.Length;
-    }
 }

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Logging;
-using Worker.Amqp;
 using Worker.Core.Configuration;
 using Worker.Core.Hosting;
 using Worker.Core.Pipeline;
@@ -19,11 +18,11 @@ namespace Worker.Composition;
 public sealed class GroupHosting : IAsyncDisposable
 {
     private readonly HttpClient? _http;
-    private readonly AmqpQueueDepth? _depth;
+    private readonly IQueueDepth? _depth;
     private readonly HostLoadGauge? _gauge;
     private readonly IdleRetirement? _idle;
 
-    private GroupHosting(HttpClient? http, AmqpQueueDepth? depth, HostLoadGauge? gauge, IdleRetirement? idle)
+    private GroupHosting(HttpClient? http, IQueueDepth? depth, HostLoadGauge? gauge, IdleRetirement? idle)
     {
         _http = http;
         _depth = depth;
@@ -55,13 +54,11 @@ public sealed class GroupHosting : IAsyncDisposable
         }
 
         HttpClient? http = null;
-        AmqpQueueDepth? depth = null;
+        IQueueDepth? depth = null;
         HostLoadGauge? gauge = null;
         if (options.Metric is { } metric)
         {
-            depth = context.Options.JobSource == "amqp"
-                ? new AmqpQueueDepth(AmqpOptions.Load(settings), context.Options.JobQueueName, context.LoggerFactory.CreateLogger<AmqpQueueDepth>())
-                : null;
+            depth = JobSources.Configured(settings).CreateDepth?.Invoke(context.Services);
             IAccessTokenSource tokens = gce.Token is { } token ? new StaticAccessToken(token) : new GoogleAccessTokens(gce.Account, GoogleAccessTokens.MonitoringWriteScope);
             http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
             var client = new MonitoringClient(http, tokens, options.Monitoring, gce.PerRequestTimeout);
@@ -90,9 +87,9 @@ public sealed class GroupHosting : IAsyncDisposable
         {
             await _gauge.DisposeAsync();
         }
-        if (_depth is not null)
+        if (_depth is IAsyncDisposable depth)
         {
-            await _depth.DisposeAsync();
+            await depth.DisposeAsync();
         }
         _http?.Dispose();
     }

@@ -1,5 +1,3 @@
-using Worker.Core.Backends.Fake;
-using Worker.Core.Backends.Local;
 using Worker.Core.Configuration;
 using Worker.Core.Scripts;
 
@@ -8,20 +6,17 @@ namespace Worker.Composition;
 /// <summary>
 /// Every configuration key the worker knows, in sections. One table feeds start-up validation,
 /// <c>worker config</c>, <c>config.example.env</c> and the Terraform check, so they can't drift.
-/// A new backend or transport adds its section here.
+/// Job sources and backends bring their sections through their registrations (<see cref="JobSources"/>, <see cref="Backends"/>).
 /// </summary>
 public static class SettingsCatalog
 {
     public static IReadOnlyList<(string Section, IReadOnlyList<ISetting> Settings)> Sections { get; } =
     [
-        ("Worker", WorkerOptions.All),
+        ("Worker", [Backends.ProviderName, JobSources.QueueType, .. WorkerOptions.All]),
         ("travis-build script API (with WORKER_BUILD_API_URI)", BuildApiOptions.All),
         ("Health and control server, self-retirement", [.. Worker.Http.HttpOptions.All, .. Worker.Http.RetirementOptions.All, .. Worker.Http.IdleRetirementOptions.All]),
-        ("AMQP transport (WORKER_QUEUE_TYPE=amqp)", Worker.Amqp.AmqpOptions.All),
-        ("Local backend (bare metal)", LocalOptions.All),
-        ("Fake backend (tests, benchmarks)", FakeOptions.All),
-        ("Docker backend (a container per job) and its job policy", Worker.Docker.DockerOptions.All),
-        ("GCE backend (Compute Engine VMs)", Worker.Gce.GceOptions.All),
+        .. JobSources.All.Where(s => s.Settings.Count > 0).Select(s => (s.SettingsTitle, s.Settings)),
+        .. Backends.All.Select(b => (b.SettingsTitle, b.Settings)),
         ("GCE host in a managed instance group (load metric for the autoscaler, the group it leaves when idle)", Worker.Gce.Hosting.GceHostOptions.All),
         ("Cleanup sidecar (worker cleanup)", Worker.Core.Cleanup.CleanupOptions.All),
     ];

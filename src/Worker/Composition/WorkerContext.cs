@@ -4,6 +4,7 @@ using Worker.Core.Configuration;
 using Worker.Core.Jobs;
 using Worker.Core.Pipeline;
 using Worker.Core.Queues;
+using Worker.Core.Registration;
 using Worker.Core.Scripts;
 
 namespace Worker.Composition;
@@ -35,6 +36,9 @@ public sealed class WorkerContext : IDisposable
     public ILoggerFactory LoggerFactory { get; }
     public JobCancellations Cancellations { get; } = new();
     public MachineLabels Labels { get; }
+
+    /// <summary>What registrations build backends, queues and submitters from.</summary>
+    public WorkerServices Services => new(Settings, Options, Labels, Cancellations, LoggerFactory);
 
     public static WorkerContext Create(SettingsSource settings, ILoggerFactory? loggerFactory = null)
     {

@@ -64,6 +64,8 @@ public sealed class FakeBackend(FakeOptions options) : IBackend
     private static BackendFailureException Unreachable() =>
         BackendFailureException.Host("the fake backend is down (WORKER_FAKE_HOST_DOWN, or switched off by a test)");
 
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
     public sealed class FakeInstance(FakeBackend backend, string id, FakeOptions options) : IInstance
     {
         public string Id { get; } = id;

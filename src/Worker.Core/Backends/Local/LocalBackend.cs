@@ -64,4 +64,7 @@ public sealed class LocalBackend(WorkerOptions worker, LocalOptions options) : I
     /// <summary>A build root this host can't write to (permissions, a full disk) fails every job here: a host failure.</summary>
     private BackendFailureException Unwritable(Exception e) => BackendFailureException.Host(
         $"can't write to the build root {BuildRoot}: {e.Message} (set WORKER_LOCAL_WORK_DIR, else it is BASE_DIR/local)", e);
+
+    /// <summary>Each job's directory goes with its machine; nothing is held for all jobs.</summary>
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

@@ -1,0 +1,37 @@
+using Microsoft.Extensions.Logging;
+using Worker.Core.Registration;
+
+namespace Worker.Amqp;
+
+/// <summary>RabbitMQ as a job source (<c>WORKER_QUEUE_TYPE=amqp</c>), travis-worker's wire protocol.</summary>
+public static class AmqpRegistration
+{
+    private const string OnePublisher = "states and log parts go through one confirmed publisher per connection";
+
+    public static JobSourceRegistration Source { get; } = new()
+    {
+        Name = "amqp",
+        Summary = "amqp (RabbitMQ)",
+        SettingsTitle = "AMQP transport (WORKER_QUEUE_TYPE=amqp)",
+        Settings = AmqpOptions.All,
+        CreateQueue = CreateQueue,
+        CreateSubmitter = services => new AmqpSubmitter(AmqpOptions.Load(services.Settings), services.Options.JobQueueName,
+            services.Loggers.CreateLogger("submit")),
+        CreateDepth = services => new AmqpQueueDepth(AmqpOptions.Load(services.Settings), services.Options.JobQueueName,
+            services.Loggers.CreateLogger<AmqpQueueDepth>()),
+        TravisOnlySettings = new Dictionary<string, string>
+        {
+            ["AMQP_INSECURE"] = "the broker's certificate is always checked; name its CA with WORKER_AMQP_TLS_CA_PATH",
+            ["AMQP_TLS_CERT"] = "give the broker's CA as a file with WORKER_AMQP_TLS_CA_PATH",
+            ["LOGS_AMQP_TLS_CERT"] = "the logs connection trusts the CA of WORKER_AMQP_TLS_CA_PATH",
+            ["LOGS_AMQP_TLS_CERT_PATH"] = "the logs connection trusts the CA of WORKER_AMQP_TLS_CA_PATH",
+            ["STATE_UPDATE_POOL_SIZE"] = OnePublisher,
+            ["LOG_POOL_SIZE"] = OnePublisher,
+            ["RABBITMQ_SHARDING"] = "sharded queues are not supported",
+        },
+    };
+
+    public static AmqpJobQueue CreateQueue(WorkerServices services) =>
+        new(AmqpOptions.Load(services.Settings), services.Options.JobQueueName, services.Cancellations, services.Loggers,
+            "worker " + services.Options.Host);
+}
