@@ -21,6 +21,35 @@ public sealed class TravisSettingsTests
         Assert.Contains("WORKER_POOL_SIZ is not a setting this worker knows; it is ignored", warnings);
     }
 
+    [Theory]
+    [InlineData("exec")]
+    [InlineData("submit")]
+    [InlineData("config")]
+    [InlineData("cleanup")]
+    public async Task Every_command_names_a_WORKER_variable_it_does_not_read(string command)
+    {
+        using var dir = new TempDirectory();
+        var job = dir.Write("job.yml", "script: [\"true\"]");
+        var env = new Dictionary<string, string>
+        {
+            ["WORKER_BASE_DIR"] = Path.Combine(dir.Path, "state"),
+            ["WORKER_POOL_SIZ"] = "4",
+            ["TRAVIS_WORKER_SENTRY_DSN"] = "https://key@sentry.example/1",
+        };
+        string[] args = command switch
+        {
+            "exec" or "submit" => [command, job],
+            // local has no inventory, so cleanup stops right after reading its settings.
+            "cleanup" => [command, "--once", "--dry-run"],
+            _ => [command],
+        };
+
+        var (_, _, stderr, _) = await WorkerProcess.RunAsync(env, dir.Path, args);
+
+        Assert.Contains("WORKER_POOL_SIZ is not a setting this worker knows; it is ignored", stderr);
+        Assert.Contains("TRAVIS_WORKER_SENTRY_DSN is ignored: no Sentry", stderr);
+    }
+
     [Fact]
     public void No_key_this_worker_reads_is_listed_as_having_no_use()
     {

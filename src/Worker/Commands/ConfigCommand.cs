@@ -17,10 +17,20 @@ public static class ConfigCommand
     {
         var example = new Option<bool>("--example") { Description = "Print every key with its default and description, as config.example.env." };
         var command = new Command("config", "Print the effective configuration (secrets redacted).") { example };
-        command.SetAction((result, _) => CommandErrors.GuardAsync(() =>
+        command.SetAction((result, _) => CommandErrors.GuardAsync(async () =>
         {
-            Console.Out.Write(result.GetValue(example) ? Example() : Effective(SettingsSource.FromEnvironment()));
-            return Task.FromResult(0);
+            if (result.GetValue(example))
+            {
+                await Console.Out.WriteAsync(Example());
+                return 0;
+            }
+            var settings = SettingsSource.FromEnvironment();
+            await Console.Out.WriteAsync(Effective(settings));
+            foreach (var warning in SettingsCatalog.UnusedVariableWarnings(settings))
+            {
+                await Console.Error.WriteLineAsync("worker: " + warning);
+            }
+            return 0;
         }));
         return command;
     }

@@ -28,7 +28,6 @@ public static class RunCommand
     {
         using var context = WorkerContext.Create(settings);
         var logger = context.LoggerFactory.CreateLogger("run");
-        WarnAboutUnknownKeys(settings, logger);
         var source = JobSources.Configured(settings);
         // Disposed in reverse: the backend after the queue, both after the pool has stopped.
         await using var backend = Backends.Configured(settings).CreateBackend(context.Services);
@@ -70,13 +69,5 @@ public static class RunCommand
         await running;
         logger.LogInformation("Worker stopped after {Processed} job(s)", pool.Processed);
         return 0;
-    }
-
-    private static void WarnAboutUnknownKeys(SettingsSource settings, ILogger logger)
-    {
-        foreach (var warning in SettingsCatalog.UnusedVariableWarnings(settings))
-        {
-            logger.LogWarning("{Warning}", warning);
-        }
     }
 }

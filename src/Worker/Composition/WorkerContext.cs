@@ -11,7 +11,8 @@ namespace Worker.Composition;
 
 /// <summary>
 /// What every command shares: validated settings, logging, the cancellation hub and the machine
-/// labels. Building it validates every key, so a bad value stops start-up with one line.
+/// labels. Building it validates every key, so a bad value stops start-up with one line, and warns
+/// about every WORKER_ variable the worker does not read.
 /// </summary>
 public sealed class WorkerContext : IDisposable
 {
@@ -44,8 +45,14 @@ public sealed class WorkerContext : IDisposable
     {
         SettingsCatalog.Validate(settings);
         var options = WorkerOptions.Load(settings);
-        return new WorkerContext(settings, options,
+        var context = new WorkerContext(settings, options,
             loggerFactory ?? Logging.CreateLoggerFactory(options, Worker.Gce.GceOptions.ProjectId.Read(settings)));
+        var logger = context.LoggerFactory.CreateLogger("settings");
+        foreach (var warning in SettingsCatalog.UnusedVariableWarnings(settings))
+        {
+            logger.LogWarning("{Warning}", warning);
+        }
+        return context;
     }
 
     public WorkerContext With(Func<WorkerOptions, WorkerOptions> change) =>
