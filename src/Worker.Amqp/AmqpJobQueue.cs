@@ -28,6 +28,7 @@ public sealed class AmqpJobQueue : IJobQueue
     private readonly Dictionary<long, DateTimeOffset> _finished = []; // jobs whose result is out but whose ack was lost
     private IConnection? _connection;
     private IConnection? _logConnection;
+    private int _disposed;
     private ConfirmedPublisher? _statePublisher;
     private ConfirmedPublisher? _logPublisher;
 
@@ -264,30 +265,32 @@ public sealed class AmqpJobQueue : IJobQueue
             }
             : 0;
 
-    /// <summary>Waits (up to <paramref name="timeout"/>) for reported results to be confirmed, then closes the connections.</summary>
-    public async Task CloseAsync(TimeSpan timeout)
-    {
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            if (_statePublisher is not null)
-            {
-                await _statePublisher.WhenEmptyAsync(cts.Token);
-            }
-            if (_logPublisher is not null)
-            {
-                await _logPublisher.WhenEmptyAsync(cts.Token);
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            _logger.LogWarning("Closing the AMQP queue with unconfirmed messages; their jobs were not acked and are delivered again");
-        }
-        await DisposeAsync();
-    }
-
+    /// <summary>
+    /// Waits (up to <see cref="AmqpOptions.CloseTimeout"/>) until the broker has confirmed every state
+    /// and log part handed in, so no reported result is lost, then closes the channels and the
+    /// connections. A processor's own channel, and the acks on it, closed when it stopped receiving.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        using (var patience = new CancellationTokenSource(Options.CloseTimeout))
+        {
+            try
+            {
+                foreach (var publisher in new[] { _statePublisher, _logPublisher }.OfType<ConfirmedPublisher>().Distinct())
+                {
+                    await publisher.WhenEmptyAsync(patience.Token);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                _logger.LogWarning("Closing the AMQP queue with messages the broker has not confirmed after {Timeout}; their jobs were not acked and are delivered again",
+                    Options.CloseTimeout);
+            }
+        }
         await _canceller.DisposeAsync();
         if (_statePublisher is not null)
         {
@@ -299,11 +302,11 @@ public sealed class AmqpJobQueue : IJobQueue
         }
         if (_logConnection is not null && _logConnection != _connection)
         {
-            await _logConnection.DisposeAsync();
+            await _logConnection.CloseQuietlyAsync(_logger, "the logs connection");
         }
         if (_connection is not null)
         {
-            await _connection.DisposeAsync();
+            await _connection.CloseQuietlyAsync(_logger, "the jobs connection");
         }
         _startGate.Dispose();
     }

@@ -53,6 +53,9 @@ public sealed record AmqpOptions
     /// <summary>How long a delivered job may wait for its processor before it goes back to the queue for another worker.</summary>
     public TimeSpan HandBackAfter { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>How long closing the queue waits for the broker to confirm what was handed in (the worker's WORKER_TEARDOWN_TIMEOUT).</summary>
+    public TimeSpan CloseTimeout { get; init; } = TimeSpan.FromMinutes(2);
+
     /// <summary>How long a lost connection is retried before each new attempt.</summary>
     public TimeSpan RecoveryInterval { get; init; } = TimeSpan.FromSeconds(1);
 

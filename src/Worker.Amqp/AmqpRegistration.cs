@@ -32,6 +32,6 @@ public static class AmqpRegistration
     };
 
     public static AmqpJobQueue CreateQueue(WorkerServices services) =>
-        new(AmqpOptions.Load(services.Settings), services.Options.JobQueueName, services.Cancellations, services.Loggers,
+        new(AmqpOptions.Load(services.Settings) with { CloseTimeout = services.Options.Teardown }, services.Options.JobQueueName, services.Cancellations, services.Loggers,
             "worker " + services.Options.Host);
 }

@@ -5,15 +5,24 @@ namespace Worker.Amqp;
 
 internal static class ChannelClosing
 {
+    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
+
     /// <summary>Closes and disposes a channel that may already be broken; a broken one has nothing left to say.</summary>
-    public static async Task CloseQuietlyAsync(this IChannel channel, ILogger logger, string what)
+    public static Task CloseQuietlyAsync(this IChannel channel, ILogger logger, string what) =>
+        CloseQuietlyAsync(channel.IsOpen, ct => channel.CloseAsync(ct), channel.DisposeAsync, logger, what);
+
+    /// <summary>Closes a connection (a clean close, which the broker and the log don't take for a loss) and disposes it.</summary>
+    public static Task CloseQuietlyAsync(this IConnection connection, ILogger logger, string what) =>
+        CloseQuietlyAsync(connection.IsOpen, ct => connection.CloseAsync(ct), connection.DisposeAsync, logger, what);
+
+    private static async Task CloseQuietlyAsync(bool open, Func<CancellationToken, Task> close, Func<ValueTask> dispose, ILogger logger, string what)
     {
         try
         {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            if (channel.IsOpen)
+            using var timeout = new CancellationTokenSource(CloseTimeout);
+            if (open)
             {
-                await channel.CloseAsync(timeout.Token);
+                await close(timeout.Token);
             }
         }
         catch (Exception e)
@@ -22,7 +31,7 @@ internal static class ChannelClosing
         }
         try
         {
-            await channel.DisposeAsync();
+            await dispose();
         }
         catch (Exception e)
         {

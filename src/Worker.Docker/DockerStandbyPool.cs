@@ -13,7 +13,8 @@ namespace Worker.Docker;
 /// after the hand-over if the job runs longer, so the new start doesn't compete with the job's own
 /// first seconds on the engine. A standby that vanished (deleted by cleanup, crashed)
 /// is skipped; a failing start backs off instead of spinning, and never blocks a job, which then
-/// gets a fresh container. Whatever is still idle is removed on dispose and at process exit. Idle
+/// gets a fresh container. Whatever is still idle is removed when the backend is disposed (every
+/// command disposes its backend on the way out, also after a failure). Idle
 /// standbys that a crashed predecessor on this host left behind, made to the same settings (their
 /// <c>worker-standby-spec</c> label), are taken over instead of started anew; a claim renames by the
 /// standby name, so should two workers on one host take over the same one, the second claim finds
@@ -50,7 +51,6 @@ public sealed class DockerStandbyPool : IAsyncDisposable
         _labels = labels;
         _size = size;
         _logger = logger;
-        AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
     }
 
     public ContainerSpec Spec => _spec;
@@ -176,12 +176,6 @@ public sealed class DockerStandbyPool : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
-        await CloseAsync();
-    }
-
-    private async Task CloseAsync()
-    {
         _closed = true;
         try
         {
@@ -197,12 +191,6 @@ public sealed class DockerStandbyPool : IAsyncDisposable
             removals.Add(ContainerLauncher.RemoveQuietlyAsync(_client, standby.Id, _logger));
         }
         await Task.WhenAll(removals);
-    }
-
-    private void OnProcessExit(object? sender, EventArgs e)
-    {
-        // A worker that exits without disposing its backend (e.g. `worker exec`) leaves no idle standby behind.
-        CloseAsync().Wait(TimeSpan.FromSeconds(20));
     }
 
     private async Task LaunchOneAsync()

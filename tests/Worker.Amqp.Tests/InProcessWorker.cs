@@ -69,7 +69,7 @@ public sealed class InProcessWorker : IAsyncDisposable
         }
         await Pool.DrainAsync(TimeSpan.FromSeconds(10));
         await _running;
-        await Queue.CloseAsync(TimeSpan.FromSeconds(5));
+        await Queue.DisposeAsync();
         await _backend.DisposeAsync();
         _context.Dispose();
         try

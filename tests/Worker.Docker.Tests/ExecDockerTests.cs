@@ -5,7 +5,7 @@ using Xunit.Abstractions;
 
 namespace Worker.Docker.Tests;
 
-/// <summary>`worker exec JOBFILE --backend docker`: the real executable against the real engine.</summary>
+/// <summary>`worker exec JOBFILE --backend docker` and `worker run` on Docker: the real executable against the real engine.</summary>
 [Trait("Category", "Integration")]
 public sealed class ExecDockerTests(ITestOutputHelper output) : IDisposable
 {
@@ -21,8 +21,8 @@ public sealed class ExecDockerTests(ITestOutputHelper output) : IDisposable
         var passing = Write("pass.yml", "secrets: { TOKEN: tok-5b4a39 }\nscript: [\"echo inside $(cat /etc/debian_version)\", \"echo token $TOKEN\"]");
         var failing = Write("fail.yml", "script: [\"echo failing\", \"exit 1\"]");
 
-        var (passed, passOut, passErr) = await RunWorkerAsync("exec", passing, "--backend", "docker");
-        var (failed, failOut, _) = await RunWorkerAsync("exec", failing, "--backend", "docker");
+        var (passed, passOut, passErr, _) = await WorkerProcess.RunAsync(Env(), _dir, "exec", passing, "--backend", "docker");
+        var (failed, failOut, _, _) = await WorkerProcess.RunAsync(Env(), _dir, "exec", failing, "--backend", "docker");
 
         Assert.True(passed == 0, passOut + passErr);
         Assert.Contains("inside ", passOut);
@@ -40,9 +40,23 @@ public sealed class ExecDockerTests(ITestOutputHelper output) : IDisposable
         await DockerEngine.EnsureAvailableAsync();
         var job = Write("job.yml", "script: [\"true\"]");
 
-        var (exit, stdout, stderr) = await RunWorkerAsync("exec", job, "--backend", "docker", ("WORKER_DOCKER_STANDBY", "2"));
+        var (exit, stdout, stderr, _) = await WorkerProcess.RunAsync(Env(("WORKER_DOCKER_STANDBY", "2")), _dir, "exec", job, "--backend", "docker");
 
         Assert.True(exit == 0, stdout + stderr);
+        Assert.Empty(await DockerEngine.ContainersOfFleetAsync(_fleet));
+    }
+
+    [Fact]
+    public async Task Worker_run_drained_with_sigterm_removes_its_idle_standbys_before_it_exits()
+    {
+        await DockerEngine.EnsureAvailableAsync();
+        await using var worker = WorkerProcess.Start(Env(("WORKER_PROVIDER_NAME", "docker"), ("WORKER_DOCKER_STANDBY", "1")), _dir, "run");
+        await Eventually.TrueAsync(async () => (await DockerEngine.ContainersOfFleetAsync(_fleet)).Any(c => c.State == "running"),
+            "the worker's standby container runs", TimeSpan.FromSeconds(60), gaveUp: () => worker.HasExited, explain: () => worker.Stderr);
+
+        worker.Signal("TERM");
+
+        Assert.Equal(0, await worker.WaitAsync(TimeSpan.FromSeconds(60)));
         Assert.Empty(await DockerEngine.ContainersOfFleetAsync(_fleet));
     }
 
@@ -56,7 +70,7 @@ public sealed class ExecDockerTests(ITestOutputHelper output) : IDisposable
         foreach (var (endpoint, why) in new[] { ($"unix://{socket}", $"no socket at {socket}"), ($"tcp://127.0.0.1:{closedPort}", "connection refused") })
         {
             var clock = Stopwatch.StartNew();
-            var (exit, stdout, stderr) = await RunWorkerAsync("exec", job, "--backend", "docker", ("WORKER_DOCKER_STANDBY", "0"), ("WORKER_DOCKER_ENDPOINT", endpoint));
+            var (exit, stdout, stderr, _) = await WorkerProcess.RunAsync(Env(("WORKER_DOCKER_ENDPOINT", endpoint)), _dir, "exec", job, "--backend", "docker");
             output.WriteLine($"worker exec against {endpoint}: exit {exit} after {clock.Elapsed.TotalSeconds:0.00}s");
 
             Assert.True(exit == 125, stdout + stderr);
@@ -74,54 +88,27 @@ public sealed class ExecDockerTests(ITestOutputHelper output) : IDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
+    private Dictionary<string, string> Env(params (string Key, string Value)[] extra)
+    {
+        var env = new Dictionary<string, string>
+        {
+            ["WORKER_BASE_DIR"] = Path.Combine(_dir, "state"),
+            ["WORKER_FLEET"] = _fleet,
+            ["WORKER_DOCKER_IMAGE_DEFAULT"] = DockerEngine.Image,
+            ["WORKER_DOCKER_PULL"] = "never",
+            ["WORKER_DOCKER_STANDBY"] = "0",
+        };
+        foreach (var (key, value) in extra)
+        {
+            env[key] = value;
+        }
+        return env;
+    }
+
     private string Write(string name, string text)
     {
         var path = Path.Combine(_dir, name);
         File.WriteAllText(path, text);
         return path;
-    }
-
-    private Task<(int, string, string)> RunWorkerAsync(string verb, string file, string flag, string backend) =>
-        RunWorkerAsync(verb, file, flag, backend, ("WORKER_DOCKER_STANDBY", "0"));
-
-    private async Task<(int ExitCode, string Stdout, string Stderr)> RunWorkerAsync(string verb, string file, string flag, string backend,
-        params (string Key, string Value)[] extra)
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = _dir,
-        };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "worker.dll"), verb, file, flag, backend })
-        {
-            start.ArgumentList.Add(a);
-        }
-        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("WORKER_", StringComparison.Ordinal) || k.StartsWith("TRAVIS_WORKER_", StringComparison.Ordinal)).ToList())
-        {
-            start.Environment.Remove(key);
-        }
-        start.Environment["WORKER_BASE_DIR"] = Path.Combine(_dir, "state");
-        start.Environment["WORKER_FLEET"] = _fleet;
-        start.Environment["WORKER_DOCKER_IMAGE_DEFAULT"] = DockerEngine.Image;
-        start.Environment["WORKER_DOCKER_PULL"] = "never";
-        foreach (var (key, value) in extra)
-        {
-            start.Environment[key] = value;
-        }
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-        return (process.ExitCode, await stdout, await stderr);
     }
 }
