@@ -46,7 +46,15 @@ public sealed class AmqpConnector(AmqpOptions options, string clientName, ILogge
         var connection = await factory.CreateConnectionAsync($"{clientName} ({purpose})", ct);
         connection.ConnectionShutdownAsync += (_, e) =>
         {
-            logger.LogWarning("RabbitMQ connection ({Purpose}) lost: {Reason}; recovering", purpose, e.ReplyText);
+            // A close this process asked for (the end of a command, a drained worker) is no loss.
+            if (e.Initiator == ShutdownInitiator.Application)
+            {
+                logger.LogDebug("RabbitMQ connection ({Purpose}) closed", purpose);
+            }
+            else
+            {
+                logger.LogWarning("RabbitMQ connection ({Purpose}) lost: {Reason}; recovering", purpose, e.ReplyText);
+            }
             return Task.CompletedTask;
         };
         connection.RecoverySucceededAsync += (_, _) =>

@@ -23,7 +23,20 @@ public sealed class AmqpSubmitter(AmqpOptions options, string queueName, ILogger
     public async Task<FinishState?> SubmitAsync(JobPayload payload, bool follow, TextWriter output, TextWriter status, CancellationToken ct)
     {
         var connector = new AmqpConnector(options, "worker-submit", logger);
-        await using var connection = await connector.ConnectOnceAsync(options.Uri, "submit", ct);
+        var connection = await connector.ConnectOnceAsync(options.Uri, "submit", ct);
+        try
+        {
+            return await SubmitOnAsync(connection, payload, follow, output, status, ct);
+        }
+        finally
+        {
+            await connection.CloseQuietlyAsync(logger, "the submit connection");
+        }
+    }
+
+    private async Task<FinishState?> SubmitOnAsync(IConnection connection, JobPayload payload, bool follow, TextWriter output, TextWriter status,
+        CancellationToken ct)
+    {
         await AmqpTopology.DeclareAsync(connection, queueName, options.QueueType, ct);
         await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true), ct);
         var events = Channel.CreateUnbounded<(string Type, JsonDocument Body)>();

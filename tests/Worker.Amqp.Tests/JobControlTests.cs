@@ -167,4 +167,29 @@ public sealed class JobControlTests(RabbitMqBroker broker) : IClassFixture<Rabbi
         Assert.Contains("Worker information", printed);
         dir.Delete(recursive: true);
     }
+
+    [Fact]
+    public async Task Submit_with_follow_of_a_passing_job_exits_0_and_closes_its_connection_without_a_warning()
+    {
+        var queue = NewQueue("quiet");
+        await using var worker = await InProcessWorker.StartAsync(broker.Uri, queue);
+        var dir = Directory.CreateTempSubdirectory("amqp-submit-");
+        var file = Path.Combine(dir.FullName, "passing.yml");
+        await File.WriteAllTextAsync(file, "script: [\"echo quietly\"]\n");
+        var env = new Dictionary<string, string>
+        {
+            ["WORKER_QUEUE_TYPE"] = "amqp",
+            ["WORKER_AMQP_URI"] = broker.Uri.ToString(),
+            ["WORKER_QUEUE_NAME"] = queue,
+        };
+
+        var (exit, stdout, stderr, _) = await WorkerProcess.RunAsync(env, dir.FullName, "submit", file, "--follow");
+
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("quietly", stdout);
+        Assert.Matches(@"Job \d+ passed", stderr);
+        // Only what submit itself says: no log line (a warning about the closed connection) besides.
+        Assert.All(stderr.Trim().Split('\n'), line => Assert.Matches(@"^(Submitted job \d+ to|Job \d+ [a-z]+$)", line));
+        dir.Delete(recursive: true);
+    }
 }
