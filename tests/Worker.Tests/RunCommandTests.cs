@@ -1,4 +1,6 @@
 using System.Globalization;
+using Worker.Commands;
+using Worker.Core.Jobs;
 
 namespace Worker.Tests;
 
@@ -116,5 +118,22 @@ public sealed class RunCommandTests : IDisposable
 
         Assert.Equal(1, exit);
         Assert.Contains("followed output", stdout);
+    }
+
+    [Theory]
+    [InlineData("script: [\"exit 3\"]", "errored", OutcomePolicy.WorkerErrorExitCode)]
+    [InlineData("timeout: 1s\nscript: [\"sleep 30\"]", "errored", OutcomePolicy.WorkerErrorExitCode)]
+    [InlineData("script: [\"true\"]", "passed", 0)]
+    public async Task Submit_follow_exits_with_the_code_exec_gives_for_that_finish_state(string yaml, string state, int code)
+    {
+        await using var worker = WorkerProcess.Start(Env(), _dir.Path, "run");
+        var job = _dir.Write("job.yml", yaml);
+
+        var (exit, _, stderr, _) = await WorkerProcess.RunAsync(Env(), _dir.Path, "submit", job, "--follow");
+
+        Assert.Contains($" {state}\n", stderr);
+        Assert.Equal(code, exit);
+        Assert.Equal(code, OutcomePolicy.ExitCodeOf(FinishStates.FromWireName(state)));
+        Assert.NotEqual(CommandErrors.UsageExitCode, exit);
     }
 }

@@ -59,6 +59,19 @@ public static class OutcomePolicy
     public const int WorkerErrorExitCode = 125;
     public const int CancelledExitCode = 130;
 
+    /// <summary>
+    /// The exit code for a job of which only the finish state is known (<c>worker submit --follow</c>):
+    /// the same codes <see cref="Decide"/> gives, without the detail only the outcome has (the
+    /// script's own code, 124 for a time limit). Null, a finish that was never seen, is the worker's failure.
+    /// </summary>
+    public static int ExitCodeOf(FinishState? state) => state switch
+    {
+        FinishState.Passed => 0,
+        FinishState.Failed => 1,
+        FinishState.Cancelled => CancelledExitCode,
+        _ => WorkerErrorExitCode,
+    };
+
     /// <param name="outcome">What happened.</param>
     /// <param name="requeueCount">Counted requeues of the job so far.</param>
     /// <param name="maxRequeues"><c>WORKER_MAX_REQUEUES</c>.</param>

@@ -8,7 +8,8 @@ namespace Worker.Commands;
 
 /// <summary>
 /// <c>worker submit JOBFILE [--follow]</c>: puts a job on the configured queue; with
-/// <c>--follow</c> prints its log as it grows and exits with its result.
+/// <c>--follow</c> prints its log as it grows and exits with its result, in the exit codes of
+/// <see cref="OutcomePolicy"/> (only the finish state travels back, so errored is 125).
 /// </summary>
 public static class SubmitCommand
 {
@@ -36,14 +37,6 @@ public static class SubmitCommand
             await output.WriteLineAsync(payload.JobId.ToString(CultureInfo.InvariantCulture));
             return 0;
         }
-        return ExitCodeOf(state);
+        return OutcomePolicy.ExitCodeOf(state);
     }
-
-    public static int ExitCodeOf(FinishState? state) => state switch
-    {
-        FinishState.Passed => 0,
-        FinishState.Failed => 1,
-        FinishState.Cancelled => 130,
-        _ => 2,
-    };
 }
