@@ -69,7 +69,7 @@ public sealed class JobFileTests
             secrets: { TOKEN: t0k }
             timeout: 5m
             log_silence: 30s
-            cache: { directories: [x] }
+            language: ruby
             """, "builds.linux", "hello");
 
         Assert.Equal(5, payload.JobId);
@@ -79,7 +79,7 @@ public sealed class JobFileTests
         Assert.Equal(["t0k"], payload.SecretValues);
         Assert.Equal("local/hello", payload.RepositorySlug);
         Assert.Equal("builds.linux", payload.QueueName);
-        Assert.NotNull(payload.Config["cache"]);
+        Assert.Equal("ruby", JobPayload.Str(payload.Config["language"]));
         Assert.Null(payload.Config["secrets"]);
     }
 
@@ -92,10 +92,33 @@ public sealed class JobFileTests
     }
 
     [Fact]
-    public void File_that_already_is_a_travis_payload_is_taken_as_it_is()
+    public void File_that_already_is_a_travis_payload_is_taken_as_it_is_with_fields_the_worker_does_not_read()
     {
-        var payload = JobFile.Parse("{\"job\":{\"id\":77},\"config\":{\"script\":\"true\"}}", "q");
+        var payload = JobFile.Parse("{\"job\":{\"id\":77},\"build_extras\":1,\"config\":{\"script\":\"true\",\"cache\":{\"directories\":[\"x\"]}}}", "q");
         Assert.Equal(77, payload.JobId);
+        Assert.NotNull(payload.Root["build_extras"]);
+        Assert.NotNull(payload.Config["cache"]);
+    }
+
+    [Theory]
+    [InlineData("scrpt: [\"true\"]", "'scrpt' (did you mean 'script'?)")]
+    [InlineData("script: [\"true\"]\nimgae: debian", "'imgae' (did you mean 'image'?)")]
+    [InlineData("script: [\"true\"]\nbefore_scirpt: [x]\ntimout: 5m", "keys in the job file: 'before_scirpt' (did you mean 'before_script'?), 'timout' (did you mean 'timeout'?)")]
+    [InlineData("script: [\"true\"]\ncache: { directories: [x] }", "'cache'; a job file knows after_script, arch, ")]
+    public void A_key_a_job_file_does_not_have_is_refused_naming_the_nearest_known_one(string text, string named)
+    {
+        var e = Assert.Throws<InvalidJobPayloadException>(() => JobFile.Parse(text, "q"));
+        Assert.Contains(named, e.Message);
+    }
+
+    [Theory]
+    [InlineData("scrpt", "script")]
+    [InlineData("SCRIPT", null)]
+    [InlineData("envv", "env")]
+    [InlineData("x", null)]
+    public void The_nearest_known_name_is_suggested_only_when_it_is_close(string typed, string? expected)
+    {
+        Assert.Equal(expected, KeyNames.Nearest(typed, ["script", "env", "image", "id"]));
     }
 
     [Theory]

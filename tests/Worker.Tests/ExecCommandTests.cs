@@ -24,6 +24,23 @@ public sealed class ExecCommandTests : IDisposable
         Assert.Empty(Directory.GetDirectories(Path.Combine(_dir.Path, "state", "local")));
     }
 
+    [Theory]
+    [InlineData("exec")]
+    [InlineData("submit")]
+    public async Task A_job_file_with_a_mistyped_key_stops_with_exit_2_naming_the_key_and_the_one_meant(string command)
+    {
+        var job = _dir.Write("typo.yml", "scrpt: [\"echo never runs\"]");
+
+        var (exit, stdout, stderr, _) = await WorkerProcess.RunAsync(Env(), _dir.Path, command, job);
+
+        Assert.Equal(2, exit);
+        var line = Assert.Single(stderr.Trim().Split('\n'));
+        Assert.Contains("'scrpt' (did you mean 'script'?)", line);
+        Assert.DoesNotContain("never runs", stdout);
+        var created = Path.Combine(_dir.Path, "state", "builds.linux", "10-created.d");
+        Assert.Empty(Directory.Exists(created) ? Directory.GetFiles(created) : []);
+    }
+
     [Fact]
     public async Task Job_that_runs_exit_1_exits_1()
     {

@@ -18,14 +18,23 @@ namespace Worker.Core.Jobs;
 /// timeout: 5m                    # hard limit
 /// log_silence: 1m
 /// </code>
-/// A file that already is a travis payload (it has a <c>job</c> object) is taken as it is.
-/// Keys the worker doesn't know are kept in <c>config</c>.
+/// A file that already is a travis payload (it has a <c>job</c> object) is taken as it is, unknown
+/// fields and all. In a job file, a key the worker does not read is refused, naming the nearest one
+/// it knows: a typo (<c>scrpt</c>) must not pass as a job without a script, or a weaker one.
 /// </summary>
 public static class JobFile
 {
+    /// <summary>Keys of the file itself; they become the payload's job, timeouts, env_vars and so on.</summary>
     private static readonly HashSet<string> TopLevel = new(StringComparer.Ordinal)
     {
         "id", "number", "secrets", "timeout", "log_silence", "vm_size", "repository", "queue",
+    };
+
+    /// <summary>Keys that go into the payload's <c>config</c>, each read by the worker (script generator, start attributes, image).</summary>
+    private static readonly HashSet<string> ConfigKeys = new(StringComparer.Ordinal)
+    {
+        "image", "image_name", "osx_image", "env", "before_script", "script", "after_script",
+        "volumes", "cpus", "memory", "privileged", "language", "dist", "arch", "group", "os",
     };
 
     public static JobPayload Load(string path, string queueName)
@@ -53,6 +62,7 @@ public static class JobFile
         {
             return JobPayload.FromNode(doc);
         }
+        RefuseUnknownKeys(doc);
 
         var id = doc["id"] is JsonValue idValue && long.TryParse(JobPayload.Str(idValue), NumberStyles.None, CultureInfo.InvariantCulture, out var given)
             ? given
@@ -102,6 +112,21 @@ public static class JobFile
             ["queue"] = JobPayload.Str(doc["queue"]) ?? queueName,
         };
         return JobPayload.FromNode(payload);
+    }
+
+    private static void RefuseUnknownKeys(JsonObject doc)
+    {
+        var unknown = doc.Select(entry => entry.Key).Where(key => !TopLevel.Contains(key) && !ConfigKeys.Contains(key)).ToList();
+        if (unknown.Count == 0)
+        {
+            return;
+        }
+        var known = TopLevel.Concat(ConfigKeys).Order(StringComparer.Ordinal).ToList();
+        var named = unknown.Select(key => KeyNames.Nearest(key, known) is { } nearest
+            ? $"'{key}' (did you mean '{nearest}'?)"
+            : $"'{key}'");
+        throw new InvalidJobPayloadException(
+            $"unknown key{(unknown.Count > 1 ? "s" : "")} in the job file: {string.Join(", ", named)}; a job file knows {string.Join(", ", known)}");
     }
 
     /// <summary>Unique enough for one host and well inside JSON's exact integers.</summary>
