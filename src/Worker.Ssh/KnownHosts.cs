@@ -55,6 +55,13 @@ public sealed class KnownHosts : HostKeyPolicy
         return new KnownHosts(source, lines);
     }
 
+    /// <summary>Whether some line trusts a key for <paramref name="endpoint"/>; a host with none can never be reached.</summary>
+    public bool ListsKeyFor(SshEndpoint endpoint)
+    {
+        var name = NameOf(endpoint);
+        return _lines.Any(l => l.Marker == KnownHostsMarker.None && l.MatchesHost(name));
+    }
+
     public override string? Refuse(SshEndpoint endpoint, PresentedHostKey key)
     {
         var name = NameOf(endpoint);
