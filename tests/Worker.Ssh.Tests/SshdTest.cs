@@ -43,6 +43,7 @@ public abstract class SshdTest : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        await BeforeDisposeAsync();
         foreach (var machine in _machines)
         {
             await machine.DisposeAsync();
@@ -53,6 +54,9 @@ public abstract class SshdTest : IAsyncLifetime
         }
         Directory.Delete(Dir, recursive: true);
     }
+
+    /// <summary>Ends what a test started on top of the machines (e.g. processors running jobs on them), before they go.</summary>
+    protected virtual Task BeforeDisposeAsync() => Task.CompletedTask;
 
     /// <summary>A machine for <paramref name="user"/> (default: the key user) on a free port, with <see cref="Key"/> installed.</summary>
     protected async Task<TestSshd> StartSshdAsync(string? user = null, int? port = null, string name = "vm", bool freshHostKey = false,

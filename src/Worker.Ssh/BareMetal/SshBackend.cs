@@ -71,7 +71,8 @@ public sealed class SshBackend : IBackend
                 await RemoveLeftoversAsync(lease, machine, ct);
                 var directory = await CreateDirectoryAsync(machine, id, ct);
                 lease.Working();
-                progress.Report($"Running on {lease.Endpoint} (host key {machine.HostKeyFingerprint ?? "not checked"}) in {directory}");
+                var checkedKey = _options.AcceptsAnyHostKey ? "not checked" : "listed in WORKER_SSH_KNOWN_HOSTS";
+                progress.Report($"Running on {lease.Endpoint} (host key {machine.HostKeyFingerprint}, {checkedKey}) in {directory}");
                 return new SshInstance(id, directory, lease, machine, _logger);
             }
             catch (Exception e) when (!ct.IsCancellationRequested)
