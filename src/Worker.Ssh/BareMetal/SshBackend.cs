@@ -14,7 +14,7 @@ namespace Worker.Ssh.BareMetal;
 /// <c>WORKER_SSH_HOST_RETRY</c> and the next free host is tried; only when every host is set aside
 /// does the job go back to the queue, as this worker's failure (not counted against the job).
 /// </summary>
-public sealed class SshBackend : IBackend
+public sealed class SshBackend : IBackend, IMachineLimit
 {
     private readonly SshOptions _options;
     private readonly SshHostPool _pool;
@@ -33,8 +33,10 @@ public sealed class SshBackend : IBackend
 
     public string Name => "ssh";
 
-    /// <summary>How many jobs can run at once: one per host.</summary>
-    public int Capacity => _pool.Count;
+    /// <summary>One job per host.</summary>
+    public int MaxConcurrentJobs => _pool.Count;
+
+    public string MachineLimitReason => $"the {_pool.Count} host(s) of WORKER_SSH_HOSTS, which run one job each";
 
     public string ProbeDescription =>
         $"an SSH login to an idle host of WORKER_SSH_HOSTS ({_pool.Count} host(s)) and a write check of its build root {_options.Root}";

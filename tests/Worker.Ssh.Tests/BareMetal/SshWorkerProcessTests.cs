@@ -64,7 +64,8 @@ public sealed partial class SshWorkerProcessTests(ITestOutputHelper output) : Ba
 
         await Eventually.TrueAsync(async () => (await http.GetAsync("/readyz")).StatusCode == HttpStatusCode.ServiceUnavailable,
             "/readyz answers 503", explain: () => worker.Stderr);
-        var readiness = await http.GetStringAsync("/readyz");
+        var readiness = await (await http.GetAsync("/readyz")).Content.ReadAsStringAsync();
+        output.WriteLine($"/readyz with every host down: {readiness}");
         Assert.Contains("every host of WORKER_SSH_HOSTS is set aside", readiness);
         Assert.Contains("Every host of WORKER_SSH_HOSTS is down", worker.Stderr);
         Assert.Contains("WORKER_POOL_SIZE=5 is more than the 2 host(s) of WORKER_SSH_HOSTS, which run one job each: 2 processors", worker.Stderr);
