@@ -96,17 +96,14 @@ public sealed class SshBackend : IBackend, IMachineLimit
 
     /// <summary>
     /// Logs in to each host no job holds and checks its build root; a host that answers is taken
-    /// back at once. Succeeds when one answers (or every host runs a job: they work).
+    /// back at once. Succeeds when one answers, or some host runs a job (a job that needs a host
+    /// waits for it).
     /// </summary>
     public async Task ProbeAsync(CancellationToken ct)
     {
         var idle = _pool.Idle();
-        if (idle.Count == 0)
-        {
-            return;
-        }
         var failures = await Task.WhenAll(idle.Select(endpoint => ProbeHostAsync(endpoint, ct)));
-        if (failures.Any(f => f is null))
+        if (idle.Count < _pool.Count || failures.Any(f => f is null))
         {
             return;
         }

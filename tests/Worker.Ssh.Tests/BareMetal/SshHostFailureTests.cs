@@ -192,5 +192,21 @@ public sealed class SshHostFailureTests : BareMetalTest
         Assert.Equal(1, LoggedLines($"SSH host {Entry(host)} answers again"));
     }
 
+    [Fact]
+    public async Task A_probe_passes_while_a_host_runs_a_job_though_the_others_are_down()
+    {
+        var (a, b) = await StartTwoHostsAsync();
+        var backend = Backend([a, b]);
+        a.Dispose();
+        await using var onB = await backend.StartAsync(Attributes(), new Progress<string>(), CancellationToken.None);
+
+        await backend.ProbeAsync(CancellationToken.None);
+        await onB.StopAsync(CancellationToken.None);
+
+        Assert.Equal(Entry(b), onB.ImageName);
+        Assert.Equal(1, LoggedLines($"SSH host {Entry(a)} is set aside for 1m: SSH to {Entry(a)} failed 2 time(s)"));
+        Assert.Equal(1, LoggedLines($"SSH host {Entry(a)} is set aside for 1m: SSH to {Entry(a)} failed 1 time(s)"));
+    }
+
     private static StartAttributes Attributes() => new() { JobId = 7 };
 }
