@@ -162,6 +162,9 @@ public sealed class SshBackend : IBackend, IMachineLimit
         return path;
     }
 
+    /// <summary>Nothing outlives a job: each job's login and its host go with its machine.</summary>
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
     /// <summary>Why a host can't take jobs, naming the setting to check where one is at fault.</summary>
     private static string WhyUnusable(Exception e) => e switch
     {
