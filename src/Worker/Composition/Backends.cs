@@ -4,6 +4,7 @@ using Worker.Core.Configuration;
 using Worker.Core.Registration;
 using Worker.Docker;
 using Worker.Gce;
+using Worker.Ssh.BareMetal;
 
 namespace Worker.Composition;
 
@@ -20,6 +21,7 @@ public static class Backends
         FakeRegistration.Backend,
         DockerRegistration.Backend,
         GceRegistration.Backend,
+        SshRegistration.Backend,
     ];
 
     public static readonly Setting<string> ProviderName = Setting.OneOf("PROVIDER_NAME", LocalRegistration.Backend.Name,
