@@ -59,7 +59,7 @@ public static class RunCommand
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
 
         logger.LogInformation("Worker {Host} taking jobs from {QueueType} queue {Queue} with {PoolSize} processor(s) on backend {Backend}",
-            context.Options.Host, source.Name, context.Options.JobQueueName, context.Options.ProcessorCount, backend.Name);
+            context.Options.Host, source.Name, context.Options.JobQueueName, pool.Size, backend.Name);
         // The server binds before any job is taken, so a taken port stops start-up instead of a running host.
         await using var server = await WorkerHttpServer.StartAsync(HttpOptions.Load(settings), pool, context.Options.Host,
             context.Options.Shutdown, context.LoggerFactory);

@@ -74,7 +74,19 @@ public sealed class WorkerContext : IDisposable
     /// <summary>The host's processors, with a circuit breaker that stops them taking jobs while the backend is down.</summary>
     public ProcessorPool CreatePool(IJobQueue queue, IBackend backend) =>
         new(queue, CreatePipeline(backend, new HostCircuitBreaker(backend, Options.Breaker, LoggerFactory.CreateLogger<HostCircuitBreaker>())),
-            Options.ProcessorCount, LoggerFactory.CreateLogger<ProcessorPool>());
+            PoolSizeFor(backend), LoggerFactory.CreateLogger<ProcessorPool>());
+
+    /// <summary><c>WORKER_POOL_SIZE</c>, but no more processors than the backend has machines for (saying so).</summary>
+    private int PoolSizeFor(IBackend backend)
+    {
+        if (backend is not IMachineLimit limit || Options.ProcessorCount <= limit.MaxConcurrentJobs)
+        {
+            return Options.ProcessorCount;
+        }
+        LoggerFactory.CreateLogger("run").LogWarning("WORKER_POOL_SIZE={PoolSize} is more than {Reason}: {Processors} processors",
+            Options.ProcessorCount, limit.MachineLimitReason, limit.MaxConcurrentJobs);
+        return limit.MaxConcurrentJobs;
+    }
 
     public void Dispose()
     {
