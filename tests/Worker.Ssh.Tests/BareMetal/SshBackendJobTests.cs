@@ -34,7 +34,7 @@ public sealed class SshBackendJobTests : BareMetalTest
         var (queue, _) = StartPool(Backend([host]), 1);
         var marker = Marker();
 
-        var job = queue.Enqueue(Job($"script: [\"{Leftover(marker)}\", \"pgrep -f {marker} >/dev/null && echo left running\", \"echo in $PWD\"]"));
+        var job = queue.Enqueue(Job($"script: [\"{Leftover(marker)}\", \"until pgrep -f {marker} >/dev/null; do sleep 0.05; done; echo left running\", \"echo in $PWD\"]"));
 
         Assert.Equal("passed", await job.Outcome.WaitAsync(TimeSpan.FromMinutes(1)));
         Assert.Contains("left running", job.Log);
