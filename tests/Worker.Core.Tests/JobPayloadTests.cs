@@ -49,6 +49,68 @@ public sealed class JobPayloadTests
         Assert.Contains(reason, e.Message);
     }
 
+    [Theory]
+    [InlineData("""{"job":{"id":1},"timeouts":{"hard_limit":1000000000000}}""", "timeouts.hard_limit must be a number of seconds from 0 to 604800")]
+    [InlineData("""{"job":{"id":1},"timeouts":{"hard_limit":1e400}}""", "timeouts.hard_limit must be a number of seconds")]
+    [InlineData("""{"job":{"id":1},"timeouts":{"log_silence":-1}}""", "timeouts.log_silence must be a number of seconds")]
+    [InlineData("""{"job":{"id":1},"timeouts":{"log_silence":"99999999999999h"}}""", "timeouts.log_silence must be a number of seconds")]
+    [InlineData("""{"job":{"id":1},"timeouts":{"hard_limit":"soon"}}""", "timeouts.hard_limit must be a number of seconds")]
+    [InlineData("""{"job":{"id":99999999999999999999}}""", "job.id must be a positive integer")]
+    [InlineData("""{"job":{"id":1.5}}""", "job.id must be a positive integer")]
+    [InlineData("""{"job":{"id":1},"meta":{"state_update_count":1e12}}""", "meta.state_update_count must be a whole number")]
+    [InlineData("""{"job":{"id":1},"meta":{"state_update_count":"3"}}""", "meta.state_update_count must be a whole number")]
+    [InlineData("""{"job":{"id":1},"meta":{"requeue_count":-2}}""", "meta.requeue_count must be a whole number")]
+    [InlineData("""{"job":{"id":1},"config":{"cpus":"many"}}""", "config.cpus must be a positive number")]
+    [InlineData("""{"job":{"id":1},"config":{"memory":"1e30g"}}""", "config.memory must be a size")]
+    [InlineData("""{"job":{"id":1},"config":{"memory":{"gb":2}}}""", "config.memory must be a size")]
+    [InlineData("""{"job":{"id":1},"config":{"volumes":"/a:/b"}}""", "config.volumes must be a list")]
+    [InlineData("""{"job":{"id":1},"config":{"volumes":[["/a:/b"]]}}""", "config.volumes must list strings")]
+    [InlineData("""{"job":{"id":1},"repository":"acme/app"}""", "repository must be a JSON object")]
+    [InlineData("""{"job":{"id":1},"env_vars":[["A","b"]]}""", "env_vars must list objects")]
+    [InlineData("""{"job":{"id":1},"env_vars":[{"name":{"x":1},"value":"b"}]}""", "env_vars: name must be a string")]
+    [InlineData("""{"job":{"id":1},"job":{"id":2}}""", "payload is not JSON")]
+    [InlineData("""{"job":{"id":1},"config":{"script":"a","script":"b"}}""", "payload is not JSON")]
+    public void Values_out_of_range_or_of_the_wrong_type_are_refused_where_the_payload_is_read(string json, string reason)
+    {
+        var e = Assert.Throws<InvalidJobPayloadException>(() => JobPayload.Parse(json));
+        Assert.Contains(reason, e.Message);
+        var fromBytes = Assert.Throws<InvalidJobPayloadException>(() => JobPayload.Parse(System.Text.Encoding.UTF8.GetBytes(json)));
+        Assert.Equal(e.Message, fromBytes.Message);
+    }
+
+    [Fact]
+    public void A_string_with_an_unpaired_surrogate_is_refused_where_the_payload_is_read()
+    {
+        var e = Assert.Throws<InvalidJobPayloadException>(() => JobPayload.Parse("""{"job":{"id":1},"config":{"script":"echo \ud800"}}"""));
+        Assert.Contains("can't be read", e.Message);
+    }
+
+    [Fact]
+    public void Invalid_utf8_inside_a_string_is_refused_where_the_payload_is_read()
+    {
+        // The JSON reader accepts it; only decoding the string finds it, which the payload does at once.
+        byte[] bytes = [.. "{\"job\":{\"id\":1},\"config\":{\"script\":\""u8, 0xC3, 0x28, .. "\"}}"u8];
+        var e = Assert.Throws<InvalidJobPayloadException>(() => JobPayload.Parse(bytes));
+        Assert.Contains("UTF-8", e.Message);
+    }
+
+    [Fact]
+    public void Values_the_worker_reads_are_taken_once_when_the_payload_is_read()
+    {
+        var payload = JobPayload.Parse("""
+            {"job":{"id":"9"},"timeouts":{"hard_limit":"1h30m","log_silence":0},"meta":{"state_update_count":4,"requeue_count":2},
+             "config":{"cpus":"1.5","memory":"512m","volumes":["/a:/b:ro",""]}}
+            """);
+        Assert.Equal(TimeSpan.FromMinutes(90), payload.HardLimit);
+        Assert.Null(payload.LogSilence); // 0: the worker's default
+        Assert.Equal(4, payload.StateUpdateCount);
+        Assert.Equal(2, payload.MetaRequeueCount);
+        Assert.Equal(1.5, payload.Cpus);
+        Assert.Equal(512L << 20, payload.Memory);
+        Assert.Equal(["/a:/b:ro"], payload.Volumes);
+        Assert.Equal(TimeSpan.FromDays(7), JobPayload.Parse("""{"job":{"id":1},"timeouts":{"hard_limit":604800}}""").HardLimit);
+    }
+
     [Fact]
     public void Job_id_given_as_a_string_is_accepted()
     {
@@ -126,6 +188,7 @@ public sealed class JobFileTests
     [InlineData("secrets: [a]\nscript: x", "secrets must be a mapping")]
     [InlineData("- just\n- a list", "must be a mapping")]
     [InlineData("script: [unclosed", "not valid YAML")]
+    [InlineData("? [a, b]\n: x\nscript: x", "keys must be plain names")]
     public void Bad_job_file_is_refused_with_the_reason(string text, string reason)
     {
         var e = Assert.Throws<InvalidJobPayloadException>(() => JobFile.Parse(text, "q"));

@@ -48,6 +48,9 @@ public sealed class SettingsTests
     [InlineData("POOL_SIZE", "0")]
     [InlineData("MAX_LOG_LENGTH", "lots")]
     [InlineData("HARD_TIMEOUT", "-5s")]
+    [InlineData("HARD_TIMEOUT", "1e300")]
+    [InlineData("LOG_TIMEOUT", "99999999999999h")]
+    [InlineData("MAX_LOG_LENGTH", "1e30g")]
     [InlineData("QUEUE_NAME", "a/b")]
     [InlineData("BUILD_API_URI", "ftp://x")]
     public void Each_kind_of_bad_value_is_refused(string key, string value)

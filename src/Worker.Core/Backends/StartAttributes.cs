@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json.Nodes;
 using Worker.Core.Configuration;
 using Worker.Core.Jobs;
@@ -37,29 +36,6 @@ public sealed record StartAttributes
     public static StartAttributes From(JobPayload payload, StartDefaults defaults, TimeSpan hardTimeout, MachineLabels labels)
     {
         var config = payload.Config;
-        var volumes = new List<string>();
-        if (config["volumes"] is JsonArray array)
-        {
-            volumes.AddRange(array.Select(v => JobPayload.Str(v) ?? "").Where(v => v.Length > 0));
-        }
-        else if (JobPayload.Str(config["volumes"]) is { Length: > 0 } single)
-        {
-            throw new InvalidJobPayloadException($"config.volumes must be a list, got '{single}'");
-        }
-        double? cpus = null;
-        if (config["cpus"] is JsonNode c)
-        {
-            cpus = double.TryParse(JobPayload.Str(c), NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && n > 0
-                ? n
-                : throw new InvalidJobPayloadException($"config.cpus must be a positive number, got {c.ToJsonString()}");
-        }
-        long? memory = null;
-        if (config["memory"] is JsonNode m)
-        {
-            memory = ByteSizes.TryParse(JobPayload.Str(m) ?? "", out var bytes) && bytes > 0
-                ? bytes
-                : throw new InvalidJobPayloadException($"config.memory must be a size such as 2g or 512m, got {m.ToJsonString()}");
-        }
         return new StartAttributes
         {
             JobId = payload.JobId,
@@ -72,9 +48,9 @@ public sealed record StartAttributes
             VmSize = payload.VmSize,
             RepositorySlug = payload.RepositorySlug,
             HardTimeout = hardTimeout,
-            Cpus = cpus,
-            Memory = memory,
-            Volumes = volumes,
+            Cpus = payload.Cpus,
+            Memory = payload.Memory,
+            Volumes = payload.Volumes,
             Privileged = config["privileged"] is JsonValue p && p.TryGetValue<bool>(out var priv) && priv,
             Labels = labels.For(payload.JobId, hardTimeout),
         };

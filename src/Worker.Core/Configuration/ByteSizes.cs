@@ -30,7 +30,7 @@ public static class ByteSizes
             };
             text = text[..^1];
         }
-        if (factor == 0 || !double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) || n < 0)
+        if (factor == 0 || !double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) || n < 0 || !(n * factor < long.MaxValue))
         {
             return false;
         }

@@ -24,8 +24,7 @@ public static partial class Durations
             {
                 return false;
             }
-            duration = TimeSpan.FromSeconds(seconds);
-            return true;
+            return TrySum(() => TimeSpan.FromSeconds(seconds), out duration);
         }
         var match = GoDuration().Match(text);
         if (!match.Success)
@@ -34,20 +33,37 @@ public static partial class Durations
         }
         var numbers = match.Groups["n"].Captures;
         var units = match.Groups["u"].Captures;
-        var total = TimeSpan.Zero;
-        for (var i = 0; i < numbers.Count; i++)
+        return TrySum(() =>
         {
-            var n = double.Parse(numbers[i].Value, CultureInfo.InvariantCulture);
-            total += units[i].Value switch
+            var total = TimeSpan.Zero;
+            for (var i = 0; i < numbers.Count; i++)
             {
-                "h" => TimeSpan.FromHours(n),
-                "m" => TimeSpan.FromMinutes(n),
-                "s" => TimeSpan.FromSeconds(n),
-                _ => TimeSpan.FromMilliseconds(n),
-            };
+                var n = double.Parse(numbers[i].Value, CultureInfo.InvariantCulture);
+                total += units[i].Value switch
+                {
+                    "h" => TimeSpan.FromHours(n),
+                    "m" => TimeSpan.FromMinutes(n),
+                    "s" => TimeSpan.FromSeconds(n),
+                    _ => TimeSpan.FromMilliseconds(n),
+                };
+            }
+            return total;
+        }, out duration);
+    }
+
+    /// <summary>A duration too long for a TimeSpan is not a duration: false, not an OverflowException.</summary>
+    private static bool TrySum(Func<TimeSpan> sum, out TimeSpan duration)
+    {
+        try
+        {
+            duration = sum();
+            return true;
         }
-        duration = total;
-        return true;
+        catch (OverflowException)
+        {
+            duration = TimeSpan.Zero;
+            return false;
+        }
     }
 
     public static TimeSpan Parse(string text) =>

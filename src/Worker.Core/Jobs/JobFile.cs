@@ -169,7 +169,10 @@ public static class JobFile
                 var obj = new JsonObject();
                 foreach (var (key, child) in map.Children)
                 {
-                    obj[((YamlScalarNode)key).Value ?? ""] = Convert(child);
+                    var name = key is YamlScalarNode scalarKey
+                        ? scalarKey.Value ?? ""
+                        : throw new InvalidJobPayloadException($"job file keys must be plain names, got a {key.NodeType.ToString().ToLowerInvariant()} at line {key.Start.Line}");
+                    obj[name] = Convert(child);
                 }
                 return obj;
             case YamlSequenceNode seq:

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -11,10 +12,18 @@ namespace Worker.Core.Jobs;
 /// </summary>
 public sealed class JobPayload
 {
-    private JobPayload(JsonObject root, long jobId)
+    /// <summary>The longest <c>timeouts.hard_limit</c> or <c>log_silence</c> a payload may ask for.</summary>
+    public static readonly TimeSpan MaxTimeout = TimeSpan.FromDays(7);
+
+    private static readonly JsonDocumentOptions Strict = new() { AllowDuplicateProperties = false };
+
+    private readonly Values _values;
+
+    private JobPayload(JsonObject root, long jobId, Values values)
     {
         Root = root;
         JobId = jobId;
+        _values = values;
     }
 
     public JsonObject Root { get; }
@@ -28,13 +37,27 @@ public sealed class JobPayload
     public JsonObject Config => Root["config"] as JsonObject ?? new JsonObject();
     public DateTimeOffset? QueuedAt =>
         DateTimeOffset.TryParse(Str(Root["job"]?["queued_at"]), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t) ? t : null;
-    public int StateUpdateCount => Number(Root["meta"]?["state_update_count"]) is { } n ? (int)n : 0;
+
+    /// <summary><c>meta.state_update_count</c>: how many state updates travis-hub has seen for the job.</summary>
+    public int StateUpdateCount => _values.StateUpdateCount;
+
+    /// <summary><c>meta.requeue_count</c>, where the file queue keeps a job's requeues.</summary>
+    public int MetaRequeueCount => _values.MetaRequeueCount;
 
     /// <summary><c>timeouts.hard_limit</c> in seconds; null (or 0) means the worker's default.</summary>
-    public TimeSpan? HardLimit => Seconds(Root["timeouts"]?["hard_limit"]);
+    public TimeSpan? HardLimit => _values.HardLimit;
 
     /// <summary><c>timeouts.log_silence</c> in seconds; null (or 0) means the worker's default.</summary>
-    public TimeSpan? LogSilence => Seconds(Root["timeouts"]?["log_silence"]);
+    public TimeSpan? LogSilence => _values.LogSilence;
+
+    /// <summary>CPUs the job asks for (<c>config.cpus</c>).</summary>
+    public double? Cpus => _values.Cpus;
+
+    /// <summary>Memory in bytes the job asks for (<c>config.memory</c>, e.g. <c>2g</c>).</summary>
+    public long? Memory => _values.Memory;
+
+    /// <summary>Volumes the job asks for (<c>config.volumes</c>, <c>src:dst[:ro]</c>).</summary>
+    public IReadOnlyList<string> Volumes => _values.Volumes;
 
     /// <summary>The image the job asks for: <c>config.image</c>, else travis's <c>config.image_name</c> / <c>osx_image</c>.</summary>
     public string? Image => Str(Config["image"]) ?? Str(Config["image_name"]) ?? Str(Config["osx_image"]);
@@ -80,9 +103,9 @@ public sealed class JobPayload
         JsonNode? node;
         try
         {
-            node = JsonNode.Parse(json);
+            node = JsonNode.Parse(json, documentOptions: Strict);
         }
-        catch (JsonException e)
+        catch (Exception e) when (IsUnreadable(e))
         {
             throw new InvalidJobPayloadException($"payload is not JSON: {e.Message}", e);
         }
@@ -94,22 +117,45 @@ public sealed class JobPayload
         JsonNode? node;
         try
         {
-            var reader = new Utf8JsonReader(utf8);
-            node = JsonNode.Parse(ref reader);
+            node = JsonNode.Parse(utf8, documentOptions: Strict);
         }
-        catch (JsonException e)
+        catch (Exception e) when (IsUnreadable(e))
         {
             throw new InvalidJobPayloadException($"payload is not JSON: {e.Message}", e);
         }
         return FromNode(node);
     }
 
+    private static bool IsUnreadable(Exception e) => e is JsonException or ArgumentException or InvalidOperationException or DecoderFallbackException;
+
+    /// <summary>
+    /// Takes a parsed document as a payload once every value the worker reads from it is checked, so
+    /// no later step can fail on it: a payload either is refused here, with the reason, or is usable.
+    /// </summary>
     public static JobPayload FromNode(JsonNode? node)
+    {
+        try
+        {
+            return Validate(node);
+        }
+        catch (InvalidJobPayloadException)
+        {
+            throw;
+        }
+        catch (Exception e)
+        {
+            // JsonNode reads lazily: a duplicate key or a broken escape deep inside surfaces here.
+            throw new InvalidJobPayloadException($"payload can't be read: {e.Message}", e);
+        }
+    }
+
+    private static JobPayload Validate(JsonNode? node)
     {
         if (node is not JsonObject root)
         {
             throw new InvalidJobPayloadException("payload is not a JSON object");
         }
+        ReadEverything(root);
         if (root["job"] is not JsonObject job)
         {
             throw new InvalidJobPayloadException("payload has no job object (job.id is required)");
@@ -119,7 +165,7 @@ public sealed class JobPayload
             JsonValue v when v.TryGetValue<long>(out var n) => n,
             JsonValue v when v.TryGetValue<string>(out var s) && long.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var n) => n,
             null => throw new InvalidJobPayloadException("payload has no job.id"),
-            var other => throw new InvalidJobPayloadException($"job.id must be a positive integer, got {other.ToJsonString()}"),
+            var other => throw new InvalidJobPayloadException($"job.id must be a positive integer, got {Shorten(other)}"),
         };
         if (id <= 0)
         {
@@ -128,15 +174,19 @@ public sealed class JobPayload
         CheckType<JsonObject>(root, "config");
         CheckType<JsonObject>(root, "timeouts");
         CheckType<JsonObject>(root, "meta");
+        CheckType<JsonObject>(root, "repository");
         CheckType<JsonArray>(root, "env_vars");
-        foreach (var key in new[] { "hard_limit", "log_silence" })
-        {
-            if (root["timeouts"]?[key] is JsonNode t && !(Number(t) >= 0 || t.GetValueKind() == JsonValueKind.String))
-            {
-                throw new InvalidJobPayloadException($"timeouts.{key} must be a number of seconds, got {t.ToJsonString()}");
-            }
-        }
-        return new JobPayload(root, id);
+        CheckEnvVars(root["env_vars"] as JsonArray);
+        var config = root["config"] as JsonObject ?? [];
+        var values = new Values(
+            HardLimit: ReadTimeout(root["timeouts"]?["hard_limit"], "hard_limit"),
+            LogSilence: ReadTimeout(root["timeouts"]?["log_silence"], "log_silence"),
+            StateUpdateCount: ReadCount(root["meta"]?["state_update_count"], "meta.state_update_count"),
+            MetaRequeueCount: ReadCount(root["meta"]?["requeue_count"], "meta.requeue_count"),
+            Cpus: ReadCpus(config["cpus"]),
+            Memory: ReadMemory(config["memory"]),
+            Volumes: ReadVolumes(config["volumes"]));
+        return new JobPayload(root, id, values);
     }
 
     public string ToJson() => Root.ToJsonString();
@@ -144,7 +194,38 @@ public sealed class JobPayload
     public byte[] ToUtf8Bytes() => JsonSerializer.SerializeToUtf8Bytes(Root);
 
     /// <summary>A deep copy, so a requeue can change meta without touching the running job's view.</summary>
-    public JobPayload Clone() => new((JsonObject)Root.DeepClone(), JobId);
+    public JobPayload Clone() => new((JsonObject)Root.DeepClone(), JobId, _values);
+
+    /// <summary>
+    /// Walks the whole document once: JsonNode builds objects and decodes strings on first use, so
+    /// a duplicate key or an unpaired surrogate would otherwise throw in whichever step reads it first.
+    /// </summary>
+    private static void ReadEverything(JsonNode? node)
+    {
+        var pending = new Stack<JsonNode?>();
+        pending.Push(node);
+        while (pending.TryPop(out var next))
+        {
+            switch (next)
+            {
+                case JsonObject obj:
+                    foreach (var (_, child) in obj)
+                    {
+                        pending.Push(child);
+                    }
+                    break;
+                case JsonArray array:
+                    foreach (var child in array)
+                    {
+                        pending.Push(child);
+                    }
+                    break;
+                case JsonValue value when value.GetValueKind() == JsonValueKind.String:
+                    value.GetValue<string>();
+                    break;
+            }
+        }
+    }
 
     private static void CheckType<T>(JsonObject root, string key) where T : JsonNode
     {
@@ -152,6 +233,100 @@ public sealed class JobPayload
         {
             throw new InvalidJobPayloadException($"{key} must be a JSON {(typeof(T) == typeof(JsonArray) ? "array" : "object")}, got {node.GetValueKind().ToString().ToLowerInvariant()}");
         }
+    }
+
+    private static void CheckEnvVars(JsonArray? envVars)
+    {
+        foreach (var item in envVars ?? [])
+        {
+            if (item is not JsonObject variable)
+            {
+                throw new InvalidJobPayloadException($"env_vars must list objects such as {{\"name\":\"A\",\"value\":\"b\",\"public\":false}}, got {Shorten(item)}");
+            }
+            if (variable["name"] is JsonNode name && name.GetValueKind() != JsonValueKind.String)
+            {
+                throw new InvalidJobPayloadException($"env_vars: name must be a string, got {Shorten(name)}");
+            }
+            if (variable["value"] is JsonObject or JsonArray)
+            {
+                throw new InvalidJobPayloadException($"env_vars: the value of {Str(variable["name"])} must be a string, got {Shorten(variable["value"])}");
+            }
+        }
+    }
+
+    private static TimeSpan? ReadTimeout(JsonNode? node, string key)
+    {
+        if (node is null)
+        {
+            return null;
+        }
+        TimeSpan? limit = null;
+        if (Number(node) is { } seconds)
+        {
+            if (seconds >= 0 && seconds <= MaxTimeout.TotalSeconds)
+            {
+                limit = TimeSpan.FromSeconds(seconds);
+            }
+        }
+        else if (node is JsonValue s && s.TryGetValue<string>(out var text) && Configuration.Durations.TryParse(text, out var span) && span <= MaxTimeout)
+        {
+            limit = span;
+        }
+        if (limit is null)
+        {
+            throw new InvalidJobPayloadException(
+                $"timeouts.{key} must be a number of seconds from 0 to {MaxTimeout.TotalSeconds:0} ({Configuration.Durations.Format(MaxTimeout)}), got {Shorten(node)}");
+        }
+        return limit > TimeSpan.Zero ? limit : null;
+    }
+
+    private static int ReadCount(JsonNode? node, string key)
+    {
+        if (node is null)
+        {
+            return 0;
+        }
+        return Number(node) is { } n && n >= 0 && n <= int.MaxValue && n == Math.Floor(n)
+            ? (int)n
+            : throw new InvalidJobPayloadException($"{key} must be a whole number from 0 to {int.MaxValue}, got {Shorten(node)}");
+    }
+
+    private static double? ReadCpus(JsonNode? node)
+    {
+        if (node is null)
+        {
+            return null;
+        }
+        return double.TryParse(Str(node), NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && n > 0 && double.IsFinite(n)
+            ? n
+            : throw new InvalidJobPayloadException($"config.cpus must be a positive number, got {Shorten(node)}");
+    }
+
+    private static long? ReadMemory(JsonNode? node)
+    {
+        if (node is null)
+        {
+            return null;
+        }
+        return node is JsonValue && Configuration.ByteSizes.TryParse(Str(node) ?? "", out var bytes) && bytes > 0
+            ? bytes
+            : throw new InvalidJobPayloadException($"config.memory must be a size such as 2g or 512m, got {Shorten(node)}");
+    }
+
+    private static List<string> ReadVolumes(JsonNode? node) => node switch
+    {
+        null => [],
+        JsonArray array => array.Select(v => v is JsonValue ? Str(v) ?? "" : throw new InvalidJobPayloadException($"config.volumes must list strings such as /src:/dst:ro, got {Shorten(v)}"))
+            .Where(v => v.Length > 0).ToList(),
+        JsonValue v when Str(v) is { Length: 0 } => [],
+        _ => throw new InvalidJobPayloadException($"config.volumes must be a list, got {Shorten(node)}"),
+    };
+
+    /// <summary>A value as it appears in a reason: JSON text, cut short so a 10 MB field doesn't make a 10 MB header.</summary>
+    private static string Shorten(JsonNode? node)
+    {
+        var text = node?.ToJsonString() ?? "null";
+        return text.Length <= 80 ? text : text[..80] + "...";
     }
 
     /// <summary>A JSON number as a double, whatever CLR type backs the node.</summary>
@@ -167,21 +342,8 @@ public sealed class JobPayload
         _ => null,
     };
 
-    private static TimeSpan? Seconds(JsonNode? node)
-    {
-        double seconds;
-        if (Number(node) is { } d)
-        {
-            seconds = d;
-        }
-        else if (node is JsonValue s && s.TryGetValue<string>(out var text) && Configuration.Durations.TryParse(text, out var span))
-        {
-            seconds = span.TotalSeconds;
-        }
-        else
-        {
-            return null;
-        }
-        return seconds > 0 ? TimeSpan.FromSeconds(seconds) : null;
-    }
+    /// <summary>The values read from the document once, when it was taken.</summary>
+    private sealed record Values(
+        TimeSpan? HardLimit, TimeSpan? LogSilence, int StateUpdateCount, int MetaRequeueCount,
+        double? Cpus, long? Memory, IReadOnlyList<string> Volumes);
 }

@@ -122,11 +122,12 @@ public sealed class FileJobQueue : IJobQueue
             try
             {
                 var payload = JobPayload.Parse(File.ReadAllText(claimed));
-                var requeues = (int)(JobPayload.Number(payload.Root["meta"]?["requeue_count"]) ?? 0);
+                var requeues = payload.MetaRequeueCount;
                 return new FileJob(this, payload, requeues, file, _logTee?.Invoke(payload.JobId));
             }
-            catch (InvalidJobPayloadException e)
+            catch (Exception e)
             {
+                // Whatever reading the payload throws, it is the file's fault: set it aside with the reason.
                 DeadLetter(claimed, file, e.Message);
             }
         }
