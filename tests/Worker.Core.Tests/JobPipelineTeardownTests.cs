@@ -1,7 +1,10 @@
+using Microsoft.Extensions.Time.Testing;
 using Worker.Core.Backends;
 using Worker.Core.Backends.Fake;
+using Worker.Core.Jobs;
 using Worker.Core.Logs;
-using Worker.Core.Queues;
+using Worker.Core.Pipeline;
+using Worker.TestSupport;
 
 namespace Worker.Core.Tests;
 
@@ -38,11 +41,37 @@ public sealed class JobPipelineTeardownTests
         Assert.StartsWith("requeued", events[^1]);
     }
 
+    [Fact]
+    public async Task A_teardown_whose_steps_all_hang_ends_after_one_teardown_timeout_not_three()
+    {
+        var clock = new FakeTimeProvider();
+        var budget = TimeSpan.FromHours(1); // the real clock never gets there while the test runs
+        var backend = new StopRecordingBackend(new FakeBackend(new FakeOptions())) { HangOnStop = true };
+        var harness = new PipelineHarness(backend, PipelineHarness.TestOptions with { Teardown = budget }, clock: clock);
+        var job = new ScriptedJob(JobFile.Parse("script: [\"true\"]", "test")) { Hang = true };
+        var status = new ProcessorStatus("test");
+
+        var run = harness.Pipeline.RunAsync(job, status, CancellationToken.None);
+        await Eventually.TrueAsync(() => job.Events.Contains("final log part attempted"), "the teardown reached the hanging log");
+        Assert.False(run.IsCompleted);
+
+        // Just short of the budget: still waiting; once the budget has passed, the whole teardown is over.
+        clock.Advance(budget - TimeSpan.FromSeconds(1));
+        Assert.False(run.IsCompleted);
+        clock.Advance(TimeSpan.FromSeconds(1));
+        await Eventually.TrueAsync(() => run.IsCompleted, "the teardown gave up on every hanging step");
+
+        Assert.Equal(FinishState.Passed, (await run).State);
+        Assert.Contains("finish attempted", job.Events); // reached, within the same budget
+        Assert.Single(backend.SeenAtStop);                // likewise
+    }
+
     /// <summary>Wraps a backend and notes what the job's owner had been told when each machine was stopped.</summary>
     private sealed class StopRecordingBackend(FakeBackend inner) : IBackend
     {
         public FakeBackend Inner => inner;
         public Func<(List<string> Events, bool FinalPartSent)> Observe { get; set; } = () => ([], false);
+        public bool HangOnStop { get; init; }
         public List<(List<string> Events, bool FinalPartSent)> SeenAtStop { get; } = [];
         public string Name => inner.Name;
         public string ProbeDescription => inner.ProbeDescription;
@@ -64,7 +93,7 @@ public sealed class JobPipelineTeardownTests
             public Task StopAsync(CancellationToken ct)
             {
                 backend.SeenAtStop.Add(backend.Observe());
-                return instance.StopAsync(ct);
+                return backend.HangOnStop ? new TaskCompletionSource().Task : instance.StopAsync(ct);
             }
 
             public ValueTask DisposeAsync() => instance.DisposeAsync();

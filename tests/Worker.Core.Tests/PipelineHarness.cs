@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Worker.Core.Backends;
 using Worker.Core.Backends.Fake;
@@ -13,22 +14,14 @@ namespace Worker.Core.Tests;
 internal sealed class PipelineHarness
 {
     /// <param name="breaker">Gives the pipeline a host circuit breaker with these settings, as <c>worker run</c> has.</param>
-    public PipelineHarness(IBackend backend, WorkerOptions? options = null, HostBreakerOptions? breaker = null)
+    public PipelineHarness(IBackend backend, WorkerOptions? options = null, HostBreakerOptions? breaker = null, IScriptGenerator? scripts = null,
+        TimeProvider? clock = null, ILogger<JobPipeline>? logger = null)
     {
         Backend = backend;
-        Options = options ?? new WorkerOptions
-        {
-            HardLimit = TimeSpan.FromSeconds(30),
-            LogSilence = TimeSpan.FromSeconds(30),
-            FlushInterval = TimeSpan.FromMilliseconds(50),
-            Startup = TimeSpan.FromSeconds(10),
-            Upload = TimeSpan.FromSeconds(10),
-            Teardown = TimeSpan.FromSeconds(10),
-            Requeues = 2,
-        };
+        Options = options ?? TestOptions;
         Breaker = breaker is null ? null : new HostCircuitBreaker(backend, breaker, NullLogger<HostCircuitBreaker>.Instance);
-        Pipeline = new JobPipeline(Options, backend, new BuiltinScriptGenerator(), Cancellations,
-            new MachineLabels("test", "test-host", TimeSpan.FromMinutes(5)), NullLogger<JobPipeline>.Instance, Breaker);
+        Pipeline = new JobPipeline(Options, backend, scripts ?? new BuiltinScriptGenerator(), Cancellations,
+            new MachineLabels("test", "test-host", TimeSpan.FromMinutes(5)), logger ?? NullLogger<JobPipeline>.Instance, Breaker, clock);
     }
 
     public IBackend Backend { get; }
@@ -42,6 +35,18 @@ internal sealed class PipelineHarness
 
     public InMemoryJob Enqueue(string jobYaml, int requeueCount = 0) =>
         Queue.Enqueue(JobFile.Parse(jobYaml, "test"), requeueCount);
+
+    /// <summary>The options tests start from: short timeouts.</summary>
+    public static WorkerOptions TestOptions => new()
+    {
+        HardLimit = TimeSpan.FromSeconds(30),
+        LogSilence = TimeSpan.FromSeconds(30),
+        FlushInterval = TimeSpan.FromMilliseconds(50),
+        Startup = TimeSpan.FromSeconds(10),
+        Upload = TimeSpan.FromSeconds(10),
+        Teardown = TimeSpan.FromSeconds(10),
+        Requeues = 2,
+    };
 
     /// <summary>Runs the next queued job through the pipeline.</summary>
     public async Task<(InMemoryJob Job, Verdict Verdict)> RunNextAsync(CancellationToken stop = default)

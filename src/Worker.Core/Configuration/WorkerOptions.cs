@@ -23,7 +23,7 @@ public sealed record WorkerOptions
     public static readonly Setting<TimeSpan> ScriptUploadTimeout = Setting.Duration("SCRIPT_UPLOAD_TIMEOUT", TimeSpan.FromSeconds(210),
         "Longest the script upload may take.");
     public static readonly Setting<TimeSpan> TeardownTimeout = Setting.Duration("TEARDOWN_TIMEOUT", TimeSpan.FromMinutes(2),
-        "Longest stopping a machine may take; runs on its own token, also on shutdown.");
+        "Longest a job's teardown may take in total (close the log, report the result, stop the machine); runs on its own token, also on shutdown.");
     public static readonly Setting<TimeSpan> ShutdownTimeout = Setting.Duration("SHUTDOWN_TIMEOUT", TimeSpan.FromMinutes(10),
         "On SIGTERM/SIGINT, how long running jobs may take to finish before they are requeued.");
     public static readonly Setting<TimeSpan> StopWindowTime = Setting.Duration("STOP_WINDOW", TimeSpan.Zero,

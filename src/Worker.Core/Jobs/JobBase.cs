@@ -64,12 +64,26 @@ public abstract class JobBase : IJob
         return OnRequeueAsync(reason, counted, ct);
     }
 
+    public Task DeadLetterAsync(string reason, CancellationToken ct)
+    {
+        if (Interlocked.Exchange(ref _ended, 1) != 0)
+        {
+            throw new InvalidOperationException($"job {Payload.JobId} was already finished or requeued");
+        }
+        FinishedAt = Now();
+        FinalState = FinishState.Errored;
+        return OnDeadLetterAsync(reason, ct);
+    }
+
     public abstract Task<ILogPartSink> OpenLogAsync(CancellationToken ct);
 
     protected abstract Task OnReceivedAsync(CancellationToken ct);
     protected abstract Task OnStartedAsync(string instanceId, CancellationToken ct);
     protected abstract Task OnFinishAsync(FinishState state, CancellationToken ct);
     protected abstract Task OnRequeueAsync(string reason, bool counted, CancellationToken ct);
+
+    /// <summary>Where the transport has no place for unusable payloads, the job is only reported errored.</summary>
+    protected virtual Task OnDeadLetterAsync(string reason, CancellationToken ct) => OnFinishAsync(FinishState.Errored, ct);
 
     /// <summary>Whole seconds, as travis-hub expects RFC 3339 timestamps.</summary>
     protected static DateTimeOffset Now()

@@ -22,6 +22,9 @@ public abstract record JobOutcome
 
     public sealed record Cancelled(string Reason) : JobOutcome;
 
+    /// <summary>The payload itself is at fault: the job is errored and its payload set aside (dead-lettered) with the reason.</summary>
+    public sealed record Unusable(string Reason) : JobOutcome;
+
     /// <summary>The operator's policy refused what the job asked for; nothing was created.</summary>
     public sealed record Refused(string Rule) : JobOutcome;
 
@@ -51,7 +54,11 @@ public abstract record JobOutcome
 /// What an outcome means: the state to report (or a requeue), a line for the log, an exit code for
 /// <c>worker exec</c>, and what it says about this host's backend (for its circuit breaker).
 /// </summary>
-public sealed record Verdict(FinishState? State, bool Requeue, bool RequeueCounted, int ExitCode, string? Message, HostSignal Host = HostSignal.None);
+public sealed record Verdict(FinishState? State, bool Requeue, bool RequeueCounted, int ExitCode, string? Message, HostSignal Host = HostSignal.None)
+{
+    /// <summary>The payload goes to the transport's dead letters (with <see cref="Message"/>) as the job is errored.</summary>
+    public bool DeadLetter { get; init; }
+}
 
 public static class OutcomePolicy
 {
@@ -92,6 +99,8 @@ public static class OutcomePolicy
             $"The job exceeded the maximum log length ({l.Limit} bytes), and has been terminated.", HostSignal.Working),
         JobOutcome.Cancelled c => new(FinishState.Cancelled, false, false, CancelledExitCode,
             string.IsNullOrEmpty(c.Reason) ? "Done: Job Cancelled" : $"Done: Job Cancelled\n\n{c.Reason}"),
+        JobOutcome.Unusable u => new(FinishState.Errored, false, false, WorkerErrorExitCode,
+            $"The job's payload can't be used: {u.Reason}") { DeadLetter = true },
         JobOutcome.Refused r => new(FinishState.Errored, false, false, WorkerErrorExitCode,
             $"The job was refused by this worker's policy: {r.Rule}"),
         JobOutcome.Infrastructure i when requeueCount >= maxRequeues => new(FinishState.Errored, false, false, WorkerErrorExitCode,

@@ -12,9 +12,10 @@ namespace Worker.Core.Pipeline;
 /// Runs one job through its steps, in order: subscribe cancellation, generate script, report
 /// received, open log, start the machine (startup timeout), upload the script (upload timeout),
 /// report started and the worker-info fold, run the script (hard timeout, log silence, maximum log
-/// length, cancellation), stop the machine, close the log, report the result (which acks).
-/// Whatever a step acquires is released on every path, in reverse order, on a fresh token with
-/// the teardown timeout, also when the worker is shutting down (then within the stop window's share).
+/// length, cancellation), close the log, report the result (which acks), stop the machine. The
+/// run is total: whatever fails, and however, becomes an outcome that is reported. The teardown
+/// (close the log, report, stop the machine) runs on a fresh token under one teardown timeout in
+/// total, also when the worker is shutting down (then within the stop window's share).
 /// </summary>
 public sealed class JobPipeline(
     WorkerOptions options,
@@ -43,16 +44,16 @@ public sealed class JobPipeline(
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = jobId });
         using var cancel = cancellations.Subscribe(jobId);
         using var jobCts = CancellationTokenSource.CreateLinkedTokenSource(stopToken, cancel.Token);
+        using var teardown = new CleanupStack(options.Teardown, _clock, logger);
         var ct = jobCts.Token;
-        var hardLimit = payload.HardLimit ?? options.HardLimit;
-        var silenceLimit = payload.LogSilence ?? options.LogSilence;
 
         JobOutcome outcome;
         JobLogWriter? log = null;
-        IInstance? instance = null;
-        string? instanceId = null;
         try
         {
+            var hardLimit = payload.HardLimit ?? options.HardLimit;
+            var silenceLimit = payload.LogSilence ?? options.LogSilence;
+
             status.Enter(jobId, JobSteps.GenerateScript);
             var script = await GenerateScriptAsync(payload, ct);
 
@@ -65,8 +66,11 @@ public sealed class JobPipeline(
 
             status.Enter(jobId, JobSteps.StartInstance);
             var attributes = StartAttributes.From(payload, options.Defaults, hardLimit, labels);
-            instance = await StartInstanceAsync(attributes, log, ct);
-            instanceId = instance.Id;
+            var instance = await StartInstanceAsync(attributes, log, ct);
+            // The job's owner hears its result first; the machine goes after, on this processor's
+            // time (it takes no other job until then), as travis-worker does. A crash here leaves a
+            // labelled machine that the cleanup sidecar removes.
+            teardown.Push($"stop machine {instance.Id}", t => StopInstanceAsync(instance, jobId, status, t));
 
             status.Enter(jobId, JobSteps.UploadScript);
             await WithTimeoutAsync(options.Upload, ct, t => instance.UploadScriptAsync(script, t), "uploading the script");
@@ -88,68 +92,97 @@ public sealed class JobPipeline(
         // Before the requeue is reported, so a host that just broke stops taking jobs before this one is back in the queue.
         breaker?.Record(verdict.Host, outcome is JobOutcome.HostFailure failure ? failure.Reason : outcome.ToString());
 
-        using var budget = new TeardownBudget(options.Teardown, stopToken.IsCancellationRequested ? _shutdown.TeardownLimit : null);
-        using var teardown = budget.Step();
-        if (log is null && verdict.Message is not null && !verdict.Requeue)
+        // One budget for the whole teardown; a worker being stopped has the stop window's share at most.
+        if (stopToken.IsCancellationRequested)
+        {
+            teardown.CapAt(_shutdown.TeardownLimit);
+        }
+        if (log is null && verdict.Message is not null && !verdict.Requeue && !verdict.DeadLetter)
         {
             // The job ended before its log was opened (e.g. no script): its owner still gets the reason.
-            log = await OpenLogForMessageAsync(job, teardown.Token);
+            JobLogWriter? late = null;
+            if (await teardown.RunAsync("open the log to say why the job ended", async t => late = await OpenLogAsync(job, t)))
+            {
+                log = late;
+            }
         }
-        if (log is not null && verdict.Message is not null)
-        {
-            await BestEffortAsync(() => log.WriteWorkerMessageAsync($"\n\n{verdict.Message}\n", teardown.Token).AsTask(), "write the outcome");
-        }
-        if (log is not null)
+        if (log is { } opened)
         {
             status.Enter(jobId, JobSteps.CloseLog);
-            await BestEffortAsync(() => log.CloseAsync(teardown.Token).AsTask(), "close the log");
-            await log.DisposeAsync();
+            if (verdict.Message is { } message)
+            {
+                await teardown.RunAsync("write the outcome", t => opened.WriteWorkerMessageAsync($"\n\n{message}\n", t).AsTask());
+            }
+            await teardown.RunAsync("close the log", t => CloseLogAsync(opened, t));
         }
 
         status.Enter(jobId, JobSteps.Finish);
-        using var finishing = budget.Step();
-        try
-        {
-            if (verdict.Requeue)
-            {
-                await job.RequeueAsync(verdict.Message ?? outcome.ToString(), verdict.RequeueCounted, finishing.Token);
-            }
-            else
-            {
-                await job.FinishAsync(verdict.State!.Value, finishing.Token);
-            }
-        }
-        catch (Exception e)
-        {
-            // The queue keeps the job unacknowledged, so it is delivered again; nothing is lost.
-            logger.LogError(e, "Job {JobId}: could not report {Verdict}", jobId, Describe(verdict));
-        }
+        // A report that fails leaves the job to its queue, which settles it: AMQP gives the delivery
+        // back (or delivers it again when the channel is gone); nothing is lost.
+        await teardown.RunAsync($"report {Describe(verdict)}", t => ReportResultAsync(job, verdict, outcome, t));
 
-        // The job's owner has its result already; the machine goes after, on this processor's time
-        // (it takes no other job until then), as travis-worker does. A crash here leaves a labelled
-        // machine that the cleanup sidecar removes.
-        if (instance is not null)
-        {
-            status.Enter(jobId, JobSteps.StopInstance);
-            using var stopping = budget.Step();
-            await BestEffortAsync(() => instance.StopAsync(stopping.Token), $"stop machine {instanceId}");
-            await BestEffortAsync(() => instance.DisposeAsync().AsTask(), $"release machine {instanceId}");
-        }
+        await teardown.UnwindAsync();
         return verdict;
     }
 
-    private async Task<JobLogWriter?> OpenLogForMessageAsync(IJob job, CancellationToken ct)
+    /// <summary>
+    /// The last resort for a job whose run ended in an exception the pipeline itself let through
+    /// (a bug): it is reported errored, so its delivery is settled instead of held for good.
+    /// </summary>
+    public async Task SettleAbandonedAsync(IJob job, Exception failure)
+    {
+        logger.LogError(failure, "Job {JobId}: the pipeline failed; reporting it errored", job.Payload.JobId);
+        using var teardown = new CleanupStack(options.Teardown, _clock, logger);
+        await teardown.RunAsync("report errored", async t =>
+        {
+            try
+            {
+                await job.FinishAsync(FinishState.Errored, t);
+            }
+            catch (InvalidOperationException)
+            {
+                // Its result was reported before the failure: nothing is held.
+            }
+        });
+    }
+
+    private static Task ReportResultAsync(IJob job, Verdict verdict, JobOutcome outcome, CancellationToken ct) =>
+        verdict switch
+        {
+            { DeadLetter: true } => job.DeadLetterAsync(verdict.Message ?? outcome.ToString(), ct),
+            { Requeue: true } => job.RequeueAsync(verdict.Message ?? outcome.ToString(), verdict.RequeueCounted, ct),
+            _ => job.FinishAsync(verdict.State ?? FinishState.Errored, ct),
+        };
+
+    private static async Task CloseLogAsync(JobLogWriter log, CancellationToken ct)
     {
         try
         {
-            var sink = await job.OpenLogAsync(ct);
-            return new JobLogWriter(sink, job.Payload.JobId, job.Payload.SecretValues, options.MaxLog, options.PartSize, options.FlushInterval, _clock);
+            await log.CloseAsync(ct);
         }
-        catch (Exception e)
+        finally
         {
-            logger.LogError(e, "Could not open the log of job {JobId} to say why it ended", job.Payload.JobId);
-            return null;
+            await log.DisposeAsync();
         }
+    }
+
+    private static async Task StopInstanceAsync(IInstance instance, long jobId, ProcessorStatus status, CancellationToken ct)
+    {
+        status.Enter(jobId, JobSteps.StopInstance);
+        try
+        {
+            await instance.StopAsync(ct);
+        }
+        finally
+        {
+            await instance.DisposeAsync();
+        }
+    }
+
+    private async Task<JobLogWriter> OpenLogAsync(IJob job, CancellationToken ct)
+    {
+        var sink = await job.OpenLogAsync(ct);
+        return new JobLogWriter(sink, job.Payload.JobId, job.Payload.SecretValues, options.MaxLog, options.PartSize, options.FlushInterval, _clock);
     }
 
     private async Task<string> GenerateScriptAsync(JobPayload payload, CancellationToken ct)
@@ -275,7 +308,7 @@ public sealed class JobPipeline(
         {
             PipelineErrorException p => p.Outcome,
             BackendFailureException b => JobOutcome.Of(b),
-            InvalidJobPayloadException p => new JobOutcome.Errored("The job's payload can't be used: " + p.Message),
+            InvalidJobPayloadException p => new JobOutcome.Unusable(p.Message),
             _ => new JobOutcome.Infrastructure(e.Message),
         };
     }
@@ -293,18 +326,6 @@ public sealed class JobPipeline(
         }
     }
 
-    private async Task BestEffortAsync(Func<Task> action, string what)
-    {
-        try
-        {
-            await action();
-        }
-        catch (Exception e)
-        {
-            logger.LogError(e, "Teardown: could not {What}", what);
-        }
-    }
-
     private string WorkerInfo(IInstance instance)
     {
         var now = _clock.GetUtcNow().ToString("u", CultureInfo.InvariantCulture);
@@ -316,8 +337,12 @@ public sealed class JobPipeline(
                "travis_fold:end:worker_info\r\u001b[0K\n";
     }
 
-    private static string Describe(Verdict v) =>
-        v.Requeue ? (v.RequeueCounted ? "requeue" : "requeue (not counted)") : v.State!.Value.WireName();
+    private static string Describe(Verdict v) => v switch
+    {
+        { DeadLetter: true } => "dead-letter",
+        { Requeue: true } => v.RequeueCounted ? "requeue" : "requeue (not counted)",
+        _ => (v.State ?? FinishState.Errored).WireName(),
+    };
 
     private sealed class LogProgress(JobLogWriter log) : IProgress<string>
     {

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Worker.Core.Jobs;
 using Worker.Core.Queues;
 
 namespace Worker.Core.Pipeline;
@@ -40,7 +41,7 @@ internal sealed class Processor
                 }
                 await foreach (var job in queue.ReceiveAsync(intake.Token))
                 {
-                    await pipeline.RunAsync(job, Status, stopToken);
+                    await RunToItsEndAsync(pipeline, job, stopToken);
                     Status.Idle();
                     if (intake.IsCancellationRequested)
                     {
@@ -57,7 +58,8 @@ internal sealed class Processor
             }
             catch (Exception e)
             {
-                // A queue failure must not end the processor: wait and take jobs again.
+                // A queue failure must not end the processor: wait and take jobs again. It holds no
+                // job here: each one it took was settled before it asked for the next.
                 logger.LogError(e, "{Processor}: receiving jobs failed; retrying", Status.Id);
                 try
                 {
@@ -67,6 +69,19 @@ internal sealed class Processor
                 {
                 }
             }
+        }
+    }
+
+    /// <summary>The pipeline reports every job it runs; should it ever throw instead, the job is still settled here.</summary>
+    private async Task RunToItsEndAsync(JobPipeline pipeline, IJob job, CancellationToken stopToken)
+    {
+        try
+        {
+            await pipeline.RunAsync(job, Status, stopToken);
+        }
+        catch (Exception e)
+        {
+            await pipeline.SettleAbandonedAsync(job, e);
         }
     }
 }

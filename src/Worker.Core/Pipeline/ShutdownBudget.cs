@@ -11,7 +11,7 @@ namespace Worker.Core.Pipeline;
 /// Without a window the drain waits <c>WORKER_SHUTDOWN_TIMEOUT</c>, as before.
 /// </summary>
 /// <param name="DrainWait">How long running jobs may take to finish before they are requeued.</param>
-/// <param name="TeardownLimit">How long the teardown of the jobs then still running may take in all; null: each step its own timeout.</param>
+/// <param name="TeardownLimit">How long the teardown of each job then still running may take in all, when shorter than WORKER_TEARDOWN_TIMEOUT; null: that timeout.</param>
 /// <param name="Warning">Said at start-up when the shutdown timeout does not fit the window.</param>
 public sealed record ShutdownBudget(TimeSpan DrainWait, TimeSpan? TeardownLimit, string? Warning)
 {

@@ -53,6 +53,12 @@ internal sealed class FileJob : JobBase
         return Task.CompletedTask;
     }
 
+    protected override Task OnDeadLetterAsync(string reason, CancellationToken ct)
+    {
+        _queue.DeadLetter(_queue.PathOf(_folder, _file), _file, reason);
+        return Task.CompletedTask;
+    }
+
     private void MoveTo(string folder)
     {
         File.Move(_queue.PathOf(_folder, _file), _queue.PathOf(folder, _file), overwrite: true);

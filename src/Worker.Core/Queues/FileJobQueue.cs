@@ -134,7 +134,7 @@ public sealed class FileJobQueue : IJobQueue
         return null;
     }
 
-    private void DeadLetter(string path, string file, string reason)
+    internal void DeadLetter(string path, string file, string reason)
     {
         _logger.LogWarning("Dead-lettering {File}: {Reason}", file, reason);
         File.Move(path, PathOf(Dead, file), overwrite: true);

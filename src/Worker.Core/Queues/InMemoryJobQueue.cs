@@ -70,7 +70,9 @@ public sealed class InMemoryJob : JobBase, ILogPartSink
     public string? RequeueReason { get; private set; }
     public InMemoryJob? Requeued { get; private set; }
 
-    /// <summary>Completes with "passed", "failed", "errored", "cancelled" or "requeued".</summary>
+    public string? DeadLetterReason { get; private set; }
+
+    /// <summary>Completes with "passed", "failed", "errored", "cancelled", "requeued" or "dead-lettered".</summary>
     public Task<string> Outcome => _ended.Task;
 
     public string Log => string.Concat(Parts.Select(p => p.Content));
@@ -103,6 +105,14 @@ public sealed class InMemoryJob : JobBase, ILogPartSink
     {
         Events.Enqueue("finished:" + state.WireName());
         _ended.TrySetResult(state.WireName());
+        return Task.CompletedTask;
+    }
+
+    protected override Task OnDeadLetterAsync(string reason, CancellationToken ct)
+    {
+        DeadLetterReason = reason;
+        Events.Enqueue("dead-lettered");
+        _ended.TrySetResult("dead-lettered");
         return Task.CompletedTask;
     }
 
