@@ -22,37 +22,56 @@ internal sealed class AmqpJob : JobBase
     private bool _settled;
     private int _claimed;
 
-    public AmqpJob(AmqpJobQueue queue, JobPayload payload, int requeueCount, AmqpDelivery delivery, ILogger logger)
-        : base(payload, requeueCount)
+    public AmqpJob(AmqpJobQueue queue, JobPayload payload, ReceivedMessage message, AmqpDelivery delivery, ILogger logger)
+        : base(payload, message.RequeueCount)
     {
         _queue = queue;
         _logger = logger;
         _deliveries = [delivery];
-        Redelivered = delivery.Redelivered;
+        Message = message;
         _states = new AmqpStateReporter(queue.StatePublisher, payload);
     }
 
+    /// <summary>The message this job came in, as it came.</summary>
+    public ReceivedMessage Message { get; }
+
     /// <summary>RabbitMQ delivered this message before and it was not acked (a worker or its connection was lost).</summary>
-    public bool Redelivered { get; }
+    public bool Redelivered => Message.Redelivered;
 
     /// <summary>Completes once the job's result is confirmed and its delivery acked.</summary>
     public Task? Settlement { get; private set; }
 
     /// <summary>
-    /// Takes over a redelivery of this job's message (its first delivery's channel was lost while
-    /// it ran): the job is not run twice, and the redelivery is acked when this run is settled.
+    /// Takes over a redelivery of this job's own message (its first delivery's channel was lost while
+    /// it ran): the job is not run twice, and the redelivery is acked when this run is settled. The
+    /// caller checks that it is the same message; a requeue copy is never adopted.
     /// </summary>
-    public void Adopt(AmqpDelivery delivery)
+    /// <returns>Whether the redelivery came on a channel that holds one of this job's deliveries already.</returns>
+    public bool Adopt(AmqpDelivery delivery)
     {
         lock (_lock)
         {
             if (!_settled)
             {
+                var sameChannel = _deliveries.Any(d => d.Consumer == delivery.Consumer);
                 _deliveries.Add(delivery);
-                return;
+                return sameChannel;
             }
         }
         _ = delivery.TryAckAsync(CancellationToken.None);
+        return true;
+    }
+
+    /// <summary>The deliveries this run holds now: its own and any adopted redelivery.</summary>
+    internal IReadOnlyList<AmqpDelivery> Deliveries
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _deliveries];
+            }
+        }
     }
 
     /// <summary>
@@ -105,6 +124,17 @@ internal sealed class AmqpJob : JobBase
             await finish;
         }).WaitAsync(ct);
 
+    protected override Task OnDeadLetterAsync(string reason, CancellationToken ct) =>
+        SettleAsync("dead-letter", async () =>
+        {
+            var finalPart = await FinalLogPartAsync();
+            var finish = await _states.ReportAsync(AmqpNames.FinishType, FinishState.Errored.WireName(), this, CancellationToken.None);
+            var deadLetter = await _queue.StatePublisher.EnqueueAsync(_queue.DeadLetter(Message, reason), CancellationToken.None);
+            await finalPart;
+            await finish;
+            await deadLetter;
+        }).WaitAsync(ct);
+
     protected override Task OnRequeueAsync(string reason, bool counted, CancellationToken ct) =>
         SettleAsync("requeue", async () =>
         {
@@ -124,6 +154,7 @@ internal sealed class AmqpJob : JobBase
     /// <summary>
     /// The payload again, for the job queue: the requeue count in a header, and the state update
     /// count where this run left it, so travis-hub doesn't drop the next run's updates as stale.
+    /// The copy gets a message id of its own, so no worker mistakes it for a redelivery of this one.
     /// </summary>
     private OutgoingMessage Republished(bool counted)
     {
@@ -134,8 +165,10 @@ internal sealed class AmqpJob : JobBase
             payload.Root["meta"] = meta;
         }
         meta["state_update_count"] = _states.Count;
-        var headers = new Dictionary<string, object?> { [AmqpNames.RequeueCountHeader] = RequeueCount + (counted ? 1 : 0) };
-        var properties = WireFormat.Properties(JobPayload.Str(Payload.Root["type"]) ?? "job:test", headers);
+        var headers = Message.Headers is { } original ? new Dictionary<string, object?>(original) : [];
+        headers[AmqpNames.RequeueCountHeader] = RequeueCount + (counted ? 1 : 0);
+        var properties = WireFormat.Properties(JobPayload.Str(Payload.Root["type"]) ?? "job:test", headers,
+            messageId: $"{Payload.JobId}.copy.{Guid.NewGuid():N}");
         return new OutgoingMessage("", _queue.Name, properties, payload.ToUtf8Bytes());
     }
 
@@ -173,6 +206,10 @@ internal sealed class AmqpJob : JobBase
             try
             {
                 await report();
+                if (_queue.BeforeAck is { } beforeAck)
+                {
+                    await beforeAck(this);
+                }
             }
             catch (Exception e)
             {

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Text;
 using Microsoft.Extensions.Logging;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
@@ -24,8 +23,8 @@ public sealed class AmqpJobQueue : IJobQueue
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _startGate = new(1, 1);
     private readonly object _lock = new();
-    private readonly Dictionary<long, AmqpJob> _running = [];
-    private readonly Dictionary<long, DateTimeOffset> _finished = []; // jobs whose result is out but whose ack was lost
+    private readonly Dictionary<long, List<AmqpJob>> _running = []; // by job id: a requeue copy may arrive while its original settles
+    private readonly Dictionary<MessageIdentity, DateTimeOffset> _finished = []; // messages whose result is out but whose ack was lost
     private IConnection? _connection;
     private IConnection? _logConnection;
     private int _disposed;
@@ -151,44 +150,88 @@ public sealed class AmqpJobQueue : IJobQueue
         }
     }
 
-    private async Task OnDeliveryAsync(ConsumerChannel channel, BasicDeliverEventArgs message, System.Threading.Channels.ChannelWriter<AmqpJob?> inbox,
+    /// <summary>For tests: runs once a job's result is confirmed, before its deliveries are acked.</summary>
+    internal Func<AmqpJob, Task>? BeforeAck { get; set; }
+
+    /// <summary>For tests: called with the job id of every job message delivered here.</summary>
+    internal Action<long>? Delivered { get; set; }
+
+    private async Task OnDeliveryAsync(ConsumerChannel channel, BasicDeliverEventArgs args, System.Threading.Channels.ChannelWriter<AmqpJob?> inbox,
         ConsumerSubscription subscription)
     {
-        var delivery = new AmqpDelivery(channel, message.DeliveryTag, message.Redelivered);
+        var delivery = new AmqpDelivery(channel, args.DeliveryTag, args.Redelivered);
+        var message = ReceivedMessage.From(args);
         JobPayload payload;
         try
         {
-            payload = JobPayload.Parse(message.Body.Span);
+            payload = JobPayload.Parse(message.Body);
         }
-        catch (InvalidJobPayloadException e)
+        catch (Exception e)
         {
-            await DeadLetterAsync(message, e.Message);
-            await delivery.TryAckAsync(CancellationToken.None);
+            // Anything the payload makes the parser throw is the payload's fault, not a reason to hold it.
+            await DeadLetterUnreadableAsync(message, delivery, e.Message);
             return;
         }
+        Delivered?.Invoke(payload.JobId);
         AmqpJob job;
         lock (_lock)
         {
-            if (_running.TryGetValue(payload.JobId, out var running))
+            // Only a redelivery of the very message a run holds is that run's: a requeue copy of
+            // the job, delivered here before its original settled, is a new message and runs anew.
+            if (message.Redelivered && Running(payload.JobId).FirstOrDefault(r => r.Message.Identity == message.Identity) is { } running)
             {
-                running.Adopt(delivery);
+                if (!running.Adopt(delivery))
+                {
+                    // The delivery fills this consumer's prefetch until that run ends, which may take
+                    // hours: a fresh consumer on the same channel lets this processor take jobs meanwhile.
+                    _ = subscription.RenewAsync();
+                }
                 return;
             }
-            if (message.Redelivered && _finished.ContainsKey(payload.JobId))
+            if (message.Redelivered && _finished.Remove(message.Identity))
             {
-                _finished.Remove(payload.JobId);
                 _logger.LogInformation("Job {JobId} was delivered again after this worker reported its result; acking without a new run", payload.JobId);
                 _ = delivery.TryAckAsync(CancellationToken.None);
                 return;
             }
-            job = new AmqpJob(this, payload, RequeueCount(message.BasicProperties), delivery, _logger);
-            _running[payload.JobId] = job;
+            job = new AmqpJob(this, payload, message, delivery, _logger);
+            if (!_running.TryGetValue(payload.JobId, out var runs))
+            {
+                _running[payload.JobId] = runs = [];
+            }
+            runs.Add(job);
         }
         inbox.TryWrite(job);
         // A processor waiting for it has taken it already, on this thread (synchronous continuations).
         if (!job.IsClaimed)
         {
             _ = HandBackIfLeftWaitingAsync(job, subscription, inbox);
+        }
+    }
+
+    private List<AmqpJob> Running(long jobId) => _running.TryGetValue(jobId, out var runs) ? runs : [];
+
+    /// <summary>For tests: the runs of a job this worker holds now.</summary>
+    internal IReadOnlyList<AmqpJob> RunsOf(long jobId)
+    {
+        lock (_lock)
+        {
+            return [.. Running(jobId)];
+        }
+    }
+
+    /// <summary>A payload that can't be read goes to the dead letters with the reason, then is acked; should that fail, it goes back to the queue.</summary>
+    private async Task DeadLetterUnreadableAsync(ReceivedMessage message, AmqpDelivery delivery, string reason)
+    {
+        try
+        {
+            await await StatePublisher.EnqueueAsync(DeadLetter(message, reason), CancellationToken.None);
+            await delivery.TryAckAsync(CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "Could not dead-letter a message from {Queue}; giving it back to the queue", Name);
+            await delivery.TryRequeueAsync(CancellationToken.None);
         }
     }
 
@@ -216,14 +259,14 @@ public sealed class AmqpJobQueue : IJobQueue
     {
         lock (_lock)
         {
-            if (_running.TryGetValue(job.Payload.JobId, out var current) && current == job)
+            if (_running.TryGetValue(job.Payload.JobId, out var runs) && runs.Remove(job) && runs.Count == 0)
             {
                 _running.Remove(job.Payload.JobId);
             }
             if (ackLost)
             {
                 var now = DateTimeOffset.UtcNow;
-                _finished[job.Payload.JobId] = now;
+                _finished[job.Message.Identity] = now;
                 foreach (var old in _finished.Where(f => now - f.Value > RememberUnacked).Select(f => f.Key).ToList())
                 {
                     _finished.Remove(old);
@@ -232,38 +275,22 @@ public sealed class AmqpJobQueue : IJobQueue
         }
     }
 
-    private async Task DeadLetterAsync(BasicDeliverEventArgs message, string reason)
+    /// <summary>The message as it came, for <c>QUEUE.dead</c>, with the reason in <c>x-worker-error</c>.</summary>
+    internal OutgoingMessage DeadLetter(ReceivedMessage message, string reason)
     {
         _logger.LogWarning("Dead-lettering a message from {Queue} to {DeadQueue}: {Reason}", Name, AmqpNames.DeadLetterQueue(Name), reason);
-        var headers = new Dictionary<string, object?>();
-        if (message.BasicProperties.Headers is { } original)
-        {
-            foreach (var (key, value) in original)
-            {
-                headers[key] = value;
-            }
-        }
+        var headers = message.Headers is { } original ? new Dictionary<string, object?>(original) : [];
         headers[AmqpNames.ErrorHeader] = reason;
         var properties = new BasicProperties
         {
-            ContentType = message.BasicProperties.ContentType,
-            Type = message.BasicProperties.Type,
+            ContentType = message.ContentType,
+            Type = message.Type,
+            MessageId = message.MessageId,
             DeliveryMode = DeliveryModes.Persistent,
             Headers = headers,
         };
-        await await StatePublisher.EnqueueAsync(new OutgoingMessage("", AmqpNames.DeadLetterQueue(Name), properties, message.Body.ToArray()), CancellationToken.None);
+        return new OutgoingMessage("", AmqpNames.DeadLetterQueue(Name), properties, message.Body);
     }
-
-    private static int RequeueCount(IReadOnlyBasicProperties properties) =>
-        properties.Headers?.TryGetValue(AmqpNames.RequeueCountHeader, out var value) == true
-            ? value switch
-            {
-                int i => i,
-                long l => (int)l,
-                byte[] b when int.TryParse(Encoding.UTF8.GetString(b), out var parsed) => parsed,
-                _ => 0,
-            }
-            : 0;
 
     /// <summary>
     /// Waits (up to <see cref="AmqpOptions.CloseTimeout"/>) until the broker has confirmed every state

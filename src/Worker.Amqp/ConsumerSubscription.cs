@@ -21,16 +21,46 @@ internal sealed class ConsumerSubscription(IChannel channel, string queue, int p
         await _gate.WaitAsync(ct);
         try
         {
-            if (_tag is null)
-            {
-                var arguments = new Dictionary<string, object?> { ["x-priority"] = priority };
-                _tag = await channel.BasicConsumeAsync(queue, autoAck: false, consumerTag: "", noLocal: false, exclusive: false, arguments, consumer, ct);
-            }
+            _tag ??= await ConsumeAsync(ct);
         }
         finally
         {
             _gate.Release();
         }
+    }
+
+    /// <summary>
+    /// Consumes again under a new consumer tag. RabbitMQ counts prefetch per consumer, so a delivery
+    /// held for another run (an adopted redelivery) stops filling this processor's only slot; the
+    /// delivery stays on the channel and is acked there when that run ends.
+    /// </summary>
+    public async Task RenewAsync()
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            if (_tag is { } tag)
+            {
+                _tag = null;
+                await channel.BasicCancelAsync(tag, noWait: false, CancellationToken.None);
+                _tag = await ConsumeAsync(CancellationToken.None);
+            }
+        }
+        catch (Exception e)
+        {
+            // A lost channel gives its deliveries back and is consumed again by whoever reopens it.
+            logger.LogDebug("Renewing the consumer of {Queue} failed: {Error}", queue, e.Message);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private Task<string> ConsumeAsync(CancellationToken ct)
+    {
+        var arguments = new Dictionary<string, object?> { ["x-priority"] = priority };
+        return channel.BasicConsumeAsync(queue, autoAck: false, consumerTag: "", noLocal: false, exclusive: false, arguments, consumer, ct);
     }
 
     /// <summary>Stops consuming, then gives the job back: in that order, so RabbitMQ can't hand it straight back here.</summary>

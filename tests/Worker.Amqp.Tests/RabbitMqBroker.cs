@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using DotNet.Testcontainers.Builders;
@@ -50,6 +51,19 @@ public sealed class RabbitMqBroker : IAsyncLifetime
             throw new InvalidOperationException($"rabbitmqctl {string.Join(' ', args)} failed: {result.Stderr}");
         }
         return result.Stdout;
+    }
+
+    /// <summary>A queue's messages ready and unacknowledged, and its consumers, as <c>rabbitmqctl list_queues</c> says (null: no such queue).</summary>
+    public async Task<QueueCounts?> CountsAsync(string queue)
+    {
+        var listed = await CtlAsync("list_queues", "-q", "name", "messages_ready", "messages_unacknowledged", "consumers");
+        var line = listed.Split('\n').Select(l => l.Split('\t')).FirstOrDefault(f => f.Length == 4 && f[0] == queue);
+        return line is null
+            ? null
+            : new QueueCounts(
+                int.Parse(line[1].Trim(), CultureInfo.InvariantCulture),
+                int.Parse(line[2].Trim(), CultureInfo.InvariantCulture),
+                int.Parse(line[3].Trim(), CultureInfo.InvariantCulture));
     }
 
     public async Task DisposeAsync()

@@ -57,6 +57,9 @@ public sealed class ReportingTap : IAsyncDisposable
         }
     }
 
+    /// <summary>Takes in what has arrived since the last read.</summary>
+    public Task RefreshAsync() => ReadAvailableAsync();
+
     public IReadOnlyList<Reported> Of(long jobId)
     {
         lock (_seen)

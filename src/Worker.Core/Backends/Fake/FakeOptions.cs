@@ -17,13 +17,15 @@ public sealed record FakeOptions
         "The exit code of every fake job.", min: 0, max: 255);
     public static readonly Setting<bool> StartError = Setting.Bool("FAKE_ERROR", false,
         "Every machine fails to start (the job is requeued), as travis's fake ERROR.");
+    public static readonly Setting<int> StartFailures = Setting.Int("FAKE_START_FAILURES", 0,
+        "The first N machine starts of this worker fail (each job is requeued), then starts succeed.", min: 0, max: int.MaxValue);
     public static readonly Setting<bool> Incomplete = Setting.Bool("FAKE_INCOMPLETE", false,
         "Every run ends incomplete, as if the machine died (the job is requeued).");
 
     public static readonly Setting<bool> Down = Setting.Bool("FAKE_HOST_DOWN", false,
         "The fake backend is unreachable: every start and every probe fails as a host failure, so the host stops taking jobs.");
 
-    public static IReadOnlyList<ISetting> All { get; } = [LogOutput, RunSleep, StartupDuration, StopDuration, ExitCode, StartError, Incomplete, Down];
+    public static IReadOnlyList<ISetting> All { get; } = [LogOutput, RunSleep, StartupDuration, StopDuration, ExitCode, StartError, StartFailures, Incomplete, Down];
 
     public string Output { get; init; } = LogOutput.Default;
     public TimeSpan Run { get; init; }
@@ -45,6 +47,7 @@ public sealed record FakeOptions
         Stop = StopDuration.Read(source),
         Exit = ExitCode.Read(source),
         FailStart = StartError.Read(source),
+        FailFirstStarts = StartFailures.Read(source),
         EndIncomplete = Incomplete.Read(source),
         HostDown = Down.Read(source),
     };
