@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
+using Worker.Core.Configuration;
 using Worker.Core.Jobs;
 
 namespace Worker.Amqp;
@@ -105,6 +106,14 @@ internal sealed class AmqpJob : JobBase
         if (Redelivered)
         {
             _logger.LogWarning("Job {JobId} was delivered again by RabbitMQ (an earlier run lost its worker or its connection); running it again", Payload.JobId);
+        }
+        var hold = _queue.Options.LongestHold(Payload.HardLimit);
+        // Beyond the worker's own longest hold only: start-up has warned about that one already.
+        if (_queue.ConsumerTimeoutInForce is var timeout && timeout > TimeSpan.Zero && hold > timeout && hold > _queue.Options.LongestHold())
+        {
+            _logger.LogWarning("Job {JobId} may hold its delivery for {Hold} (its hard limit {HardLimit}), longer than RabbitMQ's consumer timeout here ({Timeout}): " +
+                "if it runs that long, RabbitMQ gives it to another worker while it runs", Payload.JobId, Durations.Format(hold),
+                Durations.Format(Payload.HardLimit ?? _queue.Options.HardLimit), Durations.Format(timeout));
         }
         await _states.ReportAsync(AmqpNames.ReceiveType, "received", this, ct);
     }

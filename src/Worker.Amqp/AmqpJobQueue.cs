@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
+using Worker.Core.Configuration;
 using Worker.Core.Jobs;
 using Worker.Core.Queues;
 
@@ -77,6 +78,7 @@ public sealed class AmqpJobQueue : IJobQueue
                     : new ConfirmedPublisher(logConnection, Options.Outbox, "log", _loggerFactory.CreateLogger<ConfirmedPublisher>());
                 _logConnection = logConnection;
                 _connection = connection;
+                CheckConsumerTimeout(BrokerVersion.Of(connection));
             }
             catch
             {
@@ -91,11 +93,42 @@ public sealed class AmqpJobQueue : IJobQueue
         }
     }
 
+    /// <summary>What each consumer asks the broker for as its delivery timeout; null where the broker can't take it.</summary>
+    internal TimeSpan? ConsumerTimeoutToAsk { get; private set; }
+
+    /// <summary>How long the broker lets a job hold its delivery unacked here; zero: as long as it likes.</summary>
+    internal TimeSpan ConsumerTimeoutInForce => ConsumerTimeoutToAsk ?? Options.BrokerConsumerTimeout;
+
+    /// <summary>
+    /// RabbitMQ (3.8.15 and later) closes a channel whose delivery stays unacked past its consumer
+    /// timeout and gives the job to another worker while the first run goes on. A broker that takes
+    /// a timeout per consumer (3.12+) is asked for as long as a job here may hold its delivery; an
+    /// older one must be configured for it, and the operator is told when it is not.
+    /// </summary>
+    private void CheckConsumerTimeout(Version? version)
+    {
+        var hold = Options.LongestHold();
+        if (BrokerVersion.TakesConsumerTimeout(version))
+        {
+            ConsumerTimeoutToAsk = hold;
+            return;
+        }
+        var timeout = Options.BrokerConsumerTimeout;
+        if (timeout > TimeSpan.Zero && hold > timeout)
+        {
+            _logger.LogWarning(
+                "RabbitMQ {Version} closes a channel whose delivery stays unacked past its consumer_timeout (WORKER_AMQP_CONSUMER_TIMEOUT={Timeout}), " +
+                "and a job here may hold its delivery for {Hold} (WORKER_HARD_TIMEOUT plus the startup, upload and teardown timeouts): such a job would run a second time elsewhere. " +
+                "Set consumer_timeout = {Milliseconds} (or more) in rabbitmq.conf and WORKER_AMQP_CONSUMER_TIMEOUT to match, or use RabbitMQ 3.12+, which this worker asks per consumer",
+                version?.ToString() ?? "(version unknown)", Durations.Format(timeout), Durations.Format(hold), (long)hold.TotalMilliseconds);
+        }
+    }
+
     public async IAsyncEnumerable<IJob> ReceiveAsync([EnumeratorCancellation] CancellationToken ct)
     {
         await StartAsync(ct);
         var channel = await _connection!.CreateChannelAsync(cancellationToken: ct);
-        var consumerChannel = new ConsumerChannel(channel);
+        var consumerChannel = new ConsumerChannel(channel, _connection);
         // Synchronous continuations: the processor waiting here takes the job on the delivering
         // thread, one thread hop less per job (with prefetch 1 nothing else waits behind it).
         // Null is a wake-up: the consumer stepped aside and must consume again before the next read.
@@ -110,7 +143,11 @@ public sealed class AmqpJobQueue : IJobQueue
             _ = consumer.BrokerCancelled.ContinueWith(
                 _ => inbox.Writer.TryComplete(new InvalidOperationException($"RabbitMQ cancelled this worker's consumer of {Name}; subscribing again")),
                 CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            var subscription = new ConsumerSubscription(channel, Name, Options.Priority, consumer, _logger);
+            _ = consumerChannel.ClosedForGood.ContinueWith(
+                closed => inbox.Writer.TryComplete(new InvalidOperationException(
+                    $"RabbitMQ closed this processor's channel ({closed.Result.ReplyCode} {closed.Result.ReplyText}); opening a new one")),
+                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            var subscription = new ConsumerSubscription(channel, Name, Options.Priority, ConsumerTimeoutToAsk, consumer, _logger);
             consumer.ReceivedAsync += (_, delivery) => OnDeliveryAsync(consumerChannel, delivery, inbox.Writer, subscription);
             while (!ct.IsCancellationRequested)
             {

@@ -38,8 +38,13 @@ public sealed record AmqpOptions
         "Most bytes of log parts and states held per connection while the broker confirms them or is away; writers wait beyond it.",
         min: 64 << 10);
 
+    public static readonly Setting<TimeSpan> ConsumerTimeout = Setting.Duration("AMQP_CONSUMER_TIMEOUT", TimeSpan.FromMinutes(30),
+        "The broker's consumer_timeout: how long RabbitMQ lets a delivery stay unacked before it closes the channel and hands the job to another worker (its default since 3.8.15: 30m; 0: none). "
+        + "A job holds its delivery from receipt to result; on RabbitMQ 3.12+ each consumer asks for that long (x-consumer-timeout), on an older broker start-up warns when this is shorter.",
+        allowZero: true);
+
     public static IReadOnlyList<ISetting> All { get; } =
-        [AmqpUri, TlsCaPath, TravisTlsCertPath, LogsAmqpUri, Heartbeat, ConsumerPriority, QueueKind, RequeueStrategy, OutboxSize];
+        [AmqpUri, TlsCaPath, TravisTlsCertPath, LogsAmqpUri, Heartbeat, ConsumerPriority, QueueKind, RequeueStrategy, OutboxSize, ConsumerTimeout];
 
     public Uri Uri { get; init; } = AmqpUri.Default;
     public Uri? LogsUri { get; init; }
@@ -49,6 +54,19 @@ public sealed record AmqpOptions
     public string QueueType { get; init; } = QueueKind.Default;
     public string Requeue { get; init; } = RequeueStrategy.Default;
     public long Outbox { get; init; } = OutboxSize.Default;
+
+    /// <summary>The broker's own consumer timeout (<c>consumer_timeout</c>); zero: it has none.</summary>
+    public TimeSpan BrokerConsumerTimeout { get; init; } = ConsumerTimeout.Default;
+
+    /// <summary>The worker's hard limit, for jobs that set none of their own.</summary>
+    public TimeSpan HardLimit { get; init; } = WorkerOptions.HardTimeout.Default;
+
+    /// <summary>What a job holds its delivery for besides its script: its start, upload and teardown, and a minute for its script and reports.</summary>
+    public TimeSpan HoldBesidesScript { get; init; } =
+        WorkerOptions.StartupTimeout.Default + WorkerOptions.ScriptUploadTimeout.Default + WorkerOptions.TeardownTimeout.Default + TimeSpan.FromMinutes(1);
+
+    /// <summary>The longest a job with this hard limit (null: the worker's) may hold its delivery unacked.</summary>
+    public TimeSpan LongestHold(TimeSpan? jobHardLimit = null) => (jobHardLimit ?? HardLimit) + HoldBesidesScript;
 
     /// <summary>How long a delivered job may wait for its processor before it goes back to the queue for another worker.</summary>
     public TimeSpan HandBackAfter { get; init; } = TimeSpan.FromSeconds(1);
@@ -69,6 +87,10 @@ public sealed record AmqpOptions
         QueueType = QueueKind.Read(source),
         Requeue = RequeueStrategy.Read(source),
         Outbox = OutboxSize.Read(source),
+        BrokerConsumerTimeout = ConsumerTimeout.Read(source),
+        HardLimit = WorkerOptions.HardTimeout.Read(source),
+        HoldBesidesScript = WorkerOptions.StartupTimeout.Read(source) + WorkerOptions.ScriptUploadTimeout.Read(source)
+            + WorkerOptions.TeardownTimeout.Read(source) + TimeSpan.FromMinutes(1),
     };
 
     private static (bool, Uri) ParseAmqpUri(string text) =>

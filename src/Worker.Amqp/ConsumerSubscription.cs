@@ -10,7 +10,8 @@ namespace Worker.Amqp;
 /// back to the queue, and the consumer pauses until its processor asks for a job again, so an idle
 /// worker elsewhere runs it instead.
 /// </summary>
-internal sealed class ConsumerSubscription(IChannel channel, string queue, int priority, JobConsumer consumer, ILogger logger)
+/// <param name="timeout">The delivery timeout this consumer asks the broker for; null: none (the broker can't take one).</param>
+internal sealed class ConsumerSubscription(IChannel channel, string queue, int priority, TimeSpan? timeout, JobConsumer consumer, ILogger logger)
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private string? _tag;
@@ -60,6 +61,10 @@ internal sealed class ConsumerSubscription(IChannel channel, string queue, int p
     private Task<string> ConsumeAsync(CancellationToken ct)
     {
         var arguments = new Dictionary<string, object?> { ["x-priority"] = priority };
+        if (timeout is { } ask)
+        {
+            arguments["x-consumer-timeout"] = (long)ask.TotalMilliseconds;
+        }
         return channel.BasicConsumeAsync(queue, autoAck: false, consumerTag: "", noLocal: false, exclusive: false, arguments, consumer, ct);
     }
 
