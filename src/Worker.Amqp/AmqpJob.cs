@@ -178,7 +178,7 @@ internal sealed class AmqpJob : JobBase
         headers[AmqpNames.RequeueCountHeader] = RequeueCount + (counted ? 1 : 0);
         var properties = WireFormat.Properties(JobPayload.Str(Payload.Root["type"]) ?? "job:test", headers,
             messageId: $"{Payload.JobId}.copy.{Guid.NewGuid():N}");
-        return new OutgoingMessage("", _queue.Name, properties, payload.ToUtf8Bytes());
+        return OutgoingMessage.ToQueue(_queue.Name, properties, payload.ToUtf8Bytes(), _queue.DeclareQueuesAsync);
     }
 
     /// <summary>

@@ -326,8 +326,14 @@ public sealed class AmqpJobQueue : IJobQueue
             DeliveryMode = DeliveryModes.Persistent,
             Headers = headers,
         };
-        return new OutgoingMessage("", AmqpNames.DeadLetterQueue(Name), properties, message.Body);
+        return OutgoingMessage.ToQueue(AmqpNames.DeadLetterQueue(Name), properties, message.Body, DeclareQueuesAsync);
     }
+
+    /// <summary>
+    /// Declares the job queue and its dead letters again, for a requeue copy or a dead letter the
+    /// broker returned because its queue was gone: dropped, it would have been a job lost.
+    /// </summary>
+    internal Task DeclareQueuesAsync(IChannel channel, CancellationToken ct) => AmqpTopology.DeclareJobQueueAsync(channel, Name, Options.QueueType, ct);
 
     /// <summary>
     /// Waits (up to <see cref="AmqpOptions.CloseTimeout"/>) until the broker has confirmed every state

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
 
 namespace Worker.Amqp;
 
@@ -10,11 +11,14 @@ namespace Worker.Amqp;
 /// writers wait when it is full. Publishes are pipelined: the pump doesn't wait for each confirm,
 /// it tracks sequence numbers itself (confirm tracking off), which keeps strict order and a full
 /// pipe. When the channel or connection fails, every unconfirmed message is sent again, in order,
-/// on a new channel once the connection is back, so an outage loses and reorders nothing.
+/// on a new channel once the connection is back, so an outage loses and reorders nothing. A
+/// mandatory message the broker returns unrouted (its queue was deleted) is not confirmed: its
+/// queue is declared again and it is sent again.
 /// </summary>
 public sealed class ConfirmedPublisher : IAsyncDisposable
 {
     private const int MaxInFlight = 1024;
+    private static readonly TimeSpan ReturnPause = TimeSpan.FromSeconds(1);
 
     private readonly IConnection _connection;
     private readonly long _capacity;
@@ -148,6 +152,8 @@ public sealed class ConfirmedPublisher : IAsyncDisposable
                     return Task.CompletedTask;
                 };
                 channel.ChannelShutdownAsync += (_, _) => { BreakLater(broken); return Task.CompletedTask; };
+                // The broker sends a mandatory message's return before its confirm, on the same channel.
+                channel.BasicReturnAsync += (_, e) => { OnReturned(generation, e); return Task.CompletedTask; };
                 if (!channel.IsOpen)
                 {
                     continue;
@@ -190,6 +196,10 @@ public sealed class ConfirmedPublisher : IAsyncDisposable
                 continue;
             }
             ct.ThrowIfCancellationRequested();
+            if (next.Returned)
+            {
+                await RouteAgainAsync(channel, next, ct);
+            }
             var seq = await channel.GetNextPublishSequenceNumberAsync(ct);
             lock (_lock)
             {
@@ -200,46 +210,99 @@ public sealed class ConfirmedPublisher : IAsyncDisposable
                 _pending.RemoveFirst();
                 _inFlight.AddLast((seq, next));
             }
-            await channel.BasicPublishAsync(next.Exchange, next.RoutingKey, false, next.Properties, next.Body, ct);
+            await channel.BasicPublishAsync(next.Exchange, next.RoutingKey, next.Mandatory, next.Properties, next.Body, ct);
         }
+    }
+
+    /// <summary>Declares a returned message's queue before it goes out again, after a pause so a queue that can't be had is not hammered.</summary>
+    private async Task RouteAgainAsync(IChannel channel, OutgoingMessage message, CancellationToken ct)
+    {
+        await Task.Delay(ReturnPause, ct);
+        try
+        {
+            await message.DeclareRoute!(channel, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _logger.LogWarning("{Purpose} publisher: could not declare {Queue} again: {Error}", _purpose, message.RoutingKey, e.Message);
+        }
+        message.Returned = false;
+    }
+
+    private void OnReturned(int generation, BasicReturnEventArgs returned)
+    {
+        var publishId = returned.BasicProperties.Headers?.TryGetValue(OutgoingMessage.PublishIdHeader, out var value) == true && value is byte[] bytes
+            ? System.Text.Encoding.UTF8.GetString(bytes)
+            : null;
+        lock (_lock)
+        {
+            if (generation != _generation || publishId is null)
+            {
+                return;
+            }
+            foreach (var (_, message) in _inFlight)
+            {
+                if (message.PublishId == publishId)
+                {
+                    message.Returned = true;
+                }
+            }
+        }
+        _logger.LogWarning("RabbitMQ could not route a {Purpose} message to {RoutingKey} ({ReplyCode} {ReplyText}); declaring its queue again and sending it again",
+            _purpose, returned.RoutingKey, returned.ReplyCode, returned.ReplyText);
     }
 
     private void OnConfirmed(int generation, ulong tag, bool multiple)
     {
         var confirmed = new List<OutgoingMessage>();
-        bool windowWasFull;
+        bool wakePump;
         lock (_lock)
         {
             if (generation != _generation)
             {
                 return;
             }
-            windowWasFull = _inFlight.Count >= MaxInFlight;
+            wakePump = _inFlight.Count >= MaxInFlight;
+            var returned = new List<OutgoingMessage>();
+            var freedBytes = 0L;
             var node = _inFlight.First;
             while (node is not null && node.Value.Seq <= tag)
             {
                 var following = node.Next;
                 if (multiple || node.Value.Seq == tag)
                 {
-                    confirmed.Add(node.Value.Message);
-                    _used -= node.Value.Message.Size;
+                    // A returned message is confirmed too, but it reached no queue: it goes out again.
+                    if (node.Value.Message.Returned)
+                    {
+                        returned.Add(node.Value.Message);
+                    }
+                    else
+                    {
+                        confirmed.Add(node.Value.Message);
+                        freedBytes += node.Value.Message.Size;
+                    }
                     _inFlight.Remove(node);
                 }
                 node = following;
             }
-            if (confirmed.Count == 0)
+            for (var i = returned.Count - 1; i >= 0; i--)
             {
-                return;
+                _pending.AddFirst(returned[i]);
             }
-            var freed = _spaceFreed;
-            _spaceFreed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            freed.TrySetResult();
-            if (_used == 0)
+            wakePump |= returned.Count > 0;
+            if (confirmed.Count > 0)
             {
-                _emptied.TrySetResult();
+                _used -= freedBytes;
+                var freed = _spaceFreed;
+                _spaceFreed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                freed.TrySetResult();
+                if (_used == 0)
+                {
+                    _emptied.TrySetResult();
+                }
             }
         }
-        if (windowWasFull)
+        if (wakePump)
         {
             // Not inline: this runs on the client's dispatch loop, which must not publish.
             ThreadPool.QueueUserWorkItem(static wake => wake.TryWrite(true), _wake.Writer, preferLocal: false);
