@@ -14,7 +14,7 @@ public sealed class AdoptedRedeliveryTests(RabbitMqBroker broker) : IClassFixtur
     [Fact]
     public async Task A_redelivery_taken_over_by_a_running_job_leaves_the_processor_it_landed_on_free_for_the_next_job()
     {
-        var queue = $"builds.adopt-{Guid.NewGuid().ToString("N")[..8]}";
+        var queue = Broker.NewQueue("adopt");
         await using var tap = await ReportingTap.CreateAsync(broker.Uri);
         await using var worker = await InProcessWorker.StartAsync(broker.Uri, queue, ("POOL_SIZE", "2"));
         var longJob = Broker.Job("script: [\"sleep 20\"]", queue);

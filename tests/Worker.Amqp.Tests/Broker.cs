@@ -8,6 +8,9 @@ public static class Broker
 {
     public static JobPayload Job(string yaml, string queue) => JobFile.Parse(yaml, queue);
 
+    /// <summary>A job queue name of the test's own, so tests sharing a broker don't meet.</summary>
+    public static string NewQueue(string what) => $"builds.{what}-{Guid.NewGuid().ToString("N")[..8]}";
+
     public static async Task PublishAsync(Uri broker, string exchange, string routingKey, byte[] body, string? type = "job:test",
         IDictionary<string, object?>? headers = null)
     {

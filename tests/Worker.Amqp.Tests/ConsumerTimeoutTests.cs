@@ -21,7 +21,7 @@ public sealed class ConsumerTimeoutTests(RabbitMqBroker broker) : IClassFixture<
     [Fact]
     public async Task A_channel_closed_for_a_delivery_past_the_consumer_timeout_is_reopened_and_its_processor_serves_again()
     {
-        var queue = $"builds.timeout-{Guid.NewGuid().ToString("N")[..8]}";
+        var queue = Broker.NewQueue("timeout");
         await using var tap = await ReportingTap.CreateAsync(broker.Uri);
         await using var worker = await InProcessWorker.StartAsync(broker.Uri, queue, ("POOL_SIZE", "1"), ("AMQP_CONSUMER_TIMEOUT", "5s"));
         var jobs = new[] { "sleep 15", "true", "true" }.Select(script => Broker.Job($"script: [\"{script}\"]", queue)).ToList();
@@ -44,7 +44,7 @@ public sealed class ConsumerTimeoutTests(RabbitMqBroker broker) : IClassFixture<
     [Fact]
     public async Task A_worker_whose_jobs_may_outlast_the_broker_consumer_timeout_says_so_at_start_or_asks_for_longer()
     {
-        var queue = $"builds.timeout-warn-{Guid.NewGuid().ToString("N")[..8]}";
+        var queue = Broker.NewQueue("timeout-warn");
         var env = new Dictionary<string, string>
         {
             ["WORKER_QUEUE_TYPE"] = "amqp",

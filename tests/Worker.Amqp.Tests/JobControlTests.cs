@@ -8,12 +8,10 @@ public sealed class JobControlTests(RabbitMqBroker broker) : IClassFixture<Rabbi
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
-    private static string NewQueue(string what) => $"builds.{what}-{Guid.NewGuid().ToString("N")[..8]}";
-
     [Fact]
     public async Task Cancel_command_on_worker_commands_stops_the_running_job_and_reports_cancelled()
     {
-        var queue = NewQueue("cancel");
+        var queue = Broker.NewQueue("cancel");
         await using var tap = await ReportingTap.CreateAsync(broker.Uri);
         await using var worker = await InProcessWorker.StartAsync(broker.Uri, queue);
         var payload = Broker.Job("script: [\"echo waiting\", \"sleep 60\"]", queue);
@@ -34,7 +32,7 @@ public sealed class JobControlTests(RabbitMqBroker broker) : IClassFixture<Rabbi
     [Fact]
     public async Task Job_whose_machine_never_starts_is_republished_with_its_count_until_the_cap_and_then_errored()
     {
-        var queue = NewQueue("requeue");
+        var queue = Broker.NewQueue("requeue");
         await using var tap = await ReportingTap.CreateAsync(broker.Uri);
         await using var worker = await InProcessWorker.StartAsync(broker.Uri, queue,
             ("PROVIDER_NAME", "fake"), ("FAKE_ERROR", "true"), ("MAX_REQUEUES", "2"));
@@ -54,7 +52,7 @@ public sealed class JobControlTests(RabbitMqBroker broker) : IClassFixture<Rabbi
     [Fact]
     public async Task Job_requeued_with_the_hub_strategy_sends_travis_reset_and_is_acked_not_republished()
     {
-        var queue = NewQueue("hub");
+        var queue = Broker.NewQueue("hub");
         await using var tap = await ReportingTap.CreateAsync(broker.Uri);
         await using var worker = await InProcessWorker.StartAsync(broker.Uri, queue,
             ("PROVIDER_NAME", "fake"), ("FAKE_ERROR", "true"), ("REQUEUE_STRATEGY", "hub"));
@@ -74,7 +72,7 @@ public sealed class JobControlTests(RabbitMqBroker broker) : IClassFixture<Rabbi
     [Fact]
     public async Task Job_running_when_the_worker_stops_at_once_goes_back_on_the_queue_uncounted()
     {
-        var queue = NewQueue("stop");
+        var queue = Broker.NewQueue("stop");
         await using var tap = await ReportingTap.CreateAsync(broker.Uri);
         var worker = await InProcessWorker.StartAsync(broker.Uri, queue, ("PROVIDER_NAME", "fake"), ("FAKE_RUN_SLEEP", "10m"));
         var payload = Broker.Job("script: [\"true\"]", queue);
@@ -94,7 +92,7 @@ public sealed class JobControlTests(RabbitMqBroker broker) : IClassFixture<Rabbi
     [Fact]
     public async Task Worker_whose_job_queue_is_deleted_declares_it_again_and_keeps_serving()
     {
-        var queue = NewQueue("deleted");
+        var queue = Broker.NewQueue("deleted");
         await using var tap = await ReportingTap.CreateAsync(broker.Uri);
         await using var worker = await InProcessWorker.StartAsync(broker.Uri, queue, ("PROVIDER_NAME", "fake"));
         await Eventually.TrueAsync(async () => await ConsumersAsync(queue) == 1, "one consumer of " + queue);
@@ -118,7 +116,7 @@ public sealed class JobControlTests(RabbitMqBroker broker) : IClassFixture<Rabbi
     [Fact]
     public async Task Two_workers_on_one_queue_share_the_jobs_and_run_each_once()
     {
-        var queue = NewQueue("shared");
+        var queue = Broker.NewQueue("shared");
         await using var tap = await ReportingTap.CreateAsync(broker.Uri);
         await using var a = await InProcessWorker.StartAsync(broker.Uri, queue, ("PROVIDER_NAME", "fake"), ("FAKE_RUN_SLEEP", "300ms"), ("HOSTNAME", "worker-a"));
         await using var b = await InProcessWorker.StartAsync(broker.Uri, queue, ("PROVIDER_NAME", "fake"), ("FAKE_RUN_SLEEP", "300ms"), ("HOSTNAME", "worker-b"));
@@ -145,7 +143,7 @@ public sealed class JobControlTests(RabbitMqBroker broker) : IClassFixture<Rabbi
     [Fact]
     public async Task Submit_with_follow_prints_the_log_live_and_exits_with_the_jobs_result()
     {
-        var queue = NewQueue("submit");
+        var queue = Broker.NewQueue("submit");
         await using var worker = await InProcessWorker.StartAsync(broker.Uri, queue);
         var dir = Directory.CreateTempSubdirectory("amqp-submit-");
         var file = new FileInfo(Path.Combine(dir.FullName, "failing.yml"));
@@ -171,7 +169,7 @@ public sealed class JobControlTests(RabbitMqBroker broker) : IClassFixture<Rabbi
     [Fact]
     public async Task Submit_with_follow_of_a_passing_job_exits_0_and_closes_its_connection_without_a_warning()
     {
-        var queue = NewQueue("quiet");
+        var queue = Broker.NewQueue("quiet");
         await using var worker = await InProcessWorker.StartAsync(broker.Uri, queue);
         var dir = Directory.CreateTempSubdirectory("amqp-submit-");
         var file = Path.Combine(dir.FullName, "passing.yml");

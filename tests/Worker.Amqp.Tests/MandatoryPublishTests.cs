@@ -12,12 +12,10 @@ namespace Worker.Amqp.Tests;
 [Trait("Category", "Integration")]
 public sealed class MandatoryPublishTests(RabbitMqBroker broker) : IClassFixture<RabbitMqBroker>
 {
-    private static string NewQueue(string what) => $"builds.{what}-{Guid.NewGuid().ToString("N")[..8]}";
-
     [Fact]
     public async Task A_requeue_copy_whose_job_queue_was_deleted_is_not_dropped()
     {
-        var queue = NewQueue("gone");
+        var queue = Broker.NewQueue("gone");
         await using var tap = await ReportingTap.CreateAsync(broker.Uri);
         var worker = await InProcessWorker.StartAsync(broker.Uri, queue, ("POOL_SIZE", "1"));
         var job = Broker.Job("script: [\"sleep 60\"]", queue);
@@ -36,7 +34,7 @@ public sealed class MandatoryPublishTests(RabbitMqBroker broker) : IClassFixture
     [Fact]
     public async Task A_dead_letter_whose_queue_was_deleted_is_not_dropped()
     {
-        var queue = NewQueue("dead-gone");
+        var queue = Broker.NewQueue("dead-gone");
         await using var worker = await InProcessWorker.StartAsync(broker.Uri, queue, ("PROVIDER_NAME", "fake"));
         await broker.CtlAsync("delete_queue", AmqpNames.DeadLetterQueue(queue));
 

@@ -11,12 +11,10 @@ public sealed class PoisonPayloadTests(RabbitMqBroker broker) : IClassFixture<Ra
 {
     private const string FuzzIndexHeader = "x-test-fuzz-index";
 
-    private static string NewQueue(string what) => $"builds.{what}-{Guid.NewGuid().ToString("N")[..8]}";
-
     [Fact]
     public async Task A_payload_whose_values_cant_be_used_is_dead_lettered_and_the_jobs_behind_it_pass_on_a_pool_1_worker()
     {
-        var queue = NewQueue("poison");
+        var queue = Broker.NewQueue("poison");
         await using var tap = await ReportingTap.CreateAsync(broker.Uri);
         await using var worker = await InProcessWorker.StartAsync(broker.Uri, queue, ("PROVIDER_NAME", "fake"), ("POOL_SIZE", "1"));
         var poison = Broker.Job("script: [\"true\"]", queue);
@@ -47,7 +45,7 @@ public sealed class PoisonPayloadTests(RabbitMqBroker broker) : IClassFixture<Ra
     [Fact]
     public async Task A_job_the_pipeline_dead_letters_goes_to_the_dead_letters_as_it_came_and_is_reported_errored()
     {
-        var queue = NewQueue("pipeline-dead");
+        var queue = Broker.NewQueue("pipeline-dead");
         await using var tap = await ReportingTap.CreateAsync(broker.Uri);
         await using var jobs = new AmqpJobQueue(new AmqpOptions { Uri = broker.Uri }, queue, new JobCancellations(),
             Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
@@ -77,7 +75,7 @@ public sealed class PoisonPayloadTests(RabbitMqBroker broker) : IClassFixture<Ra
     public async Task Every_malformed_payload_ends_dead_lettered_or_finished_and_none_is_held()
     {
         const int Count = 300;
-        var queue = NewQueue("fuzz");
+        var queue = Broker.NewQueue("fuzz");
         await using var tap = await ReportingTap.CreateAsync(broker.Uri);
         await using var worker = await InProcessWorker.StartAsync(broker.Uri, queue, ("PROVIDER_NAME", "fake"), ("POOL_SIZE", "4"));
         var refused = new HashSet<int>();

@@ -10,12 +10,10 @@ namespace Worker.Amqp.Tests;
 [Trait("Category", "Integration")]
 public sealed class RequeueRaceTests(RabbitMqBroker broker) : IClassFixture<RabbitMqBroker>
 {
-    private static string NewQueue(string what) => $"builds.{what}-{Guid.NewGuid().ToString("N")[..8]}";
-
     [Fact]
     public async Task A_requeue_copy_delivered_to_the_same_host_before_its_original_settles_runs_and_is_not_acked_with_it()
     {
-        var queue = NewQueue("race");
+        var queue = Broker.NewQueue("race");
         await using var tap = await ReportingTap.CreateAsync(broker.Uri);
         // The first start fails, so the job is republished; the other processor is idle and takes the copy.
         await using var worker = await InProcessWorker.StartAsync(broker.Uri, queue,
@@ -46,7 +44,7 @@ public sealed class RequeueRaceTests(RabbitMqBroker broker) : IClassFixture<Rabb
     public async Task Beside_a_host_whose_every_start_fails_fast_each_of_200_jobs_finishes_exactly_once(string strategy)
     {
         const int Jobs = 200;
-        var queue = NewQueue("black-hole-" + strategy);
+        var queue = Broker.NewQueue("black-hole-" + strategy);
         await using var tap = await ReportingTap.CreateAsync(broker.Uri);
         await using var hub = await FakeHub.StartAsync(broker.Uri, queue);
         (string, string)[] common = [("PROVIDER_NAME", "fake"), ("POOL_SIZE", "4"), ("REQUEUE_STRATEGY", strategy), ("MAX_REQUEUES", "1000")];
