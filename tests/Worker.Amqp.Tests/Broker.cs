@@ -6,7 +6,14 @@ namespace Worker.Amqp.Tests;
 /// <summary>Publishing and inspecting as an outsider (travis-scheduler, an operator) would, with plain RabbitMQ.Client.</summary>
 public static class Broker
 {
-    public static JobPayload Job(string yaml, string queue) => JobFile.Parse(yaml, queue);
+    private static long _lastJobId = JobFile.NewJobId();
+
+    /// <summary>
+    /// A job from a YAML job file, with a job id no other job of this test run has: ids made from
+    /// the clock alone collide when a test makes hundreds in a few milliseconds.
+    /// </summary>
+    public static JobPayload Job(string yaml, string queue) =>
+        JobFile.Parse($"id: {Interlocked.Increment(ref _lastJobId)}\n{yaml}", queue);
 
     /// <summary>A job queue name of the test's own, so tests sharing a broker don't meet.</summary>
     public static string NewQueue(string what) => $"builds.{what}-{Guid.NewGuid().ToString("N")[..8]}";
