@@ -1,5 +1,6 @@
 using System.Globalization;
 using Worker.Core.Configuration;
+using Worker.Core.Security;
 
 namespace Worker.Docker;
 
@@ -51,13 +52,8 @@ public sealed record DockerOptions
         min: 0, max: 100);
     public static readonly Setting<string> Pull = Setting.OneOf("DOCKER_PULL", "missing",
         "Whether an image that is not on the host is pulled (missing) or the job is refused (never).", "missing", "never");
-    public static readonly Setting<IReadOnlyList<string>> AllowedImages = Setting.List("ALLOWED_IMAGES",
-        "Images a job may name, as globs over the whole reference ('*' matches any text, '/' included). Empty: any image. The default image is always allowed.",
-        "a comma-separated list of globs, e.g. worker-job-*,ghcr.io/acme/*");
-    public static readonly Setting<IReadOnlyList<string>> AllowedVolumes = new("ALLOWED_VOLUMES", Array.Empty<string>(),
-        "Volume sources a job may mount (config.volumes), as globs; a ':ro' suffix forces the mount read-only. Empty: jobs mount nothing.",
-        "a comma-separated list of SOURCE_GLOB[:ro], e.g. /srv/cache/*,/data/*:ro",
-        text => ParseList(text, s => AllowedVolume.TryParse(s, out _)), v => string.Join(",", v));
+    public static readonly Setting<IReadOnlyList<string>> AllowedImages = JobPolicySettings.AllowedImages;
+    public static readonly Setting<IReadOnlyList<string>> AllowedVolumes = JobPolicySettings.AllowedVolumes;
     public static readonly Setting<IReadOnlyList<string>> SecurityOpt = new("DOCKER_SECURITY_OPT", Array.Empty<string>(),
         "Security options of every job's container, as docker run --security-opt (travis-worker's SECURITY_OPT).",
         "a space-separated list, e.g. seccomp=unconfined no-new-privileges",

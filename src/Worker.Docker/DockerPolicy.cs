@@ -20,13 +20,13 @@ public sealed class DockerPolicy
     private static readonly string[] SocketNames = ["docker.sock", "containerd.sock", "podman.sock"];
 
     private readonly DockerOptions _options;
-    private readonly IReadOnlyList<Glob> _images;
+    private readonly ImageAllowList _images;
     private readonly IReadOnlyList<AllowedVolume> _volumes;
 
     public DockerPolicy(DockerOptions options)
     {
         _options = options;
-        _images = options.ImageGlobs.Select(g => new Glob(g)).ToList();
+        _images = new ImageAllowList(options.ImageGlobs);
         _volumes = options.VolumeRules.Select(r => AllowedVolume.TryParse(r, out var rule)
             ? rule
             : throw new ArgumentException($"not a volume rule: {r}", nameof(options))).ToList();
@@ -43,10 +43,9 @@ public sealed class DockerPolicy
     public ContainerSpec Decide(StartAttributes job)
     {
         var image = string.IsNullOrWhiteSpace(job.Image) ? _options.DefaultImage : job.Image.Trim();
-        if (image != _options.DefaultImage && _images.Count > 0 && !_images.Any(g => g.IsMatch(image)))
+        if (_images.Refusal(image, _options.DefaultImage) is { } refusal)
         {
-            throw new JobRefusedException(
-                $"image '{image}' is not allowed by WORKER_ALLOWED_IMAGES ({string.Join(", ", _images)})");
+            throw new JobRefusedException(refusal);
         }
         if (job.Privileged && !_options.AllowPrivileged)
         {

@@ -23,6 +23,11 @@ public enum MachineState
 /// <summary>One machine as an inventory sees it.</summary>
 /// <param name="ManagedBy">The instance group that created the machine, if one did (GCE's <c>created-by</c>
 /// metadata): a worker host, never a job's machine, whatever its labels say.</param>
+/// <param name="HeldByLiveWorker">
+/// Whether a live worker process holds the machine now (its lock), for backends that can tell
+/// (Tart, Vetu); null for the others. A held machine is in use even when it looks stopped; one
+/// that nobody holds is left over.
+/// </param>
 public sealed record MachineRecord(
     string Id,
     string Name,
@@ -30,4 +35,5 @@ public sealed record MachineRecord(
     DateTimeOffset? CreatedAt,
     MachineState State,
     string? Zone = null,
-    string? ManagedBy = null);
+    string? ManagedBy = null,
+    bool? HeldByLiveWorker = null);

@@ -24,6 +24,15 @@ public sealed record StartAttributes
     /// <summary>Memory in bytes the job asks for (<c>config.memory</c>, e.g. <c>2g</c>).</summary>
     public long? Memory { get; init; }
 
+    /// <summary>Disk size in bytes the job asks for (<c>config.disk</c>, e.g. <c>60g</c>); VM backends check it against their ceiling.</summary>
+    public long? Disk { get; init; }
+
+    /// <summary>
+    /// Arguments a caller (the Cirrus bridge's resource modifiers) appends to the VM's run command,
+    /// with the lease that guards what they hand out (e.g. a GPU); never from a job's payload.
+    /// </summary>
+    public RunArguments? AppendRun { get; init; }
+
     /// <summary>Volumes the job asks for (<c>config.volumes</c>, <c>src:dst[:ro]</c>).</summary>
     public IReadOnlyList<string> Volumes { get; init; } = [];
 
@@ -50,6 +59,7 @@ public sealed record StartAttributes
             HardTimeout = hardTimeout,
             Cpus = payload.Cpus,
             Memory = payload.Memory,
+            Disk = payload.Disk,
             Volumes = payload.Volumes,
             Privileged = config["privileged"] is JsonValue p && p.TryGetValue<bool>(out var priv) && priv,
             Labels = labels.For(payload.JobId, hardTimeout),

@@ -7,9 +7,10 @@ namespace Worker.Core.Cleanup;
 /// Decides from labels and state alone whether a machine is an orphan. Only machines carrying this
 /// fleet's label are ever deleted, and only when no live job can own them: the machine is stopped,
 /// its deadline (hard timeout plus margin after creation) has passed, or the machine its worker host
-/// ran on is gone (only for machines whose backend recorded that host machine). Names never decide,
-/// unlike gcloud-cleanup's name filters and maximum age. A machine an instance group created is a
-/// worker host (an operator may have stopped it), so it is never deleted, whatever its labels.
+/// ran on is gone (only for machines whose backend recorded that host machine), or (Tart, Vetu) no
+/// live worker process holds it. Names never decide, unlike gcloud-cleanup's name filters and maximum
+/// age. A machine an instance group created is a worker host (an operator may have stopped it), so it
+/// is never deleted, whatever its labels.
 /// </summary>
 public static class OrphanPolicy
 {
@@ -28,7 +29,8 @@ public static class OrphanPolicy
         {
             return OrphanDecision.Keep(machine, $"it belongs to fleet '{machineFleet}', not '{ownFleet}'");
         }
-        if (machine.State == MachineState.Stopped)
+        // A VM backend's machine is stopped between its clone and its boot: only its holder says whether it is in use.
+        if (machine.State == MachineState.Stopped && machine.HeldByLiveWorker is null)
         {
             return OrphanDecision.Remove(machine, "it is stopped, so no job runs on it");
         }
@@ -36,6 +38,10 @@ public static class OrphanPolicy
         if (deadline is { } d && d <= now)
         {
             return OrphanDecision.Remove(machine, $"its deadline {d:u} has passed, so no live job can own it");
+        }
+        if (machine.HeldByLiveWorker == false)
+        {
+            return OrphanDecision.Remove(machine, "no live worker process holds it");
         }
         if (machine.Labels.TryGetValue(MachineLabels.HostMachine, out var host) && liveHosts is not null && !liveHosts.Contains(host))
         {

@@ -56,6 +56,9 @@ public sealed class JobPayload
     /// <summary>Memory in bytes the job asks for (<c>config.memory</c>, e.g. <c>2g</c>).</summary>
     public long? Memory => _values.Memory;
 
+    /// <summary>Disk in bytes the job asks for (<c>config.disk</c>, e.g. <c>60g</c>).</summary>
+    public long? Disk => _values.Disk;
+
     /// <summary>Volumes the job asks for (<c>config.volumes</c>, <c>src:dst[:ro]</c>).</summary>
     public IReadOnlyList<string> Volumes => _values.Volumes;
 
@@ -184,7 +187,8 @@ public sealed class JobPayload
             StateUpdateCount: ReadCount(root["meta"]?["state_update_count"], "meta.state_update_count"),
             MetaRequeueCount: ReadCount(root["meta"]?["requeue_count"], "meta.requeue_count"),
             Cpus: ReadCpus(config["cpus"]),
-            Memory: ReadMemory(config["memory"]),
+            Memory: ReadSize(config["memory"], "memory", "2g or 512m"),
+            Disk: ReadSize(config["disk"], "disk", "60g"),
             Volumes: ReadVolumes(config["volumes"]));
         return new JobPayload(root, id, values);
     }
@@ -302,7 +306,7 @@ public sealed class JobPayload
             : throw new InvalidJobPayloadException($"config.cpus must be a positive number, got {Shorten(node)}");
     }
 
-    private static long? ReadMemory(JsonNode? node)
+    private static long? ReadSize(JsonNode? node, string key, string example)
     {
         if (node is null)
         {
@@ -310,7 +314,7 @@ public sealed class JobPayload
         }
         return node is JsonValue && Configuration.ByteSizes.TryParse(Str(node) ?? "", out var bytes) && bytes > 0
             ? bytes
-            : throw new InvalidJobPayloadException($"config.memory must be a size such as 2g or 512m, got {Shorten(node)}");
+            : throw new InvalidJobPayloadException($"config.{key} must be a size such as {example}, got {Shorten(node)}");
     }
 
     private static List<string> ReadVolumes(JsonNode? node) => node switch
@@ -345,5 +349,5 @@ public sealed class JobPayload
     /// <summary>The values read from the document once, when it was taken.</summary>
     private sealed record Values(
         TimeSpan? HardLimit, TimeSpan? LogSilence, int StateUpdateCount, int MetaRequeueCount,
-        double? Cpus, long? Memory, IReadOnlyList<string> Volumes);
+        double? Cpus, long? Memory, long? Disk, IReadOnlyList<string> Volumes);
 }

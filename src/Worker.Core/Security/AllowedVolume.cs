@@ -1,6 +1,4 @@
-using Worker.Core.Security;
-
-namespace Worker.Docker;
+namespace Worker.Core.Security;
 
 /// <summary>One entry of <c>WORKER_ALLOWED_VOLUMES</c>: a glob over volume sources, and whether such a mount is forced read-only.</summary>
 public sealed record AllowedVolume(Glob Source, bool ForceReadOnly)
