@@ -1,0 +1,96 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Worker.Core.Backends;
+
+namespace Worker.Vm;
+
+/// <summary>
+/// A fresh VM per job from a golden image, through the Tart or Vetu CLI (<see cref="VmTool"/>). In
+/// order: the operator's policy (image allow-list, ceilings, volumes) before anything happens; a
+/// standby if the job asks for exactly what one is; else the image pulled if it is missing, the
+/// run-arguments lease taken, the record written, and the VM cloned, set, run and reached over SSH
+/// (<see cref="VmMachine"/>). Whatever fails after the record exists deletes the VM before this throws.
+/// </summary>
+public sealed class VmBackend : IBackend, IAsyncDisposable
+{
+    private readonly VmTool _tool;
+    private readonly VmOptions _options;
+    private readonly VmImages _images;
+    private readonly VmLauncher _launcher;
+    private readonly ILogger _logger;
+
+    public VmBackend(VmTool tool, VmOptions options, MachineLabels labels, ILogger logger)
+    {
+        _tool = tool;
+        _options = options;
+        _logger = logger;
+        Policy = new VmPolicy(options, tool.MountsVolumes);
+        Records = new VmRecordStore(options.StateDirectory);
+        _images = new VmImages(tool, options, logger);
+        _launcher = new VmLauncher(tool, options, Records, Leases, logger);
+        if (options.StandbyCount > 0)
+        {
+            Standby = new VmStandbyPool(_launcher, Policy.Default, labels, options, logger);
+            Standby.Replenish();
+        }
+    }
+
+    public string Name => _tool.Name;
+
+    public VmOptions Options => _options;
+
+    public VmPolicy Policy { get; }
+
+    public VmRecordStore Records { get; }
+
+    /// <summary>The named locks of extra run arguments, held by a VM from before its clone until it is deleted.</summary>
+    public RunArgumentLeases Leases { get; } = new();
+
+    /// <summary>The booted standby VMs, when <c>_STANDBY</c> is above 0.</summary>
+    public VmStandbyPool? Standby { get; }
+
+    public string ProbeDescription => $"{_tool.Name} list through {_tool.Cli.Path}";
+
+    /// <summary>A <c>list</c>: the binary must be there and its VM storage readable.</summary>
+    public async Task ProbeAsync(CancellationToken ct)
+    {
+        try
+        {
+            await _tool.ListAsync(ct);
+        }
+        catch (VmCliException e)
+        {
+            throw BackendFailureException.Host($"{_tool.Name} list fails on this host: {e.Result.FirstLine}", e);
+        }
+    }
+
+    public async Task<IInstance> StartAsync(StartAttributes attributes, IProgress<string> progress, CancellationToken ct)
+    {
+        var spec = Policy.Decide(attributes);
+        if (Standby is not null && spec.IsStandbyShaped(Standby.Spec) && Standby.TryClaim(attributes) is { } standby)
+        {
+            progress.Report($"Using standby VM {standby.Name} ({spec.Image}), booted {(DateTimeOffset.UtcNow - standby.BootedAt).TotalSeconds:0}s ago.");
+            return new VmInstance(standby, _logger);
+        }
+        try
+        {
+            await _images.EnsureLocalAsync(spec.Image, progress, ct);
+        }
+        catch (VmCliException e)
+        {
+            throw BackendFailureException.Host($"{_tool.Name} list fails on this host: {e.Result.FirstLine}", e);
+        }
+        var name = $"worker-job-{attributes.JobId.ToString(CultureInfo.InvariantCulture)}-{Guid.NewGuid().ToString("N")[..8]}";
+        var machine = await _launcher.LaunchAsync(name, spec, attributes.Labels, progress, ct);
+        return new VmInstance(machine, _logger);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Standby is not null)
+        {
+            await Standby.DisposeAsync();
+        }
+        _images.Dispose();
+    }
+}

@@ -1,0 +1,108 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Worker.Core.Backends;
+
+namespace Worker.Vm;
+
+/// <summary>
+/// One VM tool's command line (<c>tart</c> or <c>vetu</c>), a child process per call as cirrus-cli
+/// runs it: stdin closed, stdout and stderr captured, the worker's environment passed on. A
+/// cancelled call is killed at once. A binary that can't be started fails every job on this host,
+/// so that is a host failure naming the binary and the setting that points at it.
+/// </summary>
+public sealed class VmCli(string tool, string path, string pathSetting, ILogger logger)
+{
+    public ILogger Logger { get; } = logger;
+
+    /// <summary>The tool's name, <c>tart</c> or <c>vetu</c>.</summary>
+    public string Tool { get; } = tool;
+
+    /// <summary>The binary: a path, or a name looked up on PATH.</summary>
+    public string Path { get; } = path;
+
+    /// <summary>Runs one call to its end and returns how it ended, whatever its exit code.</summary>
+    public async Task<VmCliResult> RunAsync(IReadOnlyList<string> arguments, CancellationToken ct,
+        IReadOnlyDictionary<string, string>? environment = null)
+    {
+        ct.ThrowIfCancellationRequested();
+        using var process = Start(arguments, environment);
+        var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
+        var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
+        try
+        {
+            await process.WaitForExitAsync(ct);
+        }
+        catch (OperationCanceledException)
+        {
+            Kill(process);
+            throw;
+        }
+        var result = new VmCliResult(arguments, process.ExitCode, await stdout, await stderr);
+        Logger.LogDebug("{Tool} {Command}: exit {Code}", Tool, result.Command, result.ExitCode);
+        return result;
+    }
+
+    /// <summary>Runs one call and returns its stdout; a non-zero exit is a <see cref="VmCliException"/>.</summary>
+    public async Task<string> CheckedAsync(IReadOnlyList<string> arguments, CancellationToken ct,
+        IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var result = await RunAsync(arguments, ct, environment);
+        return result.ExitCode == 0 ? result.Stdout : throw new VmCliException(Tool, result);
+    }
+
+    /// <summary>Starts <c>run</c>, which blocks for as long as the VM runs.</summary>
+    public VmRunProcess StartRun(IReadOnlyList<string> arguments)
+    {
+        var process = Start(arguments, null);
+        Logger.LogDebug("{Tool} {Command}: started as process {Pid}", Tool, string.Join(' ', arguments), process.Id);
+        return new VmRunProcess(Tool, process);
+    }
+
+    /// <summary>The host failure of a binary that can't be started.</summary>
+    public BackendFailureException Missing(Exception e) => BackendFailureException.Host(
+        $"can't run the {Tool} CLI '{Path}': {e.Message} (install {Tool} on this host, or set {pathSetting} to its path)", e);
+
+    internal static void Kill(Process process)
+    {
+        try
+        {
+            process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+            // It exited meanwhile.
+        }
+    }
+
+    private Process Start(IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string>? environment)
+    {
+        var start = new ProcessStartInfo(Path)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in arguments)
+        {
+            start.ArgumentList.Add(a);
+        }
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
+        Process process;
+        try
+        {
+            process = Process.Start(start) ?? throw new InvalidOperationException($"{Path} did not start");
+        }
+        catch (Win32Exception e)
+        {
+            throw Missing(e);
+        }
+        // Nothing is ever typed into the tool: a prompt must fail, not wait.
+        process.StandardInput.Close();
+        return process;
+    }
+}
