@@ -76,25 +76,25 @@ public sealed class VmMachine
         Run = _tool.Cli.StartRun(["run", .. _tool.RunFlags(Spec), Name]);
         using var boot = CancellationTokenSource.CreateLinkedTokenSource(ct, Run.ExitedToken);
         boot.CancelAfter(_options.BootTimeout);
-        var waitingFor = "an IP address";
+        var waitingFor = "IP address";
         try
         {
             var ip = await WaitForIpAsync(boot.Token);
             progress.Report($"VM {Name} has IP address {ip} after {clock.Elapsed.TotalSeconds:0.0}s; waiting for SSH.");
-            waitingFor = "SSH to let the worker in";
+            waitingFor = "SSH login";
             _ssh = new SshMachine(new SshEndpoint(ip, _options.SshPort, _options.SshUser), SshCredential.FromPassword(_options.SshPassword),
                 HostKeyPolicy.PinFirstKey(), _options.Ssh, _logger);
             await ConnectAsync(_ssh, boot.Token);
-            waitingFor = "the guest's OS";
+            waitingFor = "answer about the guest's OS";
             GuestOs = await _tool.GuestOsAsync(Name, boot.Token);
-            waitingFor = "the job's volumes to be linked";
+            waitingFor = "links to the job's volumes";
             await _tool.LinkVolumesAsync(_ssh, Spec, GuestOs, boot.Token);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
             throw Run.HasExited
                 ? new VmBootException($"VM {Name} stopped while booting ({Run.Describe()})")
-                : new VmBootException($"VM {Name} gave no {waitingFor} within {_options.Variable("BOOT_TIMEOUT")} ({Durations.Format(_options.BootTimeout)})");
+                : new VmBootException($"VM {Name}: no {waitingFor} within {_options.Variable("BOOT_TIMEOUT")} ({Durations.Format(_options.BootTimeout)})");
         }
         catch (SshUnreachableException e) when (Run.HasExited)
         {

@@ -9,9 +9,15 @@ public static class VetuRegistration
 {
     public const string Name = "vetu";
 
-    public static VmBackend CreateBackend(SettingsSource settings, string baseDirectory, MachineLabels labels, ILoggerFactory loggers)
+    public static VmBackend CreateBackend(SettingsSource settings, string baseDirectory, MachineLabels labels, ILoggerFactory loggers) =>
+        CreateBackend(settings, baseDirectory, labels, loggers, vm => vm);
+
+    /// <param name="adjust">Changes to what no setting reaches (tests: shorter standby retries).</param>
+    internal static VmBackend CreateBackend(SettingsSource settings, string baseDirectory, MachineLabels labels, ILoggerFactory loggers,
+        Func<VmOptions, VmOptions> adjust)
     {
         var options = VetuOptions.Load(settings, baseDirectory);
+        options = options with { Vm = adjust(options.Vm) };
         var logger = loggers.CreateLogger<VmBackend>();
         return new VmBackend(Tool(options, logger), options.Vm, labels, logger);
     }

@@ -28,6 +28,9 @@ public sealed record TestSshdOptions(string Dir, int Port)
     /// </summary>
     public bool KeyboardInteractiveOnly { get; init; }
 
+    /// <summary>Only <see cref="User"/> may log in (sshd's AllowUsers), as on a VM image that has one account.</summary>
+    public bool OnlyThisUser { get; init; }
+
     /// <summary>Generate another host key even if the folder has one (a machine that took over the address).</summary>
     public bool FreshHostKey { get; init; }
 
@@ -113,6 +116,7 @@ public sealed class TestSshd : IDisposable
             Subsystem sftp internal-sftp
             PrintMotd no
             LogLevel ERROR
+            {(options.OnlyThisUser ? "AllowUsers " + options.User : "")}
 
             """);
         var start = new ProcessStartInfo("unshare") { RedirectStandardError = true, RedirectStandardOutput = true };
