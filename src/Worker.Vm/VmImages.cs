@@ -31,11 +31,7 @@ public sealed class VmImages(VmTool tool, VmOptions options, ILogger logger) : I
         await PullAsync(image).WaitAsync(ct);
     }
 
-    public void Dispose()
-    {
-        _disposed.Cancel();
-        _disposed.Dispose();
-    }
+    public void Dispose() => _disposed.Cancel();
 
     private Task PullAsync(string image)
     {

@@ -125,6 +125,10 @@ public sealed class VmStandbyPool : IAsyncDisposable
     {
         lock (_gate)
         {
+            if (_closing.IsCancellationRequested)
+            {
+                return;
+            }
             _closing.Cancel();
         }
         try
@@ -141,7 +145,6 @@ public sealed class VmStandbyPool : IAsyncDisposable
             idle.Add(DestroyAsync(machine, "the worker is stopping"));
         }
         await Task.WhenAll(idle);
-        _closing.Dispose();
     }
 
     private async Task BootOneAsync()

@@ -100,6 +100,12 @@ public abstract class FakeVmCli : IAsyncDisposable
         }
     }
 
+    /// <summary>Only clones to names that start with this fail (empty: any).</summary>
+    public string CloneFailurePrefix { get; set; } = "";
+
+    /// <summary>Sees each call as it arrives, before the fake answers it.</summary>
+    public Action<FakeCliCall>? OnCall { get; set; }
+
     /// <summary>The next N clones fail as on a host whose disk is full.</summary>
     public int CloneFailures { get => Volatile.Read(ref _cloneFailures); set => Volatile.Write(ref _cloneFailures, value); }
 
@@ -261,6 +267,7 @@ public abstract class FakeVmCli : IAsyncDisposable
             using var hungUp = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
             var call = new FakeCliCall(arguments, stream, hungUp.Token);
             Calls.Enqueue(call);
+            OnCall?.Invoke(call);
             var watching = WatchHangUpAsync(stream, hungUp);
             try
             {
@@ -378,7 +385,7 @@ public abstract class FakeVmCli : IAsyncDisposable
             return;
         }
         var (source, target) = (names[0], names[1]);
-        if (TakeFault(ref _cloneFailures))
+        if (target.StartsWith(CloneFailurePrefix, StringComparison.Ordinal) && TakeFault(ref _cloneFailures))
         {
             await FailAsync(call, 1, "not enough free disk space to clone the VM (fake)");
             return;
