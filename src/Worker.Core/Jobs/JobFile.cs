@@ -34,7 +34,7 @@ public static class JobFile
     private static readonly HashSet<string> ConfigKeys = new(StringComparer.Ordinal)
     {
         "image", "image_name", "osx_image", "env", "before_script", "script", "after_script",
-        "volumes", "cpus", "memory", "privileged", "language", "dist", "arch", "group", "os",
+        "volumes", "cpus", "memory", "disk", "privileged", "language", "dist", "arch", "group", "os",
     };
 
     public static JobPayload Load(string path, string queueName)
