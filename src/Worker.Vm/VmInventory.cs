@@ -39,4 +39,9 @@ public sealed class VmInventory(VmTool tool, VmRecordStore records) : IInstanceI
         await tool.DeleteAsync(machine.Name, ct);
         records.Remove(machine.Name);
     }
+
+    /// <summary>Nothing to let go of: each call is its own process.</summary>
+    public void Dispose()
+    {
+    }
 }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Worker.Core.Backends;
 using Worker.Core.Configuration;
+using Worker.Core.Registration;
 
 namespace Worker.Vm.Tart;
 
@@ -8,6 +9,16 @@ namespace Worker.Vm.Tart;
 public static class TartRegistration
 {
     public const string Name = "tart";
+
+    public static BackendRegistration Backend { get; } = new()
+    {
+        Name = Name,
+        SettingsTitle = "Tart backend (a macOS or Linux VM per job on Apple silicon)",
+        Settings = TartOptions.All,
+        CreateBackend = services => CreateBackend(services.Settings, services.Options.BaseDirectory, services.Labels, services.Loggers),
+        // Records and locks under WORKER_BASE_DIR say which VMs this fleet made and whether a live worker holds them.
+        CreateInventory = services => new CleanupInventory(CreateInventory(services.Settings, services.Options.BaseDirectory, services.Loggers), Hosts: null),
+    };
 
     public static VmBackend CreateBackend(SettingsSource settings, string baseDirectory, MachineLabels labels, ILoggerFactory loggers) =>
         CreateBackend(settings, baseDirectory, labels, loggers, vm => vm);

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Worker.Core.Backends;
 using Worker.Core.Configuration;
+using Worker.Core.Registration;
 
 namespace Worker.Vm.Vetu;
 
@@ -8,6 +9,16 @@ namespace Worker.Vm.Vetu;
 public static class VetuRegistration
 {
     public const string Name = "vetu";
+
+    public static BackendRegistration Backend { get; } = new()
+    {
+        Name = Name,
+        SettingsTitle = "Vetu backend (a Linux VM per job on Linux with KVM)",
+        Settings = VetuOptions.All,
+        CreateBackend = services => CreateBackend(services.Settings, services.Options.BaseDirectory, services.Labels, services.Loggers),
+        // Records and locks under WORKER_BASE_DIR say which VMs this fleet made and whether a live worker holds them.
+        CreateInventory = services => new CleanupInventory(CreateInventory(services.Settings, services.Options.BaseDirectory, services.Loggers), Hosts: null),
+    };
 
     public static VmBackend CreateBackend(SettingsSource settings, string baseDirectory, MachineLabels labels, ILoggerFactory loggers) =>
         CreateBackend(settings, baseDirectory, labels, loggers, vm => vm);

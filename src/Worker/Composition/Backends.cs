@@ -5,6 +5,8 @@ using Worker.Core.Registration;
 using Worker.Docker;
 using Worker.Gce;
 using Worker.Ssh.BareMetal;
+using Worker.Vm.Tart;
+using Worker.Vm.Vetu;
 
 namespace Worker.Composition;
 
@@ -22,6 +24,8 @@ public static class Backends
         DockerRegistration.Backend,
         GceRegistration.Backend,
         SshRegistration.Backend,
+        TartRegistration.Backend,
+        VetuRegistration.Backend,
     ];
 
     public static readonly Setting<string> ProviderName = Setting.OneOf("PROVIDER_NAME", LocalRegistration.Backend.Name,
