@@ -60,8 +60,13 @@ public sealed class VmCli(string tool, string path, string pathSetting, ILogger 
     }
 
     /// <summary>The host failure of a binary that can't be started.</summary>
-    public BackendFailureException Missing(Exception e) => BackendFailureException.Host(
-        $"can't run the {Tool} CLI '{Path}': {e.Message} (install {Tool} on this host, or set {pathSetting} to its path)", e);
+    public BackendFailureException Missing(Exception e)
+    {
+        // .NET's own message names the working directory, which says nothing here.
+        var why = e is Win32Exception { NativeErrorCode: 2 } ? "no such file" : e is Win32Exception { NativeErrorCode: 13 } ? "permission denied" : e.Message;
+        return BackendFailureException.Host(
+            $"can't run the {Tool} CLI '{Path}': {why} (install {Tool} on this host, or set {pathSetting} to its path)", e);
+    }
 
     internal static void Kill(Process process)
     {

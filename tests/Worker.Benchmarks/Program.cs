@@ -7,6 +7,7 @@ var benchmarks = new Dictionary<string, Func<Task<int>>>(StringComparer.OrdinalI
     ["pipeline"] = PipelineOverheadBenchmark.RunAsync,
     ["amqp"] = AmqpThroughputBenchmark.RunAsync,
     ["docker"] = DockerStartBenchmark.RunAsync,
+    ["vm"] = VmStandbyBenchmark.RunAsync,
 };
 
 var selected = args.Length == 0 ? benchmarks.Keys.ToList() : args.ToList();

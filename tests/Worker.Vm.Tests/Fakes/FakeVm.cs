@@ -1,3 +1,5 @@
+using Worker.TestSupport;
+
 namespace Worker.Vm.Tests.Fakes;
 
 /// <summary>
