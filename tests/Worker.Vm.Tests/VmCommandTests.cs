@@ -78,6 +78,22 @@ public sealed class VmCommandTests : IDisposable
     [Theory]
     [InlineData("tart")]
     [InlineData("vetu")]
+    public async Task Worker_exec_with_a_standby_leaves_no_standby_VM_behind_when_it_exits(string tool)
+    {
+        await using var bed = await VmTestBed.StartAsync(tool);
+        var job = Path.Combine(_dir, "job.yml");
+        await File.WriteAllTextAsync(job, "script: [ 'true' ]");
+
+        var (exit, stdout, stderr, _) = await WorkerProcess.RunAsync(OnPath(bed, ($"WORKER_{tool.ToUpperInvariant()}_STANDBY", "1")), _dir, "exec", job, "--backend", tool);
+
+        Assert.True(exit == 0, stdout + stderr);
+        Assert.Contains(bed.Fake.CallsOf("clone"), c => c.Arguments[2].StartsWith("worker-standby-", StringComparison.Ordinal));
+        VmFaultTests.AssertNothingLeft(bed);
+    }
+
+    [Theory]
+    [InlineData("tart")]
+    [InlineData("vetu")]
     public async Task A_VM_whose_worker_was_killed_mid_job_is_deleted_by_the_next_cleanup(string tool)
     {
         await using var bed = await VmTestBed.StartAsync(tool);

@@ -183,6 +183,65 @@ public sealed class VmFaultTests
         AssertNothingLeft(bed);
     }
 
+    [Theory]
+    [InlineData("tart")]
+    [InlineData("vetu")]
+    public async Task The_hard_timeout_ends_the_script_and_the_VM_is_deleted(string tool)
+    {
+        await using var bed = await VmTestBed.StartAsync(tool);
+
+        var (verdict, job) = await VmTestBed.RunJobAsync(bed.Backend(), "timeout: 3s\nscript: [ 'echo started', 'sleep 60', 'echo never' ]");
+
+        Assert.Equal("errored", await job.Outcome);
+        Assert.Equal(124, verdict.ExitCode);
+        Assert.Contains("exceeded the maximum time limit", job.Log);
+        Assert.DoesNotContain("never", job.Log);
+        AssertNothingLeft(bed);
+    }
+
+    [Theory]
+    [InlineData("tart")]
+    [InlineData("vetu")]
+    public async Task A_job_cancelled_while_its_script_runs_ends_cancelled_and_its_VM_is_deleted(string tool)
+    {
+        await using var bed = await VmTestBed.StartAsync(tool);
+        var cancellations = new JobCancellations();
+
+        var (verdict, job) = await VmTestBed.RunJobAsync(bed.Backend(), "id: 778\nscript: [ 'echo ready', 'sleep 60', 'echo never' ]",
+            cancellations: cancellations,
+            whileRunning: async job =>
+            {
+                await VmTestBed.WaitForLogAsync(job, "ready");
+                Assert.True(cancellations.Cancel(778, "enough"));
+            });
+
+        Assert.Equal("cancelled", await job.Outcome);
+        Assert.DoesNotContain("never", job.Log);
+        AssertNothingLeft(bed);
+    }
+
+    [Theory]
+    [InlineData("tart")]
+    [InlineData("vetu")]
+    public async Task A_worker_shutting_down_requeues_the_job_uncounted_and_deletes_its_VM(string tool)
+    {
+        await using var bed = await VmTestBed.StartAsync(tool);
+        using var stopping = new CancellationTokenSource();
+
+        var (verdict, job) = await VmTestBed.RunJobAsync(bed.Backend(), "script: [ 'echo ready', 'sleep 60', 'echo never' ]",
+            workerStopping: stopping.Token,
+            whileRunning: async job =>
+            {
+                await VmTestBed.WaitForLogAsync(job, "ready");
+                await stopping.CancelAsync();
+            });
+
+        Assert.Equal("requeued", await job.Outcome);
+        Assert.Contains("requeued-uncounted", job.Events);
+        Assert.DoesNotContain("never", job.Log);
+        AssertNothingLeft(bed);
+    }
+
     /// <summary>No VM in the stand-in's list, none running, no record under WORKER_BASE_DIR.</summary>
     internal static void AssertNothingLeft(VmTestBed bed)
     {

@@ -132,9 +132,10 @@ public sealed class VmTestBed : IAsyncDisposable
 
     public IProgress<string> ProgressSink() => new SyncProgress(Progress);
 
-    /// <summary>Runs one job file through the whole pipeline on <paramref name="backend"/>.</summary>
+    /// <summary>Runs one job file through the whole pipeline on <paramref name="backend"/>; <paramref name="workerStopping"/> is the worker's shutdown.</summary>
     public static async Task<(Verdict Verdict, InMemoryJob Job)> RunJobAsync(IBackend backend, string jobYaml,
-        TimeSpan? startup = null, Func<InMemoryJob, Task>? whileRunning = null, JobCancellations? cancellations = null, int requeueCount = 0)
+        TimeSpan? startup = null, Func<InMemoryJob, Task>? whileRunning = null, JobCancellations? cancellations = null,
+        CancellationToken workerStopping = default)
     {
         var options = new WorkerOptions
         {
@@ -150,8 +151,8 @@ public sealed class VmTestBed : IAsyncDisposable
         var pipeline = new JobPipeline(options, backend, new BuiltinScriptGenerator(), cancellations ?? new JobCancellations(),
             Labels, NullLogger<JobPipeline>.Instance);
         var queue = new InMemoryJobQueue();
-        var job = queue.Enqueue(JobFile.Parse(jobYaml, "builds.vm"), requeueCount);
-        var run = pipeline.RunAsync(job, new ProcessorStatus("test"), CancellationToken.None);
+        var job = queue.Enqueue(JobFile.Parse(jobYaml, "builds.vm"));
+        var run = pipeline.RunAsync(job, new ProcessorStatus("test"), workerStopping);
         if (whileRunning is not null)
         {
             await whileRunning(job);
