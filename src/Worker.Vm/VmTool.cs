@@ -26,6 +26,25 @@ public abstract class VmTool(VmCli cli)
     /// <summary>The <c>set</c> calls that make a fresh clone into <paramref name="spec"/>.</summary>
     public abstract IEnumerable<VmSetCall> SetCalls(VmSpec spec);
 
+    /// <summary>CPUs, memory (MiB) and disk (GB), each a <c>set</c> of its own and only when not the image's own; both tools spell them alike.</summary>
+    protected static IEnumerable<VmSetCall> SizeCalls(VmSpec spec)
+    {
+        if (spec.Cpus > 0)
+        {
+            yield return new VmSetCall(["--cpu", Text(spec.Cpus)], spec.CpusAsked);
+        }
+        if (spec.MemoryMib > 0)
+        {
+            yield return new VmSetCall(["--memory", Text(spec.MemoryMib)], spec.MemoryAsked);
+        }
+        if (spec.DiskGb > 0)
+        {
+            yield return new VmSetCall(["--disk-size", Text(spec.DiskGb)], spec.DiskAsked);
+        }
+    }
+
+    protected static string Text(long n) => n.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>The flags of <c>run</c> (before the VM's name) for <paramref name="spec"/>.</summary>
     public abstract IReadOnlyList<string> RunFlags(VmSpec spec);
 

@@ -89,9 +89,8 @@ public static partial class VmStandbyBenchmark
                 (prefix + "_SSH_PORT", fake.SshPort.ToString(CultureInfo.InvariantCulture)), (prefix + "_IMAGE_DEFAULT", Image),
                 (prefix + "_STANDBY", standby.ToString(CultureInfo.InvariantCulture)));
             var labels = new MachineLabels("bench-" + Guid.NewGuid().ToString("N")[..8], "bench-host", TimeSpan.FromMinutes(10));
-            _backend = tool == "tart"
-                ? TartRegistration.CreateBackend(settings, baseDir, labels, NullLoggerFactory.Instance)
-                : VetuRegistration.CreateBackend(settings, baseDir, labels, NullLoggerFactory.Instance);
+            var flavor = tool == "tart" ? TartRegistration.Flavor : VetuRegistration.Flavor;
+            _backend = flavor.CreateBackend(settings, baseDir, labels, NullLoggerFactory.Instance);
             var worker = new WorkerOptions { FlushInterval = TimeSpan.FromMilliseconds(20) };
             var pipeline = new JobPipeline(worker, _backend, new BuiltinScriptGenerator(), new JobCancellations(), labels, NullLogger<JobPipeline>.Instance);
             _pool = new ProcessorPool(_queue, pipeline, 1, NullLogger<ProcessorPool>.Instance);

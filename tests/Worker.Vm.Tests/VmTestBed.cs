@@ -112,16 +112,14 @@ public sealed class VmTestBed : IAsyncDisposable
     {
         var settings = Settings(overrides);
         var loggers = LoggerFactory.Create(b => b.AddProvider(Logged).SetMinimumLevel(LogLevel.Debug));
-        var backend = Tool == TartRegistration.Name
-            ? TartRegistration.CreateBackend(settings, BaseDir, Labels, loggers, adjust)
-            : VetuRegistration.CreateBackend(settings, BaseDir, Labels, loggers, adjust);
+        var backend = Flavor.CreateBackend(settings, BaseDir, Labels, loggers, adjust);
         _backends.Add(backend);
         return backend;
     }
 
-    public VmInventory Inventory() => Tool == TartRegistration.Name
-        ? TartRegistration.CreateInventory(Settings(), BaseDir, NullLoggerFactory.Instance)
-        : VetuRegistration.CreateInventory(Settings(), BaseDir, NullLoggerFactory.Instance);
+    public VmInventory Inventory() => Flavor.CreateInventory(Settings(), BaseDir, NullLoggerFactory.Instance);
+
+    private VmFlavor Flavor => Tool == TartRegistration.Name ? TartRegistration.Flavor : VetuRegistration.Flavor;
 
     public StartAttributes Attributes(long jobId = 4242, TimeSpan? hardTimeout = null) => new()
     {

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using Worker.Core.Backends;
 using Worker.Core.Scripts;
@@ -26,17 +25,9 @@ public sealed class TartTool(VmCli cli, TartOptions options) : VmTool(cli)
     {
         // A clone keeps its source's MAC; two VMs with one MAC get one IP.
         yield return new VmSetCall(["--random-mac"], false);
-        if (spec.Cpus > 0)
+        foreach (var size in SizeCalls(spec))
         {
-            yield return new VmSetCall(["--cpu", Text(spec.Cpus)], spec.CpusAsked);
-        }
-        if (spec.MemoryMib > 0)
-        {
-            yield return new VmSetCall(["--memory", Text(spec.MemoryMib)], spec.MemoryAsked);
-        }
-        if (spec.DiskGb > 0)
-        {
-            yield return new VmSetCall(["--disk-size", Text(spec.DiskGb)], spec.DiskAsked);
+            yield return size;
         }
         if (options.Display is { } display)
         {
@@ -134,6 +125,4 @@ public sealed class TartTool(VmCli cli, TartOptions options) : VmTool(cli)
         "stopped" or "suspended" => MachineState.Stopped,
         _ => running ? MachineState.Running : MachineState.Unknown,
     };
-
-    private static string Text(long n) => n.ToString(CultureInfo.InvariantCulture);
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Worker.Core.Backends;
 
 namespace Worker.Vm.Vetu;
@@ -15,21 +14,8 @@ public sealed class VetuTool(VmCli cli, VetuOptions options) : VmTool(cli)
 
     public override IReadOnlyList<string> ListArguments { get; } = ["list"];
 
-    public override IEnumerable<VmSetCall> SetCalls(VmSpec spec)
-    {
-        if (spec.Cpus > 0)
-        {
-            yield return new VmSetCall(["--cpu", Text(spec.Cpus)], spec.CpusAsked);
-        }
-        if (spec.MemoryMib > 0)
-        {
-            yield return new VmSetCall(["--memory", Text(spec.MemoryMib)], spec.MemoryAsked);
-        }
-        if (spec.DiskGb > 0)
-        {
-            yield return new VmSetCall(["--disk-size", Text(spec.DiskGb)], spec.DiskAsked);
-        }
-    }
+    /// <summary>No <c>--random-mac</c>: vetu gives every clone a fresh MAC.</summary>
+    public override IEnumerable<VmSetCall> SetCalls(VmSpec spec) => SizeCalls(spec);
 
     public override IReadOnlyList<string> RunFlags(VmSpec spec)
     {
@@ -87,6 +73,4 @@ public sealed class VetuTool(VmCli cli, VetuOptions options) : VmTool(cli)
     protected override string? DeleteFailure(VmCliResult result) =>
         result.ExitCode != 0 ? result.FirstLine
         : result.Stdout.Split('\n').FirstOrDefault(l => l.StartsWith("failed to delete VM", StringComparison.Ordinal))?.Trim();
-
-    private static string Text(long n) => n.ToString(CultureInfo.InvariantCulture);
 }

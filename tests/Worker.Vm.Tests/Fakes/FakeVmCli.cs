@@ -438,10 +438,8 @@ public abstract class FakeVmCli : IAsyncDisposable
             await UsageAsync(call, error ?? "set takes one VM name and its flags");
             return;
         }
-        if (Vm(names[0]) is not { } vm)
+        if (await FindAsync(call, names[0]) is not { } vm)
         {
-            var (code, message) = NoSuchVm(names[0]);
-            await FailAsync(call, code, message);
             return;
         }
         if (flags.TryGetValue("--disk-size", out var disk) && int.Parse(disk!, CultureInfo.InvariantCulture) < vm.DiskGb)
@@ -480,10 +478,8 @@ public abstract class FakeVmCli : IAsyncDisposable
             await UsageAsync(call, error ?? "run takes one VM name and its flags");
             return;
         }
-        if (Vm(names[0]) is not { } vm)
+        if (await FindAsync(call, names[0]) is not { } vm)
         {
-            var (code, message) = NoSuchVm(names[0]);
-            await FailAsync(call, code, message);
             return;
         }
         TaskCompletionSource<(int, string?)> ended;
@@ -586,10 +582,8 @@ public abstract class FakeVmCli : IAsyncDisposable
             await UsageAsync(call, error ?? "ip takes one VM name");
             return;
         }
-        if (Vm(names[0]) is not { } vm)
+        if (await FindAsync(call, names[0]) is not { } vm)
         {
-            var (code, message) = NoSuchVm(names[0]);
-            await FailAsync(call, code, message);
             return;
         }
         var wait = TimeSpan.FromSeconds(flags.TryGetValue("--wait", out var seconds) ? int.Parse(seconds!, CultureInfo.InvariantCulture) : 0);
@@ -645,10 +639,8 @@ public abstract class FakeVmCli : IAsyncDisposable
             await UsageAsync(call, error ?? "stop takes one VM name");
             return;
         }
-        if (Vm(names[0]) is not { } vm)
+        if (await FindAsync(call, names[0]) is not { } vm)
         {
-            var (code, message) = NoSuchVm(names[0]);
-            await FailAsync(call, code, message);
             return;
         }
         if (!vm.Running)
@@ -732,6 +724,18 @@ public abstract class FakeVmCli : IAsyncDisposable
     }
 
     // ---- helpers ----
+
+    /// <summary>The VM called <paramref name="name"/>, or null after failing the call as the CLI does for a VM that does not exist.</summary>
+    private async Task<FakeVm?> FindAsync(FakeCliCall call, string name)
+    {
+        if (Vm(name) is { } vm)
+        {
+            return vm;
+        }
+        var (code, message) = NoSuchVm(name);
+        await FailAsync(call, code, message);
+        return null;
+    }
 
     protected static async Task FailAsync(FakeCliCall call, int code, string message)
     {
