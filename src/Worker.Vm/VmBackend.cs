@@ -7,9 +7,9 @@ namespace Worker.Vm;
 /// <summary>
 /// A fresh VM per job from a golden image, through the Tart or Vetu CLI (<see cref="VmTool"/>). In
 /// order: the operator's policy (image allow-list, ceilings, volumes) before anything happens; a
-/// standby if the job asks for exactly what one is; else the image pulled if it is missing, the
-/// run-arguments lease taken, the record written, and the VM cloned, set, run and reached over SSH
-/// (<see cref="VmMachine"/>). Whatever fails after the record exists deletes the VM before this throws.
+/// standby if the job asks for exactly what one is; else a fresh VM (<see cref="VmLauncher"/>: the
+/// image pulled if it is missing, the run-arguments lease taken, the record written, and the VM
+/// cloned, set, run and reached over SSH). Whatever fails after the record exists deletes the VM before this throws.
 /// </summary>
 public sealed class VmBackend : IBackend, IAsyncDisposable
 {
@@ -27,7 +27,7 @@ public sealed class VmBackend : IBackend, IAsyncDisposable
         Policy = new VmPolicy(options, tool.MountsVolumes);
         Records = new VmRecordStore(options.StateDirectory);
         _images = new VmImages(tool, options, logger);
-        _launcher = new VmLauncher(tool, options, Records, Leases, logger);
+        _launcher = new VmLauncher(tool, options, _images, Records, Leases, logger);
         if (options.StandbyCount > 0)
         {
             Standby = new VmStandbyPool(_launcher, Policy.Default, labels, options, logger);
@@ -71,14 +71,6 @@ public sealed class VmBackend : IBackend, IAsyncDisposable
         {
             progress.Report($"Using standby VM {standby.Name} ({spec.Image}), booted {(DateTimeOffset.UtcNow - standby.BootedAt).TotalSeconds:0}s ago.");
             return new VmInstance(standby, _logger);
-        }
-        try
-        {
-            await _images.EnsureLocalAsync(spec.Image, progress, ct);
-        }
-        catch (VmCliException e)
-        {
-            throw BackendFailureException.Host($"{_tool.Name} list fails on this host: {e.Result.FirstLine}", e);
         }
         var name = $"worker-job-{attributes.JobId.ToString(CultureInfo.InvariantCulture)}-{Guid.NewGuid().ToString("N")[..8]}";
         var machine = await _launcher.LaunchAsync(name, spec, attributes.Labels, progress, ct);

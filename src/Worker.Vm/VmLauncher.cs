@@ -4,11 +4,12 @@ using Worker.Core.Backends;
 namespace Worker.Vm;
 
 /// <summary>
-/// Makes a booted VM, for a job or a standby alike: takes the run-arguments lease the VM needs,
-/// writes its record (before anything exists, so a crash at any later moment leaves a VM that
-/// cleanup can judge), boots it, and destroys it at once, on its own token, when any of that fails.
+/// Makes a booted VM, for a job or a standby alike: pulls its image if it is missing, takes the
+/// run-arguments lease the VM needs, writes its record (before anything exists, so a crash at any
+/// later moment leaves a VM that cleanup can judge), boots it, and destroys it at once, on its own
+/// token, when any of that fails.
 /// </summary>
-public sealed class VmLauncher(VmTool tool, VmOptions options, VmRecordStore records, RunArgumentLeases leases, ILogger logger)
+public sealed class VmLauncher(VmTool tool, VmOptions options, VmImages images, VmRecordStore records, RunArgumentLeases leases, ILogger logger)
 {
     /// <summary>How long destroying a VM whose boot failed may take.</summary>
     private static readonly TimeSpan TeardownBudget = TimeSpan.FromMinutes(2);
@@ -18,6 +19,14 @@ public sealed class VmLauncher(VmTool tool, VmOptions options, VmRecordStore rec
     public async Task<VmMachine> LaunchAsync(string name, VmSpec spec, IReadOnlyDictionary<string, string> labels,
         IProgress<string> progress, CancellationToken ct)
     {
+        try
+        {
+            await images.EnsureLocalAsync(spec.Image, progress, ct);
+        }
+        catch (VmCliException e)
+        {
+            throw BackendFailureException.Host($"{tool.Name} list fails on this host: {e.Result.FirstLine}", e);
+        }
         var lease = spec.AppendRun is { } append ? await leases.AcquireAsync(append.Lease, progress, ct) : null;
         VmRecordLock record;
         try

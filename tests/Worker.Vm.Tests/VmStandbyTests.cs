@@ -32,6 +32,20 @@ public sealed class VmStandbyTests
     [Theory]
     [InlineData("tart")]
     [InlineData("vetu")]
+    public async Task A_standby_of_an_image_that_is_not_here_pulls_it_before_its_clone(string tool)
+    {
+        await using var bed = await VmTestBed.StartAsync(tool);
+        var backend = bed.Backend(("_STANDBY", "1"), ("_IMAGE_DEFAULT", VmTestBed.RegistryImage));
+
+        await backend.Standby!.FillAsync(CancellationToken.None);
+
+        Assert.Single(backend.Standby.Ready);
+        Assert.Equal(["pull", "clone"], bed.Fake.Calls.Select(c => c.Arguments[0]).Where(c => c is "pull" or "clone"));
+    }
+
+    [Theory]
+    [InlineData("tart")]
+    [InlineData("vetu")]
     public async Task A_standby_serves_one_job_only(string tool)
     {
         await using var bed = await VmTestBed.StartAsync(tool);
