@@ -16,7 +16,7 @@ public interface ISetting
     /// <summary>What values are allowed, in words.</summary>
     string Allowed { get; }
 
-    /// <summary>Secrets are redacted by <c>worker config</c>.</summary>
+    /// <summary>Secrets are redacted in <c>worker config</c> and in every error naming the setting.</summary>
     bool Secret { get; }
 
     /// <summary>Reads and checks the value; throws <see cref="InvalidSettingException"/>.</summary>
@@ -59,7 +59,7 @@ public sealed class Setting<T> : ISetting
         var (ok, value) = _parse(text.Trim());
         if (!ok)
         {
-            throw new InvalidSettingException(variable, text, Allowed);
+            throw new InvalidSettingException(variable, text, Allowed, Secret);
         }
         return value;
     }

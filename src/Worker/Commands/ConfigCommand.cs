@@ -11,7 +11,7 @@ namespace Worker.Commands;
 /// </summary>
 public static class ConfigCommand
 {
-    public const string Redacted = "[redacted]";
+    public const string Redacted = Redaction.Mark;
 
     public static Command Create()
     {
@@ -44,11 +44,7 @@ public static class ConfigCommand
             sb.Append("# ").Append(section).Append('\n');
             foreach (var setting in keys)
             {
-                var value = setting.Effective(settings);
-                if (setting.Secret && value.Length > 0)
-                {
-                    value = Redacted;
-                }
+                var value = Redaction.Show(setting.Effective(settings), setting.Secret);
                 sb.Append(SettingsSource.Prefix).Append(setting.Key).Append('=').Append(value).Append('\n');
             }
             sb.Append('\n');
