@@ -56,6 +56,36 @@ public sealed class SecretMaskerTests
     }
 
     [Fact]
+    public void A_shorter_secret_waits_while_a_longer_one_that_starts_with_it_can_still_arrive()
+    {
+        var masker = new SecretMasker(["abc", "abcdef"]);
+        var output = masker.Push("abc") + masker.Push("def") + masker.Flush();
+        Assert.Equal("[secure]", output);
+    }
+
+    [Fact]
+    public void A_shorter_secret_held_back_for_a_longer_one_is_masked_when_the_longer_one_does_not_come()
+    {
+        var masker = new SecretMasker(["abc", "abcdef"]);
+        Assert.Equal("", masker.Push("abc"));
+        Assert.Equal("[secure]xyz", masker.Push("xyz"));
+        Assert.Equal("[secure]", masker.Push("abc") + masker.Flush());
+    }
+
+    [Fact]
+    public void Overlapping_secrets_split_at_every_point_are_masked_whole()
+    {
+        string[] secrets = ["ab", "abcd", "abcdef"];
+        var text = "x abcdef y abcd z ab.";
+        for (var cut = 0; cut <= text.Length; cut++)
+        {
+            var masker = new SecretMasker(secrets);
+            var output = masker.Push(text[..cut]) + masker.Push(text[cut..]) + masker.Flush();
+            Assert.Equal("x [secure] y [secure] z [secure].", output);
+        }
+    }
+
+    [Fact]
     public void Without_secrets_text_passes_through_unchanged()
     {
         var masker = new SecretMasker([]);

@@ -29,50 +29,51 @@ public sealed class SecretMasker
             return chunk;
         }
         _pending.Append(chunk);
-        var text = _pending.ToString();
+        return Drain(endOfStream: false);
+    }
+
+    /// <summary>Everything held back, masked; at the end of the stream nothing can grow into a longer secret any more.</summary>
+    public string Flush() => Drain(endOfStream: true);
+
+    /// <summary>Masks a complete text in one go (for messages written whole); what <see cref="Push"/> holds back is left alone.</summary>
+    public string MaskAll(string text) => Scan(text, endOfStream: true, out _);
+
+    private string Drain(bool endOfStream)
+    {
+        var masked = Scan(_pending.ToString(), endOfStream, out var consumed);
+        _pending.Remove(0, consumed);
+        return masked;
+    }
+
+    /// <summary>
+    /// Masks from the left, the longest secret at each position. Unless the stream has ended, stops
+    /// where the rest of the text could still grow into a secret: also when a shorter secret matches
+    /// there already, since the longer one (<c>abc</c> of <c>abcdef</c>) must win once it arrives.
+    /// </summary>
+    private string Scan(string text, bool endOfStream, out int consumed)
+    {
         var masked = new StringBuilder(text.Length);
         var i = 0;
-        var safeEnd = 0;
         while (i < text.Length)
         {
+            if (!endOfStream && CouldStartSecret(text, i))
+            {
+                break;
+            }
             var matched = MatchAt(text, i);
             if (matched > 0)
             {
                 masked.Append(Mask);
                 i += matched;
-                safeEnd = i;
-                continue;
             }
-            if (CouldStartSecret(text, i))
+            else
             {
-                // A proper prefix of a secret runs to the end of the text: hold it back.
-                break;
+                masked.Append(text[i]);
+                i++;
             }
-            masked.Append(text[i]);
-            i++;
-            safeEnd = i;
         }
-        _pending.Clear();
-        _pending.Append(text, safeEnd, text.Length - safeEnd);
+        consumed = i;
         return masked.ToString();
-    }
-
-    /// <summary>Everything held back; at the end of the stream it can't become a secret any more.</summary>
-    public string Flush()
-    {
-        var rest = _pending.ToString();
-        _pending.Clear();
-        return rest;
-    }
-
-    /// <summary>Masks a complete text in one go (for messages written whole).</summary>
-    public string MaskAll(string text)
-    {
-        foreach (var secret in _secrets)
-        {
-            text = text.Replace(secret, Mask, StringComparison.Ordinal);
-        }
-        return text;
     }
 
     private int MatchAt(string text, int index)
