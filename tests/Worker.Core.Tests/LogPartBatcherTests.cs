@@ -6,17 +6,6 @@ namespace Worker.Core.Tests;
 
 public sealed class LogPartBatcherTests
 {
-    private sealed class RecordingSink : ILogPartSink
-    {
-        public ConcurrentQueue<LogPart> Parts { get; } = new();
-
-        public ValueTask WritePartAsync(LogPart part, CancellationToken ct)
-        {
-            Parts.Enqueue(part);
-            return ValueTask.CompletedTask;
-        }
-    }
-
     /// <summary>Holds the first part with content until released, honouring its token as a real sink does.</summary>
     private sealed class SlowFirstPartSink : ILogPartSink
     {
@@ -58,7 +47,7 @@ public sealed class LogPartBatcherTests
     [Fact]
     public async Task Output_larger_than_a_part_is_split_into_full_parts_at_once()
     {
-        var sink = new RecordingSink();
+        var sink = new RecordingPartSink();
         await using var batcher = new LogPartBatcher(sink, 7, 10, TimeSpan.FromHours(1));
         await batcher.AppendAsync(new string('a', 25), CancellationToken.None);
 
@@ -75,7 +64,7 @@ public sealed class LogPartBatcherTests
     [Fact]
     public async Task Small_output_is_sent_when_the_flush_interval_passes()
     {
-        var sink = new RecordingSink();
+        var sink = new RecordingPartSink();
         await using var batcher = new LogPartBatcher(sink, 1, 1000, TimeSpan.FromMilliseconds(50));
         await batcher.AppendAsync("hello", CancellationToken.None);
         await Eventually.TrueAsync(() => !sink.Parts.IsEmpty, "a part was sent");
@@ -88,7 +77,7 @@ public sealed class LogPartBatcherTests
     [Fact]
     public async Task Closing_twice_sends_one_final_part()
     {
-        var sink = new RecordingSink();
+        var sink = new RecordingPartSink();
         await using var batcher = new LogPartBatcher(sink, 1, 1000, TimeSpan.FromHours(1));
         await batcher.CloseAsync(CancellationToken.None);
         await batcher.CloseAsync(CancellationToken.None);
@@ -101,7 +90,7 @@ public sealed class LogPartBatcherTests
     [Fact]
     public async Task Concurrent_writers_produce_gapless_numbers_and_lose_nothing()
     {
-        var sink = new RecordingSink();
+        var sink = new RecordingPartSink();
         await using var batcher = new LogPartBatcher(sink, 1, 64, TimeSpan.FromMilliseconds(1));
         await Task.WhenAll(Enumerable.Range(0, 8).Select(w => Task.Run(async () =>
         {
@@ -127,7 +116,7 @@ public sealed class LogPartBatcherTests
     [Fact]
     public async Task Surrogate_pairs_are_never_split_between_parts()
     {
-        var sink = new RecordingSink();
+        var sink = new RecordingPartSink();
         await using var batcher = new LogPartBatcher(sink, 1, 5, TimeSpan.FromHours(1));
         await batcher.AppendAsync("abcd😀efgh", CancellationToken.None);
         await batcher.CloseAsync(CancellationToken.None);

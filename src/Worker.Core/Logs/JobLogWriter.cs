@@ -67,13 +67,17 @@ public sealed class JobLogWriter : IJobLogWriter, IAsyncDisposable
         await _batcher.AppendAsync(safe, ct);
     }
 
-    /// <summary>A message from the worker itself (worker info, outcome); not counted against the limit.</summary>
+    /// <summary>
+    /// A message from the worker itself (worker info, outcome); not counted against the limit. It is
+    /// masked whole and goes out at once; script output held back as the start of a secret stays
+    /// held and follows it, so a message can't cut a secret in two halves that each pass unmasked.
+    /// </summary>
     public async ValueTask WriteWorkerMessageAsync(string text, CancellationToken ct = default)
     {
         string safe;
         lock (_maskLock)
         {
-            safe = _masker.Flush() + _masker.MaskAll(text);
+            safe = _masker.MaskAll(text);
         }
         await _batcher.AppendAsync(safe, ct);
     }
