@@ -9,7 +9,8 @@ namespace Worker.Docker;
 /// The operator's rules for what a job may ask of its container, checked before anything is
 /// created. Cirrus persistent-worker semantics for images and volumes (whole-string globs; no
 /// allowed volumes means no volumes), and beyond them: no <c>..</c> out of an allowed directory, no
-/// Docker socket unless a rule names it exactly, privilege only when the operator allows it, and
+/// Docker socket unless a rule names it exactly (judged on a source's real path, links followed, when
+/// the engine is on this host), privilege only when the operator allows it, and
 /// ceilings on CPUs and memory. A refusal names the setting that refused.
 /// </summary>
 public sealed class DockerPolicy
@@ -85,16 +86,50 @@ public sealed class DockerPolicy
         {
             throw new JobRefusedException($"volume '{volume.Source}' is not allowed: WORKER_ALLOWED_VOLUMES is empty, so jobs mount nothing");
         }
+        var asked = volume.Source;
+        if (SeesEngineFiles && asked.StartsWith('/'))
+        {
+            // Decide on (and bind) where the path really leads: a link in an allowed directory may point at the socket.
+            volume = volume with
+            {
+                Source = HostPath.Real(asked) ?? throw new JobRefusedException(
+                    $"volume '{asked}' can't be resolved on this host (a symlink loop, or a directory the worker can't read)"),
+            };
+        }
+        var named = volume.Source == asked ? $"'{asked}'" : $"'{asked}' (really '{volume.Source}')";
         var socket = IsSocket(volume.Source);
         // A wildcard never lets the engine's own socket in: a rule must name it exactly.
-        var rule = _volumes.FirstOrDefault(r => socket ? r.Source.Pattern == volume.Source : r.Source.IsMatch(volume.Source));
+        var rule = _volumes.FirstOrDefault(r => socket ? RealPattern(r.Source) == volume.Source : new Glob(RealPattern(r.Source)).IsMatch(volume.Source));
         if (rule is null)
         {
             throw new JobRefusedException(socket
-                ? $"volume '{volume.Source}' is a container engine socket; WORKER_ALLOWED_VOLUMES must name it exactly to allow it"
-                : $"volume '{volume.Source}' is not allowed by WORKER_ALLOWED_VOLUMES ({string.Join(", ", _volumes)})");
+                ? $"volume {named} is a container engine socket or holds one; WORKER_ALLOWED_VOLUMES must name it exactly to allow it"
+                : $"volume {named} is not allowed by WORKER_ALLOWED_VOLUMES ({string.Join(", ", _volumes)})");
         }
         return rule.ForceReadOnly ? volume.AsReadOnly() : volume;
+    }
+
+    /// <summary>
+    /// Whether this worker sees the files the engine binds (a unix socket: the same host), so links
+    /// can be followed; a remote engine's links are out of sight and paths are judged as written.
+    /// </summary>
+    private bool SeesEngineFiles => _options.EndpointUri.Scheme == "unix";
+
+    /// <summary>A rule's glob with the directories before its first wildcard resolved, to compare with real paths.</summary>
+    private string RealPattern(Glob rule)
+    {
+        var pattern = rule.Pattern;
+        if (!SeesEngineFiles || !pattern.StartsWith('/'))
+        {
+            return pattern;
+        }
+        var wildcard = pattern.IndexOfAny(['*', '?']);
+        if (wildcard < 0)
+        {
+            return HostPath.Real(pattern) ?? pattern;
+        }
+        var directory = pattern.LastIndexOf('/', wildcard);
+        return directory <= 0 ? pattern : (HostPath.Real(pattern[..directory]) ?? pattern[..directory]) + pattern[directory..];
     }
 
     /// <summary>An engine socket, or a directory that holds one (mounting /var/run or / hands out the socket too).</summary>
@@ -108,6 +143,10 @@ public sealed class DockerPolicy
         if (_options.EndpointUri.Scheme == "unix")
         {
             sockets.Add(_options.EndpointUri.AbsolutePath);
+        }
+        if (SeesEngineFiles)
+        {
+            sockets.AddRange(sockets.Select(HostPath.Real).OfType<string>().ToList());
         }
         return sockets.Any(s => s == source || source == "/" || s.StartsWith(source + "/", StringComparison.Ordinal));
     }

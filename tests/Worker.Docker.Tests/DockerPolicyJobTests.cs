@@ -58,6 +58,21 @@ public sealed class DockerPolicyJobTests : IDisposable
     }
 
     [Fact]
+    public async Task A_link_to_the_engine_socket_in_an_allowed_directory_is_refused_and_nothing_is_created()
+    {
+        var link = Path.Combine(_allowedDir, "engine.link");
+        File.CreateSymbolicLink(link, DockerEngine.Endpoint.AbsolutePath);
+        var since = DateTimeOffset.UtcNow;
+        await using var harness = await DockerHarness.CreateAsync(Strict);
+        var (job, _) = await harness.RunAsync($"volumes: [\"{link}:/engine.sock\"]\nscript: [\"test -S /engine.sock && echo THE-ENGINE-IS-INSIDE\"]");
+
+        Assert.Equal("errored", await job.Outcome);
+        Assert.Contains("is a container engine socket", job.Log);
+        Assert.DoesNotContain("THE-ENGINE-IS-INSIDE", job.Log);
+        Assert.Empty(await DockerEngine.CreateEventsAsync(harness.Fleet, since));
+    }
+
+    [Fact]
     public async Task An_allowed_volume_is_mounted_and_forced_read_only_when_its_rule_says_so()
     {
         await using var harness = await DockerHarness.CreateAsync(Strict);
