@@ -10,10 +10,11 @@ using Worker.Core.Jobs;
 namespace Worker.Docker;
 
 /// <summary>
-/// Creates (and for standbys starts) one container: labelled, limited, never privileged unless the
-/// spec says so. A job's container runs its script as the main process; a standby is kept alive by
-/// <c>sleep infinity</c> so a script runs in it by exec. A standby whose start fails is removed
-/// before this throws, so a failed start leaves nothing behind.
+/// Creates (and for standbys starts) one container: labelled, limited (CPUs, memory, processes),
+/// never privileged unless the spec says so, hardened as far as the operator asks. A job's
+/// container runs its script as the main process; a standby is kept alive by <c>sleep infinity</c>
+/// so a script runs in it by exec. A standby whose start fails is removed before this throws, so a
+/// failed start leaves nothing behind.
 /// </summary>
 public sealed class ContainerLauncher(IDockerClient client, DockerOptions options, ILogger logger)
 {
@@ -79,7 +80,8 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
         var shape = string.Join('\n', spec.Image, spec.Cpus.ToString(CultureInfo.InvariantCulture), spec.Memory.ToString(CultureInfo.InvariantCulture),
             string.Join(',', spec.Volumes.Select(v => v.ToBind())), spec.Privileged ? "privileged" : "",
             string.Join(',', options.OperatorVolumes), string.Join(',', options.TmpfsMounts), options.NetworkName ?? "",
-            string.Join(' ', options.SecurityOptions),
+            string.Join(' ', SecurityOptions), string.Join(',', options.DroppedCapabilities),
+            options.MaxProcesses.ToString(CultureInfo.InvariantCulture),
             options.ShmBytes.ToString(CultureInfo.InvariantCulture));
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(shape)))[..16];
     }
@@ -134,8 +136,13 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
             Tmpfs = options.TmpfsMounts.ToDictionary(Before(':'), After(':')),
             // Without a restart policy a crashed container stays down; the job is then incomplete and requeued.
             RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.No },
-            SecurityOpt = [.. options.SecurityOptions],
+            SecurityOpt = [.. SecurityOptions],
+            CapDrop = [.. options.DroppedCapabilities],
         };
+        if (options.MaxProcesses > 0)
+        {
+            host.PidsLimit = options.MaxProcesses;
+        }
         if (spec.Cpus > 0)
         {
             host.NanoCPUs = (long)(spec.Cpus * 1e9);
@@ -161,6 +168,10 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
             HostConfig = host,
         };
     }
+
+    /// <summary>The operator's security options, with no-new-privileges when WORKER_DOCKER_NO_NEW_PRIVILEGES asks for it.</summary>
+    private IEnumerable<string> SecurityOptions =>
+        options.ForbidNewPrivileges ? [.. options.SecurityOptions, "no-new-privileges:true"] : options.SecurityOptions;
 
     private static string Bind(string volume) =>
         VolumeRequest.TryParse(volume, out var v) ? v.ToBind() : throw new InvalidOperationException($"bad operator volume {volume}");

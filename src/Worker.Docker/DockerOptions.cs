@@ -58,6 +58,18 @@ public sealed record DockerOptions
         "Security options of every job's container, as docker run --security-opt (travis-worker's SECURITY_OPT).",
         "a space-separated list, e.g. seccomp=unconfined no-new-privileges",
         text => (true, Split(text, ' ')), v => string.Join(" ", v));
+    public static readonly Setting<int> PidsLimit = Setting.Int("DOCKER_PIDS_LIMIT", 4096,
+        "Most processes and threads a job's container may have at once, so a fork bomb can't exhaust the host; a build with more threads than this fails to start them (0: no limit).",
+        min: 0);
+    public static readonly Setting<IReadOnlyList<string>> CapDrop = new("DOCKER_CAP_DROP", Array.Empty<string>(),
+        "Capabilities taken from every job's container, as docker run --cap-drop. ALL leaves root in the container without privilege: sudo, apt-get and chown fail. Empty: Docker's default set.",
+        "a comma-separated list of capability names, e.g. ALL or NET_RAW,MKNOD",
+        text => Split(text, ',').Select(LinuxCapabilities.Normalize).ToArray() is var caps && caps.All(c => c is not null)
+            ? (true, caps.OfType<string>().ToArray())
+            : (false, Array.Empty<string>()),
+        v => string.Join(",", v));
+    public static readonly Setting<bool> NoNewPrivileges = Setting.Bool("DOCKER_NO_NEW_PRIVILEGES", false,
+        "Start every job's container with no-new-privileges: setuid programs (sudo, su) no longer raise privilege, so a job that runs as a user and needs sudo fails.");
     public static readonly Setting<IReadOnlyList<string>> ContainerLabels = new("DOCKER_CONTAINER_LABELS", Array.Empty<string>(),
         "Labels every job's container gets besides this worker's own (travis-worker's CONTAINER_LABELS).",
         "comma- or space-separated KEY:VALUE pairs; keys starting with worker- are this worker's",
@@ -87,7 +99,7 @@ public sealed record DockerOptions
     public static IReadOnlyList<ISetting> All { get; } =
     [
         Endpoint, CertPath, ImageDefault, Cpus, Memory, MaxCpus, MaxMemory, Network, Privileged, Volumes, Tmpfs, ShmSize,
-        Standby, Pull, AllowedImages, AllowedVolumes, SecurityOpt, ContainerLabels, TravisHost, TravisShm, TravisBinds, TravisTmpfsMap,
+        Standby, Pull, AllowedImages, AllowedVolumes, SecurityOpt, PidsLimit, CapDrop, NoNewPrivileges, ContainerLabels, TravisHost, TravisShm, TravisBinds, TravisTmpfsMap,
     ];
 
     public Uri EndpointUri { get; init; } = new(LocalSocket);
@@ -102,6 +114,9 @@ public sealed record DockerOptions
     public IReadOnlyList<string> OperatorVolumes { get; init; } = [];
     public IReadOnlyList<string> TmpfsMounts { get; init; } = [];
     public IReadOnlyList<string> SecurityOptions { get; init; } = [];
+    public int MaxProcesses { get; init; } = PidsLimit.Default;
+    public IReadOnlyList<string> DroppedCapabilities { get; init; } = [];
+    public bool ForbidNewPrivileges { get; init; }
     public IReadOnlyDictionary<string, string> ExtraLabels { get; init; } = new Dictionary<string, string>();
     public long ShmBytes { get; init; } = ShmSize.Default;
     public int StandbyCount { get; init; }
@@ -139,6 +154,9 @@ public sealed record DockerOptions
             TmpfsMounts = [.. Tmpfs.Read(source), .. TravisTmpfsMap.Read(source)],
             ShmBytes = source.Find(ShmSize.Key) is null && TravisShm.Read(source) is { } shm ? shm : ShmSize.Read(source),
             SecurityOptions = SecurityOpt.Read(source),
+            MaxProcesses = PidsLimit.Read(source),
+            DroppedCapabilities = CapDrop.Read(source),
+            ForbidNewPrivileges = NoNewPrivileges.Read(source),
             ExtraLabels = ContainerLabels.Read(source).Select(p => p.Split(':', 2)).ToDictionary(p => p[0], p => p[1]),
             StandbyCount = Standby.Read(source),
             PullMissing = Pull.Read(source) == "missing",
