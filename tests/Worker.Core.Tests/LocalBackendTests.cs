@@ -116,26 +116,7 @@ public sealed class LocalBackendTests : IDisposable
 
         Assert.Equal(124, verdict.ExitCode);
         Assert.Equal(FinishState.Errored, verdict.State);
-        await Eventually.TrueAsync(() => !ProcessRunning("sleep 305") && !ProcessRunning("sleep 306"), "both sleeps are gone");
+        await Eventually.TrueAsync(() => !HostProcesses.Running("sleep 305") && !HostProcesses.Running("sleep 306"), "both sleeps are gone");
         Assert.Contains("finished:errored", job.Events);
     }
-
-    private static bool ProcessRunning(string commandLine) =>
-        Directory.EnumerateDirectories("/proc").Any(dir =>
-        {
-            try
-            {
-                var cmd = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ').Trim();
-                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
-                return cmd == commandLine && !stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
-            }
-            catch (IOException)
-            {
-                return false;
-            }
-            catch (UnauthorizedAccessException)
-            {
-                return false;
-            }
-        });
 }

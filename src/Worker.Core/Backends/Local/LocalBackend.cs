@@ -1,4 +1,6 @@
 using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Worker.Core.Configuration;
 using Worker.Core.Jobs;
 
@@ -6,13 +8,47 @@ namespace Worker.Core.Backends.Local;
 
 /// <summary>
 /// Bare metal: each job gets a fresh working directory on this host, removed afterwards, and its
-/// script runs in its own session so timeout or cancel kills the whole process tree.
+/// script runs in its own session, and in its own cgroup where the host offers one, so timeout,
+/// cancel or the end of the job kills the whole process tree.
 /// </summary>
-public sealed class LocalBackend(WorkerOptions worker, LocalOptions options) : IBackend
+public sealed class LocalBackend : IBackend
 {
+    private readonly WorkerOptions _worker;
+    private readonly LocalOptions _options;
+    private readonly CgroupHost? _cgroups;
+
+    /// <exception cref="InvalidSettingException">WORKER_LOCAL_CGROUP insists on a cgroup version this host does not offer.</exception>
+    public LocalBackend(WorkerOptions worker, LocalOptions options, ILogger? logger = null)
+    {
+        _worker = worker;
+        _options = options;
+        logger ??= NullLogger.Instance;
+        if (options.CgroupVersion == CgroupHost.Off)
+        {
+            logger.LogInformation("Local jobs are held by their session only (WORKER_LOCAL_CGROUP=off); a process that starts its own session outlives its job");
+            return;
+        }
+        _cgroups = CgroupHost.Detect(options.CgroupVersion, out var why);
+        if (_cgroups is not null)
+        {
+            logger.LogInformation("Each local job runs in a cgroup of its own, {Cgroups}, killed whole after the job", _cgroups.Description);
+        }
+        else if (options.CgroupVersion == CgroupHost.Auto)
+        {
+            logger.LogWarning("No cgroup for local jobs ({Why}): only the script's session is killed, and a process that starts its own session outlives its job", why);
+        }
+        else
+        {
+            throw new InvalidSettingException("WORKER_LOCAL_CGROUP", options.CgroupVersion, $"auto, off, or a cgroup version this host offers ({why})");
+        }
+    }
+
+    /// <summary>What holds a job's processes together: a cgroup (in words), or null when only the session does.</summary>
+    public string? Containment => _cgroups?.Description;
+
     public string Name => "local";
 
-    public Task<IInstance> StartAsync(StartAttributes attributes, IProgress<string> progress, CancellationToken ct)
+    public async Task<IInstance> StartAsync(StartAttributes attributes, IProgress<string> progress, CancellationToken ct)
     {
         if (attributes.Image is { Length: > 0 } image)
         {
@@ -27,6 +63,7 @@ public sealed class LocalBackend(WorkerOptions worker, LocalOptions options) : I
             throw new JobRefusedException("the local backend does not mount volumes");
         }
         var id = $"local-{attributes.JobId.ToString(CultureInfo.InvariantCulture)}-{Guid.NewGuid().ToString("N")[..8]}";
+        var cgroup = CreateCgroup(id);
         var dir = Path.Combine(BuildRoot, id);
         try
         {
@@ -34,10 +71,15 @@ public sealed class LocalBackend(WorkerOptions worker, LocalOptions options) : I
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            if (cgroup is not null)
+            {
+                // Nothing ran in it yet: it is empty and goes at once.
+                await cgroup.RemoveAsync(TimeSpan.FromSeconds(5));
+            }
             throw Unwritable(e);
         }
-        progress.Report($"Using working directory {dir} on {worker.Host}.");
-        return Task.FromResult<IInstance>(new LocalInstance(id, dir, options.RunAsUser, Unwritable));
+        progress.Report($"Using working directory {dir} on {_worker.Host}.");
+        return new LocalInstance(id, dir, _options.RunAsUser, Unwritable, cgroup);
     }
 
     public string ProbeDescription => $"a write to the build root {BuildRoot}";
@@ -59,7 +101,20 @@ public sealed class LocalBackend(WorkerOptions worker, LocalOptions options) : I
     }
 
     /// <summary>Parent of the jobs' working directories.</summary>
-    private string BuildRoot => options.WorkDirectory ?? Path.Combine(worker.BaseDirectory, "local");
+    private string BuildRoot => _options.WorkDirectory ?? Path.Combine(_worker.BaseDirectory, "local");
+
+    /// <summary>The job's own cgroup, or null where the host offers none; one that can't be made fails every job here: a host failure.</summary>
+    private JobCgroup? CreateCgroup(string id)
+    {
+        try
+        {
+            return _cgroups?.Create(id);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw BackendFailureException.Host($"can't make a cgroup for the job in {_cgroups!.Description}: {e.Message} (WORKER_LOCAL_CGROUP=off does without)", e);
+        }
+    }
 
     /// <summary>A build root this host can't write to (permissions, a full disk) fails every job here: a host failure.</summary>
     private BackendFailureException Unwritable(Exception e) => BackendFailureException.Host(

@@ -10,16 +10,28 @@ public sealed class LocalInstance : IInstance
     private readonly string _dir;
     private readonly string? _user;
     private readonly Func<Exception, BackendFailureException> _unwritable;
+    private readonly JobCgroup? _cgroup;
     private int _sessionId;
 
     /// <param name="unwritable">What a failed write into the build root means (the backend names the root and the setting).</param>
-    public LocalInstance(string id, string dir, string? user, Func<Exception, BackendFailureException> unwritable)
+    /// <param name="cgroup">The job's own cgroup, which the script joins before it starts; null: the session alone holds it.</param>
+    public LocalInstance(string id, string dir, string? user, Func<Exception, BackendFailureException> unwritable, JobCgroup? cgroup = null)
     {
         Id = id;
         _dir = dir;
         _user = user;
         _unwritable = unwritable;
+        _cgroup = cgroup;
     }
+
+    /// <summary>
+    /// Joins the cgroup.procs files given before "--", then becomes the rest of the command line:
+    /// the pid that joins is the script's, so nothing it starts is ever outside the job's cgroup.
+    /// </summary>
+    private const string JoinCgroup = "while [ \"$1\" != -- ]; do echo $$ > \"$1\" || exit 125; shift; done; shift; exec \"$@\"";
+
+    /// <summary>How long the script's output may stay open after it ended and everything of it was killed.</summary>
+    private static readonly TimeSpan OutputGrace = TimeSpan.FromSeconds(10);
 
     public string Id { get; }
     public string ImageName => "local";
@@ -48,7 +60,7 @@ public sealed class LocalInstance : IInstance
 
     public async Task<RunResult> RunScriptAsync(IJobLogWriter log, CancellationToken ct)
     {
-        var start = new ProcessStartInfo("setsid")
+        var start = new ProcessStartInfo(_cgroup is null ? "setsid" : "sh")
         {
             WorkingDirectory = _dir,
             RedirectStandardOutput = true,
@@ -56,6 +68,13 @@ public sealed class LocalInstance : IInstance
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        if (_cgroup is not null)
+        {
+            foreach (var a in (string[])["-c", JoinCgroup, "worker-join-cgroup", .. _cgroup.ProcsFiles, "--", "setsid"])
+            {
+                start.ArgumentList.Add(a);
+            }
+        }
         // setsid makes the script a session leader; runuser (when configured) drops to the job user,
         // keeping the clean environment below (-p), else it would reset HOME to the user's own home.
         if (_user is not null)
@@ -77,13 +96,14 @@ public sealed class LocalInstance : IInstance
         start.Environment["TERM"] = "xterm";
         start.Environment["USER"] = _user ?? Environment.UserName;
 
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start setsid");
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {start.FileName}");
         Volatile.Write(ref _sessionId, process.Id);
         process.StandardInput.Close();
-        using var kill = ct.Register(() => ProcessSession.KillSession(process.Id));
+        using var kill = ct.Register(() => KillEverything(process.Id));
         var output = new LogWriterStream(log);
-        var stdout = process.StandardOutput.BaseStream.CopyToAsync(output, CancellationToken.None);
-        var stderr = process.StandardError.BaseStream.CopyToAsync(output, CancellationToken.None);
+        using var outputOpen = new CancellationTokenSource();
+        var stdout = process.StandardOutput.BaseStream.CopyToAsync(output, outputOpen.Token);
+        var stderr = process.StandardError.BaseStream.CopyToAsync(output, outputOpen.Token);
         try
         {
             await process.WaitForExitAsync(CancellationToken.None);
@@ -91,24 +111,43 @@ public sealed class LocalInstance : IInstance
         finally
         {
             // Whatever the script left running in the background dies with it.
-            ProcessSession.KillSession(process.Id);
+            KillEverything(process.Id);
         }
-        await Task.WhenAll(stdout, stderr);
+        // A process that escaped the kill (its own session, no cgroup here) would hold the output
+        // open for as long as it lives: the job ends without what it writes.
+        outputOpen.CancelAfter(OutputGrace);
+        try
+        {
+            await Task.WhenAll(stdout, stderr);
+        }
+        catch (OperationCanceledException) when (outputOpen.IsCancellationRequested)
+        {
+            await log.WriteAsync("\nA process the script started outlived it and still holds its output; the job ends without it.\n", CancellationToken.None);
+        }
         ct.ThrowIfCancellationRequested();
         return RunResult.Exited(process.ExitCode);
     }
 
-    public Task StopAsync(CancellationToken ct)
+    public async Task StopAsync(CancellationToken ct)
     {
         if (SessionId != 0)
         {
-            ProcessSession.KillSession(SessionId);
+            KillEverything(SessionId);
+        }
+        if (_cgroup is not null)
+        {
+            await _cgroup.RemoveAsync(TimeSpan.FromSeconds(30));
         }
         if (Directory.Exists(_dir))
         {
             Directory.Delete(_dir, recursive: true);
         }
-        return Task.CompletedTask;
+    }
+
+    private void KillEverything(int sessionId)
+    {
+        ProcessSession.KillSession(sessionId);
+        _cgroup?.Kill();
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;

@@ -11,14 +11,20 @@ public sealed record LocalOptions
     public static readonly Setting<string?> WorkDir = Setting.OptionalText("LOCAL_WORK_DIR",
         "Parent of each job's fresh working directory. Empty: BASE_DIR/local.");
 
-    public static IReadOnlyList<ISetting> All { get; } = [User, WorkDir];
+    public static readonly Setting<string> Cgroup = Setting.OneOf("LOCAL_CGROUP", CgroupHost.Auto,
+        "Run each job in a cgroup of its own and kill the whole cgroup after it, so nothing the script starts (even in a session of its own) outlives the job: auto uses cgroup v2, else v1 (pids or freezer), else only the script's session is killed; v2 or v1 insists on that version; off kills the session only.",
+        CgroupHost.Auto, CgroupHost.V2, CgroupHost.V1, CgroupHost.Off);
+
+    public static IReadOnlyList<ISetting> All { get; } = [User, WorkDir, Cgroup];
 
     public string? RunAsUser { get; init; }
     public string? WorkDirectory { get; init; }
+    public string CgroupVersion { get; init; } = Cgroup.Default;
 
     public static LocalOptions Load(SettingsSource source) => new()
     {
         RunAsUser = User.Read(source),
         WorkDirectory = WorkDir.Read(source),
+        CgroupVersion = Cgroup.Read(source),
     };
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Worker.Core.Registration;
 
 namespace Worker.Core.Backends.Local;
@@ -10,6 +11,6 @@ public static class LocalRegistration
         Name = "local",
         SettingsTitle = "Local backend (bare metal)",
         Settings = LocalOptions.All,
-        CreateBackend = services => new LocalBackend(services.Options, LocalOptions.Load(services.Settings)),
+        CreateBackend = services => new LocalBackend(services.Options, LocalOptions.Load(services.Settings), services.Loggers.CreateLogger<LocalBackend>()),
     };
 }

@@ -7,7 +7,8 @@ namespace Worker.Core.Backends.Local;
 /// Kills a script and everything it started. The script runs as the leader of its own session
 /// (<c>setsid</c>), so its process group and session id equal its pid; killing the group catches
 /// ordinary children, and a scan of <c>/proc</c> for the session catches those that made their own
-/// process group. Only a process that made its own session escapes, which CI scripts don't do.
+/// process group. A process that made its own session escapes this; where the host offers cgroups
+/// the job's <see cref="JobCgroup"/> catches it.
 /// </summary>
 public static partial class ProcessSession
 {
@@ -34,6 +35,12 @@ public static partial class ProcessSession
         return killed;
     }
 
+    /// <summary>SIGKILL to one process; false when it is gone already.</summary>
+    public static bool KillProcess(int pid) => Kill(pid, SigKill) == 0;
+
+    /// <summary>Whether <paramref name="pid"/> is gone or a zombie (exited, waiting only to be reaped).</summary>
+    public static bool HasExited(int pid) => Stat(pid) is not { } fields || fields[0] == "Z";
+
     /// <summary>Live processes (not zombies) whose session id is <paramref name="sessionId"/>.</summary>
     public static IReadOnlyList<int> Members(int sessionId)
     {
@@ -44,32 +51,29 @@ public static partial class ProcessSession
             {
                 continue;
             }
-            string stat;
-            try
-            {
-                stat = File.ReadAllText(Path.Combine(dir, "stat"));
-            }
-            catch (IOException)
-            {
-                continue;
-            }
-            catch (UnauthorizedAccessException)
-            {
-                continue;
-            }
-            // /proc/PID/stat: "pid (comm) state ppid pgrp session ..."; comm may contain spaces.
-            var close = stat.LastIndexOf(')');
-            if (close < 0)
-            {
-                continue;
-            }
-            var fields = stat[(close + 2)..].Split(' ');
-            if (fields.Length > 3 && fields[0] != "Z" &&
+            if (Stat(pid) is { Length: > 3 } fields && fields[0] != "Z" &&
                 int.TryParse(fields[3], NumberStyles.None, CultureInfo.InvariantCulture, out var sid) && sid == sessionId)
             {
                 members.Add(pid);
             }
         }
         return members;
+    }
+
+    /// <summary>The fields of /proc/PID/stat after "pid (comm) ", state first; null when the process is gone.</summary>
+    private static string[]? Stat(int pid)
+    {
+        string stat;
+        try
+        {
+            stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+        // comm may contain spaces and parentheses: it ends at the last ')'.
+        var close = stat.LastIndexOf(')');
+        return close < 0 || close + 2 > stat.Length ? null : stat[(close + 2)..].Split(' ');
     }
 }
