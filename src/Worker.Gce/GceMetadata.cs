@@ -12,6 +12,12 @@ public static class GceMetadata
     public const string HostVariable = "GCE_METADATA_HOST";
     private static readonly Uri DefaultBase = new("http://metadata.google.internal/computeMetadata/v1/");
 
+    /// <summary>
+    /// The wait for each try: the server answers in milliseconds, but a VM busy starting up can keep
+    /// it (or this process) waiting for seconds, and what is read here (the project) is needed to start.
+    /// </summary>
+    private static readonly TimeSpan[] Attempts = [TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(10)];
+
     private static string? OverrideHost => Environment.GetEnvironmentVariable(HostVariable) is { Length: > 0 } host ? host : null;
 
     private static Uri Base => OverrideHost is { } host ? new Uri($"http://{host}/computeMetadata/v1/") : DefaultBase;
@@ -32,24 +38,39 @@ public static class GceMetadata
         }
     }
 
-    /// <summary>A metadata value such as <c>project/project-id</c> or <c>instance/name</c>; null off GCE or when it can't be read.</summary>
+    /// <summary>
+    /// A metadata value such as <c>project/project-id</c> or <c>instance/name</c>; null off GCE or
+    /// when it can't be read. A slow or failing server (no answer in time, a 5xx) is asked again with
+    /// more patience; a 404 means the value is not there.
+    /// </summary>
     public static string? Get(string path)
     {
         if (!IsOnGce())
         {
             return null;
         }
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(Base, path));
-        request.Headers.Add("Metadata-Flavor", "Google");
-        try
+        foreach (var patience in Attempts)
         {
-            using var response = http.Send(request);
-            return response.IsSuccessStatusCode ? new StreamReader(response.Content.ReadAsStream()).ReadToEnd().Trim() : null;
+            using var http = new HttpClient { Timeout = patience };
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(Base, path));
+            request.Headers.Add("Metadata-Flavor", "Google");
+            try
+            {
+                using var response = http.Send(request);
+                if (response.IsSuccessStatusCode)
+                {
+                    return new StreamReader(response.Content.ReadAsStream()).ReadToEnd().Trim();
+                }
+                if ((int)response.StatusCode < 500)
+                {
+                    return null;
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                // Unreachable or too slow this time.
+            }
         }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-        {
-            return null;
-        }
+        return null;
     }
 }

@@ -27,6 +27,19 @@ public sealed class GceMetadataCredentialsTests() : FakeGceTest(bootVms: false)
     }
 
     [Fact]
+    public async Task A_metadata_server_slower_than_its_first_timeout_is_asked_again_and_waited_for()
+    {
+        await using var metadata = await FakeMetadataServer.StartAsync(FakeComputeApi.Project, FakeComputeApi.Token);
+        metadata.ProjectIdDelay = TimeSpan.FromSeconds(3);
+
+        var (exitCode, output) = await RunWorkerAsync(metadata, "cleanup", "--once", "--dry-run");
+
+        Assert.True(exitCode == 0, output);
+        Assert.True(metadata.Requests.Count(r => r == "/computeMetadata/v1/project/project-id") >= 2, "the project id was asked for again");
+        Assert.Contains(Fake.Requests, r => r.Call == FakeCall.AggregatedInstances && r.Path.Contains($"projects/{FakeComputeApi.Project}/", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_VM_without_a_service_account_fails_the_pass_saying_where_the_token_was_to_come_from()
     {
         await using var metadata = await FakeMetadataServer.StartAsync(FakeComputeApi.Project, FakeComputeApi.Token);

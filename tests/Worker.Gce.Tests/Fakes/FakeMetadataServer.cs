@@ -33,6 +33,9 @@ public sealed class FakeMetadataServer : IAsyncDisposable
     /// <summary>Answer the token request 404, as for a VM that has no service account.</summary>
     public bool NoServiceAccount { get; set; }
 
+    /// <summary>How long the project id takes to come, as from a VM busy starting up.</summary>
+    public TimeSpan ProjectIdDelay { get; set; }
+
     private int _refused;
 
     /// <param name="project">The project id it names.</param>
@@ -56,7 +59,11 @@ public sealed class FakeMetadataServer : IAsyncDisposable
             await next(context);
         });
         app.MapGet("/", () => Results.Text("computeMetadata/\n"));
-        app.MapGet("/computeMetadata/v1/project/project-id", () => Results.Text(project));
+        app.MapGet("/computeMetadata/v1/project/project-id", async (HttpContext context) =>
+        {
+            await Task.Delay(server.ProjectIdDelay, context.RequestAborted);
+            return Results.Text(project);
+        });
         app.MapGet("/computeMetadata/v1/instance/name", () => Results.Text(InstanceName));
         app.MapGet("/computeMetadata/v1/instance/id", () => Results.Text(InstanceId));
         app.MapGet("/computeMetadata/v1/instance/zone", () => Results.Text($"projects/{ProjectNumber}/zones/{Zone}"));
