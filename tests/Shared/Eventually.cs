@@ -12,6 +12,24 @@ public static class Eventually
 {
     public static readonly TimeSpan DefaultPatience = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// The result of <paramref name="task"/>, which must come within the patience: a guard for a
+    /// step that would otherwise wait far longer if the property under test did not hold (a job
+    /// sleeping an hour that its timeout or cancel should end), not a measure of its speed.
+    /// </summary>
+    public static async Task<T> CompletesAsync<T>(Task<T> task, string what, TimeSpan? patience = null)
+    {
+        try
+        {
+            return await task.WaitAsync(patience ?? DefaultPatience);
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"gave up waiting until {what}");
+            throw;
+        }
+    }
+
     public static Task TrueAsync(Func<bool> condition, string what, TimeSpan? patience = null,
         Func<bool>? gaveUp = null, Func<string>? explain = null) =>
         TrueAsync(() => Task.FromResult(condition()), what, patience, gaveUp, explain);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Docker.DotNet.Models;
 using Worker.Core.Backends;
 
@@ -57,32 +56,30 @@ public sealed class DockerJobTests
     public async Task Cancelling_a_running_job_kills_its_container_at_once_and_removes_it()
     {
         await using var harness = await DockerHarness.CreateAsync();
-        var job = harness.Enqueue("script: [\"echo ready\", \"sleep 300\"]");
+        var job = harness.Enqueue("script: [\"echo ready\", \"sleep 3600\", \"echo slept-the-hour\"]");
         var run = harness.RunNextAsync();
         await DockerHarness.WaitForLogAsync(job, "ready\n");
         Assert.Single(await harness.ContainersAsync());
 
-        var sw = Stopwatch.StartNew();
         Assert.True(harness.Cancellations.Cancel(job.Payload.JobId, "cancelled by a test"));
-        var (_, verdict) = await run;
+        var (_, verdict) = await Eventually.CompletesAsync(run, "the cancel ended the hour-long sleep");
 
         Assert.Equal("cancelled", await job.Outcome);
         Assert.Equal(130, verdict.ExitCode);
-        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(10), $"cancel took {sw.Elapsed}");
+        Assert.DoesNotContain("slept-the-hour", job.Log);
         Assert.Empty(await harness.ContainersAsync());
     }
 
     [Fact]
-    public async Task A_job_past_its_hard_timeout_is_errored_within_seconds()
+    public async Task A_job_past_its_hard_timeout_is_ended_by_it_and_errored()
     {
         await using var harness = await DockerHarness.CreateAsync();
-        var sw = Stopwatch.StartNew();
-        var (job, verdict) = await harness.RunAsync("script: [\"sleep 300 & sleep 300\"]\ntimeout: 3s");
+        var (job, verdict) = await Eventually.CompletesAsync(harness.RunAsync("script: [\"sleep 3600 & sleep 3600\"]\ntimeout: 3s"),
+            "the hard timeout ended the hour-long sleep");
 
         Assert.Equal("errored", await job.Outcome);
         Assert.Equal(124, verdict.ExitCode);
         Assert.Contains("maximum time limit", job.Log);
-        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(20), $"took {sw.Elapsed}");
     }
 
     [Fact]

@@ -44,7 +44,8 @@ public sealed class GceJobTests() : FakeGceTest(bootVms: true)
             Assert.Equal(GceTestBed.Host, labels[MachineLabels.Host]!.GetValue<string>());
             Assert.Equal(GceTestBed.Host, labels[MachineLabels.HostMachine]!.GetValue<string>());
             var deadline = long.Parse(labels[MachineLabels.Deadline]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture);
-            Assert.InRange(DateTimeOffset.FromUnixTimeSeconds(deadline), DateTimeOffset.UtcNow.AddMinutes(59), DateTimeOffset.UtcNow.AddMinutes(61));
+            var created = long.Parse(labels[MachineLabels.CreatedAt]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Equal(TimeSpan.FromMinutes(50 + 10), TimeSpan.FromSeconds(deadline - created)); // the hard timeout and the margin
             Assert.EndsWith("zones/us-central1-a/machineTypes/n2-standard-4", vm["machineType"]!.GetValue<string>());
             Assert.True(vm["scheduling"]!["preemptible"]!.GetValue<bool>());
             Assert.Equal("TERMINATE", vm["scheduling"]!["onHostMaintenance"]!.GetValue<string>());

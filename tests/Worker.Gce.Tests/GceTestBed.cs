@@ -50,7 +50,8 @@ public sealed class GceTestBed : IAsyncDisposable
             ["WORKER_GCE_RATE_LIMIT"] = "0",
             ["WORKER_GCE_API_RETRIES"] = "4",
             ["WORKER_GCE_BACKOFF_RETRY_MAX"] = "50ms",
-            ["WORKER_GCE_REQUEST_TIMEOUT"] = "2s",
+            // Long enough that no good call on a loaded machine times out and is sent twice.
+            ["WORKER_GCE_REQUEST_TIMEOUT"] = "10s",
             ["WORKER_GCE_HOST_INSTANCE"] = Host,
         };
         foreach (var (key, value) in overrides)

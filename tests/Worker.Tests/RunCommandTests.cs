@@ -59,13 +59,19 @@ public sealed class RunCommandTests : IDisposable
     [Fact]
     public async Task Sigterm_lets_the_running_job_finish_and_takes_no_new_one()
     {
-        await using var worker = WorkerProcess.Start(Env(), _dir.Path, "run");
-        Drop(201, "script: [\"echo started; sleep 2; echo finished\"]");
+        // One processor, busy with job 201 until the test releases it, so job 202 waits in the queue
+        // and the processor meets it the moment 201 is done: a drain that let it take jobs would take 202 then.
+        var env = Env();
+        env["WORKER_POOL_SIZE"] = "1";
+        var release = Path.Combine(_dir.Path, "release-201");
+        await using var worker = WorkerProcess.Start(env, _dir.Path, "run");
+        Drop(201, $"script: [\"echo started\", \"while [ ! -e {release} ]; do sleep 0.1; done\", \"echo finished\"]");
         await worker.UntilAsync(() => File.Exists(Path.Combine(QueueDir, "50-started.d", "201.json")), "job 201 started");
+        Drop(202, "script: [\"true\"]");
 
         worker.Signal("TERM");
-        await Task.Delay(300);
-        Drop(202, "script: [\"true\"]");
+        await worker.UntilAsync(() => worker.Stderr.Contains("Draining: ", StringComparison.Ordinal), "the pool drains");
+        await File.WriteAllTextAsync(release, "");
         Assert.Equal(0, await worker.WaitAsync(TimeSpan.FromSeconds(30)));
 
         Assert.Equal("passed", StateOf(201));
@@ -83,7 +89,7 @@ public sealed class RunCommandTests : IDisposable
         await worker.UntilAsync(() => File.Exists(Path.Combine(QueueDir, "50-started.d", "301.json")), "job 301 started");
 
         worker.Signal("TERM");
-        await Task.Delay(300);
+        await worker.UntilAsync(() => worker.Stderr.Contains("Draining: ", StringComparison.Ordinal), "the pool drains");
         worker.Signal("INT");
         Assert.Equal(0, await worker.WaitAsync(TimeSpan.FromSeconds(30)));
 
