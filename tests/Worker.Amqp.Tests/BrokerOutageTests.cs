@@ -23,8 +23,20 @@ public sealed class BrokerOutageTests(RabbitMqBroker broker) : IClassFixture<Rab
         // id, and travis-logs keeps one part per number; nothing else may repeat, and nothing may be missing.
         var arrived = seen.Where(m => m.IsLog).ToList();
         var logs = arrived.DistinctBy(l => l.Number).ToList();
-        Assert.All(arrived.GroupBy(l => l.Number), copies => Assert.Single(copies.Select(c => (c.MessageId, c.Body.GetRawText())).Distinct()));
-        Assert.InRange(arrived.Count - logs.Count, 0, 1024);
+        var first = new Dictionary<int, Reported>();
+        foreach (var part in arrived)
+        {
+            // In arrival order: a part whose number came before is a copy of that part, to the byte.
+            if (first.TryGetValue(part.Number, out var original))
+            {
+                Assert.True(part.MessageId == original.MessageId && part.Body.GetRawText() == original.Body.GetRawText(),
+                    $"part {part.Number} arrived again, not as a copy of the first:\n{original.Body.GetRawText()}\n{part.Body.GetRawText()}");
+            }
+            else
+            {
+                first[part.Number] = part;
+            }
+        }
         Assert.Equal(Enumerable.Range(0, logs.Count), logs.Select(l => l.Number));
         Assert.True(logs[^1].Final);
         Assert.DoesNotContain(logs[..^1], l => l.Final);

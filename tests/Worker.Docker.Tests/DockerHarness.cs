@@ -15,11 +15,13 @@ namespace Worker.Docker.Tests;
 /// </summary>
 internal sealed class DockerHarness : IAsyncDisposable
 {
-    private DockerHarness(DockerOptions options, WorkerOptions worker, string fleet)
+    private DockerHarness(DockerOptions options, WorkerOptions worker, string fleet, Func<string, Task>? beforeStart)
     {
         Fleet = fleet;
         Labels = new MachineLabels(fleet, "test-host", TimeSpan.FromMinutes(5));
-        Backend = new DockerBackend(DockerRegistration.CreateClient(options), options, Labels, NullLogger<DockerBackend>.Instance, ownsClient: true);
+        var client = DockerRegistration.CreateClient(options);
+        Backend = new DockerBackend(beforeStart is null ? client : StartWatch.Around(client, beforeStart), options, Labels,
+            NullLogger<DockerBackend>.Instance, ownsClient: true);
         Options = worker;
         Pipeline = new JobPipeline(worker, Backend, new BuiltinScriptGenerator(), Cancellations, Labels, NullLogger<JobPipeline>.Instance);
     }
@@ -41,7 +43,9 @@ internal sealed class DockerHarness : IAsyncDisposable
         PullMissing = false,
     };
 
-    public static async Task<DockerHarness> CreateAsync(Func<DockerOptions, DockerOptions>? configure = null, WorkerOptions? worker = null)
+    /// <param name="beforeStart">Given each container's id just before the engine is asked to start it (see <see cref="StartWatch"/>).</param>
+    public static async Task<DockerHarness> CreateAsync(Func<DockerOptions, DockerOptions>? configure = null, WorkerOptions? worker = null,
+        Func<string, Task>? beforeStart = null)
     {
         await DockerEngine.EnsureAvailableAsync();
         var options = (configure ?? (o => o))(DefaultOptions);
@@ -54,7 +58,7 @@ internal sealed class DockerHarness : IAsyncDisposable
             Upload = TimeSpan.FromSeconds(30),
             Teardown = TimeSpan.FromSeconds(30),
             Requeues = 0,
-        }, DockerEngine.NewFleet());
+        }, DockerEngine.NewFleet(), beforeStart);
     }
 
     public InMemoryJob Enqueue(string jobYaml) => Queue.Enqueue(JobFile.Parse(jobYaml, "test"));

@@ -1,4 +1,5 @@
 using Docker.DotNet.Models;
+using Worker.Core.Backends;
 
 namespace Worker.Docker.Tests;
 
@@ -116,26 +117,30 @@ public sealed class DockerPolicyJobTests : IDisposable
     [Fact]
     public async Task A_privileged_job_gets_a_privileged_container_when_the_operator_allows_it()
     {
-        await using var harness = await DockerHarness.CreateAsync(o => o with { AllowPrivileged = true });
+        // The container as the engine holds it just before its start: the same whether the engine
+        // then grants the privilege or, in an unprivileged sandbox such as these test machines, refuses it.
+        using var client = DockerEngine.Client();
+        ContainerInspectResponse? created = null;
+        await using var harness = await DockerHarness.CreateAsync(o => o with { AllowPrivileged = true },
+            beforeStart: async id => created = await client.Containers.InspectContainerAsync(id));
         var privileged = harness.Enqueue("privileged: true\nscript: [\"echo ready\", \"sleep 300\"]");
         var run = harness.RunNextAsync();
         await Eventually.TrueAsync(() => privileged.Log.Contains("ready\n", StringComparison.Ordinal) || privileged.Outcome.IsCompleted,
             "the privileged job printed ready or ended", explain: () => privileged.Log);
         if (privileged.Outcome.IsCompleted)
         {
-            // An engine inside an unprivileged sandbox (as on these test machines) can't grant the
-            // capabilities; its refusal proves the container was asked to be privileged, since
-            // ordinary containers start fine here.
+            // An ordinary container starts fine here: the engine refused the privilege it was asked for.
             Assert.Contains("unable to apply caps", privileged.Log);
-            await run; // the result is reported before the container is removed
-            return;
         }
-        using var client = DockerEngine.Client();
-        var container = await client.Containers.InspectContainerAsync(Assert.Single(await harness.ContainersAsync()).ID);
-        harness.Cancellations.Cancel(privileged.Payload.JobId, "seen");
+        else
+        {
+            harness.Cancellations.Cancel(privileged.Payload.JobId, "seen");
+        }
         await run;
 
-        Assert.True(container.HostConfig!.Privileged);
+        Assert.NotNull(created);
+        Assert.True(created.HostConfig!.Privileged);
+        Assert.Equal(privileged.Payload.JobId.ToString(System.Globalization.CultureInfo.InvariantCulture), created.Config!.Labels[MachineLabels.JobId]);
     }
 
     [Fact]
