@@ -22,15 +22,13 @@ public sealed class DockerPolicy
 
     private readonly DockerOptions _options;
     private readonly ImageAllowList _images;
-    private readonly IReadOnlyList<AllowedVolume> _volumes;
+    private readonly VolumeAllowList _volumes;
 
     public DockerPolicy(DockerOptions options)
     {
         _options = options;
         _images = new ImageAllowList(options.ImageGlobs);
-        _volumes = options.VolumeRules.Select(r => AllowedVolume.TryParse(r, out var rule)
-            ? rule
-            : throw new ArgumentException($"not a volume rule: {r}", nameof(options))).ToList();
+        _volumes = new VolumeAllowList(options.VolumeRules, followLinks: SeesEngineFiles);
     }
 
     /// <summary>The container every job that asks for nothing gets (and what a standby is).</summary>
@@ -82,29 +80,29 @@ public sealed class DockerPolicy
             throw new JobRefusedException(
                 $"volume '{text}' is not SOURCE:DESTINATION[:ro|rw] with an absolute destination and no '..', outside {ScriptArchive.Directory} (WORKER_ALLOWED_VOLUMES)");
         }
-        if (_volumes.Count == 0)
+        if (_volumes.IsEmpty)
         {
             throw new JobRefusedException($"volume '{volume.Source}' is not allowed: WORKER_ALLOWED_VOLUMES is empty, so jobs mount nothing");
         }
         var asked = volume.Source;
-        if (SeesEngineFiles && asked.StartsWith('/'))
+        if (asked.StartsWith('/'))
         {
             // Decide on (and bind) where the path really leads: a link in an allowed directory may point at the socket.
             volume = volume with
             {
-                Source = HostPath.Real(asked) ?? throw new JobRefusedException(
+                Source = _volumes.Reach(asked) ?? throw new JobRefusedException(
                     $"volume '{asked}' can't be resolved on this host (a symlink loop, or a directory the worker can't read)"),
             };
         }
-        var named = volume.Source == asked ? $"'{asked}'" : $"'{asked}' (really '{volume.Source}')";
+        var named = VolumeAllowList.Named(asked, volume.Source);
         var socket = IsSocket(volume.Source);
         // A wildcard never lets the engine's own socket in: a rule must name it exactly.
-        var rule = _volumes.FirstOrDefault(r => socket ? RealPattern(r.Source) == volume.Source : new Glob(RealPattern(r.Source)).IsMatch(volume.Source));
+        var rule = _volumes.RuleFor(volume.Source, exactly: socket);
         if (rule is null)
         {
             throw new JobRefusedException(socket
                 ? $"volume {named} is a container engine socket or holds one; WORKER_ALLOWED_VOLUMES must name it exactly to allow it"
-                : $"volume {named} is not allowed by WORKER_ALLOWED_VOLUMES ({string.Join(", ", _volumes)})");
+                : $"volume {named} is not allowed by WORKER_ALLOWED_VOLUMES ({_volumes})");
         }
         return rule.ForceReadOnly ? volume.AsReadOnly() : volume;
     }
@@ -114,23 +112,6 @@ public sealed class DockerPolicy
     /// can be followed; a remote engine's links are out of sight and paths are judged as written.
     /// </summary>
     private bool SeesEngineFiles => _options.EndpointUri.Scheme == "unix";
-
-    /// <summary>A rule's glob with the directories before its first wildcard resolved, to compare with real paths.</summary>
-    private string RealPattern(Glob rule)
-    {
-        var pattern = rule.Pattern;
-        if (!SeesEngineFiles || !pattern.StartsWith('/'))
-        {
-            return pattern;
-        }
-        var wildcard = pattern.IndexOfAny(['*', '?']);
-        if (wildcard < 0)
-        {
-            return HostPath.Real(pattern) ?? pattern;
-        }
-        var directory = pattern.LastIndexOf('/', wildcard);
-        return directory <= 0 ? pattern : (HostPath.Real(pattern[..directory]) ?? pattern[..directory]) + pattern[directory..];
-    }
 
     /// <summary>An engine socket, or a directory that holds one (mounting /var/run or / hands out the socket too).</summary>
     private bool IsSocket(string source)

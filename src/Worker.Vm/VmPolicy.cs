@@ -19,16 +19,15 @@ public sealed class VmPolicy
     private readonly VmOptions _options;
     private readonly bool _mountsVolumes;
     private readonly ImageAllowList _images;
-    private readonly IReadOnlyList<AllowedVolume> _volumes;
+    private readonly VolumeAllowList _volumes;
 
     public VmPolicy(VmOptions options, bool mountsVolumes)
     {
         _options = options;
         _mountsVolumes = mountsVolumes;
         _images = new ImageAllowList(options.ImageGlobs);
-        _volumes = options.VolumeRules.Select(r => AllowedVolume.TryParse(r, out var rule)
-            ? rule
-            : throw new ArgumentException($"not a volume rule: {r}", nameof(options))).ToList();
+        // The tool runs on this host, so a shared directory is the one this worker sees: links are followed.
+        _volumes = new VolumeAllowList(options.VolumeRules, followLinks: true);
     }
 
     /// <summary>The VM of a job that asks for nothing: what a standby is.</summary>
@@ -94,17 +93,20 @@ public sealed class VmPolicy
                 throw new JobRefusedException(
                     $"volume '{text}' is not SOURCE:TARGET[:ro|rw] with absolute paths and no '..' (WORKER_ALLOWED_VOLUMES)");
             }
-            if (_volumes.Count == 0)
+            if (_volumes.IsEmpty)
             {
                 throw new JobRefusedException($"volume '{source}' is not allowed: WORKER_ALLOWED_VOLUMES is empty, so jobs mount nothing");
             }
-            var rule = _volumes.FirstOrDefault(r => r.Source.IsMatch(source))
-                ?? throw new JobRefusedException($"volume '{source}' is not allowed by WORKER_ALLOWED_VOLUMES ({string.Join(", ", _volumes)})");
-            if (!Directory.Exists(source))
+            // Judged, and shared, where the path really leads: a link in an allowed directory may lead out of it.
+            var reached = _volumes.Reach(source) ?? throw new JobRefusedException(
+                $"volume '{source}' can't be resolved on this host (a symlink loop, or a directory the worker can't read)");
+            var rule = _volumes.RuleFor(reached) ?? throw new JobRefusedException(
+                $"volume {VolumeAllowList.Named(source, reached)} is not allowed by WORKER_ALLOWED_VOLUMES ({_volumes})");
+            if (!Directory.Exists(reached))
             {
                 throw new JobRefusedException($"volume '{source}' is not a directory on this host");
             }
-            volumes.Add(new VmVolume(UniqueName(target, volumes), source, target, readOnly || rule.ForceReadOnly));
+            volumes.Add(new VmVolume(UniqueName(target, volumes), reached, target, readOnly || rule.ForceReadOnly));
         }
         return volumes;
     }

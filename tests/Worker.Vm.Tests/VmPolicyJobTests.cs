@@ -150,6 +150,22 @@ public sealed class VmPolicyJobTests
         Assert.Contains("/Volumes/My Shared Files/data", job.Log);
     }
 
+    [Fact]
+    public async Task Tart_judges_a_volume_where_its_links_lead_and_refuses_a_link_out_of_an_allowed_directory()
+    {
+        await using var bed = await VmTestBed.StartAsync("tart");
+        var shared = Directory.CreateDirectory(Path.Combine(bed.BaseDir, "shared")).FullName;
+        var link = Path.Combine(shared, "etc");
+        File.CreateSymbolicLink(link, "/etc");
+
+        var (_, job) = await VmTestBed.RunJobAsync(bed.Backend(("ALLOWED_VOLUMES", $"{shared}/*")),
+            $"image: {VmTestBed.DarwinImage}\nvolumes: [ '{link}:/home/{VmTestBed.GuestUser}/etc' ]\nscript: [ 'true' ]");
+
+        Assert.Equal("errored", await job.Outcome);
+        Assert.Contains($"volume '{link}' (really '/etc') is not allowed by WORKER_ALLOWED_VOLUMES", job.Log);
+        Assert.Empty(bed.Fake.Calls);
+    }
+
     [Theory]
     [InlineData("tart", "is not allowed by WORKER_ALLOWED_VOLUMES")]
     [InlineData("vetu", "the vetu backend mounts no volumes")]
