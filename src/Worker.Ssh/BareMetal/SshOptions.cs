@@ -109,7 +109,7 @@ public sealed record SshOptions
         var password = Password.Read(source);
         if (keyPath is not null && password is not null)
         {
-            throw new InvalidSettingException(VariableOf(source, Password), "[redacted]", "empty when WORKER_SSH_KEY_PATH is set: the worker logs in with one of them");
+            throw new InvalidSettingException(VariableOf(source, Password), password, "empty when WORKER_SSH_KEY_PATH is set: the worker logs in with one of them", secret: true);
         }
         if (password is not null)
         {
