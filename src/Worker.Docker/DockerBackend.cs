@@ -27,7 +27,7 @@ public sealed class DockerBackend : IBackend
         _launcher = new ContainerLauncher(client, options, logger);
         if (options.StandbyCount > 0)
         {
-            Standby = new DockerStandbyPool(client, _launcher, Policy.Default, labels, options.StandbyCount, logger);
+            Standby = new DockerStandbyPool(client, _launcher, Policy.Default, labels, options.StandbyCount, options.StandbyLeaseTime, logger);
             Standby.Replenish();
         }
     }

@@ -12,13 +12,17 @@ namespace Worker.Docker.Tests;
 /// <summary>
 /// Whole jobs through the real pipeline on an in-memory queue, with the Docker backend on the real
 /// engine, under a fleet name of its own. Disposing it asserts that no container of that fleet is left.
+/// A second harness may join the fleet of a first (another worker on the same host); the first checks.
 /// </summary>
 internal sealed class DockerHarness : IAsyncDisposable
 {
-    private DockerHarness(DockerOptions options, WorkerOptions worker, string fleet)
+    private readonly bool _ownsFleet;
+
+    private DockerHarness(DockerOptions options, WorkerOptions worker, string fleet, bool ownsFleet, string host)
     {
+        _ownsFleet = ownsFleet;
         Fleet = fleet;
-        Labels = new MachineLabels(fleet, "test-host", TimeSpan.FromMinutes(5));
+        Labels = new MachineLabels(fleet, host, TimeSpan.FromMinutes(5));
         Backend = new DockerBackend(DockerRegistration.CreateClient(options), options, Labels, NullLogger<DockerBackend>.Instance, ownsClient: true);
         Options = worker;
         Pipeline = new JobPipeline(worker, Backend, new BuiltinScriptGenerator(), Cancellations, Labels, NullLogger<JobPipeline>.Instance);
@@ -41,7 +45,10 @@ internal sealed class DockerHarness : IAsyncDisposable
         PullMissing = false,
     };
 
-    public static async Task<DockerHarness> CreateAsync(Func<DockerOptions, DockerOptions>? configure = null, WorkerOptions? worker = null)
+    /// <param name="joinFleet">The fleet of another harness to join (a second worker of the fleet); that harness checks what is left.</param>
+    /// <param name="host">The worker host name (WORKER_HOSTNAME) on the machines' labels.</param>
+    public static async Task<DockerHarness> CreateAsync(Func<DockerOptions, DockerOptions>? configure = null, WorkerOptions? worker = null,
+        string? joinFleet = null, string host = "test-host")
     {
         await DockerEngine.EnsureAvailableAsync();
         var options = (configure ?? (o => o))(DefaultOptions);
@@ -54,7 +61,7 @@ internal sealed class DockerHarness : IAsyncDisposable
             Upload = TimeSpan.FromSeconds(30),
             Teardown = TimeSpan.FromSeconds(30),
             Requeues = 0,
-        }, DockerEngine.NewFleet());
+        }, joinFleet ?? DockerEngine.NewFleet(), ownsFleet: joinFleet is null, host);
     }
 
     public InMemoryJob Enqueue(string jobYaml) => Queue.Enqueue(JobFile.Parse(jobYaml, "test"));
@@ -116,6 +123,10 @@ internal sealed class DockerHarness : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Backend.DisposeAsync();
+        if (!_ownsFleet)
+        {
+            return;
+        }
         var left = await DockerEngine.ContainersOfFleetAsync(Fleet);
         Assert.True(left.Count == 0, $"containers of fleet {Fleet} were left behind: {string.Join(", ", left.Select(c => c.Names.FirstOrDefault()))}");
     }
