@@ -47,21 +47,24 @@ internal sealed class DockerHarness : IAsyncDisposable
 
     /// <param name="joinFleet">The fleet of another harness to join (a second worker of the fleet); that harness checks what is left.</param>
     /// <param name="host">The worker host name (WORKER_HOSTNAME) on the machines' labels.</param>
+    /// <summary>The pipeline's settings: short limits, and no requeues (a job the machine failed is errored).</summary>
+    public static WorkerOptions DefaultWorkerOptions => new()
+    {
+        HardLimit = TimeSpan.FromSeconds(60),
+        LogSilence = TimeSpan.FromSeconds(60),
+        FlushInterval = TimeSpan.FromMilliseconds(50),
+        Startup = TimeSpan.FromSeconds(60),
+        Upload = TimeSpan.FromSeconds(30),
+        Teardown = TimeSpan.FromSeconds(30),
+        Requeues = 0,
+    };
+
     public static async Task<DockerHarness> CreateAsync(Func<DockerOptions, DockerOptions>? configure = null, WorkerOptions? worker = null,
         string? joinFleet = null, string host = "test-host")
     {
         await DockerEngine.EnsureAvailableAsync();
         var options = (configure ?? (o => o))(DefaultOptions);
-        return new DockerHarness(options, worker ?? new WorkerOptions
-        {
-            HardLimit = TimeSpan.FromSeconds(60),
-            LogSilence = TimeSpan.FromSeconds(60),
-            FlushInterval = TimeSpan.FromMilliseconds(50),
-            Startup = TimeSpan.FromSeconds(60),
-            Upload = TimeSpan.FromSeconds(30),
-            Teardown = TimeSpan.FromSeconds(30),
-            Requeues = 0,
-        }, joinFleet ?? DockerEngine.NewFleet(), ownsFleet: joinFleet is null, host);
+        return new DockerHarness(options, worker ?? DefaultWorkerOptions, joinFleet ?? DockerEngine.NewFleet(), ownsFleet: joinFleet is null, host);
     }
 
     public InMemoryJob Enqueue(string jobYaml) => Queue.Enqueue(JobFile.Parse(jobYaml, "test"));
