@@ -94,6 +94,11 @@ public sealed class DockerBackend : IBackend
         {
             await Standby.DisposeAsync();
         }
+        if (_launcher.Unanswered.Count > 0)
+        {
+            _logger.LogInformation("Following {Count} container create(s) the engine did not answer before letting go of it", _launcher.Unanswered.Count);
+        }
+        await _launcher.Unanswered.WaitAsync();
         if (_ownsClient)
         {
             _client.Dispose();

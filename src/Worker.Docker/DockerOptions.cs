@@ -116,6 +116,9 @@ public sealed record DockerOptions
     public IReadOnlyList<string> ImageGlobs { get; init; } = [];
     public IReadOnlyList<string> VolumeRules { get; init; } = [];
 
+    /// <summary>How long a container create may take before the job gives up on it (the create is then followed; see <see cref="UnansweredCreates"/>). Not a setting; tests shorten it.</summary>
+    internal TimeSpan CreateTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
     public static DockerOptions Load(SettingsSource source)
     {
         var endpoint = Endpoint.Read(source) ?? TravisHost.Read(source);

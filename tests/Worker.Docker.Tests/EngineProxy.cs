@@ -65,6 +65,14 @@ internal sealed class EngineProxy : IAsyncDisposable
         return gate;
     }
 
+    /// <summary>The next request matching <paramref name="pattern"/> reaches the engine; its connection is cut when the answer comes, instead of the answer.</summary>
+    public Gate DropAnswer(string pattern)
+    {
+        var gate = new Gate();
+        Add(new Rule(new Regex(pattern), RuleKind.DropAnswer, gate, TimeSpan.Zero));
+        return gate;
+    }
+
     /// <summary>Every request matching <paramref name="pattern"/> from now on is answered 500 by the proxy, never reaching the engine.</summary>
     public void Refuse(string pattern) => Add(new Rule(new Regex(pattern), RuleKind.Refuse, new Gate(), TimeSpan.Zero) { Always = true });
 
@@ -200,6 +208,10 @@ internal sealed class EngineProxy : IAsyncDisposable
                     c.SwallowAnswers = true;
                     rule.Gate.Seen.TrySetResult();
                     break;
+                case RuleKind.DropAnswer:
+                    c.DropAnswers = true;
+                    rule.Gate.Seen.TrySetResult();
+                    break;
                 case RuleKind.Cut:
                     rule.Gate.Seen.TrySetResult();
                     _ = rule.Gate.Released.Task.ContinueWith(_ => c.Close(), TaskScheduler.Default);
@@ -239,7 +251,11 @@ internal sealed class EngineProxy : IAsyncDisposable
         while (true)
         {
             var read = await c.EngineStream.ReadAsync(buffer, _stop.Token);
-            if (read == 0)
+            if (read == 0 && c.SwallowAnswers)
+            {
+                await Task.Delay(Timeout.Infinite, _stop.Token); // the caller hears nothing, not even the end
+            }
+            if (read == 0 || c.DropAnswers)
             {
                 return;
             }
@@ -266,6 +282,7 @@ internal sealed class EngineProxy : IAsyncDisposable
         Hold,
         DelayAnswer,
         LoseAnswer,
+        DropAnswer,
         Refuse,
         Cut,
     }
@@ -285,6 +302,8 @@ internal sealed class EngineProxy : IAsyncDisposable
         public volatile Task AnswerGate = Task.CompletedTask;
 
         public volatile bool SwallowAnswers;
+
+        public volatile bool DropAnswers;
 
         public void Close()
         {
