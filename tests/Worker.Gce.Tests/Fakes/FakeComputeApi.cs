@@ -37,6 +37,9 @@ public abstract record FakeFault
     /// <summary>The call is carried out, but its answer never arrives (a timeout after the fact).</summary>
     public sealed record LoseAnswer : FakeFault;
 
+    /// <summary>The call's answer never arrives, and the call is carried out only <paramref name="After"/> it came in (a backend running late).</summary>
+    public sealed record LandLate(TimeSpan After) : FakeFault;
+
     public static FakeFault TooManyRequests => new Error(429, "rateLimitExceeded");
     public static FakeFault ServerError => new Error(500, "backendError");
     public static FakeFault RateLimitExceeded => new Error(403, "rateLimitExceeded");
@@ -355,6 +358,23 @@ public sealed class FakeComputeApi : IAsyncDisposable
         if (body is not null)
         {
             Bodies.Enqueue((call, path, (JsonObject)body.DeepClone()));
+        }
+        if (fault is FakeFault.LandLate late)
+        {
+            var query = new QueryCollection(request.Query.ToDictionary(q => q.Key, q => q.Value));
+            _ = Task.Run(async () =>
+            {
+                await Task.Delay(late.After);
+                await AnswerAsync(call, segments, query, body);
+            });
+            try
+            {
+                await Task.Delay(Timeout.Infinite, context.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            return;
         }
         var (status, answer) = await AnswerAsync(call, segments, request.Query, body);
         if (fault is FakeFault.LoseAnswer)
