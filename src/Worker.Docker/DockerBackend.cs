@@ -12,6 +12,8 @@ namespace Worker.Docker;
 /// </summary>
 public sealed class DockerBackend : IBackend
 {
+    private static readonly TimeSpan CloseWait = TimeSpan.FromSeconds(30);
+
     private readonly IDockerClient _client;
     private readonly bool _ownsClient;
     private readonly ContainerLauncher _launcher;
@@ -96,9 +98,9 @@ public sealed class DockerBackend : IBackend
         }
         if (_launcher.Unanswered.Count > 0)
         {
-            _logger.LogInformation("Following {Count} container create(s) the engine did not answer before letting go of it", _launcher.Unanswered.Count);
+            _logger.LogInformation("Following {Count} container create(s) the engine did not answer, for up to {Wait}", _launcher.Unanswered.Count, CloseWait);
         }
-        await _launcher.Unanswered.WaitAsync();
+        await _launcher.Unanswered.CloseAsync(CloseWait);
         if (_ownsClient)
         {
             _client.Dispose();

@@ -1,7 +1,7 @@
-using System.Collections.Concurrent;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using Microsoft.Extensions.Logging;
+using Worker.Core.Backends;
 
 namespace Worker.Docker;
 
@@ -20,25 +20,22 @@ public sealed class UnansweredCreates(IDockerClient client, ILogger logger)
     private static readonly TimeSpan AbsentFor = TimeSpan.FromMinutes(1);
     private static readonly TimeSpan Pause = TimeSpan.FromSeconds(2);
 
-    private readonly ConcurrentDictionary<Task, bool> _following = new();
+    private readonly FollowUps _followUps = new();
 
-    public int Count => _following.Count;
+    public int Count => _followUps.Count;
 
     /// <summary>Follows <paramref name="create"/> (still waiting for its answer, or failed without one) of the container named <paramref name="name"/>.</summary>
     public void Follow(Task<CreateContainerResponse> create, string name)
     {
-        var following = FollowAsync(create, name);
-        _following[following] = true;
-        _ = following.ContinueWith(t => _following.TryRemove(t, out _), TaskScheduler.Default);
+        _ = create.ContinueWith(t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted); // seen here, should the follow-up give up first
+        _followUps.Start(limit => FollowAsync(create, name, limit), Limit);
     }
 
-    /// <summary>Waits until every follow-up has ended (each ends within its limit).</summary>
-    public Task WaitAsync() => Task.WhenAll(_following.Keys);
+    /// <summary>Waits for the follow-ups, at most <paramref name="most"/>; those still going are then given up (and say so).</summary>
+    public Task CloseAsync(TimeSpan most) => _followUps.CloseAsync(most);
 
-    private async Task FollowAsync(Task<CreateContainerResponse> create, string name)
+    private async Task FollowAsync(Task<CreateContainerResponse> create, string name, CancellationToken limit)
     {
-        await Task.Yield();
-        using var limit = new CancellationTokenSource(Limit);
         DateTimeOffset? answerless = null;
         while (!limit.IsCancellationRequested)
         {
@@ -46,7 +43,7 @@ public sealed class UnansweredCreates(IDockerClient client, ILogger logger)
             {
                 if (create.IsCompletedSuccessfully)
                 {
-                    await ContainerLauncher.RemoveAsync(client, create.Result.ID, limit.Token);
+                    await ContainerLauncher.RemoveAsync(client, create.Result.ID, limit);
                     logger.LogInformation("Container {Name} of a create answered too late is removed", name);
                     return;
                 }
@@ -60,7 +57,7 @@ public sealed class UnansweredCreates(IDockerClient client, ILogger logger)
                     answerless = DateTimeOffset.UtcNow;
                     logger.LogWarning("The create of container {Name} ended without an answer ({Error}); looking for it by name", name, create.Exception?.InnerException?.Message);
                 }
-                await client.Containers.RemoveContainerAsync(name, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, limit.Token);
+                await client.Containers.RemoveContainerAsync(name, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, limit);
                 logger.LogInformation("Container {Name} of an unanswered create is removed", name);
                 return;
             }
@@ -78,7 +75,7 @@ public sealed class UnansweredCreates(IDockerClient client, ILogger logger)
                 logger.LogWarning("Could not remove container {Name} of an unanswered create ({Error}); trying again", name, e.Message);
             }
             // A late answer ends the pause at once.
-            await Task.WhenAny(create, Task.Delay(Pause, limit.Token)).ContinueWith(_ => { }, TaskScheduler.Default);
+            await Task.WhenAny(create, Task.Delay(Pause, limit)).ContinueWith(_ => { }, TaskScheduler.Default);
         }
         logger.LogError("Container {Name} of an unanswered create could not be confirmed gone within {Limit}; the cleanup sidecar removes it after its deadline label",
             name, Limit);

@@ -1,5 +1,5 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
+using Worker.Core.Backends;
 
 namespace Worker.Gce;
 
@@ -16,22 +16,21 @@ public sealed class FailedStartDeletions(ComputeClient compute, GceOptions optio
 {
     private static readonly TimeSpan FirstDeleteTimeout = TimeSpan.FromMinutes(2);
 
-    private readonly ConcurrentDictionary<Task, bool> _following = new();
-    private readonly CancellationTokenSource _closing = new();
-
     /// <summary>How long a VM is followed in all.</summary>
-    internal TimeSpan Limit { get; set; } = TimeSpan.FromMinutes(10);
+    private static readonly TimeSpan Limit = TimeSpan.FromMinutes(10);
 
     /// <summary>How long the instance of an insert without an answer must stay absent before it counts as never made.</summary>
-    internal TimeSpan AbsentFor { get; set; } = TimeSpan.FromMinutes(2);
+    private static readonly TimeSpan AbsentFor = TimeSpan.FromMinutes(2);
 
-    public int Count => _following.Count;
+    private readonly FollowUps _followUps = new();
+
+    public int Count => _followUps.Count;
 
     /// <param name="insertAnswered">Whether the API answered the insert (an operation or an error it decided), so a 404 means the VM is gone for good.</param>
     public async Task DeleteAsync(string zone, string name, bool insertAnswered)
     {
         ComputeOperation? operation = null;
-        using (var first = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token))
+        using (var first = CancellationTokenSource.CreateLinkedTokenSource(_followUps.Closing))
         {
             first.CancelAfter(FirstDeleteTimeout);
             try
@@ -43,27 +42,14 @@ public sealed class FailedStartDeletions(ComputeClient compute, GceOptions optio
                 logger.LogWarning("Could not delete {Name} in {Zone} at once ({Error}); trying again until it is gone", name, zone, e.Message);
             }
         }
-        var following = FollowAsync(zone, name, insertAnswered, operation);
-        _following[following] = true;
-        _ = following.ContinueWith(t => _following.TryRemove(t, out _), TaskScheduler.Default);
+        _followUps.Start(limit => FollowAsync(zone, name, insertAnswered, operation, limit), Limit);
     }
 
     /// <summary>Waits for the follow-ups, at most <paramref name="most"/>; those still going are then given up (and say so).</summary>
-    public async Task CloseAsync(TimeSpan most)
-    {
-        var all = Task.WhenAll(_following.Keys);
-        if (await Task.WhenAny(all, Task.Delay(most)) != all)
-        {
-            await _closing.CancelAsync();
-            await all;
-        }
-    }
+    public Task CloseAsync(TimeSpan most) => _followUps.CloseAsync(most);
 
-    private async Task FollowAsync(string zone, string name, bool insertAnswered, ComputeOperation? operation)
+    private async Task FollowAsync(string zone, string name, bool insertAnswered, ComputeOperation? operation, CancellationToken limit)
     {
-        await Task.Yield();
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token);
-        limit.CancelAfter(Limit);
         DateTimeOffset? absentSince = null;
         while (!limit.IsCancellationRequested)
         {
@@ -71,10 +57,10 @@ public sealed class FailedStartDeletions(ComputeClient compute, GceOptions optio
             {
                 if (operation is not null)
                 {
-                    await compute.WaitForZoneOperationAsync(zone, operation, options.StopSleep, limit.Token);
+                    await compute.WaitForZoneOperationAsync(zone, operation, options.StopSleep, limit);
                     operation = null;
                 }
-                var instance = await compute.GetOrNullAsync<ComputeInstance>($"projects/{compute.Project}/zones/{zone}/instances/{name}", limit.Token);
+                var instance = await compute.GetOrNullAsync<ComputeInstance>($"projects/{compute.Project}/zones/{zone}/instances/{name}", limit);
                 if (instance is null)
                 {
                     absentSince ??= DateTimeOffset.UtcNow;
@@ -94,7 +80,7 @@ public sealed class FailedStartDeletions(ComputeClient compute, GceOptions optio
                     absentSince = null;
                     insertAnswered = true; // it is there, so its insert has landed: once deleted, it is gone for good
                     logger.LogWarning("{Name} in {Zone}, whose start failed, is still there ({Status}); deleting it", name, zone, instance.Status);
-                    operation = await SendDeleteAsync(zone, name, limit.Token);
+                    operation = await SendDeleteAsync(zone, name, limit);
                     continue;
                 }
             }
@@ -104,7 +90,7 @@ public sealed class FailedStartDeletions(ComputeClient compute, GceOptions optio
             }
             try
             {
-                await Task.Delay(options.StopSleep, limit.Token);
+                await Task.Delay(options.StopSleep, limit);
             }
             catch (OperationCanceledException)
             {
