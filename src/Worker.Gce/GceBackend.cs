@@ -22,16 +22,16 @@ public sealed class GceBackend : IBackend
     private readonly ComputeClient _compute;
     private readonly GceOptions _options;
     private readonly ILogger _logger;
-    private readonly string? _hostMachine;
+    private readonly GceHostMachine? _host;
     private readonly ImageResolver _images;
     private IReadOnlyList<string>? _restOfRegion;
 
-    /// <param name="hostMachine">The GCE instance this worker runs on, or null when it runs elsewhere.</param>
-    public GceBackend(ComputeClient compute, GceOptions options, string? hostMachine, ILogger<GceBackend> logger)
+    /// <param name="host">The GCE instance this worker runs on, or null when it runs elsewhere.</param>
+    public GceBackend(ComputeClient compute, GceOptions options, GceHostMachine? host, ILogger<GceBackend> logger)
     {
         _compute = compute;
         _options = options;
-        _hostMachine = hostMachine is null ? null : MachineLabels.Sanitize(hostMachine);
+        _host = host;
         _logger = logger;
         _images = new ImageResolver(compute, options.ImageProject ?? compute.Project, options.DefaultImagePattern);
         Deletions = new FailedStartDeletions(compute, options, logger);
@@ -208,9 +208,9 @@ public sealed class GceBackend : IBackend
         {
             labels[k] = v;
         }
-        if (_hostMachine is not null)
+        foreach (var (k, v) in _host?.Labels() ?? [])
         {
-            labels[MachineLabels.HostMachine] = _hostMachine;
+            labels[k] = v;
         }
         var nic = new JsonObject
         {
