@@ -156,6 +156,10 @@ public sealed class DockerStandbyPool : IAsyncDisposable
                     continue;
                 }
                 var renewed = StandbyLease.Name(standby.Suffix, LeaseEnd());
+                if (renewed == standby.Name)
+                {
+                    continue; // renewed within this second already (Docker refuses a rename to the same name)
+                }
                 await RenameAsync(standby.Name, renewed);
                 standby.Name = renewed;
             }
