@@ -7,12 +7,23 @@ namespace Worker.Docker.Tests;
 
 /// <summary>`worker exec JOBFILE --backend docker` and `worker run` on Docker: the real executable against the real engine.</summary>
 [Trait("Category", "Integration")]
-public sealed class ExecDockerTests(ITestOutputHelper output) : IDisposable
+public sealed class ExecDockerTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("worker-exec-docker-").FullName;
     private readonly string _fleet = DockerEngine.NewFleet();
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    /// <summary>The tests check that nothing of their fleet is left; what a failed one left is removed here, so the shared engine stays clean.</summary>
+    public async Task DisposeAsync()
+    {
+        Directory.Delete(_dir, recursive: true);
+        using var client = DockerEngine.Client();
+        foreach (var container in await DockerEngine.ContainersOfFleetAsync(_fleet))
+        {
+            await ContainerLauncher.RemoveAsync(client, container.ID, CancellationToken.None);
+        }
+    }
 
     [Fact]
     public async Task Worker_exec_with_the_docker_backend_streams_the_log_masks_secrets_and_exits_with_the_jobs_code()
