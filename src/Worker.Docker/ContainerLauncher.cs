@@ -5,6 +5,7 @@ using System.Text;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using Microsoft.Extensions.Logging;
+using Worker.Core.Configuration;
 using Worker.Core.Jobs;
 
 namespace Worker.Docker;
@@ -22,11 +23,13 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
     public const string SpecLabel = "worker-standby-spec";
 
     private static readonly TimeSpan RemoveTimeout = TimeSpan.FromSeconds(30);
-    private static readonly TimeSpan CreateTimeout = TimeSpan.FromSeconds(60);
     private static readonly IList<string> KeepAlive = ["sleep", "infinity"];
 
     /// <summary>The engine's endpoint, named when it can't be reached.</summary>
     public Uri Endpoint => options.EndpointUri;
+
+    /// <summary>The creates this launcher stopped waiting for, followed until their containers are confirmed gone.</summary>
+    public UnansweredCreates Unanswered { get; } = new(client, logger);
 
     /// <summary>Creates a container whose main process is <paramref name="command"/>, pulling its image first if allowed and missing; it is not started.</summary>
     public async Task<string> CreateAsync(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name, IList<string> command,
@@ -87,15 +90,35 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
     }
 
     /// <summary>
-    /// Creates without the caller's token: a create given up half-way can still land in the engine
-    /// after a removal by name found nothing, and leave a container behind. A create takes
-    /// milliseconds; the start after it is where a timeout cuts.
+    /// Creates without the caller's token, and without cutting the request: a create given up half-way
+    /// can still land in the engine. After <see cref="DockerOptions.CreateTimeout"/> the caller stops
+    /// waiting, and a create not answered then, or whose answer was lost on the way, is followed
+    /// (<see cref="UnansweredCreates"/>) until its container is confirmed gone.
     /// </summary>
     private async Task<CreateContainerResponse> CreateAsync(CreateContainerParameters parameters)
     {
-        using var timeout = new CancellationTokenSource(CreateTimeout);
-        return await client.Containers.CreateContainerAsync(parameters, timeout.Token);
+        var name = parameters.Name ?? throw new ArgumentException("a container to create needs a name, to be found by should its answer be lost", nameof(parameters));
+        var create = client.Containers.CreateContainerAsync(parameters, CancellationToken.None);
+        try
+        {
+            return await create.WaitAsync(options.CreateTimeout);
+        }
+        catch (TimeoutException e)
+        {
+            Unanswered.Follow(create, name);
+            throw NoAnswer(name, $"within {Durations.Format(options.CreateTimeout)}", e);
+        }
+        catch (Exception e) when (e is not DockerApiException && DockerFailures.HostLevel(e, Endpoint) is null)
+        {
+            // The request went out (an engine that can't be reached is a host failure, where nothing was sent) and its answer was lost.
+            Unanswered.Follow(create, name);
+            throw NoAnswer(name, $"({e.Message})", e);
+        }
     }
+
+    private TimeoutException NoAnswer(string name, string why, Exception e) =>
+        new($"the Docker engine at {DockerFailures.Display(Endpoint)} did not answer the create of container {name} {why}; " +
+            "should it make the container after all, it is removed", e);
 
     /// <summary>Kills and removes a container on a fresh token; one that is already gone is fine.</summary>
     public static async Task RemoveQuietlyAsync(IDockerClient client, string id, ILogger logger)

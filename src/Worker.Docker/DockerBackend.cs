@@ -12,6 +12,8 @@ namespace Worker.Docker;
 /// </summary>
 public sealed class DockerBackend : IBackend
 {
+    private static readonly TimeSpan CloseWait = TimeSpan.FromSeconds(30);
+
     private readonly IDockerClient _client;
     private readonly bool _ownsClient;
     private readonly ContainerLauncher _launcher;
@@ -27,7 +29,7 @@ public sealed class DockerBackend : IBackend
         _launcher = new ContainerLauncher(client, options, logger);
         if (options.StandbyCount > 0)
         {
-            Standby = new DockerStandbyPool(client, _launcher, Policy.Default, labels, options.StandbyCount, logger);
+            Standby = new DockerStandbyPool(client, _launcher, Policy.Default, labels, options.StandbyCount, options.StandbyLeaseTime, logger);
             Standby.Replenish();
         }
     }
@@ -94,6 +96,11 @@ public sealed class DockerBackend : IBackend
         {
             await Standby.DisposeAsync();
         }
+        if (_launcher.Unanswered.Count > 0)
+        {
+            _logger.LogInformation("Following {Count} container create(s) the engine did not answer, for up to {Wait}", _launcher.Unanswered.Count, CloseWait);
+        }
+        await _launcher.Unanswered.CloseAsync(CloseWait);
         if (_ownsClient)
         {
             _client.Dispose();

@@ -14,6 +14,10 @@ namespace Worker.Docker;
 /// </summary>
 public static class DockerFailures
 {
+    /// <summary>Whether a call failed because no container answers to the id or name it used (never there, removed, or renamed).</summary>
+    public static bool IsNoSuchContainer(Exception e) =>
+        e is DockerContainerNotFoundException || e is DockerApiException { StatusCode: HttpStatusCode.NotFound };
+
     /// <summary>The host failure <paramref name="e"/> stands for, or null when it is not one.</summary>
     public static BackendFailureException? HostLevel(Exception e, Uri endpoint)
     {

@@ -14,6 +14,9 @@ namespace Worker.Docker;
 public abstract class DockerInstance : IInstance
 {
     private static readonly TimeSpan KillTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long the engine may take to start a container or exec, which is not cut short by a cancel (see the instances).</summary>
+    protected static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
     private readonly Action? _stopped;
 
     /// <param name="stopped">Called once the container is removed (a standby pool starts the next one then).</param>

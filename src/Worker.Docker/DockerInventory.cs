@@ -8,9 +8,10 @@ namespace Worker.Docker;
 
 /// <summary>
 /// The containers worker fleets made on this engine (any with a <c>worker-fleet</c> label), with
-/// their labels, age and state. A standby a job took carries its job id and deadline in its name
-/// (<see cref="StandbyClaim"/>), since Docker can't relabel; they are reported here as labels, so
-/// cleanup treats it like any job's container.
+/// their labels, age and state. Docker can't relabel, so a standby carries what changes in its name:
+/// a taken one its job's id and deadline (<see cref="StandbyClaim"/>), an idle one the end of its
+/// worker's lease (<see cref="StandbyLease"/>), which is its deadline: once it has passed, the worker
+/// that kept it is gone. They are reported here as labels, so cleanup treats them like any job's container.
 /// </summary>
 public sealed class DockerInventory(IDockerClient client, bool ownsClient = false) : IInstanceInventory
 {
@@ -41,17 +42,49 @@ public sealed class DockerInventory(IDockerClient client, bool ownsClient = fals
         }
     }
 
-    public Task DeleteAsync(MachineRecord machine, CancellationToken ct) => ContainerLauncher.RemoveAsync(client, machine.Id, ct);
+    /// <summary>
+    /// Removes a container. An idle standby is first renamed from the name it was listed under, as its
+    /// worker does with every move, so one whose worker renewed its lease or gave it to a job meanwhile is left alone.
+    /// </summary>
+    public async Task DeleteAsync(MachineRecord machine, CancellationToken ct)
+    {
+        if (StandbyLease.TryParse(machine.Name, out var suffix, out _))
+        {
+            var reaped = StandbyLease.Name(suffix, 0);
+            if (machine.Name != reaped)
+            {
+                try
+                {
+                    await client.Containers.RenameContainerAsync(machine.Name, new ContainerRenameParameters { NewName = reaped }, ct);
+                }
+                catch (Exception e) when (DockerFailures.IsNoSuchContainer(e))
+                {
+                    throw new InvalidOperationException($"standby {machine.Name} was renewed or taken by its worker meanwhile", e);
+                }
+            }
+            await ContainerLauncher.RemoveAsync(client, reaped, ct);
+            return;
+        }
+        await ContainerLauncher.RemoveAsync(client, machine.Id, ct);
+    }
 
-    /// <summary>A taken standby's labels with its job's id and deadline; an idle one's as they are.</summary>
+    /// <summary>A taken standby's labels with its job's id and deadline; an idle one's with its lease's end for deadline.</summary>
     public static IReadOnlyDictionary<string, string> EffectiveLabels(string name, IDictionary<string, string>? labels)
     {
         var effective = new Dictionary<string, string>(labels ?? new Dictionary<string, string>());
-        if (effective.GetValueOrDefault(MachineLabels.Standby) == "true" && StandbyClaim.TryParse(name, out var jobId, out var deadline))
+        if (effective.GetValueOrDefault(MachineLabels.Standby) != "true")
+        {
+            return effective;
+        }
+        if (StandbyClaim.TryParse(name, out var jobId, out var deadline))
         {
             effective[MachineLabels.Standby] = "taken";
             effective[MachineLabels.JobId] = jobId.ToString(CultureInfo.InvariantCulture);
             effective[MachineLabels.Deadline] = deadline.ToString(CultureInfo.InvariantCulture);
+        }
+        else if (StandbyLease.TryParse(name, out _, out var leaseEnd))
+        {
+            effective[MachineLabels.Deadline] = leaseEnd.ToString(CultureInfo.InvariantCulture);
         }
         return effective;
     }

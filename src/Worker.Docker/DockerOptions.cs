@@ -50,6 +50,12 @@ public sealed record DockerOptions
     public static readonly Setting<int> Standby = Setting.Int("DOCKER_STANDBY", 0,
         "Started containers of the default image kept ready; a job on that image takes one and another starts behind it.",
         min: 0, max: 100);
+    public static readonly Setting<TimeSpan> StandbyLease = new("DOCKER_STANDBY_LEASE", TimeSpan.FromMinutes(2),
+        "How long an idle standby stays its worker's without being renewed (the worker renews it every quarter of that). "
+        + "Once it lapses (the worker was killed), another worker on this host takes the standby over or removes it, and `worker cleanup` may delete it.",
+        "a duration of at least 1s",
+        text => Durations.TryParse(text, out var d) && d >= TimeSpan.FromSeconds(1) ? (true, d) : (false, TimeSpan.Zero),
+        Durations.Format);
     public static readonly Setting<string> Pull = Setting.OneOf("DOCKER_PULL", "missing",
         "Whether an image that is not on the host is pulled (missing) or the job is refused (never).", "missing", "never");
     public static readonly Setting<IReadOnlyList<string>> AllowedImages = JobPolicySettings.AllowedImages;
@@ -99,7 +105,7 @@ public sealed record DockerOptions
     public static IReadOnlyList<ISetting> All { get; } =
     [
         Endpoint, CertPath, ImageDefault, Cpus, Memory, MaxCpus, MaxMemory, Network, Privileged, Volumes, Tmpfs, ShmSize,
-        Standby, Pull, AllowedImages, AllowedVolumes, SecurityOpt, PidsLimit, CapDrop, NoNewPrivileges, ContainerLabels, TravisHost, TravisShm, TravisBinds, TravisTmpfsMap,
+        Standby, StandbyLease, Pull, AllowedImages, AllowedVolumes, SecurityOpt, PidsLimit, CapDrop, NoNewPrivileges, ContainerLabels, TravisHost, TravisShm, TravisBinds, TravisTmpfsMap,
     ];
 
     public Uri EndpointUri { get; init; } = new(LocalSocket);
@@ -120,9 +126,13 @@ public sealed record DockerOptions
     public IReadOnlyDictionary<string, string> ExtraLabels { get; init; } = new Dictionary<string, string>();
     public long ShmBytes { get; init; } = ShmSize.Default;
     public int StandbyCount { get; init; }
+    public TimeSpan StandbyLeaseTime { get; init; } = StandbyLease.Default;
     public bool PullMissing { get; init; } = true;
     public IReadOnlyList<string> ImageGlobs { get; init; } = [];
     public IReadOnlyList<string> VolumeRules { get; init; } = [];
+
+    /// <summary>How long a container create may take before the job gives up on it (the create is then followed; see <see cref="UnansweredCreates"/>). Not a setting; tests shorten it.</summary>
+    internal TimeSpan CreateTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     public static DockerOptions Load(SettingsSource source)
     {
@@ -159,6 +169,7 @@ public sealed record DockerOptions
             ForbidNewPrivileges = NoNewPrivileges.Read(source),
             ExtraLabels = ContainerLabels.Read(source).Select(p => p.Split(':', 2)).ToDictionary(p => p[0], p => p[1]),
             StandbyCount = Standby.Read(source),
+            StandbyLeaseTime = StandbyLease.Read(source),
             PullMissing = Pull.Read(source) == "missing",
             ImageGlobs = AllowedImages.Read(source),
             VolumeRules = AllowedVolumes.Read(source),

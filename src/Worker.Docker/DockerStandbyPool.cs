@@ -9,56 +9,69 @@ namespace Worker.Docker;
 
 /// <summary>
 /// Keeps <c>WORKER_DOCKER_STANDBY</c> started containers of the default image ready, labelled
-/// <c>worker-standby=true</c>. A job takes one by renaming it (<see cref="StandbyClaim"/>), and another is started behind it: once the job's container is removed, or a few seconds
-/// after the hand-over if the job runs longer, so the new start doesn't compete with the job's own
-/// first seconds on the engine. A standby that vanished (deleted by cleanup, crashed)
-/// is skipped; a failing start backs off instead of spinning, and never blocks a job, which then
-/// gets a fresh container. Whatever is still idle is removed when the backend is disposed (every
-/// command disposes its backend on the way out, also after a failure). Idle
-/// standbys that a crashed predecessor on this host left behind, made to the same settings (their
-/// <c>worker-standby-spec</c> label), are taken over instead of started anew; a claim renames by the
-/// standby name, so should two workers on one host take over the same one, the second claim finds
-/// it gone and moves on.
+/// <c>worker-standby=true</c>. A job takes one by renaming it (<see cref="StandbyClaim"/>), and another
+/// is started behind it: once the job's container is removed, or a few seconds after the hand-over if
+/// the job runs longer, so the new start doesn't compete with the job's own first seconds on the
+/// engine. A failing start backs off instead of spinning, and never blocks a job, which then gets a
+/// fresh container. Whatever is still idle is removed when the backend is disposed (every command
+/// disposes its backend on the way out, also after a failure).
+/// <para>
+/// Each idle standby is this worker's only while its lease lasts (<see cref="StandbyLease"/>, in its
+/// name), which the worker renews every quarter of <c>WORKER_DOCKER_STANDBY_LEASE</c>. Several workers
+/// may share a host name and an engine (two workers with <c>--network host</c>), so a standby is only
+/// ever taken over once its lease has lapsed, i.e. its worker is gone: one made to the same settings
+/// (its <c>worker-standby-spec</c> label) while this pool has room, any other is removed. Every move
+/// on a standby (renew, claim, take over, remove) is a rename from the name it was seen under, so
+/// two workers can't both win one, and the loser never touches it by id: the container may be running
+/// the winner's job.
+/// </para>
 /// </summary>
 public sealed class DockerStandbyPool : IAsyncDisposable
 {
-    /// <summary>How long an idle standby may live before the cleanup sidecar may take it for an orphan.</summary>
+    /// <summary>The deadline label of an idle standby, for cleanup sidecars that can't read its lease.</summary>
     public static readonly TimeSpan IdleLifetime = TimeSpan.FromHours(24);
 
     private static readonly TimeSpan FailureBackoff = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan ReplenishDelay = TimeSpan.FromSeconds(5);
-    private const string NamePrefix = "worker-standby-";
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(30);
 
     private readonly IDockerClient _client;
     private readonly ContainerLauncher _launcher;
     private readonly ContainerSpec _spec;
     private readonly MachineLabels _labels;
     private readonly int _size;
+    private readonly TimeSpan _lease;
     private readonly ILogger _logger;
-    private readonly ConcurrentQueue<(string Id, string Name)> _ready = new();
+    private readonly ConcurrentQueue<Standby> _ready = new();
+    private readonly ConcurrentDictionary<string, bool> _claiming = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<Task, bool> _launching = new();
     private readonly object _gate = new();
+    private readonly CancellationTokenSource _closing = new();
+    private readonly Task _upkeep;
     private int _pending;
     private DateTimeOffset _lastFailure = DateTimeOffset.MinValue;
-    private bool _adoptionStarted;
+    private bool _sweptOnce;
     private volatile bool _closed;
 
-    public DockerStandbyPool(IDockerClient client, ContainerLauncher launcher, ContainerSpec spec, MachineLabels labels, int size, ILogger logger)
+    public DockerStandbyPool(IDockerClient client, ContainerLauncher launcher, ContainerSpec spec, MachineLabels labels, int size, TimeSpan lease,
+        ILogger logger)
     {
         _client = client;
         _launcher = launcher;
         _spec = spec;
         _labels = labels;
         _size = size;
+        _lease = lease;
         _logger = logger;
+        _upkeep = UpkeepAsync(_closing.Token);
     }
 
     public ContainerSpec Spec => _spec;
 
     /// <summary>Ids of the started standby containers not yet taken.</summary>
-    public IReadOnlyCollection<string> Ready => _ready.Select(c => c.Id).ToArray();
+    public IReadOnlyCollection<string> Ready => _ready.Where(s => !s.Gone).Select(s => s.Id).ToArray();
 
-    /// <summary>Starts containers in the background until <c>N</c> are ready or starting.</summary>
+    /// <summary>Starts containers in the background until <c>N</c> are ready or starting; the first call looks for standbys to take over first.</summary>
     public void Replenish()
     {
         lock (_gate)
@@ -67,14 +80,14 @@ public sealed class DockerStandbyPool : IAsyncDisposable
             {
                 return;
             }
-            if (!_adoptionStarted)
+            if (!_sweptOnce)
             {
-                _adoptionStarted = true;
+                _sweptOnce = true;
                 _pending++;
-                Track(AdoptLeftoversAsync());
+                Track(SweepThenReplenishAsync());
                 return;
             }
-            while (_ready.Count + _pending < _size)
+            while (ReadyCount + _pending < _size)
             {
                 _pending++;
                 Track(LaunchOneAsync());
@@ -82,40 +95,20 @@ public sealed class DockerStandbyPool : IAsyncDisposable
         }
     }
 
+    private int ReadyCount => _ready.Count(s => !s.Gone);
+
     private void Track(Task task)
     {
         _launching[task] = true;
         _ = task.ContinueWith(t => _launching.TryRemove(t, out _), TaskScheduler.Default);
     }
 
-    private async Task AdoptLeftoversAsync()
+    private async Task SweepThenReplenishAsync()
     {
         await Task.Yield();
         try
         {
-            var fingerprint = _launcher.Fingerprint(_spec);
-            var running = await _client.Containers.ListContainersAsync(new ContainersListParameters
-            {
-                Filters = new Dictionary<string, IDictionary<string, bool>>
-                {
-                    ["label"] = new Dictionary<string, bool>
-                    {
-                        [$"{MachineLabels.Fleet}={_labels.FleetName}"] = true,
-                        [$"{MachineLabels.Host}={_labels.WorkerHost}"] = true,
-                        [$"{MachineLabels.Standby}=true"] = true,
-                        [$"{ContainerLauncher.SpecLabel}={fingerprint}"] = true,
-                    },
-                },
-            }, CancellationToken.None);
-            foreach (var c in running.Where(c => c.Names?.FirstOrDefault()?.TrimStart('/').StartsWith(NamePrefix, StringComparison.Ordinal) == true).Take(_size))
-            {
-                _ready.Enqueue((c.ID, c.Names![0].TrimStart('/')));
-                _logger.LogInformation("Took over idle standby container {Id} left by an earlier worker on this host", c.ID[..12]);
-            }
-        }
-        catch (Exception e)
-        {
-            _logger.LogWarning("Could not look for idle standby containers left on this host: {Error}", e.Message);
+            await SweepAsync(countedAsPending: true, CancellationToken.None);
         }
         finally
         {
@@ -127,11 +120,172 @@ public sealed class DockerStandbyPool : IAsyncDisposable
         Replenish();
     }
 
+    /// <summary>Renews the leases of the idle standbys and sweeps the host for lapsed ones, every quarter of the lease, until disposed.</summary>
+    private async Task UpkeepAsync(CancellationToken ct)
+    {
+        await Task.Yield();
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(_lease / 4, ct);
+                await RenewAsync(ct);
+                await SweepAsync(countedAsPending: false, ct);
+                Replenish();
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                _logger.LogWarning("Standby upkeep failed ({Error}); trying again in {Interval}", e.Message, _lease / 4);
+            }
+        }
+    }
+
+    private async Task RenewAsync(CancellationToken ct)
+    {
+        foreach (var standby in _ready)
+        {
+            await standby.Lock.WaitAsync(ct);
+            try
+            {
+                if (standby.Gone || standby.Taken)
+                {
+                    continue;
+                }
+                var renewed = StandbyLease.Name(standby.Suffix, LeaseEnd());
+                if (renewed == standby.Name)
+                {
+                    continue; // renewed within this second already (Docker refuses a rename to the same name)
+                }
+                await RenameAsync(standby.Name, renewed);
+                standby.Name = renewed;
+            }
+            catch (Exception e) when (DockerFailures.IsNoSuchContainer(e))
+            {
+                // Its lease lapsed (this worker was cut off from the engine) and another worker took it, or cleanup removed it.
+                standby.Gone = true;
+                _logger.LogWarning("Standby container {Id} is no longer this worker's (its lease lapsed and it was taken over or removed)", standby.ShortId);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                _logger.LogWarning("Could not renew the lease of standby container {Id} ({Error}); trying again in {Interval}", standby.ShortId, e.Message, _lease / 4);
+            }
+            finally
+            {
+                standby.Lock.Release();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Standbys of this fleet on this host whose lease lapsed: their worker is gone. One made to this
+    /// pool's settings is taken over while the pool has room; any other is removed.
+    /// </summary>
+    /// <param name="countedAsPending">Whether this sweep holds a place among the pending starts (the first one does, so a fill waits for it).</param>
+    private async Task SweepAsync(bool countedAsPending, CancellationToken ct)
+    {
+        IList<ContainerListResponse> found;
+        try
+        {
+            found = await _client.Containers.ListContainersAsync(new ContainersListParameters
+            {
+                All = true,
+                Filters = new Dictionary<string, IDictionary<string, bool>>
+                {
+                    ["label"] = new Dictionary<string, bool>
+                    {
+                        [$"{MachineLabels.Fleet}={_labels.FleetName}"] = true,
+                        [$"{MachineLabels.Host}={_labels.WorkerHost}"] = true,
+                        [$"{MachineLabels.Standby}=true"] = true,
+                    },
+                },
+            }, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _logger.LogWarning("Could not look for standby containers left on this host: {Error}", e.Message);
+            return;
+        }
+        var fingerprint = _launcher.Fingerprint(_spec);
+        var mine = _ready.Select(s => s.Id).Concat(_claiming.Keys).ToHashSet(StringComparer.Ordinal);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        foreach (var container in found)
+        {
+            var name = container.Names?.FirstOrDefault()?.TrimStart('/') ?? "";
+            if (mine.Contains(container.ID) || !StandbyLease.TryParse(name, out var suffix, out var until) || until > now)
+            {
+                continue; // this pool's own, an older worker's without a lease, or one whose worker lives
+            }
+            var alike = container.State == "running" && container.Labels is { } labels && labels.TryGetValue(ContainerLauncher.SpecLabel, out var spec) && spec == fingerprint;
+            bool room;
+            lock (_gate)
+            {
+                room = !_closed && ReadyCount + _pending - (countedAsPending ? 1 : 0) < _size;
+            }
+            if (alike && room)
+            {
+                await TakeOverAsync(container.ID, name, suffix, until, ct);
+            }
+            else
+            {
+                await RemoveLapsedAsync(container.ID, name, suffix, ct);
+            }
+        }
+    }
+
+    private async Task TakeOverAsync(string id, string name, string suffix, long lapsedAt, CancellationToken ct)
+    {
+        var leased = StandbyLease.Name(suffix, LeaseEnd());
+        try
+        {
+            ct.ThrowIfCancellationRequested();
+            await RenameAsync(name, leased);
+            _ready.Enqueue(new Standby(id, leased, suffix));
+            _logger.LogInformation("Took over idle standby container {Id}, whose worker is gone (its lease lapsed at {Lapsed:u})", id[..12],
+                DateTimeOffset.FromUnixTimeSeconds(lapsedAt));
+        }
+        catch (Exception e) when (DockerFailures.IsNoSuchContainer(e))
+        {
+            // Another worker moved first.
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _logger.LogWarning("Could not take over standby container {Id}: {Error}", id[..12], e.Message);
+        }
+    }
+
+    /// <summary>Removes a standby whose worker is gone, by a name only this worker gives it, so it can't be one another worker just took.</summary>
+    private async Task RemoveLapsedAsync(string id, string name, string suffix, CancellationToken ct)
+    {
+        var reaped = StandbyLease.Name(suffix, 0);
+        try
+        {
+            ct.ThrowIfCancellationRequested();
+            if (name != reaped)
+            {
+                await RenameAsync(name, reaped);
+            }
+            using var call = new CancellationTokenSource(CallTimeout);
+            await ContainerLauncher.RemoveAsync(_client, reaped, call.Token);
+            _logger.LogInformation("Removed standby container {Id}, left by a worker that is gone (not needed here)", id[..12]);
+        }
+        catch (Exception e) when (DockerFailures.IsNoSuchContainer(e))
+        {
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _logger.LogWarning("Could not remove standby container {Id} left by a worker that is gone: {Error}", id[..12], e.Message);
+        }
+    }
+
     /// <summary>Replenishes and waits until the pool is full (or a start failed). For warm-up, tests and benchmarks.</summary>
     public async Task FillAsync(CancellationToken ct)
     {
         Replenish();
-        while (!_closed && _ready.Count < _size && (_pending > 0 || DateTimeOffset.UtcNow - _lastFailure >= FailureBackoff))
+        while (!_closed && ReadyCount < _size && (_pending > 0 || DateTimeOffset.UtcNow - _lastFailure >= FailureBackoff))
         {
             await Task.WhenAny(Task.WhenAll(_launching.Keys), Task.Delay(Timeout.Infinite, ct));
             ct.ThrowIfCancellationRequested();
@@ -144,30 +298,49 @@ public sealed class DockerStandbyPool : IAsyncDisposable
     {
         while (_ready.TryDequeue(out var standby))
         {
-            var id = standby.Id;
             var deadline = job.Labels.TryGetValue(MachineLabels.Deadline, out var d) &&
                            long.TryParse(d, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
                 ? seconds
                 : (DateTimeOffset.UtcNow + job.HardTimeout + _labels.DeadlineMargin).ToUnixTimeSeconds();
-            var name = StandbyClaim.Name(job.JobId, deadline, id[..12]);
+            var claimed = StandbyClaim.Name(job.JobId, deadline, standby.ShortId);
+            // Not the job's token: a renewal holds it only for one rename.
+            await standby.Lock.WaitAsync(CancellationToken.None);
+            _claiming[standby.Id] = true;
             try
             {
-                // By its standby name, not its id: a second claimer (another worker that took it over) then finds no such container.
-                await _client.Containers.RenameContainerAsync(standby.Name, new ContainerRenameParameters { NewName = name }, ct);
+                if (standby.Gone)
+                {
+                    continue;
+                }
+                await _client.Containers.RenameContainerAsync(standby.Name, new ContainerRenameParameters { NewName = claimed }, ct);
+                standby.Taken = true;
                 _ = Task.Delay(ReplenishDelay, CancellationToken.None).ContinueWith(_ => Replenish(), TaskScheduler.Default);
-                return new StandbyInstance(_client, _launcher.Endpoint, id, _spec.Image, _logger, stopped: Replenish);
+                return new StandbyInstance(_client, _launcher.Endpoint, standby.Id, _spec.Image, _logger, stopped: Replenish);
+            }
+            catch (Exception e) when (DockerFailures.IsNoSuchContainer(e) && !ct.IsCancellationRequested)
+            {
+                // Lost it: its lease lapsed and another worker took it over (it may be running that worker's job now), or it was removed.
+                standby.Gone = true;
+                _logger.LogWarning("Standby container {Id} is no longer this worker's; trying the next", standby.ShortId);
             }
             catch (DockerApiException e) when (!ct.IsCancellationRequested)
             {
-                _logger.LogWarning("Standby container {Id} can't be taken ({Error}); trying the next", id[..12], e.Message);
-                await ContainerLauncher.RemoveQuietlyAsync(_client, id, _logger);
+                _logger.LogWarning("Standby container {Id} can't be taken ({Error}); removing it and trying the next", standby.ShortId, e.Message);
+                standby.Gone = true;
+                await RemoveByNamesAsync(claimed, standby.Name);
             }
             catch (OperationCanceledException)
             {
-                // Renamed or not, this container is no longer a clean standby.
-                await ContainerLauncher.RemoveQuietlyAsync(_client, id, _logger);
+                // Renamed or not, it is no longer a clean standby; by its names, which only this worker gives it.
+                standby.Gone = true;
+                await RemoveByNamesAsync(claimed, standby.Name);
                 Replenish();
                 throw;
+            }
+            finally
+            {
+                _claiming.TryRemove(standby.Id, out _);
+                standby.Lock.Release();
             }
         }
         Replenish();
@@ -176,7 +349,12 @@ public sealed class DockerStandbyPool : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _closed = true;
+        lock (_gate)
+        {
+            _closed = true; // under the lock that starts launches, so none starts unseen by the wait below
+        }
+        await _closing.CancelAsync();
+        await _upkeep;
         try
         {
             await Task.WhenAll(_launching.Keys);
@@ -188,9 +366,32 @@ public sealed class DockerStandbyPool : IAsyncDisposable
         var removals = new List<Task>();
         while (_ready.TryDequeue(out var standby))
         {
-            removals.Add(ContainerLauncher.RemoveQuietlyAsync(_client, standby.Id, _logger));
+            if (!standby.Gone)
+            {
+                // By name: were its lease to have lapsed, another worker may have taken it (and renamed it) meanwhile.
+                removals.Add(ContainerLauncher.RemoveQuietlyAsync(_client, standby.Name, _logger));
+            }
         }
         await Task.WhenAll(removals);
+        _closing.Dispose();
+    }
+
+    /// <summary>
+    /// A rename for the upkeep, not cut short when the pool closes: a rename given up half-way may
+    /// still happen in the engine, and the pool would no longer know the name to remove it by.
+    /// </summary>
+    private async Task RenameAsync(string from, string to)
+    {
+        using var call = new CancellationTokenSource(CallTimeout);
+        await _client.Containers.RenameContainerAsync(from, new ContainerRenameParameters { NewName = to }, call.Token);
+    }
+
+    private async Task RemoveByNamesAsync(params string[] names)
+    {
+        foreach (var name in names)
+        {
+            await ContainerLauncher.RemoveQuietlyAsync(_client, name, _logger);
+        }
     }
 
     private async Task LaunchOneAsync()
@@ -198,14 +399,15 @@ public sealed class DockerStandbyPool : IAsyncDisposable
         await Task.Yield();
         try
         {
-            var name = NamePrefix + Guid.NewGuid().ToString("N")[..12];
+            var suffix = Guid.NewGuid().ToString("N")[..12];
+            var name = StandbyLease.Name(suffix, LeaseEnd());
             var id = await _launcher.LaunchIdleAsync(_spec, Labels(), name, CancellationToken.None);
             if (_closed)
             {
                 await ContainerLauncher.RemoveQuietlyAsync(_client, id, _logger);
                 return;
             }
-            _ready.Enqueue((id, name));
+            _ready.Enqueue(new Standby(id, name, suffix));
             _logger.LogDebug("Standby container {Id} is ready", id[..12]);
         }
         catch (Exception e)
@@ -225,6 +427,8 @@ public sealed class DockerStandbyPool : IAsyncDisposable
         }
     }
 
+    private long LeaseEnd() => (DateTimeOffset.UtcNow + _lease).ToUnixTimeSeconds();
+
     private Dictionary<string, string> Labels()
     {
         var labels = _labels.For(0, IdleLifetime - _labels.DeadlineMargin).ToDictionary();
@@ -232,5 +436,17 @@ public sealed class DockerStandbyPool : IAsyncDisposable
         labels[MachineLabels.Standby] = "true";
         labels[ContainerLauncher.SpecLabel] = _launcher.Fingerprint(_spec);
         return labels;
+    }
+
+    /// <summary>An idle standby of this pool: its current name changes with each renewal, under <see cref="Lock"/>.</summary>
+    private sealed class Standby(string id, string name, string suffix)
+    {
+        public string Id { get; } = id;
+        public string ShortId => Id[..12];
+        public string Suffix { get; } = suffix;
+        public string Name { get; set; } = name;
+        public SemaphoreSlim Lock { get; } = new(1, 1);
+        public bool Taken { get; set; }
+        public bool Gone { get; set; }
     }
 }

@@ -28,7 +28,7 @@ public sealed class JobContainerInstance(IDockerClient client, Uri endpoint, str
         using (var stream = await Client.Containers.AttachContainerAsync(ContainerId,
                    new ContainerAttachParameters { Stream = true, Stdout = true, Stderr = true }, ct))
         {
-            await Client.Containers.StartContainerAsync(ContainerId, new ContainerStartParameters(), ct);
+            await StartAsync();
             await ReadUntilEndAsync(stream, (target, chunk, t) =>
             {
                 if (target == MultiplexedStream.TargetStream.StandardOut)
@@ -50,5 +50,16 @@ public sealed class JobContainerInstance(IDockerClient client, Uri endpoint, str
         }
         Logger.LogWarning("Container {Id} stopped before the script's exit code was written: killed from outside or out of memory", Id);
         return RunResult.Incomplete;
+    }
+
+    /// <summary>
+    /// Starts the container on a token of its own: a start given up half-way may still happen in the
+    /// engine, and the script would run unseen. Once the engine has answered, a cancel that came
+    /// meanwhile kills the container (the read that follows sees the cancel at once).
+    /// </summary>
+    private async Task StartAsync()
+    {
+        using var timeout = new CancellationTokenSource(StartTimeout);
+        await Client.Containers.StartContainerAsync(ContainerId, new ContainerStartParameters(), timeout.Token);
     }
 }

@@ -22,7 +22,9 @@ public sealed class StandbyInstance(IDockerClient client, Uri endpoint, string c
             AttachStderr = true,
         }, ct);
         var output = new LogWriterStream(log);
-        using (var stream = await Client.Exec.StartContainerExecAsync(exec.ID, new ContainerExecStartParameters(), ct))
+        // On a token of its own, as a container's start: a cancel that comes meanwhile kills the container once the exec runs.
+        using var starting = new CancellationTokenSource(StartTimeout);
+        using (var stream = await Client.Exec.StartContainerExecAsync(exec.ID, new ContainerExecStartParameters(), starting.Token))
         {
             await ReadUntilEndAsync(stream, (_, chunk, t) => output.WriteAsync(chunk, t), ct);
         }

@@ -118,9 +118,13 @@ public sealed class ComputeClient : IDisposable
     }
 
     /// <summary>Every instance of the project (all zones) matching <paramref name="filter"/>, page by page.</summary>
-    public async IAsyncEnumerable<ComputeInstance> AggregatedInstancesAsync(string? filter, [EnumeratorCancellation] CancellationToken ct)
+    public IAsyncEnumerable<ComputeInstance> AggregatedInstancesAsync(string? filter, CancellationToken ct) =>
+        AggregatedInstancesAsync(Project, filter, ct);
+
+    /// <summary>Every instance of <paramref name="project"/> (all zones) matching <paramref name="filter"/>, page by page.</summary>
+    public async IAsyncEnumerable<ComputeInstance> AggregatedInstancesAsync(string project, string? filter, [EnumeratorCancellation] CancellationToken ct)
     {
-        await foreach (var scoped in AggregatedAsync("instances", filter, ct))
+        await foreach (var scoped in AggregatedAsync(project, "instances", filter, ct))
         {
             foreach (var instance in scoped.Instances ?? [])
             {
@@ -132,7 +136,7 @@ public sealed class ComputeClient : IDisposable
     /// <summary>Every operation of the project (globalOperations.aggregatedList) matching <paramref name="filter"/>.</summary>
     public async IAsyncEnumerable<ComputeOperation> AggregatedOperationsAsync(string? filter, [EnumeratorCancellation] CancellationToken ct)
     {
-        await foreach (var scoped in AggregatedAsync("operations", filter, ct))
+        await foreach (var scoped in AggregatedAsync(Project, "operations", filter, ct))
         {
             foreach (var operation in scoped.Operations ?? [])
             {
@@ -157,12 +161,12 @@ public sealed class ComputeClient : IDisposable
         while (!string.IsNullOrEmpty(page));
     }
 
-    private async IAsyncEnumerable<ComputeScopedList> AggregatedAsync(string collection, string? filter, [EnumeratorCancellation] CancellationToken ct)
+    private async IAsyncEnumerable<ComputeScopedList> AggregatedAsync(string project, string collection, string? filter, [EnumeratorCancellation] CancellationToken ct)
     {
         string? page = null;
         do
         {
-            var list = await GetAsync<ComputeAggregatedList>(PagedPath($"projects/{Project}/aggregated/{collection}", filter, page), ct);
+            var list = await GetAsync<ComputeAggregatedList>(PagedPath($"projects/{project}/aggregated/{collection}", filter, page), ct);
             foreach (var scoped in (list.Items ?? new Dictionary<string, ComputeScopedList>()).Values)
             {
                 yield return scoped;

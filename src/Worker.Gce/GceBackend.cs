@@ -13,27 +13,32 @@ namespace Worker.Gce;
 /// <c>ssh-keys</c>, the auto-implode startup script and the fleet's labels), wait for its zone
 /// operation, read its IP and wait for SSH, pinning the host key. When the zone has no capacity
 /// or quota, the other zones of the region are tried, then the job is requeued. Whatever fails
-/// after the insert deletes the VM at once, on its own token.
+/// after the insert deletes the VM at once, on its own token, and follows it until it is confirmed
+/// gone (<see cref="FailedStartDeletions"/>).
 /// </summary>
 public sealed class GceBackend : IBackend
 {
-    private static readonly TimeSpan DeleteTimeout = TimeSpan.FromMinutes(2);
+    private static readonly TimeSpan CloseWait = TimeSpan.FromSeconds(60);
     private readonly ComputeClient _compute;
     private readonly GceOptions _options;
     private readonly ILogger _logger;
-    private readonly string? _hostMachine;
+    private readonly GceHostMachine? _host;
     private readonly ImageResolver _images;
     private IReadOnlyList<string>? _restOfRegion;
 
-    /// <param name="hostMachine">The GCE instance this worker runs on, or null when it runs elsewhere.</param>
-    public GceBackend(ComputeClient compute, GceOptions options, string? hostMachine, ILogger<GceBackend> logger)
+    /// <param name="host">The GCE instance this worker runs on, or null when it runs elsewhere.</param>
+    public GceBackend(ComputeClient compute, GceOptions options, GceHostMachine? host, ILogger<GceBackend> logger)
     {
         _compute = compute;
         _options = options;
-        _hostMachine = hostMachine is null ? null : MachineLabels.Sanitize(hostMachine);
+        _host = host;
         _logger = logger;
         _images = new ImageResolver(compute, options.ImageProject ?? compute.Project, options.DefaultImagePattern);
+        Deletions = new FailedStartDeletions(compute, options, logger);
     }
+
+    /// <summary>The VMs of failed starts, deleted and followed until they are confirmed gone.</summary>
+    public FailedStartDeletions Deletions { get; }
 
     public string Name => "gce";
 
@@ -55,11 +60,15 @@ public sealed class GceBackend : IBackend
         }
     }
 
-    /// <summary>Job VMs are the pipeline's to delete; what is left here is the API client.</summary>
-    public ValueTask DisposeAsync()
+    /// <summary>Job VMs are the pipeline's to delete; what is left here is following the deletes of failed starts (for a while), and the API client.</summary>
+    public async ValueTask DisposeAsync()
     {
+        if (Deletions.Count > 0)
+        {
+            _logger.LogInformation("Following the deletes of {Count} VM(s) whose start failed, for up to {Wait}", Deletions.Count, CloseWait);
+        }
+        await Deletions.CloseAsync(CloseWait);
         _compute.Dispose();
-        return ValueTask.CompletedTask;
     }
 
     public async Task<IInstance> StartAsync(StartAttributes attributes, IProgress<string> progress, CancellationToken ct)
@@ -85,10 +94,10 @@ public sealed class GceBackend : IBackend
         var name = $"worker-job-{attributes.JobId.ToString(CultureInfo.InvariantCulture)}-{Guid.NewGuid().ToString("N")[..8]}";
         var key = SshKeyPair.Create();
         var clock = Stopwatch.StartNew();
-        string? zone = null;
+        var insert = new InsertState();
         try
         {
-            zone = await InsertInSomeZoneAsync(name, attributes, image, machineType, key, progress, z => zone = z, ct);
+            var zone = await InsertInSomeZoneAsync(name, attributes, image, machineType, key, progress, insert, ct);
             var instance = await WaitUntilRunningAsync(zone, name, ct);
             var ip = AddressOf(instance);
             progress.Report($"Instance {name} is running at {ip} after {clock.Elapsed.TotalSeconds:0}s; waiting for SSH");
@@ -98,17 +107,24 @@ public sealed class GceBackend : IBackend
             progress.Report($"SSH is up on {name} after {clock.Elapsed.TotalSeconds:0}s (host key {machine.HostKeyFingerprint})");
             return new GceInstance(_compute, _options, name, zone, instance.SelfLink, image.Name, machine, _logger);
         }
-        catch (Exception e) when (zone is not null)
+        catch (Exception e) when (insert.Zone is { } zone)
         {
             _logger.LogWarning("Starting {Name} in {Zone} failed after the insert ({Error}); deleting it now", name, zone, e.Message);
-            await DeleteAtOnceAsync(zone, name);
+            await Deletions.DeleteAsync(zone, name, insert.Answered);
             throw;
         }
     }
 
+    /// <summary>Where the insert of a starting VM went, and whether the API answered it: from then on the VM may exist.</summary>
+    private sealed class InsertState
+    {
+        public string? Zone { get; set; }
+        public bool Answered { get; set; }
+    }
+
     /// <summary>Inserts in the configured zone, then in the region's other zones while the answer is "no capacity".</summary>
     private async Task<string> InsertInSomeZoneAsync(string name, StartAttributes attributes, ComputeImage image, string machineType,
-        SshKeyPair key, IProgress<string> progress, Action<string?> inserted, CancellationToken ct)
+        SshKeyPair key, IProgress<string> progress, InsertState insert, CancellationToken ct)
     {
         var zones = await ZonesToTryAsync(ct);
         var refusals = new List<string>();
@@ -119,16 +135,23 @@ public sealed class GceBackend : IBackend
             try
             {
                 // Once the insert was sent, the VM may exist even if the answer is lost: from here it is deleted on failure.
-                inserted(zone);
+                insert.Zone = zone;
+                insert.Answered = false;
                 var body = InstanceBody(name, zone, attributes, image, machineType, key);
                 ComputeOperation operation;
                 try
                 {
                     operation = await _compute.MutateAsync(HttpMethod.Post, $"projects/{_compute.Project}/zones/{zone}/instances", body, Guid.NewGuid(), ct);
+                    insert.Answered = true;
                 }
                 catch (ComputeApiException e) when (e.Status is 401 or 403)
                 {
-                    inserted(null); // refused: nothing was created, so there is nothing to delete
+                    insert.Zone = null; // refused: nothing was created, so there is nothing to delete
+                    throw;
+                }
+                catch (ComputeApiException e) when (e.Status is >= 400 and < 500)
+                {
+                    insert.Answered = true; // the API decided; no late VM can come of it
                     throw;
                 }
                 if (_options.PrePollSleep > TimeSpan.Zero)
@@ -144,8 +167,8 @@ public sealed class GceBackend : IBackend
                 progress.Report(i + 1 < zones.Count
                     ? $"Zone {zone} can't take the instance now ({string.Join(", ", e.Reasons)}); trying zone {zones[i + 1]}"
                     : $"Zone {zone} can't take the instance now ({string.Join(", ", e.Reasons)}); no zone left in {_options.RegionName}");
-                await DeleteAtOnceAsync(zone, name);
-                inserted(null);
+                await Deletions.DeleteAsync(zone, name, insertAnswered: true);
+                insert.Zone = null;
             }
         }
         throw new ZonesExhaustedException($"no zone of {_options.RegionName} could take the instance: {string.Join("; ", refusals)}");
@@ -185,9 +208,9 @@ public sealed class GceBackend : IBackend
         {
             labels[k] = v;
         }
-        if (_hostMachine is not null)
+        foreach (var (k, v) in _host?.Labels() ?? [])
         {
-            labels[MachineLabels.HostMachine] = _hostMachine;
+            labels[k] = v;
         }
         var nic = new JsonObject
         {
@@ -272,19 +295,5 @@ public sealed class GceBackend : IBackend
             _restOfRegion = others;
         }
         return [.. configured, .. _restOfRegion];
-    }
-
-    private async Task DeleteAtOnceAsync(string zone, string name)
-    {
-        using var cts = new CancellationTokenSource(DeleteTimeout);
-        try
-        {
-            await _compute.DeleteInstanceAsync(zone, name, null, cts.Token);
-        }
-        catch (Exception e)
-        {
-            // The deadline label and auto-implode still let the cleanup sidecar catch it.
-            _logger.LogError(e, "Could not delete {Name} in {Zone}", name, zone);
-        }
     }
 }

@@ -5,13 +5,15 @@ using Worker.Core.Cleanup;
 namespace Worker.Gce;
 
 /// <summary>
-/// What the cleanup sidecar sees on GCE: the project's instances carrying this fleet's label (one
+/// What the cleanup sidecar sees on GCE: the job project's instances carrying this fleet's label (one
 /// aggregated list over all zones, filtered by the label, never by name), and which worker host
-/// machines still exist: every instance name of the project (a worker on GCE puts its instance name
-/// in the <c>worker-host-machine</c> label of its job VMs). An instance a managed instance group
-/// created says so (<c>created-by</c> metadata), so cleanup can tell a stopped worker host from a job VM.
+/// machines still exist: every instance of the project the hosts run in, by zone and name (a worker
+/// on GCE puts its instance's project, zone and name in the labels of its job VMs; see
+/// <see cref="GceHostMachine"/>). An instance a managed instance group created says so
+/// (<c>created-by</c> metadata), so cleanup can tell a stopped worker host from a job VM.
 /// </summary>
-public sealed class GceInventory(ComputeClient compute, string fleet) : IInstanceInventory, IWorkerHostDirectory
+/// <param name="hostProject">Where the worker hosts run (<see cref="GceHostMachine.ProjectOf"/>).</param>
+public sealed class GceInventory(ComputeClient compute, string fleet, string hostProject) : IInstanceInventory, IWorkerHostDirectory
 {
     public string Backend => "gce";
 
@@ -34,14 +36,14 @@ public sealed class GceInventory(ComputeClient compute, string fleet) : IInstanc
     public Task DeleteAsync(MachineRecord machine, CancellationToken ct) =>
         compute.DeleteInstanceAsync(machine.Zone ?? throw new ArgumentException($"{machine.Name} has no zone", nameof(machine)), machine.Name, null, ct);
 
-    public async Task<IReadOnlySet<string>?> LiveHostsAsync(CancellationToken ct)
+    public async Task<ILiveWorkerHosts?> LiveHostsAsync(CancellationToken ct)
     {
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        await foreach (var instance in compute.AggregatedInstancesAsync(null, ct))
+        var hosts = new HashSet<(string Zone, string Name)>();
+        await foreach (var instance in compute.AggregatedInstancesAsync(hostProject, null, ct))
         {
-            names.Add(MachineLabels.Sanitize(instance.Name));
+            hosts.Add((MachineLabels.Sanitize(LastSegment(instance.Zone) ?? ""), MachineLabels.Sanitize(instance.Name)));
         }
-        return names;
+        return new GceLiveHosts(MachineLabels.Sanitize(hostProject), MachineLabels.Sanitize(compute.Project), hosts);
     }
 
     public void Dispose() => compute.Dispose();

@@ -64,6 +64,10 @@ public sealed record GceOptions
         "Longest one Compute API request may take before it is retried.");
     public static readonly Setting<string?> HostInstanceName = Setting.OptionalText("GCE_HOST_INSTANCE",
         "Name of the GCE instance this worker runs on, put on its job VMs so cleanup can tell when that host is gone. Empty: from the metadata server on GCE; none elsewhere.");
+    public static readonly Setting<string?> HostZoneName = Setting.OptionalText("GCE_HOST_ZONE",
+        "Zone of the GCE instance this worker runs on, put on its job VMs with its name and project, since a name alone may be another zone's host. Empty: from the metadata server on GCE; none elsewhere.");
+    public static readonly Setting<string?> HostProjectId = Setting.OptionalText("GCE_HOST_PROJECT",
+        "Project the worker hosts run in: put on job VMs, and where `worker cleanup` looks for their hosts. Empty: the project of the GCE instance this runs on (metadata server), else PROJECT_ID.");
     public static readonly Setting<bool> AutoImplode = Setting.Bool("GCE_AUTO_IMPLODE", true,
         "Job VMs power themselves off after the job's hard limit plus AUTO_IMPLODE_MARGIN, even if the worker died.");
     public static readonly Setting<TimeSpan> AutoImplodeMargin = Setting.Duration("GCE_AUTO_IMPLODE_MARGIN", TimeSpan.FromMinutes(10),
@@ -74,7 +78,7 @@ public sealed record GceOptions
         AccountJson, AccessToken, ApiEndpoint, ProjectId, Zone, Zones, Region, Network, Subnetwork, MachineType, VmSizeMachineTypes,
         DiskSize, ImageProjectId, ImageDefault, Preemptible, PublicIp, PublicIpConnect, BootPrePollSleep, BootPollSleep,
         UploadRetries, UploadRetrySleep, SkipStopPoll, StopPollSleep, SshDialTimeout, SshUser, SshPort, RateLimit,
-        ApiRetries, BackoffRetryMax, RequestTimeout, HostInstanceName, AutoImplode, AutoImplodeMargin,
+        ApiRetries, BackoffRetryMax, RequestTimeout, HostInstanceName, HostZoneName, HostProjectId, AutoImplode, AutoImplodeMargin,
     ];
 
     public static readonly Uri DefaultEndpoint = new("https://compute.googleapis.com/compute/v1/");
@@ -125,6 +129,8 @@ public sealed record GceOptions
     public TimeSpan MaxBackoff { get; init; } = BackoffRetryMax.Default;
     public TimeSpan PerRequestTimeout { get; init; } = RequestTimeout.Default;
     public string? HostInstance { get; init; }
+    public string? HostZone { get; init; }
+    public string? HostProject { get; init; }
     public bool Implode { get; init; } = true;
     public TimeSpan ImplodeMargin { get; init; } = AutoImplodeMargin.Default;
 
@@ -176,6 +182,8 @@ public sealed record GceOptions
             MaxBackoff = BackoffRetryMax.Read(source),
             PerRequestTimeout = RequestTimeout.Read(source),
             HostInstance = HostInstanceName.Read(source),
+            HostZone = HostZoneName.Read(source),
+            HostProject = HostProjectId.Read(source),
             Implode = AutoImplode.Read(source),
             ImplodeMargin = AutoImplodeMargin.Read(source),
         };

@@ -52,14 +52,15 @@ public static class GceRegistration
     public static GceBackend CreateBackend(SettingsSource settings, ILoggerFactory loggers)
     {
         var options = GceOptions.Load(settings);
-        var hostMachine = options.HostInstance ?? GceMetadata.Get("instance/name");
-        return new GceBackend(CreateClient(options, settings, loggers), options, hostMachine, loggers.CreateLogger<GceBackend>());
+        var compute = CreateClient(options, settings, loggers);
+        return new GceBackend(compute, options, GceHostMachine.Resolve(options, compute.Project), loggers.CreateLogger<GceBackend>());
     }
 
     public static GceInventory CreateInventory(SettingsSource settings, string fleet, ILoggerFactory loggers)
     {
         var options = GceOptions.Load(settings);
-        return new GceInventory(CreateClient(options, settings, loggers), fleet);
+        var compute = CreateClient(options, settings, loggers);
+        return new GceInventory(compute, fleet, GceHostMachine.ProjectOf(options, compute.Project));
     }
 
     /// <summary>A Compute API client that owns its HttpClient.</summary>

@@ -28,17 +28,20 @@ public sealed class JobPipelineTeardownTests
     }
 
     [Fact]
-    public async Task A_requeued_job_is_back_on_the_queue_before_its_machine_is_torn_down()
+    public async Task A_requeued_job_goes_back_on_the_queue_only_once_its_machine_is_stopped()
     {
+        // Back on the queue, it may run elsewhere at once: nothing of this run may still run its script then.
         var backend = new StopRecordingBackend(new FakeBackend(new FakeOptions { EndIncomplete = true }));
         var harness = new PipelineHarness(backend);
         var job = harness.Enqueue("script: [\"echo hi\"]");
-        backend.Observe = () => (job.Events.ToList(), false);
+        backend.Observe = () => (job.Events.ToList(), job.Parts.Any(p => p.Final));
 
         await harness.RunNextAsync();
 
-        var (events, _) = Assert.Single(backend.SeenAtStop);
-        Assert.StartsWith("requeued", events[^1]);
+        var (events, finalPartSent) = Assert.Single(backend.SeenAtStop);
+        Assert.DoesNotContain(events, e => e.StartsWith("requeued", StringComparison.Ordinal));
+        Assert.True(finalPartSent);
+        Assert.Equal("requeued", await job.Outcome);
     }
 
     [Fact]

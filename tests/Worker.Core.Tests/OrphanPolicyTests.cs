@@ -8,7 +8,7 @@ namespace Worker.Core.Tests;
 public sealed class OrphanPolicyTests
 {
     private static readonly DateTimeOffset Now = new(2026, 11, 23, 22, 0, 0, TimeSpan.Zero);
-    private static readonly HashSet<string> LiveHosts = ["host-a"];
+    private static readonly HostMachineNames LiveHosts = new(["host-a"]);
 
     private static MachineRecord Machine(MachineState state = MachineState.Running, string? fleet = "fleet-1", string? host = "host-a",
         DateTimeOffset? deadline = null, string name = "vm")
@@ -88,6 +88,14 @@ public sealed class OrphanPolicyTests
     }
 
     [Fact]
+    public void A_machine_whose_host_was_not_looked_for_is_kept()
+    {
+        var machine = Machine(host: "host-elsewhere");
+
+        Assert.False(OrphanPolicy.Decide(machine, "fleet-1", Now, new HostMachineNames(["host-a"], unlisted: "host-elsewhere")).Delete);
+    }
+
+    [Fact]
     public void A_running_machine_without_a_readable_deadline_is_kept()
     {
         var machine = Machine() with { Labels = new Dictionary<string, string> { [MachineLabels.Fleet] = "fleet-1", [MachineLabels.Deadline] = "soon" } };
@@ -96,5 +104,20 @@ public sealed class OrphanPolicyTests
 
         Assert.False(decision.Delete);
         Assert.Contains("no readable worker-deadline", decision.Reason);
+    }
+
+    /// <summary>Worker hosts known by their host machine label alone; <c>unlisted</c> names one where nobody looked.</summary>
+    private sealed class HostMachineNames(HashSet<string> names, string? unlisted = null) : ILiveWorkerHosts
+    {
+        public bool? Lives(IReadOnlyDictionary<string, string> labels, out string host)
+        {
+            if (!labels.TryGetValue(MachineLabels.HostMachine, out var name))
+            {
+                host = "";
+                return null;
+            }
+            host = name;
+            return name == unlisted ? null : names.Contains(name);
+        }
     }
 }

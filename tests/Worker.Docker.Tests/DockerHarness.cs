@@ -12,13 +12,17 @@ namespace Worker.Docker.Tests;
 /// <summary>
 /// Whole jobs through the real pipeline on an in-memory queue, with the Docker backend on the real
 /// engine, under a fleet name of its own. Disposing it asserts that no container of that fleet is left.
+/// A second harness may join the fleet of a first (another worker on the same host); the first checks.
 /// </summary>
 internal sealed class DockerHarness : IAsyncDisposable
 {
-    private DockerHarness(DockerOptions options, WorkerOptions worker, string fleet, Func<string, Task>? beforeStart)
+    private readonly bool _ownsFleet;
+
+    private DockerHarness(DockerOptions options, WorkerOptions worker, string fleet, bool ownsFleet, string host, Func<string, Task>? beforeStart)
     {
+        _ownsFleet = ownsFleet;
         Fleet = fleet;
-        Labels = new MachineLabels(fleet, "test-host", TimeSpan.FromMinutes(5));
+        Labels = new MachineLabels(fleet, host, TimeSpan.FromMinutes(5));
         var client = DockerRegistration.CreateClient(options);
         Backend = new DockerBackend(beforeStart is null ? client : StartWatch.Around(client, beforeStart), options, Labels,
             NullLogger<DockerBackend>.Instance, ownsClient: true);
@@ -43,22 +47,27 @@ internal sealed class DockerHarness : IAsyncDisposable
         PullMissing = false,
     };
 
+    /// <summary>The pipeline's settings: short limits, and no requeues (a job the machine failed is errored).</summary>
+    public static WorkerOptions DefaultWorkerOptions => new()
+    {
+        HardLimit = TimeSpan.FromSeconds(60),
+        LogSilence = TimeSpan.FromSeconds(60),
+        FlushInterval = TimeSpan.FromMilliseconds(50),
+        Startup = TimeSpan.FromSeconds(60),
+        Upload = TimeSpan.FromSeconds(30),
+        Teardown = TimeSpan.FromSeconds(30),
+        Requeues = 0,
+    };
+
+    /// <param name="joinFleet">The fleet of another harness to join (a second worker of the fleet); that harness checks what is left.</param>
+    /// <param name="host">The worker host name (WORKER_HOSTNAME) on the machines' labels.</param>
     /// <param name="beforeStart">Given each container's id just before the engine is asked to start it (see <see cref="StartWatch"/>).</param>
     public static async Task<DockerHarness> CreateAsync(Func<DockerOptions, DockerOptions>? configure = null, WorkerOptions? worker = null,
-        Func<string, Task>? beforeStart = null)
+        string? joinFleet = null, string host = "test-host", Func<string, Task>? beforeStart = null)
     {
         await DockerEngine.EnsureAvailableAsync();
         var options = (configure ?? (o => o))(DefaultOptions);
-        return new DockerHarness(options, worker ?? new WorkerOptions
-        {
-            HardLimit = TimeSpan.FromSeconds(60),
-            LogSilence = TimeSpan.FromSeconds(60),
-            FlushInterval = TimeSpan.FromMilliseconds(50),
-            Startup = TimeSpan.FromSeconds(60),
-            Upload = TimeSpan.FromSeconds(30),
-            Teardown = TimeSpan.FromSeconds(30),
-            Requeues = 0,
-        }, DockerEngine.NewFleet(), beforeStart);
+        return new DockerHarness(options, worker ?? DefaultWorkerOptions, joinFleet ?? DockerEngine.NewFleet(), ownsFleet: joinFleet is null, host, beforeStart);
     }
 
     public InMemoryJob Enqueue(string jobYaml) => Queue.Enqueue(JobFile.Parse(jobYaml, "test"));
@@ -120,6 +129,10 @@ internal sealed class DockerHarness : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Backend.DisposeAsync();
+        if (!_ownsFleet)
+        {
+            return;
+        }
         var left = await DockerEngine.ContainersOfFleetAsync(Fleet);
         Assert.True(left.Count == 0, $"containers of fleet {Fleet} were left behind: {string.Join(", ", left.Select(c => c.Names.FirstOrDefault()))}");
     }

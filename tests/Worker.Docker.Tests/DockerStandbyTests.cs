@@ -93,27 +93,6 @@ public sealed class DockerStandbyTests
     }
 
     [Fact]
-    public async Task A_worker_restarted_on_the_same_host_takes_over_the_idle_standby_its_predecessor_left()
-    {
-        await using var harness = await DockerHarness.CreateAsync(o => o with { StandbyCount = 1 });
-        await harness.Backend.Standby!.FillAsync(CancellationToken.None);
-        var left = Assert.Single(harness.Backend.Standby.Ready);
-
-        await using var successor = new DockerBackend(DockerEngine.Client(), harness.Backend.Options, harness.Labels,
-            Microsoft.Extensions.Logging.Abstractions.NullLogger<DockerBackend>.Instance, ownsClient: true);
-        await successor.Standby!.FillAsync(CancellationToken.None);
-        var otherSettings = new DockerBackend(DockerEngine.Client(), harness.Backend.Options with { MemoryPerJob = 256L << 20 }, harness.Labels,
-            Microsoft.Extensions.Logging.Abstractions.NullLogger<DockerBackend>.Instance, ownsClient: true);
-        await otherSettings.Standby!.FillAsync(CancellationToken.None);
-        var otherStandby = Assert.Single(otherSettings.Standby.Ready);
-        await otherSettings.DisposeAsync();
-
-        Assert.Equal(left, Assert.Single(successor.Standby.Ready));
-        Assert.NotEqual(left, otherStandby);
-        Assert.Equal(left, Assert.Single(await harness.ContainersAsync()).ID);
-    }
-
-    [Fact]
     public async Task Disposing_the_backend_removes_the_idle_standbys()
     {
         var harness = await DockerHarness.CreateAsync(o => o with { StandbyCount = 2 });

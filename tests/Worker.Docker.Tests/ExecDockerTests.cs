@@ -7,12 +7,23 @@ namespace Worker.Docker.Tests;
 
 /// <summary>`worker exec JOBFILE --backend docker` and `worker run` on Docker: the real executable against the real engine.</summary>
 [Trait("Category", "Integration")]
-public sealed class ExecDockerTests(ITestOutputHelper output) : IDisposable
+public sealed class ExecDockerTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("worker-exec-docker-").FullName;
     private readonly string _fleet = DockerEngine.NewFleet();
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    /// <summary>The tests check that nothing of their fleet is left; what a failed one left is removed here, so the shared engine stays clean.</summary>
+    public async Task DisposeAsync()
+    {
+        Directory.Delete(_dir, recursive: true);
+        using var client = DockerEngine.Client();
+        foreach (var container in await DockerEngine.ContainersOfFleetAsync(_fleet))
+        {
+            await ContainerLauncher.RemoveAsync(client, container.ID, CancellationToken.None);
+        }
+    }
 
     [Fact]
     public async Task Worker_exec_with_the_docker_backend_streams_the_log_masks_secrets_and_exits_with_the_jobs_code()
@@ -58,6 +69,56 @@ public sealed class ExecDockerTests(ITestOutputHelper output) : IDisposable
 
         Assert.Equal(0, await worker.WaitAsync(TimeSpan.FromSeconds(60)));
         Assert.Empty(await DockerEngine.ContainersOfFleetAsync(_fleet));
+    }
+
+    [Fact]
+    public async Task A_killed_workers_idle_standby_is_deleted_by_worker_cleanup_once_its_lease_lapsed()
+    {
+        var standby = await StandbyOfKilledWorkerAsync();
+        await WaitUntilLeaseLapsedAsync(standby);
+
+        var (exit, stdout, stderr, _) = await WorkerProcess.RunAsync(Env(("WORKER_PROVIDER_NAME", "docker")), _dir, "cleanup", "--once");
+
+        Assert.True(exit == 0, stdout + stderr);
+        Assert.Contains($"Deleted docker machine {standby.Names[0].TrimStart('/')}", stdout + stderr);
+        Assert.Empty(await DockerEngine.ContainersOfFleetAsync(_fleet));
+    }
+
+    [Fact]
+    public async Task A_killed_workers_idle_standby_is_taken_over_by_the_next_worker_on_the_host_once_its_lease_lapsed()
+    {
+        var standby = await StandbyOfKilledWorkerAsync();
+        await WaitUntilLeaseLapsedAsync(standby);
+
+        await using var next = WorkerProcess.Start(Env(("WORKER_PROVIDER_NAME", "docker"), ("WORKER_DOCKER_STANDBY", "1"), ("WORKER_DOCKER_STANDBY_LEASE", "2s")), _dir, "run");
+        await next.UntilAsync(() => next.Stderr.Contains($"Took over idle standby container {standby.ID[..12]}", StringComparison.Ordinal),
+            "the next worker takes the standby over", TimeSpan.FromSeconds(60));
+        var containers = await DockerEngine.ContainersOfFleetAsync(_fleet);
+        next.Signal("TERM");
+
+        Assert.Equal(standby.ID, Assert.Single(containers).ID);
+        Assert.Equal(0, await next.WaitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Empty(await DockerEngine.ContainersOfFleetAsync(_fleet));
+    }
+
+    /// <summary>A <c>worker run</c> with one standby (a lease of 2 s), killed with SIGKILL once the standby runs: no drain, nothing removed.</summary>
+    private async Task<global::Docker.DotNet.Models.ContainerListResponse> StandbyOfKilledWorkerAsync()
+    {
+        await DockerEngine.EnsureAvailableAsync();
+        await using var worker = WorkerProcess.Start(Env(("WORKER_PROVIDER_NAME", "docker"), ("WORKER_DOCKER_STANDBY", "1"), ("WORKER_DOCKER_STANDBY_LEASE", "2s")), _dir, "run");
+        await Eventually.TrueAsync(async () => (await DockerEngine.ContainersOfFleetAsync(_fleet)).Any(c => c.State == "running"),
+            "the worker's standby container runs", TimeSpan.FromSeconds(60), gaveUp: () => worker.HasExited, explain: () => worker.Stderr);
+        worker.Kill();
+        await worker.WaitAsync(TimeSpan.FromSeconds(30));
+        return Assert.Single(await DockerEngine.ContainersOfFleetAsync(_fleet));
+    }
+
+    private async Task WaitUntilLeaseLapsedAsync(global::Docker.DotNet.Models.ContainerListResponse standby)
+    {
+        // The name it has now: the worker may have renewed the lease once more before it died.
+        var name = Assert.Single(await DockerEngine.ContainersOfFleetAsync(_fleet), c => c.ID == standby.ID).Names[0];
+        Assert.True(StandbyLease.TryParse(name, out _, out var until), name);
+        await Eventually.TrueAsync(() => DateTimeOffset.UtcNow.ToUnixTimeSeconds() > until, "the standby's lease has lapsed");
     }
 
     [Fact]

@@ -30,4 +30,19 @@ public sealed class StandbyClaimTests
         Assert.False(idle.ContainsKey(MachineLabels.JobId));
         Assert.Equal("7", job[MachineLabels.JobId]);
     }
+
+    [Fact]
+    public void An_idle_standbys_deadline_is_the_end_of_its_workers_lease()
+    {
+        var standby = new Dictionary<string, string> { [MachineLabels.Fleet] = "f", [MachineLabels.Standby] = "true", [MachineLabels.Deadline] = "1900000000" };
+        var name = StandbyLease.Name("abc123", 1_800_000_120);
+
+        var idle = DockerInventory.EffectiveLabels(name, standby);
+
+        Assert.True(StandbyLease.TryParse("/" + name, out var suffix, out var until));
+        Assert.Equal(("abc123", 1_800_000_120L), (suffix, until));
+        Assert.Equal("1800000120", idle[MachineLabels.Deadline]);
+        Assert.Equal("true", idle[MachineLabels.Standby]);
+        Assert.False(StandbyLease.TryParse("worker-standby-abc123", out _, out _)); // an older worker's, without a lease
+    }
 }

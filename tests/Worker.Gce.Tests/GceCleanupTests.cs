@@ -62,6 +62,41 @@ public sealed class GceCleanupTests() : FakeGceTest(bootVms: false)
     }
 
     [Fact]
+    public async Task A_job_VM_whose_hosts_name_lives_only_in_another_zone_is_deleted()
+    {
+        var future = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        // worker-host-1 runs in us-central1-b; a host of the same name in us-central1-a is gone.
+        Fake.Seed("zone-live-job", "us-central1-a", "RUNNING", Labels(GceTestBed.Fleet, "worker-host-1", future, FakeComputeApi.Project, "us-central1-b"));
+        Fake.Seed("zone-gone-job", "us-central1-a", "RUNNING", Labels(GceTestBed.Fleet, "worker-host-1", future, FakeComputeApi.Project, "us-central1-a"));
+
+        Assert.Equal(0, await CleanupAsync());
+
+        Assert.Contains("zone-live-job", Fake.InstanceNames);
+        Assert.DoesNotContain("zone-gone-job", Fake.InstanceNames);
+        Assert.Contains(_log.Lines, l => l.Contains("Deleted gce machine zone-gone-job", StringComparison.Ordinal) &&
+                                         l.Contains("test-project/us-central1-a/worker-host-1", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Worker_hosts_are_looked_for_in_the_project_they_run_in_and_a_VM_naming_a_project_not_listed_is_not_judged_by_its_host()
+    {
+        var future = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        Fake.Seed("worker-host-7", "us-central1-b", "RUNNING", project: FakeComputeApi.HostProject);
+        Fake.Seed("host-project-live-job", "us-central1-a", "RUNNING", Labels(GceTestBed.Fleet, "worker-host-7", future, FakeComputeApi.HostProject, "us-central1-b"));
+        Fake.Seed("host-project-gone-job", "us-central1-a", "RUNNING", Labels(GceTestBed.Fleet, "worker-host-8", future, FakeComputeApi.HostProject, "us-central1-b"));
+        Fake.Seed("other-project-job", "us-central1-a", "RUNNING", Labels(GceTestBed.Fleet, "worker-host-7", future, "other-project", "us-central1-b"));
+
+        Assert.Equal(0, await CleanupAsync(false, ("GCE_HOST_PROJECT", FakeComputeApi.HostProject)));
+
+        Assert.Contains("worker-host-7", Fake.InstanceNames);
+        Assert.Contains("host-project-live-job", Fake.InstanceNames);
+        Assert.DoesNotContain("host-project-gone-job", Fake.InstanceNames);
+        Assert.Contains("other-project-job", Fake.InstanceNames);
+        Assert.Contains("live-job", Fake.InstanceNames); // labelled by an older worker (a name alone): its host was in the job project, not listed now
+        Assert.Contains(Fake.Requests, r => r.Call == FakeCall.AggregatedInstances && r.Path.StartsWith($"/compute/v1/projects/{FakeComputeApi.HostProject}/", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_stopped_worker_host_carrying_the_fleet_label_that_an_instance_group_created_is_kept()
     {
         const string group = "projects/123456789012/regions/us-central1/instanceGroupManagers/ci-worker-workers";
@@ -159,12 +194,25 @@ public sealed class GceCleanupTests() : FakeGceTest(bootVms: false)
         Assert.Contains(_log.Lines, l => l.StartsWith("Cleanup pass over gce failed", StringComparison.Ordinal));
     }
 
-    private static Dictionary<string, string> Labels(string fleet, string host, string deadline) => new()
+    /// <summary>A job VM's labels; without <paramref name="hostProject"/>, as a worker before host zones and projects wrote them.</summary>
+    private static Dictionary<string, string> Labels(string fleet, string host, string deadline, string? hostProject = null, string? hostZone = null)
     {
-        [MachineLabels.Fleet] = fleet,
-        [MachineLabels.JobId] = "77",
-        [MachineLabels.Host] = host,
-        [MachineLabels.HostMachine] = host,
-        [MachineLabels.Deadline] = deadline,
-    };
+        var labels = new Dictionary<string, string>
+        {
+            [MachineLabels.Fleet] = fleet,
+            [MachineLabels.JobId] = "77",
+            [MachineLabels.Host] = host,
+            [MachineLabels.HostMachine] = host,
+            [MachineLabels.Deadline] = deadline,
+        };
+        if (hostProject is not null)
+        {
+            labels[MachineLabels.HostProject] = hostProject;
+        }
+        if (hostZone is not null)
+        {
+            labels[MachineLabels.HostZone] = hostZone;
+        }
+        return labels;
+    }
 }

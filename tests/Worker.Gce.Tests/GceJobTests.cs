@@ -32,7 +32,8 @@ public sealed class GceJobTests() : FakeGceTest(bootVms: true)
     [Fact]
     public async Task The_VM_gets_the_fleet_labels_a_per_job_key_and_the_auto_implode_script()
     {
-        var backend = Bed.Backend(("GCE_VM_SIZE_MACHINE_TYPES", "large=n2-standard-4"), ("GCE_PREEMPTIBLE", "true"));
+        var backend = Bed.Backend(("GCE_VM_SIZE_MACHINE_TYPES", "large=n2-standard-4"), ("GCE_PREEMPTIBLE", "true"),
+            ("GCE_HOST_ZONE", "us-central1-f"), ("GCE_HOST_PROJECT", FakeComputeApi.HostProject));
         var first = await backend.StartAsync(Bed.Attributes(jobId: 11, hardTimeout: TimeSpan.FromMinutes(50)) with { VmSize = "large" }, Bed.ProgressSink(), CancellationToken.None);
         var second = await backend.StartAsync(Bed.Attributes(jobId: 12), Bed.ProgressSink(), CancellationToken.None);
         try
@@ -43,6 +44,8 @@ public sealed class GceJobTests() : FakeGceTest(bootVms: true)
             Assert.Equal("11", labels[MachineLabels.JobId]!.GetValue<string>());
             Assert.Equal(GceTestBed.Host, labels[MachineLabels.Host]!.GetValue<string>());
             Assert.Equal(GceTestBed.Host, labels[MachineLabels.HostMachine]!.GetValue<string>());
+            Assert.Equal("us-central1-f", labels[MachineLabels.HostZone]!.GetValue<string>());
+            Assert.Equal(FakeComputeApi.HostProject, labels[MachineLabels.HostProject]!.GetValue<string>());
             var deadline = long.Parse(labels[MachineLabels.Deadline]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture);
             var created = long.Parse(labels[MachineLabels.CreatedAt]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture);
             Assert.Equal(TimeSpan.FromMinutes(50 + 10), TimeSpan.FromSeconds(deadline - created)); // the hard timeout and the margin

@@ -76,6 +76,36 @@ public sealed class GceStartFailureTests() : FakeGceTest(bootVms: false)
     }
 
     [Fact]
+    public async Task An_insert_whose_answer_was_lost_and_that_lands_after_the_delete_is_followed_until_its_VM_is_gone()
+    {
+        // The API takes the insert but carries it out late, and its answer never comes.
+        Fake.Fail(FakeCall.InsertInstance, new FakeFault.LandLate(TimeSpan.FromSeconds(3)));
+        await using var backend = Bed.Backend(("GCE_API_RETRIES", "0"), ("GCE_REQUEST_TIMEOUT", "1s"));
+
+        var (_, job) = await GceTestBed.RunJobAsync(backend, "script: [ 'echo never' ]");
+
+        Assert.Equal("requeued", await job.Outcome);
+        await Eventually.TrueAsync(() => !Fake.Created.IsEmpty, "the late insert made its VM");
+        await Eventually.TrueAsync(() => Fake.InstanceNames.Count == 0, "the late VM is deleted",
+            explain: () => string.Join("\n", Fake.Requests.Select(r => r.Method + " " + r.Path)));
+    }
+
+    [Fact]
+    public async Task A_delete_after_a_failed_start_that_fails_is_tried_again_until_the_VM_is_gone()
+    {
+        Fake.Fail(FakeCall.GetInstance, new FakeFault.Error(403, "forbidden"));
+        Fake.Fail(FakeCall.DeleteInstance, FakeFault.ServerError, times: 3); // more than the retries of one call
+        await using var backend = Bed.Backend(("GCE_API_RETRIES", "1"));
+
+        var (_, job) = await GceTestBed.RunJobAsync(backend, "script: [ 'echo never' ]");
+
+        Assert.Equal("requeued", await job.Outcome);
+        await Eventually.TrueAsync(() => Fake.InstanceNames.Count == 0, "the VM is deleted in the end",
+            explain: () => string.Join("\n", Fake.Requests.Select(r => r.Method + " " + r.Path)));
+        Assert.Equal(1, Fake.Count(FakeCall.InsertInstance));
+    }
+
+    [Fact]
     public async Task A_job_asking_for_an_image_that_does_not_exist_is_errored_without_creating_anything()
     {
         var (verdict, job) = await GceTestBed.RunJobAsync(Bed.Backend(), "image: no-such-image\nscript: [ 'echo never' ]");

@@ -23,6 +23,16 @@ public sealed class MachineLabels(string fleet, string workerHost, TimeSpan dead
     /// </summary>
     public const string HostMachine = "worker-host-machine";
 
+    /// <summary>
+    /// Where <see cref="HostMachine"/> is, when its backend names machines per project and zone (GCE):
+    /// a name alone may be taken by another host elsewhere, and a host in a project cleanup does not
+    /// list can't be told gone.
+    /// </summary>
+    public const string HostProject = "worker-host-project";
+
+    /// <inheritdoc cref="HostProject"/>
+    public const string HostZone = "worker-host-zone";
+
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
 
     public string FleetName { get; } = Sanitize(fleet);

@@ -7,8 +7,8 @@ namespace Worker.Core.Cleanup;
 public interface IWorkerHostDirectory
 {
     /// <summary>
-    /// The worker host machines that exist now, as they appear in the <c>worker-host-machine</c> label (sanitized),
-    /// read once per pass. Null when it can't be told; then no machine is deleted for a missing host.
+    /// The worker host machines that exist now, read once per pass. Null when it can't be told; then
+    /// no machine is deleted for a missing host.
     /// </summary>
-    Task<IReadOnlySet<string>?> LiveHostsAsync(CancellationToken ct);
+    Task<ILiveWorkerHosts?> LiveHostsAsync(CancellationToken ct);
 }

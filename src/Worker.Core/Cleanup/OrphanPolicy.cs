@@ -7,14 +7,14 @@ namespace Worker.Core.Cleanup;
 /// Decides from labels and state alone whether a machine is an orphan. Only machines carrying this
 /// fleet's label are ever deleted, and only when no live job can own them: the machine is stopped,
 /// its deadline (hard timeout plus margin after creation) has passed, or the machine its worker host
-/// ran on is gone (only for machines whose backend recorded that host machine), or (Tart, Vetu) no
-/// live worker process holds it. Names never decide, unlike gcloud-cleanup's name filters and maximum
-/// age. A machine an instance group created is a worker host (an operator may have stopped it), so it
-/// is never deleted, whatever its labels.
+/// ran on is gone (only for machines whose backend recorded that host machine, in a place the host
+/// listing looked), or no live worker process holds it (Tart, Vetu). Names
+/// never decide, unlike gcloud-cleanup's name filters and maximum age. A machine an instance group
+/// created is a worker host (an operator may have stopped it), so it is never deleted, whatever its labels.
 /// </summary>
 public static class OrphanPolicy
 {
-    public static OrphanDecision Decide(MachineRecord machine, string fleet, DateTimeOffset now, IReadOnlySet<string>? liveHosts)
+    public static OrphanDecision Decide(MachineRecord machine, string fleet, DateTimeOffset now, ILiveWorkerHosts? liveHosts)
     {
         var ownFleet = MachineLabels.Sanitize(fleet);
         if (machine.ManagedBy is { } group)
@@ -43,7 +43,7 @@ public static class OrphanPolicy
         {
             return OrphanDecision.Remove(machine, "no live worker process holds it");
         }
-        if (machine.Labels.TryGetValue(MachineLabels.HostMachine, out var host) && liveHosts is not null && !liveHosts.Contains(host))
+        if (liveHosts is not null && liveHosts.Lives(machine.Labels, out var host) == false)
         {
             return OrphanDecision.Remove(machine, $"its worker host '{host}' no longer exists");
         }

@@ -94,7 +94,7 @@ public sealed class OrphanReaper(
         return decisions;
     }
 
-    private async Task<IReadOnlySet<string>?> LiveHostsAsync(CancellationToken ct)
+    private async Task<ILiveWorkerHosts?> LiveHostsAsync(CancellationToken ct)
     {
         if (hosts is null)
         {

@@ -12,8 +12,9 @@ namespace Worker.Core.Pipeline;
 /// Runs one job through its steps, in order: subscribe cancellation, generate script, report
 /// received, open log, start the machine (startup timeout), upload the script (upload timeout),
 /// report started and the worker-info fold, run the script (hard timeout, log silence, maximum log
-/// length, cancellation), close the log, report the result (which acks), stop the machine. The
-/// run is total: whatever fails, and however, becomes an outcome that is reported. The teardown
+/// length, cancellation), close the log, report the result (which acks), stop the machine; a
+/// requeued job's machine is stopped before the job goes back to the queue. The run is total:
+/// whatever fails, and however, becomes an outcome that is reported. The teardown
 /// (close the log, report, stop the machine) runs on a fresh token under one teardown timeout in
 /// total, also when the worker is shutting down (then within the stop window's share).
 /// </summary>
@@ -67,9 +68,9 @@ public sealed class JobPipeline(
             status.Enter(jobId, JobSteps.StartInstance);
             var attributes = StartAttributes.From(payload, options.Defaults, hardLimit, labels);
             var instance = await StartInstanceAsync(attributes, log, ct);
-            // The job's owner hears its result first; the machine goes after, on this processor's
-            // time (it takes no other job until then), as travis-worker does. A crash here leaves a
-            // labelled machine that the cleanup sidecar removes.
+            // The job's owner hears its result first (unless the job is requeued); the machine goes
+            // after, on this processor's time (it takes no other job until then), as travis-worker
+            // does. A crash here leaves a labelled machine that the cleanup sidecar removes.
             teardown.Push($"stop machine {instance.Id}", t => StopInstanceAsync(instance, jobId, status, t));
 
             status.Enter(jobId, JobSteps.UploadScript);
@@ -114,6 +115,14 @@ public sealed class JobPipeline(
                 await teardown.RunAsync("write the outcome", t => opened.WriteWorkerMessageAsync($"\n\n{message}\n", t).AsTask());
             }
             await teardown.RunAsync("close the log", t => CloseLogAsync(opened, t));
+        }
+
+        // A requeued job may run elsewhere as soon as it is back on the queue, so its machine goes
+        // first: no copy of its script may still run here then. One that can't be stopped is logged
+        // and the job requeued all the same (left unacknowledged, it would hang).
+        if (verdict.Requeue)
+        {
+            await teardown.UnwindAsync();
         }
 
         status.Enter(jobId, JobSteps.Finish);

@@ -37,6 +37,9 @@ public abstract record FakeFault
     /// <summary>The call is carried out, but its answer never arrives (a timeout after the fact).</summary>
     public sealed record LoseAnswer : FakeFault;
 
+    /// <summary>The call's answer never arrives, and the call is carried out only <paramref name="After"/> it came in (a backend running late).</summary>
+    public sealed record LandLate(TimeSpan After) : FakeFault;
+
     public static FakeFault TooManyRequests => new Error(429, "rateLimitExceeded");
     public static FakeFault ServerError => new Error(500, "backendError");
     public static FakeFault RateLimitExceeded => new Error(403, "rateLimitExceeded");
@@ -49,7 +52,9 @@ public abstract record FakeFault
 /// filters and paging), and a managed instance group's get and deleteInstances (regional or zonal).
 /// Operations go PENDING, RUNNING, DONE as they are polled. Instances with
 /// <see cref="BootVms"/> are real sshds (<see cref="TestSshd"/>), each on its own 127.x address.
-/// Faults: any call can fail with an HTTP error, hang or answer garbage; a second account can lack
+/// Two projects (the job project and <see cref="HostProject"/>); instance names are unique per
+/// project and zone, as on GCE. Faults: any call can fail with an HTTP error, hang, answer garbage
+/// or, carried out late, never answer; a second account can lack
 /// the permission for some calls (403 forbidden, <see cref="AddAccount"/>); a zone can be exhausted
 /// (insert operations there end with ZONE_RESOURCE_POOL_EXHAUSTED or QUOTA_EXCEEDED); an instance
 /// can be preempted.
@@ -57,6 +62,9 @@ public abstract record FakeFault
 public sealed class FakeComputeApi : IAsyncDisposable
 {
     public const string Project = "test-project";
+
+    /// <summary>A second project the fake serves, where the worker hosts run when they are not in the job project.</summary>
+    public const string HostProject = "host-project";
     public const string Token = "test-token";
     public const string Region = "us-central1";
     public const string SelfLinkBase = "https://www.googleapis.com/compute/v1/";
@@ -65,6 +73,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly Lock _lock = new();
+    /// <summary>Keyed by project, zone and name: names are unique per project and zone, as on GCE.</summary>
     private readonly Dictionary<string, FakeInstance> _instances = new(StringComparer.Ordinal);
     private readonly Dictionary<string, FakeOperation> _operations = new(StringComparer.Ordinal);
     private readonly Dictionary<string, FakeOperation> _byRequestId = new(StringComparer.Ordinal);
@@ -118,7 +127,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
         {
             lock (_lock)
             {
-                return [.. _instances.Keys];
+                return [.. _instances.Values.Select(i => i.Name)];
             }
         }
     }
@@ -127,7 +136,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
     {
         lock (_lock)
         {
-            return _instances.TryGetValue(name, out var i) ? (JsonObject)i.Json.DeepClone() : null;
+            return Find(name) is { } i ? (JsonObject)i.Json.DeepClone() : null;
         }
     }
 
@@ -136,7 +145,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
     {
         lock (_lock)
         {
-            return _instances.TryGetValue(name, out var i) ? i.Vm : null;
+            return Find(name)?.Vm;
         }
     }
 
@@ -190,7 +199,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
     {
         lock (_lock)
         {
-            var instance = _instances[name];
+            var instance = Find(name) ?? throw new KeyNotFoundException(name);
             instance.Vm?.Dispose();
             instance.Vm = null;
             instance.Json["status"] = "TERMINATED";
@@ -206,7 +215,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
         FakeInstance instance;
         lock (_lock)
         {
-            instance = _instances[name];
+            instance = Find(name) ?? throw new KeyNotFoundException(name);
             instance.Vm?.Dispose();
             instance.Vm = null;
         }
@@ -222,7 +231,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
     /// <paramref name="metadata"/> items are the instance's metadata, as a managed instance group's <c>created-by</c>.
     /// </summary>
     public void Seed(string name, string zone, string status, IReadOnlyDictionary<string, string>? labels = null, DateTimeOffset? created = null,
-        IReadOnlyDictionary<string, string>? metadata = null)
+        IReadOnlyDictionary<string, string>? metadata = null, string project = Project)
     {
         lock (_lock)
         {
@@ -232,7 +241,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
                 items.Add(new JsonObject { ["key"] = key, ["value"] = value });
             }
             var body = new JsonObject { ["metadata"] = new JsonObject { ["kind"] = "compute#metadata", ["items"] = items } };
-            var json = InstanceJson(name, zone, body, "10.0.0.1", created ?? DateTimeOffset.UtcNow);
+            var json = InstanceJson(project, name, zone, body, "10.0.0.1", created ?? DateTimeOffset.UtcNow);
             json["status"] = status;
             var l = new JsonObject();
             foreach (var (k, v) in labels ?? new Dictionary<string, string>())
@@ -240,7 +249,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
                 l[k] = v;
             }
             json["labels"] = l;
-            _instances[name] = new FakeInstance(json, zone, "10.0.0.1", Path.Combine(_dir, name), []);
+            _instances[Key(project, zone, name)] = new FakeInstance(project, json, zone, "10.0.0.1", Path.Combine(_dir, name), []);
         }
     }
 
@@ -320,7 +329,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
             await ErrorAsync(context, 403, "forbidden", $"Required '{Permission(call)}' permission for '{path["/compute/v1/".Length..]}'");
             return;
         }
-        if (segments.Length < 2 || segments[0] != Project || call == FakeCall.Any)
+        if (segments.Length < 2 || segments[0] is not (Project or HostProject) || call == FakeCall.Any)
         {
             await ErrorAsync(context, 404, "notFound", $"The resource '{path}' was not found");
             return;
@@ -355,6 +364,23 @@ public sealed class FakeComputeApi : IAsyncDisposable
         if (body is not null)
         {
             Bodies.Enqueue((call, path, (JsonObject)body.DeepClone()));
+        }
+        if (fault is FakeFault.LandLate late)
+        {
+            var query = new QueryCollection(request.Query.ToDictionary(q => q.Key, q => q.Value));
+            _ = Task.Run(async () =>
+            {
+                await Task.Delay(late.After);
+                await AnswerAsync(call, segments, query, body);
+            });
+            try
+            {
+                await Task.Delay(Timeout.Infinite, context.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            return;
         }
         var (status, answer) = await AnswerAsync(call, segments, request.Query, body);
         if (fault is FakeFault.LoseAnswer)
@@ -394,22 +420,22 @@ public sealed class FakeComputeApi : IAsyncDisposable
         switch (call)
         {
             case FakeCall.InsertInstance:
-                return await InsertAsync(s[2], body, query["requestId"].ToString());
+                return await InsertAsync(s[0], s[2], body, query["requestId"].ToString());
             case FakeCall.GetInstance:
                 lock (_lock)
                 {
-                    return _instances.TryGetValue(s[4], out var i) && i.Zone == s[2]
+                    return _instances.TryGetValue(Key(s[0], s[2], s[4]), out var i)
                         ? (200, (JsonObject)i.Json.DeepClone())
-                        : NotFound($"projects/{Project}/zones/{s[2]}/instances/{s[4]}");
+                        : NotFound($"projects/{s[0]}/zones/{s[2]}/instances/{s[4]}");
                 }
             case FakeCall.DeleteInstance:
-                return Delete(s[2], s[4], query["requestId"].ToString());
+                return Delete(s[0], s[2], s[4], query["requestId"].ToString());
             case FakeCall.ZoneOperation:
                 return await PollOperationAsync(s[2], s[4]);
             case FakeCall.AggregatedInstances:
                 lock (_lock)
                 {
-                    var matches = _instances.Values.Where(i => Filter.Matches(query["filter"].ToString(), i.Json)).ToList();
+                    var matches = _instances.Values.Where(i => i.Project == s[0] && Filter.Matches(query["filter"].ToString(), i.Json)).ToList();
                     return (200, Aggregated("compute#instanceAggregatedList", "instances", matches.Select(i => (i.Zone, (JsonNode)i.Json.DeepClone())).ToList(), query));
                 }
             case FakeCall.AggregatedOperations:
@@ -436,7 +462,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
         }
     }
 
-    private async Task<(int, JsonObject)> InsertAsync(string zone, JsonObject? body, string requestId)
+    private async Task<(int, JsonObject)> InsertAsync(string project, string zone, JsonObject? body, string requestId)
     {
         lock (_lock)
         {
@@ -465,9 +491,9 @@ public sealed class FakeComputeApi : IAsyncDisposable
         FakeOperation op;
         lock (_lock)
         {
-            if (_instances.ContainsKey(name))
+            if (_instances.ContainsKey(Key(project, zone, name)))
             {
-                return (409, ErrorBody(409, "alreadyExists", $"The resource 'projects/{Project}/zones/{zone}/instances/{name}' already exists"));
+                return (409, ErrorBody(409, "alreadyExists", $"The resource 'projects/{project}/zones/{zone}/instances/{name}' already exists"));
             }
             if (_exhaustedZones.TryGetValue(zone, out var code))
             {
@@ -479,15 +505,15 @@ public sealed class FakeComputeApi : IAsyncDisposable
             {
                 var address = Interlocked.Increment(ref s_nextAddress);
                 var ip = $"127.{10 + address / 62500 % 200}.{address / 250 % 250}.{address % 250 + 2}";
-                var json = InstanceJson(name, zone, body, ip, DateTimeOffset.UtcNow);
+                var json = InstanceJson(project, name, zone, body, ip, DateTimeOffset.UtcNow);
                 var keys = (body["metadata"]?["items"] as JsonArray ?? [])
                     .Where(i => i?["key"]?.GetValue<string>() == "ssh-keys")
                     .SelectMany(i => (i!["value"]?.GetValue<string>() ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries))
                     .Where(line => line.StartsWith(VmUser + ":", StringComparison.Ordinal))
                     .Select(line => line[(VmUser.Length + 1)..])
                     .ToList();
-                var instance = new FakeInstance(json, zone, ip, Path.Combine(_dir, name), keys);
-                _instances[name] = instance;
+                var instance = new FakeInstance(project, json, zone, ip, Path.Combine(_dir, name), keys);
+                _instances[instance.Key] = instance;
                 Created.Enqueue(name);
                 op = NewOperation(zone, "insert", instance);
             }
@@ -499,7 +525,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
         }
     }
 
-    private (int, JsonObject) Delete(string zone, string name, string requestId)
+    private (int, JsonObject) Delete(string project, string zone, string name, string requestId)
     {
         lock (_lock)
         {
@@ -507,12 +533,12 @@ public sealed class FakeComputeApi : IAsyncDisposable
             {
                 return (200, (JsonObject)earlier.Json.DeepClone());
             }
-            if (!_instances.TryGetValue(name, out var instance) || instance.Zone != zone)
+            if (!_instances.TryGetValue(Key(project, zone, name), out var instance))
             {
-                return NotFound($"projects/{Project}/zones/{zone}/instances/{name}");
+                return NotFound($"projects/{project}/zones/{zone}/instances/{name}");
             }
             instance.Vm?.Dispose();
-            _instances.Remove(name);
+            _instances.Remove(instance.Key);
             var op = NewOperation(zone, "delete", instance);
             if (requestId.Length > 0)
             {
@@ -579,7 +605,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
             {
                 var match = Regex.Match(url, @"(?:^|/)zones/(?<zone>[a-z0-9-]+)/instances/(?<name>[a-z0-9-]+)$");
                 var member = match.Success && group.Members.Contains(match.Groups["name"].Value)
-                    && (!_instances.TryGetValue(match.Groups["name"].Value, out var i) || i.Zone == match.Groups["zone"].Value);
+                    && (Find(match.Groups["name"].Value) is not { } i || i.Zone == match.Groups["zone"].Value);
                 if (member)
                 {
                     names.Add(match.Groups["name"].Value);
@@ -604,8 +630,9 @@ public sealed class FakeComputeApi : IAsyncDisposable
                 group.Members.Remove(name);
                 group.TargetSize--;
                 group.Left.Add(name);
-                if (_instances.Remove(name, out var instance))
+                if (Find(name) is { } instance)
                 {
+                    _instances.Remove(instance.Key);
                     instance.Vm?.Dispose();
                 }
             }
@@ -654,7 +681,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
             var vm = await BootAsync(instance);
             lock (_lock)
             {
-                if (_instances.ContainsKey(instance.Json["name"]!.GetValue<string>()))
+                if (_instances.ContainsKey(instance.Key))
                 {
                     instance.Vm = vm;
                 }
@@ -715,10 +742,10 @@ public sealed class FakeComputeApi : IAsyncDisposable
         return op;
     }
 
-    private JsonObject InstanceJson(string name, string zone, JsonObject body, string ip, DateTimeOffset created)
+    private JsonObject InstanceJson(string project, string name, string zone, JsonObject body, string ip, DateTimeOffset created)
     {
         var json = (JsonObject)body.DeepClone();
-        var zoneLink = $"{SelfLinkBase}projects/{Project}/zones/{zone}";
+        var zoneLink = $"{SelfLinkBase}projects/{project}/zones/{zone}";
         json["kind"] = "compute#instance";
         json["id"] = Interlocked.Increment(ref _nextId).ToString(CultureInfo.InvariantCulture);
         json["name"] = name;
@@ -728,7 +755,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
         json["selfLink"] = $"{zoneLink}/instances/{name}";
         if (json["machineType"]?.GetValue<string>() is { } type && !type.StartsWith("https://", StringComparison.Ordinal))
         {
-            json["machineType"] = $"{SelfLinkBase}projects/{Project}/{type}";
+            json["machineType"] = $"{SelfLinkBase}projects/{project}/{type}";
         }
         var nic = json["networkInterfaces"]?[0] as JsonObject ?? [];
         nic["networkIP"] = ip;
@@ -873,8 +900,17 @@ public sealed class FakeComputeApi : IAsyncDisposable
             FreshHostKey = freshHostKey,
         });
 
-    private sealed class FakeInstance(JsonObject json, string zone, string ip, string dir, IReadOnlyList<string> authorizedKeys)
+    private static string Key(string project, string zone, string name) => $"{project}/{zone}/{name}";
+
+    /// <summary>An instance by its name alone, as the tests name them: in the job project first.</summary>
+    private FakeInstance? Find(string name) =>
+        _instances.Values.Where(i => i.Name == name).OrderBy(i => i.Project == Project ? 0 : 1).FirstOrDefault();
+
+    private sealed class FakeInstance(string project, JsonObject json, string zone, string ip, string dir, IReadOnlyList<string> authorizedKeys)
     {
+        public string Project { get; } = project;
+        public string Name => Json["name"]!.GetValue<string>();
+        public string Key => FakeComputeApi.Key(Project, Zone, Name);
         public JsonObject Json { get; } = json;
         public string Zone { get; } = zone;
         public string Ip { get; } = ip;
