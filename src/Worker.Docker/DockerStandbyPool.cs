@@ -44,9 +44,13 @@ public sealed class DockerStandbyPool : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ConcurrentQueue<Standby> _ready = new();
     private readonly ConcurrentDictionary<string, bool> _claiming = new(StringComparer.Ordinal);
+    /// <summary>Name suffixes of the standbys this pool is creating and starting: not yet ready, already on the engine.</summary>
+    private readonly ConcurrentDictionary<string, bool> _starting = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<Task, bool> _launching = new();
     private readonly object _gate = new();
     private readonly CancellationTokenSource _closing = new();
+    /// <summary>Done when the first sweep (the one that may take standbys over) is; the upkeep sweeps only after it, as it can't count on its room.</summary>
+    private readonly TaskCompletionSource _firstSweep = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task _upkeep;
     private int _pending;
     private DateTimeOffset _lastFailure = DateTimeOffset.MinValue;
@@ -116,6 +120,7 @@ public sealed class DockerStandbyPool : IAsyncDisposable
             {
                 _pending--;
             }
+            _firstSweep.TrySetResult();
         }
         Replenish();
     }
@@ -130,7 +135,10 @@ public sealed class DockerStandbyPool : IAsyncDisposable
             {
                 await Task.Delay(_lease / 4, ct);
                 await RenewAsync(ct);
-                await SweepAsync(countedAsPending: false, ct);
+                if (_firstSweep.Task.IsCompleted)
+                {
+                    await SweepAsync(countedAsPending: false, ct);
+                }
                 Replenish();
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -215,9 +223,9 @@ public sealed class DockerStandbyPool : IAsyncDisposable
         foreach (var container in found)
         {
             var name = container.Names?.FirstOrDefault()?.TrimStart('/') ?? "";
-            if (mine.Contains(container.ID) || !StandbyLease.TryParse(name, out var suffix, out var until) || until > now)
+            if (mine.Contains(container.ID) || !StandbyLease.TryParse(name, out var suffix, out var until) || until > now || _starting.ContainsKey(suffix))
             {
-                continue; // this pool's own, an older worker's without a lease, or one whose worker lives
+                continue; // this pool's own (also one still starting, whose lease a slow start may have outlasted), an older worker's without a lease, or one whose worker lives
             }
             var alike = container.State == "running" && container.Labels is { } labels && labels.TryGetValue(ContainerLauncher.SpecLabel, out var spec) && spec == fingerprint;
             bool room;
@@ -397,9 +405,10 @@ public sealed class DockerStandbyPool : IAsyncDisposable
     private async Task LaunchOneAsync()
     {
         await Task.Yield();
+        var suffix = Guid.NewGuid().ToString("N")[..12];
+        _starting[suffix] = true;
         try
         {
-            var suffix = Guid.NewGuid().ToString("N")[..12];
             var name = StandbyLease.Name(suffix, LeaseEnd());
             var id = await _launcher.LaunchIdleAsync(_spec, Labels(), name, CancellationToken.None);
             if (_closed)
@@ -420,6 +429,7 @@ public sealed class DockerStandbyPool : IAsyncDisposable
         }
         finally
         {
+            _starting.TryRemove(suffix, out _);
             lock (_gate)
             {
                 _pending--;

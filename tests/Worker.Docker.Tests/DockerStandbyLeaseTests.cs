@@ -14,7 +14,8 @@ namespace Worker.Docker.Tests;
 [Trait("Category", "Integration")]
 public sealed class DockerStandbyLeaseTests
 {
-    private static readonly TimeSpan Lease = TimeSpan.FromSeconds(2);
+    // Renewed every quarter: long enough that a rename slowed by a busy engine still lands before it lapses.
+    private static readonly TimeSpan Lease = TimeSpan.FromSeconds(5);
 
     [Fact]
     public async Task A_second_worker_on_the_same_host_leaves_a_live_workers_idle_standby_alone()
@@ -33,6 +34,23 @@ public sealed class DockerStandbyLeaseTests
         var (job, _) = await first.RunAsync("script: [\"echo on my own standby\"]");
         Assert.Equal("passed", await job.Outcome);
         Assert.Contains($"started:{standby[..12]}", job.Events);
+    }
+
+    [Fact]
+    public async Task A_standby_whose_start_outlasts_its_lease_is_not_swept_away_by_its_own_worker()
+    {
+        await using var proxy = EngineProxy.Start();
+        await using var worker = await DockerHarness.CreateAsync(o => o with { EndpointUri = proxy.Endpoint, StandbyCount = 1, StandbyLeaseTime = Lease });
+        var start = proxy.Hold("/containers/[0-9a-f]+/start");
+        var fill = worker.Backend.Standby!.FillAsync(CancellationToken.None);
+        await start.Seen.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        // The lease in its name lapses while the engine starts it (a busy host), and the upkeep sweeps the host meanwhile.
+        await WaitUntilPastAsync(DateTimeOffset.UtcNow + Lease + Lease);
+        start.Release();
+        await fill;
+
+        var standby = Assert.Single(worker.Backend.Standby.Ready);
+        Assert.Equal(standby, Assert.Single(await worker.ContainersAsync()).ID);
     }
 
     [Fact]
@@ -82,6 +100,24 @@ public sealed class DockerStandbyLeaseTests
 
         Assert.Contains($"started:{standby[..12]}", job.Events);
         Assert.Equal("passed", await job.Outcome);
+    }
+
+    [Fact]
+    public async Task The_upkeep_leaves_a_gone_workers_standby_to_the_first_sweep_however_slow_that_is()
+    {
+        await using var successor = await DockerHarness.CreateAsync(o => o with { StandbyCount = 0 });
+        var standby = await LeaveStandbyOfGoneWorkerAsync(successor.Fleet, o => o);
+        await using var proxy = EngineProxy.Start();
+        await using var next = await DockerHarness.CreateAsync(o => o with { EndpointUri = proxy.Endpoint, StandbyCount = 1, StandbyLeaseTime = Lease },
+            joinFleet: successor.Fleet);
+        var firstLook = proxy.Hold("/containers/json");
+        var fill = next.Backend.Standby!.FillAsync(CancellationToken.None);
+        await firstLook.Seen.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await WaitUntilPastAsync(DateTimeOffset.UtcNow + Lease); // the upkeep's quarter-lease rounds come and go while the first look hangs
+        firstLook.Release();
+        await fill;
+
+        Assert.Equal(standby, Assert.Single(next.Backend.Standby.Ready));
     }
 
     [Fact]

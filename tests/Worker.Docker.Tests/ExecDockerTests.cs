@@ -90,7 +90,7 @@ public sealed class ExecDockerTests(ITestOutputHelper output) : IAsyncLifetime
         var standby = await StandbyOfKilledWorkerAsync();
         await WaitUntilLeaseLapsedAsync(standby);
 
-        await using var next = WorkerProcess.Start(Env(("WORKER_PROVIDER_NAME", "docker"), ("WORKER_DOCKER_STANDBY", "1"), ("WORKER_DOCKER_STANDBY_LEASE", "2s")), _dir, "run");
+        await using var next = WorkerProcess.Start(Env(("WORKER_PROVIDER_NAME", "docker"), ("WORKER_DOCKER_STANDBY", "1"), ("WORKER_DOCKER_STANDBY_LEASE", "5s")), _dir, "run");
         await next.UntilAsync(() => next.Stderr.Contains($"Took over idle standby container {standby.ID[..12]}", StringComparison.Ordinal),
             "the next worker takes the standby over", TimeSpan.FromSeconds(60));
         var containers = await DockerEngine.ContainersOfFleetAsync(_fleet);
@@ -101,11 +101,11 @@ public sealed class ExecDockerTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Empty(await DockerEngine.ContainersOfFleetAsync(_fleet));
     }
 
-    /// <summary>A <c>worker run</c> with one standby (a lease of 2 s), killed with SIGKILL once the standby runs: no drain, nothing removed.</summary>
+    /// <summary>A <c>worker run</c> with one standby (a lease of 5 s), killed with SIGKILL once the standby runs: no drain, nothing removed.</summary>
     private async Task<global::Docker.DotNet.Models.ContainerListResponse> StandbyOfKilledWorkerAsync()
     {
         await DockerEngine.EnsureAvailableAsync();
-        await using var worker = WorkerProcess.Start(Env(("WORKER_PROVIDER_NAME", "docker"), ("WORKER_DOCKER_STANDBY", "1"), ("WORKER_DOCKER_STANDBY_LEASE", "2s")), _dir, "run");
+        await using var worker = WorkerProcess.Start(Env(("WORKER_PROVIDER_NAME", "docker"), ("WORKER_DOCKER_STANDBY", "1"), ("WORKER_DOCKER_STANDBY_LEASE", "5s")), _dir, "run");
         await Eventually.TrueAsync(async () => (await DockerEngine.ContainersOfFleetAsync(_fleet)).Any(c => c.State == "running"),
             "the worker's standby container runs", TimeSpan.FromSeconds(60), gaveUp: () => worker.HasExited, explain: () => worker.Stderr);
         worker.Kill();
