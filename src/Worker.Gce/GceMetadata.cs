@@ -56,19 +56,21 @@ public static class GceMetadata
             request.Headers.Add("Metadata-Flavor", "Google");
             try
             {
-                using var response = http.Send(request);
+                // Async underneath: the synchronous Send could hand back a response whose content its
+                // timeout had already disposed when the answer came close to the deadline.
+                using var response = http.SendAsync(request).GetAwaiter().GetResult();
                 if (response.IsSuccessStatusCode)
                 {
-                    return new StreamReader(response.Content.ReadAsStream()).ReadToEnd().Trim();
+                    return response.Content.ReadAsStringAsync().GetAwaiter().GetResult().Trim();
                 }
                 if ((int)response.StatusCode < 500)
                 {
                     return null;
                 }
             }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException or ObjectDisposedException)
             {
-                // Unreachable or too slow this time.
+                // Unreachable, too slow or cut off this time.
             }
         }
         return null;
