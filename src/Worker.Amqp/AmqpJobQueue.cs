@@ -281,7 +281,7 @@ public sealed class AmqpJobQueue : IJobQueue
             return;
         }
         _logger.LogInformation("Job {JobId} waited {Wait} for this worker's processor, still busy with its last machine; giving it back to the queue",
-            job.Payload.JobId, Options.HandBackAfter);
+            job.Spec.JobId, Options.HandBackAfter);
         Forget(job, ackLost: false);
         await subscription.StepAsideAsync(job);
         inbox.TryWrite(null);
@@ -296,9 +296,9 @@ public sealed class AmqpJobQueue : IJobQueue
     {
         lock (_lock)
         {
-            if (_running.TryGetValue(job.Payload.JobId, out var runs) && runs.Remove(job) && runs.Count == 0)
+            if (_running.TryGetValue(job.Spec.JobId, out var runs) && runs.Remove(job) && runs.Count == 0)
             {
-                _running.Remove(job.Payload.JobId);
+                _running.Remove(job.Spec.JobId);
             }
             if (ackLost)
             {

@@ -57,6 +57,20 @@ public abstract class DockerInstance : IInstance
         }
     }
 
+    public async Task UploadFileAsync(string path, Stream content, UnixFileMode mode, CancellationToken ct)
+    {
+        using var archive = await FileArchive.CreateAsync(path, content, mode, ct);
+        try
+        {
+            await Client.Containers.ExtractArchiveToContainerAsync(ContainerId,
+                new CopyToContainerParameters { Path = FileArchive.ExtractTo }, archive, ct);
+        }
+        catch (Exception e) when (DockerFailures.HostLevel(e, Endpoint) is { } hostFailure)
+        {
+            throw hostFailure;
+        }
+    }
+
     public async Task<RunResult> RunScriptAsync(IJobLogWriter log, CancellationToken ct)
     {
         try

@@ -64,7 +64,7 @@ public sealed class FileJobQueueTests : IDisposable
 
         await foreach (var job in queue.ReceiveAsync(CancellationToken.None))
         {
-            Assert.Equal(2, job.Payload.JobId);
+            Assert.Equal(2, job.Spec.JobId);
             break;
         }
         Assert.True(File.Exists(queue.PathOf(FileJobQueue.Dead, "1.json")));
@@ -105,7 +105,7 @@ public sealed class FileJobQueueTests : IDisposable
         {
             await foreach (var job in q.ReceiveAsync(cts.Token))
             {
-                taken.Add(job.Payload.JobId);
+                taken.Add(job.Spec.JobId);
                 if (taken.Count >= 40)
                 {
                     await cts.CancelAsync();

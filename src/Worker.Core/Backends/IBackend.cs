@@ -40,6 +40,14 @@ public interface IInstance : IAsyncDisposable
     Task UploadScriptAsync(string script, CancellationToken ct);
 
     /// <summary>
+    /// Copies <paramref name="content"/> to <paramref name="path"/> (absolute, its directories made)
+    /// inside the machine with <paramref name="mode"/>, before the script runs: what a job's script
+    /// needs beside it (the Cirrus agent). A backend whose machines take no files refuses.
+    /// </summary>
+    Task UploadFileAsync(string path, Stream content, UnixFileMode mode, CancellationToken ct) =>
+        throw new NotSupportedException($"machines of this backend ({GetType().Name}) can't take files");
+
+    /// <summary>
     /// Runs the uploaded script with its output streamed into <paramref name="log"/>. When
     /// <paramref name="ct"/> fires, the script and everything it started is killed at once and this
     /// throws <see cref="OperationCanceledException"/>. <c>Completed=false</c> means the machine or

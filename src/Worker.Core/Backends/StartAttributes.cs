@@ -39,10 +39,18 @@ public sealed record StartAttributes
     /// <summary>Whether the job asks for a privileged machine (<c>config.privileged</c>).</summary>
     public bool Privileged { get; init; }
 
+    /// <summary>
+    /// The script runs with this worker's environment (less its own <c>WORKER_*</c> settings) instead
+    /// of a clean one, where the backend runs scripts on this host (local): a Cirrus task with isolation
+    /// none gets the environment its agent has under cirrus-cli. Never from a job's payload.
+    /// </summary>
+    public bool InheritEnvironment { get; init; }
+
     /// <summary>Labels for the machine: fleet, job id, worker host, creation time and deadline.</summary>
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
 
-    public static StartAttributes From(JobPayload payload, StartDefaults defaults, TimeSpan hardTimeout, MachineLabels labels)
+    /// <summary>What the payload asks for; the pipeline adds the hard timeout and the labels.</summary>
+    public static StartAttributes From(JobPayload payload, StartDefaults defaults)
     {
         var config = payload.Config;
         return new StartAttributes
@@ -56,13 +64,11 @@ public sealed record StartAttributes
             Os = JobPayload.Str(config["os"]) ?? defaults.Os,
             VmSize = payload.VmSize,
             RepositorySlug = payload.RepositorySlug,
-            HardTimeout = hardTimeout,
             Cpus = payload.Cpus,
             Memory = payload.Memory,
             Disk = payload.Disk,
             Volumes = payload.Volumes,
             Privileged = config["privileged"] is JsonValue p && p.TryGetValue<bool>(out var priv) && priv,
-            Labels = labels.For(payload.JobId, hardTimeout),
         };
     }
 }

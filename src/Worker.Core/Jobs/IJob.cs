@@ -3,11 +3,15 @@ namespace Worker.Core.Jobs;
 /// <summary>
 /// A job and its conversation with whoever queued it. Each transition is reported once:
 /// received, started, then exactly one of finish, requeue or dead-letter (which also acknowledge
-/// the job to its queue).
+/// the job to its queue), then ended once its machine is gone.
 /// </summary>
 public interface IJob
 {
-    JobPayload Payload { get; }
+    /// <summary>What the pipeline runs.</summary>
+    JobSpec Spec { get; }
+
+    /// <summary>Whether the job can go back to its queue; false where the queue has no way back (a Cirrus task): a requeue verdict errors it instead.</summary>
+    bool CanRequeue { get; }
 
     /// <summary>How often the job was requeued after infrastructure failures so far.</summary>
     int RequeueCount { get; }
@@ -16,7 +20,8 @@ public interface IJob
 
     Task StartedAsync(string instanceId, CancellationToken ct);
 
-    Task FinishAsync(FinishState state, CancellationToken ct);
+    /// <param name="reason">Why, when the state is not the script's own result (a time limit, a refusal, a machine that failed).</param>
+    Task FinishAsync(FinishState state, string? reason, CancellationToken ct);
 
     /// <summary>Gives the job back to the queue. <paramref name="counted"/> is false for requeues
     /// that are not the job's fault, such as a worker shutting down.</summary>
@@ -27,10 +32,16 @@ public interface IJob
     /// <paramref name="reason"/> where unusable payloads go (AMQP's <c>QUEUE.dead</c>, the file queue's
     /// <c>dead.d</c>). A transport without such a place only reports it errored.
     /// </summary>
-    Task DeadLetterAsync(string reason, CancellationToken ct) => FinishAsync(FinishState.Errored, ct);
+    Task DeadLetterAsync(string reason, CancellationToken ct) => FinishAsync(FinishState.Errored, reason, ct);
 
     /// <summary>Opens where this job's numbered log parts go.</summary>
     Task<ILogPartSink> OpenLogAsync(CancellationToken ct);
+
+    /// <summary>
+    /// Called once, last, on every path: the job's result was reported and its machine, if it got
+    /// one, is gone (a Cirrus task says <c>TaskStopped</c> here, never before).
+    /// </summary>
+    Task EndedAsync(CancellationToken ct);
 }
 
 /// <summary>Receives a job's log parts in order, numbered from 0 without gaps; the last has <c>Final</c>.</summary>

@@ -13,10 +13,13 @@ public abstract class JobBase : IJob
     protected JobBase(JobPayload payload, int requeueCount)
     {
         Payload = payload;
+        Spec = JobSpec.Of(payload);
         RequeueCount = requeueCount;
     }
 
     public JobPayload Payload { get; }
+    public JobSpec Spec { get; }
+    public bool CanRequeue => true;
     public int RequeueCount { get; }
     public DateTimeOffset? ReceivedAt { get; private set; }
     public DateTimeOffset? StartedAt { get; private set; }
@@ -44,7 +47,7 @@ public abstract class JobBase : IJob
         return OnStartedAsync(instanceId, ct);
     }
 
-    public Task FinishAsync(FinishState state, CancellationToken ct)
+    public Task FinishAsync(FinishState state, string? reason, CancellationToken ct)
     {
         if (Interlocked.Exchange(ref _ended, 1) != 0)
         {
@@ -76,6 +79,9 @@ public abstract class JobBase : IJob
     }
 
     public abstract Task<ILogPartSink> OpenLogAsync(CancellationToken ct);
+
+    /// <summary>A travis job's conversation is over with its finish, requeue or dead letter.</summary>
+    public Task EndedAsync(CancellationToken ct) => Task.CompletedTask;
 
     protected abstract Task OnReceivedAsync(CancellationToken ct);
     protected abstract Task OnStartedAsync(string instanceId, CancellationToken ct);

@@ -83,7 +83,29 @@ public static class OutcomePolicy
     /// <param name="requeueCount">Counted requeues of the job so far.</param>
     /// <param name="maxRequeues"><c>WORKER_MAX_REQUEUES</c>.</param>
     /// <param name="singleHost">No other host could take the job (<c>worker exec</c>): a host failure ends it at once.</param>
-    public static Verdict Decide(JobOutcome outcome, int requeueCount, int maxRequeues, bool singleHost = false) => outcome switch
+    /// <param name="canRequeue">False for a job its queue can't take back (a Cirrus task): what would requeue it errors it, saying why.</param>
+    public static Verdict Decide(JobOutcome outcome, int requeueCount, int maxRequeues, bool singleHost = false, bool canRequeue = true)
+    {
+        var verdict = DecideForQueue(outcome, requeueCount, maxRequeues, singleHost);
+        if (canRequeue || !verdict.Requeue)
+        {
+            return verdict;
+        }
+        return verdict with
+        {
+            State = FinishState.Errored,
+            Requeue = false,
+            RequeueCounted = false,
+            Message = outcome switch
+            {
+                JobOutcome.Infrastructure i => $"The job could not be run: {i.Reason}",
+                JobOutcome.HostFailure h => $"This host can't run jobs now: {h.Reason}",
+                _ => "This worker is shutting down; the job was stopped.",
+            },
+        };
+    }
+
+    private static Verdict DecideForQueue(JobOutcome outcome, int requeueCount, int maxRequeues, bool singleHost) => outcome switch
     {
         JobOutcome.Exited { ExitCode: 0 } => new(FinishState.Passed, false, false, 0, null, HostSignal.Working),
         JobOutcome.Exited { ExitCode: 1 } => new(FinishState.Failed, false, false, 1, null, HostSignal.Working),

@@ -16,8 +16,13 @@ namespace Worker.Core.Pipeline;
 /// requeued job's machine is stopped before the job goes back to the queue. The run is total:
 /// whatever fails, and however, becomes an outcome that is reported. The teardown
 /// (close the log, report, stop the machine) runs on a fresh token under one teardown timeout in
-/// total, also when the worker is shutting down (then within the stop window's share).
+/// total, also when the worker is shutting down (then within the stop window's share). Last, on
+/// every path, the job hears that it ended.
 /// </summary>
+/// <param name="backend">The worker's own backend: every job that names none runs on it.</param>
+/// <param name="breaker">This host's circuit breaker; told what the outcomes of jobs on <paramref name="backend"/> say about it.</param>
+/// <param name="backends">The other backends jobs may name (a Cirrus task's isolation); null: none.</param>
+/// <param name="readers">Readers of payloads that carry more than a travis job (fleet mode's Cirrus tasks).</param>
 public sealed class JobPipeline(
     WorkerOptions options,
     IBackend backend,
@@ -26,7 +31,9 @@ public sealed class JobPipeline(
     MachineLabels labels,
     ILogger<JobPipeline> logger,
     HostCircuitBreaker? breaker = null,
-    TimeProvider? clock = null)
+    TimeProvider? clock = null,
+    BackendCatalog? backends = null,
+    IReadOnlyList<IPayloadReader>? readers = null)
 {
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
     private readonly ShutdownBudget _shutdown = ShutdownBudget.For(options);
@@ -40,8 +47,8 @@ public sealed class JobPipeline(
     /// <returns>The verdict that was reported.</returns>
     public async Task<Verdict> RunAsync(IJob job, ProcessorStatus status, CancellationToken stopToken)
     {
-        var payload = job.Payload;
-        var jobId = payload.JobId;
+        var spec = job.Spec;
+        var jobId = spec.JobId;
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = jobId });
         using var cancel = cancellations.Subscribe(jobId);
         using var jobCts = CancellationTokenSource.CreateLinkedTokenSource(stopToken, cancel.Token);
@@ -50,35 +57,37 @@ public sealed class JobPipeline(
 
         JobOutcome outcome;
         JobLogWriter? log = null;
+        IBackend? machineBackend = null;
         try
         {
-            var hardLimit = payload.HardLimit ?? options.HardLimit;
-            var silenceLimit = payload.LogSilence ?? options.LogSilence;
-
             status.Enter(jobId, JobSteps.GenerateScript);
-            var script = await GenerateScriptAsync(payload, ct);
+            spec = Read(spec);
+            var hardLimit = spec.HardLimit ?? options.HardLimit;
+            var silenceLimit = spec.LogSilence ?? options.LogSilence;
+            var script = await GenerateScriptAsync(spec, ct);
 
             status.Enter(jobId, JobSteps.Received);
             await ReportAsync(() => job.ReceivedAsync(ct), "received");
 
             status.Enter(jobId, JobSteps.OpenLog);
             var sink = await job.OpenLogAsync(ct);
-            log = new JobLogWriter(sink, jobId, payload.SecretValues, options.MaxLog, options.PartSize, options.FlushInterval, _clock);
+            log = new JobLogWriter(sink, jobId, spec.Secrets, options.MaxLog, options.PartSize, options.FlushInterval, _clock);
 
             status.Enter(jobId, JobSteps.StartInstance);
-            var attributes = StartAttributes.From(payload, options.Defaults, hardLimit, labels);
-            var instance = await StartInstanceAsync(attributes, log, ct);
+            var attributes = spec.Machine(options.Defaults) with { JobId = jobId, HardTimeout = hardLimit, Labels = labels.For(jobId, hardLimit) };
+            var (instance, chosen) = await StartInstanceAsync(spec, attributes, log, ct);
+            machineBackend = chosen;
             // The job's owner hears its result first (unless the job is requeued); the machine goes
             // after, on this processor's time (it takes no other job until then), as travis-worker
             // does. A crash here leaves a labelled machine that the cleanup sidecar removes.
             teardown.Push($"stop machine {instance.Id}", t => StopInstanceAsync(instance, jobId, status, t));
 
             status.Enter(jobId, JobSteps.UploadScript);
-            await WithTimeoutAsync(options.Upload, ct, t => instance.UploadScriptAsync(script, t), "uploading the script");
+            await WithTimeoutAsync(options.Upload, ct, t => UploadAsync(instance, script, t), "uploading the script");
 
             status.Enter(jobId, JobSteps.Started);
             await ReportAsync(() => job.StartedAsync(instance.Id, ct), "started");
-            await log.WriteWorkerMessageAsync(WorkerInfo(instance), ct);
+            await log.WriteWorkerMessageAsync(WorkerInfo(instance, chosen), ct);
 
             status.Enter(jobId, JobSteps.RunScript);
             outcome = await RunScriptAsync(instance, log, hardLimit, silenceLimit, ct);
@@ -88,10 +97,14 @@ public sealed class JobPipeline(
             outcome = Classify(e, cancel, stopToken);
         }
 
-        var verdict = OutcomePolicy.Decide(outcome, job.RequeueCount, options.Requeues, options.SingleHost);
+        var verdict = OutcomePolicy.Decide(outcome, job.RequeueCount, options.Requeues, options.SingleHost, job.CanRequeue);
         logger.LogInformation("Job {JobId} outcome {Outcome}: {Verdict}", jobId, outcome, Describe(verdict));
         // Before the requeue is reported, so a host that just broke stops taking jobs before this one is back in the queue.
-        breaker?.Record(verdict.Host, outcome is JobOutcome.HostFailure failure ? failure.Reason : outcome.ToString());
+        // Only its own backend's: the breaker probes that one.
+        if (machineBackend is null || machineBackend == backend)
+        {
+            breaker?.Record(verdict.Host, outcome is JobOutcome.HostFailure failure ? failure.Reason : outcome.ToString());
+        }
 
         // One budget for the whole teardown; a worker being stopped has the stop window's share at most.
         if (stopToken.IsCancellationRequested)
@@ -102,7 +115,7 @@ public sealed class JobPipeline(
         {
             // The job ended before its log was opened (e.g. no script): its owner still gets the reason.
             JobLogWriter? late = null;
-            if (await teardown.RunAsync("open the log to say why the job ended", async t => late = await OpenLogAsync(job, t)))
+            if (await teardown.RunAsync("open the log to say why the job ended", async t => late = await OpenLogAsync(job, spec, t)))
             {
                 log = late;
             }
@@ -131,6 +144,7 @@ public sealed class JobPipeline(
         await teardown.RunAsync($"report {Describe(verdict)}", t => ReportResultAsync(job, verdict, outcome, t));
 
         await teardown.UnwindAsync();
+        await EndAsync(job);
         return verdict;
     }
 
@@ -140,19 +154,61 @@ public sealed class JobPipeline(
     /// </summary>
     public async Task SettleAbandonedAsync(IJob job, Exception failure)
     {
-        logger.LogError(failure, "Job {JobId}: the pipeline failed; reporting it errored", job.Payload.JobId);
+        logger.LogError(failure, "Job {JobId}: the pipeline failed; reporting it errored", job.Spec.JobId);
         using var teardown = new CleanupStack(options.Teardown, _clock, logger);
         await teardown.RunAsync("report errored", async t =>
         {
             try
             {
-                await job.FinishAsync(FinishState.Errored, t);
+                await job.FinishAsync(FinishState.Errored, "the worker failed to run the job: " + failure.Message, t);
             }
             catch (InvalidOperationException)
             {
                 // Its result was reported before the failure: nothing is held.
             }
         });
+        await EndAsync(job);
+    }
+
+    /// <summary>The job's own budget bounds it (a Cirrus task's TaskStopped may wait for a server that is away).</summary>
+    private async Task EndAsync(IJob job)
+    {
+        try
+        {
+            await job.EndedAsync(CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Job {JobId}: telling it that it ended failed", job.Spec.JobId);
+        }
+    }
+
+    /// <summary>The spec a reader finds in the job's payload, else the job's own.</summary>
+    private JobSpec Read(JobSpec spec)
+    {
+        if (spec.Payload is not { } payload)
+        {
+            return spec;
+        }
+        foreach (var reader in readers ?? [])
+        {
+            if (reader.Read(payload) is { } read)
+            {
+                return read;
+            }
+        }
+        return spec;
+    }
+
+    /// <summary>The files first, so the script finds them.</summary>
+    private static async Task UploadAsync(IInstance instance, JobScript script, CancellationToken ct)
+    {
+        foreach (var file in script.Files)
+        {
+            await using var content = File.OpenRead(file.SourcePath);
+            await instance.UploadFileAsync(file.Path, content, file.Mode, ct);
+        }
+        await instance.UploadScriptAsync(script.Text, ct);
     }
 
     private static Task ReportResultAsync(IJob job, Verdict verdict, JobOutcome outcome, CancellationToken ct) =>
@@ -160,7 +216,7 @@ public sealed class JobPipeline(
         {
             { DeadLetter: true } => job.DeadLetterAsync(verdict.Message ?? outcome.ToString(), ct),
             { Requeue: true } => job.RequeueAsync(verdict.Message ?? outcome.ToString(), verdict.RequeueCounted, ct),
-            _ => job.FinishAsync(verdict.State ?? FinishState.Errored, ct),
+            _ => job.FinishAsync(verdict.State ?? FinishState.Errored, verdict.Message, ct),
         };
 
     private static async Task CloseLogAsync(JobLogWriter log, CancellationToken ct)
@@ -188,17 +244,17 @@ public sealed class JobPipeline(
         }
     }
 
-    private async Task<JobLogWriter> OpenLogAsync(IJob job, CancellationToken ct)
+    private async Task<JobLogWriter> OpenLogAsync(IJob job, JobSpec spec, CancellationToken ct)
     {
         var sink = await job.OpenLogAsync(ct);
-        return new JobLogWriter(sink, job.Payload.JobId, job.Payload.SecretValues, options.MaxLog, options.PartSize, options.FlushInterval, _clock);
+        return new JobLogWriter(sink, spec.JobId, spec.Secrets, options.MaxLog, options.PartSize, options.FlushInterval, _clock);
     }
 
-    private async Task<string> GenerateScriptAsync(JobPayload payload, CancellationToken ct)
+    private async Task<JobScript> GenerateScriptAsync(JobSpec spec, CancellationToken ct)
     {
         try
         {
-            return await scripts.GenerateAsync(payload, ct);
+            return await spec.Script.GenerateAsync(scripts, ct);
         }
         catch (ScriptGenerationException e)
         {
@@ -206,12 +262,13 @@ public sealed class JobPipeline(
         }
     }
 
-    private async Task<IInstance> StartInstanceAsync(StartAttributes attributes, JobLogWriter log, CancellationToken ct)
+    private async Task<(IInstance Instance, IBackend Backend)> StartInstanceAsync(JobSpec spec, StartAttributes attributes, JobLogWriter log, CancellationToken ct)
     {
         var progress = new LogProgress(log);
         try
         {
-            return await WithTimeoutAsync(options.Startup, ct, t => backend.StartAsync(attributes, progress, t), "starting the machine");
+            var chosen = BackendFor(spec);
+            return (await WithTimeoutAsync(options.Startup, ct, t => chosen.StartAsync(attributes, progress, t), "starting the machine"), chosen);
         }
         catch (JobRefusedException e)
         {
@@ -335,13 +392,20 @@ public sealed class JobPipeline(
         }
     }
 
-    private string WorkerInfo(IInstance instance)
+    private IBackend BackendFor(JobSpec spec) => spec.Backend switch
+    {
+        null => backend,
+        var name when name == backend.Name => backend,
+        var name => backends?.For(name) ?? throw new JobRefusedException($"this worker runs jobs on backend '{backend.Name}' only, not '{name}'"),
+    };
+
+    private string WorkerInfo(IInstance instance, IBackend chosen)
     {
         var now = _clock.GetUtcNow().ToString("u", CultureInfo.InvariantCulture);
         return "travis_fold:start:worker_info\r\u001b[0K\u001b[33;1mWorker information\u001b[0m\n" +
                $"hostname: {options.Host}\n" +
                $"version: {WorkerVersion.Text}\n" +
-               $"instance: {instance.Id} {instance.ImageName} (via {backend.Name})\n" +
+               $"instance: {instance.Id} {instance.ImageName} (via {chosen.Name})\n" +
                $"startup: {now}\n" +
                "travis_fold:end:worker_info\r\u001b[0K\n";
     }

@@ -72,10 +72,20 @@ public sealed class FakeBackend(FakeOptions options) : IBackend
         public string ImageName => "fake";
         public string? Script { get; private set; }
 
+        /// <summary>The files copied in (path, content, mode).</summary>
+        public ConcurrentDictionary<string, (byte[] Content, UnixFileMode Mode)> Files { get; } = new();
+
         public Task UploadScriptAsync(string script, CancellationToken ct)
         {
             Script = script;
             return Task.CompletedTask;
+        }
+
+        public async Task UploadFileAsync(string path, Stream content, UnixFileMode mode, CancellationToken ct)
+        {
+            using var copy = new MemoryStream();
+            await content.CopyToAsync(copy, ct);
+            Files[path] = (copy.ToArray(), mode);
         }
 
         public async Task<RunResult> RunScriptAsync(IJobLogWriter log, CancellationToken ct)

@@ -11,17 +11,20 @@ public sealed class LocalInstance : IInstance
     private readonly string? _user;
     private readonly Func<Exception, BackendFailureException> _unwritable;
     private readonly JobCgroup? _cgroup;
+    private readonly bool _inheritEnvironment;
     private int _sessionId;
 
     /// <param name="unwritable">What a failed write into the build root means (the backend names the root and the setting).</param>
     /// <param name="cgroup">The job's own cgroup, which the script joins before it starts; null: the session alone holds it.</param>
-    public LocalInstance(string id, string dir, string? user, Func<Exception, BackendFailureException> unwritable, JobCgroup? cgroup = null)
+    /// <param name="inheritEnvironment">Run the script with the worker's environment, less its settings (see <see cref="StartAttributes.InheritEnvironment"/>).</param>
+    public LocalInstance(string id, string dir, string? user, Func<Exception, BackendFailureException> unwritable, JobCgroup? cgroup = null, bool inheritEnvironment = false)
     {
         Id = id;
         _dir = dir;
         _user = user;
         _unwritable = unwritable;
         _cgroup = cgroup;
+        _inheritEnvironment = inheritEnvironment;
     }
 
     /// <summary>
@@ -88,13 +91,24 @@ public sealed class LocalInstance : IInstance
         {
             start.ArgumentList.Add(a);
         }
-        // A clean environment: the worker's own settings (broker URIs, tokens) never reach a job.
-        start.Environment.Clear();
-        start.Environment["PATH"] = Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin";
-        start.Environment["HOME"] = _dir;
-        start.Environment["LANG"] = "C.UTF-8";
-        start.Environment["TERM"] = "xterm";
-        start.Environment["USER"] = _user ?? Environment.UserName;
+        if (_inheritEnvironment)
+        {
+            // The worker's own settings (broker URIs, tokens) still never reach a job.
+            foreach (var key in start.Environment.Keys.Where(IsWorkerSetting).ToList())
+            {
+                start.Environment.Remove(key);
+            }
+        }
+        else
+        {
+            // A clean environment: the worker's own settings (broker URIs, tokens) never reach a job.
+            start.Environment.Clear();
+            start.Environment["PATH"] = Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin";
+            start.Environment["HOME"] = _dir;
+            start.Environment["LANG"] = "C.UTF-8";
+            start.Environment["TERM"] = "xterm";
+            start.Environment["USER"] = _user ?? Environment.UserName;
+        }
 
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {start.FileName}");
         Volatile.Write(ref _sessionId, process.Id);
@@ -151,6 +165,9 @@ public sealed class LocalInstance : IInstance
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private static bool IsWorkerSetting(string key) =>
+        key.StartsWith("WORKER_", StringComparison.Ordinal) || key.StartsWith("TRAVIS_WORKER_", StringComparison.Ordinal);
 
     private static async Task RunQuietlyAsync(string file, string[] args, CancellationToken ct)
     {

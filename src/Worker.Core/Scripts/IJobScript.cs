@@ -1,0 +1,20 @@
+namespace Worker.Core.Scripts;
+
+/// <summary>
+/// Where a job's script comes from. Made before any machine exists, so a job whose script can't be
+/// made gets none; <see cref="ScriptGenerationException"/> errors the job with its message.
+/// </summary>
+public interface IJobScript
+{
+    /// <param name="generator">The worker's generator (built-in, or <c>WORKER_BUILD_API_URI</c>), for scripts made from a travis payload.</param>
+    Task<JobScript> GenerateAsync(IScriptGenerator generator, CancellationToken ct);
+}
+
+/// <summary>The bash script a machine runs, and the files copied into the machine before it runs (e.g. the Cirrus agent).</summary>
+public sealed record JobScript(string Text, IReadOnlyList<MachineFile> Files)
+{
+    public JobScript(string text) : this(text, []) { }
+}
+
+/// <summary>A file of this host copied to <paramref name="Path"/> (absolute) inside the machine, with <paramref name="Mode"/>.</summary>
+public sealed record MachineFile(string Path, string SourcePath, UnixFileMode Mode);
