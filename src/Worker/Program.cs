@@ -8,6 +8,7 @@ var root = new RootCommand("worker: takes CI jobs from a queue, boots a fresh ma
     SubmitCommand.Create(),
     ConfigCommand.Create(),
     CleanupCommand.Create(),
+    CirrusCommand.Create(),
 };
 // Signals are the commands' business (drain, cancel); System.CommandLine must not take them over.
 return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

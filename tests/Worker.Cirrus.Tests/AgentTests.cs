@@ -118,20 +118,21 @@ public sealed class AgentTests : IDisposable
     }
 
     [Fact]
-    public async Task None_runs_the_cached_agent_in_its_working_directory_with_the_workers_environment_only()
+    public async Task None_runs_the_cached_agent_in_a_fresh_working_directory_with_the_workers_environment_only()
     {
         var cache = new AgentBinaries(_cacheRoot, CirrusOptions.DefaultAgentUrl, _http);
         var fake = FakeAgent.InstallInCache(cache, AgentVersion.Default, exitCode: 0);
-        var temporaryRoot = Directory.CreateTempSubdirectory("cirrus-tmp-").FullName;
-        using var directory = NoneWorkingDirectory.Create(temporaryRoot);
-        var launch = AgentLaunch.None(Task1, await cache.ResolveAsync(AgentVersion.Default, HostPlatform.Os, HostPlatform.Arch, CancellationToken.None), directory.Path);
+        var machine = Directory.CreateTempSubdirectory("cirrus-machine-").FullName;
+        var launch = AgentLaunch.None(Task1, await cache.ResolveAsync(AgentVersion.Default, HostPlatform.Os, HostPlatform.Arch, CancellationToken.None));
 
-        var exitCode = await RunScriptAsync(launch.ToScript(), ("WORKER_MARKER", "from-the-worker"));
+        var exitCode = await RunScriptAsync(launch.ToScript(), machine, ("WORKER_MARKER", "from-the-worker"));
 
         Assert.Equal(0, exitCode);
         Assert.Equal(["agent", "-api-endpoint", "http://127.0.0.1:6000", "-server-token", "server-secret-s3cr3t", "-client-token", "client-secret-c0de",
-            "-task-id", "1234", "-pre-created-working-dir", Path.Combine(temporaryRoot, "cirrus-build")], fake.Arguments);
-        Assert.Equal(Path.Combine(temporaryRoot, "cirrus-build"), fake.WorkingDirectory);
+            "-task-id", "1234", "-pre-created-working-dir", Path.Combine(machine, "cirrus-build")], fake.Arguments);
+        Assert.Equal(Path.Combine(machine, "cirrus-build"), fake.WorkingDirectory);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute,
+            File.GetUnixFileMode(Path.Combine(machine, "cirrus-build")) & (UnixFileMode)0x1FF);
         Assert.Equal("from-the-worker", fake.Environment["WORKER_MARKER"]);
         Assert.DoesNotContain("TRACEPARENT", fake.Environment.Keys);
         Assert.DoesNotContain("CIRRUS_SENTRY_TAGS", fake.Environment.Keys);
@@ -142,9 +143,8 @@ public sealed class AgentTests : IDisposable
     public async Task The_agents_exit_code_is_the_scripts()
     {
         var fake = FakeAgent.Install(Path.Combine(_cacheRoot, "agent-exits-3"), exitCode: 3);
-        using var directory = NoneWorkingDirectory.Create(Directory.CreateTempSubdirectory("cirrus-tmp-").FullName);
 
-        Assert.Equal(3, await RunScriptAsync(AgentLaunch.None(Task1, fake.Path, directory.Path).ToScript()));
+        Assert.Equal(3, await RunScriptAsync(AgentLaunch.None(Task1, fake.Path).ToScript(), Directory.CreateTempSubdirectory("cirrus-machine-").FullName));
     }
 
     [Fact]
@@ -197,26 +197,10 @@ public sealed class AgentTests : IDisposable
         Assert.Contains("-server-token \"a\\\"b\\$c\\`d\\\\e\"", AgentLaunch.Vm(IsolationKind.Vetu, odd, "vm", null).ToShellInput(), StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void The_none_working_directory_is_cirrus_build_then_a_fresh_one_and_goes_away()
+    /// <summary>Runs the script as the local backend does: in the machine's directory.</summary>
+    private static async Task<int> RunScriptAsync(string script, string machine, params (string Name, string Value)[] environment)
     {
-        var root = Directory.CreateTempSubdirectory("cirrus-tmp-").FullName;
-        var first = NoneWorkingDirectory.Create(root);
-        var second = NoneWorkingDirectory.Create(root);
-
-        Assert.Equal(Path.Combine(root, "cirrus-build"), first.Path);
-        Assert.StartsWith(Path.Combine(root, "cirrus-build-"), second.Path, StringComparison.Ordinal);
-        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(first.Path) & (UnixFileMode)0x1FF);
-
-        File.WriteAllText(Path.Combine(first.Path, "build.log"), "x");
-        first.Dispose();
-        second.Dispose();
-        Assert.Empty(Directory.GetFileSystemEntries(root));
-    }
-
-    private static async Task<int> RunScriptAsync(string script, params (string Name, string Value)[] environment)
-    {
-        var info = new ProcessStartInfo("bash", ["-c", script]) { RedirectStandardError = true };
+        var info = new ProcessStartInfo("bash", ["-c", script]) { RedirectStandardError = true, WorkingDirectory = machine };
         foreach (var (name, value) in environment)
         {
             info.Environment[name] = value;

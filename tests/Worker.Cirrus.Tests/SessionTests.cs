@@ -49,6 +49,8 @@ public class SessionTests
         Assert.Equal(["Register", "TaskStarted", "TaskStopped"], h.Cirrus.MethodsBesidesPoll);
         Assert.Equal(["agent", "-api-endpoint", h.Server.Endpoint, "-server-token", "server-4242", "-client-token", "client-4242", "-task-id", "4242",
             "-pre-created-working-dir", agent.WorkingDirectory], agent.Arguments);
+        Assert.StartsWith(h.LocalRoot + "/", agent.WorkingDirectory, StringComparison.Ordinal);
+        h.AssertNoSecretLogged("4242");
         foreach (var call in h.Cirrus.CallsTo("TaskStarted").Concat(h.Cirrus.CallsTo("TaskStopped")))
         {
             Assert.Equal("4242", call.Header("org.cirruslabs.task-id"));
@@ -59,7 +61,7 @@ public class SessionTests
         }
         Assert.Empty(h.Cirrus.CallsTo("TaskFailed"));
         await Eventually.TrueAsync(() => h.Session.Ledger.RunningTaskIds.Count == 0, "the task is no longer counted");
-        Assert.Equal(0, h.Runner.LiveMachines);
+        Assert.Equal(0, h.LiveMachines);
     }
 
     [Fact]
@@ -77,8 +79,8 @@ public class SessionTests
         Assert.Equal("the agent exited with code 1", failed.Message);
         Assert.Equal("7", h.Cirrus.CallsTo("TaskFailed")[0].Header("org.cirruslabs.task-id"));
         await Eventually.TrueAsync(() => h.Session.Ledger.RunningTaskIds.Count == 0, "the task is no longer counted");
-        Assert.Equal(0, h.Runner.LiveMachines);
-        Assert.Empty(Directory.GetFileSystemEntries(h.TemporaryRoot));
+        Assert.Equal(0, h.LiveMachines);
+        Assert.Empty(Directory.GetFileSystemEntries(h.LocalRoot));
     }
 
     [Fact]
@@ -139,7 +141,7 @@ public class SessionTests
         Assert.Equal("this Persistent Worker's security settings refuse the task: \"none\" isolation is not allowed by security.allowed-isolations (allowed: container)",
             ((TaskFailedRequest)h.Cirrus.CallsTo("TaskFailed")[0].Request).Message);
         Assert.All(h.Cirrus.CallsTo("Poll"), p => Assert.Empty(((PollRequest)p.Request).RunningTasks));
-        Assert.Equal(0, h.Runner.LiveMachines);
+        Assert.Equal(0, h.LiveMachines);
     }
 
     [Fact]
@@ -156,7 +158,7 @@ public class SessionTests
         await Eventually.TrueAsync(() => h.Cirrus.CallsTo("Poll").Count > pollsNow, "another poll");
 
         Assert.Equal(["Register", "TaskFailed", "TaskStopped"], h.Cirrus.MethodsBesidesPoll);
-        Assert.StartsWith("the Cirrus agent is not in ", ((TaskFailedRequest)h.Cirrus.CallsTo("TaskFailed")[0].Request).Message, StringComparison.Ordinal);
+        Assert.StartsWith("The build script could not be generated: the Cirrus agent is not in ", ((TaskFailedRequest)h.Cirrus.CallsTo("TaskFailed")[0].Request).Message, StringComparison.Ordinal);
         Assert.Contains("cirrus-9.9.9-", ((TaskFailedRequest)h.Cirrus.CallsTo("TaskFailed")[0].Request).Message, StringComparison.Ordinal);
         Assert.Empty(((PollRequest)h.Cirrus.CallsTo("Poll")[^1].Request).RunningTasks);
         Assert.Empty(h.Session.Ledger.RunningTaskIds);

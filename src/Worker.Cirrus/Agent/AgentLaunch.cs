@@ -9,24 +9,34 @@ namespace Worker.Cirrus.Agent;
 /// command line, the environment it gets and where it runs. The pipeline's script for a Cirrus task
 /// is one of the renderings below.
 /// </summary>
+/// <param name="WorkingDirectory">Made (0700) and entered by the script before the agent starts; relative to the machine's own directory when not absolute.</param>
+/// <param name="PreCreatedWorkingDirectory">The agent is told the working directory (<c>-pre-created-working-dir</c>, last on its command line).</param>
 public sealed record AgentLaunch(
     IReadOnlyList<string> Argv,
     IReadOnlyDictionary<string, string> Environment,
     bool InheritsWorkerEnvironment,
-    string? WorkingDirectory)
+    string? WorkingDirectory,
+    bool PreCreatedWorkingDirectory = false)
 {
     /// <summary>Where the agent lives inside a container or VM.</summary>
     public const string MachineAgentPath = "/tmp/cirrus-ci/cirrus";
 
     public const string ContainerWorkingDirectory = "/tmp/cirrus-ci/working-dir";
 
-    /// <summary>none: the cached binary on this host, in the pre-created working directory, with the worker's environment and nothing added.</summary>
-    public static AgentLaunch None(AgentTask task, string agentPath, string workingDirectory) => new(
+    /// <summary>
+    /// none: the working directory, made fresh (0700) inside the task's own directory on this host,
+    /// which goes with it; cirrus-cli makes <c>$TMPDIR/cirrus-build</c> and removes it itself.
+    /// </summary>
+    public const string NoneWorkingDirectory = "cirrus-build";
+
+    /// <summary>none: the cached binary on this host, in its fresh working directory (passed as <c>-pre-created-working-dir</c>), with the worker's environment and nothing added.</summary>
+    public static AgentLaunch None(AgentTask task, string agentPath) => new(
         [agentPath, "agent", "-api-endpoint", task.ApiEndpoint, "-server-token", task.ServerSecret, "-client-token", task.ClientSecret,
-         "-task-id", task.TaskId, "-pre-created-working-dir", workingDirectory],
+         "-task-id", task.TaskId],
         new Dictionary<string, string>(),
         InheritsWorkerEnvironment: true,
-        workingDirectory);
+        NoneWorkingDirectory,
+        PreCreatedWorkingDirectory: true);
 
     /// <summary>container: the copied binary as the entrypoint, empty command hooks, no environment of its own, the working volume as its directory.</summary>
     public static AgentLaunch Container(AgentTask task) => new(
@@ -61,19 +71,28 @@ public sealed record AgentLaunch(
             WorkingDirectory: null);
     }
 
-    /// <summary>A bash script that runs this launch: into the working directory, the environment exported, the agent exec'd with its argv as is.</summary>
+    /// <summary>
+    /// A bash script that runs this launch: the working directory made and entered, the environment
+    /// exported, the agent exec'd with its argv as is (and the working directory, when it is told it).
+    /// </summary>
     public string ToScript()
     {
         var script = new StringBuilder("#!/bin/bash\n");
         if (WorkingDirectory is not null)
         {
-            script.Append("cd ").Append(ShellQuoting.Quote(WorkingDirectory)).Append(" || exit 1\n");
+            var directory = ShellQuoting.Quote(WorkingDirectory);
+            script.Append("mkdir -p -m 0700 -- ").Append(directory).Append(" && cd -- ").Append(directory).Append(" || exit 1\n");
         }
         foreach (var (name, value) in Environment.OrderBy(e => e.Key, StringComparer.Ordinal))
         {
             script.Append("export ").Append(name).Append('=').Append(ShellQuoting.Quote(value)).Append('\n');
         }
-        script.Append("exec ").Append(string.Join(' ', Argv.Select(ShellQuoting.Quote))).Append('\n');
+        script.Append("exec ").Append(string.Join(' ', Argv.Select(ShellQuoting.Quote)));
+        if (PreCreatedWorkingDirectory)
+        {
+            script.Append(" '-pre-created-working-dir' \"$PWD\"");
+        }
+        script.Append('\n');
         return script.ToString();
     }
 

@@ -31,6 +31,7 @@ public sealed class CirrusWorkerSession(
     private readonly ConcurrentDictionary<Task, byte> _inFlight = new();
     private readonly ResourceModifierPool _modifiers = new(config.ResourceModifiers);
     private readonly CancellationTokenSource _cancelTasks = new();
+    private volatile bool _draining;
 
     public TaskLedger Ledger { get; } = new(config.Resources);
 
@@ -89,6 +90,15 @@ public sealed class CirrusWorkerSession(
 
     /// <summary>Cancels every running task (their machines go and each is reported stopped).</summary>
     public void CancelTasks() => _cancelTasks.Cancel();
+
+    /// <summary>
+    /// Takes no more tasks (the worker drains): one Cirrus still sends is refused (TaskFailed, then
+    /// TaskStopped). Polling goes on, so Cirrus sees the running ones until they end and can stop them.
+    /// </summary>
+    public void StopTakingTasks() => _draining = true;
+
+    /// <summary>How many tasks are held now (taken and not yet reported stopped).</summary>
+    public int RunningCount => Ledger.RunningTaskIds.Count;
 
     /// <summary>Completes when every task taken has ended and been reported stopped.</summary>
     public Task WhenIdleAsync() => Task.WhenAll(_inFlight.Keys);
@@ -175,6 +185,12 @@ public sealed class CirrusWorkerSession(
             return;
         }
         var report = new CirrusTaskReport(upstream, taskRef, [wire.ServerSecret, wire.ClientSecret], logger);
+        if (_draining)
+        {
+            logger.LogWarning("Task {TaskId} refused: this worker is shutting down", id);
+            Track(RefuseAsync(report, "this Persistent Worker is shutting down and takes no new tasks"));
+            return;
+        }
         if (IsolationCheck.Refusal(wire.Isolation, config.Security) is { } rule)
         {
             logger.LogWarning("Task {TaskId} refused: {Rule}", id, rule);
@@ -207,12 +223,11 @@ public sealed class CirrusWorkerSession(
     private async Task RunAsync(CirrusTask task, CirrusTaskReport report)
     {
         await Task.Yield();
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(_cancelTasks.Token, task.Held.StopRequested);
         try
         {
-            await runner.RunAsync(task, report, cts.Token);
+            await runner.RunAsync(task, report, _cancelTasks.Token);
         }
-        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        catch (OperationCanceledException) when (_cancelTasks.IsCancellationRequested || task.Held.StopRequested.IsCancellationRequested)
         {
             // A cancelled task sends no TaskFailed, as in cirrus-cli; TaskStopped follows.
         }

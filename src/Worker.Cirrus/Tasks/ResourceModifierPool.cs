@@ -71,6 +71,9 @@ public sealed class ResourceModifierPool(IReadOnlyList<ResourceModifierConfig> m
 
         public IReadOnlyList<string> AppendRun => Modifier.AppendRun;
 
+        /// <summary>Names what the modifier hands out (its place in the file), for the VM backend's lock on it.</summary>
+        public string LeaseName => $"cirrus-resource-modifier-{_index}";
+
         public void Dispose()
         {
             if (Interlocked.Exchange(ref _released, 1) == 0)

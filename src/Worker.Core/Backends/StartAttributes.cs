@@ -46,6 +46,13 @@ public sealed record StartAttributes
     /// </summary>
     public bool InheritEnvironment { get; init; }
 
+    /// <summary>
+    /// Where the backend runs scripts on this host (local), a cancelled script is first interrupted
+    /// (SIGINT) and killed only this long after, as cirrus-cli stops its agent; zero: killed at once.
+    /// Never from a job's payload.
+    /// </summary>
+    public TimeSpan InterruptGrace { get; init; }
+
     /// <summary>Labels for the machine: fleet, job id, worker host, creation time and deadline.</summary>
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
 

@@ -74,8 +74,7 @@ public sealed class JobPipeline(
             log = new JobLogWriter(sink, jobId, spec.Secrets, options.MaxLog, options.PartSize, options.FlushInterval, _clock);
 
             status.Enter(jobId, JobSteps.StartInstance);
-            var attributes = spec.Machine(options.Defaults) with { JobId = jobId, HardTimeout = hardLimit, Labels = labels.For(jobId, hardLimit) };
-            var (instance, chosen) = await StartInstanceAsync(spec, attributes, log, ct);
+            var (instance, chosen) = await StartInstanceAsync(spec, hardLimit, log, ct);
             machineBackend = chosen;
             // The job's owner hears its result first (unless the job is requeued); the machine goes
             // after, on this processor's time (it takes no other job until then), as travis-worker
@@ -262,12 +261,13 @@ public sealed class JobPipeline(
         }
     }
 
-    private async Task<(IInstance Instance, IBackend Backend)> StartInstanceAsync(JobSpec spec, StartAttributes attributes, JobLogWriter log, CancellationToken ct)
+    private async Task<(IInstance Instance, IBackend Backend)> StartInstanceAsync(JobSpec spec, TimeSpan hardLimit, JobLogWriter log, CancellationToken ct)
     {
         var progress = new LogProgress(log);
         try
         {
             var chosen = BackendFor(spec);
+            var attributes = spec.Machine(options.Defaults) with { JobId = spec.JobId, HardTimeout = hardLimit, Labels = labels.For(spec.JobId, hardLimit) };
             return (await WithTimeoutAsync(options.Startup, ct, t => chosen.StartAsync(attributes, progress, t), "starting the machine"), chosen);
         }
         catch (JobRefusedException e)

@@ -1,3 +1,4 @@
+using Worker.Cirrus.Config;
 using Worker.Core.Configuration;
 using Worker.Core.Jobs;
 
@@ -20,6 +21,11 @@ public static class CommandErrors
             return UsageExitCode;
         }
         catch (InvalidJobPayloadException e)
+        {
+            await Console.Error.WriteLineAsync("worker: " + e.Message);
+            return UsageExitCode;
+        }
+        catch (CirrusConfigException e)
         {
             await Console.Error.WriteLineAsync("worker: " + e.Message);
             return UsageExitCode;

@@ -17,6 +17,7 @@ public static class SettingsCatalog
         ("Health and control server, self-retirement", [.. Worker.Http.HttpOptions.All, .. Worker.Http.RetirementOptions.All, .. Worker.Http.IdleRetirementOptions.All]),
         .. JobSources.All.Where(s => s.Settings.Count > 0).Select(s => (s.SettingsTitle, s.Settings)),
         .. Backends.All.Select(b => (b.SettingsTitle, b.Settings)),
+        ("Cirrus CI persistent worker (worker cirrus) and its tasks on the fleet", Worker.Cirrus.Agent.CirrusOptions.All),
         ("GCE host in a managed instance group (load metric for the autoscaler, the group it leaves when idle)", Worker.Gce.Hosting.GceHostOptions.All),
         ("Cleanup sidecar (worker cleanup)", Worker.Core.Cleanup.CleanupOptions.All),
     ];

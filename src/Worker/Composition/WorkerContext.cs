@@ -68,8 +68,8 @@ public sealed class WorkerContext : IDisposable
         return new HttpScriptGenerator(build.SkipTlsVerify ? _insecureHttp.Value : _http, uri, build);
     }
 
-    public JobPipeline CreatePipeline(IBackend backend, HostCircuitBreaker? breaker = null) =>
-        new(Options, backend, CreateScriptGenerator(), Cancellations, Labels, LoggerFactory.CreateLogger<JobPipeline>(), breaker);
+    public JobPipeline CreatePipeline(IBackend backend, HostCircuitBreaker? breaker = null, BackendCatalog? backends = null) =>
+        new(Options, backend, CreateScriptGenerator(), Cancellations, Labels, LoggerFactory.CreateLogger<JobPipeline>(), breaker, backends: backends);
 
     /// <summary>The host's processors, with a circuit breaker that stops them taking jobs while the backend is down.</summary>
     public ProcessorPool CreatePool(IJobQueue queue, IBackend backend) =>

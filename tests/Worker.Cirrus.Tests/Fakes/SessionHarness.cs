@@ -1,56 +1,122 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Worker.Cirrus.Agent;
 using Worker.Cirrus.Api;
 using Worker.Cirrus.Config;
+using Worker.Cirrus.Jobs;
 using Worker.Cirrus.Session;
+using Worker.Core.Backends;
+using Worker.Core.Backends.Local;
+using Worker.Core.Configuration;
+using Worker.Core.Jobs;
+using Worker.Core.Pipeline;
+using Worker.Core.Scripts;
+using Worker.Docker;
+using Worker.Docker.Tests;
+using Worker.TestSupport;
 
 namespace Worker.Cirrus.Tests.Fakes;
 
-/// <summary>A worker session against a fresh fake Cirrus server, running real (fake) agents for isolation none.</summary>
+/// <summary>
+/// A worker session against a fresh fake Cirrus server whose tasks run as jobs of the real pipeline:
+/// isolation none on the local backend (a fresh directory under its BASE_DIR), container on the real
+/// Docker engine under a fleet of its own. Every log line of the session, the pipeline and the tasks
+/// is kept in <see cref="LogLines"/>.
+/// </summary>
 public sealed class SessionHarness : IAsyncDisposable
 {
     public static readonly RetryPolicy FastRetries = new(TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(1));
 
     private readonly CancellationTokenSource _stop = new();
     private readonly string _root;
+    private readonly ListLoggerProvider _log = new();
+    private readonly ILoggerFactory _loggers;
     private int _disposed;
 
-    private SessionHarness(FakeCirrusServer server, CirrusWorkerConfig config, string root, string agentUrl)
+    private SessionHarness(FakeCirrusServer server, CirrusWorkerConfig config, string root, string agentUrl, Func<IBackend, IBackend>? wrapDocker)
     {
         Server = server;
         Config = config;
         _root = root;
+        _loggers = LoggerFactory.Create(b => b.AddProvider(_log).SetMinimumLevel(LogLevel.Trace));
         Agents = new AgentBinaries(Path.Combine(root, "cache"), agentUrl, new HttpClient());
-        TemporaryRoot = Directory.CreateDirectory(Path.Combine(root, "tmp")).FullName;
-        Runner = new AgentProcessRunner(Agents, TemporaryRoot);
+        Options = new WorkerOptions
+        {
+            BaseDirectory = Path.Combine(root, "base"),
+            HardLimit = TimeSpan.FromMinutes(2),
+            FlushInterval = TimeSpan.FromMilliseconds(50),
+            Startup = TimeSpan.FromSeconds(60),
+            Upload = TimeSpan.FromSeconds(60),
+            Teardown = TimeSpan.FromSeconds(30),
+            Requeues = 0,
+        };
+        Fleet = DockerEngine.NewFleet();
+        var labels = new MachineLabels(Fleet, "test-host", TimeSpan.FromMinutes(5));
+        Catalog = new BackendCatalog(new Dictionary<string, Func<IBackend>>
+        {
+            ["docker"] = () => (wrapDocker ?? (b => b))(new DockerBackend(DockerRegistration.CreateClient(DockerOptions), DockerOptions, labels,
+                _loggers.CreateLogger<DockerBackend>(), ownsClient: true)),
+        }, "the test's backends");
+        var pipeline = new JobPipeline(Options, new LocalBackend(Options, new LocalOptions()), new BuiltinScriptGenerator(), Cancellations, labels,
+            _loggers.CreateLogger<JobPipeline>(), backends: Catalog);
+        Runner = new PipelineTaskRunner(pipeline, Cancellations, Agents, _loggers.CreateLogger("cirrus"));
         Client = new CirrusUpstreamClient(config.Name, config.Upstreams[0], FastRetries);
-        Session = new CirrusWorkerSession(config, [Client], Runner, NullLogger<CirrusWorkerSession>.Instance, hostName: "test-host");
+        Session = new CirrusWorkerSession(config, [Client], Runner, _loggers.CreateLogger<CirrusWorkerSession>(), hostName: "test-host");
     }
 
     public FakeCirrusServer Server { get; }
-
-    /// <summary>Where the none tasks' working directories are made ($TMPDIR of the runner).</summary>
-    public string TemporaryRoot { get; }
     public FakeWorkersService Cirrus => Server.Service;
     public CirrusWorkerConfig Config { get; }
     public AgentBinaries Agents { get; }
-    public AgentProcessRunner Runner { get; }
+    public WorkerOptions Options { get; }
+    public string Fleet { get; }
+    public JobCancellations Cancellations { get; } = new();
+    public BackendCatalog Catalog { get; }
+    public PipelineTaskRunner Runner { get; }
     public CirrusUpstreamClient Client { get; }
     public CirrusWorkerSession Session { get; }
     public Task<CirrusWorkerSession.End>? Running { get; private set; }
 
+    public static DockerOptions DockerOptions => new()
+    {
+        EndpointUri = DockerEngine.Endpoint,
+        DefaultImage = DockerEngine.Image,
+        CpusPerJob = 1,
+        MemoryPerJob = 512L << 20,
+        PullMissing = false,
+    };
+
+    /// <summary>Where the local backend makes each none task's directory (its "machine").</summary>
+    public string LocalRoot => Path.Combine(Options.BaseDirectory, "local");
+
+    /// <summary>The none tasks' machines that exist right now.</summary>
+    public int LiveMachines => Directory.Exists(LocalRoot) ? Directory.GetDirectories(LocalRoot).Length : 0;
+
+    public IReadOnlyList<string> LogLines
+    {
+        get
+        {
+            lock (_log.Lines)
+            {
+                return [.. _log.Lines];
+            }
+        }
+    }
+
     /// <param name="yaml">More of the worker file (token, name and rpc.endpoint are set).</param>
     /// <param name="agentUrl">The download template; by default a closed loopback port, so only the cache serves.</param>
-    public static async Task<SessionHarness> CreateAsync(string yaml = "", string agentUrl = "http://127.0.0.1:9/{version}")
+    /// <param name="wrapDocker">Wraps the Docker backend (to inject faults at its boundary).</param>
+    public static async Task<SessionHarness> CreateAsync(string yaml = "", string agentUrl = "http://127.0.0.1:9/{version}", Func<IBackend, IBackend>? wrapDocker = null)
     {
         var server = await FakeCirrusServer.StartAsync();
         var root = Directory.CreateTempSubdirectory("cirrus-session-").FullName;
         var config = CirrusConfigLoader.Parse(
             $"token: registration-token-1\nname: worker-{Guid.NewGuid():N}\nrpc:\n  endpoint: {server.Endpoint}\n{yaml}",
             "worker.yml", new CirrusFlags());
-        return new SessionHarness(server, config, root, agentUrl);
+        return new SessionHarness(server, config, root, agentUrl, wrapDocker);
     }
 
+    /// <summary>The fake agent for this host (isolation none), in the cache.</summary>
     public FakeAgent InstallAgent(int exitCode = 0, bool runUntilKilled = false, string version = AgentVersion.Default) =>
         FakeAgent.InstallInCache(Agents, version, exitCode, runUntilKilled);
 
@@ -60,20 +126,32 @@ public sealed class SessionHarness : IAsyncDisposable
         return this;
     }
 
-    public static PollResponse.Types.AgentAwareTask NoneTask(string id, params (string Key, double Amount)[] resources)
+    public static PollResponse.Types.AgentAwareTask NoneTask(string id, params (string Key, double Amount)[] resources) =>
+        IsolatedTask(id, new Isolation { None = new Isolation.Types.None() }, resources);
+
+    public static PollResponse.Types.AgentAwareTask IsolatedTask(string id, Isolation isolation, params (string Key, double Amount)[] resources)
     {
         var task = new PollResponse.Types.AgentAwareTask
         {
             TaskId = id,
             ClientSecret = "client-" + id,
             ServerSecret = "server-" + id,
-            Isolation = new Isolation { None = new Isolation.Types.None() },
+            Isolation = isolation,
         };
         foreach (var (key, amount) in resources)
         {
             task.ResourcesToUse[key] = amount;
         }
         return task;
+    }
+
+    /// <summary>Asserts that no log line of the worker shows a secret of these tasks.</summary>
+    public void AssertNoSecretLogged(params string[] taskIds)
+    {
+        foreach (var id in taskIds)
+        {
+            Assert.DoesNotContain(LogLines, line => line.Contains("client-" + id, StringComparison.Ordinal) || line.Contains("server-" + id, StringComparison.Ordinal));
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -89,8 +167,10 @@ public sealed class SessionHarness : IAsyncDisposable
             await Running;
         }
         await Session.WhenIdleAsync();
+        await Catalog.DisposeAsync();
         Client.Dispose();
         await Server.DisposeAsync();
+        _loggers.Dispose();
         Directory.Delete(_root, recursive: true);
     }
 }

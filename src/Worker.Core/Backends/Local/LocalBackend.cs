@@ -79,7 +79,7 @@ public sealed class LocalBackend : IBackend
             throw Unwritable(e);
         }
         progress.Report($"Using working directory {dir} on {_worker.Host}.");
-        return new LocalInstance(id, dir, _options.RunAsUser, Unwritable, cgroup, attributes.InheritEnvironment);
+        return new LocalInstance(id, dir, _options.RunAsUser, Unwritable, cgroup, attributes.InheritEnvironment, attributes.InterruptGrace);
     }
 
     public string ProbeDescription => $"a write to the build root {BuildRoot}";

@@ -12,12 +12,15 @@ public sealed class LocalInstance : IInstance
     private readonly Func<Exception, BackendFailureException> _unwritable;
     private readonly JobCgroup? _cgroup;
     private readonly bool _inheritEnvironment;
+    private readonly TimeSpan _interruptGrace;
     private int _sessionId;
 
     /// <param name="unwritable">What a failed write into the build root means (the backend names the root and the setting).</param>
     /// <param name="cgroup">The job's own cgroup, which the script joins before it starts; null: the session alone holds it.</param>
     /// <param name="inheritEnvironment">Run the script with the worker's environment, less its settings (see <see cref="StartAttributes.InheritEnvironment"/>).</param>
-    public LocalInstance(string id, string dir, string? user, Func<Exception, BackendFailureException> unwritable, JobCgroup? cgroup = null, bool inheritEnvironment = false)
+    /// <param name="interruptGrace">On cancel, SIGINT first and SIGKILL this long after (see <see cref="StartAttributes.InterruptGrace"/>).</param>
+    public LocalInstance(string id, string dir, string? user, Func<Exception, BackendFailureException> unwritable, JobCgroup? cgroup = null,
+        bool inheritEnvironment = false, TimeSpan interruptGrace = default)
     {
         Id = id;
         _dir = dir;
@@ -25,6 +28,7 @@ public sealed class LocalInstance : IInstance
         _unwritable = unwritable;
         _cgroup = cgroup;
         _inheritEnvironment = inheritEnvironment;
+        _interruptGrace = interruptGrace;
     }
 
     /// <summary>
@@ -113,7 +117,7 @@ public sealed class LocalInstance : IInstance
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {start.FileName}");
         Volatile.Write(ref _sessionId, process.Id);
         process.StandardInput.Close();
-        using var kill = ct.Register(() => KillEverything(process.Id));
+        using var kill = ct.Register(() => StopSession(process.Id));
         var output = new LogWriterStream(log);
         using var outputOpen = new CancellationTokenSource();
         var stdout = process.StandardOutput.BaseStream.CopyToAsync(output, outputOpen.Token);
@@ -140,6 +144,17 @@ public sealed class LocalInstance : IInstance
         }
         ct.ThrowIfCancellationRequested();
         return RunResult.Exited(process.ExitCode);
+    }
+
+    private void StopSession(int sessionId)
+    {
+        if (_interruptGrace <= TimeSpan.Zero)
+        {
+            KillEverything(sessionId);
+            return;
+        }
+        ProcessSession.InterruptSession(sessionId);
+        _ = Task.Delay(_interruptGrace).ContinueWith(_ => KillEverything(sessionId), TaskScheduler.Default);
     }
 
     public async Task StopAsync(CancellationToken ct)

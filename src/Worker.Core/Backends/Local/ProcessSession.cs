@@ -13,6 +13,7 @@ namespace Worker.Core.Backends.Local;
 public static partial class ProcessSession
 {
     private const int SigKill = 9;
+    private const int SigInt = 2;
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);
@@ -40,6 +41,9 @@ public static partial class ProcessSession
 
     /// <summary>Whether <paramref name="pid"/> is gone or a zombie (exited, waiting only to be reaped).</summary>
     public static bool HasExited(int pid) => Stat(pid) is not { } fields || fields[0] == "Z";
+
+    /// <summary>Asks the session led by <paramref name="sessionId"/> to stop (SIGINT to its process group), as Ctrl-C would.</summary>
+    public static void InterruptSession(int sessionId) => Kill(-sessionId, SigInt);
 
     /// <summary>Live processes (not zombies) whose session id is <paramref name="sessionId"/>.</summary>
     public static IReadOnlyList<int> Members(int sessionId)

@@ -1,0 +1,42 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Worker.Cirrus.Agent;
+using Worker.Cirrus.Api;
+using Worker.Cirrus.Tasks;
+
+namespace Worker.Cirrus.Jobs;
+
+/// <summary>
+/// Everything a Cirrus task's job is made of: the task's agent (ID, secrets, endpoint), its isolation,
+/// the agent version and the <c>append.run</c> of the resource modifier it holds. <c>worker cirrus run</c>
+/// makes it from the poll; in fleet mode it travels in the AMQP payload to the host that runs it.
+/// </summary>
+/// <param name="AppendRun">The held modifier's <c>append.run</c> and the name of its lease (the VM backends hold it while the VM exists); null when none.</param>
+public sealed record CirrusJobOrder(AgentTask Agent, Isolation Isolation, string AgentVersion, ModifierArguments? AppendRun = null)
+{
+    public string TaskId => Agent.TaskId;
+
+    public IsolationKind Kind => IsolationKinds.Of(Isolation) ?? IsolationKind.None;
+
+    /// <summary>The job id: the task ID when it is a number (it always is today), else a stable 63-bit hash of it.</summary>
+    public long JobId => JobIdOf(TaskId);
+
+    public static long JobIdOf(string taskId)
+    {
+        if (long.TryParse(taskId, NumberStyles.None, CultureInfo.InvariantCulture, out var id) && id > 0)
+        {
+            return id;
+        }
+        var hash = BitConverter.ToInt64(SHA256.HashData(Encoding.UTF8.GetBytes(taskId)), 0) & long.MaxValue;
+        return hash == 0 ? 1 : hash;
+    }
+
+    /// <summary>The order for a task this worker took.</summary>
+    public static CirrusJobOrder Of(CirrusTask task) =>
+        new(task.Agent, task.Wire.Isolation ?? new Isolation { None = new Isolation.Types.None() }, task.AgentVersion,
+            task.Held.Modifier is { } lease ? new ModifierArguments(lease.LeaseName, lease.AppendRun) : null);
+}
+
+/// <summary>A resource modifier's <c>append.run</c>, and the name of the lease that guards what it hands out.</summary>
+public sealed record ModifierArguments(string Lease, IReadOnlyList<string> Arguments);

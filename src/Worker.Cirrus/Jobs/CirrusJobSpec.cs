@@ -1,0 +1,63 @@
+using System.Globalization;
+using Worker.Cirrus.Agent;
+using Worker.Cirrus.Tasks;
+using Worker.Core.Backends;
+using Worker.Core.Jobs;
+
+namespace Worker.Cirrus.Jobs;
+
+/// <summary>
+/// The pipeline's view of a Cirrus task: the isolation picks the backend (none → local, container →
+/// docker, tart → tart, vetu → vetu) and what its machine is asked for; the script starts the agent
+/// as cirrus-cli does; the two secrets never reach a log line. The agent streams the task's output to
+/// Cirrus itself, so the worker's log-silence limit does not apply; its hard limit does.
+/// </summary>
+public static class CirrusJobSpec
+{
+    /// <summary>The backends Cirrus tasks run on, one per supported isolation.</summary>
+    public static IReadOnlyList<string> Backends { get; } = ["local", "docker", "tart", "vetu"];
+
+    /// <summary>The backend each isolation runs on.</summary>
+    public static string BackendOf(IsolationKind kind) => kind switch
+    {
+        IsolationKind.None => "local",
+        IsolationKind.Container => "docker",
+        IsolationKind.Tart => "tart",
+        IsolationKind.Vetu => "vetu",
+        _ => throw new JobRefusedException($"\"{kind.KeyName()}\" isolation is not supported by this worker"),
+    };
+
+    public static JobSpec Of(CirrusJobOrder order, AgentBinaries agents) => new()
+    {
+        JobId = order.JobId,
+        Backend = BackendOf(order.Kind),
+        Machine = _ => MachineOf(order),
+        Script = new AgentScript(order, agents),
+        LogSilence = JobPayload.MaxTimeout,
+        Secrets = order.Agent.Secrets,
+    };
+
+    private static StartAttributes MachineOf(CirrusJobOrder order)
+    {
+        var machine = new StartAttributes { JobId = order.JobId, RepositorySlug = "cirrus-task-" + order.TaskId };
+        switch (order.Kind)
+        {
+            case IsolationKind.None:
+                // cirrus-cli: the worker's environment; a stop is SIGINT, then SIGKILL 3 s later.
+                return machine with { InheritEnvironment = true, InterruptGrace = TimeSpan.FromSeconds(3) };
+            case IsolationKind.Container:
+                var container = order.Isolation.Container;
+                return machine with
+                {
+                    Image = container.Image,
+                    Cpus = container.Cpu > 0 ? container.Cpu : null,
+                    Memory = container.Memory > 0 ? container.Memory * (1L << 20) : null,
+                    Volumes = container.Volumes
+                        .Select(v => string.Create(CultureInfo.InvariantCulture, $"{v.Source}:{v.Target}{(v.ReadOnly ? ":ro" : "")}"))
+                        .ToList(),
+                };
+            default:
+                throw new JobRefusedException($"\"{order.Kind.KeyName()}\" isolation is not supported by this worker yet");
+        }
+    }
+}

@@ -1,0 +1,116 @@
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using Worker.Cirrus.Config;
+using Worker.Cirrus.Session;
+using Worker.Composition;
+using Worker.Core.Configuration;
+using Worker.Core.Pipeline;
+
+namespace Worker.Commands;
+
+/// <summary>
+/// <c>worker cirrus run</c>: registers, polls and runs each task as a job of the pipeline on a fresh
+/// machine. SIGTERM or SIGINT drains, which <c>cirrus worker run</c> does not: the worker disables
+/// itself at Cirrus (<c>UpdateStatus</c>), keeps polling while running tasks finish within
+/// <c>WORKER_SHUTDOWN_TIMEOUT</c>, stops what is left (each still gets <c>TaskStopped</c>) and exits 0;
+/// a second signal stops them at once. <c>shutdown: true</c> from Cirrus drains the same way. The
+/// next start enables a worker its own drain disabled.
+/// </summary>
+public static class CirrusRunCommand
+{
+    public static async Task<int> RunAsync(SettingsSource settings, string? file, CirrusFlags flags)
+    {
+        var (config, effective) = CirrusParts.Load(settings, file, flags);
+        using var context = WorkerContext.Create(effective);
+        await using var parts = CirrusParts.Create(context, config);
+        var logger = context.LoggerFactory.CreateLogger("cirrus");
+        var session = parts.CreateSession(parts.CreatePipelineRunner());
+        var drainMark = new DrainMark(context.Options.BaseDirectory, config.Name);
+        await drainMark.EnableAgainAsync(parts.Upstreams, logger);
+
+        var shutdown = ShutdownBudget.For(context.Options);
+        using var signalled = new CancellationTokenSource();
+        var signals = 0;
+        void OnSignal(PosixSignalContext signal)
+        {
+            signal.Cancel = true;
+            if (Interlocked.Increment(ref signals) == 1)
+            {
+                logger.LogInformation("{Signal}: draining (up to {Timeout}); send it again to stop running tasks at once", signal.Signal, shutdown.DrainWait);
+                signalled.Cancel();
+            }
+            else
+            {
+                logger.LogWarning("{Signal} again: stopping running tasks now", signal.Signal);
+                session.CancelTasks();
+            }
+        }
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+
+        logger.LogInformation("Cirrus worker {Name} polling {Endpoints}", config.Name, string.Join(", ", parts.Upstreams.Select(u => u.Endpoint)));
+        using var stopPolling = new CancellationTokenSource();
+        var polling = session.RunAsync(stopPolling.Token);
+        await Task.WhenAny(polling, Task.Delay(Timeout.Infinite, signalled.Token).ContinueWith(_ => { }, TaskScheduler.Default));
+
+        session.StopTakingTasks();
+        if (signalled.IsCancellationRequested)
+        {
+            await drainMark.DisableAsync(parts.Upstreams, logger);
+        }
+        logger.LogInformation("Draining: {Count} task(s) running", session.RunningCount);
+        var idle = session.WhenIdleAsync();
+        if (await Task.WhenAny(idle, Task.Delay(shutdown.DrainWait)) != idle)
+        {
+            logger.LogWarning("Drain timeout reached; stopping the running tasks");
+            session.CancelTasks();
+            await idle;
+        }
+        await session.WhenIdleAsync();
+        await stopPolling.CancelAsync();
+        await polling;
+        logger.LogInformation("Cirrus worker {Name} stopped", config.Name);
+        return 0;
+    }
+
+    /// <summary>
+    /// A worker its own drain disabled at Cirrus is enabled by its next start (a rolling update must
+    /// not leave it paused); a file under WORKER_BASE_DIR remembers that the drain did it, so a pause
+    /// an operator asked for stays.
+    /// </summary>
+    private sealed class DrainMark(string baseDirectory, string workerName)
+    {
+        private readonly string _path = Path.Combine(baseDirectory, "cirrus", $"{workerName}.disabled-by-drain");
+
+        public async Task DisableAsync(IReadOnlyList<CirrusUpstreamClient> upstreams, ILogger logger)
+        {
+            foreach (var upstream in upstreams)
+            {
+                try
+                {
+                    await CirrusPause.SetDisabledAsync(upstream, disabled: true, CancellationToken.None);
+                    Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
+                    await File.WriteAllTextAsync(_path, DateTimeOffset.UtcNow.ToString("O"));
+                }
+                catch (Exception e)
+                {
+                    logger.LogWarning("Could not disable the worker at {Endpoint} for the drain: {Error}", upstream.Endpoint, e.Message);
+                }
+            }
+        }
+
+        public async Task EnableAgainAsync(IReadOnlyList<CirrusUpstreamClient> upstreams, ILogger logger)
+        {
+            if (!File.Exists(_path))
+            {
+                return;
+            }
+            foreach (var upstream in upstreams)
+            {
+                await CirrusPause.SetDisabledAsync(upstream, disabled: false, CancellationToken.None);
+            }
+            File.Delete(_path);
+            logger.LogInformation("Enabled worker {Name} again: its last drain had disabled it", workerName);
+        }
+    }
+}
