@@ -2,6 +2,7 @@ using System.Text;
 using Microsoft.Extensions.Logging;
 using Worker.Core.Backends;
 using Worker.Core.Logs;
+using Worker.Core.Scripts;
 using Worker.Ssh;
 
 namespace Worker.Vm;
@@ -36,6 +37,33 @@ public sealed class VmInstance(VmMachine machine, ILogger logger) : IInstance
         catch (Exception e) when (e is not OperationCanceledException && machine.Run is { HasExited: true } run)
         {
             throw new VmStoppedException($"VM {Id} stopped before the script could be uploaded ({run.Describe()})", e);
+        }
+    }
+
+    /// <summary>Over SFTP: its directory made first, its mode set after (SFTP writes 0644).</summary>
+    public async Task UploadFileAsync(string path, Stream content, UnixFileMode mode, CancellationToken ct)
+    {
+        using var buffer = new MemoryStream();
+        await content.CopyToAsync(buffer, ct);
+        var directory = Path.GetDirectoryName(path) ?? "/";
+        await CheckedAsync($"mkdir -p {ShellQuoting.Quote(directory)}", ct);
+        try
+        {
+            await machine.Ssh.UploadAsync(path, buffer.GetBuffer().AsMemory(0, (int)buffer.Length), Upload with { RefuseExisting = false }, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException && machine.Run is { HasExited: true } run)
+        {
+            throw new VmStoppedException($"VM {Id} stopped before {path} could be uploaded ({run.Describe()})", e);
+        }
+        await CheckedAsync($"chmod {Convert.ToString((int)mode, 8)} {ShellQuoting.Quote(path)}", ct);
+    }
+
+    private async Task CheckedAsync(string command, CancellationToken ct)
+    {
+        var result = await machine.Ssh.RunCommandAsync(command, ct);
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"VM {Id}: {command} failed: {result.Error.Trim()}");
         }
     }
 

@@ -82,7 +82,7 @@ public sealed class VmMachine
             var ip = await WaitForIpAsync(boot.Token);
             progress.Report($"VM {Name} has IP address {ip} after {clock.Elapsed.TotalSeconds:0.0}s; waiting for SSH.");
             waitingFor = "SSH login";
-            _ssh = new SshMachine(new SshEndpoint(ip, _options.SshPort, _options.SshUser), SshCredential.FromPassword(_options.SshPassword),
+            _ssh = new SshMachine(new SshEndpoint(ip, Spec.Request?.SshPort ?? _options.SshPort, SshUser), SshCredential.FromPassword(Spec.Request?.Password ?? _options.SshPassword),
                 HostKeyPolicy.PinFirstKey(), _options.Ssh, _logger);
             await ConnectAsync(_ssh, boot.Token);
             waitingFor = "answer about the guest's OS";
@@ -157,6 +157,8 @@ public sealed class VmMachine
         }
     }
 
+    private string SshUser => Spec.Request?.User ?? _options.SshUser;
+
     private async Task CloneAsync(CancellationToken ct)
     {
         var result = await _tool.Cli.RunAsync(["clone", Spec.Image, Name], ct, _tool.CloneEnvironment);
@@ -209,11 +211,13 @@ public sealed class VmMachine
         }
         catch (SshAuthenticationRefusedException e)
         {
-            var credentials = $"{_options.Variable("SSH_USER")} and {_options.Variable("SSH_PASSWORD")}";
-            // The operator's default image must take the operator's credentials; another image is the job's choice.
-            throw Spec.Image == _options.DefaultImage
+            var credentials = Spec.Request?.User is null
+                ? $"{_options.Variable("SSH_USER")} and {_options.Variable("SSH_PASSWORD")}"
+                : "the password the job gave";
+            // The operator's default image must take the operator's credentials; another image, or other credentials, are the job's choice.
+            throw Spec.Image == _options.DefaultImage && Spec.Request?.User is null
                 ? BackendFailureException.Host($"VM {Name} of the default image {Spec.Image} refuses {credentials} ({e.Message})", e)
-                : BackendFailureException.Job($"image {Spec.Image} does not let {_options.SshUser} in with {credentials} ({e.Message})", e);
+                : BackendFailureException.Job($"image {Spec.Image} does not let {SshUser} in with {credentials} ({e.Message})", e);
         }
     }
 }

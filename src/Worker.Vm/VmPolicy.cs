@@ -47,7 +47,7 @@ public sealed class VmPolicy
         {
             throw new JobRefusedException(refusal);
         }
-        var spec = Default with { Image = image, AppendRun = job.AppendRun };
+        var spec = Default with { Image = image, AppendRun = job.AppendRun, Request = job.Vm };
         if (job.Cpus is { } askedCpus)
         {
             var cpus = (int)Math.Ceiling(askedCpus);

@@ -26,8 +26,11 @@ public sealed record VmSpec
     /// <summary>Arguments appended to run under a held lease (see <see cref="RunArgumentLeases"/>).</summary>
     public RunArguments? AppendRun { get; init; }
 
+    /// <summary>What the caller asked beyond image and sizes (account, softnet, networking); null: the backend's settings.</summary>
+    public VmRequest? Request { get; init; }
+
     /// <summary>Whether a standby VM made to <paramref name="standby"/> is exactly what this job needs.</summary>
     public bool IsStandbyShaped(VmSpec standby) =>
         Image == standby.Image && Cpus == standby.Cpus && MemoryMib == standby.MemoryMib && DiskGb == standby.DiskGb &&
-        Volumes.Count == 0 && AppendRun is null && standby.Volumes.Count == 0 && standby.AppendRun is null;
+        Volumes.Count == 0 && AppendRun is null && standby.Volumes.Count == 0 && standby.AppendRun is null && VmRequest.Same(Request, standby.Request);
 }

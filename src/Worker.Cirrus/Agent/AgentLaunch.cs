@@ -97,6 +97,13 @@ public sealed record AgentLaunch(
     }
 
     /// <summary>
+    /// The script a VM runs: <see cref="ToShellInput"/> fed to the user's login shell, as cirrus-cli
+    /// writes it into an SSH shell session (so the login profile applies).
+    /// </summary>
+    public string ToVmScript(DateTimeOffset? syncClockTo = null) =>
+        "#!/bin/bash\nexec \"${SHELL:-/bin/bash}\" -l <<'CIRRUS_AGENT_LAUNCH'\n" + ToShellInput(syncClockTo) + "CIRRUS_AGENT_LAUNCH\n";
+
+    /// <summary>
     /// What cirrus-cli writes into the SSH shell's stdin for tart and vetu: one <c>export K="V"</c> per
     /// variable, the optional clock sync, the agent line with the secrets in double quotes, then
     /// <c>exit</c>. Unlike cirrus-cli, <c>"</c>, <c>\</c>, <c>$</c> and <c>`</c> in a value are escaped,

@@ -3,7 +3,9 @@ using System.Security.Cryptography;
 using System.Text;
 using Worker.Cirrus.Agent;
 using Worker.Cirrus.Api;
+using Worker.Cirrus.Security;
 using Worker.Cirrus.Tasks;
+using Worker.Core.Backends;
 
 namespace Worker.Cirrus.Jobs;
 
@@ -13,7 +15,8 @@ namespace Worker.Cirrus.Jobs;
 /// makes it from the poll; in fleet mode it travels in the AMQP payload to the host that runs it.
 /// </summary>
 /// <param name="AppendRun">The held modifier's <c>append.run</c> and the name of its lease (the VM backends hold it while the VM exists); null when none.</param>
-public sealed record CirrusJobOrder(AgentTask Agent, Isolation Isolation, string AgentVersion, ModifierArguments? AppendRun = null)
+/// <param name="SoftnetAllow">tart: the networks softnet lets the VM reach (<c>softnet-allow</c>), when softnet is on.</param>
+public sealed record CirrusJobOrder(AgentTask Agent, Isolation Isolation, string AgentVersion, RunArguments? AppendRun = null, IReadOnlyList<string>? SoftnetAllow = null)
 {
     public string TaskId => Agent.TaskId;
 
@@ -32,11 +35,21 @@ public sealed record CirrusJobOrder(AgentTask Agent, Isolation Isolation, string
         return hash == 0 ? 1 : hash;
     }
 
-    /// <summary>The order for a task this worker took.</summary>
-    public static CirrusJobOrder Of(CirrusTask task) =>
-        new(task.Agent, task.Wire.Isolation ?? new Isolation { None = new Isolation.Types.None() }, task.AgentVersion,
-            task.Held.Modifier is { } lease ? new ModifierArguments(lease.LeaseName, lease.AppendRun) : null);
+    /// <summary>
+    /// The order for a task this worker took: a tart task's softnet as the security section makes it
+    /// (on when asked or forced, with the allowed networks), the held modifier's arguments.
+    /// </summary>
+    public static CirrusJobOrder Of(CirrusTask task, SecurityPolicy security)
+    {
+        var isolation = task.Wire.Isolation?.Clone() ?? new Isolation { None = new Isolation.Types.None() };
+        IReadOnlyList<string> allow = [];
+        if (isolation.TypeCase == Isolation.TypeOneofCase.Tart)
+        {
+            var (softnet, allowed) = IsolationCheck.TartSoftnet(isolation.Tart, security);
+            isolation.Tart.Softnet = softnet;
+            allow = allowed;
+        }
+        return new CirrusJobOrder(task.Agent, isolation, task.AgentVersion,
+            task.Held.Modifier is { } lease ? new RunArguments(lease.LeaseName, lease.AppendRun) : null, allow);
+    }
 }
-
-/// <summary>A resource modifier's <c>append.run</c>, and the name of the lease that guards what it hands out.</summary>
-public sealed record ModifierArguments(string Lease, IReadOnlyList<string> Arguments);

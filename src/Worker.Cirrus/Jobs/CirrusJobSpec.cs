@@ -51,13 +51,62 @@ public static class CirrusJobSpec
                 {
                     Image = container.Image,
                     Cpus = container.Cpu > 0 ? container.Cpu : null,
-                    Memory = container.Memory > 0 ? container.Memory * (1L << 20) : null,
+                    Memory = container.Memory > 0 ? container.Memory * Mib : null,
                     Volumes = container.Volumes
                         .Select(v => string.Create(CultureInfo.InvariantCulture, $"{v.Source}:{v.Target}{(v.ReadOnly ? ":ro" : "")}"))
                         .ToList(),
                 };
+            case IsolationKind.Tart:
+                var tart = order.Isolation.Tart;
+                return machine with
+                {
+                    Image = tart.Image,
+                    Cpus = tart.Cpu > 0 ? tart.Cpu : null,
+                    Memory = tart.Memory > 0 ? tart.Memory * Mib : null,
+                    Disk = tart.DiskSize > 0 ? tart.DiskSize * Gib : null,
+                    // Tart shares a directory by name; here the target names it, and a volume needs one.
+                    Volumes = tart.Volumes.Select(v => $"{v.Source}:{v.Target}{(v.ReadOnly ? ":ro" : "")}").ToList(),
+                    AppendRun = order.AppendRun,
+                    Vm = Account(tart.User, tart.Password, tart.Port) with
+                    {
+                        Softnet = tart.Softnet,
+                        SoftnetAllow = order.SoftnetAllow ?? [],
+                        Nested = tart.Nested,
+                        Display = tart.Display.Length > 0 ? tart.Display : null,
+                    },
+                };
+            case IsolationKind.Vetu:
+                var vetu = order.Isolation.Vetu;
+                return machine with
+                {
+                    Image = vetu.Image,
+                    Cpus = vetu.Cpu > 0 ? vetu.Cpu : null,
+                    Memory = vetu.Memory > 0 ? vetu.Memory * Mib : null,
+                    Disk = vetu.DiskSize > 0 ? vetu.DiskSize * Gib : null,
+                    AppendRun = order.AppendRun,
+                    Vm = Account(vetu.User, vetu.Password, vetu.Port) with
+                    {
+                        Network = vetu.NetworkingCase switch
+                        {
+                            Api.Isolation.Types.Vetu.NetworkingOneofCase.Bridged => "bridged:" + vetu.Bridged.Interface,
+                            Api.Isolation.Types.Vetu.NetworkingOneofCase.Host => "host",
+                            _ => null,
+                        },
+                    },
+                };
             default:
-                throw new JobRefusedException($"\"{order.Kind.KeyName()}\" isolation is not supported by this worker yet");
+                throw new JobRefusedException($"\"{order.Kind.KeyName()}\" isolation is not supported by this worker");
         }
     }
+
+    private const long Mib = 1L << 20;
+    private const long Gib = 1L << 30;
+
+    /// <summary>The image's account as the task gives it; what it leaves empty (port 0 too) is the backend's setting.</summary>
+    private static VmRequest Account(string user, string password, uint port) => new()
+    {
+        User = user.Length > 0 ? user : null,
+        Password = password.Length > 0 ? password : null,
+        SshPort = port > 0 ? (int)port : null,
+    };
 }

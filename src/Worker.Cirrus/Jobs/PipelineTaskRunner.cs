@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Worker.Cirrus.Agent;
+using Worker.Cirrus.Security;
 using Worker.Cirrus.Session;
 using Worker.Cirrus.Tasks;
 using Worker.Core.Jobs;
@@ -12,11 +13,12 @@ namespace Worker.Cirrus.Jobs;
 /// isolation picks. The ledger admits tasks, so each runs at once on its own: there is no processor
 /// to wait for while Cirrus counts the task as running.
 /// </summary>
-public sealed class PipelineTaskRunner(JobPipeline pipeline, JobCancellations cancellations, AgentBinaries agents, ILogger logger) : ICirrusTaskRunner
+public sealed class PipelineTaskRunner(JobPipeline pipeline, JobCancellations cancellations, AgentBinaries agents, SecurityPolicy security, ILogger logger)
+    : ICirrusTaskRunner
 {
     public async Task RunAsync(CirrusTask task, CirrusTaskReport report, CancellationToken ct)
     {
-        var job = new CirrusJob(CirrusJobSpec.Of(CirrusJobOrder.Of(task), agents), report, task.Held, cancellations, logger);
+        var job = new CirrusJob(CirrusJobSpec.Of(CirrusJobOrder.Of(task, security), agents), report, task.Held, cancellations, logger);
         await pipeline.RunAsync(job, new ProcessorStatus("task-" + task.Id), ct);
     }
 }

@@ -33,6 +33,9 @@ public sealed record StartAttributes
     /// </summary>
     public RunArguments? AppendRun { get; init; }
 
+    /// <summary>What a caller asks of a VM beyond image and sizes (account, networking); VM backends read it, others refuse it.</summary>
+    public VmRequest? Vm { get; init; }
+
     /// <summary>Volumes the job asks for (<c>config.volumes</c>, <c>src:dst[:ro]</c>).</summary>
     public IReadOnlyList<string> Volumes { get; init; } = [];
 

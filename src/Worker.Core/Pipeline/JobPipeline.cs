@@ -207,7 +207,7 @@ public sealed class JobPipeline(
             await using var content = File.OpenRead(file.SourcePath);
             await instance.UploadFileAsync(file.Path, content, file.Mode, ct);
         }
-        await instance.UploadScriptAsync(script.Text, ct);
+        await instance.UploadScriptAsync(script.TextFor(instance.Id), ct);
     }
 
     private static Task ReportResultAsync(IJob job, Verdict verdict, JobOutcome outcome, CancellationToken ct) =>

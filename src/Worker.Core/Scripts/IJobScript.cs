@@ -14,6 +14,12 @@ public interface IJobScript
 public sealed record JobScript(string Text, IReadOnlyList<MachineFile> Files)
 {
     public JobScript(string text) : this(text, []) { }
+
+    /// <summary>Makes the text once the machine exists, from its id (a Cirrus agent in a VM is told the VM's name); null: <see cref="Text"/> as it is.</summary>
+    public Func<string, string>? ForMachine { get; init; }
+
+    /// <summary>The text for the machine <paramref name="machineId"/>.</summary>
+    public string TextFor(string machineId) => ForMachine?.Invoke(machineId) ?? Text;
 }
 
 /// <summary>A file of this host copied to <paramref name="Path"/> (absolute) inside the machine, with <paramref name="Mode"/>.</summary>

@@ -29,7 +29,7 @@ public sealed class TartTool(VmCli cli, TartOptions options) : VmTool(cli)
         {
             yield return size;
         }
-        if (options.Display is { } display)
+        if ((spec.Request?.Display ?? options.Display) is { } display)
         {
             yield return new VmSetCall(["--display", display], false);
         }
@@ -38,15 +38,17 @@ public sealed class TartTool(VmCli cli, TartOptions options) : VmTool(cli)
     public override IReadOnlyList<string> RunFlags(VmSpec spec)
     {
         var flags = new List<string> { "--no-graphics", "--no-clipboard", "--no-audio", "--root-disk-opts", "sync=none" };
-        if (options.UseSoftnet)
+        // A caller may add softnet or nested virtualisation to the operator's settings, never take them away.
+        if (options.UseSoftnet || spec.Request?.Softnet == true)
         {
             flags.Add("--net-softnet");
-            if (options.SoftnetAllowed.Count > 0)
+            var allowed = spec.Request is { Softnet: true, SoftnetAllow.Count: > 0 } request ? request.SoftnetAllow : options.SoftnetAllowed;
+            if (allowed.Count > 0)
             {
-                flags.AddRange(["--net-softnet-allow", string.Join(',', options.SoftnetAllowed)]);
+                flags.AddRange(["--net-softnet-allow", string.Join(',', allowed)]);
             }
         }
-        if (options.UseNested)
+        if (options.UseNested || spec.Request?.Nested == true)
         {
             flags.Add("--nested");
         }

@@ -20,11 +20,19 @@ public sealed class VetuTool(VmCli cli, VetuOptions options) : VmTool(cli)
     public override IReadOnlyList<string> RunFlags(VmSpec spec)
     {
         var flags = new List<string>();
-        if (options.BridgedInterface is { } bridge)
+        // A caller's networking (a Cirrus task's) replaces the operator's default.
+        var (bridged, host) = spec.Request?.Network switch
         {
-            flags.AddRange(["--net-bridged", bridge]);
+            null => (options.BridgedInterface, options.HostNetworking),
+            "host" => (null, true),
+            var network when network.StartsWith("bridged:", StringComparison.Ordinal) => (network["bridged:".Length..], false),
+            _ => ((string?)null, false),
+        };
+        if (bridged is not null)
+        {
+            flags.AddRange(["--net-bridged", bridged]);
         }
-        else if (options.HostNetworking)
+        else if (host)
         {
             flags.Add("--net-host");
         }

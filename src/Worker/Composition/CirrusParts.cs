@@ -84,7 +84,7 @@ public sealed class CirrusParts : IAsyncDisposable
         var catalog = new BackendCatalog(others, "the backends this worker has");
         _owned.Add(catalog);
         var pipeline = Context.CreatePipeline(local, backends: catalog);
-        return new PipelineTaskRunner(pipeline, Context.Cancellations, Agents, Context.LoggerFactory.CreateLogger("cirrus"));
+        return new PipelineTaskRunner(pipeline, Context.Cancellations, Agents, Config.Security, Context.LoggerFactory.CreateLogger("cirrus"));
     }
 
     public CirrusWorkerSession CreateSession(ICirrusTaskRunner runner) =>

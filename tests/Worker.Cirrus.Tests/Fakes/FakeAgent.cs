@@ -6,7 +6,9 @@ namespace Worker.Cirrus.Tests.Fakes;
 /// <summary>
 /// A stand-in for the <c>cirrus</c> binary, placed where the agent cache keeps it. It records its
 /// arguments, environment and working directory, then exits with the code the test chose, or, when
-/// told to run until killed, waits for a signal and records which one ended it.
+/// told to run until killed, waits for a signal and records which one ended it; when told to wait
+/// for its release, exits once the test calls <see cref="Release"/>. Its record directory is open to
+/// every user (a VM stand-in's guest is another account of this host).
 /// </summary>
 public sealed class FakeAgent
 {
@@ -21,19 +23,24 @@ public sealed class FakeAgent
 
     public string RecordDirectory { get; }
 
-    public static FakeAgent InstallInCache(AgentBinaries cache, string version, int exitCode = 0, bool runUntilKilled = false) =>
-        Install(cache.PathFor(version, HostPlatform.Os, HostPlatform.Arch), exitCode, runUntilKilled);
+    public static FakeAgent InstallInCache(AgentBinaries cache, string version, int exitCode = 0, bool runUntilKilled = false,
+        bool waitForRelease = false, string? os = null, string? arch = null) =>
+        Install(cache.PathFor(version, os ?? HostPlatform.Os, arch ?? HostPlatform.Arch), exitCode, runUntilKilled, waitForRelease);
 
-    public static FakeAgent Install(string path, int exitCode = 0, bool runUntilKilled = false)
+    public static FakeAgent Install(string path, int exitCode = 0, bool runUntilKilled = false, bool waitForRelease = false)
     {
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
         var record = Directory.CreateTempSubdirectory("fake-agent-record-").FullName;
-        File.WriteAllText(path, Script(record, exitCode, runUntilKilled));
+        File.SetUnixFileMode(record, (UnixFileMode)0x1FF);
+        File.WriteAllText(path, Script(record, exitCode, runUntilKilled, waitForRelease));
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
         return new FakeAgent(path, record);
     }
 
     public bool Started => File.Exists(System.IO.Path.Combine(RecordDirectory, "done-recording"));
+
+    /// <summary>Lets an agent told to wait for its release exit (with its exit code).</summary>
+    public void Release() => File.WriteAllText(System.IO.Path.Combine(RecordDirectory, "release"), "");
 
     /// <summary>Arguments after the program name, exactly as received (empty ones included).</summary>
     public IReadOnlyList<string> Arguments
@@ -57,7 +64,7 @@ public sealed class FakeAgent
         ? File.ReadAllText(System.IO.Path.Combine(RecordDirectory, "signal")).Trim()
         : null;
 
-    private static string Script(string record, int exitCode, bool runUntilKilled)
+    private static string Script(string record, int exitCode, bool runUntilKilled, bool waitForRelease)
     {
         var script = new StringBuilder("#!/bin/bash\n");
         script.Append("record='").Append(record).Append("'\n");
@@ -70,6 +77,10 @@ public sealed class FakeAgent
             script.Append("trap 'echo INT > \"$record/signal\"; exit 130' INT\n");
             script.Append("trap 'echo TERM > \"$record/signal\"; exit 143' TERM\n");
             script.Append("while :; do sleep 0.05; done\n");
+        }
+        if (waitForRelease)
+        {
+            script.Append("while [ ! -e \"$record/release\" ]; do sleep 0.05; done\n");
         }
         script.Append("exit ").Append(exitCode).Append('\n');
         return script.ToString();

@@ -88,8 +88,8 @@ public sealed class FakeCirrusServer : IAsyncDisposable
     }
 }
 
-/// <summary>One call as the server saw it.</summary>
-public sealed record RecordedCall(string Method, IMessage Request, IReadOnlyDictionary<string, string> Metadata)
+/// <summary>One call as the server saw it; <paramref name="Failed"/> when it answered with an error (an injected fault or an unknown session).</summary>
+public sealed record RecordedCall(string Method, IMessage Request, IReadOnlyDictionary<string, string> Metadata, bool Failed = false)
 {
     public string? Header(string name) => Metadata.GetValueOrDefault(name);
 }
@@ -126,6 +126,12 @@ public sealed class FakeWorkersService : CirrusWorkersService.CirrusWorkersServi
 
     /// <summary>The methods called, without the polls in between.</summary>
     public IReadOnlyList<string> MethodsBesidesPoll => _calls.Select(c => c.Method).Where(m => m != "Poll").ToList();
+
+    /// <summary>The methods that were answered (not failed), without the polls in between.</summary>
+    public IReadOnlyList<string> AnsweredBesidesPoll => _calls.Where(c => !c.Failed && c.Method != "Poll").Select(c => c.Method).ToList();
+
+    /// <summary>While set, every call fails with Unavailable, as a server that is down.</summary>
+    public bool Down { get; set; }
 
     public IReadOnlyList<RecordedCall> CallsTo(string method) => _calls.Where(c => c.Method == method).ToList();
 
@@ -217,23 +223,39 @@ public sealed class FakeWorkersService : CirrusWorkersService.CirrusWorkersServi
             .Where(h => !h.IsBinary)
             .GroupBy(h => h.Key)
             .ToDictionary(g => g.Key, g => g.Last().Value, StringComparer.Ordinal);
-        _calls.Enqueue(new RecordedCall(method, request, metadata));
         if (_delays.TryGetValue(method, out var delay))
         {
+            _calls.Enqueue(new RecordedCall(method, request, metadata));
             await Task.Delay(delay, context.CancellationToken);
+            return;
+        }
+        var failure = Failure(method, metadata, checkSession);
+        _calls.Enqueue(new RecordedCall(method, request, metadata, failure is not null));
+        if (failure is not null)
+        {
+            throw failure;
+        }
+    }
+
+    private RpcException? Failure(string method, Dictionary<string, string> metadata, bool checkSession)
+    {
+        if (Down)
+        {
+            return new RpcException(new Status(StatusCode.Unavailable, "the server is down"));
         }
         foreach (var code in new[] { StatusCode.Unavailable, StatusCode.Unauthenticated, StatusCode.PermissionDenied, StatusCode.Internal })
         {
             var key = method + "/" + code;
             if (_failures.TryGetValue(key, out var left) && left > 0 && _failures.TryUpdate(key, left - 1, left))
             {
-                throw new RpcException(new Status(code, $"injected {code}"));
+                return new RpcException(new Status(code, $"injected {code}"));
             }
         }
         if (checkSession && !_sessions.ContainsKey(metadata.GetValueOrDefault("session-token") ?? ""))
         {
             // What Cirrus (and cirrus-cli's own test server) answers to a session it does not know.
-            throw new RpcException(new Status(StatusCode.PermissionDenied, "unknown session"));
+            return new RpcException(new Status(StatusCode.PermissionDenied, "unknown session"));
         }
+        return null;
     }
 }

@@ -33,7 +33,8 @@ public sealed class SessionHarness : IAsyncDisposable
     private readonly ILoggerFactory _loggers;
     private int _disposed;
 
-    private SessionHarness(FakeCirrusServer server, CirrusWorkerConfig config, string root, string agentUrl, Func<IBackend, IBackend>? wrapDocker)
+    private SessionHarness(FakeCirrusServer server, CirrusWorkerConfig config, string root, string agentUrl, Func<DockerOptions, DockerOptions>? docker,
+        VmStandIn? vm, (string Key, string Value)[] vmSettings)
     {
         Server = server;
         Config = config;
@@ -52,14 +53,20 @@ public sealed class SessionHarness : IAsyncDisposable
         };
         Fleet = DockerEngine.NewFleet();
         var labels = new MachineLabels(Fleet, "test-host", TimeSpan.FromMinutes(5));
-        Catalog = new BackendCatalog(new Dictionary<string, Func<IBackend>>
+        var dockerOptions = (docker ?? (o => o))(DockerOptions);
+        var backends = new Dictionary<string, Func<IBackend>>
         {
-            ["docker"] = () => (wrapDocker ?? (b => b))(new DockerBackend(DockerRegistration.CreateClient(DockerOptions), DockerOptions, labels,
-                _loggers.CreateLogger<DockerBackend>(), ownsClient: true)),
-        }, "the test's backends");
+            ["docker"] = () => new DockerBackend(DockerRegistration.CreateClient(dockerOptions), dockerOptions, labels,
+                _loggers.CreateLogger<DockerBackend>(), ownsClient: true),
+        };
+        if (vm is not null)
+        {
+            backends[vm.Tool] = () => vm.CreateBackend(Options.BaseDirectory, labels, _loggers, vmSettings);
+        }
+        Catalog = new BackendCatalog(backends, "the test's backends");
         var pipeline = new JobPipeline(Options, new LocalBackend(Options, new LocalOptions()), new BuiltinScriptGenerator(), Cancellations, labels,
             _loggers.CreateLogger<JobPipeline>(), backends: Catalog);
-        Runner = new PipelineTaskRunner(pipeline, Cancellations, Agents, _loggers.CreateLogger("cirrus"));
+        Runner = new PipelineTaskRunner(pipeline, Cancellations, Agents, config.Security, _loggers.CreateLogger("cirrus"));
         Client = new CirrusUpstreamClient(config.Name, config.Upstreams[0], FastRetries);
         Session = new CirrusWorkerSession(config, [Client], Runner, _loggers.CreateLogger<CirrusWorkerSession>(), hostName: "test-host");
     }
@@ -105,20 +112,27 @@ public sealed class SessionHarness : IAsyncDisposable
 
     /// <param name="yaml">More of the worker file (token, name and rpc.endpoint are set).</param>
     /// <param name="agentUrl">The download template; by default a closed loopback port, so only the cache serves.</param>
-    /// <param name="wrapDocker">Wraps the Docker backend (to inject faults at its boundary).</param>
-    public static async Task<SessionHarness> CreateAsync(string yaml = "", string agentUrl = "http://127.0.0.1:9/{version}", Func<IBackend, IBackend>? wrapDocker = null)
+    /// <param name="docker">Changes to the Docker backend's settings.</param>
+    /// <param name="vm">A stand-in tart or vetu whose backend runs that isolation's tasks, with <paramref name="vmSettings"/> (keys after WORKER_TOOL).</param>
+    public static async Task<SessionHarness> CreateAsync(string yaml = "", string agentUrl = "http://127.0.0.1:9/{version}",
+        Func<DockerOptions, DockerOptions>? docker = null, VmStandIn? vm = null, params (string Key, string Value)[] vmSettings)
     {
         var server = await FakeCirrusServer.StartAsync();
         var root = Directory.CreateTempSubdirectory("cirrus-session-").FullName;
         var config = CirrusConfigLoader.Parse(
             $"token: registration-token-1\nname: worker-{Guid.NewGuid():N}\nrpc:\n  endpoint: {server.Endpoint}\n{yaml}",
             "worker.yml", new CirrusFlags());
-        return new SessionHarness(server, config, root, agentUrl, wrapDocker);
+        return new SessionHarness(server, config, root, agentUrl, docker, vm, vmSettings);
     }
 
     /// <summary>The fake agent for this host (isolation none), in the cache.</summary>
-    public FakeAgent InstallAgent(int exitCode = 0, bool runUntilKilled = false, string version = AgentVersion.Default) =>
-        FakeAgent.InstallInCache(Agents, version, exitCode, runUntilKilled);
+    public FakeAgent InstallAgent(int exitCode = 0, bool runUntilKilled = false, string version = AgentVersion.Default, bool waitForRelease = false) =>
+        FakeAgent.InstallInCache(Agents, version, exitCode, runUntilKilled, waitForRelease);
+
+    /// <summary>The fake agent a VM of <paramref name="tool"/> gets: tart's is darwin/arm64, vetu's linux on this host's architecture, as cirrus-cli picks them.</summary>
+    public FakeAgent InstallVmAgent(string tool, int exitCode = 0, bool waitForRelease = false) =>
+        FakeAgent.InstallInCache(Agents, AgentVersion.Default, exitCode, waitForRelease: waitForRelease,
+            os: tool == "tart" ? "darwin" : "linux", arch: tool == "tart" ? "arm64" : HostPlatform.Arch);
 
     public SessionHarness Start()
     {
