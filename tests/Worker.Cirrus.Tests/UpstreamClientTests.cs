@@ -67,7 +67,7 @@ public class UpstreamClientTests
         using var client = new CirrusUpstreamClient("w", new CirrusUpstream("t", "unix://" + socket), NoRetries);
 
         await client.RegisterAsync(new WorkerInfo(), CancellationToken.None);
-        await client.PollAsync(new PollRequest(), CancellationToken.None);
+        await client.PollAsync(() => new PollRequest(), CancellationToken.None);
 
         Assert.Equal(["Register", "Poll"], server.Service.Methods);
     }
@@ -84,7 +84,7 @@ public class UpstreamClientTests
         using var client = new CirrusUpstreamClient("w", new CirrusUpstream("t", server.Endpoint), NoRetries);
         await client.RegisterAsync(new WorkerInfo(), CancellationToken.None);
 
-        await client.PollAsync(new PollRequest(), CancellationToken.None);
+        await client.PollAsync(() => new PollRequest(), CancellationToken.None);
 
         Assert.Equal(used, client.PollIntervalSeconds);
     }

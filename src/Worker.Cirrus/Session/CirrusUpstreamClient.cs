@@ -68,9 +68,10 @@ public sealed class CirrusUpstreamClient : IDisposable
     /// <summary>Drops the session so the next <see cref="RegisterAsync"/> registers again (the server said it no longer knows it).</summary>
     public void ForgetSession() => _sessionToken = "";
 
-    public async Task<PollResponse> PollAsync(PollRequest request, CancellationToken ct)
+    /// <param name="request">Made for each attempt, so a poll retried after an outage tells what runs now, not what ran when it was first tried.</param>
+    public async Task<PollResponse> PollAsync(Func<PollRequest> request, CancellationToken ct)
     {
-        var response = await CallAsync("Poll", o => _client.PollAsync(request, o), WorkerHeaders(), ct);
+        var response = await CallAsync("Poll", o => _client.PollAsync(request(), o), WorkerHeaders(), ct);
         if (response.PollIntervalInSeconds is > 0 and <= 3600)
         {
             PollIntervalSeconds = response.PollIntervalInSeconds;

@@ -120,7 +120,7 @@ public sealed class CirrusWorkerSession(
         PollResponse response;
         try
         {
-            response = await upstream.PollAsync(PollRequest(upstream), stop);
+            response = await upstream.PollAsync(() => PollRequest(upstream), stop);
         }
         catch (RpcException e) when (e.StatusCode is StatusCode.Unauthenticated or StatusCode.PermissionDenied)
         {
@@ -129,7 +129,7 @@ public sealed class CirrusWorkerSession(
                 upstream.Endpoint, e.StatusCode, e.Status.Detail);
             upstream.ForgetSession();
             await upstream.RegisterAsync(WorkerInfo(), stop);
-            response = await upstream.PollAsync(PollRequest(upstream), stop);
+            response = await upstream.PollAsync(() => PollRequest(upstream), stop);
         }
 
         foreach (var id in response.TasksToStop)

@@ -86,22 +86,16 @@ public static class OutcomePolicy
     /// <param name="canRequeue">False for a job its queue can't take back (a Cirrus task): what would requeue it errors it, saying why.</param>
     public static Verdict Decide(JobOutcome outcome, int requeueCount, int maxRequeues, bool singleHost = false, bool canRequeue = true)
     {
-        var verdict = DecideForQueue(outcome, requeueCount, maxRequeues, singleHost);
-        if (canRequeue || !verdict.Requeue)
+        if (canRequeue)
         {
-            return verdict;
+            return DecideForQueue(outcome, requeueCount, maxRequeues, singleHost);
         }
-        return verdict with
+        return outcome switch
         {
-            State = FinishState.Errored,
-            Requeue = false,
-            RequeueCounted = false,
-            Message = outcome switch
-            {
-                JobOutcome.Infrastructure i => $"The job could not be run: {i.Reason}",
-                JobOutcome.HostFailure h => $"This host can't run jobs now: {h.Reason}",
-                _ => "This worker is shutting down; the job was stopped.",
-            },
+            JobOutcome.Infrastructure i => new(FinishState.Errored, false, false, WorkerErrorExitCode, $"The job could not be run: {i.Reason}"),
+            JobOutcome.HostFailure h => new(FinishState.Errored, false, false, WorkerErrorExitCode, $"This host can't run jobs now: {h.Reason}", HostSignal.Broken),
+            JobOutcome.Shutdown => new(FinishState.Errored, false, false, CancelledExitCode, "This worker is shutting down; the job was stopped."),
+            _ => DecideForQueue(outcome, requeueCount, maxRequeues, singleHost),
         };
     }
 

@@ -91,6 +91,9 @@ public sealed class FakeCirrusServer : IAsyncDisposable
 /// <summary>One call as the server saw it; <paramref name="Failed"/> when it answered with an error (an injected fault or an unknown session).</summary>
 public sealed record RecordedCall(string Method, IMessage Request, IReadOnlyDictionary<string, string> Metadata, bool Failed = false)
 {
+    /// <summary>When the server got it.</summary>
+    public DateTimeOffset At { get; } = DateTimeOffset.UtcNow;
+
     public string? Header(string name) => Metadata.GetValueOrDefault(name);
 }
 
