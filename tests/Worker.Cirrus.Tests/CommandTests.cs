@@ -1,0 +1,95 @@
+using Worker.Cirrus.Agent;
+using Worker.Cirrus.Api;
+using Worker.Cirrus.Tests.Fakes;
+using Worker.TestSupport;
+
+namespace Worker.Cirrus.Tests;
+
+/// <summary>
+/// The real <c>worker</c> executable's <c>cirrus run</c> and <c>cirrus pause</c> against the fake
+/// server, with the fake agent in the agent cache its environment points at.
+/// </summary>
+[Trait("Category", "Integration")]
+public sealed class CommandTests : IAsyncDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("cirrus-command-").FullName;
+    private readonly List<WorkerProcess> _processes = [];
+
+    [Fact]
+    public async Task Cirrus_run_runs_a_none_task_with_the_agents_command_line_and_cirrus_hears_register_poll_started_stopped()
+    {
+        await using var server = await FakeCirrusServer.StartAsync();
+        var agent = InstallAgent();
+        var file = WorkerFile(server);
+        server.Service.StartTask(SessionHarness.NoneTask("5151"));
+
+        var worker = Start("cirrus", "run", "-f", file);
+        await worker.UntilAsync(() => server.Service.CallsTo("TaskStopped").Count == 1, "the task was reported stopped");
+
+        Assert.Equal(["Register", "Poll"], server.Service.Methods.Take(2));
+        Assert.Equal(["Register", "TaskStarted", "TaskStopped"], server.Service.MethodsBesidesPoll);
+        Assert.Equal(["agent", "-api-endpoint", server.Endpoint, "-server-token", "server-5151", "-client-token", "client-5151", "-task-id", "5151"],
+            agent.Arguments.Take(9));
+        Assert.DoesNotContain("server-5151", worker.Stderr + worker.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("client-5151", worker.Stderr + worker.Stdout, StringComparison.Ordinal);
+
+        worker.Signal("TERM");
+        Assert.Equal(0, await worker.WaitAsync(TimeSpan.FromMinutes(1)));
+    }
+
+    [Fact]
+    public async Task Cirrus_pause_wait_returns_only_once_no_task_runs()
+    {
+        await using var server = await FakeCirrusServer.StartAsync();
+        var agent = InstallAgent(waitForRelease: true);
+        var file = WorkerFile(server);
+        server.Service.StartTask(SessionHarness.NoneTask("5252"));
+        var worker = Start("cirrus", "run", "-f", file);
+        await worker.UntilAsync(() => server.Service.CallsTo("TaskStarted").Count == 1 && agent.Started, "the task runs");
+
+        var pause = Start("cirrus", "pause", "--wait", "-f", file);
+        await Eventually.TrueAsync(() => server.Service.CallsTo("QueryRunningTasks").Count >= 3, "pause asked three times what runs",
+            gaveUp: () => pause.HasExited, explain: () => pause.Stderr);
+        Assert.True(server.Service.Disabled);
+        Assert.False(pause.HasExited);
+
+        agent.Release();
+        Assert.Equal(0, await pause.WaitAsync(TimeSpan.FromMinutes(1)));
+        var stopped = server.Service.CallsTo("TaskStopped").Single().At;
+        Assert.True(server.Service.CallsTo("QueryRunningTasks")[^1].At > stopped, "the last question came after the task stopped");
+        Assert.Empty(server.Service.RunningTasks);
+    }
+
+    private FakeAgent InstallAgent(bool waitForRelease = false) =>
+        FakeAgent.InstallInCache(new AgentBinaries(Path.Combine(_root, "cache"), "http://127.0.0.1:9/{version}", new HttpClient()),
+            AgentVersion.Default, waitForRelease: waitForRelease);
+
+    private string WorkerFile(FakeCirrusServer server)
+    {
+        var path = Path.Combine(_root, "worker.yml");
+        File.WriteAllText(path, $"token: registration-token-1\nname: worker-{Guid.NewGuid():N}\nrpc:\n  endpoint: {server.Endpoint}\n");
+        return path;
+    }
+
+    private WorkerProcess Start(params string[] args)
+    {
+        var env = new Dictionary<string, string>
+        {
+            ["WORKER_BASE_DIR"] = Path.Combine(_root, "base"),
+            ["XDG_CACHE_HOME"] = Path.Combine(_root, "cache"),
+            ["WORKER_CIRRUS_AGENT_URL"] = "http://127.0.0.1:9/{version}",
+        };
+        var process = WorkerProcess.Start(env, _root, args);
+        _processes.Add(process);
+        return process;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var process in _processes)
+        {
+            await process.DisposeAsync();
+        }
+        Directory.Delete(_root, recursive: true);
+    }
+}
