@@ -15,9 +15,28 @@ public sealed record CirrusOptions
                  (uri.Scheme == "http" || uri.Scheme == "https"), text),
         text => text);
 
-    public static IReadOnlyList<ISetting> All { get; } = [AgentUrl];
+    private static readonly string[] IsolationBackends = ["local", "docker", "tart", "vetu"];
+
+    public static readonly Setting<IReadOnlyList<string>> FleetBackends = new("CIRRUS_FLEET_BACKENDS", Array.Empty<string>(),
+        "Fleet mode, on a `worker run` host: the backends it runs Cirrus tasks from the job queue on (local for isolation none, docker for container, tart, vetu). Empty: it runs none; each such task errors, naming this setting. A task on the local backend runs on the host itself, so allow it only on hosts meant for that.",
+        "a comma-separated list of local, docker, tart, vetu",
+        text =>
+        {
+            var names = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            return names.All(IsolationBackends.Contains) ? (true, names) : (false, Array.Empty<string>());
+        },
+        names => string.Join(",", names));
+
+    public static IReadOnlyList<ISetting> All { get; } = [AgentUrl, FleetBackends];
 
     public string AgentUrlTemplate { get; init; } = DefaultAgentUrl;
 
-    public static CirrusOptions From(SettingsSource source) => new() { AgentUrlTemplate = AgentUrl.Read(source) };
+    /// <summary>See <see cref="FleetBackends"/>.</summary>
+    public IReadOnlyList<string> FleetBackendNames { get; init; } = [];
+
+    public static CirrusOptions From(SettingsSource source) => new()
+    {
+        AgentUrlTemplate = AgentUrl.Read(source),
+        FleetBackendNames = FleetBackends.Read(source),
+    };
 }

@@ -217,17 +217,36 @@ public sealed class CirrusWorkerSession(
             held,
             upstream.Upstream);
         logger.LogInformation("Took task {TaskId} ({Isolation})", id, task.Isolation.KeyName());
-        Track(RunAsync(task, report));
+        Track(FollowAsync(report, held, (r, _, ct) => runner.RunAsync(task, r, ct)));
     }
 
-    private async Task RunAsync(CirrusTask task, CirrusTaskReport report)
+    /// <summary>
+    /// Holds again a task an earlier run of this worker took and did not see stop (fleet mode's bridge
+    /// restarted): it is counted at once, <paramref name="follow"/> sees it to its end, and it gets
+    /// <c>TaskStopped</c> on every path. False when none of the upstreams is <paramref name="endpoint"/> any more.
+    /// </summary>
+    public bool Adopt(string endpoint, TaskRef task, IReadOnlyList<string> secrets, IReadOnlyDictionary<string, double> resources,
+        Func<CirrusTaskReport, TaskLedger.RunningTask, CancellationToken, Task> follow)
+    {
+        if (upstreams.FirstOrDefault(u => u.Endpoint == endpoint) is not { } upstream ||
+            Ledger.Readmit(task.TaskId, resources, endpoint) is not { } held)
+        {
+            return false;
+        }
+        var report = new CirrusTaskReport(upstream, task, secrets, logger);
+        logger.LogInformation("Task {TaskId} taken over from this worker's last run", task.TaskId);
+        Track(FollowAsync(report, held, follow));
+        return true;
+    }
+
+    private async Task FollowAsync(CirrusTaskReport report, TaskLedger.RunningTask held, Func<CirrusTaskReport, TaskLedger.RunningTask, CancellationToken, Task> follow)
     {
         await Task.Yield();
         try
         {
-            await runner.RunAsync(task, report, _cancelTasks.Token);
+            await follow(report, held, _cancelTasks.Token);
         }
-        catch (OperationCanceledException) when (_cancelTasks.IsCancellationRequested || task.Held.StopRequested.IsCancellationRequested)
+        catch (OperationCanceledException) when (_cancelTasks.IsCancellationRequested || held.StopRequested.IsCancellationRequested)
         {
             // A cancelled task sends no TaskFailed, as in cirrus-cli; TaskStopped follows.
         }
@@ -238,7 +257,7 @@ public sealed class CirrusWorkerSession(
         finally
         {
             await report.StoppedAsync();
-            task.Held.Dispose();
+            held.Dispose();
         }
     }
 

@@ -38,6 +38,24 @@ public sealed class TaskLedger(IReadOnlyDictionary<string, double> total)
         }
     }
 
+    /// <summary>
+    /// Counts a task this worker took in an earlier run and still holds (fleet mode: its job runs on
+    /// the fleet while the bridge restarted), whether or not it fits now: it runs already.
+    /// </summary>
+    public RunningTask? Readmit(string taskId, IReadOnlyDictionary<string, double> resources, string owner)
+    {
+        lock (_lock)
+        {
+            if (_tasks.ContainsKey(taskId))
+            {
+                return null;
+            }
+            var task = new RunningTask(this, taskId, owner, new Dictionary<string, double>(resources), null);
+            _tasks[taskId] = task;
+            return task;
+        }
+    }
+
     /// <summary>Whether <paramref name="requested"/> would be admitted now (e.g. to decide on a standby).</summary>
     public bool Fits(IReadOnlyDictionary<string, double> requested)
     {

@@ -375,6 +375,8 @@ public sealed class JobPipeline(
             PipelineErrorException p => p.Outcome,
             BackendFailureException b => JobOutcome.Of(b),
             InvalidJobPayloadException p => new JobOutcome.Unusable(p.Message),
+            // A payload reader's refusal (a Cirrus task for a backend this host runs none on).
+            JobRefusedException r => new JobOutcome.Refused(r.Rule),
             _ => new JobOutcome.Infrastructure(e.Message),
         };
     }

@@ -19,6 +19,8 @@ public static class CirrusCommand
             (settings, file, flags, wait) => CirrusPauseCommand.RunAsync(settings, file, flags, disabled: true, wait), withWait: true));
         command.Subcommands.Add(Subcommand("resume", "Tell Cirrus CI to give this worker tasks again.",
             (settings, file, flags, _) => CirrusPauseCommand.RunAsync(settings, file, flags, disabled: false, wait: false)));
+        command.Subcommands.Add(Subcommand("bridge", "Fleet mode: register as one worker with the fleet's resources and put each task on the AMQP job queue for the worker run hosts.",
+            (settings, file, flags, _) => CirrusBridgeCommand.RunAsync(settings, file, flags)));
         return command;
     }
 

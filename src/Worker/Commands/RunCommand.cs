@@ -31,8 +31,12 @@ public static class RunCommand
         var source = JobSources.Configured(settings);
         // Disposed in reverse: the backend after the queue, both after the pool has stopped.
         await using var backend = Backends.Configured(settings).CreateBackend(context.Services);
+        using var agentDownloads = new HttpClient { Timeout = TimeSpan.FromMinutes(10) };
+        // Fleet mode: a Cirrus task a bridge queued runs on its isolation's backend, made when one first needs it.
+        var (isolations, cirrusTasks) = CirrusParts.ForFleetHost(context, backend, agentDownloads);
+        await using var isolationBackends = isolations;
         await using var queue = source.CreateQueue(context.Services);
-        var pool = context.CreatePool(queue, backend);
+        var pool = context.CreatePool(queue, backend, isolationBackends, [cirrusTasks]);
         var shutdown = ShutdownBudget.For(context.Options);
         if (shutdown.Warning is { } warning)
         {

@@ -1,11 +1,14 @@
 using Microsoft.Extensions.Logging;
 using Worker.Cirrus.Agent;
+using Worker.Amqp;
 using Worker.Cirrus.Config;
+using Worker.Cirrus.Fleet;
 using Worker.Cirrus.Jobs;
 using Worker.Cirrus.Session;
 using Worker.Cirrus.Tasks;
 using Worker.Core.Backends;
 using Worker.Core.Configuration;
+using Worker.Core.Jobs;
 using Worker.Core.Pipeline;
 
 namespace Worker.Composition;
@@ -75,17 +78,54 @@ public sealed class CirrusParts : IAsyncDisposable
     /// </summary>
     public ICirrusTaskRunner CreatePipelineRunner()
     {
-        var services = Context.Services;
-        var local = Backends.Named("local", "the none isolation").CreateBackend(services);
+        var local = Backends.Named("local", "the none isolation").CreateBackend(Context.Services);
         _owned.Add(local);
-        var others = Backends.All
-            .Where(b => b.Name != local.Name && CirrusJobSpec.Backends.Contains(b.Name))
-            .ToDictionary(b => b.Name, b => (Func<IBackend>)(() => b.CreateBackend(services)));
-        var catalog = new BackendCatalog(others, "the backends this worker has");
+        var catalog = IsolationBackends(Context, local);
         _owned.Add(catalog);
         var pipeline = Context.CreatePipeline(local, backends: catalog);
         return new PipelineTaskRunner(pipeline, Context.Cancellations, Agents, Config.Security, Context.LoggerFactory.CreateLogger("cirrus"));
     }
+
+    /// <summary>The backends of the isolations other than <paramref name="own"/>'s, each made from WORKER_* settings when a task first needs it.</summary>
+    public static BackendCatalog IsolationBackends(WorkerContext context, IBackend own)
+    {
+        var services = context.Services;
+        var others = Backends.All
+            .Where(b => b.Name != own.Name && CirrusJobSpec.Backends.Contains(b.Name))
+            .ToDictionary(b => b.Name, b => (Func<IBackend>)(() => b.CreateBackend(services)));
+        return new BackendCatalog(others, "the backends this worker has");
+    }
+
+    /// <summary>
+    /// What a <c>worker run</c> host needs to run the Cirrus tasks a bridge queued: the isolations'
+    /// backends and the reader of their payloads (the agent from this host's cache or WORKER_CIRRUS_AGENT_URL).
+    /// </summary>
+    public static (BackendCatalog Backends, IPayloadReader Reader) ForFleetHost(WorkerContext context, IBackend own, HttpClient http)
+    {
+        var options = CirrusOptions.From(context.Settings);
+        var agents = new AgentBinaries(AgentBinaries.UserCacheDirectory(Environment.GetEnvironmentVariable, OperatingSystem.IsMacOS()),
+            options.AgentUrlTemplate, http);
+        return (IsolationBackends(context, own), new CirrusPayloadReader(agents, options.FleetBackendNames));
+    }
+
+    /// <summary>
+    /// Fleet mode's runner: each task a job on the AMQP job queue (WORKER_AMQP_URI, WORKER_QUEUE_NAME),
+    /// remembered under WORKER_BASE_DIR until Cirrus heard it stopped.
+    /// </summary>
+    public async Task<FleetTaskRunner> CreateFleetRunnerAsync(CancellationToken ct)
+    {
+        var logger = Context.LoggerFactory.CreateLogger("cirrus-bridge");
+        var queue = new FleetQueue(AmqpOptions.Load(Context.Settings), Context.Options.JobQueueName, Config.Name, logger);
+        _owned.Add(queue);
+        await queue.ConnectAsync(ct);
+        Forwarded = ForwardedTasks.Open(Path.Combine(Context.Options.BaseDirectory, "cirrus", Config.Name + ".forwarded.json"));
+        FleetQueue = queue;
+        return new FleetTaskRunner(queue, Forwarded, Config.Security, logger);
+    }
+
+    public ForwardedTasks? Forwarded { get; private set; }
+
+    public FleetQueue? FleetQueue { get; private set; }
 
     public CirrusWorkerSession CreateSession(ICirrusTaskRunner runner) =>
         new(Config, Upstreams, runner, Context.LoggerFactory.CreateLogger<CirrusWorkerSession>());

@@ -68,12 +68,16 @@ public sealed class WorkerContext : IDisposable
         return new HttpScriptGenerator(build.SkipTlsVerify ? _insecureHttp.Value : _http, uri, build);
     }
 
-    public JobPipeline CreatePipeline(IBackend backend, HostCircuitBreaker? breaker = null, BackendCatalog? backends = null) =>
-        new(Options, backend, CreateScriptGenerator(), Cancellations, Labels, LoggerFactory.CreateLogger<JobPipeline>(), breaker, backends: backends);
+    public JobPipeline CreatePipeline(IBackend backend, HostCircuitBreaker? breaker = null, BackendCatalog? backends = null,
+        IReadOnlyList<IPayloadReader>? readers = null) =>
+        new(Options, backend, CreateScriptGenerator(), Cancellations, Labels, LoggerFactory.CreateLogger<JobPipeline>(), breaker, backends: backends,
+            readers: readers);
 
     /// <summary>The host's processors, with a circuit breaker that stops them taking jobs while the backend is down.</summary>
-    public ProcessorPool CreatePool(IJobQueue queue, IBackend backend) =>
-        new(queue, CreatePipeline(backend, new HostCircuitBreaker(backend, Options.Breaker, LoggerFactory.CreateLogger<HostCircuitBreaker>())),
+    /// <param name="backends">The other backends queued jobs may name (fleet mode's Cirrus tasks).</param>
+    /// <param name="readers">Readers of payloads that carry more than a travis job.</param>
+    public ProcessorPool CreatePool(IJobQueue queue, IBackend backend, BackendCatalog? backends = null, IReadOnlyList<IPayloadReader>? readers = null) =>
+        new(queue, CreatePipeline(backend, new HostCircuitBreaker(backend, Options.Breaker, LoggerFactory.CreateLogger<HostCircuitBreaker>()), backends, readers),
             PoolSizeFor(backend), LoggerFactory.CreateLogger<ProcessorPool>());
 
     /// <summary><c>WORKER_POOL_SIZE</c>, but no more processors than the backend has machines for (saying so).</summary>
