@@ -84,7 +84,9 @@ public sealed class DockerTeardownTests
 
         public List<string> RunningAtReport { get; } = [];
 
-        public JobPayload Payload => inner.Payload;
+        public JobSpec Spec => inner.Spec;
+
+        public bool CanRequeue => inner.CanRequeue;
 
         public int RequeueCount => inner.RequeueCount;
 
@@ -94,11 +96,13 @@ public sealed class DockerTeardownTests
 
         public Task<ILogPartSink> OpenLogAsync(CancellationToken ct) => inner.OpenLogAsync(ct);
 
-        public async Task FinishAsync(FinishState state, CancellationToken ct)
+        public async Task FinishAsync(FinishState state, string? reason, CancellationToken ct)
         {
             await LookAsync();
-            await inner.FinishAsync(state, ct);
+            await inner.FinishAsync(state, reason, ct);
         }
+
+        public Task EndedAsync(CancellationToken ct) => inner.EndedAsync(ct);
 
         public async Task RequeueAsync(string reason, bool counted, CancellationToken ct)
         {
