@@ -60,6 +60,52 @@ public sealed class CommandTests : IAsyncDisposable
         Assert.Empty(server.Service.RunningTasks);
     }
 
+    [Fact]
+    public async Task Sigterm_drains_cirrus_run_disabled_at_cirrus_and_its_next_start_enables_it_again()
+    {
+        await using var server = await FakeCirrusServer.StartAsync();
+        var agent = InstallAgent(waitForRelease: true);
+        var file = WorkerFile(server);
+        server.Service.StartTask(SessionHarness.NoneTask("5353"));
+        var worker = Start("cirrus", "run", "-f", file);
+        await worker.UntilAsync(() => server.Service.CallsTo("TaskStarted").Count == 1 && agent.Started, "the task runs");
+
+        worker.Signal("TERM");
+        await worker.UntilAsync(() => server.Service.Disabled, "the worker disabled itself at Cirrus");
+        var polls = server.Service.CallsTo("Poll").Count;
+        await worker.UntilAsync(() => server.Service.CallsTo("Poll").Count > polls, "the draining worker still polls");
+        Assert.Empty(server.Service.CallsTo("TaskStopped"));
+
+        agent.Release();
+        Assert.Equal(0, await worker.WaitAsync(TimeSpan.FromMinutes(1)));
+        Assert.Equal(["Register", "TaskStarted", "UpdateStatus", "TaskStopped"], server.Service.MethodsBesidesPoll);
+        Assert.Empty(server.Service.CallsTo("TaskFailed"));
+
+        var next = Start("cirrus", "run", "-f", file);
+        await next.UntilAsync(() => !server.Service.Disabled && server.Service.CallsTo("UpdateStatus").Count == 2, "the next start enabled the worker");
+        Assert.False(((UpdateStatusRequest)server.Service.CallsTo("UpdateStatus")[^1].Request).Disabled);
+    }
+
+    [Fact]
+    public async Task Shutdown_from_cirrus_lets_the_running_task_finish_then_cirrus_run_exits_0()
+    {
+        await using var server = await FakeCirrusServer.StartAsync();
+        var agent = InstallAgent(waitForRelease: true);
+        server.Service.StartTask(SessionHarness.NoneTask("5454"));
+        var worker = Start("cirrus", "run", "-f", WorkerFile(server));
+        await worker.UntilAsync(() => server.Service.CallsTo("TaskStarted").Count == 1 && agent.Started, "the task runs");
+
+        server.Service.Shutdown = true;
+        await worker.UntilAsync(() => (worker.Stderr + worker.Stdout).Contains("Cirrus asked this worker to shut down", StringComparison.Ordinal),
+            "the worker heard the shutdown");
+        Assert.False(worker.HasExited);
+        Assert.Empty(server.Service.CallsTo("TaskStopped"));
+
+        agent.Release();
+        Assert.Equal(0, await worker.WaitAsync(TimeSpan.FromMinutes(1)));
+        Assert.Equal(["Register", "TaskStarted", "TaskStopped"], server.Service.MethodsBesidesPoll);
+    }
+
     private FakeAgent InstallAgent(bool waitForRelease = false) =>
         FakeAgent.InstallInCache(new AgentBinaries(Path.Combine(_root, "cache"), "http://127.0.0.1:9/{version}", new HttpClient()),
             AgentVersion.Default, waitForRelease: waitForRelease);
