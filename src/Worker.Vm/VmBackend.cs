@@ -11,19 +11,23 @@ namespace Worker.Vm;
 /// image pulled if it is missing, the run-arguments lease taken, the record written, and the VM
 /// cloned, set, run and reached over SSH). Whatever fails after the record exists deletes the VM before this throws.
 /// </summary>
-public sealed class VmBackend : IBackend, IAsyncDisposable
+public sealed class VmBackend : IBackend, IStandbyHost, IAsyncDisposable
 {
     private readonly VmTool _tool;
     private readonly VmOptions _options;
     private readonly VmImages _images;
     private readonly VmLauncher _launcher;
     private readonly ILogger _logger;
+    private readonly MachineLabels _labels;
+    private readonly List<Task> _replaced = [];
+    private readonly Lock _standbyGate = new();
 
     public VmBackend(VmTool tool, VmOptions options, MachineLabels labels, ILogger logger)
     {
         _tool = tool;
         _options = options;
         _logger = logger;
+        _labels = labels;
         Policy = new VmPolicy(options, tool.MountsVolumes);
         Records = new VmRecordStore(options.StateDirectory);
         _images = new VmImages(tool, options, logger);
@@ -46,8 +50,27 @@ public sealed class VmBackend : IBackend, IAsyncDisposable
     /// <summary>The named locks of extra run arguments, held by a VM from before its clone until it is deleted.</summary>
     public RunArgumentLeases Leases { get; } = new();
 
-    /// <summary>The booted standby VMs, when <c>_STANDBY</c> is above 0.</summary>
-    public VmStandbyPool? Standby { get; }
+    /// <summary>The booted standby VMs, when <c>_STANDBY</c> is above 0 or a caller asked for one (<see cref="KeepStandby"/>).</summary>
+    public VmStandbyPool? Standby { get; private set; }
+
+    public IReadOnlyList<(string Name, DateTimeOffset ReadyAt)> ReadyStandbys => Standby?.ReadyMachines ?? [];
+
+    public void KeepStandby(StartAttributes? machine)
+    {
+        var pool = machine is null
+            ? (_options.StandbyCount > 0 ? new VmStandbyPool(_launcher, Policy.Default, _labels, _options, _logger) : null)
+            : new VmStandbyPool(_launcher, Policy.Decide(machine), _labels, _options with { StandbyCount = 1 }, _logger);
+        lock (_standbyGate)
+        {
+            if (Standby is { } old)
+            {
+                // Its idle VMs are deleted now; the backend's dispose waits for that.
+                _replaced.Add(old.DisposeAsync().AsTask());
+            }
+            Standby = pool;
+        }
+        pool?.Replenish();
+    }
 
     public string ProbeDescription => $"{_tool.Name} list through {_tool.Cli.Path}";
 
@@ -67,7 +90,7 @@ public sealed class VmBackend : IBackend, IAsyncDisposable
     public async Task<IInstance> StartAsync(StartAttributes attributes, IProgress<string> progress, CancellationToken ct)
     {
         var spec = Policy.Decide(attributes);
-        if (Standby is not null && spec.IsStandbyShaped(Standby.Spec) && Standby.TryClaim(attributes) is { } standby)
+        if (Standby is { } pool && spec.IsStandbyShaped(pool.Spec) && pool.TryClaim(attributes) is { } standby)
         {
             progress.Report($"Using standby VM {standby.Name} ({spec.Image}), booted {(DateTimeOffset.UtcNow - standby.BootedAt).TotalSeconds:0}s ago.");
             return new VmInstance(standby, _logger);
@@ -83,6 +106,7 @@ public sealed class VmBackend : IBackend, IAsyncDisposable
         {
             await Standby.DisposeAsync();
         }
+        await Task.WhenAll(_replaced);
         _images.Dispose();
     }
 }

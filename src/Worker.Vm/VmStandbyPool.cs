@@ -59,6 +59,18 @@ public sealed class VmStandbyPool : IAsyncDisposable
         }
     }
 
+    /// <summary>The booted standbys no job has taken yet, with when each was ready.</summary>
+    public IReadOnlyList<(string Name, DateTimeOffset ReadyAt)> ReadyMachines
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _ready.Select(m => (m.Name, m.BootedAt))];
+            }
+        }
+    }
+
     /// <summary>Boots that failed since the last one that worked.</summary>
     public int FailuresInRow => Volatile.Read(ref _failuresInRow);
 

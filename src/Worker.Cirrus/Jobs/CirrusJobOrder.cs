@@ -41,15 +41,21 @@ public sealed record CirrusJobOrder(AgentTask Agent, Isolation Isolation, string
     /// </summary>
     public static CirrusJobOrder Of(CirrusTask task, SecurityPolicy security)
     {
-        var isolation = task.Wire.Isolation?.Clone() ?? new Isolation { None = new Isolation.Types.None() };
-        IReadOnlyList<string> allow = [];
-        if (isolation.TypeCase == Isolation.TypeOneofCase.Tart)
-        {
-            var (softnet, allowed) = IsolationCheck.TartSoftnet(isolation.Tart, security);
-            isolation.Tart.Softnet = softnet;
-            allow = allowed;
-        }
+        var (isolation, allow) = Secured(task.Wire.Isolation, security);
         return new CirrusJobOrder(task.Agent, isolation, task.AgentVersion,
             task.Held.Modifier is { } lease ? new RunArguments(lease.LeaseName, lease.AppendRun) : null, allow);
+    }
+
+    /// <summary>A copy of <paramref name="wire"/> with a tart VM's softnet as the security section makes it, and the networks it allows.</summary>
+    public static (Isolation Isolation, IReadOnlyList<string> SoftnetAllow) Secured(Isolation? wire, SecurityPolicy security)
+    {
+        var isolation = wire?.Clone() ?? new Isolation { None = new Isolation.Types.None() };
+        if (isolation.TypeCase != Isolation.TypeOneofCase.Tart)
+        {
+            return (isolation, []);
+        }
+        var (softnet, allowed) = IsolationCheck.TartSoftnet(isolation.Tart, security);
+        isolation.Tart.Softnet = softnet;
+        return (isolation, allowed);
     }
 }

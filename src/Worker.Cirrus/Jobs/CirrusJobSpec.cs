@@ -1,5 +1,7 @@
 using System.Globalization;
 using Worker.Cirrus.Agent;
+using Worker.Cirrus.Api;
+using Worker.Cirrus.Security;
 using Worker.Cirrus.Tasks;
 using Worker.Core.Backends;
 using Worker.Core.Jobs;
@@ -36,6 +38,13 @@ public static class CirrusJobSpec
         LogSilence = JobPayload.MaxTimeout,
         Secrets = order.Agent.Secrets,
     };
+
+    /// <summary>The machine a standby of <paramref name="isolation"/> is: what a task of that isolation holding no resource modifier asks for.</summary>
+    public static StartAttributes StandbyMachine(Isolation isolation, SecurityPolicy security)
+    {
+        var (secured, allow) = CirrusJobOrder.Secured(isolation, security);
+        return MachineOf(new CirrusJobOrder(new AgentTask("standby", "", "", "", ""), secured, AgentVersion.Default, null, allow));
+    }
 
     private static StartAttributes MachineOf(CirrusJobOrder order)
     {

@@ -6,6 +6,7 @@ using Worker.Cirrus.Agent;
 using Worker.Cirrus.Api;
 using Worker.Cirrus.Config;
 using Worker.Cirrus.Security;
+using Worker.Cirrus.Standby;
 using Worker.Cirrus.Tasks;
 
 namespace Worker.Cirrus.Session;
@@ -25,13 +26,15 @@ public sealed class CirrusWorkerSession(
     ICirrusTaskRunner runner,
     ILogger<CirrusWorkerSession> logger,
     string? hostName = null,
-    TimeProvider? clock = null)
+    TimeProvider? clock = null,
+    ICirrusStandby? standby = null)
 {
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
     private readonly ConcurrentDictionary<Task, byte> _inFlight = new();
     private readonly ResourceModifierPool _modifiers = new(config.ResourceModifiers);
     private readonly CancellationTokenSource _cancelTasks = new();
     private volatile bool _draining;
+    private int _standbyApplied;
 
     public TaskLedger Ledger { get; } = new(config.Resources);
 
@@ -53,6 +56,10 @@ public sealed class CirrusWorkerSession(
     /// </summary>
     public async Task<End> RunAsync(CancellationToken stop)
     {
+        if (Interlocked.Exchange(ref _standbyApplied, 1) == 0)
+        {
+            standby?.Apply(config.Standby);
+        }
         while (!stop.IsCancellationRequested)
         {
             var shutdown = false;
@@ -148,7 +155,15 @@ public sealed class CirrusWorkerSession(
         }
         if (response.UpdatedStandbyInstances.Count > 0)
         {
-            logger.LogInformation("Cirrus sent standby parameters; standby instances are not run by this worker yet");
+            if (response.UpdatedStandbyInstances.Count > 1)
+            {
+                logger.LogWarning("Cirrus sent {Count} standby instances; this worker keeps the first", response.UpdatedStandbyInstances.Count);
+            }
+            if (standby is null)
+            {
+                logger.LogInformation("Cirrus sent standby parameters; this worker keeps no standby (fleet mode)");
+            }
+            standby?.Apply(response.UpdatedStandbyInstances[0]);
         }
         return response.Shutdown;
     }
@@ -163,6 +178,7 @@ public sealed class CirrusWorkerSession(
             .Where(n => n is not null).Select(n => n!.Value));
 #pragma warning restore CS0612
         request.ResourcesInUse.Add(Ledger.InUse());
+        request.AvailableStandbyInstancesInformation.Add(standby?.Available() ?? []);
         return request;
     }
 

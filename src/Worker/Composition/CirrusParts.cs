@@ -5,6 +5,7 @@ using Worker.Cirrus.Config;
 using Worker.Cirrus.Fleet;
 using Worker.Cirrus.Jobs;
 using Worker.Cirrus.Session;
+using Worker.Cirrus.Standby;
 using Worker.Cirrus.Tasks;
 using Worker.Core.Backends;
 using Worker.Core.Configuration;
@@ -83,6 +84,7 @@ public sealed class CirrusParts : IAsyncDisposable
         var catalog = IsolationBackends(Context, local);
         _owned.Add(catalog);
         var pipeline = Context.CreatePipeline(local, backends: catalog);
+        Standby = new BackendStandby(catalog, Config.Security, Context.LoggerFactory.CreateLogger("cirrus-standby"));
         return new PipelineTaskRunner(pipeline, Context.Cancellations, Agents, Config.Security, Context.LoggerFactory.CreateLogger("cirrus"));
     }
 
@@ -125,10 +127,13 @@ public sealed class CirrusParts : IAsyncDisposable
 
     public ForwardedTasks? Forwarded { get; private set; }
 
+    /// <summary>The standby of <c>worker cirrus run</c> (made with its runner); fleet mode keeps none.</summary>
+    public ICirrusStandby? Standby { get; private set; }
+
     public FleetQueue? FleetQueue { get; private set; }
 
     public CirrusWorkerSession CreateSession(ICirrusTaskRunner runner) =>
-        new(Config, Upstreams, runner, Context.LoggerFactory.CreateLogger<CirrusWorkerSession>());
+        new(Config, Upstreams, runner, Context.LoggerFactory.CreateLogger<CirrusWorkerSession>(), standby: Standby);
 
     public async ValueTask DisposeAsync()
     {

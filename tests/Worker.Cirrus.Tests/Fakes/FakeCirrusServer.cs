@@ -112,6 +112,9 @@ public sealed class FakeWorkersService : CirrusWorkersService.CirrusWorkersServi
     /// <summary><c>poll_interval_in_seconds</c> of every answer (0: the worker's default).</summary>
     public uint PollIntervalSeconds { get; set; } = 1;
 
+    /// <summary>Sent in <c>updated_standby_instances</c> of every answer while set.</summary>
+    public StandbyInstanceParameters? UpdatedStandby { get; set; }
+
     /// <summary>Answer the next poll with <c>shutdown: true</c>.</summary>
     public bool Shutdown { get; set; }
 
@@ -166,6 +169,10 @@ public sealed class FakeWorkersService : CirrusWorkersService.CirrusWorkersServi
     {
         await EnterAsync("Poll", request, context);
         var response = new PollResponse { PollIntervalInSeconds = PollIntervalSeconds, Shutdown = Shutdown };
+        if (UpdatedStandby is { } standby)
+        {
+            response.UpdatedStandbyInstances.Add(standby);
+        }
         while (_tasksToStop.TryDequeue(out var stop))
         {
             response.TasksToStop.Add(stop);

@@ -5,6 +5,7 @@ using Worker.Cirrus.Api;
 using Worker.Cirrus.Config;
 using Worker.Cirrus.Jobs;
 using Worker.Cirrus.Session;
+using Worker.Cirrus.Standby;
 using Worker.Core.Backends;
 using Worker.Core.Backends.Local;
 using Worker.Core.Configuration;
@@ -68,7 +69,8 @@ public sealed class SessionHarness : IAsyncDisposable
             _loggers.CreateLogger<JobPipeline>(), backends: Catalog);
         Runner = new PipelineTaskRunner(pipeline, Cancellations, Agents, config.Security, _loggers.CreateLogger("cirrus"));
         Client = new CirrusUpstreamClient(config.Name, config.Upstreams[0], FastRetries);
-        Session = new CirrusWorkerSession(config, [Client], Runner, _loggers.CreateLogger<CirrusWorkerSession>(), hostName: "test-host");
+        Session = new CirrusWorkerSession(config, [Client], Runner, _loggers.CreateLogger<CirrusWorkerSession>(), hostName: "test-host",
+            standby: new BackendStandby(Catalog, config.Security, _loggers.CreateLogger("cirrus-standby")));
     }
 
     public FakeCirrusServer Server { get; }
