@@ -5,6 +5,7 @@ using Worker.Core.Configuration;
 using Worker.Core.Jobs;
 using Worker.Core.Logs;
 using Worker.Core.Scripts;
+using Worker.Core.Telemetry;
 
 namespace Worker.Core.Pipeline;
 
@@ -43,6 +44,7 @@ public sealed class JobPipeline(
         var payload = job.Payload;
         var jobId = payload.JobId;
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = jobId });
+        using var trace = JobTrace.Start(job, backend.Name, options.Host, status);
         using var cancel = cancellations.Subscribe(jobId);
         using var jobCts = CancellationTokenSource.CreateLinkedTokenSource(stopToken, cancel.Token);
         using var teardown = new CleanupStack(options.Teardown, _clock, logger);
@@ -56,7 +58,7 @@ public sealed class JobPipeline(
             var silenceLimit = payload.LogSilence ?? options.LogSilence;
 
             status.Enter(jobId, JobSteps.GenerateScript);
-            var script = await GenerateScriptAsync(payload, ct);
+            var script = trace.ExportContext(await GenerateScriptAsync(payload, ct));
 
             status.Enter(jobId, JobSteps.Received);
             await ReportAsync(() => job.ReceivedAsync(ct), "received");
@@ -68,6 +70,7 @@ public sealed class JobPipeline(
             status.Enter(jobId, JobSteps.StartInstance);
             var attributes = StartAttributes.From(payload, options.Defaults, hardLimit, labels);
             var instance = await StartInstanceAsync(attributes, log, ct);
+            trace.Machine(instance);
             // The job's owner hears its result first (unless the job is requeued); the machine goes
             // after, on this processor's time (it takes no other job until then), as travis-worker
             // does. A crash here leaves a labelled machine that the cleanup sidecar removes.
@@ -89,6 +92,7 @@ public sealed class JobPipeline(
         }
 
         var verdict = OutcomePolicy.Decide(outcome, job.RequeueCount, options.Requeues, options.SingleHost);
+        trace.Record(outcome, verdict);
         logger.LogInformation("Job {JobId} outcome {Outcome}: {Verdict}", jobId, outcome, Describe(verdict));
         // Before the requeue is reported, so a host that just broke stops taking jobs before this one is back in the queue.
         breaker?.Record(verdict.Host, outcome is JobOutcome.HostFailure failure ? failure.Reason : outcome.ToString());
