@@ -30,6 +30,9 @@ public sealed partial class JobTrace : IDisposable
         [JobSteps.StopInstance] = "stop machine",
     };
 
+    /// <summary>The name of a job's span.</summary>
+    public const string SpanName = "job";
+
     private readonly Activity? _job;
     private readonly Activity? _outer;
     private readonly ProcessorStatus? _status;
@@ -53,7 +56,7 @@ public sealed partial class JobTrace : IDisposable
         _outer = Activity.Current;
         // A job's span is the root of its own trace unless the job brought a parent: never a child of whatever ran before.
         Activity.Current = null;
-        _job = WorkerTelemetry.Source.StartActivity("job", ActivityKind.Consumer, _incoming);
+        _job = WorkerTelemetry.Source.StartActivity(SpanName, ActivityKind.Consumer, _incoming);
         if (_job is not null)
         {
             _job.SetTag(TraceAttributes.JobId, payload.JobId);
