@@ -11,7 +11,8 @@ namespace Worker.Core.Telemetry;
 /// a child span per pipeline step, entered through the processor's <see cref="ProcessorStatus"/>
 /// as the pipeline moves on (so each step is traced where it is already announced), and the job's
 /// metrics: queue wait, running jobs, step durations by backend, and how it ended. The metrics are
-/// kept with or without a trace listener; spans exist only when one listens.
+/// kept with or without a trace listener; spans exist only when one listens. While the job runs,
+/// its secrets are masked in the worker's own log too (<see cref="Logs.RunningJobSecrets"/>).
 /// </summary>
 public sealed partial class JobTrace : IDisposable
 {
@@ -38,6 +39,7 @@ public sealed partial class JobTrace : IDisposable
     private readonly ProcessorStatus? _status;
     private readonly string _backend;
     private readonly IReadOnlyList<string> _secrets;
+    private readonly IDisposable _secretsInLogs;
     private readonly ActivityContext _incoming;
     private Activity? _step;
     private string? _stepName;
@@ -52,6 +54,7 @@ public sealed partial class JobTrace : IDisposable
         _backend = backend;
         _status = status;
         _secrets = payload.SecretValues;
+        _secretsInLogs = Logs.RunningJobSecrets.Register(_secrets);
         _incoming = JobTraceContext.Of(payload);
         _outer = Activity.Current;
         // A job's span is the root of its own trace unless the job brought a parent: never a child of whatever ran before.
@@ -171,6 +174,7 @@ public sealed partial class JobTrace : IDisposable
             _status.Trace = null;
         }
         WorkerMetrics.JobsRunning.Add(-1, new KeyValuePair<string, object?>(TraceAttributes.Backend, _backend));
+        _secretsInLogs.Dispose();
         _job?.Dispose();
         Activity.Current = _outer;
     }

@@ -37,6 +37,7 @@ public static class Logging
             .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
             .MinimumLevel.Override("System.Net.Http", LogEventLevel.Warning)
             .Enrich.FromLogContext()
+            .Enrich.With<SecretMaskingEnricher>()
             .Enrich.WithProperty("Host", options.Host);
         config = options.Format == "json"
             ? config.WriteTo.Console(new CloudLoggingJsonFormatter(traceProject), standardErrorFromLevel: LogEventLevel.Verbose)
