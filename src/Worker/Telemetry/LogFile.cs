@@ -4,9 +4,11 @@ using Serilog.Formatting;
 namespace Worker.Telemetry;
 
 /// <summary>
-/// <c>WORKER_LOG_FILE</c>: the worker's log lines in a file as well, rotated when it reaches
-/// <c>WORKER_LOG_ROTATE_SIZE</c> (the current file keeps its name, the older ones are NAME_001,
-/// NAME_002...), keeping <c>WORKER_LOG_MAX_ROTATIONS</c> of them, as cirrus-cli's log file does.
+/// <c>WORKER_LOG_FILE</c>: the worker's log lines in a file as well, in the format of stderr. When
+/// the file reaches <c>WORKER_LOG_ROTATE_SIZE</c> the lines go on in a new one (NAME_001.EXT,
+/// NAME_002.EXT...: the highest number is the current file), and only the newest
+/// <c>WORKER_LOG_MAX_ROTATIONS</c> besides it are kept (cirrus-cli's <c>log.rotate-size</c> and
+/// <c>log.max-rotations</c>).
 /// </summary>
 public static class LogFile
 {

@@ -25,7 +25,7 @@ public sealed record TelemetryOptions
         "Also write the worker's log to this file (text or JSON as WORKER_LOG_FORMAT), rotated at LOG_ROTATE_SIZE. Empty: stderr only.",
         "a file path");
     public static readonly Setting<long> LogRotateSize = Setting.Bytes("LOG_ROTATE_SIZE", 100L << 20,
-        "Size at which the log file is rotated (the file moves to NAME_001 and so on).", min: 1L << 10);
+        "Size at which the log file is rotated: the lines go on in NAME_001.EXT, NAME_002.EXT... (the highest number is the current file).", min: 1L << 10);
     public static readonly Setting<int> LogMaxRotations = Setting.Int("LOG_MAX_ROTATIONS", 10,
         "Rotated log files kept beside the current one; 0 keeps every one (as cirrus-cli's max-rotations).", min: 0, max: 100_000);
 
