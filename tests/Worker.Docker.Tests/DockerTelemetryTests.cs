@@ -31,7 +31,7 @@ public sealed class DockerTelemetryTests : IDisposable
         Assert.Contains("docker PUT /containers/{id}/archive", CallsUnder(span, "upload script"));
         Assert.Equal(["docker POST /containers/{id}/attach", "docker POST /containers/{id}/start"],
             CallsUnder(span, "run script").Where(c => c.EndsWith("/attach", StringComparison.Ordinal) || c.EndsWith("/start", StringComparison.Ordinal)));
-        Assert.Contains("docker DELETE /containers/{id}", CallsUnder(span, "stop machine"));
+        Assert.Contains("docker DELETE /containers/{id}", CallsUnder(span, "teardown"));
         var create = _spans.Below(span).First(s => s.OperationName == "docker POST /containers/create");
         Assert.Equal((ActivityKind.Client, "docker", 201), (create.Kind, SpanRecorder.Tag(create, TraceAttributes.Backend), (int?)create.GetTagItem(TraceAttributes.HttpStatus)));
         Assert.DoesNotContain(_spans.Below(span), s => s.Status == ActivityStatusCode.Error);

@@ -36,7 +36,7 @@ public sealed class GceTelemetryTests() : FakeGceTest(bootVms: true), IDisposabl
             (inserts[0].Status, SpanRecorder.Tag(inserts[0], TraceAttributes.ErrorType), (int?)inserts[0].GetTagItem(TraceAttributes.HttpStatus)));
         Assert.Equal(ActivityStatusCode.Unset, inserts[1].Status);
         Assert.Contains(_spans.Below(span), s => s.OperationName == "ssh connect"); // the VM is reached over SSH, under the same job
-        Assert.Contains(_spans.ChildrenOf(_spans.ChildrenOf(span).Single(s => s.OperationName == "stop machine")),
+        Assert.Contains(_spans.ChildrenOf(_spans.ChildrenOf(span).Single(s => s.OperationName == "teardown")),
             s => s.OperationName == "gce DELETE projects/{}/zones/{}/instances/{}");
         Assert.True(_metrics.Sum("worker.backend.errors", (TraceAttributes.Backend, "gce"), ("kind", "http_429")) >= 1);
     }

@@ -7,32 +7,35 @@ using Worker.Core.Pipeline;
 namespace Worker.Core.Telemetry;
 
 /// <summary>
-/// One job's telemetry: its span (<c>job</c>, a child of the trace context the job came with),
-/// a child span per pipeline step, entered through the processor's <see cref="ProcessorStatus"/>
-/// as the pipeline moves on (so each step is traced where it is already announced), and the job's
-/// metrics: queue wait, running jobs, step durations by backend, and how it ended. The metrics are
-/// kept with or without a trace listener; spans exist only when one listens. While the job runs,
-/// its secrets are masked in the worker's own log too (<see cref="Logs.RunningJobSecrets"/>).
+/// One job's telemetry: its span (<c>job</c>, a child of the trace context the job came with), a
+/// child span per stage (<see cref="Stages"/>), entered through the processor's
+/// <see cref="ProcessorStatus"/> as the pipeline moves from step to step (so each stage is traced
+/// where it is already announced), and the job's metrics: queue wait, running jobs, boot, upload,
+/// run and teardown durations by backend, and how it ended. The metrics are kept with or without a
+/// trace listener; spans exist only when one listens. While the job runs, its secrets are masked in
+/// the worker's own log too (<see cref="Logs.RunningJobSecrets"/>).
 /// </summary>
 public sealed partial class JobTrace : IDisposable
 {
-    /// <summary>The span names of the pipeline's steps (<see cref="JobSteps"/>).</summary>
-    private static readonly Dictionary<string, string> StepSpans = new(StringComparer.Ordinal)
-    {
-        [JobSteps.GenerateScript] = "generate script",
-        [JobSteps.Received] = "report received",
-        [JobSteps.OpenLog] = "open log",
-        [JobSteps.StartInstance] = "start machine",
-        [JobSteps.UploadScript] = "upload script",
-        [JobSteps.Started] = "report started",
-        [JobSteps.RunScript] = "run script",
-        [JobSteps.CloseLog] = "close log",
-        [JobSteps.Finish] = "report result",
-        [JobSteps.StopInstance] = "stop machine",
-    };
-
     /// <summary>The name of a job's span.</summary>
     public const string SpanName = "job";
+
+    /// <summary>
+    /// The stages a job's span is divided into, in order, each a child span, and the pipeline steps
+    /// (<see cref="JobSteps"/>) each covers: few enough that tracing every job stays cheap.
+    /// </summary>
+    public static readonly IReadOnlyList<(string Span, string[] Steps)> Stages =
+    [
+        ("generate script", [JobSteps.GenerateScript]),
+        ("receive", [JobSteps.Received, JobSteps.OpenLog]),
+        ("start machine", [JobSteps.StartInstance]),
+        ("upload script", [JobSteps.UploadScript]),
+        ("run script", [JobSteps.Started, JobSteps.RunScript]),
+        ("teardown", [JobSteps.CloseLog, JobSteps.Finish, JobSteps.StopInstance]),
+    ];
+
+    private static readonly Dictionary<string, string> StageOfStep =
+        Stages.SelectMany(s => s.Steps.Select(step => (step, s.Span))).ToDictionary(p => p.step, p => p.Span, StringComparer.Ordinal);
 
     private readonly Activity? _job;
     private readonly Activity? _outer;
@@ -41,10 +44,11 @@ public sealed partial class JobTrace : IDisposable
     private readonly IReadOnlyList<string> _secrets;
     private readonly IDisposable _secretsInLogs;
     private readonly ActivityContext _incoming;
-    private Activity? _step;
-    private string? _stepName;
+    private Activity? _stage;
+    private string? _stageName;
+    private string? _step;
     private long _stepStarted;
-    private string? _stepError;
+    private string? _error;
     private bool _recorded;
     private bool _disposed;
 
@@ -62,19 +66,20 @@ public sealed partial class JobTrace : IDisposable
         _job = WorkerTelemetry.Source.StartActivity(SpanName, ActivityKind.Consumer, _incoming);
         if (_job is not null)
         {
-            _job.SetTag(TraceAttributes.JobId, payload.JobId);
-            _job.SetTag(TraceAttributes.JobNumber, payload.JobNumber);
-            _job.SetTag(TraceAttributes.Repository, payload.RepositorySlug);
-            _job.SetTag(TraceAttributes.Queue, payload.QueueName);
-            _job.SetTag(TraceAttributes.Backend, backend);
-            _job.SetTag(TraceAttributes.Host, host);
-            _job.SetTag(TraceAttributes.Image, payload.Image);
-            _job.SetTag(TraceAttributes.RequeueCount, job.RequeueCount);
+            // AddTag, not SetTag: a new span has none of these yet, and SetTag searches for each.
+            _job.AddTag(TraceAttributes.JobId, payload.JobId);
+            _job.AddTag(TraceAttributes.JobNumber, payload.JobNumber);
+            _job.AddTag(TraceAttributes.Repository, payload.RepositorySlug);
+            _job.AddTag(TraceAttributes.Queue, payload.QueueName);
+            _job.AddTag(TraceAttributes.Backend, backend);
+            _job.AddTag(TraceAttributes.Host, host);
+            _job.AddTag(TraceAttributes.RequeueCount, job.RequeueCount);
+            _job.SetTag(TraceAttributes.Image, payload.Image); // replaced by the machine's image when it is up
         }
         if (payload.QueuedAt is { } queuedAt && DateTimeOffset.UtcNow - queuedAt is { } wait && wait >= TimeSpan.Zero)
         {
             WorkerMetrics.QueueWait.Record(wait.TotalSeconds, new KeyValuePair<string, object?>(TraceAttributes.Backend, backend));
-            _job?.SetTag(TraceAttributes.QueueWait, Math.Round(wait.TotalSeconds, 3));
+            _job?.AddTag(TraceAttributes.QueueWait, Math.Round(wait.TotalSeconds, 3));
         }
         WorkerMetrics.JobsRunning.Add(1, new KeyValuePair<string, object?>(TraceAttributes.Backend, backend));
         if (status is not null)
@@ -83,7 +88,7 @@ public sealed partial class JobTrace : IDisposable
         }
     }
 
-    /// <summary>Starts the job's span and metrics; <paramref name="status"/> then opens a step span at each step it enters.</summary>
+    /// <summary>Starts the job's span and metrics; <paramref name="status"/> then opens a stage span as it enters each step.</summary>
     public static JobTrace Start(IJob job, string backend, string host, ProcessorStatus? status = null) => new(job, backend, host, status);
 
     /// <summary>The context the job's own spans should join: the job's span, else the context it came with.</summary>
@@ -95,9 +100,8 @@ public sealed partial class JobTrace : IDisposable
     /// <summary>The job's machine is up.</summary>
     public void Machine(IInstance instance)
     {
-        _job?.SetTag(TraceAttributes.InstanceId, instance.Id);
+        _job?.AddTag(TraceAttributes.InstanceId, instance.Id);
         _job?.SetTag(TraceAttributes.Image, instance.ImageName);
-        _step?.SetTag(TraceAttributes.InstanceId, instance.Id);
     }
 
     /// <summary>What happened and what was decided: the span's outcome and the finished/requeued counts.</summary>
@@ -124,17 +128,17 @@ public sealed partial class JobTrace : IDisposable
         // The step the job was in failed, unless the job ended because its script did.
         if (outcome is not (JobOutcome.Exited or JobOutcome.TimedOut or JobOutcome.LogSilence or JobOutcome.LogTooLong))
         {
-            _stepError = Masked(verdict.Message ?? outcome.ToString());
+            _error = Masked(verdict.Message ?? outcome.ToString());
         }
         if (_job is null)
         {
             return;
         }
-        _job.SetTag(TraceAttributes.Outcome, kind);
-        _job.SetTag(TraceAttributes.State, state);
+        _job.AddTag(TraceAttributes.Outcome, kind);
+        _job.AddTag(TraceAttributes.State, state);
         if (outcome is JobOutcome.Exited exited)
         {
-            _job.SetTag(TraceAttributes.ExitCode, exited.ExitCode);
+            _job.AddTag(TraceAttributes.ExitCode, exited.ExitCode);
         }
         if (verdict.Requeue || verdict.State == FinishState.Errored)
         {
@@ -142,22 +146,28 @@ public sealed partial class JobTrace : IDisposable
         }
     }
 
-    /// <summary>Called by <see cref="ProcessorStatus.Enter"/>: ends the step span that ran and opens the next.</summary>
+    /// <summary>Called by <see cref="ProcessorStatus.Enter"/>: times the step, and opens the next stage's span when the step begins one.</summary>
     internal void EnterStep(string step)
     {
-        if (_disposed || step == _stepName)
+        if (_disposed || step == _step)
         {
             return;
         }
         EndStep();
-        _stepName = step;
+        _step = step;
         _stepStarted = Stopwatch.GetTimestamp();
+        var stage = StageOfStep.GetValueOrDefault(step, step);
+        if (stage == _stageName)
+        {
+            return;
+        }
+        EndStage();
+        _stageName = stage;
         if (_job is not null)
         {
-            // Siblings under the job's span, whichever step ran before.
+            // Siblings under the job's span, whichever stage ran before.
             Activity.Current = _job;
-            _step = WorkerTelemetry.Source.StartActivity(StepSpans.GetValueOrDefault(step, step), ActivityKind.Internal);
-            _step?.SetTag(TraceAttributes.Step, StepSpans.GetValueOrDefault(step, step));
+            _stage = WorkerTelemetry.Source.StartActivity(stage, ActivityKind.Internal);
         }
     }
 
@@ -168,6 +178,7 @@ public sealed partial class JobTrace : IDisposable
             return;
         }
         EndStep();
+        EndStage();
         _disposed = true;
         if (_status is not null && _status.Trace == this)
         {
@@ -179,15 +190,10 @@ public sealed partial class JobTrace : IDisposable
         Activity.Current = _outer;
     }
 
+    /// <summary>The step's duration into its histogram (boot, upload, run, teardown), with the result it had.</summary>
     private void EndStep()
     {
-        if (_stepName is null)
-        {
-            return;
-        }
-        var seconds = Stopwatch.GetElapsedTime(_stepStarted).TotalSeconds;
-        var failed = _stepError is not null;
-        var histogram = _stepName switch
+        var histogram = _step switch
         {
             JobSteps.StartInstance => WorkerMetrics.BootDuration,
             JobSteps.UploadScript => WorkerMetrics.UploadDuration,
@@ -195,21 +201,25 @@ public sealed partial class JobTrace : IDisposable
             JobSteps.StopInstance => WorkerMetrics.TeardownDuration,
             _ => null,
         };
-        histogram?.Record(seconds,
+        histogram?.Record(Stopwatch.GetElapsedTime(_stepStarted).TotalSeconds,
             new KeyValuePair<string, object?>(TraceAttributes.Backend, _backend),
-            new KeyValuePair<string, object?>(TraceAttributes.Result, failed ? "error" : "ok"));
-        if (_step is not null)
-        {
-            _step.SetTag(TraceAttributes.StepResult, failed ? "error" : "ok");
-            if (failed)
-            {
-                _step.SetStatus(ActivityStatusCode.Error, _stepError);
-            }
-            _step.Dispose();
-        }
+            new KeyValuePair<string, object?>(TraceAttributes.Result, _error is null ? "ok" : "error"));
         _step = null;
-        _stepName = null;
-        _stepError = null;
+    }
+
+    private void EndStage()
+    {
+        if (_stage is not null)
+        {
+            if (_error is not null)
+            {
+                _stage.SetStatus(ActivityStatusCode.Error, _error);
+            }
+            _stage.Dispose();
+        }
+        _stage = null;
+        _stageName = null;
+        _error = null;
     }
 
     private string Masked(string text)

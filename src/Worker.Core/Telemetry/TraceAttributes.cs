@@ -20,8 +20,6 @@ public static class TraceAttributes
     /// <summary>What was reported: a finish state, <c>requeued</c> or <c>dead_lettered</c>.</summary>
     public const string State = "worker.job.state";
     public const string ExitCode = "worker.script.exit_code";
-    public const string Step = "worker.step";
-    public const string StepResult = "worker.step.result";
 
     public const string RequeueReason = "reason";
     public const string RequeueCounted = "counted";

@@ -108,8 +108,11 @@ public sealed class AmqpRunTelemetryTests(ContainerAmqpBroker broker) : IClassFi
             var job = JobSpan(id);
             Assert.Equal(ExecTelemetryTests.StepsInOrder, _receiver.Spans.Where(s => s.ParentSpanId == job.SpanId).OrderBy(s => s.Start).Select(s => s.Name));
         }
+        // The worker's spans carry only their own attributes (RabbitMQ.Client 7 tags whatever span is current when it writes a frame, if its own sources are listened to).
+        Assert.DoesNotContain(_receiver.Spans, s => s.Attributes.ContainsKey("network.type") || s.Attributes.ContainsKey("server.address"));
         var run = _receiver.Spans.Single(s => s.ParentSpanId == requeuedSpan.SpanId && s.Name == "run script");
-        Assert.Equal(("error", Status.Types.StatusCode.Error), (run.Attribute(TraceAttributes.StepResult), run.StatusCode));
+        Assert.Equal(Status.Types.StatusCode.Error, run.StatusCode);
+        Assert.Contains("shutting down", run.StatusMessage);
 
         // The counts, as the last export before the worker exited says (cumulative).
         Assert.Equal(1, Last("worker.jobs.finished", ("state", "passed"), (TraceAttributes.Backend, "local")));
