@@ -67,7 +67,12 @@ public sealed class VmBackend : IBackend, IAsyncDisposable
     public async Task<IInstance> StartAsync(StartAttributes attributes, IProgress<string> progress, CancellationToken ct)
     {
         var spec = Policy.Decide(attributes);
-        if (Standby is not null && spec.IsStandbyShaped(Standby.Spec) && Standby.TryClaim(attributes) is { } standby)
+        var standby = Standby is not null && spec.IsStandbyShaped(Standby.Spec) ? Standby.TryClaim(attributes) : null;
+        if (Standby is not null)
+        {
+            Core.Telemetry.WorkerMetrics.StandbyClaim(Name, hit: standby is not null);
+        }
+        if (standby is not null)
         {
             progress.Report($"Using standby VM {standby.Name} ({spec.Image}), booted {(DateTimeOffset.UtcNow - standby.BootedAt).TotalSeconds:0}s ago.");
             return new VmInstance(standby, _logger);

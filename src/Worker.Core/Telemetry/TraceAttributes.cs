@@ -35,4 +35,6 @@ public static class TraceAttributes
     public const string ServerAddress = "server.address";
     public const string ServerPort = "server.port";
     public const string ErrorType = "error.type";
+    public const string ProcessExitCode = "process.exit.code";
+    public const string ProcessId = "process.pid";
 }
