@@ -30,6 +30,26 @@ public sealed class JobTraceTests : IDisposable
     private PipelineHarness Harness(FakeOptions fake) => new(new NamedBackend(new FakeBackend(fake), _backend));
 
     [Fact]
+    public async Task A_payload_the_pipeline_finds_unusable_is_a_dead_lettered_job_span_and_not_counted_as_finished()
+    {
+        var harness = new PipelineHarness(new NamedBackend(new FakeBackend(new FakeOptions()), _backend), scripts: new RefusingGenerator());
+        harness.Queue.Enqueue(JobFile.Parse("script: [\"true\"]", "test"));
+        var (job, verdict) = await harness.RunNextAsync();
+        Assert.True(verdict.DeadLetter);
+
+        var span = _spans.Job(job.Payload.JobId);
+        Assert.Equal(("dead_lettered", "unusable", ActivityStatusCode.Error),
+            ((string?)span.GetTagItem(TraceAttributes.State), (string?)span.GetTagItem(TraceAttributes.Outcome), span.Status));
+        Assert.Equal(ActivityStatusCode.Error, _spans.ChildrenOf(span).Single(s => s.OperationName == "generate script").Status);
+        Assert.Equal(0, _metrics.Sum("worker.jobs.finished", (TraceAttributes.Backend, _backend)));
+    }
+
+    private sealed class RefusingGenerator : Worker.Core.Scripts.IScriptGenerator
+    {
+        public Task<string> GenerateAsync(JobPayload payload, CancellationToken ct) => throw new InvalidJobPayloadException("config.script is not usable");
+    }
+
+    [Fact]
     public async Task Each_step_is_a_child_span_of_the_job_in_order_and_the_job_span_says_how_it_ended()
     {
         var harness = Harness(new FakeOptions());

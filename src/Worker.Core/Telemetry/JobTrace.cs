@@ -113,7 +113,7 @@ public sealed partial class JobTrace : IDisposable
         }
         _recorded = true;
         var kind = KindOf(outcome);
-        var state = verdict.Requeue ? "requeued" : (verdict.State ?? FinishState.Errored).WireName();
+        var state = verdict.Requeue ? "requeued" : verdict.DeadLetter ? "dead_lettered" : (verdict.State ?? FinishState.Errored).WireName();
         var backend = new KeyValuePair<string, object?>(TraceAttributes.Backend, _backend);
         if (verdict.Requeue)
         {
@@ -121,7 +121,7 @@ public sealed partial class JobTrace : IDisposable
                 new KeyValuePair<string, object?>(TraceAttributes.RequeueReason, kind),
                 new KeyValuePair<string, object?>(TraceAttributes.RequeueCounted, verdict.RequeueCounted));
         }
-        else
+        else if (!verdict.DeadLetter) // the queue counts its dead letters (worker.jobs.dead_lettered)
         {
             WorkerMetrics.JobsFinished.Add(1, backend, new KeyValuePair<string, object?>("state", state));
         }
