@@ -50,7 +50,7 @@ public static class WorkerMetrics
         "worker.standby.claims", "{job}", "Jobs that took a warm standby machine (result=hit) or needed a fresh one while standbys are kept (result=miss), by backend.");
 
     public static readonly Counter<long> BackendErrors = WorkerTelemetry.Meter.CreateCounter<long>(
-        "worker.backend.errors", "{error}", "Failed calls to a backend's API or tool (Docker API, Compute API, SSH, tart/vetu), by backend and kind.");
+        "worker.backend.errors", "{error}", "Failed calls to a backend's API or tool (Docker API, Compute API, SSH, tart/vetu CLIs, Cirrus RPCs), by backend and kind.");
 
     public static readonly Counter<long> CleanupDecisions = WorkerTelemetry.Meter.CreateCounter<long>(
         "worker.cleanup.decisions", "{machine}", "Machines the cleanup sidecar looked at, by backend and decision (keep, delete).");
