@@ -40,6 +40,8 @@ public sealed class LogFileTests : IDisposable
         var current = File.ReadAllText(files[^1]);
         Assert.Contains("Worker stopped after 0 job(s)", current); // the last line the worker wrote, in the text format of stderr
         Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (INF|WRN) ", current);
-        Assert.DoesNotContain(files, f => File.ReadAllText(f).Contains("WORKER_NOT_A_SETTING_00", StringComparison.Ordinal));
+        // The older files were deleted with their lines: not all 60 warnings are left (their order is the environment's, which varies).
+        var warningsKept = files.Sum(f => File.ReadAllLines(f).Count(l => l.Contains("WORKER_NOT_A_SETTING_", StringComparison.Ordinal)));
+        Assert.InRange(warningsKept, 1, 59);
     }
 }
