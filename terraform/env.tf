@@ -1,4 +1,5 @@
-# The containers' settings. Every key is a WORKER_* setting of the worker (see config.example.env);
+# The containers' settings. Every key is a WORKER_* setting of the worker (see config.example.env),
+# beside the OTEL_* ones of var.otel_env;
 # tests/Worker.Tests/Terraform*Tests.cs check each one against the worker's own table of keys. No
 # secret is here: those come from Secret Manager (secrets.tf) when the container starts.
 
@@ -47,6 +48,8 @@ locals {
     WORKER_GCE_PUBLIC_IP         = tostring(var.job_public_ip)
     # Hosts and job VMs share the VPC, so SSH goes over internal addresses (the firewall rule in main.tf allows it).
     WORKER_GCE_PUBLIC_IP_CONNECT = "false"
+    WORKER_HONEYCOMB_DATASET     = var.honeycomb_dataset
+    WORKER_TRACE_SAMPLE_RATE     = tostring(var.trace_sample_rate)
   }
 
   # `worker cleanup`: the sidecar on every host. It needs no broker, so it gets no secret at all.
@@ -61,6 +64,7 @@ locals {
   }
 
   # docker --env-file format: one KEY=value a line; empty values are the same as unset for the worker.
-  worker_env_file  = join("\n", [for key, value in merge(local.worker_env, var.extra_env) : "${key}=${value}"])
+  # otel_env: OpenTelemetry's own OTEL_* names, read by the worker as every OpenTelemetry SDK reads them.
+  worker_env_file  = join("\n", [for key, value in merge(local.worker_env, var.otel_env, var.extra_env) : "${key}=${value}"])
   cleanup_env_file = join("\n", [for key, value in local.cleanup_env : "${key}=${value}"])
 }

@@ -12,7 +12,16 @@ pool_size    = 10
 max_lifetime = "24h"
 idle_retire  = "15m"
 
-secret_settings = ["WORKER_AMQP_URI", "WORKER_HTTP_AUTH_TOKEN"]
+secret_settings = ["WORKER_AMQP_URI", "WORKER_HTTP_AUTH_TOKEN", "WORKER_HONEYCOMB_API_KEY"]
+
+# Traces, metrics and logs: to Honeycomb (its key in secret_settings), and/or to an OTLP collector.
+honeycomb_dataset = "ci-worker"
+trace_sample_rate = 1
+otel_env = {
+  OTEL_EXPORTER_OTLP_ENDPOINT = "http://otel-collector.internal:4318"
+  OTEL_SERVICE_NAME           = "ci-worker"
+  OTEL_RESOURCE_ATTRIBUTES    = "deployment.environment=production"
+}
 
 extra_env = {
   WORKER_LOG_TIMEOUT = "10m"

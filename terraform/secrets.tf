@@ -4,7 +4,7 @@
 # instance metadata contains one. worker.service fetches them at each start (fetch-secrets.sh).
 
 locals {
-  # WORKER_AMQP_URI -> ci-worker-amqp-uri
+  # WORKER_AMQP_URI -> ci-worker-amqp-uri, OTEL_EXPORTER_OTLP_HEADERS -> ci-worker-otel-exporter-otlp-headers
   secret_ids = { for key in var.secret_settings : key => "${var.fleet_name}-${lower(replace(trimprefix(key, "WORKER_"), "_", "-"))}" }
 }
 

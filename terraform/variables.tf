@@ -127,14 +127,14 @@ variable "stop_grace_seconds" {
 
 variable "secret_settings" {
   type        = set(string)
-  description = "The worker's secret settings the hosts read from Secret Manager, one secret each (named FLEET-amqp-uri...; add its value as a secret version). WORKER_AMQP_URI is required; add WORKER_LOGS_AMQP_URI, WORKER_HTTP_AUTH_TOKEN (turns PUT /pool and POST /drain on) or WORKER_BUILD_API_URI to use them."
+  description = "The worker's secret settings the hosts read from Secret Manager, one secret each (named FLEET-amqp-uri...; add its value as a secret version). WORKER_AMQP_URI is required; add WORKER_LOGS_AMQP_URI, WORKER_HTTP_AUTH_TOKEN (turns PUT /pool and POST /drain on), WORKER_BUILD_API_URI, WORKER_HONEYCOMB_API_KEY (sends traces, metrics and logs to Honeycomb) or OTEL_EXPORTER_OTLP_HEADERS (the OTLP collector's auth header) to use them."
   default     = ["WORKER_AMQP_URI"]
 
   validation {
     condition = contains(var.secret_settings, "WORKER_AMQP_URI") && alltrue([
-      for key in var.secret_settings : contains(["WORKER_AMQP_URI", "WORKER_LOGS_AMQP_URI", "WORKER_HTTP_AUTH_TOKEN", "WORKER_BUILD_API_URI"], key)
+      for key in var.secret_settings : contains(["WORKER_AMQP_URI", "WORKER_LOGS_AMQP_URI", "WORKER_HTTP_AUTH_TOKEN", "WORKER_BUILD_API_URI", "WORKER_HONEYCOMB_API_KEY", "OTEL_EXPORTER_OTLP_HEADERS"], key)
     ])
-    error_message = "secret_settings must hold WORKER_AMQP_URI, and may add WORKER_LOGS_AMQP_URI, WORKER_HTTP_AUTH_TOKEN and WORKER_BUILD_API_URI."
+    error_message = "secret_settings must hold WORKER_AMQP_URI, and may add WORKER_LOGS_AMQP_URI, WORKER_HTTP_AUTH_TOKEN, WORKER_BUILD_API_URI, WORKER_HONEYCOMB_API_KEY and OTEL_EXPORTER_OTLP_HEADERS."
   }
 }
 
@@ -222,6 +222,36 @@ variable "cleanup_interval" {
   type        = string
   description = "How often each host's cleanup sidecar looks for job VMs a crashed or replaced worker left behind (WORKER_CLEANUP_INTERVAL)."
   default     = "5m"
+}
+
+# Telemetry (README.md, "Telemetry"). The Honeycomb key and the OTLP headers are secrets: secret_settings.
+
+variable "honeycomb_dataset" {
+  type        = string
+  description = "Honeycomb dataset of the metrics (WORKER_HONEYCOMB_DATASET); used when WORKER_HONEYCOMB_API_KEY is in secret_settings."
+  default     = "worker"
+}
+
+variable "trace_sample_rate" {
+  type        = number
+  description = "Keep the traces of 1 in N jobs (WORKER_TRACE_SAMPLE_RATE); errored and requeued jobs are always kept."
+  default     = 1
+
+  validation {
+    condition     = var.trace_sample_rate >= 1 && var.trace_sample_rate == floor(var.trace_sample_rate)
+    error_message = "trace_sample_rate must be a whole number, 1 or more."
+  }
+}
+
+variable "otel_env" {
+  type        = map(string)
+  description = "OpenTelemetry's standard settings for the worker container, e.g. OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES. No secrets here: OTEL_EXPORTER_OTLP_HEADERS goes in secret_settings."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for key in keys(var.otel_env) : can(regex("^OTEL_[A-Z0-9_]+$", key)) && !can(regex("HEADERS$", key))])
+    error_message = "otel_env keys must be OTEL_* settings, and no *_HEADERS (they carry credentials: list OTEL_EXPORTER_OTLP_HEADERS in secret_settings)."
+  }
 }
 
 variable "extra_env" {

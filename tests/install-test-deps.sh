@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts what the tests need on a fresh Debian machine (idempotent):
-# Debian's docker.io, rabbitmq-server, openssh-server, debootstrap, docker-registry; dockerd; the locally built
-# images (no registry is reachable); nodejs and npm, then @cdktf/hcl2json to parse the Terraform files.
+# Debian's docker.io, rabbitmq-server, openssh-server, debootstrap, docker-registry, prometheus (the scraper of the
+# /metrics test, started by the test itself); dockerd; the locally built images (no registry is reachable); nodejs
+# and npm, then @cdktf/hcl2json to parse the Terraform files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,8 +18,15 @@ if ((${#need[@]})); then
   apt-get update -qq -o Acquire::Retries=3
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0 "${need[@]}" >/dev/null
 fi
-# The Debian package starts a broker on boot-less machines only sometimes; tests use their own.
+# Without its recommends: the node exporter is not needed.
+if ! dpkg -s prometheus >/dev/null 2>&1; then
+  echo "installing: prometheus"
+  apt-get update -qq -o Acquire::Retries=3
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends prometheus >/dev/null
+fi
+# The Debian packages start a broker and a Prometheus on boot-less machines only sometimes; tests use their own.
 service rabbitmq-server stop >/dev/null 2>&1 || true
+service prometheus stop >/dev/null 2>&1 || true
 service docker-registry stop >/dev/null 2>&1 || true
 
 tests/start-dockerd.sh

@@ -202,6 +202,7 @@ public sealed class AmqpJobQueue : IJobQueue
         try
         {
             payload = JobPayload.Parse(message.Body);
+            AmqpTelemetry.CarryTraceContext(payload, message.Headers);
         }
         catch (Exception e)
         {
@@ -316,6 +317,7 @@ public sealed class AmqpJobQueue : IJobQueue
     internal OutgoingMessage DeadLetter(ReceivedMessage message, string reason)
     {
         _logger.LogWarning("Dead-lettering a message from {Queue} to {DeadQueue}: {Reason}", Name, AmqpNames.DeadLetterQueue(Name), reason);
+        Core.Telemetry.WorkerMetrics.DeadLettered("amqp");
         var headers = message.Headers is { } original ? new Dictionary<string, object?>(original) : [];
         headers[AmqpNames.ErrorHeader] = reason;
         var properties = new BasicProperties

@@ -50,6 +50,21 @@ public sealed class ConfirmedPublisher : IAsyncDisposable
         _logger = logger;
         _emptied.TrySetResult();
         _pump = Task.Run(PumpAsync);
+        AmqpTelemetry.Watch(this);
+    }
+
+    /// <summary>What this publisher carries (state, log, state and log), for its metrics.</summary>
+    public string Purpose => _purpose;
+
+    /// <summary>Messages held (waiting or unconfirmed), their bytes, and those published but not confirmed.</summary>
+    public readonly record struct Depth(int Messages, long Bytes, int Unconfirmed);
+
+    public Depth Measure()
+    {
+        lock (_lock)
+        {
+            return new Depth(_pending.Count + _inFlight.Count, _used, _inFlight.Count);
+        }
     }
 
     /// <summary>
@@ -101,6 +116,7 @@ public sealed class ConfirmedPublisher : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        AmqpTelemetry.Forget(this);
         await _stop.CancelAsync();
         try
         {

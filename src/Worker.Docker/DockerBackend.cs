@@ -73,7 +73,12 @@ public sealed class DockerBackend : IBackend
     private async Task<IInstance> StartContainerAsync(StartAttributes attributes, IProgress<string> progress, CancellationToken ct)
     {
         var spec = Policy.Decide(attributes);
-        if (Standby is not null && spec.IsStandbyShaped(Standby.Spec) && await Standby.TryClaimAsync(attributes, ct) is { } standby)
+        var standby = Standby is not null && spec.IsStandbyShaped(Standby.Spec) ? await Standby.TryClaimAsync(attributes, ct) : null;
+        if (Standby is not null)
+        {
+            Core.Telemetry.WorkerMetrics.StandbyClaim(Name, hit: standby is not null);
+        }
+        if (standby is not null)
         {
             progress.Report($"Using standby container {standby.Id} ({spec.Image}).");
             return standby;

@@ -35,11 +35,12 @@ public static class DockerRegistration
     };
 
     /// <summary>A client for the endpoint. Requests carry no API version, so Engine 20.10 (API 1.41) and newer answer alike.</summary>
-    public static IDockerClient CreateClient(Uri endpoint) => new DockerClientBuilder().WithEndpoint(endpoint).Build();
+    public static IDockerClient CreateClient(Uri endpoint) =>
+        new DockerClientBuilder().WithEndpoint(endpoint).WithAuthProvider(new DockerApiTracing(null)).Build();
 
     /// <summary>A client for the configured endpoint, over mutual TLS when <c>WORKER_DOCKER_CERT_PATH</c> is set.</summary>
     public static IDockerClient CreateClient(DockerOptions options) => options.TlsDirectory is { } directory
-        ? new DockerClientBuilder().WithEndpoint(options.EndpointUri).WithAuthProvider(DockerTls.Credentials(directory)).Build()
+        ? new DockerClientBuilder().WithEndpoint(options.EndpointUri).WithAuthProvider(new DockerApiTracing(DockerTls.Credentials(directory))).Build()
         : CreateClient(options.EndpointUri);
 
     public static DockerBackend CreateBackend(SettingsSource settings, MachineLabels labels, ILoggerFactory loggers)

@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.Retry;
+using Worker.Core.Telemetry;
 
 namespace Worker.Gce;
 
@@ -180,6 +181,21 @@ public sealed class ComputeClient : IDisposable
         await _retry.ExecuteAsync(async token => await SendOnceAsync<T>(method, path, body, token), ct);
 
     private async Task<T> SendOnceAsync<T>(HttpMethod method, string path, JsonNode? body, CancellationToken ct)
+    {
+        using var call = BackendCalls.Start(ComputeApiTracing.Backend, ComputeApiTracing.Operation(method, path));
+        try
+        {
+            return await AttemptAsync<T>(method, path, body, ct);
+        }
+        catch (ComputeApiException e)
+        {
+            call?.SetTag(TraceAttributes.HttpStatus, e.Status);
+            BackendCalls.Failed(call, ComputeApiTracing.Backend, ComputeApiTracing.KindOf(e), e.Message);
+            throw;
+        }
+    }
+
+    private async Task<T> AttemptAsync<T>(HttpMethod method, string path, JsonNode? body, CancellationToken ct)
     {
         if (_rateLimiter is not null)
         {

@@ -45,7 +45,10 @@ internal sealed class SshConnector(SshEndpoint endpoint, SshCredential credentia
 
     private bool OutOfAttempts(int attempt) => options.MaxAttempts is { } max && attempt >= max;
 
-    private async Task<T> AttemptAsync<T>(Func<ConnectionInfo, T> create, CancellationToken ct) where T : BaseClient
+    private Task<T> AttemptAsync<T>(Func<ConnectionInfo, T> create, CancellationToken ct) where T : BaseClient =>
+        SshTracing.TraceAsync("connect", endpoint, () => AttemptOnceAsync(create, ct));
+
+    private async Task<T> AttemptOnceAsync<T>(Func<ConnectionInfo, T> create, CancellationToken ct) where T : BaseClient
     {
         ct.ThrowIfCancellationRequested();
         var methods = credential.Methods(endpoint.User);

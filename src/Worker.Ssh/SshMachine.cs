@@ -52,7 +52,10 @@ public sealed class SshMachine : IAsyncDisposable
     /// directory) over SFTP, each attempt on a fresh SFTP session. <paramref name="ct"/> bounds the
     /// whole upload: when it ends, the transfer is abandoned at once.
     /// </summary>
-    public async Task UploadAsync(string remotePath, ReadOnlyMemory<byte> content, SshUploadOptions? options, CancellationToken ct)
+    public Task UploadAsync(string remotePath, ReadOnlyMemory<byte> content, SshUploadOptions? options, CancellationToken ct) =>
+        SshTracing.TraceAsync("upload", Endpoint, () => UploadWithRetriesAsync(remotePath, content, options, ct));
+
+    private async Task UploadWithRetriesAsync(string remotePath, ReadOnlyMemory<byte> content, SshUploadOptions? options, CancellationToken ct)
     {
         options ??= SshUploadOptions.Once;
         var written = false;

@@ -90,7 +90,12 @@ public sealed class VmBackend : IBackend, IStandbyHost, IAsyncDisposable
     public async Task<IInstance> StartAsync(StartAttributes attributes, IProgress<string> progress, CancellationToken ct)
     {
         var spec = Policy.Decide(attributes);
-        if (Standby is { } pool && spec.IsStandbyShaped(pool.Spec) && pool.TryClaim(attributes) is { } standby)
+        var standby = Standby is { } pool && spec.IsStandbyShaped(pool.Spec) ? pool.TryClaim(attributes) : null;
+        if (Standby is not null)
+        {
+            Core.Telemetry.WorkerMetrics.StandbyClaim(Name, hit: standby is not null);
+        }
+        if (standby is not null)
         {
             progress.Report($"Using standby VM {standby.Name} ({spec.Image}), booted {(DateTimeOffset.UtcNow - standby.BootedAt).TotalSeconds:0}s ago.");
             return new VmInstance(standby, _logger);

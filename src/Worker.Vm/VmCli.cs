@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Worker.Core.Backends;
+using Worker.Core.Telemetry;
 
 namespace Worker.Vm;
 
@@ -9,7 +10,9 @@ namespace Worker.Vm;
 /// One VM tool's command line (<c>tart</c> or <c>vetu</c>), a child process per call as cirrus-cli
 /// runs it: stdin closed, stdout and stderr captured, the worker's environment passed on. A
 /// cancelled call is killed at once. A binary that can't be started fails every job on this host,
-/// so that is a host failure naming the binary and the setting that points at it.
+/// so that is a host failure naming the binary and the setting that points at it. Each call is a
+/// span (<c>tart clone</c>, <c>vetu ip</c>...) under the job step it serves; a non-zero exit marks
+/// it and is counted in <c>worker.backend.errors</c> as <c>exit_CODE</c>.
 /// </summary>
 public sealed class VmCli(string tool, string path, string pathSetting, ILogger logger)
 {
@@ -26,7 +29,8 @@ public sealed class VmCli(string tool, string path, string pathSetting, ILogger 
         IReadOnlyDictionary<string, string>? environment = null)
     {
         ct.ThrowIfCancellationRequested();
-        using var process = Start(arguments, environment);
+        using var call = BackendCalls.Start(Tool, Subcommand(arguments));
+        using var process = Start(arguments, environment, call);
         var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
         var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
         try
@@ -39,6 +43,11 @@ public sealed class VmCli(string tool, string path, string pathSetting, ILogger 
             throw;
         }
         var result = new VmCliResult(arguments, process.ExitCode, await stdout, await stderr);
+        call?.SetTag(TraceAttributes.ProcessExitCode, result.ExitCode);
+        if (result.ExitCode != 0)
+        {
+            BackendCalls.Failed(call, Tool, ExitKind(result.ExitCode), result.FirstLine);
+        }
         Logger.LogDebug("{Tool} {Command}: exit {Code}", Tool, result.Command, result.ExitCode);
         return result;
     }
@@ -54,7 +63,10 @@ public sealed class VmCli(string tool, string path, string pathSetting, ILogger 
     /// <summary>Starts <c>run</c>, which blocks for as long as the VM runs.</summary>
     public VmRunProcess StartRun(IReadOnlyList<string> arguments)
     {
-        var process = Start(arguments, null);
+        // The span covers starting it: the process then lives as long as the VM, past the job's steps.
+        using var call = BackendCalls.Start(Tool, Subcommand(arguments));
+        var process = Start(arguments, null, call);
+        call?.SetTag(TraceAttributes.ProcessId, process.Id);
         Logger.LogDebug("{Tool} {Command}: started as process {Pid}", Tool, string.Join(' ', arguments), process.Id);
         return new VmRunProcess(Tool, process);
     }
@@ -80,7 +92,13 @@ public sealed class VmCli(string tool, string path, string pathSetting, ILogger 
         }
     }
 
-    private Process Start(IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string>? environment)
+    /// <summary>The kind of a failed call's exit: <c>exit_1</c>...</summary>
+    public static string ExitKind(int code) => "exit_" + code.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The span's operation: the subcommand only, never a VM name or an image (few distinct values).</summary>
+    private static string Subcommand(IReadOnlyList<string> arguments) => arguments.Count > 0 ? arguments[0] : "";
+
+    private Process Start(IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string>? environment, Activity? call)
     {
         var start = new ProcessStartInfo(Path)
         {
@@ -104,7 +122,9 @@ public sealed class VmCli(string tool, string path, string pathSetting, ILogger 
         }
         catch (Win32Exception e)
         {
-            throw Missing(e);
+            var missing = Missing(e);
+            BackendCalls.Failed(call, Tool, "cli_unavailable", missing.Message);
+            throw missing;
         }
         // Nothing is ever typed into the tool: a prompt must fail, not wait.
         process.StandardInput.Close();

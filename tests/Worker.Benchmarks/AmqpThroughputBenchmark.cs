@@ -61,6 +61,8 @@ public static class AmqpThroughputBenchmark
                 $"  [pipeline alone, in-memory queue: {alone:F0} jobs/s]");
         }
 
+        failed |= !await TelemetryCostAsync(uri);
+
         double rawLog = 0, workerLog = 0;
         long rssGrowth = 0;
         for (var round = 0; round < 2; round++)
@@ -79,7 +81,10 @@ public static class AmqpThroughputBenchmark
 
     // ---- (a) jobs per second ----
 
-    private static async Task<double> WorkerJobsPerSecondAsync(Uri uri, int jobs, int pool)
+    private static async Task<double> WorkerJobsPerSecondAsync(Uri uri, int jobs, int pool) => (await WorkerRunAsync(uri, jobs, pool)).PerSecond;
+
+    /// <summary>Jobs per second through the whole worker, and the CPU time this process spent per job meanwhile.</summary>
+    private static async Task<(double PerSecond, double CpuMicroseconds)> WorkerRunAsync(Uri uri, int jobs, int pool)
     {
         var queueName = $"bench.jobs-{Guid.NewGuid():N}";
         var options = new WorkerOptions { ProcessorCount = pool, JobQueueName = queueName, Teardown = TimeSpan.FromSeconds(30) };
@@ -90,14 +95,68 @@ public static class AmqpThroughputBenchmark
         var pipeline = new JobPipeline(options, new FakeBackend(new FakeOptions { Output = "hello from a benchmark job\n" }), new BuiltinScriptGenerator(),
             new JobCancellations(), new MachineLabels("bench", "bench-host", TimeSpan.FromMinutes(10)), NullLogger<JobPipeline>.Instance);
         var processors = new ProcessorPool(queue, pipeline, pool, NullLogger<ProcessorPool>.Instance);
+        using var self = Process.GetCurrentProcess();
+        var cpu = self.TotalProcessorTime;
         var sw = Stopwatch.StartNew();
         var running = processors.RunAsync(CancellationToken.None);
         await watcher.WaitAsync(jobs);
         var elapsed = sw.Elapsed;
+        self.Refresh();
+        cpu = self.TotalProcessorTime - cpu;
         await processors.DrainAsync(TimeSpan.FromSeconds(30));
         await running;
         await DeleteQueueAsync(uri, queueName);
-        return jobs / elapsed.TotalSeconds;
+        return (jobs / elapsed.TotalSeconds, cpu.TotalMicroseconds / jobs);
+    }
+
+    /// <summary>Only the telemetry comparison (<c>amqp-telemetry</c>), on a broker of its own.</summary>
+    public static async Task<int> TelemetryOnlyAsync()
+    {
+        await using var broker = await LocalBroker.StartAsync();
+        return await TelemetryCostAsync(broker.Uri) ? 0 : 1;
+    }
+
+    /// <summary>
+    /// Pool 8 with telemetry off (no exporter: no span is created) and fully on (every job traced and
+    /// its spans exported over OTLP/HTTP to a sink in another process on loopback, as a collector
+    /// runs; metrics recorded), alternately in one run; the better of each side's rounds counts.
+    /// Goal: on is at most 5% slower. This process's CPU time per job is printed beside it.
+    /// </summary>
+    private static async Task<bool> TelemetryCostAsync(Uri uri)
+    {
+        const int pool = 8, jobs = 3000, rounds = 5;
+        await using var sink = await OtlpSinkProcess.StartAsync();
+        var settings = Worker.Core.Configuration.SettingsSource.From(("OTEL_EXPORTER_OTLP_ENDPOINT", sink.Endpoint.ToString()));
+        Worker.Telemetry.TelemetryExport On() => Worker.Telemetry.TelemetryExport.Start(settings, new WorkerOptions(), new Worker.Telemetry.TelemetryOptions(), prometheus: false);
+        // Warm-up: the JIT takes tens of thousands of jobs to settle here (tiered compilation on a
+        // busy 2-core machine), longer with telemetry's code on; the worker's steady state is what counts.
+        for (var i = 0; i < 3; i++)
+        {
+            await WorkerJobsPerSecondAsync(uri, jobs, pool);
+            using (On())
+            {
+                await WorkerJobsPerSecondAsync(uri, jobs, pool);
+            }
+        }
+        await sink.TakeSpanCountAsync();
+        double off = 0, on = 0, offCpu = double.MaxValue, onCpu = double.MaxValue;
+        long spans = 0;
+        for (var round = 0; round < rounds; round++)
+        {
+            var plain = await WorkerRunAsync(uri, jobs, pool);
+            (off, offCpu) = (Math.Max(off, plain.PerSecond), Math.Min(offCpu, plain.CpuMicroseconds));
+            using (var export = On())
+            {
+                var traced = await WorkerRunAsync(uri, jobs, pool);
+                (on, onCpu) = (Math.Max(on, traced.PerSecond), Math.Min(onCpu, traced.CpuMicroseconds));
+            } // flushed
+            spans += await sink.TakeSpanCountAsync();
+        }
+        var ratio = on / off;
+        var expected = (long)rounds * jobs * (1 + Worker.Core.Telemetry.JobTrace.Stages.Count); // a job and its stages; the fake backend makes no API calls
+        Console.WriteLine($"telemetry, pool {pool}: off {off,7:F0} jobs/s  fully on {on,7:F0} jobs/s  ratio {ratio:F3} (goal >= 0.95)" +
+            $"  [spans exported {spans} of {expected}; this process's CPU per job: off {offCpu:F0} us, on {onCpu:F0} us]");
+        return ratio >= 0.95 && spans == expected;
     }
 
     /// <summary>The same pipeline and fake backend without a broker: what the job itself costs, which the raw loop doesn't pay.</summary>

@@ -2,10 +2,16 @@
 // Run: dotnet run -c Release --project tests/Worker.Benchmarks -- [NAME ...]   (no name: all)
 using Worker.Benchmarks;
 
+if (args is [OtlpSinkProcess.Argument])
+{
+    return await OtlpSinkProcess.ServeAsync(); // the collector stand-in of the telemetry comparison
+}
+
 var benchmarks = new Dictionary<string, Func<Task<int>>>(StringComparer.OrdinalIgnoreCase)
 {
     ["pipeline"] = PipelineOverheadBenchmark.RunAsync,
     ["amqp"] = AmqpThroughputBenchmark.RunAsync,
+    ["amqp-telemetry"] = AmqpThroughputBenchmark.TelemetryOnlyAsync,
     ["docker"] = DockerStartBenchmark.RunAsync,
     ["vm"] = VmStandbyBenchmark.RunAsync,
 };

@@ -150,8 +150,10 @@ public sealed partial class TerraformDeploymentTests
         Assert.DoesNotContain(new[] { "amqp_uri", "logs_amqp_uri", "http_auth_token", "build_api_uri" }, name => variables.ContainsKey(name));
         Assert.DoesNotContain(terraform.Files, file => file.Value?["resource"]?["google_secret_manager_secret_version"] is not null);
         Assert.Equal(["WORKER_AMQP_URI"], variables["secret_settings"]["default"]!.AsArray().Select(k => Text(k)));
-        Assert.Equal(4, allowed.Count);
+        Assert.Equal(5, allowed.Count);
         Assert.All(allowed, key => Assert.True(SettingsCatalog.Find(key["WORKER_".Length..])!.Secret, $"{key} is not a secret setting"));
+        // Beside the worker's own: the OTLP collector's headers, which carry its credentials.
+        Assert.Contains("\"OTEL_EXPORTER_OTLP_HEADERS\"", Text(variables["secret_settings"]["validation"]![0]!["condition"]));
 
         Assert.Equal("${local.secret_ids}", Text(secret["for_each"]));
         Assert.Equal("${google_secret_manager_secret.worker}", Text(access["for_each"]));
@@ -221,6 +223,31 @@ public sealed partial class TerraformDeploymentTests
         Assert.DoesNotMatch(pattern, "AMQP_URI");
         Assert.DoesNotMatch(pattern, "TRAVIS_AMQP_URI");
         Assert.Contains(terraform.Files["example.tfvars"]!["extra_env"]!.AsObject(), pair => pair.Key.StartsWith("TRAVIS_WORKER_", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Telemetry_settings_reach_the_worker_container_and_its_credentials_only_through_secret_manager()
+    {
+        var terraform = await TerraformConfiguration.LoadAsync();
+        var env = terraform.Environment("worker_env");
+
+        Assert.Equal("${var.honeycomb_dataset}", env["WORKER_HONEYCOMB_DATASET"]);
+        Assert.Equal("${tostring(var.trace_sample_rate)}", env["WORKER_TRACE_SAMPLE_RATE"]);
+        Assert.Equal("worker", Text(terraform.Variables["honeycomb_dataset"]["default"]));
+        Assert.Equal(1, terraform.Variables["trace_sample_rate"]["default"]!.GetValue<int>());
+        // OTEL_* go into the same env file, under the operator's extra_env.
+        Assert.Contains("merge(local.worker_env, var.otel_env, var.extra_env)", Text(terraform.Local("worker_env_file")));
+        var condition = Text(terraform.Variables["otel_env"]["validation"]![0]!["condition"]);
+        var patterns = QuotedRegex().Matches(condition).Select(m => new Regex(m.Groups["pattern"].Value.Replace("\\\\", "\\", StringComparison.Ordinal))).ToList();
+        Assert.Equal(2, patterns.Count); // the key's form, and the headers it refuses
+        Assert.Matches(patterns[0], "OTEL_EXPORTER_OTLP_ENDPOINT");
+        Assert.DoesNotMatch(patterns[0], "WORKER_HONEYCOMB_API_KEY");
+        Assert.Matches(patterns[1], "OTEL_EXPORTER_OTLP_HEADERS");
+        Assert.Matches(patterns[1], "OTEL_EXPORTER_OTLP_TRACES_HEADERS");
+        Assert.DoesNotMatch(patterns[1], "OTEL_SERVICE_NAME");
+        var example = terraform.Files["example.tfvars"]!;
+        Assert.All(example["otel_env"]!.AsObject(), pair => Assert.True(patterns[0].IsMatch(pair.Key) && !patterns[1].IsMatch(pair.Key), pair.Key));
+        Assert.Contains("WORKER_HONEYCOMB_API_KEY", example["secret_settings"]!.AsArray().Select(k => Text(k)));
     }
 
     [GeneratedRegex(@"WORKER_[A-Z_]+")]

@@ -1,11 +1,13 @@
 using System.Globalization;
 using System.Net.Security;
+using System.Text.RegularExpressions;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Worker.Cirrus.Api;
 using Worker.Cirrus.Config;
+using Worker.Core.Telemetry;
 
 namespace Worker.Cirrus.Session;
 
@@ -15,11 +17,15 @@ namespace Worker.Cirrus.Session;
 /// <c>worker-name</c> (task calls also <c>org.cirruslabs.task-id</c> and
 /// <c>org.cirruslabs.client-secret</c>), each under a 900 s deadline. Beyond cirrus-cli: an
 /// unavailable server is retried with backoff and jitter, and a session the server no longer
-/// accepts can be forgotten so the worker registers again.
+/// accepts can be forgotten so the worker registers again. Each attempt of an RPC is a span
+/// (<c>cirrus Poll</c>...); a failed one is counted in <c>worker.backend.errors</c> by its gRPC status.
 /// </summary>
-public sealed class CirrusUpstreamClient : IDisposable
+public sealed partial class CirrusUpstreamClient : IDisposable
 {
     public const uint DefaultPollIntervalSeconds = 10;
+
+    /// <summary>The backend name of the RPCs' spans and error counts.</summary>
+    public const string TracedAs = "cirrus";
 
     private static readonly TimeSpan CallDeadline = TimeSpan.FromSeconds(900);
 
@@ -133,18 +139,34 @@ public sealed class CirrusUpstreamClient : IDisposable
         var started = _clock.GetTimestamp();
         for (var attempt = 1; ; attempt++)
         {
-            try
+            RpcException unavailable;
+            // A span per attempt, so a retried call shows its failed attempts and the waits between them.
+            using (var span = BackendCalls.Start(TracedAs, method))
             {
-                return await call(new CallOptions(headers, _clock.GetUtcNow().UtcDateTime + CallDeadline, ct));
+                try
+                {
+                    return await call(new CallOptions(headers, _clock.GetUtcNow().UtcDateTime + CallDeadline, ct));
+                }
+                catch (RpcException e) when (!ct.IsCancellationRequested)
+                {
+                    BackendCalls.Failed(span, TracedAs, KindOf(e.StatusCode), e.Status.Detail);
+                    if (e.StatusCode != StatusCode.Unavailable || _clock.GetElapsedTime(started) >= _retry.GiveUpAfter)
+                    {
+                        throw;
+                    }
+                    unavailable = e;
+                }
             }
-            catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && !ct.IsCancellationRequested &&
-                                         _clock.GetElapsedTime(started) < _retry.GiveUpAfter)
-            {
-                var delay = _retry.Delay(attempt);
-                _logger.LogWarning("Cirrus at {Endpoint} is unavailable ({Detail}); {Method} is retried in {Delay} ms",
-                    Endpoint, e.Status.Detail, method, delay.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture));
-                await Task.Delay(delay, _clock, ct);
-            }
+            var delay = _retry.Delay(attempt);
+            _logger.LogWarning("Cirrus at {Endpoint} is unavailable ({Detail}); {Method} is retried in {Delay} ms",
+                Endpoint, unavailable.Status.Detail, method, delay.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture));
+            await Task.Delay(delay, _clock, ct);
         }
     }
+
+    /// <summary>A failed RPC's kind: <c>grpc_unavailable</c>, <c>grpc_deadline_exceeded</c>...</summary>
+    public static string KindOf(StatusCode status) => "grpc_" + Words().Replace(status.ToString(), "$1_$2").ToLowerInvariant();
+
+    [GeneratedRegex("([a-z])([A-Z])")]
+    private static partial Regex Words();
 }

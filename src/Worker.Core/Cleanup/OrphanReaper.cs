@@ -52,6 +52,8 @@ public sealed class OrphanReaper(
     /// <summary>One pass. With <paramref name="dryRun"/> it decides and logs the same, but deletes nothing.</summary>
     public async Task<IReadOnlyList<OrphanDecision>> RunOnceAsync(bool dryRun, CancellationToken ct)
     {
+        using var pass = Telemetry.WorkerTelemetry.Source.StartActivity("cleanup pass");
+        pass?.SetTag(Telemetry.TraceAttributes.Backend, inventory.Backend);
         var liveHosts = await LiveHostsAsync(ct);
         var now = _clock.GetUtcNow();
         var decisions = new List<OrphanDecision>();
@@ -64,6 +66,7 @@ public sealed class OrphanReaper(
         foreach (var decision in decisions)
         {
             var m = decision.Machine;
+            Telemetry.WorkerMetrics.CleanupDecision(inventory.Backend, decision.Delete);
             if (!decision.Delete)
             {
                 logger.LogInformation("Keeping {Backend} machine {Name} ({State}): {Reason}", inventory.Backend, m.Name, m.State, decision.Reason);
@@ -82,11 +85,13 @@ public sealed class OrphanReaper(
             {
                 await inventory.DeleteAsync(m, ct);
                 deleted++;
+                Telemetry.WorkerMetrics.CleanupDeletion(inventory.Backend, deleted: true);
                 logger.LogInformation("Deleted {Backend} machine {Name} ({State}): {Reason}", inventory.Backend, m.Name, m.State, decision.Reason);
             }
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
                 deleted++;
+                Telemetry.WorkerMetrics.CleanupDeletion(inventory.Backend, deleted: false);
                 logger.LogWarning("Could not delete {Backend} machine {Name} ({Error}); trying again next pass", inventory.Backend, m.Name, e.Message);
                 logger.LogDebug(e, "Delete failure");
             }

@@ -17,6 +17,7 @@ public sealed class JobLogWriter : IJobLogWriter, IAsyncDisposable
     private readonly object _maskLock = new();
     private readonly CancellationTokenSource _limitReached = new();
     private long _length;
+    private int _disposed;
     private long _lastOutputTicks;
 
     public JobLogWriter(ILogPartSink sink, long jobId, IEnumerable<string> secrets, long maxLength,
@@ -96,6 +97,10 @@ public sealed class JobLogWriter : IJobLogWriter, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            Telemetry.WorkerMetrics.LogBytes.Add(Length);
+        }
         await _batcher.DisposeAsync();
         _limitReached.Dispose();
     }

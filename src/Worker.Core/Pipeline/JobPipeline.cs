@@ -5,6 +5,7 @@ using Worker.Core.Configuration;
 using Worker.Core.Jobs;
 using Worker.Core.Logs;
 using Worker.Core.Scripts;
+using Worker.Core.Telemetry;
 
 namespace Worker.Core.Pipeline;
 
@@ -50,6 +51,7 @@ public sealed class JobPipeline(
         var spec = job.Spec;
         var jobId = spec.JobId;
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = jobId });
+        using var trace = JobTrace.Start(job, backend.Name, options.Host, status);
         using var cancel = cancellations.Subscribe(jobId);
         using var jobCts = CancellationTokenSource.CreateLinkedTokenSource(stopToken, cancel.Token);
         using var teardown = new CleanupStack(options.Teardown, _clock, logger);
@@ -64,7 +66,7 @@ public sealed class JobPipeline(
             spec = Read(spec);
             var hardLimit = spec.HardLimit ?? options.HardLimit;
             var silenceLimit = spec.LogSilence ?? options.LogSilence;
-            var script = await GenerateScriptAsync(spec, ct);
+            var script = trace.ExportContext(await GenerateScriptAsync(spec, ct));
 
             status.Enter(jobId, JobSteps.Received);
             await ReportAsync(() => job.ReceivedAsync(ct), "received");
@@ -76,6 +78,7 @@ public sealed class JobPipeline(
             status.Enter(jobId, JobSteps.StartInstance);
             var (instance, chosen) = await StartInstanceAsync(spec, hardLimit, log, ct);
             machineBackend = chosen;
+            trace.Machine(instance);
             // The job's owner hears its result first (unless the job is requeued); the machine goes
             // after, on this processor's time (it takes no other job until then), as travis-worker
             // does. A crash here leaves a labelled machine that the cleanup sidecar removes.
@@ -97,6 +100,7 @@ public sealed class JobPipeline(
         }
 
         var verdict = OutcomePolicy.Decide(outcome, job.RequeueCount, options.Requeues, options.SingleHost, job.CanRequeue);
+        trace.Record(outcome, verdict);
         logger.LogInformation("Job {JobId} outcome {Outcome}: {Verdict}", jobId, outcome, Describe(verdict));
         // Before the requeue is reported, so a host that just broke stops taking jobs before this one is back in the queue.
         // Only its own backend's: the breaker probes that one.

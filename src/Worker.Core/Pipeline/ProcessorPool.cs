@@ -48,6 +48,7 @@ public sealed class ProcessorPool
     public async Task RunAsync(CancellationToken ct)
     {
         using var link = ct.Register(() => StopNow());
+        using var gauges = Telemetry.PoolGauges.Watch(this);
         lock (_lock)
         {
             Running = true;

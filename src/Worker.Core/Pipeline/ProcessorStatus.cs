@@ -14,11 +14,15 @@ public sealed class ProcessorStatus(string id)
 
     private long _processed;
 
+    /// <summary>The running job's telemetry, which opens a span for each step entered (<see cref="Telemetry.JobTrace"/>).</summary>
+    internal Telemetry.JobTrace? Trace { get; set; }
+
     public void Enter(long jobId, string step)
     {
         Interlocked.Exchange(ref _jobId, jobId);
         _step = step;
         StepSince = DateTimeOffset.UtcNow;
+        Trace?.EnterStep(step);
     }
 
     public void Idle()

@@ -137,6 +137,7 @@ public sealed class FileJobQueue : IJobQueue
     internal void DeadLetter(string path, string file, string reason)
     {
         _logger.LogWarning("Dead-lettering {File}: {Reason}", file, reason);
+        Telemetry.WorkerMetrics.DeadLettered("file");
         File.Move(path, PathOf(Dead, file), overwrite: true);
         File.WriteAllText(PathOf(Dead, file + ".error"), reason + "\n");
     }

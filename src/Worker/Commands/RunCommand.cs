@@ -66,7 +66,7 @@ public static class RunCommand
             context.Options.Host, source.Name, context.Options.JobQueueName, pool.Size, backend.Name);
         // The server binds before any job is taken, so a taken port stops start-up instead of a running host.
         await using var server = await WorkerHttpServer.StartAsync(HttpOptions.Load(settings), pool, context.Options.Host,
-            context.Options.Shutdown, context.LoggerFactory);
+            context.Options.Shutdown, context.LoggerFactory, metrics: context.Telemetry.Metrics);
         await using var hosting = GroupHosting.Start(context, pool, logger);
         var running = pool.RunAsync(CancellationToken.None);
         await using var retirement = Retirement.Start(RetirementOptions.Load(settings), pool, ShutdownBudget.RetirementWait(context.Options), logger);

@@ -2,18 +2,27 @@ using Microsoft.Extensions.Logging;
 using Serilog;
 using Serilog.Events;
 using Worker.Core.Configuration;
+using Worker.Telemetry;
 
 namespace Worker.Composition;
 
 /// <summary>
 /// Serilog on stderr: text by default, JSON for Cloud Logging with <c>WORKER_LOG_FORMAT=json</c>
-/// (<see cref="CloudLoggingJsonFormatter"/>); every job line carries its JobId.
+/// (<see cref="CloudLoggingJsonFormatter"/>); every job line carries its JobId. The same lines go to
+/// <c>WORKER_LOG_FILE</c> when it is set, and every record, with its trace and span ids, over OTLP
+/// when an exporter is configured.
 /// </summary>
 public static class Logging
 {
+    /// <summary>The text format's line, on stderr and in the log file.</summary>
+    public const string TextTemplate = "{Timestamp:yyyy-MM-ddTHH:mm:ss.fffZ} {Level:u3} {Message:lj}{JobIdSuffix}{NewLine}{Exception}";
+
     /// <param name="options">The worker's settings.</param>
     /// <param name="traceProject">The Google Cloud project JSON lines name their traces in; null: the bare trace id.</param>
-    public static ILoggerFactory CreateLoggerFactory(WorkerOptions options, string? traceProject = null)
+    /// <param name="telemetry">The log file, if any.</param>
+    /// <param name="export">Where log records also go over OTLP.</param>
+    public static ILoggerFactory CreateLoggerFactory(WorkerOptions options, string? traceProject = null,
+        TelemetryOptions? telemetry = null, TelemetryExport? export = null)
     {
         var level = options.Level switch
         {
@@ -28,14 +37,23 @@ public static class Logging
             .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
             .MinimumLevel.Override("System.Net.Http", LogEventLevel.Warning)
             .Enrich.FromLogContext()
+            .Enrich.With<SecretMaskingEnricher>()
             .Enrich.WithProperty("Host", options.Host);
         config = options.Format == "json"
             ? config.WriteTo.Console(new CloudLoggingJsonFormatter(traceProject), standardErrorFromLevel: LogEventLevel.Verbose)
             : config.WriteTo.Console(
-                outputTemplate: "{Timestamp:yyyy-MM-ddTHH:mm:ss.fffZ} {Level:u3} {Message:lj}{JobIdSuffix}{NewLine}{Exception}",
+                outputTemplate: TextTemplate,
                 standardErrorFromLevel: LogEventLevel.Verbose,
                 formatProvider: System.Globalization.CultureInfo.InvariantCulture)
               .Enrich.With<JobIdSuffixEnricher>();
+        if (telemetry?.LogPath is { } path)
+        {
+            config = LogFile.WriteTo(config, path, telemetry, options.Format == "json" ? new CloudLoggingJsonFormatter(traceProject) : null);
+        }
+        foreach (var target in export?.LogTargets ?? [])
+        {
+            config = LogExport.WriteTo(config, target, export!.ResourceAttributes);
+        }
         return new Serilog.Extensions.Logging.SerilogLoggerFactory(config.CreateLogger(), dispose: true);
     }
 

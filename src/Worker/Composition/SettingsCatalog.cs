@@ -14,6 +14,7 @@ public static class SettingsCatalog
     [
         ("Worker", [Backends.ProviderName, JobSources.QueueType, .. WorkerOptions.All]),
         ("travis-build script API (with WORKER_BUILD_API_URI)", BuildApiOptions.All),
+        ("Telemetry (OTLP itself: the standard OTEL_EXPORTER_OTLP_*, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES) and the log file", Worker.Telemetry.TelemetryOptions.All),
         ("Health and control server, self-retirement", [.. Worker.Http.HttpOptions.All, .. Worker.Http.RetirementOptions.All, .. Worker.Http.IdleRetirementOptions.All]),
         .. JobSources.All.Where(s => s.Settings.Count > 0).Select(s => (s.SettingsTitle, s.Settings)),
         .. Backends.All.Select(b => (b.SettingsTitle, b.Settings)),

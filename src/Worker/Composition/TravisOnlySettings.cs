@@ -6,9 +6,9 @@ namespace Worker.Composition;
 /// </summary>
 public static class TravisOnlySettings
 {
-    private const string NoTracing = "no tracing exporter is built in";
-    private const string NoLibrato = "no Librato metrics; /healthz and /status are on the HTTP server";
-    private const string NoSentry = "no Sentry; errors go to the log (WORKER_LOG_FORMAT=json for a collector)";
+    private const string OtlpTraces = "traces go over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT, or WORKER_HONEYCOMB_API_KEY); an OpenTelemetry collector forwards them to Cloud Trace";
+    private const string NoLibrato = "no Librato; metrics are served at /metrics for Prometheus (WORKER_HTTP_ADDR) and go over OTLP";
+    private const string NoSentry = "no Sentry; errors go to the log (stderr, WORKER_LOG_FILE, and over OTLP when an exporter is set)";
     private const string BuildTraces = "build traces are not collected";
     private static readonly string NoHttpQueue = $"the http queue (job-board) is not supported; WORKER_QUEUE_TYPE is {JobSources.Names}";
 
@@ -24,10 +24,10 @@ public static class TravisOnlySettings
         ["SILENCE_METRICS"] = NoLibrato,
         ["SENTRY_DSN"] = NoSentry,
         ["SENTRY_HOOK_ERRORS"] = NoSentry,
-        ["STACKDRIVER_TRACE_ACCOUNT_JSON"] = NoTracing,
-        ["STACKDRIVER_PROJECT_ID"] = NoTracing,
-        ["OPENCENSUS_TRACING_ENABLED"] = NoTracing,
-        ["OPENCENSUS_SAMPLING_RATE"] = NoTracing,
+        ["STACKDRIVER_TRACE_ACCOUNT_JSON"] = OtlpTraces,
+        ["STACKDRIVER_PROJECT_ID"] = OtlpTraces,
+        ["OPENCENSUS_TRACING_ENABLED"] = OtlpTraces,
+        ["OPENCENSUS_SAMPLING_RATE"] = "use WORKER_TRACE_SAMPLE_RATE (the same 1 in N, and errored or requeued jobs are always kept)",
         ["BUILD_TRACE_ENABLED"] = BuildTraces,
         ["BUILD_TRACE_S3_BUCKET"] = BuildTraces,
         ["BUILD_TRACE_S3_KEY_PREFIX"] = BuildTraces,

@@ -6,6 +6,7 @@ using Worker.Core.Pipeline;
 using Worker.Core.Queues;
 using Worker.Core.Registration;
 using Worker.Core.Scripts;
+using Worker.Telemetry;
 
 namespace Worker.Composition;
 
@@ -23,11 +24,18 @@ public sealed class WorkerContext : IDisposable
         ServerCertificateCustomValidationCallback = HttpClientHandler.DangerousAcceptAnyServerCertificateValidator,
     }) { Timeout = TimeSpan.FromSeconds(30) });
 
-    private WorkerContext(SettingsSource settings, WorkerOptions options, ILoggerFactory loggerFactory)
+    private readonly bool _owner;
+    private readonly bool _ownsLoggers;
+
+    private WorkerContext(SettingsSource settings, WorkerOptions options, ILoggerFactory loggerFactory, TelemetryExport telemetry,
+        bool owner, bool ownsLoggers)
     {
         Settings = settings;
         Options = options;
         LoggerFactory = loggerFactory;
+        Telemetry = telemetry;
+        _owner = owner;
+        _ownsLoggers = ownsLoggers;
         Labels = new MachineLabels(options.Fleet, options.Host,
             options.Startup + options.Upload + options.Teardown + TimeSpan.FromMinutes(10));
     }
@@ -35,6 +43,9 @@ public sealed class WorkerContext : IDisposable
     public SettingsSource Settings { get; }
     public WorkerOptions Options { get; }
     public ILoggerFactory LoggerFactory { get; }
+
+    /// <summary>Where spans, metrics and log records go (OTLP, Honeycomb, /metrics); flushed when the context is disposed.</summary>
+    public TelemetryExport Telemetry { get; }
     public JobCancellations Cancellations { get; } = new();
     public MachineLabels Labels { get; }
 
@@ -45,8 +56,11 @@ public sealed class WorkerContext : IDisposable
     {
         SettingsCatalog.Validate(settings);
         var options = WorkerOptions.Load(settings);
+        var telemetry = TelemetryOptions.Load(settings);
+        var export = TelemetryExport.Start(settings, options, telemetry, prometheus: Worker.Http.HttpOptions.Addr.Read(settings) is not null);
         var context = new WorkerContext(settings, options,
-            loggerFactory ?? Logging.CreateLoggerFactory(options, Worker.Gce.GceOptions.ProjectId.Read(settings)));
+            loggerFactory ?? Logging.CreateLoggerFactory(options, Worker.Gce.GceOptions.ProjectId.Read(settings), telemetry, export),
+            export, owner: true, ownsLoggers: loggerFactory is null);
         var logger = context.LoggerFactory.CreateLogger("settings");
         foreach (var warning in SettingsCatalog.UnusedVariableWarnings(settings))
         {
@@ -56,7 +70,7 @@ public sealed class WorkerContext : IDisposable
     }
 
     public WorkerContext With(Func<WorkerOptions, WorkerOptions> change) =>
-        new(Settings, change(Options), LoggerFactory);
+        new(Settings, change(Options), LoggerFactory, Telemetry, owner: false, ownsLoggers: false);
 
     public IScriptGenerator CreateScriptGenerator()
     {
@@ -94,6 +108,15 @@ public sealed class WorkerContext : IDisposable
 
     public void Dispose()
     {
+        // Flushes what the process has not sent yet: a `worker exec` ends right after its job.
+        if (_owner)
+        {
+            Telemetry.Dispose();
+        }
+        if (_ownsLoggers)
+        {
+            LoggerFactory.Dispose();
+        }
         _http.Dispose();
         if (_insecureHttp.IsValueCreated)
         {

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
 using Worker.Core.Configuration;
 using Worker.Core.Pipeline;
 
@@ -16,10 +17,12 @@ namespace Worker.Http;
 /// Health and control over HTTP, inside the worker process (Kestrel, minimal APIs):
 /// <c>GET /healthz</c> (alive; 503 once the backend has been broken for <c>WORKER_HOST_UNHEALTHY_AFTER</c>),
 /// <c>GET /readyz</c> (503 unless ready), <c>GET /status</c> (pool and
-/// processors), and, with a bearer token, <c>PUT /pool {"size": n}</c> and <c>POST /drain</c>.
+/// processors), <c>GET /metrics</c> (Prometheus text format), and, with a bearer token, <c>PUT /pool {"size": n}</c> and <c>POST /drain</c>.
 /// </summary>
 public sealed class WorkerHttpServer : IAsyncDisposable
 {
+    public const string MetricsPath = "/metrics";
+
     private static readonly JsonSerializerOptions ResizeJson = new(JsonSerializerDefaults.Web);
 
     private readonly WebApplication _app;
@@ -34,8 +37,9 @@ public sealed class WorkerHttpServer : IAsyncDisposable
     public Uri Address { get; }
 
     /// <summary>Starts the server; null when <c>WORKER_HTTP_ADDR</c> is empty.</summary>
+    /// <param name="metrics">The meter provider with the Prometheus exporter, served at <c>/metrics</c>; null: no <c>/metrics</c>.</param>
     public static async Task<WorkerHttpServer?> StartAsync(HttpOptions options, ProcessorPool pool, string host,
-        TimeSpan drainTimeout, ILoggerFactory loggerFactory, CancellationToken ct = default)
+        TimeSpan drainTimeout, ILoggerFactory loggerFactory, CancellationToken ct = default, MeterProvider? metrics = null)
     {
         if (options.Address is not { } address)
         {
@@ -57,6 +61,11 @@ public sealed class WorkerHttpServer : IAsyncDisposable
 
         var app = builder.Build();
         MapEndpoints(app, options, pool, host, drainTimeout, loggerFactory.CreateLogger("http"));
+        if (metrics is not null)
+        {
+            // Unauthenticated like /healthz: counts and durations, nothing secret (README "Telemetry").
+            app.MapPrometheusScrapingEndpoint(MetricsPath, metrics, configureBranchedPipeline: null, optionsName: null);
+        }
         try
         {
             await app.StartAsync(ct);
