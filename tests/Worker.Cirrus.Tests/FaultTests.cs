@@ -10,6 +10,7 @@ namespace Worker.Cirrus.Tests;
 /// (An agent that exits 1: <see cref="SessionTests"/>.)
 /// </summary>
 [Trait("Category", "Integration")]
+[Collection(VmGuestCollection.Name)]
 public sealed class FaultTests
 {
     [Fact]

@@ -12,6 +12,7 @@ namespace Worker.Cirrus.Tests;
 /// (Isolation none: <see cref="SessionTests"/>.) One class: the stand-ins' guests share this host's /tmp.
 /// </summary>
 [Trait("Category", "Integration")]
+[Collection(VmGuestCollection.Name)]
 public sealed class IsolationTests : IDisposable
 {
     public void Dispose()

@@ -10,6 +10,7 @@ namespace Worker.Cirrus.Tests;
 /// vetu its <c>append.run</c> is on the next VM's run (the backend's held-arguments lease is free).
 /// </summary>
 [Trait("Category", "Integration")]
+[Collection(VmGuestCollection.Name)]
 public sealed class ModifierLeaseTests
 {
     private const string Yaml =

@@ -10,6 +10,7 @@ namespace Worker.Cirrus.Tests;
 /// for exactly it; a standby that fails to boot never stops the polls.
 /// </summary>
 [Trait("Category", "Integration")]
+[Collection(VmGuestCollection.Name)]
 public sealed class StandbyTests
 {
     private static readonly string StandbyYaml =
