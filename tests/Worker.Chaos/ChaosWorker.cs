@@ -101,6 +101,19 @@ internal sealed class ChaosWorker : IAsyncDisposable
         }
     }
 
+    /// <summary>Jobs this worker (all its starts) ran to an outcome, as its log says.</summary>
+    public int JobsRun()
+    {
+        try
+        {
+            return File.ReadLines(LogPath).Count(l => l.Contains(" outcome ", StringComparison.Ordinal));
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
     public string LogTail(int lines = 20)
     {
         try

@@ -30,8 +30,9 @@ internal sealed class DiskFull : IScenario
             {
                 await File.WriteAllBytesAsync(Path.Combine(created, FileJobQueue.FileName(payload.JobId)), payload.ToUtf8Bytes());
             }
+            // All but 2 MiB taken: the first jobs' logs and build folders fill the rest while they run.
             var filler = Path.Combine(baseDir, "filler");
-            Fill(filler);
+            Fill(filler, 2 << 20);
             worker = new ChaosWorker("host1", new Dictionary<string, string>
             {
                 ["WORKER_QUEUE_TYPE"] = "file",
@@ -67,8 +68,8 @@ internal sealed class DiskFull : IScenario
         }
     }
 
-    /// <summary>Writes until the file system refuses another byte.</summary>
-    private static void Fill(string path)
+    /// <summary>Writes until the file system refuses another byte, then gives <paramref name="leave"/> bytes back.</summary>
+    private static void Fill(string path, long leave)
     {
         var block = new byte[64 * 1024];
         using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.WriteThrough);
@@ -93,6 +94,7 @@ internal sealed class DiskFull : IScenario
         catch (IOException)
         {
         }
+        file.SetLength(Math.Max(0, file.Length - leave));
     }
 
     private static async Task Run(params string[] args)
