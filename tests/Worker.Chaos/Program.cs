@@ -11,6 +11,7 @@ IScenario[] scenarios =
 [
     KillWorkers.Fake(),
     KillWorkers.Docker(),
+    new DockerdRestart(),
     new BrokerRestart(),
     new NetworkCut(),
     new MemoryAlarm(),
@@ -48,4 +49,10 @@ await using (var broker = await ChaosBroker.StartAsync())
 Console.WriteLine();
 Console.WriteLine(Table.Of(results));
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{results.Count(r => r.Passed)} of {results.Count} scenarios met their goal in {total.Elapsed.TotalSeconds:0} s"));
-return results.All(r => r.Passed) ? 0 : 1;
+if (results.All(r => r.Passed))
+{
+    Directory.Delete(root, recursive: true);
+    return 0;
+}
+Console.WriteLine($"worker logs kept under {root}");
+return 1;
