@@ -17,6 +17,7 @@ IScenario[] scenarios =
     new MemoryAlarm(),
     new MalformedFlood(),
     new DiskFull(),
+    new ComputeApiStorm(),
 ];
 var root = Directory.CreateTempSubdirectory("worker-chaos-").FullName;
 Console.WriteLine($"chaos suite ({(isShort ? "short" : "full")}); worker logs under {root}");
