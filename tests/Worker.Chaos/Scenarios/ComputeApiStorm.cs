@@ -41,6 +41,12 @@ internal sealed class ComputeApiStorm : IScenario
             var ids = payloads.Select(p => p.JobId).ToList();
             var (lost, twice, duplicates) = await context.SettleAsync(tally, ids, queue, TimeSpan.FromMinutes(isShort ? 3 : 6), workers);
             var failures = ChaosContext.Goal(lost);
+            var inserts = fake.Count(FakeCall.InsertInstance);
+            Console.WriteLine($"  {inserts} inserts for {fake.Created.Count} VMs, {fake.Count(FakeCall.ZoneOperation)} operation polls, {fake.Count(FakeCall.DeleteInstance)} deletes");
+            if (inserts < storm + storm / 2)
+            {
+                failures.Add($"the storm did not hit: {inserts} inserts");
+            }
             failures.AddRange(await ChaosContext.LivenessAsync(workers, TimeSpan.FromSeconds(90)));
             await worker.StopAsync(TimeSpan.FromSeconds(90));
             if (fake.InstanceNames.Count > 0)
