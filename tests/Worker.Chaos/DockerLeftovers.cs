@@ -5,7 +5,8 @@ namespace Worker.Chaos;
 /// <summary>Containers a scenario's fleet left on the engine once its workers stopped and `worker cleanup --once` ran.</summary>
 internal static class DockerLeftovers
 {
-    public static async Task<List<string>> AfterCleanupAsync(IEnumerable<ChaosWorker> workers, Dictionary<string, string> env, string logs, string? dockerHost = null)
+    /// <returns>The failures (containers cleanup would not delete), and how many it keeps until their deadline.</returns>
+    public static async Task<(List<string> Failures, int KeptUntilDeadline)> AfterCleanupAsync(IEnumerable<ChaosWorker> workers, Dictionary<string, string> env, string logs, string? dockerHost = null)
     {
         foreach (var worker in workers)
         {
@@ -16,8 +17,14 @@ internal static class DockerLeftovers
         var cleanup = await RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "worker.dll"), "cleanup", "--once"], env);
         await File.WriteAllTextAsync(Path.Combine(logs, "cleanup.log"), cleanup.Output);
         var after = await ListAsync(fleet, dockerHost);
-        Console.WriteLine($"  containers of fleet {fleet}: {before.Count} after the workers stopped, {after.Count} after worker cleanup");
-        return after.Count == 0 ? [] : [$"{after.Count} container(s) of fleet {fleet} left after worker cleanup: {string.Join(", ", after)}"];
+        // Cleanup keeps a container whose deadline label lies ahead (its job may still run) and deletes it
+        // once that has passed: such a one is left for now, not for good. Any other is a failure.
+        var untilDeadline = after.Where(name => cleanup.Output.Contains($"Keeping docker machine {name} (", StringComparison.Ordinal)
+            && cleanup.Output.Split('\n').Any(l => l.Contains(name, StringComparison.Ordinal) && l.Contains("its job may still be running (deadline", StringComparison.Ordinal))).ToList();
+        var forGood = after.Except(untilDeadline).ToList();
+        Console.WriteLine($"  containers of fleet {fleet}: {before.Count} after the workers stopped, {after.Count} after worker cleanup" +
+            (untilDeadline.Count > 0 ? $", {untilDeadline.Count} of them kept by cleanup until their deadline (state created: {string.Join(", ", untilDeadline)})" : ""));
+        return (forGood.Count == 0 ? [] : [$"{forGood.Count} container(s) of fleet {fleet} left after worker cleanup: {string.Join(", ", forGood)}"], untilDeadline.Count);
     }
 
     private static async Task<List<string>> ListAsync(string fleet, string? dockerHost)

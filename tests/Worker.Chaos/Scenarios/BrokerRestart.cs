@@ -9,7 +9,7 @@ internal sealed class BrokerRestart : IScenario
 
     public async Task<ScenarioResult> RunAsync(ChaosContext context, bool isShort)
     {
-        var count = isShort ? 150 : 600;
+        var count = isShort ? 100 : 600;
         var queue = ChaosContext.NewQueue("restart");
         var logs = context.Folder("logs/" + queue);
         await using var tally = await StateTally.StartAsync(context.Broker);

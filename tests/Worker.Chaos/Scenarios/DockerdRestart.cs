@@ -38,8 +38,9 @@ internal sealed class DockerdRestart : IScenario
             var (lost, twice, duplicates) = await context.SettleAsync(tally, ids, queue, TimeSpan.FromMinutes(isShort ? 3 : 6), workers);
             var failures = ChaosContext.Goal(lost);
             failures.AddRange(await ChaosContext.LivenessAsync(workers, TimeSpan.FromSeconds(90)));
-            failures.AddRange(await DockerLeftovers.AfterCleanupAsync(workers, context.AmqpWorker(queue, "chaos-host1", null, docker), logs, SeparateDockerd.Host));
-            return new ScenarioResult(Name, count, lost, twice, duplicates, clock.Elapsed, failures);
+            var (left, keptUntilDeadline) = await DockerLeftovers.AfterCleanupAsync(workers, context.AmqpWorker(queue, "chaos-host1", null, docker), logs, SeparateDockerd.Host);
+            failures.AddRange(left);
+            return new ScenarioResult(keptUntilDeadline > 0 ? $"{Name}, {keptUntilDeadline} container(s) kept until their deadline" : Name, count, lost, twice, duplicates, clock.Elapsed, failures);
         }
         finally
         {

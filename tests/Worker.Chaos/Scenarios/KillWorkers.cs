@@ -45,13 +45,15 @@ internal sealed class KillWorkers(string name, int hosts, int jobs, int shortJob
             var (lost, twice, duplicates) = await context.SettleAsync(tally, ids, queue, TimeSpan.FromMinutes(isShort ? 2 : 10), workers);
             var failures = ChaosContext.Goal(lost);
             failures.AddRange(await ChaosContext.LivenessAsync(workers, TimeSpan.FromSeconds(60)));
+            var keptUntilDeadline = 0;
             if (provider == "docker")
             {
-                failures.AddRange(await DockerLeftovers.AfterCleanupAsync(workers, context.AmqpWorker(queue, "chaos-host1", null, [("PROVIDER_NAME", provider), .. settings]), logs));
+                (var left, keptUntilDeadline) = await DockerLeftovers.AfterCleanupAsync(workers, context.AmqpWorker(queue, "chaos-host1", null, [("PROVIDER_NAME", provider), .. settings]), logs);
+                failures.AddRange(left);
             }
             var kills = workers.Sum(w => w.Kills);
             Console.WriteLine($"  {Name}: {kills} kills");
-            return new ScenarioResult($"{Name}, {kills} kills", count, lost, twice, duplicates, clock.Elapsed, failures);
+            return new ScenarioResult($"{Name}, {kills} kills" + (keptUntilDeadline > 0 ? $", {keptUntilDeadline} container(s) kept until their deadline" : ""), count, lost, twice, duplicates, clock.Elapsed, failures);
         }
         finally
         {
