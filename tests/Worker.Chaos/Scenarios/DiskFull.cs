@@ -25,14 +25,14 @@ internal sealed class DiskFull : IScenario
         {
             const string Queue = "chaos";
             var created = Directory.CreateDirectory(Path.Combine(baseDir, Queue, FileJobQueue.Created)).FullName;
-            var payloads = ChaosContext.Jobs(count, Queue, "yes a-line-of-log-output-to-fill-the-disk | head -n 20000");
+            var payloads = ChaosContext.Jobs(count, Queue, "yes a-line-of-log-output-to-fill-the-disk | head -n 2000");
             foreach (var payload in payloads)
             {
                 await File.WriteAllBytesAsync(Path.Combine(created, FileJobQueue.FileName(payload.JobId)), payload.ToUtf8Bytes());
             }
-            // All but 2 MiB taken: the first jobs' logs and build folders fill the rest while they run.
+            // All but 512 KiB taken: the first jobs' logs and build folders fill the rest while they run.
             var filler = Path.Combine(baseDir, "filler");
-            Fill(filler, 2 << 20);
+            Fill(filler, 512 << 10);
             worker = new ChaosWorker("host1", new Dictionary<string, string>
             {
                 ["WORKER_QUEUE_TYPE"] = "file",

@@ -12,7 +12,7 @@ internal sealed class KillWorkers(string name, int hosts, int jobs, int shortJob
     public string Name => name;
 
     public static KillWorkers Fake() => new("kill -9 workers (fake)", 3, 1000, 200, "fake", "true",
-        [("FAKE_RUN_SLEEP", "100ms")], TimeSpan.FromSeconds(3));
+        [("FAKE_RUN_SLEEP", "300ms")], TimeSpan.FromSeconds(1.5));
 
     public static KillWorkers Docker() => new("kill -9 workers (Docker)", 2, 50, 12, "docker", "sleep 1",
         [("POOL_SIZE", "3"), ("DOCKER_IMAGE_DEFAULT", "worker-job-base:bookworm"), ("DOCKER_API_VERSION", "1.41")], TimeSpan.FromSeconds(8));
