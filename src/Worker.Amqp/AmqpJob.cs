@@ -125,7 +125,7 @@ internal sealed class AmqpJob : JobBase
     }
 
     protected override Task OnFinishAsync(FinishState state, CancellationToken ct) =>
-        SettleAsync("finish " + state.WireName(), async () =>
+        SettleAsync("finish " + state.WireName(), state.WireName(), async () =>
         {
             var finalPart = await FinalLogPartAsync();
             var finish = await _states.ReportAsync(AmqpNames.FinishType, state.WireName(), this, CancellationToken.None);
@@ -134,7 +134,7 @@ internal sealed class AmqpJob : JobBase
         }).WaitAsync(ct);
 
     protected override Task OnDeadLetterAsync(string reason, CancellationToken ct) =>
-        SettleAsync("dead-letter", async () =>
+        SettleAsync("dead-letter", FinishState.Errored.WireName(), async () =>
         {
             var finalPart = await FinalLogPartAsync();
             var finish = await _states.ReportAsync(AmqpNames.FinishType, FinishState.Errored.WireName(), this, CancellationToken.None);
@@ -145,7 +145,7 @@ internal sealed class AmqpJob : JobBase
         }).WaitAsync(ct);
 
     protected override Task OnRequeueAsync(string reason, bool counted, CancellationToken ct) =>
-        SettleAsync("requeue", async () =>
+        SettleAsync("requeue", FinishedJob.Requeued, async () =>
         {
             await await FinalLogPartAsync();
             if (_queue.Options.Requeue == AmqpOptions.Hub)
@@ -205,7 +205,8 @@ internal sealed class AmqpJob : JobBase
         return confirmed;
     }
 
-    private Task SettleAsync(string what, Func<Task> report)
+    /// <param name="outcome">What this host records the message ended in (see <see cref="FinishedJobs"/>).</param>
+    private Task SettleAsync(string what, string outcome, Func<Task> report)
     {
         Settlement = SettleNowAsync();
         return Settlement;
@@ -215,6 +216,9 @@ internal sealed class AmqpJob : JobBase
             try
             {
                 await report();
+                // Recorded before the ack: an ack lost from here on brings a redelivery that this host then only acks.
+                _queue.Finished.Add(new FinishedJob(Message.Identity.Key, Payload.JobId, outcome, _states.Count - 1, _states.InstanceId,
+                    ReceivedAt, StartedAt, FinishedAt, DateTimeOffset.UtcNow));
                 if (_queue.BeforeAck is { } beforeAck)
                 {
                     await beforeAck(this);
@@ -228,7 +232,7 @@ internal sealed class AmqpJob : JobBase
                 {
                     await delivery.TryRequeueAsync(CancellationToken.None);
                 }
-                _queue.Forget(this, ackLost: false);
+                _queue.Forget(this);
                 throw;
             }
             var acked = 0;
@@ -240,7 +244,7 @@ internal sealed class AmqpJob : JobBase
             {
                 _logger.LogWarning("Job {JobId}: its channel was lost before the ack; RabbitMQ delivers it again and it is then acked without a new run", Payload.JobId);
             }
-            _queue.Forget(this, ackLost: acked == 0);
+            _queue.Forget(this);
         }
     }
 

@@ -16,8 +16,6 @@ namespace Worker.Amqp;
 /// </summary>
 public sealed class AmqpJobQueue : IJobQueue
 {
-    private static readonly TimeSpan RememberUnacked = TimeSpan.FromMinutes(30);
-
     private readonly AmqpConnector _connector;
     private readonly AmqpCanceller _canceller;
     private readonly ILoggerFactory _loggerFactory;
@@ -25,17 +23,19 @@ public sealed class AmqpJobQueue : IJobQueue
     private readonly SemaphoreSlim _startGate = new(1, 1);
     private readonly object _lock = new();
     private readonly Dictionary<long, List<AmqpJob>> _running = []; // by job id: a requeue copy may arrive while its original settles
-    private readonly Dictionary<MessageIdentity, DateTimeOffset> _finished = []; // messages whose result is out but whose ack was lost
     private IConnection? _connection;
     private IConnection? _logConnection;
     private int _disposed;
     private ConfirmedPublisher? _statePublisher;
     private ConfirmedPublisher? _logPublisher;
 
-    public AmqpJobQueue(AmqpOptions options, string name, JobCancellations cancellations, ILoggerFactory loggerFactory, string clientName = "worker")
+    /// <param name="finished">This host's record of finished jobs; null: one in memory only.</param>
+    public AmqpJobQueue(AmqpOptions options, string name, JobCancellations cancellations, ILoggerFactory loggerFactory, string clientName = "worker",
+        FinishedJobs? finished = null)
     {
         Options = options;
         Name = name;
+        Finished = finished ?? new FinishedJobs(null, loggerFactory.CreateLogger<FinishedJobs>());
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<AmqpJobQueue>();
         _connector = new AmqpConnector(options, clientName, _logger);
@@ -44,6 +44,9 @@ public sealed class AmqpJobQueue : IJobQueue
 
     public string Name { get; }
     public AmqpOptions Options { get; }
+
+    /// <summary>The messages this host finished lately, so a redelivery of one is acked instead of run again.</summary>
+    public FinishedJobs Finished { get; }
     public bool IsConnected => _connection?.IsOpen == true;
 
     internal ConfirmedPublisher StatePublisher => _statePublisher ?? throw new InvalidOperationException("the AMQP queue is not started");
@@ -181,7 +184,7 @@ public sealed class AmqpJobQueue : IJobQueue
             {
                 if (unused is not null)
                 {
-                    Forget(unused, ackLost: false);
+                    Forget(unused);
                 }
             }
         }
@@ -226,10 +229,9 @@ public sealed class AmqpJobQueue : IJobQueue
                 }
                 return;
             }
-            if (message.Redelivered && _finished.Remove(message.Identity))
+            if (message.Redelivered && Finished.Find(message.Identity.Key) is { } finished)
             {
-                _logger.LogInformation("Job {JobId} was delivered again after this worker reported its result; acking without a new run", payload.JobId);
-                _ = delivery.TryAckAsync(CancellationToken.None);
+                _ = SettleAgainAsync(payload, finished, delivery);
                 return;
             }
             job = new AmqpJob(this, payload, message, delivery, _logger);
@@ -244,6 +246,32 @@ public sealed class AmqpJobQueue : IJobQueue
         if (!job.IsClaimed)
         {
             _ = HandBackIfLeftWaitingAsync(job, subscription, inbox);
+        }
+    }
+
+    /// <summary>
+    /// A redelivery of a message this host finished (its ack was lost): its finish state is sent
+    /// again, as it was, in case it was lost with the ack, and the delivery is acked without a run.
+    /// A requeued one is only acked: its copy is on the queue.
+    /// </summary>
+    private async Task SettleAgainAsync(JobPayload payload, FinishedJob finished, AmqpDelivery delivery)
+    {
+        _logger.LogWarning("Job {JobId} was delivered again after this host {Outcome} it (its ack was lost); acking it without a new run",
+            payload.JobId, finished.Outcome == FinishedJob.Requeued ? "requeued" : "finished");
+        try
+        {
+            if (finished.Outcome != FinishedJob.Requeued)
+            {
+                var finish = WireFormat.StateUpdate(AmqpNames.FinishType, finished.Outcome, payload, finished.StateUpdateCount, finished.InstanceId,
+                    finished.ReceivedAt, finished.StartedAt, finished.FinishedAt);
+                await await StatePublisher.EnqueueAsync(finish, CancellationToken.None);
+            }
+            await delivery.TryAckAsync(CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "Job {JobId}: could not send its finish state again; giving the redelivery back to the queue", payload.JobId);
+            await delivery.TryRequeueAsync(CancellationToken.None);
         }
     }
 
@@ -283,32 +311,19 @@ public sealed class AmqpJobQueue : IJobQueue
         }
         _logger.LogInformation("Job {JobId} waited {Wait} for this worker's processor, still busy with its last machine; giving it back to the queue",
             job.Spec.JobId, Options.HandBackAfter);
-        Forget(job, ackLost: false);
+        Forget(job);
         await subscription.StepAsideAsync(job);
         inbox.TryWrite(null);
     }
 
-    /// <summary>
-    /// The job's run is over. <paramref name="ackLost"/>: its result is confirmed but its delivery
-    /// could not be acked (the channel was lost), so RabbitMQ delivers it again; that redelivery is
-    /// then acked without a new run.
-    /// </summary>
-    internal void Forget(AmqpJob job, bool ackLost)
+    /// <summary>The job's run is over (its message, if it was finished, is in <see cref="Finished"/>).</summary>
+    internal void Forget(AmqpJob job)
     {
         lock (_lock)
         {
             if (_running.TryGetValue(job.Spec.JobId, out var runs) && runs.Remove(job) && runs.Count == 0)
             {
                 _running.Remove(job.Spec.JobId);
-            }
-            if (ackLost)
-            {
-                var now = DateTimeOffset.UtcNow;
-                _finished[job.Message.Identity] = now;
-                foreach (var old in _finished.Where(f => now - f.Value > RememberUnacked).Select(f => f.Key).ToList())
-                {
-                    _finished.Remove(old);
-                }
             }
         }
     }

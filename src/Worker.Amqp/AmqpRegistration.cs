@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Worker.Core.Jobs;
 using Worker.Core.Registration;
 
 namespace Worker.Amqp;
@@ -31,7 +32,10 @@ public static class AmqpRegistration
         },
     };
 
+    /// <summary>The queue, with this host's record of finished jobs kept at <c>BASE_DIR/finished/QUEUE.jsonl</c>.</summary>
     public static AmqpJobQueue CreateQueue(WorkerServices services) =>
         new(AmqpOptions.Load(services.Settings) with { CloseTimeout = services.Options.Teardown }, services.Options.JobQueueName, services.Cancellations, services.Loggers,
-            "worker " + services.Options.Host);
+            "worker " + services.Options.Host,
+            new FinishedJobs(Path.Combine(services.Options.BaseDirectory, "finished", services.Options.JobQueueName + ".jsonl"),
+                services.Loggers.CreateLogger<FinishedJobs>()));
 }

@@ -60,4 +60,8 @@ internal sealed class ReceivedMessage
 }
 
 /// <summary>What tells one job message from another with the same job id.</summary>
-internal readonly record struct MessageIdentity(string? MessageId, int RequeueCount, string BodyHash);
+internal readonly record struct MessageIdentity(string? MessageId, int RequeueCount, string BodyHash)
+{
+    /// <summary>The identity as one string, for the host's record of finished jobs.</summary>
+    public string Key => $"{MessageId}|{RequeueCount}|{BodyHash}";
+}

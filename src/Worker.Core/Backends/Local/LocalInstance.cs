@@ -120,8 +120,8 @@ public sealed class LocalInstance : IInstance
         using var kill = ct.Register(() => StopSession(process.Id));
         var output = new LogWriterStream(log);
         using var outputOpen = new CancellationTokenSource();
-        var stdout = process.StandardOutput.BaseStream.CopyToAsync(output, outputOpen.Token);
-        var stderr = process.StandardError.BaseStream.CopyToAsync(output, outputOpen.Token);
+        var stdout = CopyOrKillAsync(process.StandardOutput.BaseStream, output, process.Id, outputOpen.Token);
+        var stderr = CopyOrKillAsync(process.StandardError.BaseStream, output, process.Id, outputOpen.Token);
         try
         {
             await process.WaitForExitAsync(CancellationToken.None);
@@ -155,6 +155,24 @@ public sealed class LocalInstance : IInstance
         }
         ProcessSession.InterruptSession(sessionId);
         _ = Task.Delay(_interruptGrace).ContinueWith(_ => KillEverything(sessionId), TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// Copies the script's output into the log; when the log can't take it (its disk is full, its
+    /// transport broken) the script is killed and the failure thrown: left writing into a pipe no
+    /// one reads, it would block until its timeout.
+    /// </summary>
+    private async Task CopyOrKillAsync(Stream from, Stream into, int processId, CancellationToken ct)
+    {
+        try
+        {
+            await from.CopyToAsync(into, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            KillEverything(processId);
+            throw;
+        }
     }
 
     public async Task StopAsync(CancellationToken ct)

@@ -1,0 +1,148 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+
+namespace Worker.Core.Jobs;
+
+/// <summary>
+/// This host's record of the job messages it finished lately (the newest <see cref="Capacity"/>),
+/// consulted before a redelivered message runs: a message whose ack was lost (the broker restarted
+/// before it took the ack, or the worker died between its result and its ack) comes back flagged as
+/// redelivered, and must not run a second time. Kept in memory and appended to a file under
+/// <c>WORKER_BASE_DIR</c>, so a worker started again on the same host still knows. The file is
+/// rewritten with the newest entries once it holds twice as many; a record that can't be written
+/// is logged and only costs that protection.
+/// </summary>
+public sealed class FinishedJobs
+{
+    public const int DefaultCapacity = 10_000;
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    private readonly object _lock = new();
+    private readonly Dictionary<string, FinishedJob> _byKey = [];
+    private readonly Queue<string> _order = new();
+    private readonly string? _path;
+    private readonly ILogger _logger;
+    private int _linesInFile;
+
+    /// <param name="path">The file the record is kept in; null: in memory only.</param>
+    public FinishedJobs(string? path, ILogger logger, int capacity = DefaultCapacity)
+    {
+        _path = path;
+        _logger = logger;
+        Capacity = capacity;
+        Load();
+    }
+
+    public int Capacity { get; }
+
+    /// <summary>What this host recorded for the message; null if it did not finish it lately.</summary>
+    public FinishedJob? Find(string key)
+    {
+        lock (_lock)
+        {
+            return _byKey.GetValueOrDefault(key);
+        }
+    }
+
+    /// <summary>Records a finished message; call once its result is safe and before it is acked.</summary>
+    public void Add(FinishedJob job)
+    {
+        lock (_lock)
+        {
+            Remember(job);
+            if (_path is null)
+            {
+                return;
+            }
+            try
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
+                File.AppendAllText(_path, JsonSerializer.Serialize(job, Json) + "\n");
+                if (++_linesInFile > 2 * Capacity)
+                {
+                    Compact();
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                _logger.LogWarning("Could not record finished job {JobId} in {Path} ({Error}); a redelivery of it after a worker restart would run it again",
+                    job.JobId, _path, e.Message);
+            }
+        }
+    }
+
+    private void Remember(FinishedJob job)
+    {
+        if (_byKey.TryAdd(job.Key, job))
+        {
+            _order.Enqueue(job.Key);
+        }
+        else
+        {
+            _byKey[job.Key] = job;
+        }
+        while (_order.Count > Capacity)
+        {
+            _byKey.Remove(_order.Dequeue());
+        }
+    }
+
+    private void Load()
+    {
+        if (_path is null || !File.Exists(_path))
+        {
+            return;
+        }
+        try
+        {
+            foreach (var line in File.ReadLines(_path))
+            {
+                _linesInFile++;
+                try
+                {
+                    if (JsonSerializer.Deserialize<FinishedJob>(line, Json) is { Key: not null } job)
+                    {
+                        Remember(job);
+                    }
+                }
+                catch (JsonException)
+                {
+                    // A line cut short by a crash mid-write: the entries around it still count.
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _logger.LogWarning("Could not read the finished jobs recorded in {Path} ({Error}); starting without them", _path, e.Message);
+        }
+    }
+
+    /// <summary>Writes the entries kept in memory to a new file and puts it in place of the old one.</summary>
+    private void Compact()
+    {
+        var fresh = _path + ".new";
+        File.WriteAllLines(fresh, _order.Select(key => JsonSerializer.Serialize(_byKey[key], Json)));
+        File.Move(fresh, _path!, overwrite: true);
+        _linesInFile = _order.Count;
+    }
+}
+
+/// <summary>
+/// A job message this host finished. <paramref name="Outcome"/> is the finish state's wire name, or
+/// <c>requeued</c> for a run that put a copy of the job back on the queue; the rest is what its
+/// finish state update carried, so it can be sent again as it was.
+/// </summary>
+public sealed record FinishedJob(
+    string Key,
+    long JobId,
+    string Outcome,
+    int StateUpdateCount,
+    string? InstanceId,
+    DateTimeOffset? ReceivedAt,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? FinishedAt,
+    DateTimeOffset RecordedAt)
+{
+    public const string Requeued = "requeued";
+}
