@@ -312,7 +312,9 @@ public sealed class JobPipeline(
         }
         finally
         {
-            await runCts.CancelAsync();
+            // Cancel, not CancelAsync: the callbacks are cheap, and a hop to the thread pool here is
+            // on every job's critical path (it costs most when the host's CPUs are busy).
+            runCts.Cancel();
             await watchdog;
         }
         ct.ThrowIfCancellationRequested();
