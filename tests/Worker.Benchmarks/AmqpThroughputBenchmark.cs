@@ -569,7 +569,7 @@ public static class AmqpThroughputBenchmark
     }
 
     /// <summary>WORKER_BENCH_AMQP_URI, or Debian's rabbitmq-server started on loopback in a temporary folder.</summary>
-    private sealed class LocalBroker : IAsyncDisposable
+    internal sealed class LocalBroker : IAsyncDisposable
     {
         private readonly Process? _process;
         private readonly string? _dir;
