@@ -31,11 +31,18 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
     /// <summary>The creates this launcher stopped waiting for, followed until their containers are confirmed gone.</summary>
     public UnansweredCreates Unanswered { get; } = new(client, logger);
 
-    /// <summary>Creates a container whose main process is <paramref name="command"/>, pulling its image first if allowed and missing; it is not started.</summary>
+    /// <summary>
+    /// Creates a container whose main process is <paramref name="command"/>, pulling its image first
+    /// if allowed and missing; it is not started. <paramref name="stdin"/>: its stdin is open to the
+    /// one who attaches to it (and closed when they leave).
+    /// </summary>
     public async Task<string> CreateAsync(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name, IList<string> command,
-        IProgress<string>? progress, CancellationToken ct)
+        bool stdin, IProgress<string>? progress, CancellationToken ct)
     {
         var parameters = Parameters(spec, labels, name, command);
+        parameters.OpenStdin = stdin;
+        parameters.StdinOnce = stdin;
+        parameters.AttachStdin = stdin;
         try
         {
             return (await CreateAsync(parameters)).ID;
@@ -62,7 +69,7 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
     /// <summary>Creates and starts a container that idles until a script is run in it by exec.</summary>
     public async Task<string> LaunchIdleAsync(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name, CancellationToken ct)
     {
-        var id = await CreateAsync(spec, labels, name, KeepAlive, null, ct);
+        var id = await CreateAsync(spec, labels, name, KeepAlive, stdin: false, null, ct);
         try
         {
             ct.ThrowIfCancellationRequested();

@@ -7,7 +7,7 @@ using Worker.Core.Logs;
 namespace Worker.Docker;
 
 /// <summary>
-/// One job's container, never reused: the script is uploaded as an archive, run with its output
+/// One job's container, never reused: the script is uploaded, run with its output
 /// streamed live, and the container removed afterwards. How the script runs depends on how the
 /// container was made: see <see cref="JobContainerInstance"/> and <see cref="StandbyInstance"/>.
 /// </summary>
@@ -43,7 +43,8 @@ public abstract class DockerInstance : IInstance
 
     protected ILogger Logger { get; }
 
-    public async Task UploadScriptAsync(string script, CancellationToken ct)
+    /// <summary>Uploads the script as an archive into the running container (a job's own container overrides this).</summary>
+    public virtual async Task UploadScriptAsync(string script, CancellationToken ct)
     {
         using var archive = ScriptArchive.Create(script);
         try
@@ -98,7 +99,7 @@ public abstract class DockerInstance : IInstance
         }
     }
 
-    public ValueTask DisposeAsync()
+    public virtual ValueTask DisposeAsync()
     {
         GC.SuppressFinalize(this);
         return ValueTask.CompletedTask;

@@ -9,41 +9,113 @@ using Worker.Core.Logs;
 namespace Worker.Docker;
 
 /// <summary>
-/// A container made for the job, created but not started until the script runs: its main process
-/// is the script (<see cref="ScriptArchive.RunnerCommand"/>), so running it is what <c>docker run</c>
-/// does (attach, start, read to the end) and the exit code arrives on the same stream, with no exec
-/// and no wait. When the script ends the container stops, taking anything the script left running.
+/// A container made for the job, created but not started until the script is uploaded: its main
+/// process (<see cref="ScriptArchive.RunnerCommand"/>) takes the script on stdin, saves it and runs
+/// it, so running it is what <c>docker run -i</c> does (attach, start, write, read to the end) and
+/// the exit code arrives on the same stream, with no archive upload, no exec and no wait. When the
+/// script ends the container stops, taking anything the script left running.
 /// </summary>
 public sealed class JobContainerInstance(IDockerClient client, Uri endpoint, string containerId, string imageName, ILogger logger)
     : DockerInstance(client, endpoint, containerId, imageName, logger, stopped: null)
 {
     /// <summary>The exit code line is a few bytes; anything past this on stderr is not ours.</summary>
-    private const int TrailerLimit = 64;
+    private const int TrailerLimit = 256;
+
+    private static readonly byte[] Marker = Encoding.ASCII.GetBytes(ScriptArchive.ReceivedMarker + "\n");
+
+    private readonly StringBuilder _trailer = new();
+    private MultiplexedStream? _stream;
+    private byte[] _earlyOutput = [];
+
+    /// <summary>
+    /// Attaches to the output (before the start, so not a byte is missed), starts the container,
+    /// writes the script on its stdin through an attach of its own, closed after it (so the main
+    /// process never waits on stdin), and waits until the main process says it saved the script:
+    /// the upload timeout (<paramref name="ct"/>) guards all of it. A cancel kills the container at
+    /// once. Why the main process could not save the script, if it could not, is in the exception.
+    /// </summary>
+    public override async Task UploadScriptAsync(string script, CancellationToken ct)
+    {
+        try
+        {
+            _stream = await Client.Containers.AttachContainerAsync(ContainerId,
+                new ContainerAttachParameters { Stream = true, Stdout = true, Stderr = true }, ct);
+            using (var stdin = await Client.Containers.AttachContainerAsync(ContainerId, new ContainerAttachParameters { Stream = true, Stdin = true }, ct))
+            {
+                // A hijacked stream does not watch the token: closing it ends a write that hangs.
+                using var giveUpWrite = ct.Register(static s => ((MultiplexedStream)s!).Dispose(), stdin);
+                await StartAsync();
+                var bytes = ScriptArchive.ForStdin(script);
+                await stdin.WriteAsync(bytes, 0, bytes.Length, ct);
+            }
+            using var giveUpRead = ct.Register(static s => ((MultiplexedStream)s!).Dispose(), _stream);
+            await WaitForReceivedAsync(_stream, ct);
+        }
+        catch (Exception e) when (ct.IsCancellationRequested)
+        {
+            // Started or not, nothing of the script may run on: the job's end is reported next.
+            await KillAsync();
+            throw e as OperationCanceledException ?? new OperationCanceledException("the script upload was given up", e, ct);
+        }
+        catch (Exception e) when (DockerFailures.HostLevel(e, Endpoint) is { } hostFailure)
+        {
+            throw hostFailure;
+        }
+    }
+
+    /// <summary>Reads until the marker line on stdout; the output after it (the script's first) is kept for the log, stderr for the trailer.</summary>
+    private async Task WaitForReceivedAsync(MultiplexedStream stream, CancellationToken ct)
+    {
+        var stdout = new MemoryStream();
+        var buffer = new byte[16 * 1024];
+        while (true)
+        {
+            var read = await stream.ReadOutputAsync(buffer, 0, buffer.Length, ct);
+            if (read.EOF)
+            {
+                throw new InvalidOperationException($"container {Id} ended before it saved the script: {_trailer.ToString().Trim()}");
+            }
+            if (read.Target != MultiplexedStream.TargetStream.StandardOut)
+            {
+                _trailer.Append(Encoding.UTF8.GetString(buffer, 0, read.Count));
+                continue;
+            }
+            stdout.Write(buffer, 0, read.Count);
+            var seen = stdout.GetBuffer().AsSpan(0, (int)stdout.Length);
+            var marker = seen.IndexOf(Marker);
+            if (marker >= 0)
+            {
+                _earlyOutput = seen[(marker + Marker.Length)..].ToArray();
+                return;
+            }
+        }
+    }
 
     protected override async Task<RunResult> RunInContainerAsync(IJobLogWriter log, CancellationToken ct)
     {
+        var stream = _stream ?? throw new InvalidOperationException($"container {Id}: the script was not uploaded");
         var output = new LogWriterStream(log);
-        var trailer = new StringBuilder();
-        // Attached before it starts, so not a byte of output is missed.
-        using (var stream = await Client.Containers.AttachContainerAsync(ContainerId,
-                   new ContainerAttachParameters { Stream = true, Stdout = true, Stderr = true }, ct))
+        using (stream)
         {
-            await StartAsync();
+            if (_earlyOutput.Length > 0)
+            {
+                await output.WriteAsync(_earlyOutput, ct);
+            }
             await ReadUntilEndAsync(stream, (target, chunk, t) =>
             {
                 if (target == MultiplexedStream.TargetStream.StandardOut)
                 {
                     return output.WriteAsync(chunk, t);
                 }
-                trailer.Append(Encoding.UTF8.GetString(chunk.Span));
-                if (trailer.Length > TrailerLimit)
+                _trailer.Append(Encoding.UTF8.GetString(chunk.Span));
+                if (_trailer.Length > TrailerLimit)
                 {
-                    trailer.Remove(0, trailer.Length - TrailerLimit);
+                    _trailer.Remove(0, _trailer.Length - TrailerLimit);
                 }
                 return ValueTask.CompletedTask;
             }, ct);
         }
-        var lastLine = trailer.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault();
+        var lastLine = _trailer.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault();
         if (int.TryParse(lastLine, NumberStyles.None, CultureInfo.InvariantCulture, out var code))
         {
             return RunResult.Exited(code);
@@ -55,11 +127,17 @@ public sealed class JobContainerInstance(IDockerClient client, Uri endpoint, str
     /// <summary>
     /// Starts the container on a token of its own: a start given up half-way may still happen in the
     /// engine, and the script would run unseen. Once the engine has answered, a cancel that came
-    /// meanwhile kills the container (the read that follows sees the cancel at once).
+    /// meanwhile closes the stream (the upload then gives up) and the teardown removes the container.
     /// </summary>
     private async Task StartAsync()
     {
         using var timeout = new CancellationTokenSource(StartTimeout);
         await Client.Containers.StartContainerAsync(ContainerId, new ContainerStartParameters(), timeout.Token);
+    }
+
+    public override ValueTask DisposeAsync()
+    {
+        _stream?.Dispose();
+        return base.DisposeAsync();
     }
 }

@@ -4,10 +4,11 @@ using System.Text;
 namespace Worker.Docker;
 
 /// <summary>
-/// The job's script as the tar archive Docker extracts into a container, and the commands that run
-/// it. It goes to <c>/.worker-job/build.sh</c>, a directory of its own at the root: Docker's archive
-/// upload writes beneath tmpfs mounts (they exist only inside the running container, so a tmpfs on
-/// <c>/tmp</c> hid a script uploaded there) and through bind mounts onto the host, so no mount may cover it.
+/// The job's script on its way into a container, and the commands that run it. It goes to
+/// <c>/.worker-job/build.sh</c>, a directory of its own at the root: into a standby by Docker's
+/// archive upload, which writes beneath tmpfs mounts (they exist only inside the running container,
+/// so a tmpfs on <c>/tmp</c> hid a script uploaded there) and through bind mounts onto the host, so
+/// no mount may cover it; into a job's own container on its main process's stdin (see <see cref="RunnerCommand"/>).
 /// </summary>
 public static class ScriptArchive
 {
@@ -18,12 +19,31 @@ public static class ScriptArchive
     /// <summary>Runs the script by exec in a running container; stdout and stderr as one stream, in order.</summary>
     public static readonly IList<string> ExecCommand = ["bash", "-c", $"exec bash {ScriptPath} 2>&1"];
 
+    /// <summary>What the main process of a job's container writes on stdout, as a line, once it has saved the script.</summary>
+    public const string ReceivedMarker = "worker: script received";
+
     /// <summary>
-    /// The main process of a container made for the job: the script's output (both streams, in order)
-    /// on stdout, then its exit code on stderr. A container that dies before that line was killed
-    /// (from outside, or the engine went away), which is not the script's result.
+    /// The main process of a container made for the job. The script comes on its stdin (no archive
+    /// upload, which costs a request and an extraction): first its length in bytes on a line of its
+    /// own (bash reads a pipe a byte at a time, so it takes no more than that line), then the script,
+    /// which <c>head</c> saves to <see cref="ScriptPath"/>; a script cut short (stdin closed early)
+    /// is not run. It then says so on stdout, ahead of the script's output, and runs the script with
+    /// stdin from /dev/null: its output (both streams, in order) on stdout, then its exit code on
+    /// stderr. A container that dies before that line was killed (from outside, or the engine went
+    /// away), which is not the script's result.
     /// </summary>
-    public static readonly IList<string> RunnerCommand = ["bash", "-c", $"bash {ScriptPath} 2>&1; echo \"$?\" >&2"];
+    public static readonly IList<string> RunnerCommand = ["bash", "-c",
+        $"IFS= read -r size && mkdir -p {Directory} && head -c \"$size\" > {ScriptPath} && saved=$(wc -c < {ScriptPath}) && [ \"$saved\" -eq \"$size\" ] || " +
+        $"{{ echo \"the script did not arrive whole (${{saved:-0}} of ${{size:-?}} bytes)\" >&2; exit 97; }}; " +
+        $"echo '{ReceivedMarker}'; exec 0< /dev/null; bash {ScriptPath} 2>&1; echo \"$?\" >&2"];
+
+    /// <summary>The bytes a job container's main process expects on stdin (see <see cref="RunnerCommand"/>).</summary>
+    public static byte[] ForStdin(string script)
+    {
+        var body = new UTF8Encoding(false).GetBytes(script);
+        var header = Encoding.ASCII.GetBytes(body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) + "\n");
+        return [.. header, .. body];
+    }
 
     private const UnixFileMode Executable =
         UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |

@@ -80,12 +80,21 @@ public sealed class ComputeClient : IDisposable
     public Task<ComputeOperation> MutateAsync(HttpMethod method, string path, JsonNode? body, Guid requestId, CancellationToken ct) =>
         SendAsync<ComputeOperation>(method, AppendQuery(path, "requestId=" + requestId.ToString("D")), body, ct);
 
-    /// <summary>Waits for a zone operation to be DONE; throws its error when it failed.</summary>
+    /// <summary>
+    /// Waits for a zone operation to be DONE with zoneOperations.wait, which answers once it is done
+    /// (or after about two minutes): one call per operation, where polling with get takes several.
+    /// Only a wait that comes back with the operation not done is followed by <paramref name="pollSleep"/>
+    /// before the next. Throws the operation's error when it failed.
+    /// </summary>
     public async Task<ComputeOperation> WaitForZoneOperationAsync(string zone, ComputeOperation operation, TimeSpan pollSleep, CancellationToken ct)
     {
+        var waits = 0;
         while (!operation.IsDone)
         {
-            await Task.Delay(pollSleep, _clock, ct);
+            if (waits++ > 0)
+            {
+                await Task.Delay(pollSleep, _clock, ct);
+            }
             operation = await SendAsync<ComputeOperation>(HttpMethod.Post, $"projects/{Project}/zones/{zone}/operations/{operation.Name}/wait", null, ct);
         }
         if (operation.Error?.Errors is { Count: > 0 } errors)

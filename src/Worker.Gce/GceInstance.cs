@@ -58,6 +58,12 @@ public sealed class GceInstance : IInstance
     public async Task<RunResult> RunScriptAsync(IJobLogWriter log, CancellationToken ct)
     {
         var run = await _machine.RunScriptAsync(Script, log, ct);
+        if (run.ExitCode == 0)
+        {
+            // The script ran to its successful end, whatever happened to the VM after: its result
+            // stands, and the two calls that look for a preemption are saved (quota, at fleet scale).
+            return RunResult.Exited(0);
+        }
         using var checking = new CancellationTokenSource(TimeSpan.FromMinutes(1));
         if (await WhyGoneAsync(checking.Token) is { } gone)
         {

@@ -15,7 +15,8 @@ namespace Worker.Benchmarks;
 /// pipeline, Docker backend) against <c>docker run --rm IMAGE true</c> with the Docker CLI, in the
 /// same run, interleaved so both see the same engine. Goals: at most 1.2x without standby, below
 /// 1.0x with one standby container. The worker reports the result before it removes the container
-/// (the CLI's time includes the removal), so the full cycle to the removal is printed beside it;
+/// (the CLI's time includes the removal), so the full cycle to the removal is printed beside it,
+/// with its own goal: at most 1.0x;
 /// each measurement waits, unmeasured, for the previous container to be gone.
 /// </summary>
 public static class DockerStartBenchmark
@@ -52,7 +53,8 @@ public static class DockerStartBenchmark
         var warmRatio = Median(withStandby) / baseline;
         Console.WriteLine($"docker run --rm {image} true:      median {baseline:F0} ms ({Rounds} runs)");
         Console.WriteLine($"worker, docker backend, no standby: median {Median(withoutStandby):F0} ms");
-        Console.WriteLine($"  ... to its container removed:      median {Median(withoutStandbyCycle):F0} ms (ratio {Median(withoutStandbyCycle) / baseline:F2})");
+        var cycleRatio = Median(withoutStandbyCycle) / baseline;
+        Console.WriteLine($"  ... to its container removed:      median {Median(withoutStandbyCycle):F0} ms (ratio {cycleRatio:F2}; goal <= 1.00: {(cycleRatio <= 1.0 ? "met" : "missed")})");
         Console.WriteLine($"worker, docker backend, 1 standby:  median {Median(withStandby):F0} ms");
         Console.WriteLine($"ratio without standby: {coldRatio:F2} (goal <= 1.20: {(coldRatio <= 1.2 ? "met" : "missed")})");
         Console.WriteLine($"ratio with standby:    {warmRatio:F2} (goal <  1.00: {(warmRatio < 1.0 ? "met" : "missed")})");

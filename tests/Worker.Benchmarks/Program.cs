@@ -14,6 +14,9 @@ var benchmarks = new Dictionary<string, Func<Task<int>>>(StringComparer.OrdinalI
     ["amqp-telemetry"] = AmqpThroughputBenchmark.TelemetryOnlyAsync,
     ["docker"] = DockerStartBenchmark.RunAsync,
     ["vm"] = VmStandbyBenchmark.RunAsync,
+    ["scale"] = FleetScaleBenchmark.RunAsync,
+    ["startup"] = StartupBenchmark.RunAsync,
+    ["gce"] = GceCallsBenchmark.RunAsync,
 };
 
 var selected = args.Length == 0 ? benchmarks.Keys.ToList() : args.ToList();

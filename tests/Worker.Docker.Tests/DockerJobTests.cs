@@ -21,6 +21,24 @@ public sealed class DockerJobTests
     }
 
     [Fact]
+    public async Task A_large_script_arrives_whole_on_the_containers_stdin_and_the_script_itself_reads_end_of_file_there()
+    {
+        await using var harness = await DockerHarness.CreateAsync();
+        // Well over a pipe's 64 KiB, with multi-byte text: the length sent ahead counts bytes, not characters.
+        var lines = string.Concat(Enumerable.Range(0, 2000).Select(i => $"  - echo \"line {i} h\u00e9llo \u2713\"\n"));
+        var (job, _) = await harness.RunAsync("script:\n" + lines +
+            "  - test -f /.worker-job/build.sh && echo \"saved in its place\"\n" +
+            "  - cat && echo \"stdin is at its end\"\n");
+
+        Assert.Equal("passed", await job.Outcome);
+        Assert.Contains("line 0 h\u00e9llo \u2713\n", job.Log);
+        Assert.Contains("line 1999 h\u00e9llo \u2713\n", job.Log);
+        Assert.Contains("saved in its place\n", job.Log);
+        Assert.Contains("stdin is at its end\n", job.Log);
+        Assert.DoesNotContain(ScriptArchive.ReceivedMarker, job.Log);
+    }
+
+    [Fact]
     public async Task Exit_1_fails_the_job_and_exit_3_errors_it_with_code_3()
     {
         await using var harness = await DockerHarness.CreateAsync();

@@ -30,6 +30,22 @@ public sealed class GceJobTests() : FakeGceTest(bootVms: true)
     }
 
     [Fact]
+    public async Task A_passing_job_costs_five_Compute_API_calls_insert_and_delete_each_with_one_operation_wait_and_one_get()
+    {
+        var backend = Bed.Backend(("GCE_BOOT_POLL_SLEEP", "3s"), ("GCE_STOP_POLL_SLEEP", "3s"));
+        var (_, warmUp) = await GceTestBed.RunJobAsync(backend, "script: [\"true\"]"); // resolves the image and the zones once
+        Assert.Equal("passed", await warmUp.Outcome);
+        var before = Fake.Requests.Count;
+
+        var (_, job) = await GceTestBed.RunJobAsync(backend, "script: [\"true\"]");
+
+        Assert.Equal("passed", await job.Outcome);
+        var calls = Fake.Requests.Skip(before).Select(r => r.Call).ToList();
+        Assert.Equal([FakeCall.InsertInstance, FakeCall.ZoneOperation, FakeCall.GetInstance, FakeCall.DeleteInstance, FakeCall.ZoneOperation], calls);
+        Assert.All(Fake.Requests.Skip(before).Where(r => r.Call == FakeCall.ZoneOperation), r => Assert.EndsWith("/wait", r.Path));
+    }
+
+    [Fact]
     public async Task The_VM_gets_the_fleet_labels_a_per_job_key_and_the_auto_implode_script()
     {
         var backend = Bed.Backend(("GCE_VM_SIZE_MACHINE_TYPES", "large=n2-standard-4"), ("GCE_PREEMPTIBLE", "true"),

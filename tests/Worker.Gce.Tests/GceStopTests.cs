@@ -2,12 +2,12 @@ using Worker.Gce.Tests.Fakes;
 
 namespace Worker.Gce.Tests;
 
-/// <summary>Stop deletes the VM and, unless SKIP_STOP_POLL, waits until the delete operation is done.</summary>
+/// <summary>Stop deletes the VM and, unless SKIP_STOP_POLL, waits until the delete operation is done (one zoneOperations.wait).</summary>
 [Trait("Category", "Integration")]
 public sealed class GceStopTests() : FakeGceTest(bootVms: true)
 {
     [Theory]
-    [InlineData("false", 2)]
+    [InlineData("false", 1)]
     [InlineData("true", 0)]
     public async Task Stop_deletes_the_VM_and_polls_its_operation_unless_told_not_to(string skipStopPoll, int pollsAfterDelete)
     {

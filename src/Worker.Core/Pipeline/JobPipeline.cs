@@ -130,7 +130,12 @@ public sealed class JobPipeline(
             {
                 await teardown.RunAsync("write the outcome", t => opened.WriteWorkerMessageAsync($"\n\n{message}\n", t).AsTask());
             }
-            await teardown.RunAsync("close the log", t => CloseLogAsync(opened, t));
+            if (!await teardown.RunAsync("close the log", t => opened.CloseAsync(t).AsTask()))
+            {
+                // A flush still under way lets go of the log now, before the result needs it.
+                await opened.DisposeAsync();
+                log = null;
+            }
         }
 
         // A requeued job may run elsewhere as soon as it is back on the queue, so its machine goes
@@ -147,6 +152,12 @@ public sealed class JobPipeline(
         await teardown.RunAsync($"report {Describe(verdict)}", t => ReportResultAsync(job, verdict, outcome, t));
 
         await teardown.UnwindAsync();
+        if (log is not null)
+        {
+            // After the result: disposing waits for the flush timer's loop to end, a hop through the
+            // thread pool that needn't delay the job's result (its final part went out at the close).
+            await log.DisposeAsync();
+        }
         await EndAsync(job);
         return verdict;
     }
@@ -221,18 +232,6 @@ public sealed class JobPipeline(
             { Requeue: true } => job.RequeueAsync(verdict.Message ?? outcome.ToString(), verdict.RequeueCounted, ct),
             _ => job.FinishAsync(verdict.State ?? FinishState.Errored, verdict.Message, ct),
         };
-
-    private static async Task CloseLogAsync(JobLogWriter log, CancellationToken ct)
-    {
-        try
-        {
-            await log.CloseAsync(ct);
-        }
-        finally
-        {
-            await log.DisposeAsync();
-        }
-    }
 
     private static async Task StopInstanceAsync(IInstance instance, long jobId, ProcessorStatus status, CancellationToken ct)
     {
@@ -312,7 +311,9 @@ public sealed class JobPipeline(
         }
         finally
         {
-            await runCts.CancelAsync();
+            // Cancel, not CancelAsync: the callbacks are cheap, and a hop to the thread pool here is
+            // on every job's critical path (it costs most when the host's CPUs are busy).
+            runCts.Cancel();
             await watchdog;
         }
         ct.ThrowIfCancellationRequested();

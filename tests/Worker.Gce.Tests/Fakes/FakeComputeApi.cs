@@ -431,7 +431,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
             case FakeCall.DeleteInstance:
                 return Delete(s[0], s[2], s[4], query["requestId"].ToString());
             case FakeCall.ZoneOperation:
-                return await PollOperationAsync(s[2], s[4]);
+                return await PollOperationAsync(s[2], s[4], wait: s.Length > 5);
             case FakeCall.AggregatedInstances:
                 lock (_lock)
                 {
@@ -655,7 +655,11 @@ public sealed class FakeComputeApi : IAsyncDisposable
 
     private const string FakeOperationScope = "regional";
 
-    private async Task<(int, JsonObject)> PollOperationAsync(string zone, string name)
+    /// <summary>
+    /// A get of an operation moves it one step (pending, running, done); a wait (zoneOperations.wait)
+    /// returns once it is done, as the real one does within its two minutes.
+    /// </summary>
+    private async Task<(int, JsonObject)> PollOperationAsync(string zone, string name, bool wait)
     {
         FakeOperation? op;
         lock (_lock)
@@ -665,7 +669,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
                 return NotFound($"projects/{Project}/zones/{zone}/operations/{name}");
             }
             var status = op.Json["status"]!.GetValue<string>();
-            if (status == "PENDING")
+            if (status == "PENDING" && !wait)
             {
                 op.Json["status"] = "RUNNING";
                 op.Json["progress"] = 50;
