@@ -36,9 +36,12 @@ public sealed class ConsumerTimeoutTests(RabbitMqBroker broker) : IClassFixture<
             Assert.Equal(["received", "started", "passed"], seen.Where(m => m.IsState).Select(m => m.State));
         }
         // The long job's delivery went back to the queue when its channel closed; this worker acks
-        // that redelivery without a second run, and nothing is left.
+        // that redelivery without a second run (no second received or started), sending its finish
+        // again as it acks it (as for any redelivery of a job this host finished), and nothing is left.
         await Eventually.TrueAsync(async () => (await broker.CountsAsync(queue))!.Empty, "nothing is left on the queue or held");
-        Assert.Equal(["received", "started", "passed"], tap.Of(jobs[0].JobId).Where(m => m.IsState).Select(m => m.State));
+        var states = tap.Of(jobs[0].JobId).Where(m => m.IsState).Select(m => m.State).ToList();
+        Assert.Equal(["received", "started", "passed"], states.Take(3));
+        Assert.All(states.Skip(3), state => Assert.Equal("passed", state));
     }
 
     [Fact]

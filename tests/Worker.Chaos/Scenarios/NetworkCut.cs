@@ -13,7 +13,8 @@ internal sealed class NetworkCut : IScenario
 
     public async Task<ScenarioResult> RunAsync(ChaosContext context, bool isShort)
     {
-        var count = isShort ? 120 : 400;
+        // Enough that jobs are left once the link is back and TCP's retransmission backoff (up to ~13 s after a 15 s cut) lets the cut worker take them.
+        var count = isShort ? 240 : 400;
         var queue = ChaosContext.NewQueue("netcut");
         var logs = context.Folder("logs/" + queue);
         var suffix = Guid.NewGuid().ToString("N")[..6];
