@@ -119,10 +119,11 @@ public sealed class GceJobFaultTests() : FakeGceTest(bootVms: true)
         // The VM installs keys for another user than the one the worker logs in as.
         var backend = Bed.Backend(("GCE_SSH_USER", "nobody"));
 
-        var (verdict, job) = await GceTestBed.RunJobAsync(backend, "script: [ 'echo never' ]", startup: TimeSpan.FromSeconds(6));
+        // Long enough that the insert and its wait are done well before it, on a busy machine too: the VM must be seen waiting for SSH.
+        var (verdict, job) = await GceTestBed.RunJobAsync(backend, "script: [ 'echo never' ]", startup: TimeSpan.FromSeconds(15));
 
         Assert.Equal("requeued", await job.Outcome);
-        Assert.Contains("starting the machine took longer than 6s", job.RequeueReason);
+        Assert.Contains("starting the machine took longer than 15s", job.RequeueReason);
         Assert.Contains("waiting for SSH", job.Log);
         Assert.Equal(1, Fake.Count(FakeCall.DeleteInstance));
         Assert.Empty(Fake.InstanceNames);
