@@ -11,30 +11,35 @@ public sealed class VmRunProcess : IDisposable
 {
     private const int KeptLines = 20;
 
+    /// <summary>How long an exit waits for the process's last output, which a child of run (softnet) may hold open.</summary>
+    private static readonly TimeSpan OutputGrace = TimeSpan.FromSeconds(1);
+
     private readonly string _tool;
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _lastLines = new();
     private readonly TaskCompletionSource<int> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _exitedToken = new();
+    private readonly TaskCompletionSource _outputEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _errorEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     internal VmRunProcess(string tool, Process process)
     {
         _tool = tool;
         _process = process;
-        process.OutputDataReceived += (_, e) => Keep(e.Data);
-        process.ErrorDataReceived += (_, e) => Keep(e.Data);
+        process.OutputDataReceived += (_, e) => Keep(e.Data, _outputEnded);
+        process.ErrorDataReceived += (_, e) => Keep(e.Data, _errorEnded);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         // Not WaitForExitAsync: that also waits for the output to end, which a child of run (softnet) may hold open.
         process.EnableRaisingEvents = true;
-        process.Exited += (_, _) => OnExited();
+        process.Exited += (_, _) => _ = OnExitedAsync();
         if (process.HasExited)
         {
-            OnExited();
+            _ = OnExitedAsync();
         }
     }
 
-    /// <summary>Completes with the exit code when the process has exited.</summary>
+    /// <summary>Completes with the exit code when the process has exited (and its last words are read).</summary>
     public Task<int> Exited => _exited.Task;
 
     /// <summary>Fires when the process has exited: the VM is gone.</summary>
@@ -67,8 +72,10 @@ public sealed class VmRunProcess : IDisposable
         _process.Dispose();
     }
 
-    private void OnExited()
+    private async Task OnExitedAsync()
     {
+        // The exit is seen before the pipes are drained: the line saying why would be missed.
+        await Task.WhenAny(Task.WhenAll(_outputEnded.Task, _errorEnded.Task), Task.Delay(OutputGrace));
         int code;
         try
         {
@@ -84,10 +91,11 @@ public sealed class VmRunProcess : IDisposable
         }
     }
 
-    private void Keep(string? line)
+    private void Keep(string? line, TaskCompletionSource ended)
     {
         if (line is null)
         {
+            ended.TrySetResult();
             return;
         }
         _lastLines.Enqueue(line);
