@@ -11,7 +11,7 @@ namespace Worker.Tests.Telemetry;
 /// No secret reaches what the worker exports, nor its own log: not its settings' secrets, not a
 /// job's (before, a job's outcome line on stderr quoted the script entry that held its secret).
 /// </summary>
-public sealed partial class TelemetrySecretsTests : IAsyncLifetime, IDisposable
+public sealed partial class TelemetrySecretsTests : TwoOtlpReceivers
 {
     private const string HttpToken = "http-t0ken-5ecret-91a";
     private const string HoneycombKey = "hcaik-5ecret-7c2d";
@@ -20,25 +20,7 @@ public sealed partial class TelemetrySecretsTests : IAsyncLifetime, IDisposable
     private const string JobSecret = "j0b-5ecret-value-66";
     private const string EnvVarSecret = "env-var-5ecret-b7";
 
-    private readonly TempDirectory _dir = new();
-    private OtlpReceiver _honeycomb = null!;
-    private OtlpReceiver _collector = null!;
-
-    public async Task InitializeAsync()
-    {
-        _honeycomb = await OtlpReceiver.StartAsync();
-        _collector = await OtlpReceiver.StartAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _honeycomb.DisposeAsync();
-        await _collector.DisposeAsync();
-    }
-
-    public void Dispose() => _dir.Dispose();
-
-    private string QueueDir => Path.Combine(_dir.Path, "state", "builds.secrets");
+    private string QueueDir => Path.Combine(Dir.Path, "state", "builds.secrets");
 
     private void Drop(long id, string json)
     {
@@ -63,7 +45,7 @@ public sealed partial class TelemetrySecretsTests : IAsyncLifetime, IDisposable
 
         await using var worker = WorkerProcess.Start(new Dictionary<string, string>
         {
-            ["WORKER_BASE_DIR"] = Path.Combine(_dir.Path, "state"),
+            ["WORKER_BASE_DIR"] = Path.Combine(Dir.Path, "state"),
             ["WORKER_QUEUE_NAME"] = "builds.secrets",
             ["WORKER_PROVIDER_NAME"] = "local",
             ["WORKER_FILE_POLLING_INTERVAL"] = "100ms",
@@ -72,12 +54,12 @@ public sealed partial class TelemetrySecretsTests : IAsyncLifetime, IDisposable
             ["WORKER_HTTP_AUTH_TOKEN"] = HttpToken,
             ["WORKER_AMQP_URI"] = $"amqp://worker:{AmqpPassword}@127.0.0.1:5672/",
             ["WORKER_HONEYCOMB_API_KEY"] = HoneycombKey,
-            ["WORKER_HONEYCOMB_ENDPOINT"] = _honeycomb.HttpEndpoint.ToString(),
-            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = _collector.HttpEndpoint.ToString(),
+            ["WORKER_HONEYCOMB_ENDPOINT"] = Honeycomb.HttpEndpoint.ToString(),
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = Collector.HttpEndpoint.ToString(),
             ["OTEL_EXPORTER_OTLP_HEADERS"] = $"authorization=Bearer%20{CollectorToken}",
             ["OTEL_METRIC_EXPORT_INTERVAL"] = "300",
             ["OTEL_BSP_SCHEDULE_DELAY"] = "100",
-        }, _dir.Path, "run");
+        }, Dir.Path, "run");
         Drop(2001, Job(2001, "\"echo token=$API_TOKEN var=$PRIVATE_VAR\""));
         Drop(2002, Job(2002, $"\"echo {JobSecret}; exit 3\""));
         Drop(2003, Job(2003, $"\"echo {EnvVarSecret} >&2; exit 1\""));
@@ -94,20 +76,20 @@ public sealed partial class TelemetrySecretsTests : IAsyncLifetime, IDisposable
         Assert.Equal(0, await worker.WaitAsync(TimeSpan.FromSeconds(30)));
 
         // Not vacuous: the jobs, their metrics and the worker's log lines were all exported, to both.
-        foreach (var receiver in new[] { _honeycomb, _collector })
+        foreach (var receiver in new[] { Honeycomb, Collector })
         {
             Assert.Equal(4, receiver.Spans.Count(s => s.Name == JobTrace.SpanName));
             Assert.Contains(receiver.Points, p => p.Name == "worker.jobs.finished");
             Assert.Contains(receiver.Logs, l => l.Attribute("JobId") == "2002");
         }
-        Assert.Equal(HoneycombKey, _honeycomb.Requests[0].Headers["x-honeycomb-team"]);
-        Assert.Equal("Bearer " + CollectorToken, _collector.Requests[0].Headers["authorization"]);
+        Assert.Equal(HoneycombKey, Honeycomb.Requests[0].Headers["x-honeycomb-team"]);
+        Assert.Equal("Bearer " + CollectorToken, Collector.Requests[0].Headers["authorization"]);
         Assert.Contains("worker_jobs_finished_total", metricsPage);
 
         foreach (var secret in new[] { HttpToken, HoneycombKey, CollectorToken, AmqpPassword, JobSecret, EnvVarSecret })
         {
             var bytes = Encoding.UTF8.GetBytes(secret);
-            foreach (var request in _honeycomb.Requests.Concat(_collector.Requests))
+            foreach (var request in Honeycomb.Requests.Concat(Collector.Requests))
             {
                 Assert.True(request.Body.AsSpan().IndexOf(bytes) < 0, $"{secret} is in a {request.Signal} export");
             }
