@@ -61,9 +61,7 @@ public static class CirrusJobSpec
                     Image = container.Image,
                     Cpus = container.Cpu > 0 ? container.Cpu : null,
                     Memory = container.Memory > 0 ? container.Memory * Mib : null,
-                    Volumes = container.Volumes
-                        .Select(v => string.Create(CultureInfo.InvariantCulture, $"{v.Source}:{v.Target}{(v.ReadOnly ? ":ro" : "")}"))
-                        .ToList(),
+                    Volumes = container.Volumes.Select(v => VolumeText(v.Source, v.Target, v.ReadOnly)).ToList(),
                 };
             case IsolationKind.Tart:
                 var tart = order.Isolation.Tart;
@@ -74,7 +72,7 @@ public static class CirrusJobSpec
                     Memory = tart.Memory > 0 ? tart.Memory * Mib : null,
                     Disk = tart.DiskSize > 0 ? tart.DiskSize * Gib : null,
                     // Tart shares a directory by name; here the target names it, and a volume needs one.
-                    Volumes = tart.Volumes.Select(v => $"{v.Source}:{v.Target}{(v.ReadOnly ? ":ro" : "")}").ToList(),
+                    Volumes = tart.Volumes.Select(v => VolumeText(v.Source, v.Target, v.ReadOnly)).ToList(),
                     AppendRun = order.AppendRun,
                     Vm = Account(tart.User, tart.Password, tart.Port) with
                     {
@@ -118,4 +116,7 @@ public static class CirrusJobSpec
         Password = password.Length > 0 ? password : null,
         SshPort = port > 0 ? (int)port : null,
     };
+
+    /// <summary>A task's volume as a backend reads it: <c>SOURCE:TARGET[:ro]</c>.</summary>
+    private static string VolumeText(string source, string target, bool readOnly) => readOnly ? $"{source}:{target}:ro" : $"{source}:{target}";
 }
