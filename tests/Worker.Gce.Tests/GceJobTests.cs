@@ -131,12 +131,17 @@ public sealed class GceJobTests() : FakeGceTest(bootVms: true)
     [Fact]
     public async Task Output_reaches_the_log_while_the_script_still_runs()
     {
-        var (verdict, job) = await GceTestBed.RunJobAsync(Bed.Backend(), "script: [ 'echo first-line', 'sleep 2', 'echo last-line' ]",
+        // The script goes on only once the test has looked (the VM is this host's sshd), not after a sleep a busy machine can outlast.
+        var goOn = Path.Combine(Path.GetTempPath(), $"gce-go-on-{Guid.NewGuid():N}");
+        var (verdict, job) = await GceTestBed.RunJobAsync(Bed.Backend(),
+            $"script: [ 'echo first-line', 'while [ ! -e {goOn} ]; do sleep 0.1; done', 'echo last-line' ]",
             whileRunning: async job =>
             {
                 await GceTestBed.WaitForLogAsync(job, "first-line");
                 Assert.DoesNotContain("last-line", job.Log);
+                await File.WriteAllTextAsync(goOn, "");
             });
+        File.Delete(goOn);
 
         Assert.Equal("passed", await job.Outcome);
         Assert.Contains("last-line", job.Log);
