@@ -141,6 +141,13 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
         }
     }
 
+    /// <summary><see cref="RemoveAsync"/> on a token of its own, which gives up after the removal's time limit.</summary>
+    public static async Task RemoveWithinLimitAsync(IDockerClient client, string id)
+    {
+        using var timeout = new CancellationTokenSource(RemoveTimeout);
+        await RemoveAsync(client, id, timeout.Token);
+    }
+
     /// <summary>Kills and removes a container with its anonymous volumes; one that is already gone or going is fine.</summary>
     public static async Task RemoveAsync(IDockerClient client, string id, CancellationToken ct)
     {

@@ -18,6 +18,7 @@ public abstract class DockerInstance : IInstance
     /// <summary>How long the engine may take to start a container or exec, which is not cut short by a cancel (see the instances).</summary>
     protected static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
     private readonly Action? _stopped;
+    private Task? _removing;
 
     /// <param name="stopped">Called once the container is removed (a standby pool starts the next one then).</param>
     protected DockerInstance(IDockerClient client, Uri endpoint, string containerId, string imageName, ILogger logger, Action? stopped)
@@ -76,7 +77,12 @@ public abstract class DockerInstance : IInstance
     {
         try
         {
-            return await RunInContainerAsync(log, ct);
+            var result = await RunInContainerAsync(log, ct);
+            // Nothing runs in a container after its script, so its removal starts now and overlaps
+            // reporting the result, as `docker run --rm` leaves it to the engine while the CLI reads
+            // the output; StopAsync waits for it.
+            _removing = ContainerLauncher.RemoveWithinLimitAsync(Client, ContainerId);
+            return result;
         }
         catch (Exception e) when (!ct.IsCancellationRequested && DockerFailures.HostLevel(e, Endpoint) is { } hostFailure)
         {
@@ -91,6 +97,18 @@ public abstract class DockerInstance : IInstance
     {
         try
         {
+            if (_removing is { } removing)
+            {
+                try
+                {
+                    await removing.WaitAsync(ct);
+                    return;
+                }
+                catch (Exception e) when (!ct.IsCancellationRequested)
+                {
+                    Logger.LogDebug("Container {Id}: removal after the script: {Error}; removing again", Id, e.Message);
+                }
+            }
             await ContainerLauncher.RemoveAsync(Client, ContainerId, ct);
         }
         finally

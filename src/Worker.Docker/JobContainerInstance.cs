@@ -38,9 +38,23 @@ public sealed class JobContainerInstance(IDockerClient client, Uri endpoint, str
     {
         try
         {
-            _stream = await Client.Containers.AttachContainerAsync(ContainerId,
+            // Both attaches at once: each is a connection of its own, and the start waits for both.
+            var output = Client.Containers.AttachContainerAsync(ContainerId,
                 new ContainerAttachParameters { Stream = true, Stdout = true, Stderr = true }, ct);
-            using (var stdin = await Client.Containers.AttachContainerAsync(ContainerId, new ContainerAttachParameters { Stream = true, Stdin = true }, ct))
+            var input = Client.Containers.AttachContainerAsync(ContainerId, new ContainerAttachParameters { Stream = true, Stdin = true }, ct);
+            try
+            {
+                await Task.WhenAll(output, input);
+            }
+            catch
+            {
+                // The one that was made is not left open.
+                (output.IsCompletedSuccessfully ? output.Result : null)?.Dispose();
+                (input.IsCompletedSuccessfully ? input.Result : null)?.Dispose();
+                throw;
+            }
+            _stream = output.Result;
+            using (var stdin = input.Result)
             {
                 // A hijacked stream does not watch the token: closing it ends a write that hangs.
                 using var giveUpWrite = ct.Register(static s => ((MultiplexedStream)s!).Dispose(), stdin);

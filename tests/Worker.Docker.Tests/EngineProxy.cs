@@ -76,6 +76,9 @@ internal sealed class EngineProxy : IAsyncDisposable
     /// <summary>Every request matching <paramref name="pattern"/> from now on is answered 500 by the proxy, never reaching the engine.</summary>
     public void Refuse(string pattern) => Add(new Rule(new Regex(pattern), RuleKind.Refuse, new Gate(), TimeSpan.Zero) { Always = true });
 
+    /// <summary>The next request matching <paramref name="pattern"/> is answered 500 by the proxy, never reaching the engine.</summary>
+    public void RefuseNext(string pattern) => Add(new Rule(new Regex(pattern), RuleKind.Refuse, new Gate(), TimeSpan.Zero));
+
     /// <summary>The connection of the next request matching <paramref name="pattern"/> is cut, both ways, when the returned gate is released.</summary>
     public Gate CutLater(string pattern)
     {

@@ -55,7 +55,11 @@ public interface IInstance : IAsyncDisposable
     /// </summary>
     Task<RunResult> RunScriptAsync(IJobLogWriter log, CancellationToken ct);
 
-    /// <summary>Stops and deletes the machine. Called once, on its own token, on every path.</summary>
+    /// <summary>
+    /// Stops and deletes the machine. Called once, on its own token, on every path. Nothing uses a
+    /// machine after its script, so a backend may start deleting it as soon as the script has ended;
+    /// this then waits for that deletion.
+    /// </summary>
     Task StopAsync(CancellationToken ct);
 }
 
