@@ -32,6 +32,8 @@ internal sealed class OtlpSinkProcess : IAsyncDisposable
             start.ArgumentList.Add(Assembly.GetEntryAssembly()!.Location);
         }
         start.ArgumentList.Add(Argument);
+        // Under dotnet-trace, the sink would otherwise wait for the profiler's port as this process did.
+        start.Environment.Remove("DOTNET_DiagnosticPorts");
         var process = Process.Start(start)!;
         var line = await process.StandardOutput.ReadLineAsync() ?? throw new InvalidOperationException("the OTLP sink did not start");
         return new OtlpSinkProcess(process, new Uri(line));

@@ -65,26 +65,33 @@ public sealed partial class JobTrace : IDisposable
         _outer = Activity.Current;
         // A job's span is the root of its own trace unless the job brought a parent: never a child of whatever ran before.
         Activity.Current = null;
-        _job = WorkerTelemetry.Source.StartActivity(SpanName, ActivityKind.Consumer, _incoming);
-        if (_job is not null)
+        TimeSpan? queueWait = payload?.QueuedAt is { } queuedAt && DateTimeOffset.UtcNow - queuedAt is { } wait && wait >= TimeSpan.Zero ? wait : null;
+        if (WorkerTelemetry.Source.HasListeners())
         {
-            // AddTag, not SetTag: a new span has none of these yet, and SetTag searches for each.
-            _job.AddTag(TraceAttributes.JobId, spec.JobId);
+            // The span's attributes as it is made, in one list: added one by one, each takes the span's lock.
+            var tags = new List<KeyValuePair<string, object?>>(10) { new(TraceAttributes.JobId, spec.JobId) };
             if (payload is not null)
             {
-                _job.AddTag(TraceAttributes.JobNumber, payload.JobNumber);
-                _job.AddTag(TraceAttributes.Repository, payload.RepositorySlug);
-                _job.AddTag(TraceAttributes.Queue, payload.QueueName);
+                tags.Add(new(TraceAttributes.JobNumber, payload.JobNumber));
+                tags.Add(new(TraceAttributes.Repository, payload.RepositorySlug));
+                tags.Add(new(TraceAttributes.Queue, payload.QueueName));
             }
-            _job.AddTag(TraceAttributes.Backend, spec.Backend ?? backend);
-            _job.AddTag(TraceAttributes.Host, host);
-            _job.AddTag(TraceAttributes.RequeueCount, job.RequeueCount);
-            _job.SetTag(TraceAttributes.Image, payload?.Image); // replaced by the machine's image when it is up
+            tags.Add(new(TraceAttributes.Backend, spec.Backend ?? backend));
+            tags.Add(new(TraceAttributes.Host, host));
+            tags.Add(new(TraceAttributes.RequeueCount, job.RequeueCount));
+            if (payload?.Image is { } image)
+            {
+                tags.Add(new(TraceAttributes.Image, image)); // replaced by the machine's image when it is up
+            }
+            if (queueWait is { } w)
+            {
+                tags.Add(new(TraceAttributes.QueueWait, Math.Round(w.TotalSeconds, 3)));
+            }
+            _job = WorkerTelemetry.Source.StartActivity(SpanName, ActivityKind.Consumer, _incoming, tags);
         }
-        if (payload?.QueuedAt is { } queuedAt && DateTimeOffset.UtcNow - queuedAt is { } wait && wait >= TimeSpan.Zero)
+        if (queueWait is { } waited)
         {
-            WorkerMetrics.QueueWait.Record(wait.TotalSeconds, new KeyValuePair<string, object?>(TraceAttributes.Backend, backend));
-            _job?.AddTag(TraceAttributes.QueueWait, Math.Round(wait.TotalSeconds, 3));
+            WorkerMetrics.QueueWait.Record(waited.TotalSeconds, new KeyValuePair<string, object?>(TraceAttributes.Backend, backend));
         }
         WorkerMetrics.JobsRunning.Add(1, new KeyValuePair<string, object?>(TraceAttributes.Backend, backend));
         if (status is not null)
@@ -245,7 +252,10 @@ public sealed partial class JobTrace : IDisposable
     }
 
     /// <summary>The outcome's kind in snake case: <c>exited</c>, <c>host_failure</c>, <c>timed_out</c>...</summary>
-    public static string KindOf(JobOutcome outcome) => Words().Replace(outcome.GetType().Name, "$1_$2").ToLowerInvariant();
+    public static string KindOf(JobOutcome outcome) =>
+        KindNames.GetOrAdd(outcome.GetType(), static type => Words().Replace(type.Name, "$1_$2").ToLowerInvariant());
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, string> KindNames = new();
 
     [GeneratedRegex("([a-z])([A-Z])")]
     private static partial Regex Words();

@@ -58,13 +58,15 @@ public static class JobTraceContext
         {
             exports.Append("export TRACESTATE=").Append(ShellQuoting.Quote(context.TraceState)).Append('\n');
         }
+        // Spans, not substrings: a script is kilobytes, and every job's would be copied twice.
+        var text = script.AsSpan();
         if (!script.StartsWith("#!", StringComparison.Ordinal))
         {
-            return exports + script;
+            return string.Concat(exports.ToString(), script);
         }
         var firstLine = script.IndexOf('\n', StringComparison.Ordinal);
         return firstLine < 0
-            ? script + "\n" + exports
-            : script[..(firstLine + 1)] + exports + script[(firstLine + 1)..];
+            ? string.Concat(text, "\n", exports.ToString())
+            : string.Concat(text[..(firstLine + 1)], exports.ToString(), text[(firstLine + 1)..]);
     }
 }
