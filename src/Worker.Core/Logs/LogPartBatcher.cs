@@ -15,9 +15,10 @@ public sealed class LogPartBatcher : IAsyncDisposable
     private readonly int _maxPartSize;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly StringBuilder _buffer = new();
-    // _stop ends the timer (on close); _abort gives up a timed flush's write (only on dispose): a
-    // close must wait for a write under way, or the text it carries is lost.
-    private readonly CancellationTokenSource _stop = new();
+    // Disposing the timer ends the timed flushes (on close) without an exception, which costs every
+    // job on its critical path; _abort gives up a timed flush's write (only on dispose): a close must
+    // wait for a write under way, or the text it carries is lost.
+    private readonly PeriodicTimer _timer;
     private readonly CancellationTokenSource _abort = new();
     private readonly Task _flusher;
     private int _nextNumber;
@@ -29,7 +30,8 @@ public sealed class LogPartBatcher : IAsyncDisposable
         _sink = sink;
         _jobId = jobId;
         _maxPartSize = maxPartSize;
-        _flusher = FlushPeriodicallyAsync(flushInterval, clock ?? TimeProvider.System);
+        _timer = new PeriodicTimer(flushInterval, clock ?? TimeProvider.System);
+        _flusher = FlushPeriodicallyAsync();
     }
 
     public int PartsSent => Volatile.Read(ref _nextNumber);
@@ -86,8 +88,7 @@ public sealed class LogPartBatcher : IAsyncDisposable
     /// <summary>Sends the rest of the buffer as the final part. Idempotent.</summary>
     public async ValueTask CloseAsync(CancellationToken ct)
     {
-        // Cancel, not CancelAsync: it only stops the flush timer, and closing is on every job's critical path.
-        _stop.Cancel();
+        _timer.Dispose();
         await _gate.WaitAsync(ct);
         try
         {
@@ -108,16 +109,9 @@ public sealed class LogPartBatcher : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _stop.Cancel();
+        _timer.Dispose();
         _abort.Cancel();
-        try
-        {
-            await _flusher;
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        _stop.Dispose();
+        await _flusher;
         _abort.Dispose();
     }
 
@@ -148,11 +142,10 @@ public sealed class LogPartBatcher : IAsyncDisposable
         }
     }
 
-    private async Task FlushPeriodicallyAsync(TimeSpan interval, TimeProvider clock)
+    private async Task FlushPeriodicallyAsync()
     {
-        await Task.Yield();
-        using var timer = new PeriodicTimer(interval, clock);
-        while (await timer.WaitForNextTickAsync(_stop.Token))
+        // False once the timer is disposed (closed or disposed).
+        while (await _timer.WaitForNextTickAsync())
         {
             try
             {
