@@ -130,10 +130,9 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
     /// <summary>Kills and removes a container on a fresh token; one that is already gone is fine.</summary>
     public static async Task RemoveQuietlyAsync(IDockerClient client, string id, ILogger logger)
     {
-        using var timeout = new CancellationTokenSource(RemoveTimeout);
         try
         {
-            await RemoveAsync(client, id, timeout.Token);
+            await RemoveWithinLimitAsync(client, id);
         }
         catch (Exception e)
         {

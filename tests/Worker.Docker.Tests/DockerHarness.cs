@@ -105,6 +105,13 @@ internal sealed class DockerHarness : IAsyncDisposable
         return (job, container);
     }
 
+    /// <summary>A machine for job <paramref name="jobId"/> from the backend, labelled as the pipeline labels it, outside any pipeline.</summary>
+    public async Task<DockerInstance> StartMachineAsync(long jobId)
+    {
+        var attributes = new StartAttributes { JobId = jobId, Labels = Labels.For(jobId, TimeSpan.FromMinutes(5)) };
+        return (DockerInstance)await Backend.StartAsync(attributes, new Progress<string>(), CancellationToken.None);
+    }
+
     /// <summary>What <see cref="DockerInventory"/> lists of this harness's fleet.</summary>
     public async Task<List<MachineRecord>> InventoryAsync()
     {

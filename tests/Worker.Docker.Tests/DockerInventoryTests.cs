@@ -10,8 +10,7 @@ public sealed class DockerInventoryTests
     public async Task The_inventory_lists_a_jobs_container_with_its_labels_age_and_state_and_deletes_it()
     {
         await using var harness = await DockerHarness.CreateAsync();
-        var attributes = new StartAttributes { JobId = 31337, Labels = harness.Labels.For(31337, TimeSpan.FromMinutes(5)) };
-        var instance = (DockerInstance)await harness.Backend.StartAsync(attributes, new Progress<string>(), CancellationToken.None);
+        var instance = await harness.StartMachineAsync(31337);
         using var client = DockerEngine.Client();
         var inventory = new DockerInventory(client);
 

@@ -1,5 +1,4 @@
 using Worker.Core.Backends;
-using Worker.Core.Logs;
 
 namespace Worker.Docker.Tests;
 
@@ -17,7 +16,7 @@ public sealed class DockerRemovalTests
         await using var harness = await DockerHarness.CreateAsync();
         var instance = await StartAsync(harness, 31401);
 
-        var result = await instance.RunScriptAsync(new DiscardLog(), CancellationToken.None);
+        var result = await instance.RunScriptAsync(new CollectingLog(), CancellationToken.None);
 
         Assert.Equal(RunResult.Exited(0), result);
         await Eventually.TrueAsync(async () => (await harness.ContainersAsync()).Count == 0, "the container is removed without StopAsync");
@@ -32,7 +31,7 @@ public sealed class DockerRemovalTests
         var instance = await StartAsync(harness, 31402);
         proxy.RefuseNext("^DELETE /containers/");
 
-        await instance.RunScriptAsync(new DiscardLog(), CancellationToken.None);
+        await instance.RunScriptAsync(new CollectingLog(), CancellationToken.None);
         await Eventually.TrueAsync(() => Task.FromResult(proxy.Requests.Count(r => r.StartsWith("DELETE ", StringComparison.Ordinal)) == 1),
             "the removal after the script was asked for");
         Assert.Single(await harness.ContainersAsync());
@@ -44,14 +43,8 @@ public sealed class DockerRemovalTests
 
     private static async Task<IInstance> StartAsync(DockerHarness harness, long jobId)
     {
-        var attributes = new StartAttributes { JobId = jobId, Labels = harness.Labels.For(jobId, TimeSpan.FromMinutes(5)) };
-        var instance = await harness.Backend.StartAsync(attributes, new Progress<string>(), CancellationToken.None);
+        var instance = await harness.StartMachineAsync(jobId);
         await instance.UploadScriptAsync("#!/bin/bash\ntrue\n", CancellationToken.None);
         return instance;
-    }
-
-    private sealed class DiscardLog : IJobLogWriter
-    {
-        public ValueTask WriteAsync(string text, CancellationToken ct = default) => ValueTask.CompletedTask;
     }
 }

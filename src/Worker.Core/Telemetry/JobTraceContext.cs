@@ -58,12 +58,12 @@ public static class JobTraceContext
         {
             exports.Append("export TRACESTATE=").Append(ShellQuoting.Quote(context.TraceState)).Append('\n');
         }
-        // Spans, not substrings: a script is kilobytes, and every job's would be copied twice.
-        var text = script.AsSpan();
         if (!script.StartsWith("#!", StringComparison.Ordinal))
         {
             return string.Concat(exports.ToString(), script);
         }
+        // Spans, not substrings: a script is kilobytes, and every job's would be copied twice.
+        var text = script.AsSpan();
         var firstLine = script.IndexOf('\n', StringComparison.Ordinal);
         return firstLine < 0
             ? string.Concat(text, "\n", exports.ToString())
