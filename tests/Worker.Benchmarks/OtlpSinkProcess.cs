@@ -24,6 +24,16 @@ internal sealed class OtlpSinkProcess : IAsyncDisposable
 
     public Uri Endpoint { get; }
 
+    /// <summary>The CPU time the sink has used so far.</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
+
     public static async Task<OtlpSinkProcess> StartAsync()
     {
         var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardInput = true, RedirectStandardOutput = true };

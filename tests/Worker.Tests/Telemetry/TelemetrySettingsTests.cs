@@ -53,6 +53,9 @@ public sealed class TelemetrySettingsTests : IDisposable
     [InlineData("OTEL_EXPORTER_OTLP_TIMEOUT", "soon", "OTEL_EXPORTER_OTLP_TIMEOUT=soon is not valid: a positive number of milliseconds")]
     [InlineData("OTEL_EXPORTER_OTLP_HEADERS", "authorization", "OTEL_EXPORTER_OTLP_HEADERS=(not shown) is not valid: comma-separated key=value pairs")]
     [InlineData("OTEL_TRACES_EXPORTER", "zipkin", "OTEL_TRACES_EXPORTER=zipkin is not valid: otlp or none")]
+    [InlineData("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "many", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE=many is not valid: a positive number of spans")]
+    [InlineData("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "20000", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE=20000 is not valid: at most OTEL_BSP_MAX_QUEUE_SIZE (16384)")]
+    [InlineData("OTEL_BSP_SCHEDULE_DELAY", "-1", "OTEL_BSP_SCHEDULE_DELAY=-1 is not valid: a positive number of milliseconds")]
     [InlineData("WORKER_TRACE_SAMPLE_RATE", "0", "WORKER_TRACE_SAMPLE_RATE=0 is not valid: an integer from 1 to 1000000")]
     public async Task A_bad_value_stops_exec_with_exit_2_and_one_line_naming_the_variable(string variable, string value, string line)
     {
