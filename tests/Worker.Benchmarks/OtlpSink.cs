@@ -77,7 +77,7 @@ internal sealed class OtlpSink : IAsyncDisposable
     /// <c>scope_spans</c> (field 2), and the <c>spans</c> (field 2) of those, counted without
     /// parsing them. A body that is not protobuf throws.
     /// </summary>
-    public static long CountSpans(ReadOnlySpan<byte> request) => CountSpans(request, depth: 0);
+    private static long CountSpans(ReadOnlySpan<byte> request) => CountSpans(request, depth: 0);
 
     private static long CountSpans(ReadOnlySpan<byte> message, int depth)
     {

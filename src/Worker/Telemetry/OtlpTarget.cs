@@ -1,4 +1,3 @@
-using System.Globalization;
 using Worker.Core.Configuration;
 
 namespace Worker.Telemetry;
@@ -77,9 +76,7 @@ public sealed record OtlpTarget(Uri Endpoint, bool Grpc, IReadOnlyDictionary<str
         var timeout = 10_000;
         if (Read(env, name, "TIMEOUT") is { } t)
         {
-            timeout = int.TryParse(t.Value.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms) && ms > 0
-                ? ms
-                : throw new InvalidSettingException(t.Variable, t.Value, "a positive number of milliseconds");
+            timeout = OtelNumbers.Positive(t.Variable, t.Value, "a positive number of milliseconds");
         }
         return new OtlpTarget(endpoint, grpc, headers, timeout);
     }

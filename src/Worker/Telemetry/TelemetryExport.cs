@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using OpenTelemetry;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Metrics;
@@ -136,8 +135,8 @@ public sealed class TelemetryExport : IDisposable
     private static BatchExportActivityProcessorOptions BatchOptions(SettingsSource env)
     {
         const string batchSize = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE";
-        var queue = PositiveNumber(env, "OTEL_BSP_MAX_QUEUE_SIZE", 16384, "a positive number of spans");
-        var batch = PositiveNumber(env, batchSize, Math.Min(512, queue), "a positive number of spans");
+        var queue = OtelNumbers.Positive(env, "OTEL_BSP_MAX_QUEUE_SIZE", 16384, "a positive number of spans");
+        var batch = OtelNumbers.Positive(env, batchSize, Math.Min(512, queue), "a positive number of spans");
         if (batch > queue)
         {
             throw new InvalidSettingException(batchSize, env.Raw(batchSize)!, $"at most OTEL_BSP_MAX_QUEUE_SIZE ({queue})");
@@ -146,26 +145,14 @@ public sealed class TelemetryExport : IDisposable
         {
             MaxQueueSize = queue,
             MaxExportBatchSize = batch,
-            ScheduledDelayMilliseconds = PositiveNumber(env, "OTEL_BSP_SCHEDULE_DELAY", 5000, "a positive number of milliseconds"),
-            ExporterTimeoutMilliseconds = PositiveNumber(env, "OTEL_BSP_EXPORT_TIMEOUT", 30000, "a positive number of milliseconds"),
+            ScheduledDelayMilliseconds = OtelNumbers.Positive(env, "OTEL_BSP_SCHEDULE_DELAY", 5000, "a positive number of milliseconds"),
+            ExporterTimeoutMilliseconds = OtelNumbers.Positive(env, "OTEL_BSP_EXPORT_TIMEOUT", 30000, "a positive number of milliseconds"),
         };
     }
 
     /// <summary><c>OTEL_METRIC_EXPORT_INTERVAL</c> in ms (default 60000), as the SDKs read it.</summary>
     private static int MetricInterval(SettingsSource env) =>
-        PositiveNumber(env, "OTEL_METRIC_EXPORT_INTERVAL", 60_000, "a positive number of milliseconds");
-
-    /// <summary>A positive whole number from an <c>OTEL_*</c> variable, or its default when unset.</summary>
-    private static int PositiveNumber(SettingsSource env, string variable, int defaultValue, string expected)
-    {
-        if (env.Raw(variable) is not { } text)
-        {
-            return defaultValue;
-        }
-        return int.TryParse(text.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value > 0
-            ? value
-            : throw new InvalidSettingException(variable, text, expected);
-    }
+        OtelNumbers.Positive(env, "OTEL_METRIC_EXPORT_INTERVAL", 60_000, "a positive number of milliseconds");
 
     private static MetricReaderTemporalityPreference Temporality(SettingsSource env)
     {
