@@ -107,6 +107,10 @@ internal sealed class SshConnector(SshEndpoint endpoint, SshCredential credentia
         }
     }
 
+    /// <summary>Disposes a client whose connection may be stuck in a write, without making the caller wait for it.</summary>
+    internal static void DisposeInBackground(BaseClient client) =>
+        Abandon(Task.Run(client.Dispose, CancellationToken.None));
+
     /// <summary>Observes a task left running after its caller gave up on it, so its failure is not reported as unobserved.</summary>
     internal static void Abandon(Task task) =>
         task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);

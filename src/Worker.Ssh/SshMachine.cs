@@ -63,18 +63,37 @@ public sealed class SshMachine : IAsyncDisposable
         {
             try
             {
-                using var sftp = await SftpAsync(attempt, ct);
-                // Only before our own first write: a retry after a broken upload finds our own file.
-                if (options.RefuseExisting && !written && await UntilCancelledAsync(ExistsAsync(sftp, remotePath, ct), ct))
+                var sftp = await SftpAsync(attempt, ct);
+                var uploaded = false;
+                try
                 {
-                    throw new RemoteFileExistsException(Endpoint, remotePath);
+                    // Only before our own first write: a retry after a broken upload finds our own file.
+                    if (options.RefuseExisting && !written && await UntilCancelledAsync(ExistsAsync(sftp, remotePath, ct), ct))
+                    {
+                        throw new RemoteFileExistsException(Endpoint, remotePath);
+                    }
+                    written = true;
+                    using var stream = MemoryMarshal.TryGetArray(content, out var array)
+                        ? new MemoryStream(array.Array!, array.Offset, array.Count, writable: false)
+                        : new MemoryStream(content.ToArray(), writable: false);
+                    // SSH.NET writes synchronously inside UploadFileAsync and blocks in a socket write while a
+                    // frozen server's window or buffer is full, without looking at ct: on its own thread, the cancel still ends the wait.
+                    await UntilCancelledAsync(Task.Run(() => sftp.UploadFileAsync(stream, remotePath, ct), CancellationToken.None), ct);
+                    uploaded = true;
+                    return;
                 }
-                written = true;
-                using var stream = MemoryMarshal.TryGetArray(content, out var array)
-                    ? new MemoryStream(array.Array!, array.Offset, array.Count, writable: false)
-                    : new MemoryStream(content.ToArray(), writable: false);
-                await UntilCancelledAsync(sftp.UploadFileAsync(stream, remotePath, ct), ct);
-                return;
+                finally
+                {
+                    if (uploaded)
+                    {
+                        sftp.Dispose();
+                    }
+                    else
+                    {
+                        // Closing waits for the write still blocked on the socket, which ends only with the connection.
+                        SshConnector.DisposeInBackground(sftp);
+                    }
+                }
             }
             catch (Exception e) when (e is not (RemoteFileExistsException or HostKeyRejectedException or OperationCanceledException)
                                       && attempt < options.Attempts)

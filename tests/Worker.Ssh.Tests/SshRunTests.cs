@@ -71,9 +71,12 @@ public sealed class SshRunTests : SshdTest
         var upload = machine.UploadAsync("big.bin", big, null, cts.Token);
         await Eventually.TrueAsync(() => File.Exists(Path.Combine(sshd.Home, "big.bin")), "the upload began");
         sshd.Freeze();
+        // Long enough for the client to use up the frozen server's window and wait inside a write.
+        await Task.Delay(TimeSpan.FromSeconds(1));
         await cts.CancelAsync();
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => upload);
+        // Bounded, so a write stuck on the frozen connection fails the test instead of hanging it.
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => upload.WaitAsync(TimeSpan.FromSeconds(5)));
         Assert.True(new FileInfo(Path.Combine(sshd.Home, "big.bin")).Length < big.Length);
     }
 
