@@ -10,7 +10,7 @@ namespace Worker.Cirrus.Tests;
 /// server, with the fake agent in the agent cache its environment points at.
 /// </summary>
 [Trait("Category", "Integration")]
-public sealed class CommandTests : IAsyncDisposable
+public sealed class CommandTests : IAsyncLifetime
 {
     private readonly string _root = Directory.CreateTempSubdirectory("cirrus-command-").FullName;
     private readonly List<WorkerProcess> _processes = [];
@@ -130,7 +130,10 @@ public sealed class CommandTests : IAsyncDisposable
         return process;
     }
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    // IAsyncLifetime, not IAsyncDisposable: xunit 2 never calls a test class's DisposeAsync, and the workers outlived the run.
+    public async Task DisposeAsync()
     {
         foreach (var process in _processes)
         {

@@ -12,7 +12,7 @@ namespace Worker.Cirrus.Tests;
 /// and bridge name of its own on the shared broker.
 /// </summary>
 [Trait("Category", "Integration")]
-public sealed class FleetTests(RabbitMqBroker broker) : IClassFixture<RabbitMqBroker>, IAsyncDisposable
+public sealed class FleetTests(RabbitMqBroker broker) : IClassFixture<RabbitMqBroker>, IAsyncLifetime
 {
     private readonly string _root = Directory.CreateTempSubdirectory("cirrus-fleet-").FullName;
     private readonly string _queue = $"cirrus-fleet-{Guid.NewGuid():N}";
@@ -154,7 +154,10 @@ public sealed class FleetTests(RabbitMqBroker broker) : IClassFixture<RabbitMqBr
         return process;
     }
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    // IAsyncLifetime, not IAsyncDisposable: xunit 2 never calls a test class's DisposeAsync, and the workers outlived the run.
+    public async Task DisposeAsync()
     {
         foreach (var process in _processes)
         {
