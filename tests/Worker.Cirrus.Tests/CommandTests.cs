@@ -106,6 +106,21 @@ public sealed class CommandTests : IAsyncLifetime
         Assert.Equal(["Register", "TaskStarted", "TaskStopped"], server.Service.MethodsBesidesPoll);
     }
 
+    [Fact]
+    public async Task Sigterm_with_cirrus_gone_and_nothing_running_exits_within_the_disable_budget()
+    {
+        var server = await FakeCirrusServer.StartAsync();
+        var worker = Start("cirrus", "run", "-f", WorkerFile(server));
+        await worker.UntilAsync(() => server.Service.CallsTo("Poll").Count >= 1, "the worker polls");
+        await server.DisposeAsync();
+
+        worker.Signal("TERM");
+
+        // The retries alone would go on for 15 minutes.
+        Assert.Equal(0, await worker.WaitAsync(TimeSpan.FromSeconds(90)));
+        Assert.Contains("Could not disable the worker", worker.Stderr + worker.Stdout, StringComparison.Ordinal);
+    }
+
     private FakeAgent InstallAgent(bool waitForRelease = false) =>
         FakeAgent.InstallInCache(new AgentBinaries(Path.Combine(_root, "cache"), "http://127.0.0.1:9/{version}", new HttpClient()),
             AgentVersion.Default, waitForRelease: waitForRelease);

@@ -11,7 +11,7 @@ namespace Worker.Commands;
 /// <summary>
 /// <c>worker cirrus run</c>: registers, polls and runs each task as a job of the pipeline on a fresh
 /// machine. SIGTERM or SIGINT drains, which <c>cirrus worker run</c> does not: the worker disables
-/// itself at Cirrus (<c>UpdateStatus</c>), keeps polling while running tasks finish within
+/// itself at Cirrus (<c>UpdateStatus</c>, for up to 30 s), keeps polling while running tasks finish within
 /// <c>WORKER_SHUTDOWN_TIMEOUT</c>, stops what is left (each still gets <c>TaskStopped</c>) and exits 0;
 /// a second signal stops them at once. <c>shutdown: true</c> from Cirrus drains the same way. The
 /// next start enables a worker its own drain disabled.
@@ -30,6 +30,7 @@ public static class CirrusRunCommand
 
         var shutdown = ShutdownBudget.For(context.Options);
         using var signalled = new CancellationTokenSource();
+        using var stopNow = new CancellationTokenSource();
         var signals = 0;
         void OnSignal(PosixSignalContext signal)
         {
@@ -42,6 +43,7 @@ public static class CirrusRunCommand
             else
             {
                 logger.LogWarning("{Signal} again: stopping running tasks now", signal.Signal);
+                stopNow.Cancel();
                 session.CancelTasks();
             }
         }
@@ -56,7 +58,7 @@ public static class CirrusRunCommand
         session.StopTakingTasks();
         if (signalled.IsCancellationRequested)
         {
-            await drainMark.DisableAsync(parts.Upstreams, logger);
+            await drainMark.DisableAsync(parts.Upstreams, logger, stopNow.Token);
         }
         logger.LogInformation("Draining: {Count} task(s) running", session.RunningCount);
         var idle = session.WhenIdleAsync();
@@ -82,13 +84,21 @@ public static class CirrusRunCommand
     {
         private readonly string _path = Path.Combine(baseDirectory, "cirrus", $"{workerName}.disabled-by-drain");
 
-        public async Task DisableAsync(IReadOnlyList<CirrusUpstreamClient> upstreams, ILogger logger)
+        /// <summary>
+        /// How long the drain tries to tell an unreachable Cirrus: without a bound, the retries (15 minutes)
+        /// kept a worker with nothing running from exiting. Cirrus that can't be reached gives it no task anyway.
+        /// </summary>
+        public static readonly TimeSpan DisableBudget = TimeSpan.FromSeconds(30);
+
+        public async Task DisableAsync(IReadOnlyList<CirrusUpstreamClient> upstreams, ILogger logger, CancellationToken stopNow)
         {
+            using var budget = CancellationTokenSource.CreateLinkedTokenSource(stopNow);
+            budget.CancelAfter(DisableBudget);
             foreach (var upstream in upstreams)
             {
                 try
                 {
-                    await CirrusPause.SetDisabledAsync(upstream, disabled: true, CancellationToken.None);
+                    await CirrusPause.SetDisabledAsync(upstream, disabled: true, budget.Token);
                     Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
                     await File.WriteAllTextAsync(_path, DateTimeOffset.UtcNow.ToString("O"));
                 }
