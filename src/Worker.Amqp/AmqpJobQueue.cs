@@ -395,6 +395,7 @@ public sealed class AmqpJobQueue : IJobQueue
         {
             await _connection.CloseQuietlyAsync(_logger, "the jobs connection");
         }
+        Finished.Dispose();
         _startGate.Dispose();
     }
 }

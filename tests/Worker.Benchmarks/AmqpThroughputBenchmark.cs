@@ -126,7 +126,9 @@ public static class AmqpThroughputBenchmark
     {
         var queueName = $"bench.jobs-{Guid.NewGuid():N}";
         var options = new WorkerOptions { ProcessorCount = pool, JobQueueName = queueName, Teardown = TimeSpan.FromSeconds(30) };
-        await using var queue = new AmqpJobQueue(new AmqpOptions { Uri = uri }, queueName, new JobCancellations(), NullLoggerFactory.Instance, "bench");
+        using var finishedFile = new TemporaryFinishedJobs(queueName);
+        await using var queue = new AmqpJobQueue(new AmqpOptions { Uri = uri }, queueName, new JobCancellations(), NullLoggerFactory.Instance, "bench",
+            finishedFile.Record);
         await queue.StartAsync(CancellationToken.None);
         await using var watcher = await FinishWatcher.StartAsync(uri);
         await PublishJobsAsync(uri, queueName, jobs);
@@ -148,6 +150,23 @@ public static class AmqpThroughputBenchmark
         await running;
         await DeleteQueueAsync(uri, queueName);
         return new WorkerRun(jobs / elapsed.TotalSeconds, cpu.TotalMicroseconds / jobs, gc, jobs);
+    }
+
+    /// <summary>This host's record of finished jobs in a file, as <c>worker run</c> keeps it: an entry is written before each ack.</summary>
+    private sealed class TemporaryFinishedJobs : IDisposable
+    {
+        private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("bench-finished-");
+
+        public TemporaryFinishedJobs(string queueName) =>
+            Record = new FinishedJobs(Path.Combine(_dir.FullName, "finished", queueName + ".jsonl"), NullLogger.Instance);
+
+        public FinishedJobs Record { get; }
+
+        public void Dispose()
+        {
+            Record.Dispose();
+            _dir.Delete(recursive: true);
+        }
     }
 
     /// <summary>

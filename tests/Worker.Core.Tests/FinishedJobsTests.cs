@@ -3,7 +3,7 @@ using Worker.Core.Jobs;
 
 namespace Worker.Core.Tests;
 
-/// <summary>The host's record of finished jobs survives a restart, stays bounded, and shrugs off a line cut short.</summary>
+/// <summary>The host's record of finished jobs survives a restart, stays bounded, shrugs off a line cut short, and is shared by the workers of one host.</summary>
 public sealed class FinishedJobsTests
 {
     private static FinishedJob Entry(long id) => new($"m{id}|0|hash", id, "passed", 3, "i-1", null, null, null, DateTimeOffset.UtcNow);
@@ -28,6 +28,52 @@ public sealed class FinishedJobsTests
             Assert.Equal(Entry(26) with { RecordedAt = default }, again.Find("m26|0|hash")! with { RecordedAt = default });
             Assert.NotNull(again.Find("m35|0|hash"));
             Assert.True(File.ReadAllLines(path).Length <= 21, "the file is compacted once it holds twice the capacity");
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Two_workers_of_one_host_recording_in_turn_lose_none_of_each_others_entries()
+    {
+        var dir = Directory.CreateTempSubdirectory("finished-jobs-");
+        try
+        {
+            var path = Path.Combine(dir.FullName, "finished", "builds.jsonl");
+            using var first = new FinishedJobs(path, NullLogger.Instance);
+            using var second = new FinishedJobs(path, NullLogger.Instance);
+            for (var id = 1; id <= 20; id++)
+            {
+                (id % 2 == 0 ? second : first).Add(Entry(id));
+            }
+
+            using var restarted = new FinishedJobs(path, NullLogger.Instance);
+
+            Assert.All(Enumerable.Range(1, 20), id => Assert.NotNull(restarted.Find($"m{id}|0|hash")));
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public void An_entry_is_in_the_file_as_soon_as_it_is_added_and_after_the_file_was_removed_it_is_written_again()
+    {
+        var dir = Directory.CreateTempSubdirectory("finished-jobs-");
+        try
+        {
+            var path = Path.Combine(dir.FullName, "finished", "builds.jsonl");
+            using var record = new FinishedJobs(path, NullLogger.Instance);
+            record.Add(Entry(1));
+            Assert.Single(File.ReadAllLines(path));
+
+            Directory.Delete(Path.GetDirectoryName(path)!, recursive: true);
+            record.Add(Entry(2));
+
+            Assert.NotNull(new FinishedJobs(path, NullLogger.Instance).Find("m2|0|hash"));
         }
         finally
         {
