@@ -4,80 +4,62 @@ using Worker.Core.Jobs;
 namespace Worker.Core.Tests;
 
 /// <summary>The host's record of finished jobs survives a restart, stays bounded, shrugs off a line cut short, and is shared by the workers of one host.</summary>
-public sealed class FinishedJobsTests
+public sealed class FinishedJobsTests : IDisposable
 {
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("finished-jobs-");
+
+    private string FilePath => Path.Combine(_dir.FullName, "finished", "builds.jsonl");
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
     private static FinishedJob Entry(long id) => new($"m{id}|0|hash", id, "passed", 3, "i-1", null, null, null, DateTimeOffset.UtcNow);
 
     [Fact]
     public void A_record_read_again_from_its_file_keeps_the_newest_entries_up_to_its_capacity()
     {
-        var dir = Directory.CreateTempSubdirectory("finished-jobs-");
-        try
+        var path = FilePath;
+        var record = new FinishedJobs(path, NullLogger.Instance, capacity: 10);
+        for (var id = 1; id <= 35; id++)
         {
-            var path = Path.Combine(dir.FullName, "finished", "builds.jsonl");
-            var record = new FinishedJobs(path, NullLogger.Instance, capacity: 10);
-            for (var id = 1; id <= 35; id++)
-            {
-                record.Add(Entry(id));
-            }
-            File.AppendAllText(path, "{\"key\":\"m36|0|ha"); // a crash mid-write
-
-            var again = new FinishedJobs(path, NullLogger.Instance, capacity: 10);
-
-            Assert.Null(again.Find("m25|0|hash"));
-            Assert.Equal(Entry(26) with { RecordedAt = default }, again.Find("m26|0|hash")! with { RecordedAt = default });
-            Assert.NotNull(again.Find("m35|0|hash"));
-            Assert.True(File.ReadAllLines(path).Length <= 21, "the file is compacted once it holds twice the capacity");
+            record.Add(Entry(id));
         }
-        finally
-        {
-            dir.Delete(recursive: true);
-        }
+        File.AppendAllText(path, "{\"key\":\"m36|0|ha"); // a crash mid-write
+
+        var again = new FinishedJobs(path, NullLogger.Instance, capacity: 10);
+
+        Assert.Null(again.Find("m25|0|hash"));
+        Assert.Equal(Entry(26) with { RecordedAt = default }, again.Find("m26|0|hash")! with { RecordedAt = default });
+        Assert.NotNull(again.Find("m35|0|hash"));
+        Assert.True(File.ReadAllLines(path).Length <= 21, "the file is compacted once it holds twice the capacity");
     }
 
     [Fact]
     public void Two_workers_of_one_host_recording_in_turn_lose_none_of_each_others_entries()
     {
-        var dir = Directory.CreateTempSubdirectory("finished-jobs-");
-        try
+        var path = FilePath;
+        using var first = new FinishedJobs(path, NullLogger.Instance);
+        using var second = new FinishedJobs(path, NullLogger.Instance);
+        for (var id = 1; id <= 20; id++)
         {
-            var path = Path.Combine(dir.FullName, "finished", "builds.jsonl");
-            using var first = new FinishedJobs(path, NullLogger.Instance);
-            using var second = new FinishedJobs(path, NullLogger.Instance);
-            for (var id = 1; id <= 20; id++)
-            {
-                (id % 2 == 0 ? second : first).Add(Entry(id));
-            }
-
-            using var restarted = new FinishedJobs(path, NullLogger.Instance);
-
-            Assert.All(Enumerable.Range(1, 20), id => Assert.NotNull(restarted.Find($"m{id}|0|hash")));
+            (id % 2 == 0 ? second : first).Add(Entry(id));
         }
-        finally
-        {
-            dir.Delete(recursive: true);
-        }
+
+        using var restarted = new FinishedJobs(path, NullLogger.Instance);
+
+        Assert.All(Enumerable.Range(1, 20), id => Assert.NotNull(restarted.Find($"m{id}|0|hash")));
     }
 
     [Fact]
     public void An_entry_is_in_the_file_as_soon_as_it_is_added_and_after_the_file_was_removed_it_is_written_again()
     {
-        var dir = Directory.CreateTempSubdirectory("finished-jobs-");
-        try
-        {
-            var path = Path.Combine(dir.FullName, "finished", "builds.jsonl");
-            using var record = new FinishedJobs(path, NullLogger.Instance);
-            record.Add(Entry(1));
-            Assert.Single(File.ReadAllLines(path));
+        var path = FilePath;
+        using var record = new FinishedJobs(path, NullLogger.Instance);
+        record.Add(Entry(1));
+        Assert.Single(File.ReadAllLines(path));
 
-            Directory.Delete(Path.GetDirectoryName(path)!, recursive: true);
-            record.Add(Entry(2));
+        Directory.Delete(Path.GetDirectoryName(path)!, recursive: true);
+        record.Add(Entry(2));
 
-            Assert.NotNull(new FinishedJobs(path, NullLogger.Instance).Find("m2|0|hash"));
-        }
-        finally
-        {
-            dir.Delete(recursive: true);
-        }
+        Assert.NotNull(new FinishedJobs(path, NullLogger.Instance).Find("m2|0|hash"));
     }
 }
