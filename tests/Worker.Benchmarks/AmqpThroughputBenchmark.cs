@@ -85,9 +85,7 @@ public static class AmqpThroughputBenchmark
                 Console.WriteLine($"  rounds (raw/worker jobs/s): {string.Join("  ", raws.Zip(workers, (r, w) => $"{r:F0}/{w:F0}"))}");
             }
             // At pool 1 this process's own work is on the critical path, so its cost per job is most of the gap.
-            Console.WriteLine($"  this process per job, median of the rounds: raw {Median(rawRuns.Select(r => r.Cpu)):F0} us CPU, " +
-                $"{Median(rawRuns.Select(r => r.Gc.Allocated / (double)r.Jobs)) / 1024:F1} KB allocated; " +
-                $"worker {Median(workerRuns.Select(r => r.Cpu)):F0} us CPU, {Median(workerRuns.Select(r => r.Gc.Allocated / (double)r.Jobs)) / 1024:F1} KB allocated");
+            Console.WriteLine($"  this process per job, median of the rounds: raw {PerJob(rawRuns)}; worker {PerJob(workerRuns)}");
         }
 
         if (Environment.GetEnvironmentVariable("WORKER_BENCH_AMQP_POOLS") is { Length: > 0 })
@@ -111,6 +109,10 @@ public static class AmqpThroughputBenchmark
         Console.WriteLine($"100 MB log: worker RSS growth {rssGrowth / (1 << 20)} MB, the larger of two runs (goal < 64 MB)");
         return failed ? 1 : 0;
     }
+
+    private static string PerJob(List<WorkerRun> runs) =>
+        $"{Median(runs.Select(r => r.Cpu)):F0} us CPU, {Median(runs.Select(r => r.Gc.Allocated / (double)r.Jobs)) / 1024:F1} KB allocated, " +
+        $"{Median(runs.Select(r => r.WorkItems)):F1} thread-pool work items";
 
     /// <summary>WORKER_BENCH_AMQP_POOLS (e.g. "1") runs those pools only, and no log benchmark; else 1, 8 and 32.</summary>
     private static int[] Pools() => Environment.GetEnvironmentVariable("WORKER_BENCH_AMQP_POOLS") is { Length: > 0 } pools
@@ -145,6 +147,7 @@ public static class AmqpThroughputBenchmark
         using var self = Process.GetCurrentProcess();
         var cpu = self.TotalProcessorTime;
         var gc = GcCounts.Now();
+        var workItems = ThreadPool.CompletedWorkItemCount;
         var sw = Stopwatch.StartNew();
         var running = processors.RunAsync(CancellationToken.None);
         await watcher.WaitAsync(jobs);
@@ -152,10 +155,11 @@ public static class AmqpThroughputBenchmark
         self.Refresh();
         cpu = self.TotalProcessorTime - cpu;
         gc = GcCounts.Now() - gc;
+        workItems = ThreadPool.CompletedWorkItemCount - workItems;
         await processors.DrainAsync(TimeSpan.FromSeconds(30));
         await running;
         await DeleteQueueAsync(uri, queueName);
-        return new WorkerRun(jobs / elapsed.TotalSeconds, cpu.TotalMicroseconds / jobs, gc, jobs);
+        return new WorkerRun(jobs / elapsed.TotalSeconds, cpu.TotalMicroseconds / jobs, gc, jobs, workItems / (double)jobs);
     }
 
     /// <summary>This host's record of finished jobs in a file, as <c>worker run</c> keeps it: an entry is written before each ack.</summary>
@@ -186,8 +190,11 @@ public static class AmqpThroughputBenchmark
         GC.Collect();
     }
 
-    /// <summary>One run of the worker (or the raw loop): its rate, this process's CPU time per job, and the collections it took.</summary>
-    private sealed record WorkerRun(double PerSecond, double Cpu, GcCounts Gc, int Jobs);
+    /// <summary>
+    /// One run of the worker (or the raw loop): its rate, this process's CPU time per job, the
+    /// collections it took, and the thread pool's work items per job (each a hand-off between threads).
+    /// </summary>
+    private sealed record WorkerRun(double PerSecond, double Cpu, GcCounts Gc, int Jobs, double WorkItems);
 
     /// <summary>The garbage collector's work so far in this process (or between two points, subtracted).</summary>
     private readonly record struct GcCounts(int Gen0, int Gen1, int Gen2, long Allocated, TimeSpan Paused)
@@ -315,6 +322,7 @@ public static class AmqpThroughputBenchmark
         using var self = Process.GetCurrentProcess();
         var cpu = self.TotalProcessorTime;
         var gc = GcCounts.Now();
+        var workItems = ThreadPool.CompletedWorkItemCount;
         var sw = Stopwatch.StartNew();
         var channels = new List<IChannel>();
         for (var i = 0; i < pool; i++)
@@ -342,12 +350,13 @@ public static class AmqpThroughputBenchmark
         self.Refresh();
         cpu = self.TotalProcessorTime - cpu;
         gc = GcCounts.Now() - gc;
+        workItems = ThreadPool.CompletedWorkItemCount - workItems;
         foreach (var channel in channels)
         {
             await channel.CloseAsync();
         }
         await DeleteQueueAsync(uri, queueName);
-        return new WorkerRun(jobs / elapsed.TotalSeconds, cpu.TotalMicroseconds / jobs, gc, jobs);
+        return new WorkerRun(jobs / elapsed.TotalSeconds, cpu.TotalMicroseconds / jobs, gc, jobs, workItems / (double)jobs);
     }
 
     private static OutgoingMessage State(JobPayload payload, string state, int count) => WireFormat.StateUpdate(
