@@ -81,6 +81,33 @@ public sealed class SshRunTests : SshdTest
     }
 
     [Fact]
+    public async Task A_script_on_a_machine_that_stops_answering_ends_within_the_kill_budget_once_cancelled()
+    {
+        var sshd = await StartSshdAsync();
+        await using var machine = Connect(sshd, options: Options with { KillTimeout = TimeSpan.FromSeconds(2) });
+        using var cts = new CancellationTokenSource();
+        var log = new CollectingLog();
+
+        var run = RunAsync(machine, "echo started; sleep 600", log, ct: cts.Token);
+        await Eventually.TrueAsync(() => log.Text.Contains("started", StringComparison.Ordinal), "the script runs");
+        sshd.Freeze();
+        await cts.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.WaitAsync(TimeSpan.FromSeconds(8)));
+    }
+
+    [Fact]
+    public async Task Closing_the_connection_to_a_machine_that_stops_answering_does_not_wait_for_it()
+    {
+        var sshd = await StartSshdAsync();
+        var machine = Connect(sshd);
+        await machine.RunCommandAsync("true", CancellationToken.None);
+        sshd.Freeze();
+
+        await machine.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
     public async Task Output_reaches_the_log_while_the_script_still_runs()
     {
         var sshd = await StartSshdAsync();
