@@ -122,20 +122,24 @@ public sealed class SshMachine : IAsyncDisposable
         {
             return SshRunResult.Lost($"could not reconnect to {Endpoint}: {e.Message}");
         }
-        using var command = client.CreateCommand(JobSession.RunCommand(script));
+        var command = client.CreateCommand(JobSession.RunCommand(script));
         var output = new LogWriterStream(log);
-        Task? execution = null, stdout = null, stderr = null;
+        // The streams exist before the start, so no output is missed.
+        var stdout = command.OutputStream.CopyToAsync(output, CancellationToken.None);
+        var stderr = command.ExtendedOutputStream.CopyToAsync(output, CancellationToken.None);
+        var start = CommandStart.Begin(command);
+        var abandoned = false;
         try
         {
-            execution = command.ExecuteAsync(CancellationToken.None);
-            stdout = command.OutputStream.CopyToAsync(output, CancellationToken.None);
-            stderr = command.ExtendedOutputStream.CopyToAsync(output, CancellationToken.None);
-            await execution.WaitAsync(ct);
+            await start.Execution.WaitAsync(ct);
+            return Ended(command);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            SshConnector.Abandon(execution!);
-            await KillAsync(script, command);
+            await KillAsync(script);
+            // The session may already be gone; a signal on its channel is the last resort, and unblocks it.
+            start.Abandon(running => Signal(running, script.Path));
+            abandoned = true;
             throw;
         }
         catch (Exception e) when (IsConnectionFailure(e))
@@ -144,11 +148,20 @@ public sealed class SshMachine : IAsyncDisposable
         }
         finally
         {
-            if (stdout is not null && stderr is not null)
+            if (start.Started)
             {
                 await Task.WhenAny(Task.WhenAll(stdout, stderr), Task.Delay(OutputDrainLimit, CancellationToken.None));
             }
+            if (!abandoned)
+            {
+                command.Dispose();
+            }
         }
+    }
+
+    /// <summary>What a script's session that ended says: its exit status, or lost without one.</summary>
+    private SshRunResult Ended(SshCommand command)
+    {
         if (command.ExitStatus is { } code)
         {
             return SshRunResult.Exited(code);
@@ -166,19 +179,26 @@ public sealed class SshMachine : IAsyncDisposable
     public async Task<SshCommandResult> RunCommandAsync(string commandText, CancellationToken ct)
     {
         var client = await ClientAsync(waitForSsh: false, ct);
-        using var command = client.CreateCommand(commandText);
-        var execution = command.ExecuteAsync(CancellationToken.None);
+        var command = client.CreateCommand(commandText);
+        var start = CommandStart.Begin(command);
         try
         {
-            await execution.WaitAsync(ct);
+            await start.Execution.WaitAsync(ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            SshConnector.Abandon(execution);
-            command.CancelAsync(forceKill: true, millisecondsTimeout: 0);
+            start.Abandon(running => Signal(running, commandText));
             throw;
         }
-        return new SshCommandResult(command.ExitStatus, command.Result, command.Error);
+        catch
+        {
+            command.Dispose();
+            throw;
+        }
+        using (command)
+        {
+            return new SshCommandResult(command.ExitStatus, command.Result, command.Error);
+        }
     }
 
     public ValueTask DisposeAsync()
@@ -208,8 +228,8 @@ public sealed class SshMachine : IAsyncDisposable
         }
     }
 
-    /// <summary>Kills every process of the script's sessions, then ends its channel; never throws.</summary>
-    private async Task KillAsync(RemoteScript script, SshCommand running)
+    /// <summary>Kills every process of the script's sessions (over the same connection, or a new one); never throws.</summary>
+    private async Task KillAsync(RemoteScript script)
     {
         using var budget = new CancellationTokenSource(_options.KillTimeout);
         try
@@ -221,14 +241,18 @@ public sealed class SshMachine : IAsyncDisposable
         {
             _logger.LogWarning("Could not kill the processes of {Script} on {Endpoint}: {Error}", script.Path, Endpoint, e.Message);
         }
+    }
+
+    /// <summary>Kills <paramref name="command"/> through its channel, if it got one; never throws.</summary>
+    private void Signal(SshCommand command, string what)
+    {
         try
         {
-            // The session may already be gone; a signal on its channel is the last resort, and unblocks it.
-            running.CancelAsync(forceKill: true, millisecondsTimeout: 0);
+            command.CancelAsync(forceKill: true, millisecondsTimeout: 0);
         }
         catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException or SshException)
         {
-            _logger.LogDebug("Could not signal {Script} on {Endpoint}: {Error}", script.Path, Endpoint, e.Message);
+            _logger.LogDebug("Could not signal {What} on {Endpoint}: {Error}", what, Endpoint, e.Message);
         }
     }
 

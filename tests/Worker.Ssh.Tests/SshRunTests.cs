@@ -81,6 +81,20 @@ public sealed class SshRunTests : SshdTest
     }
 
     [Fact]
+    public async Task A_command_on_a_machine_that_stops_answering_ends_when_the_callers_token_does()
+    {
+        var sshd = await StartSshdAsync();
+        await using var machine = Connect(sshd);
+        await machine.RunCommandAsync("true", CancellationToken.None);
+        sshd.Freeze();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+
+        // SSH.NET opens a command's channel synchronously: on a frozen host that held the caller for the
+        // session's whole operation timeout (10 s) whatever its token said.
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => machine.RunCommandAsync("true", cts.Token).WaitAsync(TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
     public async Task A_script_on_a_machine_that_stops_answering_ends_within_the_kill_budget_once_cancelled()
     {
         var sshd = await StartSshdAsync();
