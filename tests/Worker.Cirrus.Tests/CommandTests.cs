@@ -87,6 +87,28 @@ public sealed class CommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_start_after_a_drain_polls_while_cirrus_refuses_to_enable_it_and_enables_it_once_cirrus_does()
+    {
+        await using var server = await FakeCirrusServer.StartAsync();
+        var file = WorkerFile(server);
+        var first = Start("cirrus", "run", "-f", file);
+        await first.UntilAsync(() => server.Service.CallsTo("Poll").Count >= 1, "the worker polls");
+        first.Signal("TERM");
+        Assert.Equal(0, await first.WaitAsync(TimeSpan.FromMinutes(1)));
+        Assert.True(server.Service.Disabled);
+
+        server.Service.Fail("UpdateStatus", times: 3);
+        var polls = server.Service.CallsTo("Poll").Count;
+        var next = Start("cirrus", "run", "-f", file);
+
+        // The retries of the refused UpdateStatus take seconds; the start used to wait for them before polling.
+        await next.UntilAsync(() => server.Service.CallsTo("Poll").Count > polls, "the next start polls");
+        Assert.True(server.Service.Disabled, "the worker polled while Cirrus still refused to enable it");
+        await next.UntilAsync(() => !server.Service.Disabled, "the next start enabled the worker once Cirrus took the status");
+        Assert.Equal(4, server.Service.CallsTo("UpdateStatus").Count(c => !((UpdateStatusRequest)c.Request).Disabled));
+    }
+
+    [Fact]
     public async Task Shutdown_from_cirrus_lets_the_running_task_finish_then_cirrus_run_exits_0()
     {
         await using var server = await FakeCirrusServer.StartAsync();

@@ -14,7 +14,7 @@ namespace Worker.Commands;
 /// itself at Cirrus (<c>UpdateStatus</c>, for up to 30 s), keeps polling while running tasks finish within
 /// <c>WORKER_SHUTDOWN_TIMEOUT</c>, stops what is left (each still gets <c>TaskStopped</c>) and exits 0;
 /// a second signal stops them at once. <c>shutdown: true</c> from Cirrus drains the same way. The
-/// next start enables a worker its own drain disabled.
+/// next start enables a worker its own drain disabled, while it already polls.
 /// </summary>
 public static class CirrusRunCommand
 {
@@ -26,7 +26,6 @@ public static class CirrusRunCommand
         var logger = context.LoggerFactory.CreateLogger("cirrus");
         var session = parts.CreateSession(parts.CreatePipelineRunner());
         var drainMark = new DrainMark(context.Options.BaseDirectory, config.Name);
-        await drainMark.EnableAgainAsync(parts.Upstreams, logger);
 
         var shutdown = ShutdownBudget.For(context.Options);
         using var signalled = new CancellationTokenSource();
@@ -53,9 +52,14 @@ public static class CirrusRunCommand
         logger.LogInformation("Cirrus worker {Name} polling {Endpoints}", config.Name, string.Join(", ", parts.Upstreams.Select(u => u.Endpoint)));
         using var stopPolling = new CancellationTokenSource();
         var polling = session.RunAsync(stopPolling.Token);
+        // Beside the polling, not before it: a Cirrus that can't be reached would hold the start for its retries (15 minutes).
+        using var stopEnabling = new CancellationTokenSource();
+        var enabling = drainMark.EnableAgainAsync(parts.Upstreams, logger, stopEnabling.Token);
         await Task.WhenAny(polling, Task.Delay(Timeout.Infinite, signalled.Token).ContinueWith(_ => { }, TaskScheduler.Default));
 
         session.StopTakingTasks();
+        await stopEnabling.CancelAsync();
+        await enabling;
         if (signalled.IsCancellationRequested)
         {
             await drainMark.DisableAsync(parts.Upstreams, logger, stopNow.Token);
@@ -109,7 +113,8 @@ public static class CirrusRunCommand
             }
         }
 
-        public async Task EnableAgainAsync(IReadOnlyList<CirrusUpstreamClient> upstreams, ILogger logger)
+        /// <summary>Never throws: a worker Cirrus keeps disabled only gets no tasks, and the mark stays for the next start.</summary>
+        public async Task EnableAgainAsync(IReadOnlyList<CirrusUpstreamClient> upstreams, ILogger logger, CancellationToken ct)
         {
             if (!File.Exists(_path))
             {
@@ -117,7 +122,16 @@ public static class CirrusRunCommand
             }
             foreach (var upstream in upstreams)
             {
-                await CirrusPause.SetDisabledAsync(upstream, disabled: false, CancellationToken.None);
+                try
+                {
+                    await CirrusPause.SetDisabledAsync(upstream, disabled: false, ct);
+                }
+                catch (Exception e)
+                {
+                    logger.LogWarning("Could not enable worker {Name} again at {Endpoint} after its last drain: {Error}; the next start tries again",
+                        workerName, upstream.Endpoint, e is OperationCanceledException ? "stopped before Cirrus answered" : e.Message);
+                    return;
+                }
             }
             File.Delete(_path);
             logger.LogInformation("Enabled worker {Name} again: its last drain had disabled it", workerName);
