@@ -325,13 +325,15 @@ public static class AmqpThroughputBenchmark
         var workItems = ThreadPool.CompletedWorkItemCount;
         var sw = Stopwatch.StartNew();
         var channels = new List<IChannel>();
+        // Bounded, so a set-up call that never gets its answer fails the run instead of hanging it (seen once at pool 32).
+        using var setupTimeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         for (var i = 0; i < pool; i++)
         {
-            var consume = await connection.CreateChannelAsync();
-            var publish = await connection.CreateChannelAsync(new CreateChannelOptions(true, true));
+            var consume = await connection.CreateChannelAsync(cancellationToken: setupTimeout.Token);
+            var publish = await connection.CreateChannelAsync(new CreateChannelOptions(true, true), setupTimeout.Token);
             channels.Add(consume);
             channels.Add(publish);
-            await consume.BasicQosAsync(0, 1, false);
+            await consume.BasicQosAsync(0, 1, false, setupTimeout.Token);
             var consumer = new AsyncEventingBasicConsumer(consume);
             consumer.ReceivedAsync += async (_, delivery) =>
             {
@@ -343,7 +345,7 @@ public static class AmqpThroughputBenchmark
                 await Task.WhenAll(received, started, log, finished);
                 await consume.BasicAckAsync(delivery.DeliveryTag, false);
             };
-            await consume.BasicConsumeAsync(queueName, autoAck: false, consumer);
+            await consume.BasicConsumeAsync(queueName, autoAck: false, consumer, setupTimeout.Token);
         }
         await watcher.WaitAsync(jobs);
         var elapsed = sw.Elapsed;
