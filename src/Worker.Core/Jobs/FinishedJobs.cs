@@ -14,9 +14,9 @@ namespace Worker.Core.Jobs;
 /// is logged and only costs that protection.
 /// </summary>
 /// <remarks>
-/// Each entry is one write to a file kept open, as it is added before its job's ack, on the path of
+/// Each entry is one write to a file kept open, as it is added beside its job's ack, on the path of
 /// every job: opening and closing the file for each line cost 35 us a job. The write is unbuffered,
-/// so the line is in the kernel before the ack and outlives a killed worker.
+/// so the line is in the kernel once added and outlives a killed worker.
 /// </remarks>
 public sealed class FinishedJobs : IDisposable
 {
@@ -56,7 +56,7 @@ public sealed class FinishedJobs : IDisposable
         }
     }
 
-    /// <summary>Records a finished message; call once its result is safe and before it is acked.</summary>
+    /// <summary>Records a finished message; call once its result is safe, and no later than its ack.</summary>
     public void Add(FinishedJob job)
     {
         lock (_lock)
