@@ -52,7 +52,7 @@ public static class AmqpThroughputBenchmark
             // compilation); before that the worker's rounds kept rising from round to round.
             for (var i = 0; i < (pool == 1 ? 3 : 1); i++)
             {
-                await WorkerJobsPerSecondAsync(uri, pool == 1 ? 1000 : 200, pool);
+                await WorkerRunAsync(uri, pool == 1 ? 1000 : 200, pool);
                 await RawRunAsync(uri, pool == 1 ? 1000 : 200, pool);
             }
             var rawRuns = new List<WorkerRun>();
@@ -84,7 +84,7 @@ public static class AmqpThroughputBenchmark
             {
                 Console.WriteLine($"  rounds (raw/worker jobs/s): {string.Join("  ", raws.Zip(workers, (r, w) => $"{r:F0}/{w:F0}"))}");
             }
-            // At pool 1 this process's own work is on the critical path, so its cost per job is most of the gap.
+            // What each side costs this process (both run in it): at pool 1 its work shares the two cores with the broker.
             Console.WriteLine($"  this process per job, median of the rounds: raw {PerJob(rawRuns)}; worker {PerJob(workerRuns)}");
         }
 
@@ -127,7 +127,6 @@ public static class AmqpThroughputBenchmark
 
     // ---- (a) jobs per second ----
 
-    private static async Task<double> WorkerJobsPerSecondAsync(Uri uri, int jobs, int pool) => (await WorkerRunAsync(uri, jobs, pool)).PerSecond;
 
     /// <summary>Jobs per second through the whole worker, and the CPU time this process spent per job meanwhile.</summary>
     private static async Task<WorkerRun> WorkerRunAsync(Uri uri, int jobs, int pool)
@@ -144,25 +143,17 @@ public static class AmqpThroughputBenchmark
             new JobCancellations(), new MachineLabels("bench", "bench-host", TimeSpan.FromMinutes(10)), NullLogger<JobPipeline>.Instance);
         var processors = new ProcessorPool(queue, pipeline, pool, NullLogger<ProcessorPool>.Instance);
         CollectGarbage();
-        using var self = Process.GetCurrentProcess();
-        var cpu = self.TotalProcessorTime;
-        var gc = GcCounts.Now();
-        var workItems = ThreadPool.CompletedWorkItemCount;
-        var sw = Stopwatch.StartNew();
+        using var meter = new RunMeter();
         var running = processors.RunAsync(CancellationToken.None);
         await watcher.WaitAsync(jobs);
-        var elapsed = sw.Elapsed;
-        self.Refresh();
-        cpu = self.TotalProcessorTime - cpu;
-        gc = GcCounts.Now() - gc;
-        workItems = ThreadPool.CompletedWorkItemCount - workItems;
+        var run = meter.Stop(jobs);
         await processors.DrainAsync(TimeSpan.FromSeconds(30));
         await running;
         await DeleteQueueAsync(uri, queueName);
-        return new WorkerRun(jobs / elapsed.TotalSeconds, cpu.TotalMicroseconds / jobs, gc, jobs, workItems / (double)jobs);
+        return run;
     }
 
-    /// <summary>This host's record of finished jobs in a file, as <c>worker run</c> keeps it: an entry is written before each ack.</summary>
+    /// <summary>This host's record of finished jobs in a file, as <c>worker run</c> keeps it: an entry is written with each ack.</summary>
     private sealed class TemporaryFinishedJobs : IDisposable
     {
         private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("bench-finished-");
@@ -195,6 +186,29 @@ public static class AmqpThroughputBenchmark
     /// collections it took, and the thread pool's work items per job (each a hand-off between threads).
     /// </summary>
     private sealed record WorkerRun(double PerSecond, double Cpu, GcCounts Gc, int Jobs, double WorkItems);
+
+    /// <summary>This process's work from its making until <see cref="Stop"/>: time, CPU, collections and thread-pool work items.</summary>
+    private sealed class RunMeter : IDisposable
+    {
+        private readonly Process _self = Process.GetCurrentProcess();
+        private readonly TimeSpan _cpu;
+        private readonly GcCounts _gc = GcCounts.Now();
+        private readonly long _workItems = ThreadPool.CompletedWorkItemCount;
+        private readonly long _started = Stopwatch.GetTimestamp();
+
+        public RunMeter() => _cpu = _self.TotalProcessorTime;
+
+        /// <summary>The run so far, over <paramref name="jobs"/> jobs.</summary>
+        public WorkerRun Stop(int jobs)
+        {
+            var elapsed = Stopwatch.GetElapsedTime(_started);
+            _self.Refresh();
+            return new WorkerRun(jobs / elapsed.TotalSeconds, (_self.TotalProcessorTime - _cpu).TotalMicroseconds / jobs, GcCounts.Now() - _gc, jobs,
+                (ThreadPool.CompletedWorkItemCount - _workItems) / (double)jobs);
+        }
+
+        public void Dispose() => _self.Dispose();
+    }
 
     /// <summary>The garbage collector's work so far in this process (or between two points, subtracted).</summary>
     private readonly record struct GcCounts(int Gen0, int Gen1, int Gen2, long Allocated, TimeSpan Paused)
@@ -307,7 +321,7 @@ public static class AmqpThroughputBenchmark
         return jobs / elapsed.TotalSeconds;
     }
 
-    /// <summary>Jobs per second through the raw loop, and the CPU time and allocations of this process meanwhile.</summary>
+    /// <summary>Jobs per second through the raw loop, and this process's work meanwhile.</summary>
     private static async Task<WorkerRun> RawRunAsync(Uri uri, int jobs, int pool)
     {
         var queueName = $"bench.raw-{Guid.NewGuid():N}";
@@ -319,11 +333,7 @@ public static class AmqpThroughputBenchmark
         await using var watcher = await FinishWatcher.StartAsync(uri);
         await PublishJobsAsync(uri, queueName, jobs);
         CollectGarbage();
-        using var self = Process.GetCurrentProcess();
-        var cpu = self.TotalProcessorTime;
-        var gc = GcCounts.Now();
-        var workItems = ThreadPool.CompletedWorkItemCount;
-        var sw = Stopwatch.StartNew();
+        using var meter = new RunMeter();
         var channels = new List<IChannel>();
         // Bounded, so a set-up call that never gets its answer fails the run instead of hanging it (seen once at pool 32).
         using var setupTimeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
@@ -348,17 +358,13 @@ public static class AmqpThroughputBenchmark
             await consume.BasicConsumeAsync(queueName, autoAck: false, consumer, setupTimeout.Token);
         }
         await watcher.WaitAsync(jobs);
-        var elapsed = sw.Elapsed;
-        self.Refresh();
-        cpu = self.TotalProcessorTime - cpu;
-        gc = GcCounts.Now() - gc;
-        workItems = ThreadPool.CompletedWorkItemCount - workItems;
+        var run = meter.Stop(jobs);
         foreach (var channel in channels)
         {
             await channel.CloseAsync();
         }
         await DeleteQueueAsync(uri, queueName);
-        return new WorkerRun(jobs / elapsed.TotalSeconds, cpu.TotalMicroseconds / jobs, gc, jobs, workItems / (double)jobs);
+        return run;
     }
 
     private static OutgoingMessage State(JobPayload payload, string state, int count) => WireFormat.StateUpdate(
