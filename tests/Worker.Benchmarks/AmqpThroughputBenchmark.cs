@@ -48,13 +48,8 @@ public static class AmqpThroughputBenchmark
         foreach (var pool in Pools())
         {
             var jobs = pool == 1 ? 1000 : 3000;
-            // Warm-up: one processor's path is compiled for good only after some thousand jobs (tiered
-            // compilation); before that the worker's rounds kept rising from round to round.
-            for (var i = 0; i < (pool == 1 ? 3 : 1); i++)
-            {
-                await WorkerRunAsync(uri, pool == 1 ? 1000 : 200, pool);
-                await RawRunAsync(uri, pool == 1 ? 1000 : 200, pool);
-            }
+            var warmUpJobs = pool == 1 ? 1000 : 200;
+            var warmUps = await WarmUpAsync(() => WorkerRunAsync(uri, warmUpJobs, pool), () => RawRunAsync(uri, warmUpJobs, pool));
             var rawRuns = new List<WorkerRun>();
             var workerRuns = new List<WorkerRun>();
             for (var round = 0; round < (pool == 1 ? 5 : 2); round++)
@@ -84,6 +79,8 @@ public static class AmqpThroughputBenchmark
             {
                 Console.WriteLine($"  rounds (raw/worker jobs/s): {string.Join("  ", raws.Zip(workers, (r, w) => $"{r:F0}/{w:F0}"))}");
             }
+            Console.WriteLine($"  methods the JIT compiled in each round (raw/worker): {string.Join("  ", rawRuns.Zip(workerRuns, (r, w) => $"{r.Jitted}/{w.Jitted}"))}" +
+                $", after {warmUps} warm-up pairs");
             // What each side costs this process (both run in it): at pool 1 its work shares the two cores with the broker.
             Console.WriteLine($"  this process per job, median of the rounds: raw {PerJob(rawRuns)}; worker {PerJob(workerRuns)}");
         }
@@ -109,6 +106,29 @@ public static class AmqpThroughputBenchmark
         Console.WriteLine($"100 MB log: worker RSS growth {rssGrowth / (1 << 20)} MB, the larger of two runs (goal < 64 MB)");
         return failed ? 1 : 0;
     }
+
+    /// <summary>
+    /// Runs the two sides in turn until the JIT has settled: tiered compilation recompiles a hot path
+    /// in the background for thousands of jobs, and a run during that shares this machine's two cores
+    /// with the compiler (its first measured rounds spent up to half their time compiling). A worker
+    /// runs for days, so its steady state is what counts: the warm-up ends once a run of each side
+    /// compiled fewer than <see cref="SettledCompiles"/> methods, or after <see cref="MaxWarmUps"/> pairs.
+    /// </summary>
+    /// <returns>The pairs it took.</returns>
+    private static async Task<int> WarmUpAsync(Func<Task<WorkerRun>> one, Func<Task<WorkerRun>> other)
+    {
+        for (var pairs = 1; ; pairs++)
+        {
+            var (a, b) = (await one(), await other());
+            if ((a.Jitted < SettledCompiles && b.Jitted < SettledCompiles) || pairs == MaxWarmUps)
+            {
+                return pairs;
+            }
+        }
+    }
+
+    private const int SettledCompiles = 25;
+    private const int MaxWarmUps = 15;
 
     private static string PerJob(List<WorkerRun> runs) =>
         $"{Median(runs.Select(r => r.Cpu)):F0} us CPU, {Median(runs.Select(r => r.Gc.Allocated / (double)r.Jobs)) / 1024:F1} KB allocated, " +
@@ -183,17 +203,19 @@ public static class AmqpThroughputBenchmark
 
     /// <summary>
     /// One run of the worker (or the raw loop): its rate, this process's CPU time per job, the
-    /// collections it took, and the thread pool's work items per job (each a hand-off between threads).
+    /// collections it took, the thread pool's work items per job (each a hand-off between threads),
+    /// and the methods the JIT compiled meanwhile (the JIT shares the cores).
     /// </summary>
-    private sealed record WorkerRun(double PerSecond, double Cpu, GcCounts Gc, int Jobs, double WorkItems);
+    private sealed record WorkerRun(double PerSecond, double Cpu, GcCounts Gc, int Jobs, double WorkItems, long Jitted);
 
-    /// <summary>This process's work from its making until <see cref="Stop"/>: time, CPU, collections and thread-pool work items.</summary>
+    /// <summary>This process's work from its making until <see cref="Stop"/>: time, CPU, collections, thread-pool work items and methods compiled.</summary>
     private sealed class RunMeter : IDisposable
     {
         private readonly Process _self = Process.GetCurrentProcess();
         private readonly TimeSpan _cpu;
         private readonly GcCounts _gc = GcCounts.Now();
         private readonly long _workItems = ThreadPool.CompletedWorkItemCount;
+        private readonly long _jitted = System.Runtime.JitInfo.GetCompiledMethodCount();
         private readonly long _started = Stopwatch.GetTimestamp();
 
         public RunMeter() => _cpu = _self.TotalProcessorTime;
@@ -204,7 +226,7 @@ public static class AmqpThroughputBenchmark
             var elapsed = Stopwatch.GetElapsedTime(_started);
             _self.Refresh();
             return new WorkerRun(jobs / elapsed.TotalSeconds, (_self.TotalProcessorTime - _cpu).TotalMicroseconds / jobs, GcCounts.Now() - _gc, jobs,
-                (ThreadPool.CompletedWorkItemCount - _workItems) / (double)jobs);
+                (ThreadPool.CompletedWorkItemCount - _workItems) / (double)jobs, System.Runtime.JitInfo.GetCompiledMethodCount() - _jitted);
         }
 
         public void Dispose() => _self.Dispose();
@@ -261,13 +283,8 @@ public static class AmqpThroughputBenchmark
             sinkCpus.Add((sink.CpuTime - sinkCpu).TotalMicroseconds / jobs);
             return run;
         }
-        // Warm-up: the JIT takes tens of thousands of jobs to settle here (tiered compilation on a
-        // busy 2-core machine), longer with telemetry's code on; the worker's steady state is what counts.
-        for (var i = 0; i < 3; i++)
-        {
-            await OffAsync();
-            await OnAsync();
-        }
+        // Telemetry's code on takes longer to settle in the JIT than the worker's alone.
+        var warmUps = await WarmUpAsync(OffAsync, OnAsync);
         await sink.TakeSpanCountAsync();
         sinkCpus.Clear();
         var offs = new List<WorkerRun>();
@@ -296,6 +313,8 @@ public static class AmqpThroughputBenchmark
         Console.WriteLine($"telemetry, pool {pool}: off {off,7:F0} jobs/s  fully on {on,7:F0} jobs/s  ratio {ratio:F3} (median of {rounds} rounds' ratios; goal >= 0.95)" +
             $"  [spans exported {spans} of {expected}; this process's CPU per job: off {offCpu:F0} us, on {onCpu:F0} us; the sink's {Median(sinkCpus):F0} us]");
         Console.WriteLine($"  rounds (off/on jobs/s): {string.Join("  ", offs.Zip(ons, (f, n) => $"{f.PerSecond:F0}/{n.PerSecond:F0}"))}");
+        Console.WriteLine($"  methods the JIT compiled in each round (off/on): {string.Join("  ", offs.Zip(ons, (f, n) => $"{f.Jitted}/{n.Jitted}"))}" +
+            $", after {warmUps} warm-up pairs");
         // Collections by generation over all rounds of a side (each run starts after a full collection).
         Console.WriteLine($"  off: {offs.Aggregate(default(GcCounts), (sum, r) => sum + r.Gc).Describe(offs.Sum(r => r.Jobs))}");
         Console.WriteLine($"  on:  {ons.Aggregate(default(GcCounts), (sum, r) => sum + r.Gc).Describe(ons.Sum(r => r.Jobs))}");
