@@ -28,9 +28,9 @@ public sealed class JobContainerInstance(IDockerClient client, Uri endpoint, str
     private byte[] _earlyOutput = [];
 
     /// <summary>
-    /// Attaches to the output (before the start, so not a byte is missed), starts the container,
-    /// writes the script on its stdin through an attach of its own, closed after it (so the main
-    /// process never waits on stdin), and waits until the main process says it saved the script:
+    /// Attaches to the output (before the start, so not a byte is missed), starts the container
+    /// while writing the script on its stdin through an attach of its own, closed after it (so the
+    /// main process never waits on stdin), and waits until the main process says it saved the script:
     /// the upload timeout (<paramref name="ct"/>) guards all of it. A cancel kills the container at
     /// once. Why the main process could not save the script, if it could not, is in the exception.
     /// </summary>
@@ -58,9 +58,24 @@ public sealed class JobContainerInstance(IDockerClient client, Uri endpoint, str
             {
                 // A hijacked stream does not watch the token: closing it ends a write that hangs.
                 using var giveUpWrite = ct.Register(static s => ((MultiplexedStream)s!).Dispose(), stdin);
-                await StartAsync();
                 var bytes = ScriptArchive.ForStdin(script);
-                await stdin.WriteAsync(bytes, 0, bytes.Length, ct);
+                // Written while the container starts, as `docker run -i` does: the engine holds the
+                // bytes until the main process reads them, so it finds its script at once instead of
+                // a round trip after the start's answer. Not awaited before the start: a script larger
+                // than the socket's buffers waits for a reader that only the start makes.
+                var write = stdin.WriteAsync(bytes, 0, bytes.Length, ct);
+                try
+                {
+                    await StartAsync();
+                }
+                catch
+                {
+                    // The write may wait for a reader that will never come: it ends with the stream.
+                    stdin.Dispose();
+                    await write.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+                    throw;
+                }
+                await write;
             }
             using var giveUpRead = ct.Register(static s => ((MultiplexedStream)s!).Dispose(), _stream);
             await WaitForReceivedAsync(_stream, ct);
