@@ -72,7 +72,7 @@ public sealed class JobContainerInstance(IDockerClient client, Uri endpoint, str
                 {
                     // The write may wait for a reader that will never come: it ends with the stream.
                     stdin.Dispose();
-                    await write.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+                    await write.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                     throw;
                 }
                 await write;
