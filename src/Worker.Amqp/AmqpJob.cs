@@ -213,17 +213,15 @@ internal sealed class AmqpJob : JobBase
 
         async Task SettleNowAsync()
         {
-            FinishedJob? unrecorded;
+            var recorded = false;
             try
             {
                 await report();
-                unrecorded = new FinishedJob(Message.Identity.Key, Payload.JobId, outcome, _states.Count - 1, _states.InstanceId,
-                    ReceivedAt, StartedAt, FinishedAt, DateTimeOffset.UtcNow);
                 if (_queue.BeforeAck is { } beforeAck)
                 {
                     // Tests stop here, recorded and not acked, as a worker killed at that moment would be.
-                    _queue.Finished.Add(unrecorded);
-                    unrecorded = null;
+                    _queue.Finished.Add(Finished(outcome));
+                    recorded = true;
                     await beforeAck(this);
                 }
             }
@@ -238,14 +236,16 @@ internal sealed class AmqpJob : JobBase
                 _queue.Forget(this);
                 throw;
             }
-            // The record is written while the ack goes out (the file write is on the path of every job,
-            // and the ack's round trip gates the next delivery). A redelivery to this host, which
-            // needs the broker to see this channel close, finds both done; a worker killed now reruns
-            // the job only if killed before either is out, a shorter window than record-then-ack had.
+            // The record is written once the ack is out (the file write is on the path of every job,
+            // and the ack's round trip gates the next delivery): the client's write loop takes the ack
+            // to the socket on a pool thread, which this one becomes by stepping behind it. A
+            // redelivery to this host, which needs the broker to see this channel close, finds both
+            // done; a worker killed now reruns the job only if killed in those microseconds.
             var acks = TakeDeliveries().Select(delivery => delivery.TryAckAsync(CancellationToken.None)).ToList();
-            if (unrecorded is not null)
+            if (!recorded)
             {
-                _queue.Finished.Add(unrecorded);
+                await new BehindQueuedWork();
+                _queue.Finished.Add(Finished(outcome));
             }
             var acked = (await Task.WhenAll(acks)).Count(ok => ok);
             if (acked == 0)
@@ -255,6 +255,10 @@ internal sealed class AmqpJob : JobBase
             _queue.Forget(this);
         }
     }
+
+    /// <param name="outcome">What this host records the message ended in (see <see cref="FinishedJobs"/>).</param>
+    private FinishedJob Finished(string outcome) => new(Message.Identity.Key, Payload.JobId, outcome, _states.Count - 1, _states.InstanceId,
+        ReceivedAt, StartedAt, FinishedAt, DateTimeOffset.UtcNow);
 
     private List<AmqpDelivery> TakeDeliveries()
     {
