@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 using Worker.Core.Jobs;
 
 namespace Worker.Core.Tests;
@@ -50,16 +51,22 @@ public sealed class FinishedJobsTests : IDisposable
     }
 
     [Fact]
-    public void An_entry_is_in_the_file_as_soon_as_it_is_added_and_after_the_file_was_removed_it_is_written_again()
+    public void An_entry_is_in_the_file_as_soon_as_it_is_added_and_a_file_removed_under_the_record_is_written_again_whole()
     {
         var path = FilePath;
-        using var record = new FinishedJobs(path, NullLogger.Instance);
+        var clock = new FakeTimeProvider();
+        using var record = new FinishedJobs(path, NullLogger.Instance, clock: clock);
         record.Add(Entry(1));
         Assert.Single(File.ReadAllLines(path));
 
         Directory.Delete(Path.GetDirectoryName(path)!, recursive: true);
-        record.Add(Entry(2));
+        record.Add(Entry(2)); // before the record looks again: into the removed file
+        clock.Advance(FinishedJobs.RecheckAfter);
+        record.Add(Entry(3));
 
-        Assert.NotNull(new FinishedJobs(path, NullLogger.Instance).Find("m2|0|hash"));
+        var again = new FinishedJobs(path, NullLogger.Instance);
+        Assert.All(new[] { 1, 2, 3 }, id => Assert.NotNull(again.Find($"m{id}|0|hash")));
+        record.Add(Entry(4));
+        Assert.Equal(4, File.ReadAllLines(path).Length);
     }
 }

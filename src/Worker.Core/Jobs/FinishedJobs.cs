@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.Extensions.Logging;
 
 namespace Worker.Core.Jobs;
@@ -16,30 +17,38 @@ namespace Worker.Core.Jobs;
 /// <remarks>
 /// Each entry is one write to a file kept open, as it is added beside its job's ack, on the path of
 /// every job: opening and closing the file for each line cost 35 us a job. The write is unbuffered,
-/// so the line is in the kernel once added and outlives a killed worker.
+/// so the line is in the kernel once added and outlives a killed worker. Whether the file is still
+/// there (a cleaned BASE_DIR) is looked up at most every <see cref="RecheckAfter"/> rather than for
+/// each entry (a path lookup was a quarter of an entry's cost); a file found gone is written again
+/// whole from memory, so the entries that went to it meanwhile are not lost with it.
 /// </remarks>
 public sealed class FinishedJobs : IDisposable
 {
     public const int DefaultCapacity = 10_000;
 
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    /// <summary>How long the file is trusted to be where it was.</summary>
+    public static readonly TimeSpan RecheckAfter = TimeSpan.FromMilliseconds(100);
 
     private readonly object _lock = new();
     private readonly Dictionary<string, FinishedJob> _byKey = [];
     private readonly Queue<string> _order = new();
     private readonly string? _path;
     private readonly ILogger _logger;
+    private readonly TimeProvider _clock;
     private readonly ArrayBufferWriter<byte> _line = new(512);
     private readonly Utf8JsonWriter _lineWriter;
     private FileStream? _file;
     private bool _lineCutShort;
     private int _linesInFile;
+    private long _checkedAt;
 
     /// <param name="path">The file the record is kept in; null: in memory only.</param>
-    public FinishedJobs(string? path, ILogger logger, int capacity = DefaultCapacity)
+    public FinishedJobs(string? path, ILogger logger, int capacity = DefaultCapacity, TimeProvider? clock = null)
     {
         _path = path;
         _logger = logger;
+        _clock = clock ?? TimeProvider.System;
+        _checkedAt = _clock.GetTimestamp();
         Capacity = capacity;
         _lineWriter = new Utf8JsonWriter(_line);
         Load();
@@ -75,13 +84,18 @@ public sealed class FinishedJobs : IDisposable
                 {
                     _line.Write("\n"u8);
                 }
-                JsonSerializer.Serialize(_lineWriter, job, Json);
+                JsonSerializer.Serialize(_lineWriter, job, FinishedJobsJson.Default.FinishedJob);
                 _lineWriter.Flush();
                 _line.Write("\n"u8);
-                // Removed under us (BASE_DIR cleaned): a line written to the old file would be lost with it.
-                if (_file is not null && !File.Exists(_path))
+                if (_file is not null && FileRemoved())
                 {
+                    // Removed under us (BASE_DIR cleaned): the lines written to it since the last look
+                    // went with it, so the whole record (this entry too) goes to a new file.
                     CloseFile();
+                    Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
+                    Compact();
+                    _lineCutShort = false;
+                    return;
                 }
                 _file ??= OpenForAppend(_path);
                 // .NET writes at its own position (no O_APPEND): another worker of this host may have appended since.
@@ -102,6 +116,16 @@ public sealed class FinishedJobs : IDisposable
                     job.JobId, _path, e.Message);
             }
         }
+    }
+
+    private bool FileRemoved()
+    {
+        if (_clock.GetElapsedTime(_checkedAt) < RecheckAfter)
+        {
+            return false;
+        }
+        _checkedAt = _clock.GetTimestamp();
+        return !File.Exists(_path);
     }
 
     /// <summary>Closes the file; an entry added later (a settlement finishing late) opens it again.</summary>
@@ -161,7 +185,7 @@ public sealed class FinishedJobs : IDisposable
                 _linesInFile++;
                 try
                 {
-                    if (JsonSerializer.Deserialize<FinishedJob>(line, Json) is { Key: not null } job)
+                    if (JsonSerializer.Deserialize(line, FinishedJobsJson.Default.FinishedJob) is { Key: not null } job)
                     {
                         Remember(job);
                     }
@@ -183,7 +207,7 @@ public sealed class FinishedJobs : IDisposable
     {
         CloseFile();
         var fresh = _path + ".new";
-        File.WriteAllLines(fresh, _order.Select(key => JsonSerializer.Serialize(_byKey[key], Json)));
+        File.WriteAllLines(fresh, _order.Select(key => JsonSerializer.Serialize(_byKey[key], FinishedJobsJson.Default.FinishedJob)));
         File.Move(fresh, _path!, overwrite: true);
         _linesInFile = _order.Count;
     }
@@ -207,3 +231,8 @@ public sealed record FinishedJob(
 {
     public const string Requeued = "requeued";
 }
+
+/// <summary>The record's lines: the web's defaults (camelCase names), serialized by generated code.</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSerializable(typeof(FinishedJob))]
+internal sealed partial class FinishedJobsJson : JsonSerializerContext;
