@@ -96,7 +96,7 @@ internal sealed class AmqpJob : JobBase
     {
         lock (_lock)
         {
-            _log ??= new AmqpLogSink(_queue.LogPublisher, Payload);
+            _log ??= new AmqpLogSink(_queue.LogPublisher, Payload, holdFinal: _queue.LogPublisher == _queue.StatePublisher);
             return Task.FromResult<ILogPartSink>(_log);
         }
     }
@@ -147,7 +147,9 @@ internal sealed class AmqpJob : JobBase
     protected override Task OnRequeueAsync(string reason, bool counted, CancellationToken ct) =>
         SettleAsync("requeue", FinishedJob.Requeued, async () =>
         {
-            await await FinalLogPartAsync();
+            var finalPart = await FinalLogPartAsync();
+            _queue.LogPublisher.SendHeld();
+            await finalPart;
             if (_queue.Options.Requeue == AmqpOptions.Hub)
             {
                 // travis: the reset state tells travis-hub to put the job back on the queue.

@@ -7,7 +7,13 @@ namespace Worker.Amqp;
 /// Parts go into the log connection's ordered, bounded outbox (a write waits only while it is full),
 /// so a broker outage delays them but neither loses nor reorders them.
 /// </summary>
-internal sealed class AmqpLogSink(ConfirmedPublisher publisher, JobPayload payload) : ILogPartSink
+/// <param name="holdFinal">
+/// The final part waits in the outbox for the job's next state (its finish, reset, requeue or dead
+/// letter) on the same channel, so the two go out in one write: the broker then confirms them
+/// together, where a part sent alone was confirmed first and the finish's confirm came one broker
+/// turn later (about 50 us on a job's critical path). Only where logs share the states' publisher.
+/// </param>
+internal sealed class AmqpLogSink(ConfirmedPublisher publisher, JobPayload payload, bool holdFinal) : ILogPartSink
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private int _nextNumber;
@@ -58,7 +64,7 @@ internal sealed class AmqpLogSink(ConfirmedPublisher publisher, JobPayload paylo
         {
             throw new InvalidOperationException($"log part {part.Number} of job {payload.JobId} is out of order; expected {_nextNumber}");
         }
-        var confirmed = await publisher.EnqueueAsync(WireFormat.LogPart(part, payload.Uuid), ct);
+        var confirmed = await publisher.EnqueueAsync(WireFormat.LogPart(part, payload.Uuid), sendNow: !(part.Final && holdFinal), ct);
         _nextNumber = part.Number + 1;
         if (part.Final)
         {

@@ -72,7 +72,15 @@ public sealed class ConfirmedPublisher : IAsyncDisposable
     /// The returned task completes when the broker confirmed it. Cancelling the wait leaves
     /// nothing behind: the message is either in the outbox or not.
     /// </summary>
-    public async ValueTask<Task> EnqueueAsync(OutgoingMessage message, CancellationToken ct)
+    public ValueTask<Task> EnqueueAsync(OutgoingMessage message, CancellationToken ct) => EnqueueAsync(message, sendNow: true, ct);
+
+    /// <param name="message">The message.</param>
+    /// <param name="sendNow">
+    /// False: the message waits in the outbox for the next one handed in to be sent (or for
+    /// <see cref="SendHeld"/>), so the two go out in one write and the broker confirms them together.
+    /// </param>
+    /// <param name="ct">Gives up waiting for room in the outbox.</param>
+    public async ValueTask<Task> EnqueueAsync(OutgoingMessage message, bool sendNow, CancellationToken ct)
     {
         while (true)
         {
@@ -98,12 +106,18 @@ public sealed class ConfirmedPublisher : IAsyncDisposable
             }
             if (spaceFreed.IsCompleted)
             {
-                _wake.Writer.TryWrite(true); // outside the lock: the pump may run on this thread now
+                if (sendNow)
+                {
+                    SendHeld();
+                }
                 return message.Confirmed;
             }
             await spaceFreed.WaitAsync(ct);
         }
     }
+
+    /// <summary>Sends what waits in the outbox, a message held back included.</summary>
+    public void SendHeld() => _wake.Writer.TryWrite(true); // outside the lock: the pump may run on this thread now
 
     /// <summary>Completes when everything handed in so far is confirmed (or <paramref name="ct"/> gives up).</summary>
     public Task WhenEmptyAsync(CancellationToken ct)
