@@ -28,57 +28,43 @@ public sealed class JobContainerInstance(IDockerClient client, Uri endpoint, str
     private byte[] _earlyOutput = [];
 
     /// <summary>
-    /// Attaches to the output (before the start, so not a byte is missed), starts the container
-    /// while writing the script on its stdin through an attach of its own, closed after it (so the
-    /// main process never waits on stdin), and waits until the main process says it saved the script:
-    /// the upload timeout (<paramref name="ct"/>) guards all of it. A cancel kills the container at
-    /// once. Why the main process could not save the script, if it could not, is in the exception.
+    /// Attaches to the container's stdin and output on one connection, as `docker run -i` does
+    /// (before the start, so not a byte is missed), starts the container while writing the script on
+    /// its stdin, and waits until the main process says it saved the script: the upload timeout
+    /// (<paramref name="ct"/>) guards all of it. Stdin stays open until the container ends; the main
+    /// process reads the script's length and no more, then reads /dev/null, so it never waits for
+    /// stdin to end. A cancel kills the container at once. Why the main process could not save the
+    /// script, if it could not, is in the exception.
     /// </summary>
     public override async Task UploadScriptAsync(string script, CancellationToken ct)
     {
         try
         {
-            // Both attaches at once: each is a connection of its own, and the start waits for both.
-            var output = Client.Containers.AttachContainerAsync(ContainerId,
-                new ContainerAttachParameters { Stream = true, Stdout = true, Stderr = true }, ct);
-            var input = Client.Containers.AttachContainerAsync(ContainerId, new ContainerAttachParameters { Stream = true, Stdin = true }, ct);
+            // One connection, not one for stdin and one for the output: each attach costs the engine
+            // a hijacked connection and Docker.DotNet an inspect before it, on the way to the start.
+            var stream = _stream = await Client.Containers.AttachContainerAsync(ContainerId,
+                new ContainerAttachParameters { Stream = true, Stdin = true, Stdout = true, Stderr = true }, ct);
+            // A hijacked stream does not watch the token: closing it ends a write or a read that hangs.
+            using var giveUp = ct.Register(static s => ((MultiplexedStream)s!).Dispose(), stream);
+            var bytes = ScriptArchive.ForStdin(script);
+            // Written while the container starts, as `docker run -i` does: the engine holds the
+            // bytes until the main process reads them, so it finds its script at once instead of
+            // a round trip after the start's answer. Not awaited before the start: a script larger
+            // than the socket's buffers waits for a reader that only the start makes.
+            var write = stream.WriteAsync(bytes, 0, bytes.Length, ct);
             try
             {
-                await Task.WhenAll(output, input);
+                await StartAsync();
             }
             catch
             {
-                // The one that was made is not left open.
-                (output.IsCompletedSuccessfully ? output.Result : null)?.Dispose();
-                (input.IsCompletedSuccessfully ? input.Result : null)?.Dispose();
+                // The write may wait for a reader that will never come: it ends with the stream.
+                stream.Dispose();
+                await write.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 throw;
             }
-            _stream = output.Result;
-            using (var stdin = input.Result)
-            {
-                // A hijacked stream does not watch the token: closing it ends a write that hangs.
-                using var giveUpWrite = ct.Register(static s => ((MultiplexedStream)s!).Dispose(), stdin);
-                var bytes = ScriptArchive.ForStdin(script);
-                // Written while the container starts, as `docker run -i` does: the engine holds the
-                // bytes until the main process reads them, so it finds its script at once instead of
-                // a round trip after the start's answer. Not awaited before the start: a script larger
-                // than the socket's buffers waits for a reader that only the start makes.
-                var write = stdin.WriteAsync(bytes, 0, bytes.Length, ct);
-                try
-                {
-                    await StartAsync();
-                }
-                catch
-                {
-                    // The write may wait for a reader that will never come: it ends with the stream.
-                    stdin.Dispose();
-                    await write.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                    throw;
-                }
-                await write;
-            }
-            using var giveUpRead = ct.Register(static s => ((MultiplexedStream)s!).Dispose(), _stream);
-            await WaitForReceivedAsync(_stream, ct);
+            await write;
+            await WaitForReceivedAsync(stream, ct);
         }
         catch (Exception e) when (ct.IsCancellationRequested)
         {

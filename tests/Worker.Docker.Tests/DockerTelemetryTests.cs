@@ -28,8 +28,8 @@ public sealed class DockerTelemetryTests : IDisposable
 
         var span = _spans.Job(job.Payload.JobId);
         Assert.Contains("docker POST /containers/create", CallsUnder(span, "start machine"));
-        // The script travels on the container's stdin: attached for output, attached for input, then started.
-        Assert.Equal(["docker POST /containers/{id}/attach", "docker POST /containers/{id}/attach", "docker POST /containers/{id}/start"],
+        // The script travels on the container's stdin: attached once, for input and output, then started.
+        Assert.Equal(["docker POST /containers/{id}/attach", "docker POST /containers/{id}/start"],
             CallsUnder(span, "upload script").Where(c => c.EndsWith("/attach", StringComparison.Ordinal) || c.EndsWith("/start", StringComparison.Ordinal)));
         Assert.DoesNotContain(_spans.Below(span), s => s.OperationName.EndsWith("/archive", StringComparison.Ordinal));
         // The removal starts as the script ends, so its call is made in the run; the teardown waits for it.
