@@ -51,6 +51,31 @@ public sealed class FinishedJobsTests : IDisposable
     }
 
     [Fact]
+    public void Two_workers_of_one_host_recording_at_the_same_time_lose_none_of_each_others_entries()
+    {
+        var path = FilePath;
+        using var first = new FinishedJobs(path, NullLogger.Instance);
+        using var second = new FinishedJobs(path, NullLogger.Instance);
+        const int each = 3000; // under the capacity: no compaction
+        using var together = new Barrier(2);
+
+        var writers = new[] { (Record: first, From: 1), (Record: second, From: each + 1) }.Select(w => new Thread(() =>
+        {
+            together.SignalAndWait();
+            for (var id = w.From; id < w.From + each; id++)
+            {
+                w.Record.Add(Entry(id));
+            }
+        })).ToList();
+        writers.ForEach(t => t.Start());
+        writers.ForEach(t => t.Join());
+
+        var restarted = new FinishedJobs(path, NullLogger.Instance);
+        Assert.Equal(2 * each, File.ReadAllLines(path).Length);
+        Assert.Equal(0, Enumerable.Range(1, 2 * each).Count(id => restarted.Find($"m{id}|0|hash") is null));
+    }
+
+    [Fact]
     public void An_entry_is_in_the_file_as_soon_as_it_is_added_and_a_file_removed_under_the_record_is_written_again_whole()
     {
         var path = FilePath;

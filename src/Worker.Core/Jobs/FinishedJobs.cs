@@ -17,7 +17,8 @@ namespace Worker.Core.Jobs;
 /// <remarks>
 /// Each entry is one write to a file kept open, as it is added beside its job's ack, on the path of
 /// every job: opening and closing the file for each line cost 35 us a job. The write is unbuffered,
-/// so the line is in the kernel once added and outlives a killed worker. Whether the file is still
+/// so the line is in the kernel once added and outlives a killed worker, and appends (see
+/// <see cref="AppendOnlyFile"/>), so the workers of one host writing at once keep all their lines. Whether the file is still
 /// there (a cleaned BASE_DIR) is looked up at most every <see cref="RecheckAfter"/> rather than for
 /// each entry (a path lookup was a quarter of an entry's cost); a file found gone is written again
 /// whole from memory, so the entries that went to it meanwhile are not lost with it.
@@ -37,7 +38,7 @@ public sealed class FinishedJobs : IDisposable
     private readonly TimeProvider _clock;
     private readonly ArrayBufferWriter<byte> _line = new(512);
     private readonly Utf8JsonWriter _lineWriter;
-    private FileStream? _file;
+    private AppendOnlyFile? _file;
     private bool _lineCutShort;
     private int _linesInFile;
     private long _checkedAt;
@@ -97,10 +98,9 @@ public sealed class FinishedJobs : IDisposable
                     _lineCutShort = false;
                     return;
                 }
+                // Appended as one write at the file's end: another worker of this host may append too.
                 _file ??= OpenForAppend(_path);
-                // .NET writes at its own position (no O_APPEND): another worker of this host may have appended since.
-                _file.Seek(0, SeekOrigin.End);
-                _file.Write(_line.WrittenSpan);
+                _file.Append(_line.WrittenSpan);
                 _lineCutShort = false;
                 if (++_linesInFile > 2 * Capacity)
                 {
@@ -137,11 +137,10 @@ public sealed class FinishedJobs : IDisposable
         }
     }
 
-    private static FileStream OpenForAppend(string path)
+    private static AppendOnlyFile OpenForAppend(string path)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        // No buffer: each Write is one write(2), so nothing waits in this process.
-        return new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
+        return AppendOnlyFile.Open(path);
     }
 
     private void CloseFile()
