@@ -119,9 +119,13 @@ public sealed class ConfirmedPublisher : IAsyncDisposable
     /// <summary>Sends what waits in the outbox, a message held back included.</summary>
     public void SendHeld() => _wake.Writer.TryWrite(true); // outside the lock: the pump may run on this thread now
 
-    /// <summary>Completes when everything handed in so far is confirmed (or <paramref name="ct"/> gives up).</summary>
+    /// <summary>
+    /// Completes when everything handed in so far is confirmed (or <paramref name="ct"/> gives up);
+    /// a message held back goes now, as nothing may come to take it along.
+    /// </summary>
     public Task WhenEmptyAsync(CancellationToken ct)
     {
+        SendHeld();
         lock (_lock)
         {
             return _emptied.Task.WaitAsync(ct);

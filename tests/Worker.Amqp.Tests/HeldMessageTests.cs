@@ -51,6 +51,21 @@ public sealed class HeldMessageTests(RabbitMqBroker broker) : IClassFixture<Rabb
     }
 
     /// <summary>A publisher whose channel is open and idle: a channel (re)opened sends everything waiting, held or not.</summary>
+    [Fact]
+    public async Task Waiting_for_the_outbox_to_empty_sends_a_held_message()
+    {
+        var queue = Broker.NewQueue("held-closing");
+        await using var connection = await new ConnectionFactory { Uri = broker.Uri }.CreateConnectionAsync();
+        await DeclareAsync(connection, queue);
+        await using var publisher = await ReadyPublisherAsync(connection, queue);
+
+        var held = await publisher.EnqueueAsync(Message(queue, "last"), sendNow: false, CancellationToken.None);
+        await publisher.WhenEmptyAsync(CancellationToken.None).WaitAsync(Eventually.DefaultPatience);
+
+        Assert.True(held.IsCompletedSuccessfully);
+        Assert.Equal(2u, await Broker.CountAsync(broker.Uri, queue));
+    }
+
     private static async Task<ConfirmedPublisher> ReadyPublisherAsync(IConnection connection, string queue)
     {
         var publisher = new ConfirmedPublisher(connection, 1 << 20, "test", NullLogger.Instance);
