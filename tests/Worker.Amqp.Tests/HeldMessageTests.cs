@@ -8,7 +8,7 @@ namespace Worker.Amqp.Tests;
 /// <summary>
 /// A message handed in to be held (a job's final log part, waiting for its finish state) stays in
 /// the outbox until the next message goes, then both go in their order; one that nothing follows
-/// goes when asked to.
+/// goes when asked to, or when the outbox is waited on to empty.
 /// </summary>
 [Trait("Category", "Integration")]
 public sealed class HeldMessageTests(RabbitMqBroker broker) : IClassFixture<RabbitMqBroker>
@@ -16,69 +16,77 @@ public sealed class HeldMessageTests(RabbitMqBroker broker) : IClassFixture<Rabb
     [Fact]
     public async Task A_held_message_waits_for_the_next_one_and_they_arrive_in_order()
     {
-        var queue = Broker.NewQueue("held");
-        await using var connection = await new ConnectionFactory { Uri = broker.Uri }.CreateConnectionAsync();
-        await DeclareAsync(connection, queue);
-        await using var publisher = await ReadyPublisherAsync(connection, queue);
+        await using var outbox = await ReadyOutbox.OpenAsync(broker.Uri, "held");
 
-        var held = await publisher.EnqueueAsync(Message(queue, "first"), sendNow: false, CancellationToken.None);
+        var held = await outbox.Publisher.EnqueueAsync(outbox.Message("first"), sendNow: false, CancellationToken.None);
         await Task.Delay(TimeSpan.FromMilliseconds(300));
         Assert.False(held.IsCompleted, "a held message is not sent on its own");
-        Assert.Equal(1u, await Broker.CountAsync(broker.Uri, queue)); // only the first, sent before
+        Assert.Equal(1u, await Broker.CountAsync(broker.Uri, outbox.Queue)); // only the one sent before
 
-        var next = await publisher.EnqueueAsync(Message(queue, "second"), CancellationToken.None);
+        var next = await outbox.Publisher.EnqueueAsync(outbox.Message("second"), CancellationToken.None);
         await Task.WhenAll(held, next).WaitAsync(Eventually.DefaultPatience);
 
-        var arrived = await Broker.DrainAsync(broker.Uri, queue);
-        Assert.Equal(["ready", "first", "second"], arrived.Select(m => Encoding.UTF8.GetString(m.Body.Span)));
+        Assert.Equal(["ready", "first", "second"], await outbox.ArrivedAsync());
     }
 
     [Fact]
     public async Task A_held_message_that_nothing_follows_goes_when_asked()
     {
-        var queue = Broker.NewQueue("held-alone");
-        await using var connection = await new ConnectionFactory { Uri = broker.Uri }.CreateConnectionAsync();
-        await DeclareAsync(connection, queue);
-        await using var publisher = await ReadyPublisherAsync(connection, queue);
+        await using var outbox = await ReadyOutbox.OpenAsync(broker.Uri, "held-alone");
 
-        var held = await publisher.EnqueueAsync(Message(queue, "alone"), sendNow: false, CancellationToken.None);
+        var held = await outbox.Publisher.EnqueueAsync(outbox.Message("alone"), sendNow: false, CancellationToken.None);
         await Task.Delay(TimeSpan.FromMilliseconds(300));
         Assert.False(held.IsCompleted, "a held message is not sent on its own");
-        publisher.SendHeld();
+        outbox.Publisher.SendHeld();
 
         await held.WaitAsync(Eventually.DefaultPatience);
-        Assert.Equal(["ready", "alone"], (await Broker.DrainAsync(broker.Uri, queue)).Select(m => Encoding.UTF8.GetString(m.Body.Span)));
+        Assert.Equal(["ready", "alone"], await outbox.ArrivedAsync());
     }
 
-    /// <summary>A publisher whose channel is open and idle: a channel (re)opened sends everything waiting, held or not.</summary>
     [Fact]
     public async Task Waiting_for_the_outbox_to_empty_sends_a_held_message()
     {
-        var queue = Broker.NewQueue("held-closing");
-        await using var connection = await new ConnectionFactory { Uri = broker.Uri }.CreateConnectionAsync();
-        await DeclareAsync(connection, queue);
-        await using var publisher = await ReadyPublisherAsync(connection, queue);
+        await using var outbox = await ReadyOutbox.OpenAsync(broker.Uri, "held-closing");
 
-        var held = await publisher.EnqueueAsync(Message(queue, "last"), sendNow: false, CancellationToken.None);
-        await publisher.WhenEmptyAsync(CancellationToken.None).WaitAsync(Eventually.DefaultPatience);
+        var held = await outbox.Publisher.EnqueueAsync(outbox.Message("last"), sendNow: false, CancellationToken.None);
+        await outbox.Publisher.WhenEmptyAsync(CancellationToken.None).WaitAsync(Eventually.DefaultPatience);
 
         Assert.True(held.IsCompletedSuccessfully);
-        Assert.Equal(2u, await Broker.CountAsync(broker.Uri, queue));
+        Assert.Equal(["ready", "last"], await outbox.ArrivedAsync());
     }
 
-    private static async Task<ConfirmedPublisher> ReadyPublisherAsync(IConnection connection, string queue)
+    /// <summary>
+    /// A publisher to a queue of its own whose channel is open and idle (a first message, "ready",
+    /// confirmed): a channel (re)opened sends everything waiting, held or not.
+    /// </summary>
+    private sealed class ReadyOutbox(Uri broker, IConnection connection, string queue, ConfirmedPublisher publisher) : IAsyncDisposable
     {
-        var publisher = new ConfirmedPublisher(connection, 1 << 20, "test", NullLogger.Instance);
-        await (await publisher.EnqueueAsync(Message(queue, "ready"), CancellationToken.None)).WaitAsync(Eventually.DefaultPatience);
-        return publisher;
-    }
+        public string Queue => queue;
 
-    private static async Task DeclareAsync(IConnection connection, string queue)
-    {
-        await using var channel = await connection.CreateChannelAsync();
-        await channel.QueueDeclareAsync(queue, durable: false, exclusive: false, autoDelete: false);
-    }
+        public ConfirmedPublisher Publisher => publisher;
 
-    private static OutgoingMessage Message(string queue, string body) =>
-        new("", queue, new BasicProperties(), Encoding.UTF8.GetBytes(body));
+        public static async Task<ReadyOutbox> OpenAsync(Uri broker, string what)
+        {
+            var queue = Broker.NewQueue(what);
+            var connection = await new ConnectionFactory { Uri = broker }.CreateConnectionAsync();
+            await using (var channel = await connection.CreateChannelAsync())
+            {
+                await channel.QueueDeclareAsync(queue, durable: false, exclusive: false, autoDelete: false);
+            }
+            var outbox = new ReadyOutbox(broker, connection, queue, new ConfirmedPublisher(connection, 1 << 20, "test", NullLogger.Instance));
+            await (await outbox.Publisher.EnqueueAsync(outbox.Message("ready"), CancellationToken.None)).WaitAsync(Eventually.DefaultPatience);
+            return outbox;
+        }
+
+        public OutgoingMessage Message(string body) => new("", queue, new BasicProperties(), Encoding.UTF8.GetBytes(body));
+
+        public async Task<List<string>> ArrivedAsync() =>
+            [.. (await Broker.DrainAsync(broker, queue)).Select(m => Encoding.UTF8.GetString(m.Body.Span))];
+
+        public async ValueTask DisposeAsync()
+        {
+            await publisher.DisposeAsync();
+            await connection.DisposeAsync();
+        }
+    }
 }
