@@ -18,9 +18,7 @@ public sealed class HeldMessageTests(RabbitMqBroker broker) : IClassFixture<Rabb
     {
         await using var outbox = await ReadyOutbox.OpenAsync(broker.Uri, "held");
 
-        var held = await outbox.Publisher.EnqueueAsync(outbox.Message("first"), sendNow: false, CancellationToken.None);
-        await Task.Delay(TimeSpan.FromMilliseconds(300));
-        Assert.False(held.IsCompleted, "a held message is not sent on its own");
+        var held = await outbox.HoldAsync("first");
         Assert.Equal(1u, await Broker.CountAsync(broker.Uri, outbox.Queue)); // only the one sent before
 
         var next = await outbox.Publisher.EnqueueAsync(outbox.Message("second"), CancellationToken.None);
@@ -34,9 +32,7 @@ public sealed class HeldMessageTests(RabbitMqBroker broker) : IClassFixture<Rabb
     {
         await using var outbox = await ReadyOutbox.OpenAsync(broker.Uri, "held-alone");
 
-        var held = await outbox.Publisher.EnqueueAsync(outbox.Message("alone"), sendNow: false, CancellationToken.None);
-        await Task.Delay(TimeSpan.FromMilliseconds(300));
-        Assert.False(held.IsCompleted, "a held message is not sent on its own");
+        var held = await outbox.HoldAsync("alone");
         outbox.Publisher.SendHeld();
 
         await held.WaitAsync(Eventually.DefaultPatience);
@@ -76,6 +72,16 @@ public sealed class HeldMessageTests(RabbitMqBroker broker) : IClassFixture<Rabb
             var outbox = new ReadyOutbox(broker, connection, queue, new ConfirmedPublisher(connection, 1 << 20, "test", NullLogger.Instance));
             await (await outbox.Publisher.EnqueueAsync(outbox.Message("ready"), CancellationToken.None)).WaitAsync(Eventually.DefaultPatience);
             return outbox;
+        }
+
+        /// <summary>Hands a message in to be held, and checks that it is still unsent a while later.</summary>
+        /// <returns>Its confirm.</returns>
+        public async Task<Task> HoldAsync(string body)
+        {
+            var held = await publisher.EnqueueAsync(Message(body), sendNow: false, CancellationToken.None);
+            await Task.Delay(TimeSpan.FromMilliseconds(300));
+            Assert.False(held.IsCompleted, "a held message is not sent on its own");
+            return held;
         }
 
         public OutgoingMessage Message(string body) => new("", queue, new BasicProperties(), Encoding.UTF8.GetBytes(body));

@@ -18,9 +18,9 @@ namespace Worker.Core.Jobs;
 /// Each entry is one write to a file kept open, as it is added beside its job's ack, on the path of
 /// every job: opening and closing the file for each line cost 35 us a job. The write is unbuffered,
 /// so the line is in the kernel once added and outlives a killed worker, and appends (see
-/// <see cref="AppendOnlyFile"/>), so the workers of one host writing at once keep all their lines. Whether the file is still
-/// there (a cleaned BASE_DIR) is looked up at most every <see cref="RecheckAfter"/> rather than for
-/// each entry (a path lookup was a quarter of an entry's cost); a file found gone is written again
+/// <see cref="AppendOnlyFile"/>), so the workers of one host writing at once keep all their lines.
+/// Whether the file is still there (a cleaned BASE_DIR) is looked up at most every
+/// <see cref="RecheckAfter"/> rather than for each entry (a path lookup was a quarter of an entry's cost); a file found gone is written again
 /// whole from memory, so the entries that went to it meanwhile are not lost with it.
 /// </remarks>
 public sealed class FinishedJobs : IDisposable
