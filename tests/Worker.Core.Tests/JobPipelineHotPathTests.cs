@@ -44,4 +44,26 @@ public sealed class JobPipelineHotPathTests
 
         Assert.Empty(thrown);
     }
+
+    [Fact]
+    public async Task A_job_whose_steps_all_finish_at_once_goes_through_the_pipeline_without_leaving_the_thread()
+    {
+        // Every step of this job completes synchronously (the fake machine, the in-memory queue),
+        // so a pipeline that hands its work to no other thread has finished when RunAsync returns.
+        // Ending the silence watch by cancelling a waiting loop queued the job's teardown to the
+        // thread pool: on a busy host, a wait for a free thread on every job's path.
+        var harness = PipelineHarness.WithFake(new FakeOptions { Output = "hello\n" });
+        harness.Enqueue("script: [\"echo hi\"]");
+        IJob? job = null;
+        await foreach (var received in harness.Queue.ReceiveAsync(CancellationToken.None))
+        {
+            job = received;
+            break;
+        }
+
+        var run = harness.Pipeline.RunAsync(job!, new Pipeline.ProcessorStatus("test"), CancellationToken.None);
+
+        Assert.True(run.IsCompleted, "the pipeline handed part of the job to another thread");
+        Assert.Equal(FinishState.Passed, (await run).State);
+    }
 }

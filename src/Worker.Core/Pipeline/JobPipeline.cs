@@ -283,15 +283,14 @@ public sealed class JobPipeline(
     {
         using var runCts = CancellationTokenSource.CreateLinkedTokenSource(ct, log.LimitReached);
         using var hard = new CancellationTokenSource(hardLimit, _clock);
-        using var silence = new CancellationTokenSource();
+        log.ResetSilence(); // the silence timer starts at its configured value, now.
+        using var silence = new SilenceWatch(log, silenceLimit, _clock);
         using var hardRegistration = hard.Token.Register(() => runCts.Cancel());
         using var silenceRegistration = silence.Token.Register(() => runCts.Cancel());
-        log.ResetSilence(); // the silence timer starts at its configured value, now.
-        var watchdog = WatchSilenceAsync(log, silenceLimit, silence, runCts.Token);
         try
         {
             var result = await instance.RunScriptAsync(log, runCts.Token);
-            if (!ct.IsCancellationRequested && !hard.IsCancellationRequested && !silence.IsCancellationRequested && !log.LimitReached.IsCancellationRequested)
+            if (!ct.IsCancellationRequested && !hard.IsCancellationRequested && !silence.Fired && !log.LimitReached.IsCancellationRequested)
             {
                 return result.Completed
                     ? new JobOutcome.Exited(result.ExitCode)
@@ -311,38 +310,21 @@ public sealed class JobPipeline(
         }
         finally
         {
-            // Cancel, not CancelAsync: the callbacks are cheap, and a hop to the thread pool here is
-            // on every job's critical path (it costs most when the host's CPUs are busy).
+            // Whatever the run left waiting on its token ends with it. Cancel, not CancelAsync: the
+            // callbacks are cheap, and a hop to the thread pool here is on every job's critical path
+            // (it costs most when the host's CPUs are busy).
             runCts.Cancel();
-            await watchdog;
         }
         ct.ThrowIfCancellationRequested();
         if (log.LimitReached.IsCancellationRequested)
         {
             return new JobOutcome.LogTooLong(options.MaxLog);
         }
-        if (silence.IsCancellationRequested)
+        if (silence.Fired)
         {
             return new JobOutcome.LogSilence(silenceLimit);
         }
         return new JobOutcome.TimedOut(hardLimit);
-    }
-
-    private async Task WatchSilenceAsync(JobLogWriter log, TimeSpan limit, CancellationTokenSource silence, CancellationToken ct)
-    {
-        while (!ct.IsCancellationRequested)
-        {
-            var left = limit - log.SinceLastOutput;
-            if (left <= TimeSpan.Zero)
-            {
-                await silence.CancelAsync();
-                return;
-            }
-            // Ended by the run's end on every job: without the exception a cancelled wait throws, which
-            // would cost each job on its critical path.
-            await Task.Delay(left < TimeSpan.FromMilliseconds(50) ? TimeSpan.FromMilliseconds(50) : left, _clock, ct)
-                .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        }
     }
 
     private async Task<T> WithTimeoutAsync<T>(TimeSpan timeout, CancellationToken ct, Func<CancellationToken, Task<T>> action, string what)
