@@ -94,4 +94,24 @@ public sealed class FinishedJobsTests : IDisposable
         record.Add(Entry(4));
         Assert.Equal(4, File.ReadAllLines(path).Length);
     }
+
+    [Fact]
+    public void A_worker_whose_file_another_worker_of_the_host_rewrote_writes_its_entries_again_after_theirs()
+    {
+        var path = FilePath;
+        var clock = new FakeTimeProvider();
+        using var compacting = new FinishedJobs(path, NullLogger.Instance, capacity: 2);
+        using var other = new FinishedJobs(path, NullLogger.Instance, clock: clock);
+        other.Add(Entry(101));
+        for (var id = 1; id <= 5; id++)
+        {
+            compacting.Add(Entry(id)); // the fifth passes twice its capacity: it rewrites the file with its own two
+        }
+        other.Add(Entry(102)); // before the other looks again: into the file that was replaced
+        clock.Advance(FinishedJobs.RecheckAfter);
+        other.Add(Entry(103));
+
+        var again = new FinishedJobs(path, NullLogger.Instance);
+        Assert.All(new[] { 4, 5, 101, 102, 103 }, id => Assert.NotNull(again.Find($"m{id}|0|hash")));
+    }
 }

@@ -68,6 +68,16 @@ internal sealed partial class AppendOnlyFile : IDisposable
         }
     }
 
+    /// <summary>
+    /// Whether the file held open here was unlinked: removed, or replaced by a file of the same name
+    /// (another worker of this host rewriting the record), so that what is appended here is lost
+    /// with it. Known on Linux, where the kernel names an unlinked open file "... (deleted)";
+    /// elsewhere, false.
+    /// </summary>
+    public bool Unlinked() =>
+        OperatingSystem.IsLinux() && _handle is { IsInvalid: false } handle &&
+        new FileInfo($"/proc/self/fd/{handle.DangerousGetHandle()}").LinkTarget?.EndsWith(" (deleted)", StringComparison.Ordinal) == true;
+
     public void Dispose()
     {
         _fallback?.Dispose();

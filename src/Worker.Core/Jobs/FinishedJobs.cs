@@ -21,7 +21,10 @@ namespace Worker.Core.Jobs;
 /// <see cref="AppendOnlyFile"/>), so the workers of one host writing at once keep all their lines.
 /// Whether the file is still there (a cleaned BASE_DIR) is looked up at most every
 /// <see cref="RecheckAfter"/> rather than for each entry (a path lookup was a quarter of an entry's cost); a file found gone is written again
-/// whole from memory, so the entries that went to it meanwhile are not lost with it.
+/// whole from memory, so the entries that went to it meanwhile are not lost with it. Another worker
+/// of this host that compacts the file puts a new one in its place, with its own entries only;
+/// found at the same look (on Linux, where an unlinked open file can be told), this record's
+/// entries are appended to the new file, after the other's.
 /// </remarks>
 public sealed class FinishedJobs : IDisposable
 {
@@ -88,13 +91,24 @@ public sealed class FinishedJobs : IDisposable
                 JsonSerializer.Serialize(_lineWriter, job, FinishedJobsJson.Default.FinishedJob);
                 _lineWriter.Flush();
                 _line.Write("\n"u8);
-                if (_file is not null && FileRemoved())
+                if (_file is not null && FileLost() is var lost && lost != Loss.None)
                 {
-                    // Removed under us (BASE_DIR cleaned): the lines written to it since the last look
-                    // went with it, so the whole record (this entry too) goes to a new file.
+                    // The lines written to it since the last look went with it, so the whole record
+                    // (this entry too) is written again: removed under us (BASE_DIR cleaned), to a
+                    // new file; replaced by another worker of this host that rewrote it with its own
+                    // entries, after theirs.
                     CloseFile();
                     Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
-                    Compact();
+                    if (lost == Loss.Removed)
+                    {
+                        Compact();
+                    }
+                    else
+                    {
+                        _file = OpenForAppend(_path);
+                        _file.Append(Lines());
+                        _linesInFile += _order.Count;
+                    }
                     _lineCutShort = false;
                     return;
                 }
@@ -118,14 +132,38 @@ public sealed class FinishedJobs : IDisposable
         }
     }
 
-    private bool FileRemoved()
+    private enum Loss
+    {
+        None,
+        Removed,
+        Replaced,
+    }
+
+    private Loss FileLost()
     {
         if (_clock.GetElapsedTime(_checkedAt) < RecheckAfter)
         {
-            return false;
+            return Loss.None;
         }
         _checkedAt = _clock.GetTimestamp();
-        return !File.Exists(_path);
+        return !File.Exists(_path) ? Loss.Removed
+            : _file!.Unlinked() ? Loss.Replaced
+            : Loss.None;
+    }
+
+    /// <summary>Every entry kept in memory as the file's lines, oldest first.</summary>
+    private byte[] Lines()
+    {
+        var lines = new ArrayBufferWriter<byte>();
+        using var writer = new Utf8JsonWriter(lines);
+        foreach (var key in _order)
+        {
+            JsonSerializer.Serialize(writer, _byKey[key], FinishedJobsJson.Default.FinishedJob);
+            writer.Flush();
+            writer.Reset();
+            lines.Write("\n"u8);
+        }
+        return lines.WrittenSpan.ToArray();
     }
 
     /// <summary>Closes the file; an entry added later (a settlement finishing late) opens it again.</summary>
