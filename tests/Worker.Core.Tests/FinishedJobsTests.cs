@@ -114,4 +114,22 @@ public sealed class FinishedJobsTests : IDisposable
         var again = new FinishedJobs(path, NullLogger.Instance);
         Assert.All(new[] { 4, 5, 101, 102, 103 }, id => Assert.NotNull(again.Find($"m{id}|0|hash")));
     }
+
+    [Fact]
+    public void A_worker_compacting_the_file_keeps_the_entries_of_another_worker_of_the_host()
+    {
+        var path = FilePath;
+        using var compacting = new FinishedJobs(path, NullLogger.Instance, capacity: 2);
+        using var idle = new FinishedJobs(path, NullLogger.Instance);
+        idle.Add(Entry(101));
+        idle.Add(Entry(102)); // and nothing more: it won't look at the file again for a while
+        for (var id = 1; id <= 5; id++)
+        {
+            compacting.Add(Entry(id)); // the fifth passes twice its capacity: it rewrites the file
+        }
+
+        var again = new FinishedJobs(path, NullLogger.Instance);
+        Assert.All(new[] { 4, 5, 101, 102 }, id => Assert.NotNull(again.Find($"m{id}|0|hash")));
+        Assert.All(new[] { 1, 2, 3 }, id => Assert.Null(again.Find($"m{id}|0|hash"))); // its own oldest, past its capacity
+    }
 }

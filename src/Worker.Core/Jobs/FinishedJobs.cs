@@ -11,8 +11,9 @@ namespace Worker.Core.Jobs;
 /// before it took the ack, or the worker died between its result and its ack) comes back flagged as
 /// redelivered, and must not run a second time. Kept in memory and appended to a file under
 /// <c>WORKER_BASE_DIR</c>, so a worker started again on the same host still knows. The file is
-/// rewritten with the newest entries once it holds twice as many; a record that can't be written
-/// is logged and only costs that protection.
+/// rewritten with the newest entries once it holds twice as many (another worker's of this host
+/// are kept, the newest <see cref="Capacity"/> of them); a record that can't be written is logged
+/// and only costs that protection.
 /// </summary>
 /// <remarks>
 /// Each entry is one write to a file kept open, as it is added beside its job's ack, on the path of
@@ -22,9 +23,9 @@ namespace Worker.Core.Jobs;
 /// Whether the file is still there (a cleaned BASE_DIR) is looked up at most every
 /// <see cref="RecheckAfter"/> rather than for each entry (a path lookup was a quarter of an entry's cost); a file found gone is written again
 /// whole from memory, so the entries that went to it meanwhile are not lost with it. Another worker
-/// of this host that compacts the file puts a new one in its place, with its own entries only;
-/// found at the same look (on Linux, where an unlinked open file can be told), this record's
-/// entries are appended to the new file, after the other's.
+/// of this host that compacts the file puts a new one in its place, without the lines appended
+/// here while it wrote it; found at the same look (on Linux, where an unlinked open file can be
+/// told), this record's entries are appended to the new file again.
 /// </remarks>
 public sealed class FinishedJobs : IDisposable
 {
@@ -44,6 +45,10 @@ public sealed class FinishedJobs : IDisposable
     private AppendOnlyFile? _file;
     private bool _lineCutShort;
     private int _linesInFile;
+    // Keys this record let go of (the oldest, past its capacity) whose lines are still in the file:
+    // a compaction drops them, and keeps every other line it does not hold (another worker's).
+    private readonly HashSet<string> _evicted = [];
+    private int _compactAt;
     private long _checkedAt;
 
     /// <param name="path">The file the record is kept in; null: in memory only.</param>
@@ -54,6 +59,7 @@ public sealed class FinishedJobs : IDisposable
         _clock = clock ?? TimeProvider.System;
         _checkedAt = _clock.GetTimestamp();
         Capacity = capacity;
+        _compactAt = 2 * capacity;
         _lineWriter = new Utf8JsonWriter(_line);
         Load();
     }
@@ -116,7 +122,7 @@ public sealed class FinishedJobs : IDisposable
                 _file ??= OpenForAppend(_path);
                 _file.Append(_line.WrittenSpan);
                 _lineCutShort = false;
-                if (++_linesInFile > 2 * Capacity)
+                if (++_linesInFile > _compactAt)
                 {
                     Compact();
                 }
@@ -205,7 +211,9 @@ public sealed class FinishedJobs : IDisposable
         }
         while (_order.Count > Capacity)
         {
-            _byKey.Remove(_order.Dequeue());
+            var evicted = _order.Dequeue();
+            _byKey.Remove(evicted);
+            _evicted.Add(evicted);
         }
     }
 
@@ -239,14 +247,47 @@ public sealed class FinishedJobs : IDisposable
         }
     }
 
-    /// <summary>Writes the entries kept in memory to a new file and puts it in place of the old one.</summary>
+    /// <summary>
+    /// Writes a new file and puts it in place of the old one: the newest <see cref="Capacity"/>
+    /// entries in the file that are not this record's (another worker of this host appends to the
+    /// same file), then the entries kept in memory.
+    /// </summary>
     private void Compact()
     {
         CloseFile();
-        var fresh = _path + ".new";
-        File.WriteAllLines(fresh, _order.Select(key => JsonSerializer.Serialize(_byKey[key], FinishedJobsJson.Default.FinishedJob)));
+        var others = EntriesOfOthers();
+        // A name of its own: another worker may be compacting the same file now.
+        var fresh = $"{_path}.{Environment.ProcessId}.new";
+        File.WriteAllLines(fresh, others.Concat(_order.Select(key => _byKey[key])).Select(job => JsonSerializer.Serialize(job, FinishedJobsJson.Default.FinishedJob)));
         File.Move(fresh, _path!, overwrite: true);
-        _linesInFile = _order.Count;
+        _evicted.Clear();
+        _linesInFile = others.Count + _order.Count;
+        _compactAt = Math.Max(2 * Capacity, _linesInFile + Capacity);
+    }
+
+    private List<FinishedJob> EntriesOfOthers()
+    {
+        var others = new Dictionary<string, FinishedJob>();
+        if (!File.Exists(_path))
+        {
+            return [];
+        }
+        foreach (var line in File.ReadLines(_path!))
+        {
+            try
+            {
+                if (JsonSerializer.Deserialize(line, FinishedJobsJson.Default.FinishedJob) is { Key: not null } job && !_byKey.ContainsKey(job.Key) &&
+                    !_evicted.Contains(job.Key))
+                {
+                    others[job.Key] = job;
+                }
+            }
+            catch (JsonException)
+            {
+                // A line cut short by a crash mid-write.
+            }
+        }
+        return [.. others.Values.OrderBy(job => job.RecordedAt).TakeLast(Capacity)];
     }
 }
 
