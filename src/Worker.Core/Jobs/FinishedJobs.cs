@@ -101,8 +101,9 @@ public sealed class FinishedJobs : IDisposable
                 {
                     // The lines written to it since the last look went with it, so the whole record
                     // (this entry too) is written again: removed under us (BASE_DIR cleaned), to a
-                    // new file; replaced by another worker of this host that rewrote it with its own
-                    // entries, after theirs.
+                    // new file; replaced by another worker of this host that compacted it, appended
+                    // to the new one (duplicates of lines it kept are harmless: a key read twice is
+                    // one entry).
                     CloseFile();
                     Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
                     if (lost == Loss.Removed)

@@ -10,9 +10,9 @@ namespace Worker.Core.Pipeline;
 /// <remarks>
 /// A timer rather than a task waiting in a loop: ending the watch when the script ends is a
 /// synchronous dispose. Cancelling a waiting loop's delay ran the loop's end as a thread-pool work
-/// item, and the job's teardown went on from there, a hop between threads on every job's path
-/// (it cost a pool-1 worker on AMQP about 50 us a job, measured on the wire, when the host's cores
-/// were busy).
+/// item, and the job's teardown went on from there, a hop between threads on every job's path (at
+/// pool 1 on AMQP, from the started state to the final log part on the wire: median 31 us with
+/// the loop, 15 with the timer).
 /// </remarks>
 internal sealed class SilenceWatch : IDisposable
 {
