@@ -113,7 +113,7 @@ public sealed class FinishedJobs : IDisposable
                     else
                     {
                         _file = OpenForAppend(_path);
-                        _file.Append(Lines());
+                        _file.Append(Lines(Entries()));
                         _linesInFile += _order.Count;
                     }
                     _lineCutShort = false;
@@ -158,19 +158,35 @@ public sealed class FinishedJobs : IDisposable
             : Loss.None;
     }
 
-    /// <summary>Every entry kept in memory as the file's lines, oldest first.</summary>
-    private byte[] Lines()
+    /// <summary>The entries kept in memory, oldest first.</summary>
+    private IEnumerable<FinishedJob> Entries() => _order.Select(key => _byKey[key]);
+
+    /// <summary>Entries as the file's lines.</summary>
+    private static byte[] Lines(IEnumerable<FinishedJob> entries)
     {
         var lines = new ArrayBufferWriter<byte>();
         using var writer = new Utf8JsonWriter(lines);
-        foreach (var key in _order)
+        foreach (var entry in entries)
         {
-            JsonSerializer.Serialize(writer, _byKey[key], FinishedJobsJson.Default.FinishedJob);
+            JsonSerializer.Serialize(writer, entry, FinishedJobsJson.Default.FinishedJob);
             writer.Flush();
             writer.Reset();
             lines.Write("\n"u8);
         }
         return lines.WrittenSpan.ToArray();
+    }
+
+    /// <summary>A line of the file as an entry; null for a line cut short by a crash mid-write (the entries around it still count).</summary>
+    private static FinishedJob? Entry(string line)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(line, FinishedJobsJson.Default.FinishedJob) is { Key: not null } job ? job : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Closes the file; an entry added later (a settlement finishing late) opens it again.</summary>
@@ -229,16 +245,9 @@ public sealed class FinishedJobs : IDisposable
             foreach (var line in File.ReadLines(_path))
             {
                 _linesInFile++;
-                try
+                if (Entry(line) is { } job)
                 {
-                    if (JsonSerializer.Deserialize(line, FinishedJobsJson.Default.FinishedJob) is { Key: not null } job)
-                    {
-                        Remember(job);
-                    }
-                }
-                catch (JsonException)
-                {
-                    // A line cut short by a crash mid-write: the entries around it still count.
+                    Remember(job);
                 }
             }
         }
@@ -259,7 +268,7 @@ public sealed class FinishedJobs : IDisposable
         var others = EntriesOfOthers();
         // A name of its own: another worker may be compacting the same file now.
         var fresh = $"{_path}.{Environment.ProcessId}.new";
-        File.WriteAllLines(fresh, others.Concat(_order.Select(key => _byKey[key])).Select(job => JsonSerializer.Serialize(job, FinishedJobsJson.Default.FinishedJob)));
+        File.WriteAllBytes(fresh, Lines(others.Concat(Entries())));
         File.Move(fresh, _path!, overwrite: true);
         _evicted.Clear();
         _linesInFile = others.Count + _order.Count;
@@ -268,24 +277,16 @@ public sealed class FinishedJobs : IDisposable
 
     private List<FinishedJob> EntriesOfOthers()
     {
-        var others = new Dictionary<string, FinishedJob>();
         if (!File.Exists(_path))
         {
             return [];
         }
-        foreach (var line in File.ReadLines(_path!))
+        var others = new Dictionary<string, FinishedJob>();
+        foreach (var job in File.ReadLines(_path!).Select(Entry))
         {
-            try
+            if (job is not null && !_byKey.ContainsKey(job.Key) && !_evicted.Contains(job.Key))
             {
-                if (JsonSerializer.Deserialize(line, FinishedJobsJson.Default.FinishedJob) is { Key: not null } job && !_byKey.ContainsKey(job.Key) &&
-                    !_evicted.Contains(job.Key))
-                {
-                    others[job.Key] = job;
-                }
-            }
-            catch (JsonException)
-            {
-                // A line cut short by a crash mid-write.
+                others[job.Key] = job;
             }
         }
         return [.. others.Values.OrderBy(job => job.RecordedAt).TakeLast(Capacity)];
