@@ -71,7 +71,14 @@ internal sealed class WorkerProcess : IAsyncDisposable
     public async Task<int> WaitAsync(TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
-        await _process.WaitForExitAsync(cts.Token);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        {
+            throw new TimeoutException($"the worker still runs after {timeout}; it printed:\n{Stdout}\n{Stderr}");
+        }
         _process.WaitForExit(); // drains the redirected output
         return _process.ExitCode;
     }
