@@ -17,6 +17,7 @@ var benchmarks = new Dictionary<string, Func<Task<int>>>(StringComparer.OrdinalI
     ["scale"] = FleetScaleBenchmark.RunAsync,
     ["startup"] = StartupBenchmark.RunAsync,
     ["gce"] = GceCallsBenchmark.RunAsync,
+    ["record"] = FinishedJobsBenchmark.RunAsync,
 };
 
 var selected = args.Length == 0 ? benchmarks.Keys.ToList() : args.ToList();

@@ -132,4 +132,31 @@ public sealed class FinishedJobsTests : IDisposable
         Assert.All(new[] { 4, 5, 101, 102 }, id => Assert.NotNull(again.Find($"m{id}|0|hash")));
         Assert.All(new[] { 1, 2, 3 }, id => Assert.Null(again.Find($"m{id}|0|hash"))); // its own oldest, past its capacity
     }
+
+    [Fact]
+    public void A_compaction_keeps_the_last_line_of_another_workers_message_in_any_property_order_and_drops_a_line_cut_short()
+    {
+        var path = FilePath;
+        using var compacting = new FinishedJobs(path, NullLogger.Instance, capacity: 2);
+        using (var other = new FinishedJobs(path, NullLogger.Instance))
+        {
+            other.Add(Entry(201));
+            other.Add(Entry(201) with { Outcome = "failed" }); // the same message again: its later line is the one that counts
+        }
+        File.AppendAllText(path, "{\"key\":\"m202|0|ha\n"); // a crash mid-write, then the next line on a line of its own
+        File.AppendAllText(path, "{\"outcome\":\"errored\",\"jobId\":203,\"key\":\"m203|0|hash\",\"recordedAt\":\"2026-12-01T00:00:00+00:00\"}\n");
+        for (var id = 1; id <= 5; id++)
+        {
+            compacting.Add(Entry(id)); // the fifth passes twice its capacity: it rewrites the file
+        }
+
+        var lines = File.ReadAllLines(path);
+        var again = new FinishedJobs(path, NullLogger.Instance);
+        Assert.Equal("failed", again.Find("m201|0|hash")?.Outcome);
+        Assert.Equal("errored", again.Find("m203|0|hash")?.Outcome);
+        Assert.All(new[] { 4, 5 }, id => Assert.NotNull(again.Find($"m{id}|0|hash")));
+        Assert.All(new[] { 1, 2, 3 }, id => Assert.Null(again.Find($"m{id}|0|hash")));
+        Assert.Equal(4, lines.Length); // 201 once, 203, and its own two; not the cut line
+        Assert.All(lines, line => System.Text.Json.JsonDocument.Parse(line).Dispose());
+    }
 }
