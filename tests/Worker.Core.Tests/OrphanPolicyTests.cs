@@ -106,6 +106,19 @@ public sealed class OrphanPolicyTests
         Assert.Contains("no readable worker-deadline", decision.Reason);
     }
 
+    [Fact]
+    public void A_record_left_without_its_machine_is_removed_unless_a_live_worker_holds_it_whatever_its_deadline()
+    {
+        var gone = Machine(MachineState.Gone, deadline: Now.AddMinutes(-1));
+
+        Assert.True(OrphanPolicy.Decide(gone with { HeldByLiveWorker = false }, "fleet-1", Now, LiveHosts).Delete);
+        Assert.True(OrphanPolicy.Decide(Machine(MachineState.Gone) with { HeldByLiveWorker = false }, "fleet-1", Now, LiveHosts).Delete);
+        var cloning = OrphanPolicy.Decide(gone with { HeldByLiveWorker = true }, "fleet-1", Now, LiveHosts);
+        Assert.False(cloning.Delete);
+        Assert.Contains("a live worker process holds it", cloning.Reason);
+        Assert.False(OrphanPolicy.Decide(Machine(MachineState.Gone, fleet: "fleet-2") with { HeldByLiveWorker = false }, "fleet-1", Now, LiveHosts).Delete);
+    }
+
     /// <summary>Worker hosts known by their host machine label alone; <c>unlisted</c> names one where nobody looked.</summary>
     private sealed class HostMachineNames(HashSet<string> names, string? unlisted = null) : ILiveWorkerHosts
     {

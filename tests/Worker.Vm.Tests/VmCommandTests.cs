@@ -35,7 +35,7 @@ public sealed class VmCommandTests : IDisposable
     [Theory]
     [InlineData("tart")]
     [InlineData("vetu")]
-    public async Task Worker_cleanup_once_deletes_this_fleets_VMs_past_their_deadline_or_held_by_no_one_and_nothing_without_a_record(string tool)
+    public async Task Worker_cleanup_once_deletes_this_fleets_VMs_past_their_deadline_or_held_by_no_one_and_records_left_without_a_VM_and_nothing_without_a_record(string tool)
     {
         await using var bed = await VmTestBed.StartAsync(tool);
         var store = new Worker.Vm.VmRecordStore(bed.RecordDir);
@@ -57,6 +57,11 @@ public sealed class VmCommandTests : IDisposable
         Vm("other-fleet-expired");
         store.Create("other-fleet-expired", tool, Labels("other-fleet", past)).Release();
         Vm("worker-job-1-deadbeef"); // named like ours, no record: a name never decides
+        // Records without their VM: a worker killed between writing one and the clone.
+        store.Create("recorded-gone", tool, Labels(VmTestBed.Fleet, future)).Release();
+        using var cloning = store.Create("recorded-cloning", tool, Labels(VmTestBed.Fleet, future)); // its worker clones it now
+        store.Create("other-fleet-gone", tool, Labels("other-fleet", past)).Release();
+        store.Create("other-tool-gone", tool == "tart" ? "vetu" : "tart", Labels(VmTestBed.Fleet, past)).Release();
 
         var (exit, stdout, stderr, _) = await WorkerProcess.RunAsync(OnPath(bed, ("WORKER_CLEANUP_DELETE_RATE", "100")), _dir, "cleanup", "--once");
 
@@ -69,8 +74,13 @@ public sealed class VmCommandTests : IDisposable
         Assert.Contains($"Keeping {tool} machine booting-held (Stopped): its job may still be running", stderr);
         Assert.Contains($"Keeping {tool} machine other-fleet-expired", stderr);
         Assert.DoesNotContain("worker-job-1-deadbeef", stderr);
-        Assert.Equal(["booting-held", "live-held", "other-fleet-expired"],
+        Assert.Contains($"Deleted {tool} machine recorded-gone (Gone): only its record is left", stderr);
+        Assert.Contains($"Keeping {tool} machine recorded-cloning (Gone): only its record exists, and a live worker process holds it", stderr);
+        Assert.Contains($"Keeping {tool} machine other-fleet-gone", stderr);
+        Assert.DoesNotContain("other-tool-gone", stderr);
+        Assert.Equal(["booting-held", "live-held", "other-fleet-expired", "other-fleet-gone", "other-tool-gone", "recorded-cloning"],
             Directory.GetFiles(bed.RecordDir, "*.json").Select(Path.GetFileNameWithoutExtension).Order(StringComparer.Ordinal));
+        Assert.False(File.Exists(Path.Combine(bed.RecordDir, "recorded-gone.lock")));
         // Running VMs are stopped before they are deleted.
         Assert.Contains(bed.Fake.CallsOf("stop"), c => c.Arguments.Contains("abandoned"));
     }

@@ -18,6 +18,9 @@ public enum MachineState
     Stopping,
     Stopped,
     Unknown,
+
+    /// <summary>Only the machine's record is left (Tart, Vetu): the machine itself does not exist.</summary>
+    Gone,
 }
 
 /// <summary>One machine as an inventory sees it.</summary>

@@ -29,6 +29,13 @@ public static class OrphanPolicy
         {
             return OrphanDecision.Keep(machine, $"it belongs to fleet '{machineFleet}', not '{ownFleet}'");
         }
+        if (machine.State == MachineState.Gone)
+        {
+            // A record is written before its machine is made, by a worker that holds its lock until the record is removed.
+            return machine.HeldByLiveWorker == true
+                ? OrphanDecision.Keep(machine, "only its record exists, and a live worker process holds it (it may be making the machine now)")
+                : OrphanDecision.Remove(machine, "only its record is left: the machine is gone and no live worker process holds it");
+        }
         // A VM backend's machine is stopped between its clone and its boot: only its holder says whether it is in use.
         if (machine.State == MachineState.Stopped && machine.HeldByLiveWorker is null)
         {
