@@ -32,17 +32,23 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
     public UnansweredCreates Unanswered { get; } = new(client, logger);
 
     /// <summary>
-    /// Creates a container whose main process is <paramref name="command"/>, pulling its image first
-    /// if allowed and missing; it is not started. <paramref name="stdin"/>: its stdin is open to the
-    /// one who attaches to it (and closed when they leave).
+    /// Creates a job's own container, not started: its main process is <see cref="ScriptArchive.RunnerCommand"/>,
+    /// which takes the script on its stdin (open to the one who attaches to it, closed when they leave)
+    /// and saves it in the container's <see cref="ScriptArchive.RunnerTmpfs"/>.
     /// </summary>
-    public async Task<string> CreateAsync(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name, IList<string> command,
-        bool stdin, IProgress<string>? progress, CancellationToken ct)
+    public Task<string> CreateJobContainerAsync(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name,
+        IProgress<string>? progress, CancellationToken ct)
     {
-        var parameters = Parameters(spec, labels, name, command);
-        parameters.OpenStdin = stdin;
-        parameters.StdinOnce = stdin;
-        parameters.AttachStdin = stdin;
+        var parameters = Parameters(spec, labels, name, ScriptArchive.RunnerCommand, runner: true);
+        parameters.OpenStdin = true;
+        parameters.StdinOnce = true;
+        parameters.AttachStdin = true;
+        return CreateAsync(parameters, spec, progress, ct);
+    }
+
+    /// <summary>Creates the container, pulling its image first if allowed and missing; it is not started.</summary>
+    private async Task<string> CreateAsync(CreateContainerParameters parameters, ContainerSpec spec, IProgress<string>? progress, CancellationToken ct)
+    {
         try
         {
             return (await CreateAsync(parameters)).ID;
@@ -69,7 +75,7 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
     /// <summary>Creates and starts a container that idles until a script is run in it by exec.</summary>
     public async Task<string> LaunchIdleAsync(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name, CancellationToken ct)
     {
-        var id = await CreateAsync(spec, labels, name, KeepAlive, stdin: false, null, ct);
+        var id = await CreateAsync(Parameters(spec, labels, name, KeepAlive), spec, null, ct);
         try
         {
             ct.ThrowIfCancellationRequested();
@@ -162,14 +168,20 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
         }
     }
 
-    private CreateContainerParameters Parameters(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name, IList<string> command)
+    private CreateContainerParameters Parameters(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name, IList<string> command,
+        bool runner = false)
     {
+        var tmpfs = options.TmpfsMounts.ToDictionary(Before(':'), After(':'));
+        if (runner)
+        {
+            tmpfs[ScriptArchive.RunnerTmpfs.Key] = ScriptArchive.RunnerTmpfs.Value;
+        }
         var host = new HostConfig
         {
             Privileged = spec.Privileged,
             Binds = [.. options.OperatorVolumes.Select(Bind), .. spec.Volumes.Select(v => v.ToBind())],
             ShmSize = options.ShmBytes,
-            Tmpfs = options.TmpfsMounts.ToDictionary(Before(':'), After(':')),
+            Tmpfs = tmpfs,
             // Without a restart policy a crashed container stays down; the job is then incomplete and requeued.
             RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.No },
             SecurityOpt = [.. SecurityOptions],

@@ -85,7 +85,7 @@ public sealed class DockerBackend : IBackend
         }
         var name = $"worker-job-{attributes.JobId.ToString(CultureInfo.InvariantCulture)}-{Guid.NewGuid().ToString("N")[..8]}";
         progress.Report($"Creating container {name} ({spec.Image}).");
-        var id = await _launcher.CreateAsync(spec, attributes.Labels, name, ScriptArchive.RunnerCommand, stdin: true, progress, ct);
+        var id = await _launcher.CreateJobContainerAsync(spec, attributes.Labels, name, progress, ct);
         if (ct.IsCancellationRequested)
         {
             // The create ran to its end on purpose (see ContainerLauncher); the caller gave up meanwhile.

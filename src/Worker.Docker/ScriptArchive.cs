@@ -26,16 +26,26 @@ public static class ScriptArchive
     /// The main process of a container made for the job. The script comes on its stdin (no archive
     /// upload, which costs a request and an extraction): first its length in bytes on a line of its
     /// own (bash reads a pipe a byte at a time, so it takes no more than that line), then the script,
-    /// which <c>head</c> saves to <see cref="ScriptPath"/>; a script cut short (stdin closed early)
-    /// is not run. It then says so on stdout, ahead of the script's output, and runs the script with
+    /// which <c>head</c> saves to <see cref="ScriptPath"/> (in the container's <see cref="RunnerTmpfs"/>;
+    /// the folder is made where there is none); a script cut short (stdin closed early) is not run. It then says so on stdout, ahead of the script's output, and runs the script with
     /// stdin from /dev/null: its output (both streams, in order) on stdout, then its exit code on
     /// stderr. A container that dies before that line was killed (from outside, or the engine went
     /// away), which is not the script's result.
     /// </summary>
     public static readonly IList<string> RunnerCommand = ["bash", "-c",
-        $"IFS= read -r size && mkdir -p {Directory} && head -c \"$size\" > {ScriptPath} && saved=$(wc -c < {ScriptPath}) && [ \"$saved\" -eq \"$size\" ] || " +
+        $"IFS= read -r size && {{ [ -d {Directory} ] || mkdir -p {Directory}; }} && head -c \"$size\" > {ScriptPath} && saved=$(wc -c < {ScriptPath}) && [ \"$saved\" -eq \"$size\" ] || " +
         $"{{ echo \"the script did not arrive whole (${{saved:-0}} of ${{size:-?}} bytes)\" >&2; exit 97; }}; " +
         $"echo '{ReceivedMarker}'; exec 0< /dev/null; bash {ScriptPath} 2>&1; echo \"$?\" >&2"];
+
+    /// <summary>
+    /// The tmpfs a job's own container gets at <see cref="Directory"/>, for <see cref="RunnerCommand"/>
+    /// (path and mount options, as the engine's <c>HostConfig.Tmpfs</c> takes them). The runner
+    /// runs as the image's user, which can't make a folder in <c>/</c> unless it is root; world
+    /// writable with the sticky bit, as <c>/tmp</c> is, so every image's user can save the script
+    /// there. Not for a standby: an archive uploaded into a running container is written beneath
+    /// its tmpfs mounts, where the script would not be found.
+    /// </summary>
+    public static readonly KeyValuePair<string, string> RunnerTmpfs = new(Directory, "rw,exec,nosuid,nodev,mode=1777,size=64m");
 
     /// <summary>The bytes a job container's main process expects on stdin (see <see cref="RunnerCommand"/>).</summary>
     public static byte[] ForStdin(string script)

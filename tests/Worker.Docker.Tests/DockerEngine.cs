@@ -57,6 +57,49 @@ internal static class DockerEngine
 
     public static string NewFleet() => "dtest-" + Guid.NewGuid().ToString("N")[..10];
 
+    /// <summary>
+    /// <see cref="Image"/> with a user of its own as its default, as many CI images have
+    /// (<c>USER builder</c>, <c>WORKDIR /home/builder</c>); made once a run, here, as nothing is pulled.
+    /// </summary>
+    public static Task<string> NonRootImageAsync() => NonRoot.Value;
+
+    private static readonly Lazy<Task<string>> NonRoot = new(MakeNonRootImageAsync);
+
+    private static async Task<string> MakeNonRootImageAsync()
+    {
+        await EnsureAvailableAsync();
+        using var client = Client();
+        var created = await client.Containers.CreateContainerAsync(new CreateContainerParameters
+        {
+            Image = Image,
+            Entrypoint = ["useradd", "--create-home", "--uid", "1001", "builder"],
+            Cmd = [],
+        });
+        try
+        {
+            await client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters());
+            var exit = await client.Containers.WaitContainerAsync(created.ID);
+            if (exit.StatusCode != 0)
+            {
+                throw new InvalidOperationException($"useradd in {Image} exited with {exit.StatusCode}");
+            }
+            await client.Images.CommitContainerChangesAsync(new CommitContainerChangesParameters
+            {
+                ContainerID = created.ID,
+                RepositoryName = "worker-job-nonroot",
+                Tag = "test",
+                User = "builder",
+                WorkingDir = "/home/builder",
+                Entrypoint = ["bash"],
+            });
+        }
+        finally
+        {
+            await client.Containers.RemoveContainerAsync(created.ID, new ContainerRemoveParameters { Force = true });
+        }
+        return "worker-job-nonroot:test";
+    }
+
     private static async Task CheckAsync()
     {
         using var client = Client();

@@ -39,6 +39,20 @@ public sealed class DockerJobTests
     }
 
     [Fact]
+    public async Task A_job_on_an_image_whose_user_is_not_root_runs_as_that_user_in_the_images_working_directory()
+    {
+        var image = await DockerEngine.NonRootImageAsync();
+        await using var harness = await DockerHarness.CreateAsync();
+        var (job, _) = await harness.RunAsync($"image: {image}\nscript: [\"id -un\", \"pwd\", \"echo made > here && cat here\", \"test -r /.worker-job/build.sh && echo script in its place\"]");
+
+        Assert.True(await job.Outcome == "passed", job.Log);
+        Assert.Contains("\nbuilder\n", job.Log);
+        Assert.Contains("\n/home/builder\n", job.Log);
+        Assert.Contains("\nmade\n", job.Log);
+        Assert.Contains("script in its place\n", job.Log);
+    }
+
+    [Fact]
     public async Task Exit_1_fails_the_job_and_exit_3_errors_it_with_code_3()
     {
         await using var harness = await DockerHarness.CreateAsync();
