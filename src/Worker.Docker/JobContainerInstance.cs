@@ -4,6 +4,7 @@ using Docker.DotNet;
 using Docker.DotNet.Models;
 using Microsoft.Extensions.Logging;
 using Worker.Core.Backends;
+using Worker.Core.Jobs;
 using Worker.Core.Logs;
 
 namespace Worker.Docker;
@@ -147,7 +148,15 @@ public sealed class JobContainerInstance(IDockerClient client, Uri endpoint, str
     private async Task StartAsync()
     {
         using var timeout = new CancellationTokenSource(StartTimeout);
-        await Client.Containers.StartContainerAsync(ContainerId, new ContainerStartParameters(), timeout.Token);
+        try
+        {
+            await Client.Containers.StartContainerAsync(ContainerId, new ContainerStartParameters(), timeout.Token);
+        }
+        catch (DockerApiException e) when ((e.ResponseBody ?? "").Contains("executable file not found", StringComparison.Ordinal))
+        {
+            // The image's doing, and the same on every host: the job is not tried again elsewhere.
+            throw new JobRefusedException($"image '{ImageName}' has no bash, which runs the job's script");
+        }
     }
 
     public override ValueTask DisposeAsync()

@@ -63,41 +63,38 @@ internal static class DockerEngine
     /// </summary>
     public static Task<string> NonRootImageAsync() => NonRoot.Value;
 
-    private static readonly Lazy<Task<string>> NonRoot = new(MakeNonRootImageAsync);
+    /// <summary><see cref="Image"/> without bash (only <c>sh</c>), as a minimal image is.</summary>
+    public static Task<string> NoBashImageAsync() => NoBash.Value;
 
-    private static async Task<string> MakeNonRootImageAsync()
+    private static readonly Lazy<Task<string>> NonRoot = new(() => DeriveImageAsync("worker-job-nonroot",
+        ["useradd", "--create-home", "--uid", "1001", "builder"], commit => { commit.User = "builder"; commit.WorkingDir = "/home/builder"; }));
+
+    private static readonly Lazy<Task<string>> NoBash = new(() => DeriveImageAsync("worker-job-nobash",
+        ["rm", "-f", "/bin/bash", "/usr/bin/bash"], commit => commit.Cmd = ["sh"]));
+
+    /// <summary>Runs <paramref name="change"/> in a container of <see cref="Image"/> and commits the result as <c>REPOSITORY:test</c>.</summary>
+    private static async Task<string> DeriveImageAsync(string repository, IList<string> change, Action<CommitContainerChangesParameters> configure)
     {
         await EnsureAvailableAsync();
         using var client = Client();
-        var created = await client.Containers.CreateContainerAsync(new CreateContainerParameters
-        {
-            Image = Image,
-            Entrypoint = ["useradd", "--create-home", "--uid", "1001", "builder"],
-            Cmd = [],
-        });
+        var created = await client.Containers.CreateContainerAsync(new CreateContainerParameters { Image = Image, Entrypoint = change, Cmd = [] });
         try
         {
             await client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters());
             var exit = await client.Containers.WaitContainerAsync(created.ID);
             if (exit.StatusCode != 0)
             {
-                throw new InvalidOperationException($"useradd in {Image} exited with {exit.StatusCode}");
+                throw new InvalidOperationException($"{string.Join(' ', change)} in {Image} exited with {exit.StatusCode}");
             }
-            await client.Images.CommitContainerChangesAsync(new CommitContainerChangesParameters
-            {
-                ContainerID = created.ID,
-                RepositoryName = "worker-job-nonroot",
-                Tag = "test",
-                User = "builder",
-                WorkingDir = "/home/builder",
-                Entrypoint = ["bash"],
-            });
+            var commit = new CommitContainerChangesParameters { ContainerID = created.ID, RepositoryName = repository, Tag = "test", Entrypoint = [] };
+            configure(commit);
+            await client.Images.CommitContainerChangesAsync(commit);
         }
         finally
         {
             await client.Containers.RemoveContainerAsync(created.ID, new ContainerRemoveParameters { Force = true });
         }
-        return "worker-job-nonroot:test";
+        return repository + ":test";
     }
 
     private static async Task CheckAsync()

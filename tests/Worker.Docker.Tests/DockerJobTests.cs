@@ -53,6 +53,19 @@ public sealed class DockerJobTests
     }
 
     [Fact]
+    public async Task A_job_on_an_image_without_bash_errors_at_once_saying_so_and_leaves_no_container()
+    {
+        var image = await DockerEngine.NoBashImageAsync();
+        await using var harness = await DockerHarness.CreateAsync(worker: DockerHarness.DefaultWorkerOptions with { Requeues = 3 });
+        var (job, verdict) = await harness.RunAsync($"image: {image}\nscript: [\"echo never\"]");
+
+        Assert.Equal("errored", await job.Outcome);
+        Assert.False(verdict.Requeue, "the image is the same on every host: trying again elsewhere can't help");
+        Assert.Contains($"image '{image}' has no bash, which runs the job's script", job.Log);
+        Assert.Empty(await harness.ContainersAsync());
+    }
+
+    [Fact]
     public async Task Exit_1_fails_the_job_and_exit_3_errors_it_with_code_3()
     {
         await using var harness = await DockerHarness.CreateAsync();
