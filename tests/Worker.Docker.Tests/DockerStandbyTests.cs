@@ -29,6 +29,23 @@ public sealed class DockerStandbyTests
     }
 
     [Fact]
+    public async Task A_standby_of_an_image_whose_user_is_not_root_runs_the_job_as_that_user()
+    {
+        var image = await DockerEngine.NonRootImageAsync();
+        await using var harness = await DockerHarness.CreateAsync(o => o with { StandbyCount = 1, DefaultImage = image });
+        var pool = harness.Backend.Standby!;
+        await pool.FillAsync(CancellationToken.None);
+        var standby = Assert.Single(pool.Ready);
+
+        var (job, _) = await harness.RunAsync("script: [\"id -un\", \"pwd\"]");
+
+        Assert.True(await job.Outcome == "passed", job.Log);
+        Assert.Contains($"started:{standby[..12]}", job.Events);
+        Assert.Contains("\nbuilder\n", job.Log);
+        Assert.Contains("\n/home/builder\n", job.Log);
+    }
+
+    [Fact]
     public async Task A_job_asking_for_another_image_or_other_limits_gets_a_fresh_container_and_the_standby_stays_ready()
     {
         var alias = "worker-job-alias-" + Guid.NewGuid().ToString("N")[..8];
