@@ -27,9 +27,9 @@ public static class ScriptArchive
     /// upload, which costs a request and an extraction): first its length in bytes on a line of its
     /// own (bash reads a pipe a byte at a time, so it takes no more than that line), then the script,
     /// which <c>head</c> saves to <see cref="ScriptPath"/> (in the container's <see cref="RunnerTmpfs"/>;
-    /// the folder is made where there is none); a script cut short (stdin closed early) is not run. It then says so on stdout, ahead of the script's output, and runs the script with
-    /// stdin from /dev/null: its output (both streams, in order) on stdout, then its exit code on
-    /// stderr. A container that dies before that line was killed (from outside, or the engine went
+    /// the folder is made where there is none); a script cut short (stdin closed early) is not run.
+    /// It then says so on stdout, ahead of the script's output, and runs the script with stdin from
+    /// /dev/null: its output (both streams, in order) on stdout, then its exit code on stderr. A container that dies before that line was killed (from outside, or the engine went
     /// away), which is not the script's result.
     /// </summary>
     public static readonly IList<string> RunnerCommand = ["bash", "-c",
