@@ -144,6 +144,7 @@ public sealed class FinishedJobsTests : IDisposable
             other.Add(Entry(201) with { Outcome = "failed" }); // the same message again: its later line is the one that counts
         }
         File.AppendAllText(path, "{\"key\":\"m202|0|ha\n"); // a crash mid-write, then the next line on a line of its own
+        File.AppendAllBytes(path, [.. "{\"key\":\"m204|\u00e9"u8[..^1], .. "\",\"jobId\":204}\n"u8]); // cut inside a character: not UTF-8
         File.AppendAllText(path, "{\"outcome\":\"errored\",\"jobId\":203,\"key\":\"m203|0|hash\",\"recordedAt\":\"2026-12-01T00:00:00+00:00\"}\n");
         for (var id = 1; id <= 5; id++)
         {

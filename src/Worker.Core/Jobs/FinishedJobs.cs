@@ -359,8 +359,9 @@ public sealed class FinishedJobs : IDisposable
             // The object's end, and nothing after it: the reader throws on anything but whitespace.
             return reader.TokenType == JsonTokenType.EndObject && !reader.Read() && key is not null ? (key, recordedAt) : null;
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: a string that is not UTF-8 (a line cut inside a character, then joined to the next).
             return null;
         }
     }
