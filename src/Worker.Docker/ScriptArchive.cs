@@ -29,13 +29,20 @@ public static class ScriptArchive
     /// which <c>head</c> saves to <see cref="ScriptPath"/> (in the container's <see cref="RunnerTmpfs"/>;
     /// the folder is made where there is none); a script cut short (stdin closed early) is not run.
     /// It then says so on stdout, ahead of the script's output, and runs the script with stdin from
-    /// /dev/null: its output (both streams, in order) on stdout, then its exit code on stderr. A container that dies before that line was killed (from outside, or the engine went
-    /// away), which is not the script's result.
+    /// /dev/null: its output (both streams, in order) on stdout, then its exit code on stderr. A
+    /// container that dies before that line was killed (from outside, or the engine went away),
+    /// which is not the script's result.
+    /// Meanwhile a watcher waits on stdin, which the worker holds open until the container ends:
+    /// at its end the worker is gone (killed, or its connection to the engine lost), and the
+    /// watcher kills every process of the job (<c>kill -KILL -1</c> spares the runner, the
+    /// container's first process, which ends right after). So a job does not run on unwatched
+    /// beside its redelivered copy, as a travis-worker job's SSH session ends with its worker.
+    /// (The watcher's stdin is named: bash gives a background command /dev/null otherwise.)
     /// </summary>
     public static readonly IList<string> RunnerCommand = ["bash", "-c",
         $"IFS= read -r size && {{ [ -d {Directory} ] || mkdir -p {Directory}; }} && head -c \"$size\" > {ScriptPath} && saved=$(wc -c < {ScriptPath}) && [ \"$saved\" -eq \"$size\" ] || " +
         $"{{ echo \"the script did not arrive whole (${{saved:-0}} of ${{size:-?}} bytes)\" >&2; exit 97; }}; " +
-        $"echo '{ReceivedMarker}'; exec 0< /dev/null; bash {ScriptPath} 2>&1; echo \"$?\" >&2"];
+        $"echo '{ReceivedMarker}'; {{ while IFS= read -r _; do :; done; kill -KILL -1; }} <&0 & exec 0< /dev/null; bash {ScriptPath} 2>&1; echo \"$?\" >&2"];
 
     /// <summary>
     /// The tmpfs a job's own container gets at <see cref="Directory"/>, for <see cref="RunnerCommand"/>

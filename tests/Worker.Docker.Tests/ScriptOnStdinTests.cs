@@ -17,7 +17,7 @@ public sealed class ScriptOnStdinTests
     [Fact]
     public async Task A_script_that_arrives_whole_runs_and_its_exit_code_follows_its_output()
     {
-        var (stdout, stderr) = await RunRunnerAsync(ScriptArchive.ForStdin(Script + "exit 3\n"));
+        var (stdout, stderr) = await RunRunnerAsync(ScriptArchive.ForStdin(Script + "sleep 1\nexit 3\n"), holdStdin: true);
 
         Assert.Equal(ScriptArchive.ReceivedMarker + "\nfirst half ran\nsecond half ran\n", stdout);
         Assert.Equal("3", stderr.Trim());
@@ -37,13 +37,44 @@ public sealed class ScriptOnStdinTests
         Assert.Contains($"the script did not arrive whole ({size - missing} of {size} bytes)", stderr);
     }
 
-    /// <summary>Runs the runner in a container of its own with <paramref name="input"/> on stdin, then stdin closed; its stdout and stderr.</summary>
-    private static async Task<(string Stdout, string Stderr)> RunRunnerAsync(byte[] input)
+    [Fact]
+    public async Task A_script_whose_worker_lets_go_of_stdin_is_killed_and_its_container_ends()
     {
         await DockerEngine.EnsureAvailableAsync();
         using var client = DockerEngine.Client();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-        var created = await client.Containers.CreateContainerAsync(new CreateContainerParameters
+        var id = await CreateRunnerAsync(client, timeout.Token);
+        try
+        {
+            var stream = await client.Containers.AttachContainerAsync(id,
+                new ContainerAttachParameters { Stream = true, Stdin = true, Stdout = true, Stderr = true }, timeout.Token);
+            await client.Containers.StartContainerAsync(id, new ContainerStartParameters(), timeout.Token);
+            var input = ScriptArchive.ForStdin("sleep 600 &\necho started\nsleep 600\n");
+            await stream.WriteAsync(input, 0, input.Length, timeout.Token);
+            var seen = new StringBuilder();
+            var buffer = new byte[4096];
+            while (!seen.ToString().Contains("started\n", StringComparison.Ordinal))
+            {
+                var read = await stream.ReadOutputAsync(buffer, 0, buffer.Length, timeout.Token);
+                Assert.False(read.EOF, "the script never started: " + seen);
+                seen.Append(Encoding.UTF8.GetString(buffer, 0, read.Count));
+            }
+
+            stream.Dispose(); // as the connection of a worker killed mid-job goes
+
+            // Within the minute, where the script would sleep ten.
+            await client.Containers.WaitContainerAsync(id, timeout.Token);
+            var state = (await client.Containers.InspectContainerAsync(id, CancellationToken.None)).State;
+            Assert.False(state!.Running, "the script runs on without its worker");
+        }
+        finally
+        {
+            await client.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true }, CancellationToken.None);
+        }
+    }
+
+    private static async Task<string> CreateRunnerAsync(IDockerClient client, CancellationToken ct) =>
+        (await client.Containers.CreateContainerAsync(new CreateContainerParameters
         {
             Name = "worker-runner-test-" + Guid.NewGuid().ToString("N")[..10],
             Image = DockerEngine.Image,
@@ -52,21 +83,42 @@ public sealed class ScriptOnStdinTests
             OpenStdin = true,
             StdinOnce = true,
             AttachStdin = true,
-        }, timeout.Token);
+        }, ct)).ID;
+
+    /// <summary>
+    /// Runs the runner in a container of its own with <paramref name="input"/> on stdin; its stdout
+    /// and stderr. Stdin is closed once written, or with <paramref name="holdStdin"/> held open until
+    /// the output ends, as the worker holds it.
+    /// </summary>
+    private static async Task<(string Stdout, string Stderr)> RunRunnerAsync(byte[] input, bool holdStdin = false)
+    {
+        await DockerEngine.EnsureAvailableAsync();
+        using var client = DockerEngine.Client();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        var id = await CreateRunnerAsync(client, timeout.Token);
         try
         {
-            using var output = await client.Containers.AttachContainerAsync(created.ID,
+            using var output = await client.Containers.AttachContainerAsync(id,
                 new ContainerAttachParameters { Stream = true, Stdout = true, Stderr = true }, timeout.Token);
-            using (var stdin = await client.Containers.AttachContainerAsync(created.ID, new ContainerAttachParameters { Stream = true, Stdin = true }, timeout.Token))
+            var stdin = await client.Containers.AttachContainerAsync(id, new ContainerAttachParameters { Stream = true, Stdin = true }, timeout.Token);
+            try
             {
-                await client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), timeout.Token);
+                await client.Containers.StartContainerAsync(id, new ContainerStartParameters(), timeout.Token);
                 await stdin.WriteAsync(input, 0, input.Length, timeout.Token);
+                if (!holdStdin)
+                {
+                    stdin.Dispose();
+                }
+                return await output.ReadOutputToEndAsync(timeout.Token);
             }
-            return await output.ReadOutputToEndAsync(timeout.Token);
+            finally
+            {
+                stdin.Dispose();
+            }
         }
         finally
         {
-            await client.Containers.RemoveContainerAsync(created.ID, new ContainerRemoveParameters { Force = true }, CancellationToken.None);
+            await client.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true }, CancellationToken.None);
         }
     }
 }
