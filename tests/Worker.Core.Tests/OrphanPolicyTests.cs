@@ -119,6 +119,21 @@ public sealed class OrphanPolicyTests
         Assert.False(OrphanPolicy.Decide(Machine(MachineState.Gone, fleet: "fleet-2") with { HeldByLiveWorker = false }, "fleet-1", Now, LiveHosts).Delete);
     }
 
+    [Fact]
+    public void A_machine_never_started_is_deleted_once_older_than_the_start_window_and_kept_before_or_without_one()
+    {
+        var window = TimeSpan.FromMinutes(15);
+        var made = Machine(MachineState.Provisioning); // made an hour before Now
+
+        var old = OrphanPolicy.Decide(made, "fleet-1", Now, LiveHosts, window);
+        Assert.True(old.Delete);
+        Assert.Equal("it was made 1h ago and never started, and a worker starts its machines within 15m", old.Reason);
+        Assert.False(OrphanPolicy.Decide(made with { CreatedAt = Now.AddMinutes(-10) }, "fleet-1", Now, LiveHosts, window).Delete);
+        Assert.False(OrphanPolicy.Decide(made, "fleet-1", Now, LiveHosts).Delete);
+        Assert.False(OrphanPolicy.Decide(Machine(), "fleet-1", Now, LiveHosts, window).Delete); // running: started long ago
+        Assert.False(OrphanPolicy.Decide(Machine(MachineState.Provisioning, fleet: "fleet-2"), "fleet-1", Now, LiveHosts, window).Delete);
+    }
+
     /// <summary>Worker hosts known by their host machine label alone; <c>unlisted</c> names one where nobody looked.</summary>
     private sealed class HostMachineNames(HashSet<string> names, string? unlisted = null) : ILiveWorkerHosts
     {

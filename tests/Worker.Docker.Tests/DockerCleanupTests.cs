@@ -61,10 +61,40 @@ public sealed class DockerCleanupTests : IAsyncLifetime
         Assert.Equal(2, _log.Lines.Count(l => l.StartsWith("Would delete docker machine", StringComparison.Ordinal)));
     }
 
-    private Task<int> CleanupAsync(bool dryRun)
+    [Fact]
+    public async Task A_container_never_started_is_removed_once_older_than_twice_the_start_and_upload_timeouts_before_its_deadline()
     {
-        var settings = SettingsSource.From(("WORKER_PROVIDER_NAME", "docker"), ("WORKER_FLEET", _fleet), ("WORKER_CLEANUP_DELETE_RATE", "100"));
+        var future = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        await CreateOnlyAsync("never-started", Labels(_fleet, "worker-host-1", future)); // its worker was killed before the start
+        await Task.Delay(TimeSpan.FromSeconds(10)); // past twice (2 s + 2 s)
+        await CreateOnlyAsync("being-started", Labels(_fleet, "worker-host-1", future)); // its worker starts it now
+
+        var exitCode = await CleanupAsync(dryRun: false, ("WORKER_STARTUP_TIMEOUT", "2s"), ("WORKER_SCRIPT_UPLOAD_TIMEOUT", "2s"));
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains(_log.Lines, l => l.StartsWith($"Deleted docker machine {Name("never-started")} (Provisioning): it was made ", StringComparison.Ordinal)
+            && l.Contains("ago and never started, and a worker starts its machines within 8s", StringComparison.Ordinal));
+        Assert.Contains(_log.Lines, l => l.StartsWith($"Keeping docker machine {Name("being-started")}", StringComparison.Ordinal));
+        Assert.Contains("being-started", await RemainingAsync());
+        Assert.DoesNotContain("never-started", await RemainingAsync());
+    }
+
+    private Task<int> CleanupAsync(bool dryRun, params (string Key, string Value)[] extra)
+    {
+        var settings = SettingsSource.From([("WORKER_PROVIDER_NAME", "docker"), ("WORKER_FLEET", _fleet), ("WORKER_CLEANUP_DELETE_RATE", "100"), .. extra]);
         return CleanupCommand.RunAsync(settings, once: true, dryRun, LoggerFactory.Create(b => b.AddProvider(_log)));
+    }
+
+    /// <summary>A container made and never started, as a job's is between its create and its start.</summary>
+    private async Task CreateOnlyAsync(string role, Dictionary<string, string> labels)
+    {
+        var args = new List<string> { "create", "--name", Name(role), "--label", $"worker-test-run={_run}" };
+        foreach (var (k, v) in labels)
+        {
+            args.AddRange(["--label", $"{k}={v}"]);
+        }
+        args.AddRange([Image, "true"]);
+        await DockerAsync([.. args]);
     }
 
     private string Name(string role) => $"{role}-{_run}";

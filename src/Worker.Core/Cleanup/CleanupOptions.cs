@@ -12,6 +12,15 @@ public sealed record CleanupOptions
 
     public static IReadOnlyList<ISetting> All { get; } = [CleanupInterval, CleanupDeleteRate];
 
+    /// <summary>
+    /// A machine still provisioning (a Docker container still <c>created</c>) this long after it
+    /// was made was given up by its worker: a live one starts it within its startup and upload
+    /// timeouts, or gives up and removes it, so a removal that failed (the engine away) or a
+    /// worker killed in between left it. Twice those timeouts of this worker's settings (the
+    /// sidecar reads the workers' <c>WORKER_*</c>); null: such machines wait for their deadline.
+    /// </summary>
+    public TimeSpan? NeverStartedAfter { get; init; }
+
     public TimeSpan Interval { get; init; } = CleanupInterval.Default;
     public double DeletesPerSecond { get; init; } = CleanupDeleteRate.Default;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Worker.Core.Backends;
+using Worker.Core.Configuration;
 
 namespace Worker.Core.Cleanup;
 
@@ -14,7 +15,13 @@ namespace Worker.Core.Cleanup;
 /// </summary>
 public static class OrphanPolicy
 {
-    public static OrphanDecision Decide(MachineRecord machine, string fleet, DateTimeOffset now, ILiveWorkerHosts? liveHosts)
+    /// <param name="neverStartedAfter">
+    /// How long a live worker may leave a machine it made unstarted (still provisioning, or a
+    /// container still <c>created</c>): one older than that was given up (see
+    /// <see cref="CleanupOptions.NeverStartedAfter"/>); null: no such limit.
+    /// </param>
+    public static OrphanDecision Decide(MachineRecord machine, string fleet, DateTimeOffset now, ILiveWorkerHosts? liveHosts,
+        TimeSpan? neverStartedAfter = null)
     {
         var ownFleet = MachineLabels.Sanitize(fleet);
         if (machine.ManagedBy is { } group)
@@ -35,6 +42,11 @@ public static class OrphanPolicy
             return machine.HeldByLiveWorker == true
                 ? OrphanDecision.Keep(machine, "only its record exists, and a live worker process holds it (it may be making the machine now)")
                 : OrphanDecision.Remove(machine, "only its record is left: the machine is gone and no live worker process holds it");
+        }
+        if (machine.State == MachineState.Provisioning && neverStartedAfter is { } window && machine.CreatedAt is { } created && now - created > window)
+        {
+            return OrphanDecision.Remove(machine,
+                $"it was made {Durations.Format(now - created)} ago and never started, and a worker starts its machines within {Durations.Format(window)}");
         }
         // A VM backend's machine is stopped between its clone and its boot: only its holder says whether it is in use.
         if (machine.State == MachineState.Stopped && machine.HeldByLiveWorker is null)

@@ -59,7 +59,7 @@ public sealed class OrphanReaper(
         var decisions = new List<OrphanDecision>();
         await foreach (var machine in inventory.ListAsync(ct))
         {
-            decisions.Add(OrphanPolicy.Decide(machine, fleet, now, liveHosts));
+            decisions.Add(OrphanPolicy.Decide(machine, fleet, now, liveHosts, options.NeverStartedAfter));
         }
         var spacing = TimeSpan.FromSeconds(1 / options.DeletesPerSecond);
         var deleted = 0;

@@ -30,7 +30,7 @@ public static class CleanupCommand
     {
         using var context = WorkerContext.Create(settings, loggers);
         var logger = context.LoggerFactory.CreateLogger("cleanup");
-        var options = CleanupOptions.Load(settings);
+        var options = CleanupOptions.Load(settings) with { NeverStartedAfter = 2 * (context.Options.Startup + context.Options.Upload) };
         using var inventory = Backends.ForCleanup(settings).CreateInventory!(context.Services);
         var reaper = new OrphanReaper(inventory.Machines, inventory.Hosts, context.Options.Fleet, options, context.LoggerFactory.CreateLogger<OrphanReaper>());
         logger.LogInformation("Cleanup of fleet {Fleet} on {Backend}{DryRun}: {Mode}", context.Options.Fleet, inventory.Machines.Backend,
