@@ -116,7 +116,7 @@ public sealed class FinishedJobs : IDisposable
                     else
                     {
                         _file = OpenForAppend(_path);
-                        _file.Append(OwnLines());
+                        _file.Append(Joined(OwnLines()));
                         _linesInFile += _order.Count;
                     }
                     _lineCutShort = false;
@@ -161,16 +161,19 @@ public sealed class FinishedJobs : IDisposable
             : Loss.None;
     }
 
-    /// <summary>The lines of the entries kept in memory, oldest first, each ending in a newline.</summary>
-    private byte[] OwnLines()
+    /// <summary>The lines of the entries kept in memory, oldest first, without their newlines.</summary>
+    private IEnumerable<ReadOnlyMemory<byte>> OwnLines() => _order.Select(key => (ReadOnlyMemory<byte>)_byKey[key].Line);
+
+    /// <summary>Lines as one block, each ending in a newline.</summary>
+    private static byte[] Joined(IEnumerable<ReadOnlyMemory<byte>> lines)
     {
-        var lines = new ArrayBufferWriter<byte>();
-        foreach (var key in _order)
+        var block = new ArrayBufferWriter<byte>();
+        foreach (var line in lines)
         {
-            lines.Write(_byKey[key].Line);
-            lines.Write("\n"u8);
+            block.Write(line.Span);
+            block.Write("\n"u8);
         }
-        return lines.WrittenSpan.ToArray();
+        return block.WrittenSpan.ToArray();
     }
 
     /// <summary>A line of the file as an entry; null for a line cut short by a crash mid-write (the entries around it still count).</summary>
@@ -271,7 +274,7 @@ public sealed class FinishedJobs : IDisposable
         var fresh = $"{_path}.{Environment.ProcessId}.new";
         using (var file = new FileStream(fresh, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 64 * 1024))
         {
-            foreach (var line in others.Concat(_order.Select(key => (ReadOnlyMemory<byte>)_byKey[key].Line)))
+            foreach (var line in others.Concat(OwnLines()))
             {
                 file.Write(line.Span);
                 file.WriteByte((byte)'\n');
@@ -294,11 +297,7 @@ public sealed class FinishedJobs : IDisposable
         {
             file = File.ReadAllBytes(_path!);
         }
-        catch (FileNotFoundException)
-        {
-            return [];
-        }
-        catch (DirectoryNotFoundException)
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             return [];
         }
