@@ -83,6 +83,7 @@ public sealed class ScriptOnStdinTests
             OpenStdin = true,
             StdinOnce = true,
             AttachStdin = true,
+            HostConfig = new HostConfig { Tmpfs = new Dictionary<string, string> { [ScriptArchive.RunnerTmpfs.Key] = ScriptArchive.RunnerTmpfs.Value } },
         }, ct)).ID;
 
     /// <summary>
