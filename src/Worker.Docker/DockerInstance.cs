@@ -2,6 +2,7 @@ using Docker.DotNet;
 using Docker.DotNet.Models;
 using Microsoft.Extensions.Logging;
 using Worker.Core.Backends;
+using Worker.Core.Jobs;
 using Worker.Core.Logs;
 
 namespace Worker.Docker;
@@ -43,6 +44,16 @@ public abstract class DockerInstance : IInstance
     protected Uri Endpoint { get; }
 
     protected ILogger Logger { get; }
+
+    /// <summary>
+    /// The engine could not start bash, which runs the job's script: the image's doing, and the same
+    /// on every host, so the job is not tried again elsewhere.
+    /// </summary>
+    protected JobRefusedException NoBash() => new($"image '{ImageName}' has no bash, which runs the job's script");
+
+    /// <summary>Whether the engine's message says the command it was to start is not in the image.</summary>
+    protected static bool SaysExecutableNotFound(string engineMessage) =>
+        engineMessage.Contains("executable file not found", StringComparison.Ordinal);
 
     /// <summary>Uploads the script as an archive into the running container (a job's own container overrides this).</summary>
     public virtual async Task UploadScriptAsync(string script, CancellationToken ct)

@@ -152,10 +152,9 @@ public sealed class JobContainerInstance(IDockerClient client, Uri endpoint, str
         {
             await Client.Containers.StartContainerAsync(ContainerId, new ContainerStartParameters(), timeout.Token);
         }
-        catch (DockerApiException e) when ((e.ResponseBody ?? "").Contains("executable file not found", StringComparison.Ordinal))
+        catch (DockerApiException e) when (SaysExecutableNotFound(e.ResponseBody ?? ""))
         {
-            // The image's doing, and the same on every host: the job is not tried again elsewhere.
-            throw new JobRefusedException($"image '{ImageName}' has no bash, which runs the job's script");
+            throw NoBash();
         }
     }
 

@@ -22,22 +22,48 @@ public sealed class StandbyInstance(IDockerClient client, Uri endpoint, string c
             AttachStderr = true,
         }, ct);
         var output = new LogWriterStream(log);
+        var opening = new OpeningOutput();
         // On a token of its own, as a container's start: a cancel that comes meanwhile kills the container once the exec runs.
         using var starting = new CancellationTokenSource(StartTimeout);
         using (var stream = await Client.Exec.StartContainerExecAsync(exec.ID, new ContainerExecStartParameters(), starting.Token))
         {
-            await ReadUntilEndAsync(stream, (_, chunk, t) => output.WriteAsync(chunk, t), ct);
+            await ReadUntilEndAsync(stream, (_, chunk, t) =>
+            {
+                opening.Add(chunk.Span);
+                return output.WriteAsync(chunk, t);
+            }, ct);
         }
-        return await ExitOfAsync(exec.ID, ct);
+        return await ExitOfAsync(exec.ID, opening, ct);
+    }
+
+    /// <summary>
+    /// The first bytes of an exec's output: where the engine says why it could not start the
+    /// command, as an exec has no start error of its own.
+    /// </summary>
+    private sealed class OpeningOutput
+    {
+        private const int Kept = 1024;
+        private readonly byte[] _bytes = new byte[Kept];
+        private int _length;
+
+        public void Add(ReadOnlySpan<byte> chunk)
+        {
+            var take = Math.Min(chunk.Length, Kept - _length);
+            chunk[..take].CopyTo(_bytes.AsSpan(_length));
+            _length += take;
+        }
+
+        public override string ToString() => System.Text.Encoding.UTF8.GetString(_bytes, 0, _length);
     }
 
     /// <summary>
     /// The script's exit code. The output stream can end a moment before Docker records the code,
     /// so a running exec is asked again briefly. A script killed by a signal in a container that is
     /// no longer running means the machine went away (OOM of the whole container, a kill from outside):
-    /// that is not the script's result, and the job is retried.
+    /// that is not the script's result, and the job is retried. An exec that never had a process
+    /// (pid 0) could not start bash: the image has none, and the job is refused.
     /// </summary>
-    private async Task<RunResult> ExitOfAsync(string execId, CancellationToken ct)
+    private async Task<RunResult> ExitOfAsync(string execId, OpeningOutput opening, CancellationToken ct)
     {
         for (var attempt = 0; ; attempt++)
         {
@@ -53,6 +79,10 @@ public sealed class StandbyInstance(IDockerClient client, Uri endpoint, string c
             }
             if (!inspect.Running && inspect.ExitCode is { } code)
             {
+                if (inspect.Pid == 0 && SaysExecutableNotFound(opening.ToString()))
+                {
+                    throw NoBash();
+                }
                 if (code >= 128 && await StoppedSoonAfterAsync(ct))
                 {
                     return RunResult.Incomplete;

@@ -67,6 +67,19 @@ public sealed class HostFailureOutcomeTests
     }
 
     [Fact]
+    public async Task A_machine_that_refuses_the_script_itself_errors_the_job_without_a_requeue_saying_why()
+    {
+        var harness = new PipelineHarness(new FailingBackend(new FakeBackend(new FakeOptions()), failRun: new JobRefusedException("image 'alpine' has no bash, which runs the job's script")));
+
+        var (job, verdict) = await harness.RunAsync(Job);
+
+        Assert.Equal(FinishState.Errored, verdict.State);
+        Assert.False(verdict.Requeue, "the image is the same on every host");
+        Assert.Equal(HostSignal.None, verdict.Host);
+        Assert.Contains("image 'alpine' has no bash", job.Log);
+    }
+
+    [Fact]
     public async Task Capacity_failure_is_requeued_and_counted_as_before()
     {
         var harness = new PipelineHarness(new FailingBackend(new FakeBackend(new FakeOptions()), failStart: BackendFailureException.Capacity("zone full")));
@@ -132,7 +145,7 @@ public sealed class HostFailureOutcomeTests
     }
 
     /// <summary>A working backend whose start or run fails with a given classified failure.</summary>
-    private sealed class FailingBackend(FakeBackend inner, BackendFailureException? failStart = null, BackendFailureException? failRun = null) : IBackend
+    private sealed class FailingBackend(FakeBackend inner, BackendFailureException? failStart = null, Exception? failRun = null) : IBackend
     {
         public string Name => inner.Name;
 
@@ -151,7 +164,7 @@ public sealed class HostFailureOutcomeTests
             return new FailingRun(await inner.StartAsync(attributes, progress, ct), failRun);
         }
 
-        private sealed class FailingRun(IInstance inner, BackendFailureException? failRun) : IInstance
+        private sealed class FailingRun(IInstance inner, Exception? failRun) : IInstance
         {
             public string Id => inner.Id;
             public string ImageName => inner.ImageName;

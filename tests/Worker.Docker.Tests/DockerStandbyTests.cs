@@ -46,6 +46,25 @@ public sealed class DockerStandbyTests
     }
 
     [Fact]
+    public async Task A_standby_of_an_image_without_bash_errors_its_job_at_once_saying_so()
+    {
+        var image = await DockerEngine.NoBashImageAsync();
+        await using var harness = await DockerHarness.CreateAsync(o => o with { StandbyCount = 1, DefaultImage = image },
+            DockerHarness.DefaultWorkerOptions with { Requeues = 3 });
+        var pool = harness.Backend.Standby!;
+        await pool.FillAsync(CancellationToken.None);
+        var standby = Assert.Single(pool.Ready);
+
+        var (job, verdict) = await harness.RunAsync("script: [\"echo never\"]");
+
+        Assert.Contains($"started:{standby[..12]}", job.Events);
+        Assert.Equal("errored", await job.Outcome);
+        Assert.False(verdict.Requeue, "the image is the same on every host: trying again elsewhere can't help");
+        Assert.Contains($"image '{image}' has no bash, which runs the job's script", job.Log);
+        Assert.DoesNotContain(standby, (await harness.ContainersAsync()).Select(c => c.ID));
+    }
+
+    [Fact]
     public async Task A_job_asking_for_another_image_or_other_limits_gets_a_fresh_container_and_the_standby_stays_ready()
     {
         var alias = "worker-job-alias-" + Guid.NewGuid().ToString("N")[..8];

@@ -51,7 +51,8 @@ public interface IInstance : IAsyncDisposable
     /// Runs the uploaded script with its output streamed into <paramref name="log"/>. When
     /// <paramref name="ct"/> fires, the script and everything it started is killed at once and this
     /// throws <see cref="OperationCanceledException"/>. <c>Completed=false</c> means the machine or
-    /// the connection to it failed, not the script.
+    /// the connection to it failed, not the script. Throws <see cref="Jobs.JobRefusedException"/> when
+    /// the machine can't run a script at all for a reason of the job's own (its image has no shell).
     /// </summary>
     Task<RunResult> RunScriptAsync(IJobLogWriter log, CancellationToken ct);
 

@@ -300,6 +300,10 @@ public sealed class JobPipeline(
         catch (OperationCanceledException) when (runCts.IsCancellationRequested)
         {
         }
+        catch (JobRefusedException e) when (!runCts.IsCancellationRequested)
+        {
+            return new JobOutcome.Refused(e.Rule);
+        }
         catch (BackendFailureException e) when (!runCts.IsCancellationRequested)
         {
             return JobOutcome.Of(e, duringScript: true);
