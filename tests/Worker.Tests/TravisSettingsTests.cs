@@ -32,6 +32,9 @@ public sealed class TravisSettingsTests
         var job = dir.Write("job.yml", "script: [\"true\"]");
         var env = new Dictionary<string, string>
         {
+            // A TRAVIS_WORKER_ variable brings travis-worker's defaults (docker, amqp): these commands run on the embedded ones.
+            ["WORKER_PROVIDER_NAME"] = "local",
+            ["WORKER_QUEUE_TYPE"] = "file",
             ["WORKER_BASE_DIR"] = Path.Combine(dir.Path, "state"),
             ["WORKER_POOL_SIZ"] = "4",
             ["TRAVIS_WORKER_SENTRY_DSN"] = "https://key@sentry.example/1",
@@ -73,5 +76,96 @@ public sealed class TravisSettingsTests
         {
             File.Delete(ca);
         }
+    }
+
+    /// <summary>worker-gcp-standalone's worker.env, as its Terraform writes it for each host, plus its image pattern.</summary>
+    private static readonly (string, string)[] StandaloneEnv =
+    [
+        ("POOL_SIZE", "30"), ("STARTUP_TIMEOUT", "8m"), ("SCRIPT_UPLOAD_TIMEOUT", "7m"),
+        ("GCE_UPLOAD_RETRIES", "300"), ("GCE_SKIP_STOP_POLL", "true"), ("GCE_DISK_SIZE", "15"),
+        ("TRAVIS_WORKER_QUEUE_NAME", "builds.trusty"), ("TRAVIS_WORKER_PROVIDER_NAME", "gce"),
+        ("TRAVIS_WORKER_GCE_IMAGE_DEFAULT", "travis-ci-garnet-trusty.%2B"),
+    ];
+
+    [Fact]
+    public void Travis_workers_bare_names_are_read_as_it_reads_them()
+    {
+        var settings = SettingsSource.From(StandaloneEnv);
+
+        var options = WorkerOptions.Load(settings);
+        var gce = Worker.Gce.GceOptions.Load(settings);
+
+        Assert.Equal(30, options.ProcessorCount);
+        Assert.Equal(TimeSpan.FromMinutes(8), options.Startup);
+        Assert.Equal(TimeSpan.FromMinutes(7), options.Upload);
+        Assert.Equal("builds.trusty", options.JobQueueName);
+        Assert.Equal(300, gce.UploadAttempts);
+        Assert.True(gce.NoStopPoll);
+        Assert.Equal(15, gce.DiskSizeGb);
+        Assert.Equal(("GCE_DISK_SIZE", "15"), settings.Find("GCE_DISK_SIZE"));
+        Assert.Equal("gce", Backends.Configured(settings).Name);
+    }
+
+    [Fact]
+    public void A_prefixed_name_wins_over_the_bare_one_and_other_programs_bare_names_are_neither_read_nor_named()
+    {
+        var settings = SettingsSource.From(("POOL_SIZE", "30"), ("TRAVIS_WORKER_POOL_SIZE", "4"), ("LOG_LEVEL", "trace"),
+            ("BUILD_NUMBER", "77"), ("DOCKER_BUILDKIT", "1"), ("SENTRY_DSN", "https://key@sentry.example/1"));
+
+        Assert.Equal(4, WorkerOptions.Load(settings).ProcessorCount);
+        Assert.Equal(WorkerOptions.LogLevel.Default, WorkerOptions.LogLevel.Read(settings));
+        var warning = Assert.Single(SettingsCatalog.UnusedVariableWarnings(settings));
+        Assert.StartsWith("SENTRY_DSN is ignored: no Sentry", warning, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("travis-ci-garnet-trusty.%2B", "travis-ci-garnet-trusty.+")]
+    [InlineData("a+b", "a b")]
+    [InlineData("100%", "100%")] // not a valid escape: travis-worker kept it as written
+    [InlineData("caf%C3%A9", "caf\u00e9")]
+    public void A_backends_value_in_travis_workers_naming_is_url_unescaped_as_it_was_there(string written, string meant)
+    {
+        meant = System.Text.RegularExpressions.Regex.Unescape(meant);
+
+        Assert.Equal(meant, SettingsSource.From(("TRAVIS_WORKER_GCE_IMAGE_DEFAULT", written)).Find("GCE_IMAGE_DEFAULT")?.Value);
+        Assert.Equal(meant, SettingsSource.From(("GCE_IMAGE_DEFAULT", written)).Find("GCE_IMAGE_DEFAULT")?.Value);
+        Assert.Equal(written, SettingsSource.From(("WORKER_GCE_IMAGE_DEFAULT", written)).Find("GCE_IMAGE_DEFAULT")?.Value);
+        Assert.Equal(written, SettingsSource.From(("TRAVIS_WORKER_GCE_ACCOUNT_JSON", written)).Find("GCE_ACCOUNT_JSON")?.Value);
+        Assert.Equal(written, SettingsSource.From(("TRAVIS_WORKER_QUEUE_NAME", written)).Find("QUEUE_NAME")?.Value);
+    }
+
+    [Fact]
+    public void Settings_in_travis_workers_form_get_its_defaults_docker_and_amqp_and_ours_keep_the_embedded_ones()
+    {
+        var travis = SettingsSource.From(("TRAVIS_WORKER_AMQP_URI", "amqp://broker.example"), ("TRAVIS_WORKER_QUEUE_NAME", "builds.linux"));
+        var bare = SettingsSource.From(("POOL_SIZE", "2"));
+        var ours = SettingsSource.From(("WORKER_POOL_SIZE", "2"), ("HOSTNAME", "host-1"), ("DEBUG", "1"));
+        var broker = SettingsSource.From(("WORKER_AMQP_URI", "amqp://broker.example"));
+
+        Assert.Equal(("docker", "amqp"), (Backends.Configured(travis).Name, JobSources.Configured(travis).Name));
+        Assert.Equal(("docker", "amqp"), (Backends.Configured(bare).Name, JobSources.Configured(bare).Name));
+        Assert.Equal(("local", "file"), (Backends.Configured(ours).Name, JobSources.Configured(ours).Name));
+        Assert.Equal(("local", "amqp"), (Backends.Configured(broker).Name, JobSources.Configured(broker).Name));
+        Assert.Equal("local", Backends.Configured(SettingsSource.From(("TRAVIS_WORKER_PROVIDER_NAME", "local"))).Name);
+    }
+
+    [Theory]
+    [InlineData("t", true)]
+    [InlineData("T", true)]
+    [InlineData("F", false)]
+    [InlineData("f", false)]
+    public void Go_booleans_as_travis_worker_took_them(string text, bool value) =>
+        Assert.Equal(value, Worker.Docker.DockerOptions.Privileged.Read(SettingsSource.From(("TRAVIS_WORKER_DOCKER_PRIVILEGED", text))));
+
+    [Theory]
+    [InlineData("1500us", 1.5)]
+    [InlineData("1500\u00b5s", 1.5)]
+    [InlineData("2000000ns", 2)]
+    [InlineData(".5s", 500)]
+    [InlineData("1m0.5s", 60_500)]
+    public void Go_durations_as_travis_worker_took_them(string text, double milliseconds)
+    {
+        Assert.True(Durations.TryParse(System.Text.RegularExpressions.Regex.Unescape(text), out var duration));
+        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), duration);
     }
 }

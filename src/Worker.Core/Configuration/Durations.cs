@@ -4,10 +4,13 @@ using System.Text.RegularExpressions;
 
 namespace Worker.Core.Configuration;
 
-/// <summary>Go-style durations as travis-worker takes them: <c>90s</c>, <c>5m</c>, <c>1h30m</c>, <c>250ms</c>; a bare number is seconds.</summary>
+/// <summary>
+/// Go-style durations as travis-worker takes them: <c>90s</c>, <c>5m</c>, <c>1h30m</c>, <c>250ms</c>,
+/// <c>.5s</c>, and Go's <c>us</c>/<c>µs</c> and <c>ns</c>; a bare number is seconds.
+/// </summary>
 public static partial class Durations
 {
-    [GeneratedRegex(@"^(?:(?<n>\d+(?:\.\d+)?)(?<u>ms|h|m|s))+$")]
+    [GeneratedRegex(@"^(?:(?<n>\d+(?:\.\d*)?|\.\d+)(?<u>ns|us|\u00b5s|\u03bcs|ms|h|m|s))+$")]
     private static partial Regex GoDuration();
 
     public static bool TryParse(string text, out TimeSpan duration)
@@ -44,7 +47,9 @@ public static partial class Durations
                     "h" => TimeSpan.FromHours(n),
                     "m" => TimeSpan.FromMinutes(n),
                     "s" => TimeSpan.FromSeconds(n),
-                    _ => TimeSpan.FromMilliseconds(n),
+                    "ms" => TimeSpan.FromMilliseconds(n),
+                    "ns" => TimeSpan.FromTicks((long)(n / 100)),
+                    _ => TimeSpan.FromMicroseconds(n),
                 };
             }
             return total;

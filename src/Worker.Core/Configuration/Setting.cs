@@ -28,6 +28,7 @@ public sealed class Setting<T> : ISetting
 {
     private readonly Func<string, (bool Ok, T Value)> _parse;
     private readonly Func<T, string> _format;
+    private Func<SettingsSource, T>? _defaultFor;
 
     public Setting(string key, T defaultValue, string description, string allowed,
         Func<string, (bool Ok, T Value)> parse, Func<T, string> format, bool secret = false)
@@ -48,12 +49,22 @@ public sealed class Setting<T> : ISetting
     public bool Secret { get; }
     public string DefaultText => Default is null ? "" : _format(Default);
 
+    /// <summary>
+    /// Makes the default depend on the other settings (travis-worker's defaults for its env files);
+    /// <see cref="Default"/> stays the usual one. Call it where the setting is declared.
+    /// </summary>
+    public Setting<T> DefaultingTo(Func<SettingsSource, T> defaultFor)
+    {
+        _defaultFor = defaultFor;
+        return this;
+    }
+
     public T Read(SettingsSource source)
     {
         var found = source.Find(Key);
         if (found is null)
         {
-            return Default;
+            return _defaultFor is null ? Default : _defaultFor(source);
         }
         var (variable, text) = found.Value;
         var (ok, value) = _parse(text.Trim());
@@ -89,8 +100,9 @@ public static class Setting
         new(key, defaultValue, description, "true or false",
             text => text.ToLowerInvariant() switch
             {
-                "true" or "1" or "yes" or "on" => (true, true),
-                "false" or "0" or "no" or "off" => (true, false),
+                // Go's strconv.ParseBool (travis-worker's) also takes t and f.
+                "true" or "1" or "yes" or "on" or "t" => (true, true),
+                "false" or "0" or "no" or "off" or "f" => (true, false),
                 _ => (false, false),
             },
             v => v ? "true" : "false");

@@ -3,8 +3,10 @@ using System.Collections;
 namespace Worker.Core.Configuration;
 
 /// <summary>
-/// Where settings come from: environment variables named <c>WORKER_KEY</c>, each also read
-/// as <c>TRAVIS_WORKER_KEY</c> so a travis-worker deployment moves over without edits.
+/// Where settings come from: environment variables named <c>WORKER_KEY</c>, each also read as
+/// <c>TRAVIS_WORKER_KEY</c>, and a key travis-worker has also by its bare name (see
+/// <see cref="TravisNames"/>), so a travis-worker deployment's env file works without edits. The
+/// first of the three that is set counts.
 /// </summary>
 public sealed class SettingsSource
 {
@@ -36,38 +38,61 @@ public sealed class SettingsSource
             [Prefix + key] = value,
         };
         copy.Remove(TravisPrefix + key);
+        copy.Remove(key);
         return new SettingsSource(copy);
     }
 
     /// <summary>The variable that sets <paramref name="key"/> and its value, or null when unset or empty.</summary>
     public (string Variable, string Value)? Find(string key)
     {
-        foreach (var name in new[] { Prefix + key, TravisPrefix + key })
+        if (Set(Prefix + key) is { } own)
         {
-            if (_variables.TryGetValue(name, out var value) && value.Length > 0)
-            {
-                return (name, value);
-            }
+            return (Prefix + key, own);
+        }
+        if (Set(TravisPrefix + key) is { } travis)
+        {
+            return (TravisPrefix + key, TravisNames.ValueAsTravisRead(key, travis));
+        }
+        if (TravisNames.ReadsBare(key) && Set(key) is { } bare)
+        {
+            return (key, TravisNames.ValueAsTravisRead(key, bare));
         }
         return null;
     }
+
+    /// <summary>
+    /// Whether the settings are in travis-worker's form: a <c>TRAVIS_WORKER_</c> variable, or one of
+    /// travis-worker's own settings by its bare name. Its defaults then apply where they differ.
+    /// </summary>
+    public bool InTravisForm => _variables.Any(v => v.Value.Length > 0 &&
+        (v.Key.StartsWith(TravisPrefix, StringComparison.Ordinal) || TravisNames.MarksTravisForm(v.Key)));
+
+    private string? Set(string name) => _variables.TryGetValue(name, out var value) && value.Length > 0 ? value : null;
 
     /// <summary>Any other environment variable (e.g. DOCKER_HOST), without the WORKER_ prefix rules.</summary>
     public string? Raw(string name) =>
         _variables.TryGetValue(name, out var value) && value.Length > 0 ? value : null;
 
-    /// <summary>Every variable whose name starts with WORKER_ or TRAVIS_WORKER_, as the key after the prefix.</summary>
-    public IEnumerable<(string Variable, string Key)> WorkerVariables()
+    /// <summary>
+    /// Every variable whose name starts with WORKER_ or TRAVIS_WORKER_, as the key after the prefix,
+    /// and every set variable named as travis-worker names its settings bare (<c>Bare</c>: such a
+    /// name may be another program's, so only a travis-worker key is worth a word).
+    /// </summary>
+    public IEnumerable<(string Variable, string Key, bool Bare)> WorkerVariables()
     {
-        foreach (var name in _variables.Keys)
+        foreach (var (name, value) in _variables)
         {
             if (name.StartsWith(TravisPrefix, StringComparison.Ordinal))
             {
-                yield return (name, name[TravisPrefix.Length..]);
+                yield return (name, name[TravisPrefix.Length..], false);
             }
             else if (name.StartsWith(Prefix, StringComparison.Ordinal))
             {
-                yield return (name, name[Prefix.Length..]);
+                yield return (name, name[Prefix.Length..], false);
+            }
+            else if (value.Length > 0 && TravisNames.ReadsBare(name))
+            {
+                yield return (name, name, true);
             }
         }
     }

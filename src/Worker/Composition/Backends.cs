@@ -29,7 +29,9 @@ public static class Backends
     ];
 
     public static readonly Setting<string> ProviderName = Setting.OneOf("PROVIDER_NAME", LocalRegistration.Backend.Name,
-        "Backend that boots a machine per job.", [.. All.Select(b => b.Name)]);
+            "Backend that boots a machine per job. Default docker, as travis-worker's, when the settings are in travis-worker's form (a TRAVIS_WORKER_ variable, or one of its settings by its bare name).",
+            [.. All.Select(b => b.Name)])
+        .DefaultingTo(settings => settings.InTravisForm ? DockerRegistration.Backend.Name : LocalRegistration.Backend.Name);
 
     /// <summary>The backends <c>worker cleanup</c> can work on: those with an inventory.</summary>
     public static IEnumerable<BackendRegistration> WithInventory => All.Where(b => b.CreateInventory is not null);

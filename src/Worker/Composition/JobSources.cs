@@ -19,7 +19,11 @@ public static class JobSources
     ];
 
     public static readonly Setting<string> QueueType = Setting.OneOf("QUEUE_TYPE", FileQueueRegistration.Source.Name,
-        "Where jobs come from: " + Sentence(All.Select(s => s.Summary)) + ".", [.. All.Select(s => s.Name)]);
+            "Where jobs come from: " + Sentence(All.Select(s => s.Summary)) + ". Default amqp, as travis-worker's, when a broker is set (WORKER_AMQP_URI) or the settings are in travis-worker's form.",
+            [.. All.Select(s => s.Name)])
+        .DefaultingTo(settings => settings.InTravisForm || settings.Find(AmqpOptions.AmqpUri.Key) is not null
+            ? AmqpRegistration.Source.Name
+            : FileQueueRegistration.Source.Name);
 
     /// <summary>The job source <c>WORKER_QUEUE_TYPE</c> names (checked against this list when read).</summary>
     public static JobSourceRegistration Configured(SettingsSource settings)

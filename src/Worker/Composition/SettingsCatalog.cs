@@ -29,19 +29,25 @@ public static class SettingsCatalog
 
     /// <summary>
     /// One line for each WORKER_ or TRAVIS_WORKER_ variable this worker does not read: a typo must
-    /// not pass silently, and a travis-worker setting with no use here says why.
+    /// not pass silently, and a travis-worker setting with no use here says why (also by its bare
+    /// name; another bare name may be any program's, so it gets no word).
     /// </summary>
     public static IEnumerable<string> UnusedVariableWarnings(SettingsSource source)
     {
-        foreach (var (variable, key) in source.WorkerVariables())
+        foreach (var (variable, key, bare) in source.WorkerVariables())
         {
             if (Find(key) is not null)
             {
                 continue;
             }
-            yield return TravisOnlySettings.Reason(key) is { } reason
-                ? $"{variable} is ignored: {reason}"
-                : $"{variable} is not a setting this worker knows; it is ignored";
+            if (TravisOnlySettings.Reason(key) is { } reason)
+            {
+                yield return $"{variable} is ignored: {reason}";
+            }
+            else if (!bare)
+            {
+                yield return $"{variable} is not a setting this worker knows; it is ignored";
+            }
         }
     }
 

@@ -47,6 +47,7 @@ public sealed partial class TelemetrySecretsTests : TwoOtlpReceivers
         {
             ["WORKER_BASE_DIR"] = Path.Combine(Dir.Path, "state"),
             ["WORKER_QUEUE_NAME"] = "builds.secrets",
+            ["WORKER_QUEUE_TYPE"] = "file", // the broker URI is only there to be kept secret
             ["WORKER_PROVIDER_NAME"] = "local",
             ["WORKER_FILE_POLLING_INTERVAL"] = "100ms",
             ["WORKER_LOG_LEVEL"] = "verbose",
