@@ -35,8 +35,7 @@ public sealed record DockerOptions
     public static readonly Setting<string?> Network = Setting.OptionalText("DOCKER_NETWORK",
         "Network every job's container joins (e.g. bridge, none, or a user-defined network). Empty: Docker's default bridge.",
         "a network name");
-    public static readonly Setting<bool> Privileged = Setting.Bool("DOCKER_PRIVILEGED", false,
-        "Whether a job may ask for a privileged container (config.privileged). Containers are never privileged otherwise.");
+    public static readonly Setting<PrivilegedContainers> Privileged = PrivilegedContainersSetting.Create("DOCKER_PRIVILEGED");
     public static readonly Setting<IReadOnlyList<string>> Volumes = new("DOCKER_VOLUMES", Array.Empty<string>(),
         "Binds every job's container gets, set by the operator and not checked against WORKER_ALLOWED_VOLUMES; the Docker socket is never mounted unless listed here or allowed there.",
         "a comma-separated list of SOURCE:DESTINATION[:ro|rw] with an absolute destination other than " + ScriptArchive.Directory,
@@ -116,7 +115,7 @@ public sealed record DockerOptions
     public double? CpuCeiling { get; init; }
     public long? MemoryCeiling { get; init; }
     public string? NetworkName { get; init; }
-    public bool AllowPrivileged { get; init; }
+    public PrivilegedContainers Privileges { get; init; }
     public IReadOnlyList<string> OperatorVolumes { get; init; } = [];
     public IReadOnlyList<string> TmpfsMounts { get; init; } = [];
     public IReadOnlyList<string> SecurityOptions { get; init; } = [];
@@ -159,7 +158,7 @@ public sealed record DockerOptions
             CpuCeiling = MaxCpus.Read(source),
             MemoryCeiling = MaxMemory.Read(source),
             NetworkName = Network.Read(source),
-            AllowPrivileged = Privileged.Read(source),
+            Privileges = Privileged.Read(source),
             OperatorVolumes = [.. Volumes.Read(source), .. TravisBinds.Read(source)],
             TmpfsMounts = [.. Tmpfs.Read(source), .. TravisTmpfsMap.Read(source)],
             ShmBytes = source.Find(ShmSize.Key) is null && TravisShm.Read(source) is { } shm ? shm : ShmSize.Read(source),

@@ -32,7 +32,9 @@ public sealed class DockerPolicy
     }
 
     /// <summary>The container every job that asks for nothing gets (and what a standby is).</summary>
-    public ContainerSpec Default => new(_options.DefaultImage, _options.CpusPerJob, _options.MemoryPerJob, [], false);
+    public ContainerSpec Default => new(_options.DefaultImage, _options.CpusPerJob, _options.MemoryPerJob, [], EveryContainerPrivileged);
+
+    private bool EveryContainerPrivileged => _options.Privileges == PrivilegedContainers.Always;
 
     public double? CpuCeiling => _options.CpuCeiling ?? (_options.CpusPerJob > 0 ? _options.CpusPerJob : null);
 
@@ -46,7 +48,7 @@ public sealed class DockerPolicy
         {
             throw new JobRefusedException(refusal);
         }
-        if (job.Privileged && !_options.AllowPrivileged)
+        if (job.Privileged && _options.Privileges == PrivilegedContainers.Never)
         {
             throw new JobRefusedException("the job asks for a privileged container and WORKER_DOCKER_PRIVILEGED is false");
         }
@@ -70,7 +72,7 @@ public sealed class DockerPolicy
             }
         }
         var volumes = job.Volumes.Select(CheckVolume).ToList();
-        return new ContainerSpec(image, cpus, memory, volumes, job.Privileged);
+        return new ContainerSpec(image, cpus, memory, volumes, job.Privileged || EveryContainerPrivileged);
     }
 
     private VolumeRequest CheckVolume(string text)

@@ -13,7 +13,7 @@ public sealed class DockerOptionsTests
         Assert.Equal(new Uri("unix:///var/run/docker.sock"), options.EndpointUri);
         Assert.Equal(2, options.CpusPerJob);
         Assert.Equal(4L << 30, options.MemoryPerJob);
-        Assert.False(options.AllowPrivileged);
+        Assert.Equal(PrivilegedContainers.Never, options.Privileges);
         Assert.Empty(options.VolumeRules);
         Assert.Empty(options.OperatorVolumes);
         Assert.Equal(0, options.StandbyCount);

@@ -114,16 +114,19 @@ public sealed class DockerPolicyJobTests : IDisposable
         }
     }
 
-    [Fact]
-    public async Task A_privileged_job_gets_a_privileged_container_when_the_operator_allows_it()
+    [Theory]
+    [InlineData(PrivilegedContainers.OnRequest, "privileged: true\n")]
+    [InlineData(PrivilegedContainers.Always, "")]
+    public async Task A_job_gets_a_privileged_container_when_it_asks_and_the_operator_allows_it_or_the_operator_makes_every_one_privileged(
+        PrivilegedContainers privileges, string asks)
     {
         // The container as the engine holds it just before its start: the same whether the engine
         // then grants the privilege or, in an unprivileged sandbox such as these test machines, refuses it.
         using var client = DockerEngine.Client();
         ContainerInspectResponse? created = null;
-        await using var harness = await DockerHarness.CreateAsync(o => o with { AllowPrivileged = true },
+        await using var harness = await DockerHarness.CreateAsync(o => o with { Privileges = privileges },
             beforeStart: async id => created = await client.Containers.InspectContainerAsync(id));
-        var privileged = harness.Enqueue("privileged: true\nscript: [\"echo ready\", \"sleep 300\"]");
+        var privileged = harness.Enqueue(asks + "script: [\"echo ready\", \"sleep 300\"]");
         var run = harness.RunNextAsync();
         await Eventually.TrueAsync(() => privileged.Log.Contains("ready\n", StringComparison.Ordinal) || privileged.Outcome.IsCompleted,
             "the privileged job printed ready or ended", explain: () => privileged.Log);

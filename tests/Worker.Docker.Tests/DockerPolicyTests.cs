@@ -1,3 +1,4 @@
+using Worker.Core.Configuration;
 using Worker.Core.Backends;
 using Worker.Core.Jobs;
 
@@ -104,8 +105,32 @@ public sealed class DockerPolicyTests
     public void A_privileged_container_needs_the_operators_consent()
     {
         Assert.Contains("WORKER_DOCKER_PRIVILEGED is false", Refusal(Operator, Job(privileged: true)));
-        Assert.True(new DockerPolicy(Operator with { AllowPrivileged = true }).Decide(Job(privileged: true)).Privileged);
+        var onRequest = new DockerPolicy(Operator with { Privileges = PrivilegedContainers.OnRequest });
+        Assert.True(onRequest.Decide(Job(privileged: true)).Privileged);
+        Assert.False(onRequest.Decide(Job()).Privileged);
+        Assert.False(onRequest.Default.Privileged);
     }
+
+    [Fact]
+    public void With_travis_workers_privileged_setting_every_container_is_privileged_and_so_are_the_standbys_that_serve_them()
+    {
+        var everyOne = new DockerPolicy(Operator with { Privileges = PrivilegedContainers.Always });
+
+        var spec = everyOne.Decide(Job());
+
+        Assert.True(spec.Privileged);
+        Assert.True(everyOne.Default.Privileged);
+        Assert.True(spec.IsStandbyShaped(everyOne.Default));
+        Assert.False(new DockerPolicy(Operator).Decide(Job()).IsStandbyShaped(everyOne.Default));
+    }
+
+    [Theory]
+    [InlineData("true", PrivilegedContainers.Always)]
+    [InlineData("t", PrivilegedContainers.Always)]
+    [InlineData("ask", PrivilegedContainers.OnRequest)]
+    [InlineData("false", PrivilegedContainers.Never)]
+    public void The_privileged_setting_reads_travis_workers_booleans_and_ask(string text, PrivilegedContainers mode) =>
+        Assert.Equal(mode, DockerOptions.Load(SettingsSource.From(("TRAVIS_WORKER_DOCKER_PRIVILEGED", text))).Privileges);
 
     [Fact]
     public void Cpus_and_memory_above_the_ceiling_are_refused_and_below_it_granted()

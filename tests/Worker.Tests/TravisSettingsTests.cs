@@ -155,7 +155,7 @@ public sealed class TravisSettingsTests
     [InlineData("F", false)]
     [InlineData("f", false)]
     public void Go_booleans_as_travis_worker_took_them(string text, bool value) =>
-        Assert.Equal(value, Worker.Docker.DockerOptions.Privileged.Read(SettingsSource.From(("TRAVIS_WORKER_DOCKER_PRIVILEGED", text))));
+        Assert.Equal(value, Worker.Gce.GceOptions.SkipStopPoll.Read(SettingsSource.From(("TRAVIS_WORKER_GCE_SKIP_STOP_POLL", text))));
 
     [Theory]
     [InlineData("1500us", 1.5)]

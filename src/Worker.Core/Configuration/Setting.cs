@@ -98,14 +98,25 @@ public static class Setting
 
     public static Setting<bool> Bool(string key, bool defaultValue, string description) =>
         new(key, defaultValue, description, "true or false",
-            text => text.ToLowerInvariant() switch
-            {
-                // Go's strconv.ParseBool (travis-worker's) also takes t and f.
-                "true" or "1" or "yes" or "on" or "t" => (true, true),
-                "false" or "0" or "no" or "off" or "f" => (true, false),
-                _ => (false, false),
-            },
+            text => TryParseBool(text, out var value) ? (true, value) : (false, false),
             v => v ? "true" : "false");
+
+    /// <summary>A boolean as settings write it; Go's strconv.ParseBool (travis-worker's) also takes t and f.</summary>
+    public static bool TryParseBool(string text, out bool value)
+    {
+        switch (text.Trim().ToLowerInvariant())
+        {
+            case "true" or "1" or "yes" or "on" or "t":
+                value = true;
+                return true;
+            case "false" or "0" or "no" or "off" or "f":
+                value = false;
+                return true;
+            default:
+                value = false;
+                return false;
+        }
+    }
 
     public static Setting<TimeSpan> Duration(string key, TimeSpan defaultValue, string description, bool allowZero = false) =>
         new(key, defaultValue, description,
