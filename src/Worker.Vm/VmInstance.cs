@@ -28,6 +28,9 @@ public sealed class VmInstance(VmMachine machine, ILogger logger) : IInstance
 
     public VmMachine Machine => machine;
 
+    /// <summary>What the tool said once the VM booted (Tart: <c>get --format json</c>'s <c>OS</c>; vetu's guests are Linux).</summary>
+    public string? GuestOs => machine.GuestOs;
+
     public async Task UploadScriptAsync(string script, CancellationToken ct)
     {
         try
@@ -70,7 +73,7 @@ public sealed class VmInstance(VmMachine machine, ILogger logger) : IInstance
     public async Task<RunResult> RunScriptAsync(IJobLogWriter log, CancellationToken ct)
     {
         var run = machine.Run ?? throw new InvalidOperationException($"VM {Id} never ran");
-        var script = new RemoteScript(ScriptName) { Pty = machine.GuestOs == GuestOs.Linux };
+        var script = new RemoteScript(ScriptName) { Pty = machine.GuestOs == Vm.GuestOs.Linux };
         using var untilStopped = CancellationTokenSource.CreateLinkedTokenSource(ct, run.ExitedToken);
         SshRunResult result;
         try

@@ -1,3 +1,4 @@
+using Worker.Cirrus.Agent;
 using Worker.Cirrus.Api;
 using Worker.Cirrus.Tests.Fakes;
 using Worker.Docker.Tests;
@@ -113,5 +114,27 @@ public sealed class IsolationTests : IDisposable
         Assert.Equal(0, h.Session.Modifiers.HeldCount);
         Assert.Empty(h.Session.Ledger.RunningTaskIds);
         h.AssertNoSecretLogged("8201");
+    }
+
+    [Theory]
+    [InlineData(VmStandIn.LinuxImage, "linux")]
+    [InlineData(VmStandIn.DarwinImage, "darwin")]
+    public async Task A_tart_task_gets_the_arm64_agent_of_the_os_tart_get_reports_for_its_vm(string image, string os)
+    {
+        await using var vms = await VmStandIn.StartAsync("tart");
+        await using var h = await SessionHarness.CreateAsync(vm: vms);
+        var agents = new[] { "darwin", "linux" }.ToDictionary(o => o, o => FakeAgent.InstallInCache(h.Agents, AgentVersion.Default, os: o, arch: "arm64"));
+        h.Cirrus.StartTask(SessionHarness.IsolatedTask("8202",
+            new Isolation { Tart = new Isolation.Types.Tart { Image = image, User = VmStandIn.GuestUser, Password = VmStandIn.GuestPassword } }));
+        h.Start();
+
+        await Eventually.TrueAsync(() => h.Cirrus.CallsTo("TaskStopped").Count == 1, "the task was reported stopped", TimeSpan.FromMinutes(2));
+
+        Assert.Equal(["Register", "TaskStarted", "TaskStopped"], h.Cirrus.AnsweredBesidesPoll);
+        Assert.True(agents[os].Started, $"the {os}-arm64 agent ran");
+        Assert.False(agents.Single(a => a.Key != os).Value.Started, "the other OS's agent did not run");
+        var vm = vms.Fake.CallsOf("clone").Single().Arguments[2];
+        Assert.Contains($"get --format json {vm}", vms.Fake.Calls.Select(c => c.Command));
+        Assert.Empty(vms.Fake.ClonedVms);
     }
 }

@@ -13,41 +13,52 @@ public sealed class AgentScript(CirrusJobOrder order, AgentBinaries agents) : IJ
 {
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
 
+    // A tart VM's agent is always arm64 (Apple silicon); its OS is the guest's (reference §4, tart step 7).
+    private const string TartArch = "arm64";
+
     public async Task<JobScript> GenerateAsync(IScriptGenerator generator, CancellationToken ct)
     {
-        // As cirrus-cli picks them: a container and a vetu VM are Linux on this host's architecture; a
-        // tart VM is taken for macOS on arm64 (cirrus-cli asks tart after the boot and falls back to that).
-        var (os, arch) = order.Kind switch
+        // As cirrus-cli picks them: none runs on this host; a container and a vetu VM are Linux on this
+        // host's architecture; a tart VM's OS is known once it booted (below).
+        switch (order.Kind)
         {
-            IsolationKind.None => (HostPlatform.Os, HostPlatform.Arch),
-            IsolationKind.Tart => ("darwin", "arm64"),
-            _ => ("linux", HostPlatform.Arch),
-        };
-        string agent;
+            case IsolationKind.None:
+                return new JobScript(AgentLaunch.None(order.Agent, await ResolveAsync(HostPlatform.Os, HostPlatform.Arch, ct)).ToScript());
+            case IsolationKind.Container:
+                return new JobScript(AgentLaunch.Container(order.Agent).ToScript(), [AgentFile(await ResolveAsync("linux", HostPlatform.Arch, ct))]);
+            case IsolationKind.Vetu:
+                return VmScript([AgentFile(await ResolveAsync("linux", HostPlatform.Arch, ct))]);
+            case IsolationKind.Tart:
+                // cirrus-cli asks `tart get --format json` after the boot and takes its OS ("darwin" when tart can't say).
+                return VmScript([]) with { FilesFor = async (guestOs, t) => [AgentFile(await ResolveAsync(TartAgentOs(guestOs), TartArch, t))] };
+            default:
+                throw new ScriptGenerationException($"\"{order.Kind.KeyName()}\" isolation is not supported by this worker");
+        }
+    }
+
+    /// <summary>The OS of a tart VM's agent: the guest's, as tart reported it; darwin when it did not.</summary>
+    private static string TartAgentOs(string? guestOs) => guestOs is { Length: > 0 } os ? os : "darwin";
+
+    private async Task<string> ResolveAsync(string os, string arch, CancellationToken ct)
+    {
         try
         {
-            agent = await agents.ResolveAsync(order.AgentVersion, os, arch, ct);
+            return await agents.ResolveAsync(order.AgentVersion, os, arch, ct);
         }
         catch (AgentUnavailableException e)
         {
             throw new ScriptGenerationException(e.Message, e);
         }
-        return order.Kind switch
-        {
-            IsolationKind.None => new JobScript(AgentLaunch.None(order.Agent, agent).ToScript()),
-            IsolationKind.Container => new JobScript(AgentLaunch.Container(order.Agent).ToScript(),
-                [new MachineFile(AgentLaunch.MachineAgentPath, agent, OwnerOnly)]),
-            IsolationKind.Tart or IsolationKind.Vetu => VmScript(agent),
-            _ => throw new ScriptGenerationException($"\"{order.Kind.KeyName()}\" isolation is not supported by this worker"),
-        };
     }
 
+    private static MachineFile AgentFile(string agent) => new(AgentLaunch.MachineAgentPath, agent, OwnerOnly);
+
     /// <summary>The VM's name (<c>CIRRUS_VM_ID</c>) and the clock to sync to are known once the VM exists.</summary>
-    private JobScript VmScript(string agent)
+    private JobScript VmScript(IReadOnlyList<MachineFile> files)
     {
         var syncTime = order.Kind == IsolationKind.Tart ? order.Isolation.Tart.SyncTimeOverSsh : order.Isolation.Vetu.SyncTimeOverSsh;
         var sentryDsn = Environment.GetEnvironmentVariable("SENTRY_DSN") is { Length: > 0 } dsn ? dsn : null;
         string Text(string vm) => AgentLaunch.Vm(order.Kind, order.Agent, vm, sentryDsn).ToVmScript(syncTime ? DateTimeOffset.UtcNow : null);
-        return new JobScript(Text("(the VM)"), [new MachineFile(AgentLaunch.MachineAgentPath, agent, OwnerOnly)]) { ForMachine = Text };
+        return new JobScript(Text("(the VM)"), files) { ForMachine = Text };
     }
 }

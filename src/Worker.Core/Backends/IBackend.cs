@@ -37,6 +37,12 @@ public interface IInstance : IAsyncDisposable
 
     string ImageName { get; }
 
+    /// <summary>
+    /// The OS the machine's guest runs, in Go's names (<c>linux</c>, <c>darwin</c>), when the backend
+    /// asked the machine itself (a Tart VM: <c>tart get</c>); null when it did not.
+    /// </summary>
+    string? GuestOs => null;
+
     Task UploadScriptAsync(string script, CancellationToken ct);
 
     /// <summary>

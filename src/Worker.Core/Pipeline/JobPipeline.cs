@@ -11,9 +11,9 @@ namespace Worker.Core.Pipeline;
 
 /// <summary>
 /// Runs one job through its steps, in order: subscribe cancellation, generate script, report
-/// received, open log, start the machine (startup timeout), upload the script (upload timeout),
-/// report started and the worker-info fold, run the script (hard timeout, log silence, maximum log
-/// length, cancellation), close the log, report the result (which acks), stop the machine; a
+/// received, open log, start the machine (startup timeout), have the files its guest's OS needs,
+/// upload them and the script (upload timeout), report started and the worker-info fold, run the
+/// script (hard timeout, log silence, maximum log length, cancellation), close the log, report the result (which acks), stop the machine; a
 /// requeued job's machine is stopped before the job goes back to the queue. The run is total:
 /// whatever fails, and however, becomes an outcome that is reported. The teardown
 /// (close the log, report, stop the machine) runs on a fresh token under one teardown timeout in
@@ -85,7 +85,8 @@ public sealed class JobPipeline(
             teardown.Push($"stop machine {instance.Id}", t => StopInstanceAsync(instance, jobId, status, t));
 
             status.Enter(jobId, JobSteps.UploadScript);
-            await WithTimeoutAsync(options.Upload, ct, t => UploadAsync(instance, script, t), "uploading the script");
+            var files = await MachineFilesAsync(script, instance, ct);
+            await WithTimeoutAsync(options.Upload, ct, t => UploadAsync(instance, script, files, t), "uploading the script");
 
             status.Enter(jobId, JobSteps.Started);
             await ReportAsync(() => job.StartedAsync(instance.Id, ct), "started");
@@ -215,9 +216,9 @@ public sealed class JobPipeline(
     }
 
     /// <summary>The files first, so the script finds them.</summary>
-    private static async Task UploadAsync(IInstance instance, JobScript script, CancellationToken ct)
+    private static async Task UploadAsync(IInstance instance, JobScript script, IReadOnlyList<MachineFile> files, CancellationToken ct)
     {
-        foreach (var file in script.Files)
+        foreach (var file in files)
         {
             await using var content = File.OpenRead(file.SourcePath);
             await instance.UploadFileAsync(file.Path, content, file.Mode, ct);
@@ -257,6 +258,26 @@ public sealed class JobPipeline(
         try
         {
             return await spec.Script.GenerateAsync(scripts, ct);
+        }
+        catch (ScriptGenerationException e)
+        {
+            throw new PipelineErrorException(new JobOutcome.Errored("The build script could not be generated: " + e.Message));
+        }
+    }
+
+    /// <summary>
+    /// The files the script needs in this machine; those picked by its guest's OS are had now (a
+    /// download is the script's making, not its upload: it is not under the upload timeout).
+    /// </summary>
+    private static async Task<IReadOnlyList<MachineFile>> MachineFilesAsync(JobScript script, IInstance instance, CancellationToken ct)
+    {
+        if (script.FilesFor is not { } filesFor)
+        {
+            return script.Files;
+        }
+        try
+        {
+            return await filesFor(instance.GuestOs, ct);
         }
         catch (ScriptGenerationException e)
         {

@@ -18,6 +18,14 @@ public sealed record JobScript(string Text, IReadOnlyList<MachineFile> Files)
     /// <summary>Makes the text once the machine exists, from its id (a Cirrus agent in a VM is told the VM's name); null: <see cref="Text"/> as it is.</summary>
     public Func<string, string>? ForMachine { get; init; }
 
+    /// <summary>
+    /// Picks the files once the machine is up, from the OS its backend says it runs
+    /// (<see cref="Backends.IInstance.GuestOs"/>; a Tart VM's agent is macOS's or Linux's, as
+    /// <c>tart get</c> tells); null: <see cref="Files"/>. Throws <see cref="ScriptGenerationException"/>
+    /// when a file can't be had.
+    /// </summary>
+    public Func<string?, CancellationToken, Task<IReadOnlyList<MachineFile>>>? FilesFor { get; init; }
+
     /// <summary>The text for the machine <paramref name="machineId"/>.</summary>
     public string TextFor(string machineId) => ForMachine?.Invoke(machineId) ?? Text;
 }

@@ -131,7 +131,7 @@ public sealed class SessionHarness : IAsyncDisposable
     public FakeAgent InstallAgent(int exitCode = 0, bool runUntilKilled = false, string version = AgentVersion.Default, bool waitForRelease = false) =>
         FakeAgent.InstallInCache(Agents, version, exitCode, runUntilKilled, waitForRelease);
 
-    /// <summary>The fake agent a VM of <paramref name="tool"/> gets: tart's is darwin/arm64, vetu's linux on this host's architecture, as cirrus-cli picks them.</summary>
+    /// <summary>The fake agent a VM of <paramref name="tool"/> gets: tart's (on its macOS image) darwin/arm64, vetu's linux on this host's architecture, as cirrus-cli picks them.</summary>
     public FakeAgent InstallVmAgent(string tool, int exitCode = 0, bool waitForRelease = false) =>
         FakeAgent.InstallInCache(Agents, AgentVersion.Default, exitCode, waitForRelease: waitForRelease,
             os: tool == "tart" ? "darwin" : "linux", arch: tool == "tart" ? "arm64" : HostPlatform.Arch);
