@@ -54,7 +54,7 @@ public sealed class IsolationTests : IDisposable
     }
 
     [Fact]
-    public async Task A_container_task_the_docker_policy_refuses_fails_naming_the_setting_and_no_container_is_made()
+    public async Task A_container_task_the_docker_policy_refuses_is_started_then_fails_naming_the_setting_and_no_container_is_made()
     {
         await using var h = await SessionHarness.CreateAsync(docker: o => o with { ImageGlobs = ["worker-job-*"] });
         await DockerEngine.EnsureAvailableAsync();
@@ -65,7 +65,8 @@ public sealed class IsolationTests : IDisposable
 
         await Eventually.TrueAsync(() => h.Cirrus.CallsTo("TaskStopped").Count == 1, "the task was reported stopped");
 
-        Assert.Equal(["Register", "TaskFailed", "TaskStopped"], h.Cirrus.AnsweredBesidesPoll);
+        // The backend's policy is checked as the machine is made, after the task was taken and reported started.
+        Assert.Equal(["Register", "TaskStarted", "TaskFailed", "TaskStopped"], h.Cirrus.AnsweredBesidesPoll);
         Assert.Equal("The job was refused by this worker's policy: image 'evil.example/miner:1' is not allowed by WORKER_ALLOWED_IMAGES (worker-job-*)",
             ((TaskFailedRequest)h.Cirrus.CallsTo("TaskFailed")[0].Request).Message);
         Assert.Empty(await DockerEngine.CreateEventsAsync(h.Fleet, since));
@@ -114,6 +115,32 @@ public sealed class IsolationTests : IDisposable
         Assert.Equal(0, h.Session.Modifiers.HeldCount);
         Assert.Empty(h.Session.Ledger.RunningTaskIds);
         h.AssertNoSecretLogged("8201");
+    }
+
+    [Fact]
+    public async Task A_vm_task_is_reported_started_once_before_its_vm_is_made_and_its_agent_runs()
+    {
+        await using var vms = await VmStandIn.StartAsync("tart");
+        var startedAtClone = -1;
+        await using var h = await SessionHarness.CreateAsync(vm: vms);
+        vms.Fake.OnCall = call =>
+        {
+            if (call.Arguments[0] == "clone")
+            {
+                startedAtClone = h.Cirrus.CallsTo("TaskStarted").Count;
+            }
+        };
+        var agent = h.InstallVmAgent("tart");
+        h.Cirrus.StartTask(SessionHarness.IsolatedTask("8203",
+            new Isolation { Tart = new Isolation.Types.Tart { Image = VmStandIn.DarwinImage, User = VmStandIn.GuestUser, Password = VmStandIn.GuestPassword } }));
+        h.Start();
+
+        await Eventually.TrueAsync(() => h.Cirrus.CallsTo("TaskStopped").Count == 1, "the task was reported stopped", TimeSpan.FromMinutes(1));
+
+        Assert.Equal(1, startedAtClone);
+        Assert.Equal(["Register", "TaskStarted", "TaskStopped"], h.Cirrus.AnsweredBesidesPoll);
+        Assert.True(agent.Started);
+        Assert.Empty(vms.Fake.ClonedVms);
     }
 
     [Theory]

@@ -6,10 +6,11 @@ using Worker.Core.Jobs;
 namespace Worker.Cirrus.Jobs;
 
 /// <summary>
-/// A task taken by <c>worker cirrus run</c>, as a job of the pipeline. What Cirrus hears: started →
-/// <c>TaskStarted</c>; any finish but passed or cancelled → <c>TaskFailed</c> with the reason (a
-/// cancelled task sends none, as in cirrus-cli); the end, once its machine is gone →
-/// <c>TaskStopped</c>, and only then does the ledger stop counting it. Cirrus has no way to requeue
+/// A task taken by <c>worker cirrus run</c>, as a job of the pipeline. What Cirrus hears:
+/// <c>TaskStarted</c> before the job runs (<see cref="PipelineTaskRunner"/>; the pipeline's started,
+/// once the machine is up, says nothing more); any finish but passed or cancelled →
+/// <c>TaskFailed</c> with the reason (a cancelled task sends none, as in cirrus-cli); the end, once
+/// its machine is gone → <c>TaskStopped</c>, and only then does the ledger stop counting it. Cirrus has no way to requeue
 /// a task: what would requeue it fails it, and Cirrus decides whether to run it again.
 /// </summary>
 public sealed class CirrusJob(JobSpec spec, CirrusTaskReport report, TaskLedger.RunningTask held, JobCancellations cancellations, ILogger logger) : IJob
@@ -29,7 +30,8 @@ public sealed class CirrusJob(JobSpec spec, CirrusTaskReport report, TaskLedger.
         return Task.CompletedTask;
     }
 
-    public Task StartedAsync(string instanceId, CancellationToken ct) => report.StartedAsync(ct);
+    /// <summary>Cirrus heard <c>TaskStarted</c> when the task was taken, before its machine was made.</summary>
+    public Task StartedAsync(string instanceId, CancellationToken ct) => Task.CompletedTask;
 
     public Task FinishAsync(FinishState state, string? reason, CancellationToken ct) => state switch
     {

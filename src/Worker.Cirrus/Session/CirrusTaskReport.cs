@@ -4,7 +4,7 @@ namespace Worker.Cirrus.Session;
 
 /// <summary>
 /// What Cirrus hears about one task, each at most once and in order: <c>TaskStarted</c> when the
-/// agent starts, <c>TaskFailed(message)</c> when the machine or the agent fails, and <c>TaskStopped</c>
+/// task is taken (fleet mode: when a host started it), <c>TaskFailed(message)</c> when the machine or the agent fails, and <c>TaskStopped</c>
 /// exactly once at the end, on every path. The secrets of the task never reach a message.
 /// A report Cirrus can't be told (after the retries) is logged; the task goes on.
 /// </summary>
