@@ -114,6 +114,32 @@ public sealed class JobSpecPipelineTests
     }
 
     [Fact]
+    public async Task Files_picked_by_the_guest_os_are_had_once_the_machine_is_up_and_one_that_cant_be_had_errors_the_job_and_its_machine_goes()
+    {
+        var backend = new FakeBackend(new FakeOptions());
+        var liveWhenPicked = -1;
+        string? asked = "unset";
+        var script = new JobScript("run the agent")
+        {
+            FilesFor = (guestOs, _) =>
+            {
+                asked = guestOs;
+                liveWhenPicked = backend.Live.Count;
+                throw new ScriptGenerationException("the agent for that OS can't be had");
+            },
+        };
+        var job = new SpecJob(Spec(16, "unused") with { Script = new FixedScript(script) }, canRequeue: false);
+
+        var verdict = await Pipeline(backend).RunAsync(job, new ProcessorStatus("test"), CancellationToken.None);
+
+        Assert.Equal(1, liveWhenPicked);
+        Assert.Null(asked); // the fake backend's machines don't say what OS they run
+        Assert.Equal(FinishState.Errored, verdict.State);
+        Assert.Equal(["received", "finished:errored:The build script could not be generated: the agent for that OS can't be had", "ended"], job.Events);
+        Assert.Empty(backend.Live);
+    }
+
+    [Fact]
     public async Task A_payload_reader_runs_the_spec_it_finds_and_a_payload_it_cant_use_is_dead_lettered()
     {
         var backend = new FakeBackend(new FakeOptions());
