@@ -1,3 +1,4 @@
+using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Grpc.Core;
 using Worker.Cirrus.Api;
@@ -47,6 +48,26 @@ public class UpstreamClientTests
         using var plaintext = new CirrusUpstreamClient("w", new CirrusUpstream("t", $"http://localhost:{port}"), NoRetries);
         await Assert.ThrowsAsync<RpcException>(() => plaintext.RegisterAsync(new WorkerInfo(), CancellationToken.None));
         Assert.Single(server.Service.CallsTo("Register"));
+    }
+
+    [Fact]
+    public async Task A_tls_endpoint_that_speaks_only_tls_1_2_is_reached()
+    {
+        // What the client negotiates on macOS (Tart hosts): .NET's TLS 1.3 there needs Network.framework.
+        var certificates = TestCertificates.Create();
+        await using var server = await FakeCirrusServer.StartTlsAsync(certificates, SslProtocols.Tls12);
+        using var ca = X509Certificate2.CreateFromPem(certificates.CaPem);
+        using var client = new CirrusUpstreamClient("w", new CirrusUpstream("t", server.Endpoint), NoRetries, validateServer: PinnedCaTrust.For(ca));
+
+        await client.RegisterAsync(new WorkerInfo(), CancellationToken.None);
+
+        Assert.True(client.IsRegistered);
+    }
+
+    [Fact]
+    public void Tls_is_1_2_or_1_3_and_nothing_older()
+    {
+        Assert.Equal(SslProtocols.Tls12 | SslProtocols.Tls13, CirrusChannels.TlsVersions);
     }
 
     [Fact]

@@ -7,10 +7,16 @@ namespace Worker.Cirrus.Session;
 
 /// <summary>
 /// A gRPC channel to a Cirrus endpoint as cirrus-cli dials it: <c>http://host:port</c> is plaintext
-/// (h2c), <c>unix:path</c> a plaintext Unix socket, anything else TLS 1.3 (<c>https://</c> optional).
+/// (h2c), <c>unix:path</c> a plaintext Unix socket, anything else TLS 1.2 or 1.3 (<c>https://</c> optional).
 /// </summary>
 public static class CirrusChannels
 {
+    /// <summary>
+    /// Beyond cirrus-cli (TLS 1.3 only, which Go does itself): .NET on macOS, where Tart hosts run,
+    /// speaks TLS 1.3 only through Network.framework, which needs an opt-in; the OS picks 1.3 or 1.2.
+    /// </summary>
+    public const SslProtocols TlsVersions = SslProtocols.Tls12 | SslProtocols.Tls13;
+
     /// <summary>The dial target and whether it is plaintext (cirrus-cli's <c>grpchelper.TransportSettings</c>).</summary>
     public static (string Target, bool Plaintext) TransportOf(string endpoint)
     {
@@ -65,7 +71,7 @@ public static class CirrusChannels
         {
             handler.SslOptions = new SslClientAuthenticationOptions
             {
-                EnabledSslProtocols = SslProtocols.Tls13,
+                EnabledSslProtocols = TlsVersions,
                 RemoteCertificateValidationCallback = validateServer,
             };
             address = "https://" + target;

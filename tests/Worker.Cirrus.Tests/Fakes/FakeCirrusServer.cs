@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Google.Protobuf;
 using Grpc.Core;
@@ -38,11 +39,13 @@ public sealed class FakeCirrusServer : IAsyncDisposable
 
     public static Task<FakeCirrusServer> StartAsync() => StartAsync(tls: null, unixSocket: null);
 
-    public static Task<FakeCirrusServer> StartTlsAsync(TestCertificates certificates) => StartAsync(certificates, null);
+    /// <param name="protocols">The TLS versions the server speaks; null: the system's.</param>
+    public static Task<FakeCirrusServer> StartTlsAsync(TestCertificates certificates, SslProtocols? protocols = null) =>
+        StartAsync(certificates, null, protocols);
 
     public static Task<FakeCirrusServer> StartOnUnixSocketAsync(string path) => StartAsync(null, path);
 
-    private static async Task<FakeCirrusServer> StartAsync(TestCertificates? tls, string? unixSocket)
+    private static async Task<FakeCirrusServer> StartAsync(TestCertificates? tls, string? unixSocket, SslProtocols? protocols = null)
     {
         var service = new FakeWorkersService();
         var builder = WebApplication.CreateSlimBuilder();
@@ -65,7 +68,7 @@ public sealed class FakeCirrusServer : IAsyncDisposable
                     using var pem = X509Certificate2.CreateFromPem(tls.ServerPem, tls.ServerKeyPem);
                     // Kestrel on Linux needs a certificate with an exportable key in a store-free form.
                     var certificate = X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
-                    o.UseHttps(certificate);
+                    o.UseHttps(certificate, https => https.SslProtocols = protocols ?? SslProtocols.None);
                 }
             });
         });
