@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using Grpc.Core;
 using Worker.Cirrus.Api;
 using Worker.Cirrus.Tests.Fakes;
@@ -33,6 +35,28 @@ public class SessionTests
         Assert.Equal("session-1", poll.Header("session-token"));
         Assert.Equal(h.Config.Name, poll.Header("worker-name"));
         Assert.Equal(body.WorkerInfo, ((PollRequest)poll.Request).WorkerInfo);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task An_upstream_that_is_down_does_not_hold_up_the_polls_of_the_next(bool refusesConnections)
+    {
+        // A port that refuses, or one that takes the connection and never answers (its backlog accepts it).
+        using var down = new TcpListener(IPAddress.Loopback, 0);
+        down.Start();
+        var endpoint = $"http://127.0.0.1:{((IPEndPoint)down.LocalEndpoint).Port}";
+        if (refusesConnections)
+        {
+            down.Stop();
+        }
+        await using var h = await SessionHarness.CreateAsync(upstreamsBefore: [endpoint]);
+        h.Cirrus.PollIntervalSeconds = 1;
+
+        h.Start();
+
+        await Eventually.TrueAsync(() => h.Cirrus.CallsTo("Poll").Count(p => !p.Failed) >= 3, "the second upstream was polled three times",
+            TimeSpan.FromSeconds(10));
     }
 
     [Fact]

@@ -17,8 +17,8 @@ namespace Worker.Cirrus.Session;
 /// ones Cirrus cancels, and end when Cirrus says shutdown. Differences from cirrus-cli, each a leak
 /// it has: a rejected or failed task is never left counted and always gets <c>TaskStopped</c>; a
 /// session the server refuses (Unauthenticated/PermissionDenied) is registered again; an
-/// unavailable server is retried with backoff and jitter; one failing upstream does not keep the
-/// others from being polled.
+/// unavailable server is retried with backoff and jitter; each upstream is polled on its own, at
+/// the interval it asks for, so one that is down or hangs does not keep the others from being polled.
 /// </summary>
 public sealed class CirrusWorkerSession(
     CirrusWorkerConfig config,
@@ -60,39 +60,51 @@ public sealed class CirrusWorkerSession(
         {
             standby?.Apply(config.Standby);
         }
+        // Each upstream on a loop of its own: one that is down is retried for up to 15 minutes, or
+        // hangs until the call's deadline, and in turn with the others it would hold up their polls.
+        using var stopAll = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        var loops = upstreams.Select(u => PollUntilShutdownAsync(u, stopAll.Token)).ToList();
+        var shutdown = await await Task.WhenAny(loops);
+        await stopAll.CancelAsync();
+        await Task.WhenAll(loops);
+        if (shutdown)
+        {
+            logger.LogInformation("Cirrus asked this worker to shut down");
+            return End.ShutdownRequested;
+        }
+        return End.Stopped;
+    }
+
+    /// <summary>Polls <paramref name="upstream"/> at the interval it asks for; true when it asks for shutdown, false when stopped. Never throws.</summary>
+    private async Task<bool> PollUntilShutdownAsync(CirrusUpstreamClient upstream, CancellationToken stop)
+    {
         while (!stop.IsCancellationRequested)
         {
-            var shutdown = false;
-            foreach (var upstream in upstreams)
+            try
             {
-                try
+                if (await PollAsync(upstream, stop))
                 {
-                    shutdown |= await PollAsync(upstream, stop);
-                }
-                catch (OperationCanceledException) when (stop.IsCancellationRequested)
-                {
-                    return End.Stopped;
-                }
-                catch (Exception e)
-                {
-                    logger.LogError("Polling Cirrus at {Endpoint} failed: {Error}", upstream.Endpoint, Describe(e));
+                    return true;
                 }
             }
-            if (shutdown)
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
-                logger.LogInformation("Cirrus asked this worker to shut down");
-                return End.ShutdownRequested;
+                return false;
+            }
+            catch (Exception e)
+            {
+                logger.LogError("Polling Cirrus at {Endpoint} failed: {Error}", upstream.Endpoint, Describe(e));
             }
             try
             {
-                await Task.Delay(TimeSpan.FromSeconds(upstreams.Min(u => u.PollIntervalSeconds)), _clock, stop);
+                await Task.Delay(TimeSpan.FromSeconds(upstream.PollIntervalSeconds), _clock, stop);
             }
             catch (OperationCanceledException)
             {
-                break;
+                return false;
             }
         }
-        return End.Stopped;
+        return false;
     }
 
     /// <summary>Cancels every running task (their machines go and each is reported stopped).</summary>

@@ -32,6 +32,7 @@ public sealed class SessionHarness : IAsyncDisposable
     private readonly string _root;
     private readonly ListLoggerProvider _log = new();
     private readonly ILoggerFactory _loggers;
+    private readonly List<CirrusUpstreamClient> _otherClients;
     private int _disposed;
 
     private SessionHarness(FakeCirrusServer server, CirrusWorkerConfig config, string root, string agentUrl, Func<DockerOptions, DockerOptions>? docker,
@@ -68,8 +69,11 @@ public sealed class SessionHarness : IAsyncDisposable
         var pipeline = new JobPipeline(Options, new LocalBackend(Options, new LocalOptions()), new BuiltinScriptGenerator(), Cancellations, labels,
             _loggers.CreateLogger<JobPipeline>(), backends: Catalog);
         Runner = new PipelineTaskRunner(pipeline, Cancellations, Agents, config.Security, _loggers.CreateLogger("cirrus"));
-        Client = new CirrusUpstreamClient(config.Name, config.Upstreams[0], FastRetries);
-        Session = new CirrusWorkerSession(config, [Client], Runner, _loggers.CreateLogger<CirrusWorkerSession>(), hostName: "test-host",
+        // The fake server is the last upstream; any before it retry as `worker cirrus run` makes them.
+        Client = new CirrusUpstreamClient(config.Name, config.Upstreams[^1], FastRetries);
+        _otherClients = config.Upstreams.SkipLast(1)
+            .Select(u => new CirrusUpstreamClient(config.Name, u, logger: _loggers.CreateLogger("cirrus"))).ToList();
+        Session = new CirrusWorkerSession(config, [.. _otherClients, Client], Runner, _loggers.CreateLogger<CirrusWorkerSession>(), hostName: "test-host",
             standby: new BackendStandby(Catalog, config.Security, _loggers.CreateLogger("cirrus-standby")));
     }
 
@@ -116,14 +120,17 @@ public sealed class SessionHarness : IAsyncDisposable
     /// <param name="agentUrl">The download template; by default a closed loopback port, so only the cache serves.</param>
     /// <param name="docker">Changes to the Docker backend's settings.</param>
     /// <param name="vm">A stand-in tart or vetu whose backend runs that isolation's tasks, with <paramref name="vmSettings"/> (keys after WORKER_TOOL).</param>
+    /// <param name="upstreamsBefore">Endpoints the worker file lists as upstreams before the fake server.</param>
     public static async Task<SessionHarness> CreateAsync(string yaml = "", string agentUrl = "http://127.0.0.1:9/{version}",
-        Func<DockerOptions, DockerOptions>? docker = null, VmStandIn? vm = null, params (string Key, string Value)[] vmSettings)
+        Func<DockerOptions, DockerOptions>? docker = null, VmStandIn? vm = null, string[]? upstreamsBefore = null,
+        params (string Key, string Value)[] vmSettings)
     {
         var server = await FakeCirrusServer.StartAsync();
         var root = Directory.CreateTempSubdirectory("cirrus-session-").FullName;
-        var config = CirrusConfigLoader.Parse(
-            $"token: registration-token-1\nname: worker-{Guid.NewGuid():N}\nrpc:\n  endpoint: {server.Endpoint}\n{yaml}",
-            "worker.yml", new CirrusFlags());
+        var upstreams = upstreamsBefore is null
+            ? $"token: registration-token-1\nrpc:\n  endpoint: {server.Endpoint}\n"
+            : "upstreams:\n" + string.Concat(upstreamsBefore.Append(server.Endpoint).Select(e => $"  - token: registration-token-1\n    endpoint: {e}\n"));
+        var config = CirrusConfigLoader.Parse($"name: worker-{Guid.NewGuid():N}\n{upstreams}{yaml}", "worker.yml", new CirrusFlags());
         return new SessionHarness(server, config, root, agentUrl, docker, vm, vmSettings);
     }
 
@@ -185,6 +192,7 @@ public sealed class SessionHarness : IAsyncDisposable
         await Session.WhenIdleAsync();
         await Catalog.DisposeAsync();
         Client.Dispose();
+        _otherClients.ForEach(c => c.Dispose());
         await Server.DisposeAsync();
         _loggers.Dispose();
         Directory.Delete(_root, recursive: true);
