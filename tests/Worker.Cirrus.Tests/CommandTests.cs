@@ -78,12 +78,32 @@ public sealed class CommandTests : IAsyncLifetime
 
         agent.Release();
         Assert.Equal(0, await worker.WaitAsync(TimeSpan.FromMinutes(1)));
-        Assert.Equal(["Register", "TaskStarted", "UpdateStatus", "TaskStopped"], server.Service.MethodsBesidesPoll);
+        // QueryRunningTasks: the drain asks whether an operator paused the worker already.
+        Assert.Equal(["Register", "TaskStarted", "QueryRunningTasks", "UpdateStatus", "TaskStopped"], server.Service.MethodsBesidesPoll);
         Assert.Empty(server.Service.CallsTo("TaskFailed"));
 
         var next = Start("cirrus", "run", "-f", file);
         await next.UntilAsync(() => !server.Service.Disabled && server.Service.CallsTo("UpdateStatus").Count == 2, "the next start enabled the worker");
         Assert.False(((UpdateStatusRequest)server.Service.CallsTo("UpdateStatus")[^1].Request).Disabled);
+    }
+
+    [Fact]
+    public async Task A_worker_the_operator_paused_stays_paused_through_a_drain_and_the_next_start()
+    {
+        await using var server = await FakeCirrusServer.StartAsync();
+        var file = WorkerFile(server);
+        Assert.Equal(0, await Start("cirrus", "pause", "-f", file).WaitAsync(TimeSpan.FromMinutes(1)));
+        var first = Start("cirrus", "run", "-f", file);
+        await first.UntilAsync(() => server.Service.CallsTo("Poll").Count >= 1, "the worker polls");
+
+        first.Signal("TERM");
+        Assert.Equal(0, await first.WaitAsync(TimeSpan.FromMinutes(1)));
+        var polls = server.Service.CallsTo("Poll").Count;
+        var next = Start("cirrus", "run", "-f", file);
+        await next.UntilAsync(() => server.Service.CallsTo("Poll").Count >= polls + 3, "the next start polled three times");
+
+        Assert.True(server.Service.Disabled, "the worker is still paused");
+        Assert.DoesNotContain(server.Service.CallsTo("UpdateStatus"), c => !((UpdateStatusRequest)c.Request).Disabled);
     }
 
     [Fact]
@@ -106,6 +126,22 @@ public sealed class CommandTests : IAsyncLifetime
         Assert.True(server.Service.Disabled, "the worker polled while Cirrus still refused to enable it");
         await next.UntilAsync(() => !server.Service.Disabled, "the next start enabled the worker once Cirrus took the status");
         Assert.Equal(4, server.Service.CallsTo("UpdateStatus").Count(c => !((UpdateStatusRequest)c.Request).Disabled));
+    }
+
+    [Fact]
+    public async Task A_drain_mark_written_before_marks_named_upstreams_still_enables_the_worker()
+    {
+        await using var server = await FakeCirrusServer.StartAsync();
+        var file = WorkerFile(server);
+        Assert.Equal(0, await Start("cirrus", "pause", "-f", file).WaitAsync(TimeSpan.FromMinutes(1)));
+        // What a drain of an earlier version left: the time, for every upstream.
+        var name = File.ReadAllLines(file).Single(l => l.StartsWith("name: ", StringComparison.Ordinal))["name: ".Length..];
+        Directory.CreateDirectory(Path.Combine(_root, "base", "cirrus"));
+        File.WriteAllText(Path.Combine(_root, "base", "cirrus", name + ".disabled-by-drain"), DateTimeOffset.UtcNow.ToString("O"));
+
+        var worker = Start("cirrus", "run", "-f", file);
+
+        await worker.UntilAsync(() => !server.Service.Disabled, "the start enabled the worker");
     }
 
     [Fact]

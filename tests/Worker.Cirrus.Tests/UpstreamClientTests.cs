@@ -167,6 +167,24 @@ public class UpstreamClientTests
     }
 
     [Fact]
+    public async Task Disabling_for_a_drain_says_whether_it_disabled_the_worker_or_found_it_paused()
+    {
+        await using var server = await FakeCirrusServer.StartAsync();
+        using var worker = new CirrusUpstreamClient("w", new CirrusUpstream("t", server.Endpoint), NoRetries);
+
+        Assert.True(await CirrusPause.DisableUnlessDisabledAsync(worker, CancellationToken.None));
+        Assert.True(server.Service.Disabled);
+        Assert.False(await CirrusPause.DisableUnlessDisabledAsync(worker, CancellationToken.None));
+        Assert.Single(server.Service.CallsTo("UpdateStatus"));
+
+        // A Cirrus that does not tell the status: disabled and counted as the drain's, as before.
+        await CirrusPause.SetDisabledAsync(worker, disabled: false, CancellationToken.None);
+        server.Service.Fail("QueryRunningTasks", 1, StatusCode.Internal);
+        Assert.True(await CirrusPause.DisableUnlessDisabledAsync(worker, CancellationToken.None));
+        Assert.True(server.Service.Disabled);
+    }
+
+    [Fact]
     public async Task Pause_ignores_a_worker_cirrus_does_not_know_and_refuses_a_status_it_did_not_take()
     {
         await using var server = await FakeCirrusServer.StartAsync();

@@ -1,3 +1,4 @@
+using Grpc.Core;
 using Worker.Cirrus.Api;
 
 namespace Worker.Cirrus.Session;
@@ -18,6 +19,28 @@ public static class CirrusPause
             throw new InvalidOperationException(
                 $"Cirrus at {upstream.Endpoint} did not take the status: asked disabled={disabled.ToString().ToLowerInvariant()}, got {status.Disabled.ToString().ToLowerInvariant()}");
         }
+    }
+
+    /// <summary>
+    /// Disables the worker unless Cirrus has it disabled already (an operator's pause, which the drain
+    /// must not take for its own); true when this call disabled it. A status Cirrus does not tell
+    /// (<c>QueryRunningTasks</c> refused, or its answer without one) counts as enabled.
+    /// </summary>
+    public static async Task<bool> DisableUnlessDisabledAsync(CirrusUpstreamClient upstream, CancellationToken ct)
+    {
+        try
+        {
+            if ((await upstream.QueryRunningTasksAsync(ct)).Status is { Disabled: true })
+            {
+                return false;
+            }
+        }
+        catch (RpcException) when (!ct.IsCancellationRequested)
+        {
+            // Not known: disabling it and marking it so is what keeps a rolling update from leaving it paused.
+        }
+        await SetDisabledAsync(upstream, disabled: true, ct);
+        return true;
     }
 
     /// <summary>Returns once a <c>QueryRunningTasks</c> answer lists no task, asking every <paramref name="interval"/>.</summary>

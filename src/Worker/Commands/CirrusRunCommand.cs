@@ -1,4 +1,7 @@
+using System.Globalization;
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
 using Microsoft.Extensions.Logging;
 using Worker.Cirrus.Config;
 using Worker.Cirrus.Session;
@@ -81,8 +84,9 @@ public static class CirrusRunCommand
 
     /// <summary>
     /// A worker its own drain disabled at Cirrus is enabled by its next start (a rolling update must
-    /// not leave it paused); a file under WORKER_BASE_DIR remembers that the drain did it, so a pause
-    /// an operator asked for stays.
+    /// not leave it paused); a file under WORKER_BASE_DIR lists the upstreams the drain disabled, one
+    /// a line, so a pause an operator asked for stays: the drain lists only an upstream that had the
+    /// worker enabled. Upstreams are told at once, so one that is down delays no other.
     /// </summary>
     private sealed class DrainMark(string baseDirectory, string workerName)
     {
@@ -98,43 +102,85 @@ public static class CirrusRunCommand
         {
             using var budget = CancellationTokenSource.CreateLinkedTokenSource(stopNow);
             budget.CancelAfter(DisableBudget);
-            foreach (var upstream in upstreams)
+            var disabled = await Task.WhenAll(upstreams.Select(async upstream =>
             {
                 try
                 {
-                    await CirrusPause.SetDisabledAsync(upstream, disabled: true, budget.Token);
-                    Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
-                    await File.WriteAllTextAsync(_path, DateTimeOffset.UtcNow.ToString("O"));
+                    if (await CirrusPause.DisableUnlessDisabledAsync(upstream, budget.Token))
+                    {
+                        return MarkOf(upstream);
+                    }
+                    logger.LogInformation("Worker {Name} was paused at {Endpoint} already; it stays paused after this drain", workerName, upstream.Endpoint);
                 }
                 catch (Exception e)
                 {
                     logger.LogWarning("Could not disable the worker at {Endpoint} for the drain: {Error}", upstream.Endpoint, e.Message);
                 }
+                return null;
+            }));
+            // Kept: the upstreams an earlier drain disabled that this start had not enabled yet.
+            var marked = Read(upstreams).Union(disabled.OfType<string>()).ToList();
+            if (marked.Count > 0)
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
+                await File.WriteAllLinesAsync(_path, marked, CancellationToken.None);
             }
         }
 
-        /// <summary>Never throws: a worker Cirrus keeps disabled only gets no tasks, and the mark stays for the next start.</summary>
+        /// <summary>Never throws: a worker Cirrus keeps disabled only gets no tasks, and the mark keeps what is left for the next start.</summary>
         public async Task EnableAgainAsync(IReadOnlyList<CirrusUpstreamClient> upstreams, ILogger logger, CancellationToken ct)
         {
-            if (!File.Exists(_path))
+            var marked = Read(upstreams);
+            if (marked.Count == 0)
             {
                 return;
             }
-            foreach (var upstream in upstreams)
+            var enabled = await Task.WhenAll(upstreams.Where(u => marked.Contains(MarkOf(u))).Select(async upstream =>
             {
                 try
                 {
                     await CirrusPause.SetDisabledAsync(upstream, disabled: false, ct);
+                    logger.LogInformation("Enabled worker {Name} again at {Endpoint}: its last drain had disabled it", workerName, upstream.Endpoint);
+                    return MarkOf(upstream);
                 }
                 catch (Exception e)
                 {
                     logger.LogWarning("Could not enable worker {Name} again at {Endpoint} after its last drain: {Error}; the next start tries again",
                         workerName, upstream.Endpoint, e is OperationCanceledException ? "stopped before Cirrus answered" : e.Message);
-                    return;
+                    return null;
                 }
+            }));
+            var left = marked.Except(enabled.OfType<string>()).ToList();
+            if (left.Count == 0)
+            {
+                File.Delete(_path);
             }
-            File.Delete(_path);
-            logger.LogInformation("Enabled worker {Name} again: its last drain had disabled it", workerName);
+            else
+            {
+                await File.WriteAllLinesAsync(_path, left, CancellationToken.None);
+            }
         }
+
+        /// <summary>
+        /// The marks of upstreams there still are. A file written before it listed them holds a time
+        /// instead, and stands for every upstream, as it did then.
+        /// </summary>
+        private List<string> Read(IReadOnlyList<CirrusUpstreamClient> upstreams)
+        {
+            if (!File.Exists(_path))
+            {
+                return [];
+            }
+            var lines = File.ReadAllLines(_path).Where(l => l.Length > 0).ToList();
+            if (lines.Count == 1 && DateTimeOffset.TryParseExact(lines[0], "O", CultureInfo.InvariantCulture, DateTimeStyles.None, out _))
+            {
+                return upstreams.Select(MarkOf).ToList();
+            }
+            return upstreams.Select(MarkOf).Where(lines.Contains).Distinct().ToList();
+        }
+
+        /// <summary>The endpoint and a digest of the token: two upstreams may share an endpoint, and the token is a secret.</summary>
+        private static string MarkOf(CirrusUpstreamClient upstream) =>
+            upstream.Endpoint + " " + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(upstream.Upstream.Token)))[..16];
     }
 }
