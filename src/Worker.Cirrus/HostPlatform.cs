@@ -1,10 +1,36 @@
+using System.Net;
+using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
 namespace Worker.Cirrus;
 
-/// <summary>This host's OS and architecture under Go's names (<c>GOOS</c>/<c>GOARCH</c>), which Cirrus uses in labels and agent file names.</summary>
+/// <summary>
+/// This host as cirrus-cli names it: its OS and architecture under Go's names (<c>GOOS</c>/<c>GOARCH</c>),
+/// which Cirrus uses in labels and agent file names, and its host name.
+/// </summary>
 public static class HostPlatform
 {
+    /// <summary>
+    /// The host name whole, as Go's <c>os.Hostname()</c> gives it (<c>mac-mini-07.ci.example.com</c>): the
+    /// <c>hostname</c> label and, trimmed of <c>.lan</c>/<c>.local</c>, the default worker name.
+    /// <see cref="Environment.MachineName"/> would cut it at the first dot; <see cref="Dns.GetHostName"/>
+    /// returns gethostname() unchanged.
+    /// </summary>
+    public static string HostName
+    {
+        get
+        {
+            try
+            {
+                return Dns.GetHostName();
+            }
+            catch (SocketException)
+            {
+                return Environment.MachineName;
+            }
+        }
+    }
+
     public static string Os { get; } =
         OperatingSystem.IsLinux() ? "linux"
         : OperatingSystem.IsMacOS() ? "darwin"

@@ -30,15 +30,29 @@ internal sealed class WorkerProcess : IAsyncDisposable
     public bool HasExited => _process.HasExited;
     public int ExitCode => _process.ExitCode;
 
-    public static WorkerProcess Start(IReadOnlyDictionary<string, string> env, string workingDirectory, params string[] args)
+    public static WorkerProcess Start(IReadOnlyDictionary<string, string> env, string workingDirectory, params string[] args) =>
+        StartUnderHostName(null, env, workingDirectory, args);
+
+    /// <summary>
+    /// With <paramref name="hostName"/>, the worker runs in a UTS namespace of its own (unshare, as root)
+    /// under that host name; the namespace and the shell exec into it, so its id stays the worker's.
+    /// </summary>
+    public static WorkerProcess StartUnderHostName(string? hostName, IReadOnlyDictionary<string, string> env, string workingDirectory, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(hostName is null ? "dotnet" : "unshare")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             WorkingDirectory = workingDirectory,
         };
+        if (hostName is not null)
+        {
+            foreach (var a in new[] { "--uts", "sh", "-c", "hostname \"$0\" && exec dotnet \"$@\"", hostName })
+            {
+                start.ArgumentList.Add(a);
+            }
+        }
         start.ArgumentList.Add(WorkerDll);
         foreach (var a in args)
         {

@@ -37,6 +37,24 @@ public sealed class CommandTests : IAsyncLifetime
         Assert.Equal(0, await worker.WaitAsync(TimeSpan.FromMinutes(1)));
     }
 
+    [Theory]
+    [InlineData("mac-mini-07.ci.example.com", "mac-mini-07.ci.example.com")]
+    [InlineData("mac-mini-07.local", "mac-mini-07")]
+    public async Task Without_a_name_cirrus_run_registers_under_the_full_host_name_as_cirrus_cli_does(string hostName, string workerName)
+    {
+        await using var server = await FakeCirrusServer.StartAsync();
+        var file = Path.Combine(_root, "worker.yml");
+        File.WriteAllText(file, $"token: registration-token-1\nrpc:\n  endpoint: {server.Endpoint}\n");
+
+        var worker = StartUnderHostName(hostName, "cirrus", "run", "-f", file);
+        await worker.UntilAsync(() => server.Service.CallsTo("Poll").Count >= 1, "the worker polls");
+
+        var labels = ((RegisterRequest)server.Service.CallsTo("Register")[0].Request).WorkerInfo.Labels;
+        Assert.Equal(workerName, labels["name"]);
+        Assert.Equal(hostName, labels["hostname"]);
+        Assert.Equal(workerName, server.Service.CallsTo("Poll")[0].Header("worker-name"));
+    }
+
     [Fact]
     public async Task Cirrus_pause_wait_returns_only_once_no_task_runs()
     {
@@ -190,7 +208,9 @@ public sealed class CommandTests : IAsyncLifetime
         return path;
     }
 
-    private WorkerProcess Start(params string[] args)
+    private WorkerProcess Start(params string[] args) => StartUnderHostName(null, args);
+
+    private WorkerProcess StartUnderHostName(string? hostName, params string[] args)
     {
         var env = new Dictionary<string, string>
         {
@@ -198,7 +218,7 @@ public sealed class CommandTests : IAsyncLifetime
             ["XDG_CACHE_HOME"] = Path.Combine(_root, "cache"),
             ["WORKER_CIRRUS_AGENT_URL"] = "http://127.0.0.1:9/{version}",
         };
-        var process = WorkerProcess.Start(env, _root, args);
+        var process = WorkerProcess.StartUnderHostName(hostName, env, _root, args);
         _processes.Add(process);
         return process;
     }

@@ -42,7 +42,7 @@ public static class CirrusConfigLoader
         var top = root is null ? null : yaml.Mapping(root, "", TopLevelKeys);
 
         var warnings = new List<string>();
-        var name = flags.Name ?? CirrusFlags.DefaultName(hostName ?? Environment.MachineName);
+        var name = flags.Name ?? CirrusFlags.DefaultName(hostName ?? HostPlatform.HostName);
         var token = flags.Token ?? "";
         var labels = flags.LabelPairs();
         var resources = flags.ResourcePairs();

@@ -17,7 +17,7 @@ public static class WorkerLabels
         {
             ["name"] = config.Name,
             ["version"] = WorkerVersion.Text,
-            ["hostname"] = hostName ?? Environment.MachineName,
+            ["hostname"] = hostName ?? HostPlatform.HostName,
             ["os"] = HostPlatform.Os,
             ["arch"] = HostPlatform.Arch,
         };
