@@ -39,10 +39,19 @@ public sealed class CirrusParts : IAsyncDisposable
     public IReadOnlyList<CirrusUpstreamClient> Upstreams { get; }
     public AgentBinaries Agents { get; }
 
-    /// <summary>The worker file with its flags; its <c>log.level</c> is the log level unless WORKER_LOG_LEVEL says otherwise.</summary>
+    /// <summary>The worker file with its flags, and the settings with what the file sets of them (<see cref="Effective"/>).</summary>
     public static (CirrusWorkerConfig Config, SettingsSource Settings) Load(SettingsSource settings, string? file, CirrusFlags flags)
     {
         var config = CirrusConfigLoader.Load(file, flags);
+        return (config, Effective(settings, config));
+    }
+
+    /// <summary>
+    /// <paramref name="settings"/> with the worker file's keys that are settings of this worker: its
+    /// <c>log.level</c> is the log level unless WORKER_LOG_LEVEL says otherwise.
+    /// </summary>
+    public static SettingsSource Effective(SettingsSource settings, CirrusWorkerConfig config)
+    {
         if (config.Log.Level is { } level && settings.Find(WorkerOptions.LogLevel.Key) is null)
         {
             settings = settings.With(WorkerOptions.LogLevel.Key, level.ToLowerInvariant() switch
@@ -54,7 +63,7 @@ public sealed class CirrusParts : IAsyncDisposable
                 _ => "error",
             });
         }
-        return (config, settings);
+        return settings;
     }
 
     public static CirrusParts Create(WorkerContext context, CirrusWorkerConfig config)

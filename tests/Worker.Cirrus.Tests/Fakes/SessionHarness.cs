@@ -6,6 +6,7 @@ using Worker.Cirrus.Config;
 using Worker.Cirrus.Jobs;
 using Worker.Cirrus.Session;
 using Worker.Cirrus.Standby;
+using Worker.Composition;
 using Worker.Core.Backends;
 using Worker.Core.Backends.Local;
 using Worker.Core.Configuration;
@@ -63,7 +64,8 @@ public sealed class SessionHarness : IAsyncDisposable
         };
         if (vm is not null)
         {
-            backends[vm.Tool] = () => vm.CreateBackend(Options.BaseDirectory, labels, _loggers, vmSettings);
+            // As `worker cirrus run` makes it: from the settings with what the worker file sets of them.
+            backends[vm.Tool] = () => vm.CreateBackend(Options.BaseDirectory, labels, _loggers, CirrusParts.Effective(vm.Settings(vmSettings), config));
         }
         Catalog = new BackendCatalog(backends, "the test's backends");
         var pipeline = new JobPipeline(Options, new LocalBackend(Options, new LocalOptions()), new BuiltinScriptGenerator(), Cancellations, labels,

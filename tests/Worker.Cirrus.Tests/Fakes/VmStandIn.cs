@@ -60,8 +60,9 @@ public sealed class VmStandIn : IAsyncDisposable
         return new SettingsSource(variables);
     }
 
-    public VmBackend CreateBackend(string baseDirectory, MachineLabels labels, ILoggerFactory loggers, params (string Key, string Value)[] settings) =>
-        (Tool == "tart" ? TartRegistration.Flavor : VetuRegistration.Flavor).CreateBackend(Settings(settings), baseDirectory, labels, loggers);
+    /// <summary>The backend, from <see cref="Settings"/> or what the worker made of them (<c>CirrusParts.Effective</c>).</summary>
+    public VmBackend CreateBackend(string baseDirectory, MachineLabels labels, ILoggerFactory loggers, SettingsSource settings) =>
+        (Tool == "tart" ? TartRegistration.Flavor : VetuRegistration.Flavor).CreateBackend(settings, baseDirectory, labels, loggers);
 
     public ValueTask DisposeAsync() => Fake.DisposeAsync();
 }
