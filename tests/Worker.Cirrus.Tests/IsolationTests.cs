@@ -164,4 +164,30 @@ public sealed class IsolationTests : IDisposable
         Assert.Contains($"get --format json {vm}", vms.Fake.Calls.Select(c => c.Command));
         Assert.Empty(vms.Fake.ClonedVms);
     }
+
+    [Theory]
+    [InlineData(true, null, "--net-host --net-host-mtu 1400")]
+    [InlineData(false, null, "--net-host-mtu 1400")]
+    [InlineData(true, "9000", "--net-host --net-host-mtu 9000")]
+    public async Task Tuning_vetu_mtu_reaches_every_vetu_run_as_cirrus_cli_passes_it_unless_WORKER_VETU_NET_HOST_MTU_says_otherwise(
+        bool hostNetworking, string? environmentMtu, string flags)
+    {
+        await using var vms = await VmStandIn.StartAsync("vetu");
+        (string Key, string Value)[] settings = environmentMtu is null ? [] : [("_NET_HOST_MTU", environmentMtu)];
+        await using var h = await SessionHarness.CreateAsync("tuning:\n  vetu:\n    mtu: 1400\n", vm: vms, vmSettings: settings);
+        h.InstallVmAgent("vetu");
+        var vetu = new Isolation.Types.Vetu { Image = VmStandIn.LinuxImage, User = VmStandIn.GuestUser, Password = VmStandIn.GuestPassword };
+        if (hostNetworking)
+        {
+            vetu.Host = new Isolation.Types.Vetu.Types.Host();
+        }
+        h.Cirrus.StartTask(SessionHarness.IsolatedTask("8202", new Isolation { Vetu = vetu }));
+        h.Start();
+
+        await Eventually.TrueAsync(() => h.Cirrus.CallsTo("TaskStopped").Count == 1, "the task was reported stopped", TimeSpan.FromMinutes(2));
+
+        Assert.Equal(["Register", "TaskStarted", "TaskStopped"], h.Cirrus.AnsweredBesidesPoll);
+        var vm = vms.Fake.CallsOf("clone").Single().Arguments[2];
+        Assert.Equal($"run {flags} {vm}", vms.Fake.CallsOf("run").Single().Command);
+    }
 }

@@ -25,7 +25,7 @@ public sealed class VmOptionsTests
 
     [Theory]
     [InlineData("VETU_NETWORK", "nat", "WORKER_VETU_NETWORK=nat is not valid: default, bridged:INTERFACE or host")]
-    [InlineData("VETU_NET_HOST_MTU", "1400", "WORKER_VETU_NET_HOST_MTU=1400 is not valid: 0 unless WORKER_VETU_NETWORK=host")]
+    [InlineData("VETU_NET_HOST_MTU", "70000", "WORKER_VETU_NET_HOST_MTU=70000 is not valid: an integer from 0 to 65535")]
     [InlineData("VETU_CPU", "300", "WORKER_VETU_CPU=300 is not valid: an integer from 0 to 255")]
     public void A_bad_vetu_setting_names_its_variable(string key, string value, string message)
     {
@@ -54,6 +54,7 @@ public sealed class VmOptionsTests
     [InlineData("default", "0", new string[0])]
     [InlineData("bridged:br0", "0", new[] { "--net-bridged", "br0" })]
     [InlineData("host", "1400", new[] { "--net-host", "--net-host-mtu", "1400" })]
+    [InlineData("default", "1400", new[] { "--net-host-mtu", "1400" })]
     public void Vetu_runs_with_its_networking_and_the_appended_arguments(string network, string mtu, string[] expected)
     {
         var options = VetuOptions.Load(SettingsSource.From(("WORKER_VETU_NETWORK", network), ("WORKER_VETU_NET_HOST_MTU", mtu)), "/tmp");

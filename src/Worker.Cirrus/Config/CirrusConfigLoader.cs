@@ -100,7 +100,7 @@ public static class CirrusConfigLoader
                 tuning["vetu"] is { } vetuNode &&
                 yaml.Mapping(vetuNode, "tuning.vetu", "mtu")?["mtu"] is { } mtuNode)
             {
-                mtu = (int)yaml.Integer(mtuNode, "tuning.vetu.mtu", 0, int.MaxValue);
+                mtu = (int)yaml.Integer(mtuNode, "tuning.vetu.mtu", 0, 65535);
             }
             if (top["standby"] is { } standbyNode)
             {

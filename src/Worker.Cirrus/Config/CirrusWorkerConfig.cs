@@ -34,7 +34,7 @@ public sealed record CirrusWorkerConfig
 
     public SecurityPolicy Security { get; init; } = SecurityPolicy.AllowEverything;
 
-    /// <summary><c>tuning.vetu.mtu</c>; 0 when not set.</summary>
+    /// <summary><c>tuning.vetu.mtu</c>, <c>vetu run --net-host-mtu</c> unless WORKER_VETU_NET_HOST_MTU is set; 0 when not set.</summary>
     public int VetuMtu { get; init; }
 
     /// <summary><c>standby</c>, as the server would send it in <c>updated_standby_instances</c>.</summary>

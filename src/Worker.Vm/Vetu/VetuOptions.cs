@@ -18,7 +18,8 @@ public sealed record VetuOptions
             : (false, ""),
         v => v);
     public static readonly Setting<int> NetHostMtu = Setting.Int("VETU_NET_HOST_MTU", 0,
-        "MTU of a VM's host networking (vetu run --net-host-mtu). 0: Vetu's default.", min: 0, max: 65535);
+        "MTU of a VM's host networking (vetu run --net-host-mtu, passed on every run as cirrus-cli does; vetu uses it with WORKER_VETU_NETWORK=host or a Cirrus task's networking: host). Overrides the Cirrus worker file's tuning.vetu.mtu. 0: Vetu's default.",
+        min: 0, max: 65535);
 
     public static IReadOnlyList<ISetting> All { get; } = [.. Common.All, Network, NetHostMtu];
 
@@ -34,12 +35,8 @@ public sealed record VetuOptions
     public static VetuOptions Load(SettingsSource source, string baseDirectory)
     {
         var network = Network.Read(source);
+        // Not refused with other networking: a Cirrus task's networking: host replaces WORKER_VETU_NETWORK.
         var mtu = NetHostMtu.Read(source);
-        if (mtu > 0 && network != "host")
-        {
-            throw new InvalidSettingException(source.Find(NetHostMtu.Key)!.Value.Variable, mtu.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                "0 unless WORKER_VETU_NETWORK=host (the MTU is host networking's)");
-        }
         return new VetuOptions
         {
             Vm = Common.Load(source, Path.Combine(baseDirectory, "vms", "vetu")),

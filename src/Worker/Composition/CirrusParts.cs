@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Worker.Cirrus.Agent;
 using Worker.Amqp;
@@ -11,6 +12,7 @@ using Worker.Core.Backends;
 using Worker.Core.Configuration;
 using Worker.Core.Jobs;
 using Worker.Core.Pipeline;
+using Worker.Vm.Vetu;
 
 namespace Worker.Composition;
 
@@ -47,11 +49,17 @@ public sealed class CirrusParts : IAsyncDisposable
     }
 
     /// <summary>
-    /// <paramref name="settings"/> with the worker file's keys that are settings of this worker: its
-    /// <c>log.level</c> is the log level unless WORKER_LOG_LEVEL says otherwise.
+    /// <paramref name="settings"/> with the worker file's keys that are settings of this worker, each
+    /// unless its variable says otherwise: <c>log.level</c> is the log level (WORKER_LOG_LEVEL), and
+    /// <c>tuning.vetu.mtu</c> goes to every <c>vetu run</c> as <c>--net-host-mtu</c> (WORKER_VETU_NET_HOST_MTU),
+    /// as cirrus-cli passes it.
     /// </summary>
     public static SettingsSource Effective(SettingsSource settings, CirrusWorkerConfig config)
     {
+        if (config.VetuMtu > 0 && settings.Find(VetuOptions.NetHostMtu.Key) is null)
+        {
+            settings = settings.With(VetuOptions.NetHostMtu.Key, config.VetuMtu.ToString(CultureInfo.InvariantCulture));
+        }
         if (config.Log.Level is { } level && settings.Find(WorkerOptions.LogLevel.Key) is null)
         {
             settings = settings.With(WorkerOptions.LogLevel.Key, level.ToLowerInvariant() switch
