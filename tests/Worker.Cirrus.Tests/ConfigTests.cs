@@ -134,7 +134,6 @@ public class ConfigTests
     [Theory]
     [InlineData("token: a\nsecurity:\n  allowed-isolations:\n    tart:\n      allowed-imagez: [x]\n", 5, "security.allowed-isolations.tart.allowed-imagez")]
     [InlineData("token: a\nrpc:\n  endpont: http://x\n", 3, "rpc.endpont")]
-    [InlineData("token: a\nstandby:\n  isolation:\n    vetu:\n      image: x\n      softnet: true\n", 6, "standby.isolation.vetu.softnet")]
     [InlineData("token: a\nresource-modifiers:\n  - match: {gpu: 1}\n    append:\n      exec: [x]\n", 5, "resource-modifiers[0].append.exec")]
     [InlineData("token: a\nsecurity:\n  allowed-isolations:\n    vetu:\n      force-softnet: true\n", 5, "security.allowed-isolations.vetu.force-softnet")]
     public void An_unknown_nested_key_names_its_full_path_and_line(string yaml, int line, string key)
@@ -152,9 +151,36 @@ public class ConfigTests
     [InlineData("token: a\nstandby:\n  isolation:\n    container:\n      image: debian\n", "worker.yml:4: 'standby.isolation' must be exactly one of tart or vetu")]
     [InlineData("token: a\nstandby:\n  isolation:\n    tart:\n      memory: 16X\n", "worker.yml:5: 'standby.isolation.tart.memory' must be megabytes")]
     [InlineData("token: a\nname: x\nname: y\n", "worker.yml:3:")]
+    [InlineData("token: a\nstandby:\n  isolation:\n    vetu:\n      networking:\n        bridged: {interface: br0}\n",
+        "worker.yml:6: 'standby.isolation.vetu.networking' must be host: {}")]
     public void A_value_of_the_wrong_shape_is_an_error_naming_it_and_its_line(string yaml, string start)
     {
         Assert.StartsWith(start, ErrorOf(yaml), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// cirrus-cli reads standby with its .cirrus.yml parser, which skips keys it doesn't know (its
+    /// KnownFields check stops at standby): each is taken with a warning, and the standby is the one
+    /// without it, so it still matches the tasks cirrus-cli's would. The lines ending " #" are the key's.
+    /// </summary>
+    [Theory]
+    [InlineData("  isolation:\n    tart:\n      image: x\n      disk_size: 100 #\n", 6, "standby.isolation.tart.disk_size")]
+    [InlineData("  isolation:\n    tart:\n      image: x\n      nested: true #\n", 6, "standby.isolation.tart.nested")]
+    [InlineData("  isolation:\n    tart:\n      image: x\n      volumes:\n        - source: /srv/cache\n          size: 1 #\n", 8, "standby.isolation.tart.volumes[0].size")]
+    [InlineData("  isolation:\n    vetu:\n      image: x\n      softnet: true #\n", 6, "standby.isolation.vetu.softnet")]
+    [InlineData("  isolation:\n    vetu:\n      image: x\n      networking:\n        host: {}\n        bridged: {interface: br0} #\n", 8, "standby.isolation.vetu.networking.bridged")]
+    [InlineData("  isolation:\n    tart:\n      image: x\n    kvm: {} #\n", 6, "standby.isolation.kvm")]
+    [InlineData("  isolation:\n    tart:\n      image: x\n  warmup:\n    script: make warm\n    retries: 3 #\n", 8, "standby.warmup.retries")]
+    [InlineData("  isolation:\n    tart:\n      image: x\n  count: 2 #\n", 6, "standby.count")]
+    public void A_standby_key_cirrus_cli_ignores_is_taken_with_one_warning_naming_it(string standby, int line, string key)
+    {
+        var config = Parse("token: a\nstandby:\n" + standby);
+        var without = Parse("token: a\nstandby:\n" + string.Join('\n', standby.Split('\n').Where(l => !l.EndsWith(" #", StringComparison.Ordinal))));
+
+        Assert.Equal(without.Standby, config.Standby);
+        Assert.Empty(without.Warnings);
+        var warning = Assert.Single(config.Warnings);
+        Assert.StartsWith($"worker.yml:{line}: '{key}' is ignored", warning, StringComparison.Ordinal);
     }
 
     [Fact]

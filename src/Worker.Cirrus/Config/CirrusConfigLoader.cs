@@ -7,7 +7,9 @@ namespace Worker.Cirrus.Config;
 
 /// <summary>
 /// Reads cirrus-cli's worker file with its flags: the flags give the defaults, the file overrides them,
-/// and any key cirrus-cli would not know stops start-up with a line naming it and where it is.
+/// and any key cirrus-cli would not know stops start-up with a line naming it and where it is. Under
+/// <c>standby</c>, which cirrus-cli reads with its lenient <c>.cirrus.yml</c> parser, such a key is
+/// skipped with a warning instead (<see cref="StandbyParser"/>).
 /// </summary>
 public static class CirrusConfigLoader
 {
@@ -104,7 +106,7 @@ public static class CirrusConfigLoader
             }
             if (top["standby"] is { } standbyNode)
             {
-                standby = StandbyParser.Parse(yaml, standbyNode);
+                standby = StandbyParser.Parse(yaml, standbyNode, warnings);
             }
             if (top["resource-modifiers"] is { } modifiersNode)
             {

@@ -6,27 +6,29 @@ namespace Worker.Cirrus.Config;
 /// <summary>
 /// <c>standby</c>: the isolation in <c>.cirrus.yml</c> syntax (tart or vetu only), the resources it
 /// holds and its warm-up. Parsed into the message the server would send in
-/// <c>updated_standby_instances</c>, so the two compare as cirrus-cli compares them.
+/// <c>updated_standby_instances</c>, so the two compare as cirrus-cli compares them. cirrus-cli
+/// reads it with its <c>.cirrus.yml</c> parser, which skips keys it doesn't know (e.g. tart's
+/// <c>disk_size</c> or <c>nested</c>): such a key is taken here too, with a line in the warnings.
 /// </summary>
 internal static class StandbyParser
 {
     private const string DefaultCredential = "admin";
 
-    public static StandbyInstanceParameters Parse(YamlSource yaml, YamlNode node)
+    public static StandbyInstanceParameters Parse(YamlSource yaml, YamlNode node, ICollection<string> warnings)
     {
-        var standby = yaml.Mapping(node, "standby", "isolation", "resources", "warmup")
+        var standby = yaml.LenientMapping(node, "standby", warnings, "isolation", "resources", "warmup")
             ?? throw yaml.Error(node, "'standby' needs an isolation (tart or vetu)");
         var result = new StandbyInstanceParameters();
         if (standby["isolation"] is not { } isolationNode || YamlSource.IsNull(isolationNode))
         {
             throw yaml.Error(standby.Node, "'standby.isolation' is required (tart or vetu)");
         }
-        result.Isolation = ParseIsolation(yaml, isolationNode);
+        result.Isolation = ParseIsolation(yaml, isolationNode, warnings);
         if (standby["resources"] is { } resources)
         {
             result.Resources.Add(yaml.DoubleMap(resources, "standby.resources"));
         }
-        if (standby["warmup"] is { } warmupNode && yaml.Mapping(warmupNode, "standby.warmup", "script", "timeout") is { } warmup)
+        if (standby["warmup"] is { } warmupNode && yaml.LenientMapping(warmupNode, "standby.warmup", warnings, "script", "timeout") is { } warmup)
         {
             result.Warmup = new StandbyInstanceParameters.Types.Warmup
             {
@@ -37,24 +39,24 @@ internal static class StandbyParser
         return result;
     }
 
-    private static Isolation ParseIsolation(YamlSource yaml, YamlNode node)
+    private static Isolation ParseIsolation(YamlSource yaml, YamlNode node, ICollection<string> warnings)
     {
-        var isolation = yaml.Mapping(node, "standby.isolation", "none", "container", "parallels", "tart", "vetu")!;
-        var kinds = isolation.Node.Children.Keys.Select(k => yaml.String(k, "standby.isolation")).ToList();
+        var isolation = yaml.LenientMapping(node, "standby.isolation", warnings, "none", "container", "parallels", "tart", "vetu")!;
+        var kinds = isolation.Keys.ToList();
         if (kinds.Count != 1 || (kinds[0] != "tart" && kinds[0] != "vetu"))
         {
             throw yaml.Error(node, $"'standby.isolation' must be exactly one of tart or vetu (only they can be kept warm), got {(kinds.Count == 0 ? "nothing" : string.Join(", ", kinds))}");
         }
         return kinds[0] == "tart"
-            ? new Isolation { Tart = ParseTart(yaml, isolation["tart"]!) }
-            : new Isolation { Vetu = ParseVetu(yaml, isolation["vetu"]!) };
+            ? new Isolation { Tart = ParseTart(yaml, isolation["tart"]!, warnings) }
+            : new Isolation { Vetu = ParseVetu(yaml, isolation["vetu"]!, warnings) };
     }
 
-    private static Isolation.Types.Tart ParseTart(YamlSource yaml, YamlNode node)
+    private static Isolation.Types.Tart ParseTart(YamlSource yaml, YamlNode node, ICollection<string> warnings)
     {
         const string path = "standby.isolation.tart";
         var tart = new Isolation.Types.Tart { User = DefaultCredential, Password = DefaultCredential };
-        var keys = yaml.Mapping(node, path, "image", "user", "password", "port", "cpu", "memory", "softnet", "display", "volumes");
+        var keys = yaml.LenientMapping(node, path, warnings, "image", "user", "password", "port", "cpu", "memory", "softnet", "display", "volumes");
         if (keys is null)
         {
             return tart;
@@ -75,7 +77,7 @@ internal static class StandbyParser
             for (var i = 0; i < list.Count; i++)
             {
                 var at = $"{path}.volumes[{i}]";
-                var volume = yaml.Mapping(list[i], at, "name", "source", "target", "readonly");
+                var volume = yaml.LenientMapping(list[i], at, warnings, "name", "source", "target", "readonly");
                 if (volume?["source"] is not { } source)
                 {
                     throw yaml.Error(list[i], $"'{at}.source' is required");
@@ -92,11 +94,11 @@ internal static class StandbyParser
         return tart;
     }
 
-    private static Isolation.Types.Vetu ParseVetu(YamlSource yaml, YamlNode node)
+    private static Isolation.Types.Vetu ParseVetu(YamlSource yaml, YamlNode node, ICollection<string> warnings)
     {
         const string path = "standby.isolation.vetu";
         var vetu = new Isolation.Types.Vetu { User = DefaultCredential, Password = DefaultCredential };
-        var keys = yaml.Mapping(node, path, "image", "user", "password", "port", "cpu", "memory", "networking", "disk_size");
+        var keys = yaml.LenientMapping(node, path, warnings, "image", "user", "password", "port", "cpu", "memory", "networking", "disk_size");
         if (keys is null)
         {
             return vetu;
@@ -105,10 +107,10 @@ internal static class StandbyParser
             port => vetu.Port = port, cpu => vetu.Cpu = cpu, memory => vetu.Memory = memory);
         if (keys["networking"] is { } networkingNode)
         {
-            var networking = yaml.Mapping(networkingNode, $"{path}.networking", "host");
+            var networking = yaml.LenientMapping(networkingNode, $"{path}.networking", warnings, "host");
             if (networking is null || !networking.Has("host"))
             {
-                throw yaml.Error(networkingNode, $"'{path}.networking' must name the networking to use (host: {{}})");
+                throw yaml.Error(networkingNode, $"'{path}.networking' must be host: {{}} (cirrus-cli's standby takes no other networking)");
             }
             vetu.Host = new Isolation.Types.Vetu.Types.Host();
         }

@@ -34,6 +34,23 @@ internal sealed class YamlSource(string fileName)
         return new StrictMapping(this, mapping, path, known);
     }
 
+    /// <summary>
+    /// As <see cref="Mapping"/>, but a key not in <paramref name="known"/> is skipped with a line in
+    /// <paramref name="ignored"/>, as cirrus-cli's <c>.cirrus.yml</c> parser skips it (standby goes through that parser).
+    /// </summary>
+    public StrictMapping? LenientMapping(YamlNode node, string path, ICollection<string> ignored, params string[] known)
+    {
+        if (IsNull(node))
+        {
+            return null;
+        }
+        if (node is not YamlMappingNode mapping)
+        {
+            throw Error(node, $"'{path}' must be a mapping of {string.Join(", ", known)}");
+        }
+        return new StrictMapping(this, mapping, path, known, ignored);
+    }
+
     public IReadOnlyList<YamlNode> Sequence(YamlNode node, string path)
     {
         if (IsNull(node))
@@ -122,27 +139,36 @@ internal sealed class YamlSource(string fileName)
     }
 }
 
-/// <summary>A mapping whose keys were all found in the known set.</summary>
+/// <summary>A mapping whose keys were all found in the known set (or, given somewhere to say so, whose other keys were skipped).</summary>
 internal sealed class StrictMapping
 {
     private readonly Dictionary<string, YamlNode> _values = new(StringComparer.Ordinal);
 
-    public StrictMapping(YamlSource source, YamlMappingNode node, string path, IReadOnlyCollection<string> known)
+    public StrictMapping(YamlSource source, YamlMappingNode node, string path, IReadOnlyCollection<string> known, ICollection<string>? ignored = null)
     {
         Node = node;
         foreach (var (keyNode, value) in node.Children)
         {
             var key = keyNode is YamlScalarNode { Value: { } k } ? k : throw source.Error(keyNode, $"keys under '{path}' must be strings");
             var full = path.Length == 0 ? key : $"{path}.{key}";
+            var knownKeys = $"known keys{(path.Length == 0 ? "" : $" under '{path}'")}: {string.Join(", ", known)}";
             if (!known.Contains(key))
             {
-                throw source.Error(keyNode, $"unknown key '{full}' (known keys{(path.Length == 0 ? "" : $" under '{path}'")}: {string.Join(", ", known)})");
+                if (ignored is null)
+                {
+                    throw source.Error(keyNode, $"unknown key '{full}' ({knownKeys})");
+                }
+                ignored.Add($"{source.FileName}:{keyNode.Start.Line}: '{full}' is ignored, as cirrus-cli ignores it ({knownKeys})");
+                continue;
             }
             _values[key] = value;
         }
     }
 
     public YamlMappingNode Node { get; }
+
+    /// <summary>The known keys present, in the file's order.</summary>
+    public IEnumerable<string> Keys => _values.Keys;
 
     public bool Has(string key) => _values.ContainsKey(key);
 
