@@ -88,6 +88,29 @@ public sealed class LogPartBatcherTests
     }
 
     [Fact]
+    public async Task A_log_closed_to_go_on_in_the_next_attempt_sends_its_rest_as_an_ordinary_part_and_no_final_part()
+    {
+        var sink = new RecordingPartSink();
+        await using var batcher = new LogPartBatcher(sink, 1, 1000, TimeSpan.FromHours(1));
+        await batcher.AppendAsync("restarted", CancellationToken.None);
+        await batcher.CloseAsync(CancellationToken.None, final: false);
+        await batcher.CloseAsync(CancellationToken.None, final: false);
+
+        var part = Assert.Single(sink.Parts);
+        Assert.Equal((0, "restarted", false), (part.Number, part.Content, part.Final));
+    }
+
+    [Fact]
+    public async Task A_log_closed_to_go_on_with_nothing_buffered_sends_nothing()
+    {
+        var sink = new RecordingPartSink();
+        await using var batcher = new LogPartBatcher(sink, 1, 1000, TimeSpan.FromHours(1));
+        await batcher.CloseAsync(CancellationToken.None, final: false);
+
+        Assert.Empty(sink.Parts);
+    }
+
+    [Fact]
     public async Task Concurrent_writers_produce_gapless_numbers_and_lose_nothing()
     {
         var sink = new RecordingPartSink();

@@ -16,6 +16,13 @@ public interface IJob
     /// <summary>How often the job was requeued after infrastructure failures so far.</summary>
     int RequeueCount { get; }
 
+    /// <summary>
+    /// Whether the log of an attempt that ends in a requeue goes on in the job's next attempt (its
+    /// parts numbered on from this one's, the final part the last attempt's): the pipeline then
+    /// closes it without a final part. False: each attempt's log ends with a final part.
+    /// </summary>
+    bool RequeueContinuesLog => false;
+
     Task ReceivedAsync(CancellationToken ct);
 
     Task StartedAsync(string instanceId, CancellationToken ct);
@@ -44,7 +51,10 @@ public interface IJob
     Task EndedAsync(CancellationToken ct);
 }
 
-/// <summary>Receives a job's log parts in order, numbered from 0 without gaps; the last has <c>Final</c>.</summary>
+/// <summary>
+/// Receives a job's log parts in order, numbered from 0 without gaps; the last has <c>Final</c>,
+/// unless the attempt was requeued and its log goes on (<see cref="IJob.RequeueContinuesLog"/>).
+/// </summary>
 public interface ILogPartSink
 {
     ValueTask WritePartAsync(LogPart part, CancellationToken ct);

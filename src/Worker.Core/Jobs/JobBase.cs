@@ -21,6 +21,7 @@ public abstract class JobBase : IJob
     public JobSpec Spec { get; }
     public bool CanRequeue => true;
     public int RequeueCount { get; }
+    public virtual bool RequeueContinuesLog => false;
     public DateTimeOffset? ReceivedAt { get; private set; }
     public DateTimeOffset? StartedAt { get; private set; }
     public DateTimeOffset? FinishedAt { get; private set; }

@@ -84,7 +84,9 @@ public sealed class JobLogWriter : IJobLogWriter, IAsyncDisposable
     }
 
     /// <summary>Sends everything still buffered and the final part.</summary>
-    public async ValueTask CloseAsync(CancellationToken ct)
+    /// <param name="ct">Gives up the close.</param>
+    /// <param name="final">False: the log goes on in the job's next attempt (see <see cref="IJob.RequeueContinuesLog"/>); no final part.</param>
+    public async ValueTask CloseAsync(CancellationToken ct, bool final = true)
     {
         string rest;
         lock (_maskLock)
@@ -92,7 +94,7 @@ public sealed class JobLogWriter : IJobLogWriter, IAsyncDisposable
             rest = _masker.Flush();
         }
         await _batcher.AppendAsync(rest, ct);
-        await _batcher.CloseAsync(ct);
+        await _batcher.CloseAsync(ct, final);
     }
 
     public async ValueTask DisposeAsync()

@@ -5,8 +5,9 @@ namespace Worker.Core.Logs;
 
 /// <summary>
 /// Turns a stream of text into numbered log parts: a part goes out when the buffer reaches the
-/// size limit or when the flush interval passes, and the closing part carries <c>final</c>. Parts
-/// are numbered from 0 with no gaps and handed to the sink one at a time, in order.
+/// size limit or when the flush interval passes, and the closing part carries <c>final</c> (unless
+/// the log is closed to go on in a later attempt of the job). Parts are numbered from 0 with no gaps
+/// and handed to the sink one at a time, in order.
 /// </summary>
 public sealed class LogPartBatcher : IAsyncDisposable
 {
@@ -86,7 +87,12 @@ public sealed class LogPartBatcher : IAsyncDisposable
     }
 
     /// <summary>Sends the rest of the buffer as the final part. Idempotent.</summary>
-    public async ValueTask CloseAsync(CancellationToken ct)
+    /// <param name="ct">Gives up the close.</param>
+    /// <param name="final">
+    /// False: the log goes on in the job's next attempt, which sends its end; the rest goes as an
+    /// ordinary part (none if nothing is buffered) and no final part is sent.
+    /// </param>
+    public async ValueTask CloseAsync(CancellationToken ct, bool final = true)
     {
         _timer.Dispose();
         await _gate.WaitAsync(ct);
@@ -99,7 +105,10 @@ public sealed class LogPartBatcher : IAsyncDisposable
             _closed = true;
             var content = _buffer.ToString();
             _buffer.Clear();
-            await SendAsync(content, true, ct);
+            if (final || content.Length > 0)
+            {
+                await SendAsync(content, final, ct);
+            }
         }
         finally
         {

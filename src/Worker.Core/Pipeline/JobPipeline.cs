@@ -131,7 +131,9 @@ public sealed class JobPipeline(
             {
                 await teardown.RunAsync("write the outcome", t => opened.WriteWorkerMessageAsync($"\n\n{message}\n", t).AsTask());
             }
-            if (!await teardown.RunAsync("close the log", t => opened.CloseAsync(t).AsTask()))
+            // A requeued attempt's log may go on in the next attempt, which then sends its end.
+            var final = !(verdict.Requeue && job.RequeueContinuesLog);
+            if (!await teardown.RunAsync("close the log", t => opened.CloseAsync(t, final).AsTask()))
             {
                 // A flush still under way lets go of the log now, before the result needs it.
                 await opened.DisposeAsync();
