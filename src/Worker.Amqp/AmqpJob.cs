@@ -39,6 +39,13 @@ internal sealed class AmqpJob : JobBase
     /// <summary>RabbitMQ delivered this message before and it was not acked (a worker or its connection was lost).</summary>
     public bool Redelivered => Message.Redelivered;
 
+    /// <summary>
+    /// Republished, the job goes on as a new message and its next attempt continues this one's log
+    /// (travis-logs keeps one part per number and ends the log at the first final part). A reset
+    /// (the hub strategy) ends each attempt's log, as travis-worker does.
+    /// </summary>
+    public override bool RequeueContinuesLog => _queue.Options.Requeue != AmqpOptions.Hub;
+
     /// <summary>Completes once the job's result is confirmed and its delivery acked.</summary>
     public Task? Settlement { get; private set; }
 
@@ -96,7 +103,7 @@ internal sealed class AmqpJob : JobBase
     {
         lock (_lock)
         {
-            _log ??= new AmqpLogSink(_queue.LogPublisher, Payload, holdFinal: _queue.LogPublisher == _queue.StatePublisher);
+            _log ??= new AmqpLogSink(_queue.LogPublisher, Payload, Message.LogParts, holdFinal: _queue.LogPublisher == _queue.StatePublisher);
             return Task.FromResult<ILogPartSink>(_log);
         }
     }
@@ -147,27 +154,34 @@ internal sealed class AmqpJob : JobBase
     protected override Task OnRequeueAsync(string reason, bool counted, CancellationToken ct) =>
         SettleAsync("requeue", FinishedJob.Requeued, async () =>
         {
-            var finalPart = await FinalLogPartAsync();
-            _queue.LogPublisher.SendHeld();
-            await finalPart;
-            if (_queue.Options.Requeue == AmqpOptions.Hub)
+            if (RequeueContinuesLog)
             {
-                // travis: the reset state tells travis-hub to put the job back on the queue.
-                await await _states.ReportAsync(AmqpNames.ResetType, "reset", this, CancellationToken.None);
+                // Every part of this attempt is confirmed before the copy exists, so the next
+                // attempt's parts, numbered on from these, can't overtake them.
+                var (lastPart, parts) = await EndLogWithoutFinalAsync();
+                await lastPart;
+                await await _queue.StatePublisher.EnqueueAsync(Republished(counted, parts), CancellationToken.None);
             }
             else
             {
-                await await _queue.StatePublisher.EnqueueAsync(Republished(counted), CancellationToken.None);
+                var finalPart = await FinalLogPartAsync();
+                _queue.LogPublisher.SendHeld();
+                await finalPart;
+                // travis: the reset state tells travis-hub to put the job back on the queue.
+                await await _states.ReportAsync(AmqpNames.ResetType, "reset", this, CancellationToken.None);
             }
             _logger.LogInformation("Job {JobId} requeued ({Strategy}): {Reason}", Payload.JobId, _queue.Options.Requeue, reason);
         }).WaitAsync(ct);
 
     /// <summary>
-    /// The payload again, for the job queue: the requeue count in a header, and the state update
-    /// count where this run left it, so travis-hub doesn't drop the next run's updates as stale.
-    /// The copy gets a message id of its own, so no worker mistakes it for a redelivery of this one.
+    /// The payload again, for the job queue: the requeue count and the log parts sent so far in
+    /// headers, and the state update count where this run left it, so travis-hub doesn't drop the
+    /// next run's updates as stale. The copy gets a message id of its own, so no worker mistakes it
+    /// for a redelivery of this one.
     /// </summary>
-    private OutgoingMessage Republished(bool counted)
+    /// <param name="counted">Whether this requeue counts against the job's cap.</param>
+    /// <param name="logParts">How many log parts the job's attempts sent so far: the next attempt numbers its parts on from there.</param>
+    private OutgoingMessage Republished(bool counted, int logParts)
     {
         var payload = Payload.Clone();
         if (payload.Root["meta"] is not JsonObject meta)
@@ -178,6 +192,7 @@ internal sealed class AmqpJob : JobBase
         meta["state_update_count"] = _states.Count;
         var headers = Message.Headers is { } original ? new Dictionary<string, object?>(original) : [];
         headers[AmqpNames.RequeueCountHeader] = RequeueCount + (counted ? 1 : 0);
+        headers[AmqpNames.LogPartsHeader] = logParts;
         var properties = WireFormat.Properties(JobPayload.Str(Payload.Root["type"]) ?? "job:test", headers,
             messageId: $"{Payload.JobId}.copy.{Guid.NewGuid():N}");
         return OutgoingMessage.ToQueue(_queue.Name, properties, payload.ToUtf8Bytes(), _queue.DeclareQueuesAsync);
@@ -205,6 +220,20 @@ internal sealed class AmqpJob : JobBase
             await confirmed;
         }
         return confirmed;
+    }
+
+    /// <summary>
+    /// Closes the log of an attempt that goes on in the job's next one (no final part) and returns
+    /// the confirm of its last part and how many parts the job has sent so far.
+    /// </summary>
+    private async Task<(Task Confirmed, int Parts)> EndLogWithoutFinalAsync()
+    {
+        AmqpLogSink? log;
+        lock (_lock)
+        {
+            log = _log;
+        }
+        return log is null ? (Task.CompletedTask, Message.LogParts) : await log.EndWithoutFinalAsync(CancellationToken.None);
     }
 
     /// <param name="outcome">What this host records the message ended in (see <see cref="FinishedJobs"/>).</param>

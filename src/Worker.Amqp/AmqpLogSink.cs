@@ -7,16 +7,23 @@ namespace Worker.Amqp;
 /// Parts go into the log connection's ordered, bounded outbox (a write waits only while it is full),
 /// so a broker outage delays them but neither loses nor reorders them.
 /// </summary>
+/// <param name="firstNumber">
+/// The number of this attempt's first part: how many parts the job's earlier attempts published
+/// (<c>x-log-parts</c> on a requeue copy), so the attempts of one job share one numbering.
+/// </param>
 /// <param name="holdFinal">
 /// The final part waits in the outbox for the job's next state (its finish, reset, requeue or dead
 /// letter) on the same channel, so the two go out in one write: the broker then confirms them
 /// together, where a part sent alone was confirmed first and the finish's confirm came one broker
 /// turn later (about 50 us on a job's critical path). Only where logs share the states' publisher.
 /// </param>
-internal sealed class AmqpLogSink(ConfirmedPublisher publisher, JobPayload payload, bool holdFinal) : ILogPartSink
+internal sealed class AmqpLogSink(ConfirmedPublisher publisher, JobPayload payload, int firstNumber, bool holdFinal) : ILogPartSink
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private int _nextNumber;
+    private readonly int _firstNumber = firstNumber;
+    private int _nextNumber = firstNumber;
+    private Task _lastConfirmed = Task.CompletedTask;
+    private bool _closed;
     private Task? _finalConfirmed;
 
     public async ValueTask WritePartAsync(LogPart part, CancellationToken ct)
@@ -44,7 +51,7 @@ internal sealed class AmqpLogSink(ConfirmedPublisher publisher, JobPayload paylo
         {
             if (_finalConfirmed is null)
             {
-                await WriteLockedAsync(new LogPart(payload.JobId, _nextNumber, "", true), ct);
+                await WriteLockedAsync(new LogPart(payload.JobId, _nextNumber - _firstNumber, "", true), ct);
             }
             return _finalConfirmed!;
         }
@@ -54,18 +61,38 @@ internal sealed class AmqpLogSink(ConfirmedPublisher publisher, JobPayload paylo
         }
     }
 
+    /// <summary>
+    /// Closes the log without a final part, for an attempt whose log goes on in the job's next one:
+    /// returns the confirm of the last part sent and how many parts the job's attempts have sent so far.
+    /// </summary>
+    public async Task<(Task Confirmed, int Parts)> EndWithoutFinalAsync(CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            _closed = true;
+            return (_lastConfirmed, _nextNumber);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     private async Task WriteLockedAsync(LogPart part, CancellationToken ct)
     {
-        if (_finalConfirmed is not null)
+        if (_closed || _finalConfirmed is not null)
         {
             throw new InvalidOperationException($"the log of job {payload.JobId} is closed");
         }
-        if (part.Number != _nextNumber)
+        var number = checked(_firstNumber + part.Number);
+        if (number != _nextNumber)
         {
-            throw new InvalidOperationException($"log part {part.Number} of job {payload.JobId} is out of order; expected {_nextNumber}");
+            throw new InvalidOperationException($"log part {number} of job {payload.JobId} is out of order; expected {_nextNumber}");
         }
-        var confirmed = await publisher.EnqueueAsync(WireFormat.LogPart(part, payload.Uuid), sendNow: !(part.Final && holdFinal), ct);
-        _nextNumber = part.Number + 1;
+        var confirmed = await publisher.EnqueueAsync(WireFormat.LogPart(part with { Number = number }, payload.Uuid), sendNow: !(part.Final && holdFinal), ct);
+        _nextNumber = number + 1;
+        _lastConfirmed = confirmed;
         if (part.Final)
         {
             _finalConfirmed = confirmed;

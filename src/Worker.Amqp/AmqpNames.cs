@@ -15,5 +15,8 @@ public static class AmqpNames
     public const string ErrorHeader = "x-worker-error";
     public const string RequeueCountHeader = "x-requeue-count";
 
+    /// <summary>On a requeue copy: how many log parts the job's earlier attempts published; the next attempt numbers its parts on from there.</summary>
+    public const string LogPartsHeader = "x-log-parts";
+
     public static string DeadLetterQueue(string queue) => queue + ".dead";
 }

@@ -22,7 +22,8 @@ internal sealed class ReceivedMessage
         ContentType = properties.ContentType;
         MessageId = properties.MessageId;
         Headers = properties.Headers is { } headers ? new Dictionary<string, object?>(headers) : null;
-        RequeueCount = ReadRequeueCount(Headers);
+        RequeueCount = ReadCount(Headers, AmqpNames.RequeueCountHeader);
+        LogParts = ReadCount(Headers, AmqpNames.LogPartsHeader);
     }
 
     public static ReceivedMessage From(BasicDeliverEventArgs delivery) =>
@@ -41,14 +42,17 @@ internal sealed class ReceivedMessage
     /// <summary>The <c>x-requeue-count</c> header: how often the job was requeued so far.</summary>
     public int RequeueCount { get; }
 
+    /// <summary>The <c>x-log-parts</c> header: how many log parts the job's earlier attempts published (0 for a first attempt).</summary>
+    public int LogParts { get; }
+
     /// <summary>
     /// Equal for two deliveries of the same message (a redelivery after a lost channel) and different
     /// for a requeue copy, which has a message id of its own and a requeue count one higher.
     /// </summary>
     public MessageIdentity Identity => _identity ??= new MessageIdentity(MessageId, RequeueCount, Convert.ToHexString(SHA256.HashData(Body)));
 
-    private static int ReadRequeueCount(IReadOnlyDictionary<string, object?>? headers) =>
-        headers?.TryGetValue(AmqpNames.RequeueCountHeader, out var value) == true
+    private static int ReadCount(IReadOnlyDictionary<string, object?>? headers, string name) =>
+        headers?.TryGetValue(name, out var value) == true
             ? value switch
             {
                 int i => Math.Max(0, i),
