@@ -30,8 +30,16 @@ internal sealed class AmqpJob : JobBase
         _logger = logger;
         _deliveries = [delivery];
         Message = message;
-        _states = new AmqpStateReporter(queue.StatePublisher, payload);
+        // travis-scheduler's payloads have none: like travis-worker, each processing gets its own.
+        RunUuid = payload.Uuid is { Length: > 0 } uuid ? uuid : Guid.NewGuid().ToString();
+        _states = new AmqpStateReporter(queue.StatePublisher, payload, RunUuid);
     }
+
+    /// <summary>
+    /// This run's uuid, in its state updates' <c>meta.uuid</c> and its log parts' <c>uuid</c>: the
+    /// payload's own, else a new one for this delivery (a requeue copy's next attempt gets another).
+    /// </summary>
+    public string RunUuid { get; }
 
     /// <summary>The message this job came in, as it came.</summary>
     public ReceivedMessage Message { get; }
@@ -103,7 +111,7 @@ internal sealed class AmqpJob : JobBase
     {
         lock (_lock)
         {
-            _log ??= new AmqpLogSink(_queue.LogPublisher, Payload, Message.LogParts, holdFinal: _queue.LogPublisher == _queue.StatePublisher);
+            _log ??= new AmqpLogSink(_queue.LogPublisher, Payload, RunUuid, Message.LogParts, holdFinal: _queue.LogPublisher == _queue.StatePublisher);
             return Task.FromResult<ILogPartSink>(_log);
         }
     }
@@ -289,7 +297,7 @@ internal sealed class AmqpJob : JobBase
 
     /// <param name="outcome">What this host records the message ended in (see <see cref="FinishedJobs"/>).</param>
     private FinishedJob Finished(string outcome) => new(Message.Identity.Key, Payload.JobId, outcome, _states.Count - 1, _states.InstanceId,
-        ReceivedAt, StartedAt, FinishedAt, DateTimeOffset.UtcNow);
+        ReceivedAt, StartedAt, FinishedAt, DateTimeOffset.UtcNow, RunUuid);
 
     private List<AmqpDelivery> TakeDeliveries()
     {

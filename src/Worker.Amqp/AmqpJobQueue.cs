@@ -262,7 +262,7 @@ public sealed class AmqpJobQueue : IJobQueue
         {
             if (finished.Outcome != FinishedJob.Requeued)
             {
-                var finish = WireFormat.StateUpdate(AmqpNames.FinishType, finished.Outcome, payload, finished.StateUpdateCount, finished.InstanceId,
+                var finish = WireFormat.StateUpdate(AmqpNames.FinishType, finished.Outcome, payload, finished.Uuid ?? payload.Uuid, finished.StateUpdateCount, finished.InstanceId,
                     finished.ReceivedAt, finished.StartedAt, finished.FinishedAt);
                 await await StatePublisher.EnqueueAsync(finish, CancellationToken.None);
             }

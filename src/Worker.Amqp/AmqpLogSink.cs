@@ -7,6 +7,7 @@ namespace Worker.Amqp;
 /// Parts go into the log connection's ordered, bounded outbox (a write waits only while it is full),
 /// so a broker outage delays them but neither loses nor reorders them.
 /// </summary>
+/// <param name="uuid">The run's uuid, on every part.</param>
 /// <param name="firstNumber">
 /// The number of this attempt's first part: how many parts the job's earlier attempts published
 /// (<c>x-log-parts</c> on a requeue copy), so the attempts of one job share one numbering.
@@ -17,7 +18,7 @@ namespace Worker.Amqp;
 /// together, where a part sent alone was confirmed first and the finish's confirm came one broker
 /// turn later (about 50 us on a job's critical path). Only where logs share the states' publisher.
 /// </param>
-internal sealed class AmqpLogSink(ConfirmedPublisher publisher, JobPayload payload, int firstNumber, bool holdFinal) : ILogPartSink
+internal sealed class AmqpLogSink(ConfirmedPublisher publisher, JobPayload payload, string uuid, int firstNumber, bool holdFinal) : ILogPartSink
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly int _firstNumber = firstNumber;
@@ -90,7 +91,7 @@ internal sealed class AmqpLogSink(ConfirmedPublisher publisher, JobPayload paylo
         {
             throw new InvalidOperationException($"log part {number} of job {payload.JobId} is out of order; expected {_nextNumber}");
         }
-        var confirmed = await publisher.EnqueueAsync(WireFormat.LogPart(part with { Number = number }, payload.Uuid), sendNow: !(part.Final && holdFinal), ct);
+        var confirmed = await publisher.EnqueueAsync(WireFormat.LogPart(part with { Number = number }, uuid), sendNow: !(part.Final && holdFinal), ct);
         _nextNumber = number + 1;
         _lastConfirmed = confirmed;
         if (part.Final)

@@ -5,9 +5,10 @@ namespace Worker.Amqp;
 /// <summary>
 /// A job's state updates on <c>reporting</c>/<c>reporting.jobs.builds</c>. <c>state_update_count</c>
 /// starts at the payload's <c>meta.state_update_count</c> and each update carries the count before
-/// its own increment, as travis-hub expects when it drops stale updates.
+/// its own increment, as travis-hub expects when it drops stale updates. Each carries the run's
+/// <paramref name="uuid"/> in its <c>meta</c>.
 /// </summary>
-internal sealed class AmqpStateReporter(ConfirmedPublisher publisher, JobPayload payload)
+internal sealed class AmqpStateReporter(ConfirmedPublisher publisher, JobPayload payload, string uuid)
 {
     private readonly object _lock = new();
     private int _count = payload.StateUpdateCount;
@@ -23,7 +24,7 @@ internal sealed class AmqpStateReporter(ConfirmedPublisher publisher, JobPayload
         OutgoingMessage message;
         lock (_lock)
         {
-            message = WireFormat.StateUpdate(type, state, payload, _count, InstanceId, job.ReceivedAt, job.StartedAt, job.FinishedAt);
+            message = WireFormat.StateUpdate(type, state, payload, uuid, _count, InstanceId, job.ReceivedAt, job.StartedAt, job.FinishedAt);
             _count++;
         }
         try

@@ -48,7 +48,8 @@ public static class WireFormat
     }
 
     /// <summary>A state update; <paramref name="count"/> is the job's <c>state_update_count</c> before this update.</summary>
-    public static OutgoingMessage StateUpdate(string type, string state, JobPayload payload, int count, string? instanceId,
+    /// <param name="uuid">The run's uuid (<c>meta.uuid</c>): the payload's own, else one made for this attempt.</param>
+    public static OutgoingMessage StateUpdate(string type, string state, JobPayload payload, string? uuid, int count, string? instanceId,
         DateTimeOffset? receivedAt, DateTimeOffset? startedAt, DateTimeOffset? finishedAt)
     {
         var json = StartJson();
@@ -61,7 +62,7 @@ public static class WireFormat
         {
             json.WriteString("instance_id", instanceId);
         }
-        if (payload.Uuid is { } uuid)
+        if (uuid is not null)
         {
             json.WriteString("uuid", uuid);
         }

@@ -388,7 +388,7 @@ public static class AmqpThroughputBenchmark
 
     private static OutgoingMessage State(JobPayload payload, string state, int count) => WireFormat.StateUpdate(
         state switch { "received" => AmqpNames.ReceiveType, "started" => AmqpNames.StartType, _ => AmqpNames.FinishType },
-        state, payload, count, "raw-instance", DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, null);
+        state, payload, payload.Uuid, count, "raw-instance", DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, null);
 
     private static Task Publish(IChannel channel, OutgoingMessage message) =>
         channel.BasicPublishAsync(message.Exchange, message.RoutingKey, false, message.Properties, message.Body).AsTask();

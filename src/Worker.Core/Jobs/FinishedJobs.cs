@@ -386,7 +386,8 @@ public sealed class FinishedJobs : IDisposable
 /// <summary>
 /// A job message this host finished. <paramref name="Outcome"/> is the finish state's wire name, or
 /// <c>requeued</c> for a run that put a copy of the job back on the queue; the rest is what its
-/// finish state update carried, so it can be sent again as it was.
+/// finish state update carried, so it can be sent again as it was. <paramref name="Uuid"/> is the
+/// run's (one the worker made where the payload had none); null in lines written before it was kept.
 /// </summary>
 public sealed record FinishedJob(
     string Key,
@@ -397,7 +398,8 @@ public sealed record FinishedJob(
     DateTimeOffset? ReceivedAt,
     DateTimeOffset? StartedAt,
     DateTimeOffset? FinishedAt,
-    DateTimeOffset RecordedAt)
+    DateTimeOffset RecordedAt,
+    string? Uuid = null)
 {
     public const string Requeued = "requeued";
 }
