@@ -6,8 +6,9 @@ using Worker.Core.Backends;
 namespace Worker.Docker;
 
 /// <summary>
-/// One new container per job, never reused. The operator's policy is checked first, so a refused
-/// job creates nothing; a job that asks for exactly what a standby is takes one, any other gets a
+/// One new container per job, never reused. A job that names no image gets the host's image
+/// tagged for its language, as travis-worker chose (<see cref="LanguageImages"/>), else the default.
+/// The operator's policy is checked first, so a refused job creates nothing; a job that asks for exactly what a standby is takes one, any other gets a
 /// fresh container, created here and started when its script runs (as <c>docker run</c> does).
 /// </summary>
 public sealed class DockerBackend : IBackend
@@ -17,6 +18,7 @@ public sealed class DockerBackend : IBackend
     private readonly IDockerClient _client;
     private readonly bool _ownsClient;
     private readonly ContainerLauncher _launcher;
+    private readonly LanguageImages _languageImages;
     private readonly ILogger _logger;
 
     public DockerBackend(IDockerClient client, DockerOptions options, MachineLabels labels, ILogger<DockerBackend> logger, bool ownsClient = false)
@@ -27,6 +29,7 @@ public sealed class DockerBackend : IBackend
         Options = options;
         Policy = new DockerPolicy(options);
         _launcher = new ContainerLauncher(client, options, logger);
+        _languageImages = new LanguageImages(client, TimeProvider.System);
         if (options.StandbyCount > 0)
         {
             Standby = new DockerStandbyPool(client, _launcher, Policy.Default, labels, options.StandbyCount, options.StandbyLeaseTime, logger);
@@ -72,7 +75,8 @@ public sealed class DockerBackend : IBackend
 
     private async Task<IInstance> StartContainerAsync(StartAttributes attributes, IProgress<string> progress, CancellationToken ct)
     {
-        var spec = Policy.Decide(attributes);
+        var tagged = string.IsNullOrWhiteSpace(attributes.Image) ? await _languageImages.ForAsync(attributes.Language, ct) : null;
+        var spec = Policy.Decide(attributes, tagged);
         var standby = Standby is not null && spec.IsStandbyShaped(Standby.Spec) ? await Standby.TryClaimAsync(attributes, ct) : null;
         if (Standby is not null)
         {

@@ -41,10 +41,14 @@ public sealed class DockerPolicy
     public long? MemoryCeiling => _options.MemoryCeiling ?? (_options.MemoryPerJob > 0 ? _options.MemoryPerJob : null);
 
     /// <summary>The container the job gets, or <see cref="JobRefusedException"/> naming the rule it broke.</summary>
-    public ContainerSpec Decide(StartAttributes job)
+    /// <param name="taggedImage">
+    /// The host's image tagged for the job's language (<see cref="LanguageImages"/>), for a job that
+    /// names none: the operator's choice, as the default image is, so not checked against WORKER_ALLOWED_IMAGES.
+    /// </param>
+    public ContainerSpec Decide(StartAttributes job, string? taggedImage = null)
     {
-        var image = string.IsNullOrWhiteSpace(job.Image) ? _options.DefaultImage : job.Image.Trim();
-        if (_images.Refusal(image, _options.DefaultImage) is { } refusal)
+        var image = !string.IsNullOrWhiteSpace(job.Image) ? job.Image.Trim() : taggedImage ?? _options.DefaultImage;
+        if (image != taggedImage && _images.Refusal(image, _options.DefaultImage) is { } refusal)
         {
             throw new JobRefusedException(refusal);
         }

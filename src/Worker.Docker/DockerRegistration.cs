@@ -9,7 +9,7 @@ namespace Worker.Docker;
 /// <summary>The Docker backend (<c>WORKER_PROVIDER_NAME=docker</c>): its settings, and the backend and inventory built from them.</summary>
 public static class DockerRegistration
 {
-    private const string ImageChoice = "a job's image is its own `image`, else WORKER_DOCKER_IMAGE_DEFAULT, within WORKER_ALLOWED_IMAGES";
+    private const string ImageChoice = "a job's image is its own `image` (within WORKER_ALLOWED_IMAGES), else the host's image tagged for its language as travis-worker's tag selector chose it, else WORKER_DOCKER_IMAGE_DEFAULT; the api and env selectors are not supported";
 
     public static BackendRegistration Backend { get; } = new()
     {

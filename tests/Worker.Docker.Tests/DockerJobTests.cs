@@ -21,6 +21,30 @@ public sealed class DockerJobTests
     }
 
     [Fact]
+    public async Task A_job_naming_no_image_runs_on_the_hosts_image_tagged_for_its_language_as_travis_worker_chose()
+    {
+        // A language of this test's own: the tags are the engine's, seen by every test running beside it.
+        var language = $"worker-test-{Guid.NewGuid():N}"[..24];
+        using var client = DockerEngine.Client();
+        await client.Images.TagImageAsync(DockerEngine.Image, new ImageTagParameters { RepositoryName = "travis", Tag = language });
+        try
+        {
+            await using var harness = await DockerHarness.CreateAsync(o => o with { DefaultImage = "worker-no-such-default:never" });
+            var (tagged, _) = await harness.RunAsync($"language: {language}\nscript: [\"echo on the tagged image\"]");
+            var (named, _) = await harness.RunAsync($"language: {language}\nimage: {DockerEngine.Image}\nscript: [\"true\"]");
+
+            Assert.Equal("passed", await tagged.Outcome);
+            Assert.Contains($"(travis:{language}).", tagged.Log);
+            Assert.Contains("on the tagged image\n", tagged.Log);
+            Assert.Contains($"({DockerEngine.Image}).", named.Log); // a job's own image comes first
+        }
+        finally
+        {
+            await client.Images.DeleteImageAsync($"travis:{language}", new ImageDeleteParameters());
+        }
+    }
+
+    [Fact]
     public async Task A_large_script_arrives_whole_on_the_containers_stdin_and_the_script_itself_reads_end_of_file_there()
     {
         await using var harness = await DockerHarness.CreateAsync();

@@ -112,6 +112,23 @@ public sealed class DockerPolicyTests
     }
 
     [Fact]
+    public void The_tag_selector_looks_for_the_language_then_default_each_with_and_without_travis()
+    {
+        Assert.Equal(["travis:ruby", "ruby:latest", "travis:default", "default:latest"], LanguageImages.Candidates("Ruby"));
+        Assert.Equal(["travis:default", "default:latest"], LanguageImages.Candidates("default"));
+        Assert.Equal(["travis:default", "default:latest"], LanguageImages.Candidates("c++"));
+    }
+
+    [Fact]
+    public void The_hosts_image_tagged_for_the_language_is_the_operators_choice_and_a_jobs_own_image_comes_first()
+    {
+        var listed = Operator with { ImageGlobs = ["registry.example/*"] };
+
+        Assert.Equal("travis:ruby", new DockerPolicy(listed).Decide(Job(), taggedImage: "travis:ruby").Image);
+        Assert.Contains("not allowed by WORKER_ALLOWED_IMAGES", Refusal(listed, Job(image: "travis:ruby")));
+    }
+
+    [Fact]
     public void With_travis_workers_privileged_setting_every_container_is_privileged_and_so_are_the_standbys_that_serve_them()
     {
         var everyOne = new DockerPolicy(Operator with { Privileges = PrivilegedContainers.Always });

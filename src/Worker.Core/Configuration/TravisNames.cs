@@ -36,9 +36,19 @@ public static class TravisNames
     /// <summary>The backends travis-worker and this worker both have.</summary>
     private static readonly string[] ProviderPrefixes = ["DOCKER_", "GCE_", "FAKE_"];
 
-    /// <summary>Whether travis-worker reads <paramref name="key"/> as a variable of that very name.</summary>
+    /// <summary>
+    /// The Docker CLI's own variables, set on many hosts for it: travis-worker read them as its
+    /// docker settings too, but here DOCKER_HOST is read as the CLI reads it, and the others would
+    /// only confuse (a DOCKER_CERT_PATH beside a local socket).
+    /// </summary>
+    private static readonly FrozenSet<string> DockerCliVariables = new[]
+    {
+        "DOCKER_HOST", "DOCKER_API_VERSION", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "DOCKER_CONFIG", "DOCKER_CONTEXT",
+    }.ToFrozenSet(StringComparer.Ordinal);
+
+    /// <summary>Whether travis-worker reads <paramref name="key"/> as a variable of that very name (and it is not another program's).</summary>
     public static bool ReadsBare(string key) =>
-        Flags.Contains(key) || key.StartsWith(BuildPrefix, StringComparison.Ordinal) || IsProviderKey(key);
+        Flags.Contains(key) || key.StartsWith(BuildPrefix, StringComparison.Ordinal) || IsProviderKey(key) && !DockerCliVariables.Contains(key);
 
     /// <summary>
     /// Whether a variable of that name says the settings are travis-worker's: one of its own settings,

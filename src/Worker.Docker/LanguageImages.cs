@@ -1,0 +1,70 @@
+using System.Collections.Frozen;
+using System.Text.RegularExpressions;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+
+namespace Worker.Docker;
+
+/// <summary>
+/// travis-worker's <c>tag</c> image selector, so a host whose operator tagged its images for it
+/// keeps working: a job that names no image of its own runs on the host's image tagged
+/// <c>travis:LANGUAGE</c>, else <c>LANGUAGE</c>, else <c>travis:default</c>, else <c>default</c>
+/// (the first that is on the host), else on <c>WORKER_DOCKER_IMAGE_DEFAULT</c>. The host's tags are
+/// listed at most once a minute, so a job pays no request for them.
+/// </summary>
+public sealed partial class LanguageImages(IDockerClient client, TimeProvider clock)
+{
+    private static readonly TimeSpan Fresh = TimeSpan.FromMinutes(1);
+    private readonly SemaphoreSlim _listing = new(1, 1);
+    private volatile Listed? _listed;
+
+    private sealed record Listed(DateTimeOffset At, FrozenSet<string> Tags);
+
+    /// <summary>The image the host's tags choose for <paramref name="language"/>, or null when none is tagged for it.</summary>
+    public async Task<string?> ForAsync(string language, CancellationToken ct)
+    {
+        var tags = await TagsAsync(ct);
+        return tags.Count == 0 ? null : Candidates(language).FirstOrDefault(tags.Contains);
+    }
+
+    /// <summary>The references the selector looks for, in order, each as the engine lists it (<c>ruby</c> is <c>ruby:latest</c>).</summary>
+    public static IEnumerable<string> Candidates(string language)
+    {
+        var name = language.Trim().ToLowerInvariant();
+        // A language that can't be a tag (travis-yml normalizes them, but a payload may say anything) is looked for as default.
+        if (name != "default" && ReferencePart().IsMatch(name))
+        {
+            yield return "travis:" + name;
+            yield return name + ":latest";
+        }
+        yield return "travis:default";
+        yield return "default:latest";
+    }
+
+    private async Task<FrozenSet<string>> TagsAsync(CancellationToken ct)
+    {
+        if (_listed is { } listed && clock.GetUtcNow() - listed.At < Fresh)
+        {
+            return listed.Tags;
+        }
+        await _listing.WaitAsync(ct);
+        try
+        {
+            if (_listed is { } again && clock.GetUtcNow() - again.At < Fresh)
+            {
+                return again.Tags;
+            }
+            var images = await client.Images.ListImagesAsync(new ImagesListParameters(), ct);
+            var tags = images.SelectMany(i => i.RepoTags ?? []).ToFrozenSet(StringComparer.Ordinal);
+            _listed = new Listed(clock.GetUtcNow(), tags);
+            return tags;
+        }
+        finally
+        {
+            _listing.Release();
+        }
+    }
+
+    [GeneratedRegex("^[a-z0-9]+(?:[._-][a-z0-9]+)*$")]
+    private static partial Regex ReferencePart();
+}
