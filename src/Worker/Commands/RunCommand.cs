@@ -70,6 +70,7 @@ public static class RunCommand
         await using var hosting = GroupHosting.Start(context, pool, logger);
         var running = pool.RunAsync(CancellationToken.None);
         await using var retirement = Retirement.Start(RetirementOptions.Load(settings), pool, ShutdownBudget.RetirementWait(context.Options), logger);
+        await using var heartbeat = Heartbeat.Start(HeartbeatOptions.Load(settings), pool, ShutdownBudget.RetirementWait(context.Options), logger);
         await running;
         logger.LogInformation("Worker stopped after {Processed} job(s)", pool.Processed);
         return 0;
