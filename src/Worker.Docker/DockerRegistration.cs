@@ -9,6 +9,7 @@ namespace Worker.Docker;
 /// <summary>The Docker backend (<c>WORKER_PROVIDER_NAME=docker</c>): its settings, and the backend and inventory built from them.</summary>
 public static class DockerRegistration
 {
+    private const string NoProxies = "containers get no proxy variables from the worker; set them in the image or the job's env_vars";
     private const string ImageChoice = "a job's image is its own `image` (within WORKER_ALLOWED_IMAGES), else the host's image tagged for its language as travis-worker's tag selector chose it, else WORKER_DOCKER_IMAGE_DEFAULT; the api and env selectors are not supported";
 
     public static BackendRegistration Backend { get; } = new()
@@ -31,6 +32,10 @@ public static class DockerRegistration
             ["DOCKER_IMAGE_SELECTOR_TYPE"] = ImageChoice,
             ["DOCKER_IMAGE_SELECTOR_URL"] = ImageChoice,
             ["DOCKER_API_VERSION"] = "requests carry no API version, so the engine answers in its own",
+            ["DOCKER_HTTP_PROXY"] = NoProxies,
+            ["DOCKER_HTTPS_PROXY"] = NoProxies,
+            ["DOCKER_FTP_PROXY"] = NoProxies,
+            ["DOCKER_NO_PROXY"] = NoProxies,
         },
     };
 
