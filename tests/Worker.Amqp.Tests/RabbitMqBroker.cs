@@ -53,6 +53,40 @@ public sealed class RabbitMqBroker : IAsyncLifetime
         return result.Stdout;
     }
 
+    /// <summary>
+    /// Fails the test, saying why, unless the broker has <paramref name="plugin"/> enabled: the image
+    /// built by docker/build-local-images.sh enables the plugins the tests need.
+    /// </summary>
+    public async Task RequirePluginAsync(string plugin)
+    {
+        if (!(await EnabledPluginsAsync()).Contains(plugin))
+        {
+            Assert.Fail($"the test broker (image {Image}) does not have the {plugin} plugin enabled; " +
+                "build the image with docker/build-local-images.sh, which enables it");
+        }
+    }
+
+    /// <summary>Disables a plugin on the running broker, for a test of a broker that lacks it; fails the test unless it is then off.</summary>
+    public async Task DisablePluginAsync(string plugin)
+    {
+        await PluginsAsync("disable", plugin);
+        Assert.DoesNotContain(plugin, await EnabledPluginsAsync());
+    }
+
+    public async Task<IReadOnlyList<string>> EnabledPluginsAsync() =>
+        (await PluginsAsync("list", "--enabled", "--minimal", "--silent"))
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    private async Task<string> PluginsAsync(params string[] args)
+    {
+        var result = await Container.ExecAsync(["rabbitmq-plugins", .. args]);
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"rabbitmq-plugins {string.Join(' ', args)} failed: {result.Stderr}{result.Stdout}");
+        }
+        return result.Stdout;
+    }
+
     /// <summary>A queue's messages ready and unacknowledged, and its consumers, as <c>rabbitmqctl list_queues</c> says (null: no such queue).</summary>
     public async Task<QueueCounts?> CountsAsync(string queue)
     {
