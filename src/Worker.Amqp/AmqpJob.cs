@@ -111,7 +111,8 @@ internal sealed class AmqpJob : JobBase
     {
         lock (_lock)
         {
-            _log ??= new AmqpLogSink(_queue.LogPublisher, Payload, RunUuid, Message.LogParts, holdFinal: _queue.LogPublisher == _queue.StatePublisher);
+            _log ??= new AmqpLogSink(_queue.LogPublisher, Payload, RunUuid, Message.LogParts, holdFinal: _queue.LogPublisher == _queue.StatePublisher,
+                sharded: _queue.Options.ShardedLogs);
             return Task.FromResult<ILogPartSink>(_log);
         }
     }

@@ -63,14 +63,20 @@ public sealed class AmqpJobQueue : IJobQueue
                 return;
             }
             var connection = await _connector.ConnectAsync(Options.Uri, "jobs", ct);
+            IConnection? logConnection = null;
             try
             {
                 await AmqpTopology.DeclareAsync(connection, Name, Options.QueueType, ct);
-                var logConnection = Options.LogsUri is { } logsUri ? await _connector.ConnectAsync(logsUri, "logs", ct) : connection;
+                logConnection = Options.LogsUri is { } logsUri ? await _connector.ConnectAsync(logsUri, "logs", ct) : connection;
                 if (logConnection != connection)
                 {
                     await using var channel = await logConnection.CreateChannelAsync(cancellationToken: ct);
                     await AmqpTopology.DeclareReportingAsync(channel, ct);
+                }
+                if (Options.ShardedLogs)
+                {
+                    await using var channel = await logConnection.CreateChannelAsync(cancellationToken: ct);
+                    await AmqpTopology.DeclareShardedLogExchangeAsync(channel, ct);
                 }
                 await _canceller.StartAsync(connection, ct);
                 _statePublisher = new ConfirmedPublisher(connection, Options.Outbox, logConnection == connection ? "state and log" : "state", _loggerFactory.CreateLogger<ConfirmedPublisher>());
@@ -85,6 +91,10 @@ public sealed class AmqpJobQueue : IJobQueue
             }
             catch
             {
+                if (logConnection is not null && logConnection != connection)
+                {
+                    await logConnection.DisposeAsync();
+                }
                 await connection.DisposeAsync();
                 throw;
             }

@@ -3,7 +3,8 @@ using Worker.Core.Jobs;
 namespace Worker.Amqp;
 
 /// <summary>
-/// A job's log parts as <c>job:test:log</c> messages on <c>reporting</c>/<c>reporting.jobs.logs</c>.
+/// A job's log parts as <c>job:test:log</c> messages on <c>reporting</c>/<c>reporting.jobs.logs</c>
+/// (with sharded logs, on <c>reporting.jobs.logs_sharded</c> with the job id as routing key).
 /// Parts go into the log connection's ordered, bounded outbox (a write waits only while it is full),
 /// so a broker outage delays them but neither loses nor reorders them.
 /// </summary>
@@ -18,7 +19,8 @@ namespace Worker.Amqp;
 /// together, where a part sent alone was confirmed first and the finish's confirm came one broker
 /// turn later (about 50 us on a job's critical path). Only where logs share the states' publisher.
 /// </param>
-internal sealed class AmqpLogSink(ConfirmedPublisher publisher, JobPayload payload, string uuid, int firstNumber, bool holdFinal) : ILogPartSink
+/// <param name="sharded">The parts go to the sharded logs' exchange (<c>RABBITMQ_SHARDING</c>).</param>
+internal sealed class AmqpLogSink(ConfirmedPublisher publisher, JobPayload payload, string uuid, int firstNumber, bool holdFinal, bool sharded) : ILogPartSink
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly int _firstNumber = firstNumber;
@@ -91,7 +93,7 @@ internal sealed class AmqpLogSink(ConfirmedPublisher publisher, JobPayload paylo
         {
             throw new InvalidOperationException($"log part {number} of job {payload.JobId} is out of order; expected {_nextNumber}");
         }
-        var confirmed = await publisher.EnqueueAsync(WireFormat.LogPart(part with { Number = number }, uuid), sendNow: !(part.Final && holdFinal), ct);
+        var confirmed = await publisher.EnqueueAsync(WireFormat.LogPart(part with { Number = number }, uuid, sharded), sendNow: !(part.Final && holdFinal), ct);
         _nextNumber = number + 1;
         _lastConfirmed = confirmed;
         if (part.Final)

@@ -43,8 +43,12 @@ public sealed record AmqpOptions
         + "A job holds its delivery from receipt to result; on RabbitMQ 3.12+ each consumer asks for that long (x-consumer-timeout), on an older broker start-up warns when this is shorter.",
         allowZero: true);
 
+    public static readonly Setting<bool> RabbitMqSharding = Setting.Bool("RABBITMQ_SHARDING", false,
+        "Send log parts to the exchange reporting.jobs.logs_sharded (type x-modulus-hash, routing key the job id) instead of reporting/reporting.jobs.logs, "
+        + "for a travis-logs that reads the shards; that broker (LOGS_AMQP_URI's when set) needs the rabbitmq_sharding plugin.");
+
     public static IReadOnlyList<ISetting> All { get; } =
-        [AmqpUri, TlsCaPath, TravisTlsCertPath, LogsAmqpUri, Heartbeat, ConsumerPriority, QueueKind, RequeueStrategy, OutboxSize, ConsumerTimeout];
+        [AmqpUri, TlsCaPath, TravisTlsCertPath, LogsAmqpUri, Heartbeat, ConsumerPriority, QueueKind, RequeueStrategy, OutboxSize, ConsumerTimeout, RabbitMqSharding];
 
     public Uri Uri { get; init; } = AmqpUri.Default;
     public Uri? LogsUri { get; init; }
@@ -54,6 +58,9 @@ public sealed record AmqpOptions
     public string QueueType { get; init; } = QueueKind.Default;
     public string Requeue { get; init; } = RequeueStrategy.Default;
     public long Outbox { get; init; } = OutboxSize.Default;
+
+    /// <summary>Log parts go to <see cref="AmqpNames.ShardedLogExchange"/>, routed by job id (travis-worker's <c>RABBITMQ_SHARDING</c>).</summary>
+    public bool ShardedLogs { get; init; } = RabbitMqSharding.Default;
 
     /// <summary>The broker's own consumer timeout (<c>consumer_timeout</c>); zero: it has none.</summary>
     public TimeSpan BrokerConsumerTimeout { get; init; } = ConsumerTimeout.Default;
@@ -88,6 +95,7 @@ public sealed record AmqpOptions
         Requeue = RequeueStrategy.Read(source),
         Outbox = OutboxSize.Read(source),
         BrokerConsumerTimeout = ConsumerTimeout.Read(source),
+        ShardedLogs = RabbitMqSharding.Read(source),
         HardLimit = WorkerOptions.HardTimeout.Read(source),
         HoldBesidesScript = WorkerOptions.StartupTimeout.Read(source) + WorkerOptions.ScriptUploadTimeout.Read(source)
             + WorkerOptions.TeardownTimeout.Read(source) + TimeSpan.FromMinutes(1),

@@ -28,7 +28,6 @@ public static class AmqpRegistration
             ["LOGS_AMQP_TLS_CERT_PATH"] = "the logs connection trusts the CA of WORKER_AMQP_TLS_CA_PATH",
             ["STATE_UPDATE_POOL_SIZE"] = OnePublisher,
             ["LOG_POOL_SIZE"] = OnePublisher,
-            ["RABBITMQ_SHARDING"] = "sharded queues are not supported",
         },
     };
 

@@ -34,7 +34,12 @@ public static class WireFormat
         Headers = headers,
     };
 
-    public static OutgoingMessage LogPart(LogPart part, string? uuid)
+    /// <param name="sharded">
+    /// To <c>reporting.jobs.logs_sharded</c> with the job id as routing key (travis-worker's
+    /// <c>RABBITMQ_SHARDING</c>), so all of a job's parts hash to one shard and stay in order;
+    /// else to <c>reporting</c>/<c>reporting.jobs.logs</c>.
+    /// </param>
+    public static OutgoingMessage LogPart(LogPart part, string? uuid, bool sharded = false)
     {
         var json = StartJson();
         json.WriteStartObject();
@@ -44,7 +49,10 @@ public static class WireFormat
         json.WriteString("uuid", uuid ?? "");
         json.WriteBoolean("final", part.Final);
         json.WriteEndObject();
-        return new OutgoingMessage(AmqpNames.ReportingExchange, AmqpNames.LogRoutingKey, Properties(AmqpNames.LogType, messageId: $"{part.JobId}.log.{part.Number}"), FinishJson(json));
+        var (exchange, routingKey) = sharded
+            ? (AmqpNames.ShardedLogExchange, part.JobId.ToString(CultureInfo.InvariantCulture))
+            : (AmqpNames.ReportingExchange, AmqpNames.LogRoutingKey);
+        return new OutgoingMessage(exchange, routingKey, Properties(AmqpNames.LogType, messageId: $"{part.JobId}.log.{part.Number}"), FinishJson(json));
     }
 
     /// <summary>A state update; <paramref name="count"/> is the job's <c>state_update_count</c> before this update.</summary>

@@ -14,6 +14,8 @@ public sealed class AmqpSettingsTests
     [InlineData("WORKER_REQUEUE_STRATEGY", "nack")]
     [InlineData("WORKER_AMQP_TLS_CA_PATH", "/nonexistent/ca.pem")]
     [InlineData("TRAVIS_WORKER_AMQP_QUEUE_TYPE", "stream")]
+    [InlineData("WORKER_RABBITMQ_SHARDING", "sharded")]
+    [InlineData("RABBITMQ_SHARDING", "yes please")]
     public void Bad_amqp_setting_stops_start_up_with_one_line_naming_the_variable(string variable, string value)
     {
         var settings = new SettingsSource(new Dictionary<string, string> { ["WORKER_QUEUE_TYPE"] = "amqp", [variable] = value });
@@ -39,5 +41,21 @@ public sealed class AmqpSettingsTests
         Assert.Equal("classic", options.QueueType);
         Assert.Equal("republish", options.Requeue);
         Assert.Null(options.LogsUri);
+    }
+
+    [Theory]
+    [InlineData(null, null, false)]
+    [InlineData("WORKER_RABBITMQ_SHARDING", "true", true)]
+    [InlineData("TRAVIS_WORKER_RABBITMQ_SHARDING", "1", true)]
+    [InlineData("RABBITMQ_SHARDING", "t", true)]
+    [InlineData("RABBITMQ_SHARDING", "F", false)]
+    public void Rabbitmq_sharding_is_off_by_default_and_read_by_travis_workers_names_and_go_booleans(string? variable, string? value, bool sharded)
+    {
+        var settings = variable is null ? SettingsSource.From() : SettingsSource.From((variable, value!));
+
+        var options = AmqpOptions.Load(settings);
+
+        Assert.Equal(sharded, options.ShardedLogs);
+        Assert.Empty(SettingsCatalog.UnusedVariableWarnings(settings)); // a setting now, not "not supported"
     }
 }

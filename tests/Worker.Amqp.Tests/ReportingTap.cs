@@ -20,7 +20,11 @@ public sealed class ReportingTap : IAsyncDisposable
         _queue = queue;
     }
 
-    public static async Task<ReportingTap> CreateAsync(Uri broker)
+    /// <param name="shardedLogs">
+    /// Also bound to <c>reporting.jobs.logs_sharded</c>: the only queue bound to that exchange, it
+    /// gets every part sent there, as one shard of travis-logs' would get all of a job's.
+    /// </param>
+    public static async Task<ReportingTap> CreateAsync(Uri broker, bool shardedLogs = false)
     {
         var connection = await new ConnectionFactory { Uri = broker, NetworkRecoveryInterval = TimeSpan.FromMilliseconds(500) }.CreateConnectionAsync();
         var queue = "tap-" + Guid.NewGuid().ToString("N");
@@ -29,6 +33,11 @@ public sealed class ReportingTap : IAsyncDisposable
         await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false);
         await channel.QueueBindAsync(queue, AmqpNames.ReportingExchange, AmqpNames.StateRoutingKey);
         await channel.QueueBindAsync(queue, AmqpNames.ReportingExchange, AmqpNames.LogRoutingKey);
+        if (shardedLogs)
+        {
+            await AmqpTopology.DeclareShardedLogExchangeAsync(channel, default);
+            await channel.QueueBindAsync(queue, AmqpNames.ShardedLogExchange, ""); // x-modulus-hash ignores binding keys
+        }
         return new ReportingTap(connection, queue);
     }
 
