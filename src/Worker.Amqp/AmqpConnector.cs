@@ -51,6 +51,12 @@ public sealed class AmqpConnector(AmqpOptions options, string clientName, ILogge
             {
                 logger.LogDebug("RabbitMQ connection ({Purpose}) closed", purpose);
             }
+            else if (e.ReplyCode == Constants.CommandInvalid)
+            {
+                // The broker refused a command this worker sent (e.g. an exchange type it lacks) and
+                // closed the connection for it; the command's caller reports what that means.
+                logger.LogDebug("RabbitMQ connection ({Purpose}) closed by the broker: {Reason}", purpose, e.ReplyText);
+            }
             else
             {
                 logger.LogWarning("RabbitMQ connection ({Purpose}) lost: {Reason}; recovering", purpose, e.ReplyText);

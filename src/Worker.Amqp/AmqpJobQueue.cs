@@ -75,8 +75,7 @@ public sealed class AmqpJobQueue : IJobQueue
                 }
                 if (Options.ShardedLogs)
                 {
-                    await using var channel = await logConnection.CreateChannelAsync(cancellationToken: ct);
-                    await AmqpTopology.DeclareShardedLogExchangeAsync(channel, ct);
+                    await DeclareShardedLogExchangeAsync(logConnection, ct);
                 }
                 await _canceller.StartAsync(connection, ct);
                 _statePublisher = new ConfirmedPublisher(connection, Options.Outbox, logConnection == connection ? "state and log" : "state", _loggerFactory.CreateLogger<ConfirmedPublisher>());
@@ -103,6 +102,28 @@ public sealed class AmqpJobQueue : IJobQueue
         finally
         {
             _startGate.Release();
+        }
+    }
+
+    /// <summary>
+    /// The sharded logs' exchange, on the connection the parts go over. A broker without the
+    /// sharding plugin can route none of them, and retrying won't help until someone enables it:
+    /// the worker stops as it does for a bad setting, with one line naming the setting and the plugin.
+    /// </summary>
+    private async Task DeclareShardedLogExchangeAsync(IConnection logConnection, CancellationToken ct)
+    {
+        var broker = Options.LogsUri ?? Options.Uri;
+        await using var channel = await logConnection.CreateChannelAsync(cancellationToken: ct);
+        try
+        {
+            await AmqpTopology.DeclareShardedLogExchangeAsync(channel, ct);
+        }
+        catch (ShardingPluginMissingException)
+        {
+            var (variable, value) = Options.ShardedLogsSetBy;
+            throw new InvalidSettingException(variable, value,
+                $"RabbitMQ at {broker.Host} has no exchange type {AmqpNames.ShardedExchangeType} for {AmqpNames.ShardedLogExchange}: " +
+                $"enable its {AmqpNames.ShardingPlugin} plugin (rabbitmq-plugins enable {AmqpNames.ShardingPlugin}), or set it to false");
         }
     }
 

@@ -45,7 +45,7 @@ public sealed record AmqpOptions
 
     public static readonly Setting<bool> RabbitMqSharding = Setting.Bool("RABBITMQ_SHARDING", false,
         "Send log parts to the exchange reporting.jobs.logs_sharded (type x-modulus-hash, routing key the job id) instead of reporting/reporting.jobs.logs, "
-        + "for a travis-logs that reads the shards; that broker (LOGS_AMQP_URI's when set) needs the rabbitmq_sharding plugin.");
+        + "for a travis-logs that reads the shards; that broker (LOGS_AMQP_URI's when set) needs the rabbitmq_sharding plugin, else start-up stops.");
 
     public static IReadOnlyList<ISetting> All { get; } =
         [AmqpUri, TlsCaPath, TravisTlsCertPath, LogsAmqpUri, Heartbeat, ConsumerPriority, QueueKind, RequeueStrategy, OutboxSize, ConsumerTimeout, RabbitMqSharding];
@@ -61,6 +61,9 @@ public sealed record AmqpOptions
 
     /// <summary>Log parts go to <see cref="AmqpNames.ShardedLogExchange"/>, routed by job id (travis-worker's <c>RABBITMQ_SHARDING</c>).</summary>
     public bool ShardedLogs { get; init; } = RabbitMqSharding.Default;
+
+    /// <summary>The variable that turned <see cref="ShardedLogs"/> on and its text, for the line that says the broker can't have it.</summary>
+    public (string Variable, string Value) ShardedLogsSetBy { get; init; } = (SettingsSource.Prefix + RabbitMqSharding.Key, "true");
 
     /// <summary>The broker's own consumer timeout (<c>consumer_timeout</c>); zero: it has none.</summary>
     public TimeSpan BrokerConsumerTimeout { get; init; } = ConsumerTimeout.Default;
@@ -96,6 +99,7 @@ public sealed record AmqpOptions
         Outbox = OutboxSize.Read(source),
         BrokerConsumerTimeout = ConsumerTimeout.Read(source),
         ShardedLogs = RabbitMqSharding.Read(source),
+        ShardedLogsSetBy = source.Find(RabbitMqSharding.Key) ?? (SettingsSource.Prefix + RabbitMqSharding.Key, "true"),
         HardLimit = WorkerOptions.HardTimeout.Read(source),
         HoldBesidesScript = WorkerOptions.StartupTimeout.Read(source) + WorkerOptions.ScriptUploadTimeout.Read(source)
             + WorkerOptions.TeardownTimeout.Read(source) + TimeSpan.FromMinutes(1),

@@ -56,6 +56,10 @@ public sealed class AmqpSettingsTests
         var options = AmqpOptions.Load(settings);
 
         Assert.Equal(sharded, options.ShardedLogs);
+        if (variable is not null)
+        {
+            Assert.Equal((variable, value), options.ShardedLogsSetBy);
+        }
         Assert.Empty(SettingsCatalog.UnusedVariableWarnings(settings)); // a setting now, not "not supported"
     }
 }

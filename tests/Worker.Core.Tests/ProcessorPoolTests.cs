@@ -1,6 +1,10 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging.Abstractions;
 using Worker.Core.Backends.Fake;
+using Worker.Core.Configuration;
+using Worker.Core.Jobs;
 using Worker.Core.Pipeline;
+using Worker.Core.Queues;
 
 namespace Worker.Core.Tests;
 
@@ -79,5 +83,43 @@ public sealed class ProcessorPoolTests
         Assert.Equal("passed", await job.Outcome);
         pool.StopNow();
         await run;
+    }
+
+    [Fact]
+    public async Task A_setting_the_queue_finds_unusable_stops_every_processor_and_the_pool_throws_it()
+    {
+        var harness = PipelineHarness.WithFake(new FakeOptions());
+        var queue = new QueueRefusingASetting();
+        var pool = new ProcessorPool(queue, harness.Pipeline, 3, NullLogger<ProcessorPool>.Instance);
+
+        var error = await Assert.ThrowsAsync<InvalidSettingException>(() => pool.RunAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10)));
+
+        Assert.Equal("WORKER_SOME_SETTING", error.Variable);
+        Assert.Empty(pool.Statuses);
+        Assert.Equal(1, queue.Receives); // the others were stopped, not left retrying
+    }
+
+    /// <summary>A queue that finds a setting unusable once it talks to its server, as a broker without a plugin makes it.</summary>
+    private sealed class QueueRefusingASetting : IJobQueue
+    {
+        private readonly SemaphoreSlim _first = new(1, 1);
+        private int _receives;
+
+        public int Receives => _receives;
+        public string Name => "refusing";
+        public bool IsConnected => false;
+
+        public async IAsyncEnumerable<IJob> ReceiveAsync([EnumeratorCancellation] CancellationToken ct)
+        {
+            // One processor gets the refusal; the others wait, as they do behind the AMQP queue's start gate.
+            await _first.WaitAsync(ct);
+            Interlocked.Increment(ref _receives);
+            throw new InvalidSettingException("WORKER_SOME_SETTING", "on", "the server can't have it");
+#pragma warning disable CS0162 // an async iterator needs a yield
+            yield break;
+#pragma warning restore CS0162
+        }
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 }

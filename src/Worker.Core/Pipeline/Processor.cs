@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Worker.Core.Configuration;
 using Worker.Core.Jobs;
 using Worker.Core.Queues;
 
@@ -56,7 +57,7 @@ internal sealed class Processor
             catch (OperationCanceledException) when (intake.IsCancellationRequested)
             {
             }
-            catch (Exception e)
+            catch (Exception e) when (e is not InvalidSettingException)
             {
                 // A queue failure must not end the processor: wait and take jobs again. It holds no
                 // job here: each one it took was settled before it asked for the next.

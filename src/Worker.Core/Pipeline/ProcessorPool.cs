@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Worker.Core.Configuration;
 using Worker.Core.Queues;
 
 namespace Worker.Core.Pipeline;
@@ -19,6 +20,7 @@ public sealed class ProcessorPool
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _nextId;
     private int _desired;
+    private InvalidSettingException? _badSetting;
 
     public ProcessorPool(IJobQueue queue, JobPipeline pipeline, int size, ILogger<ProcessorPool> logger)
     {
@@ -44,7 +46,13 @@ public sealed class ProcessorPool
 
     public long Processed { get; private set; }
 
-    /// <summary>Runs until drained (or <paramref name="ct"/> stops everything at once).</summary>
+    /// <summary>
+    /// Runs until drained (or <paramref name="ct"/> stops everything at once). A setting the queue
+    /// finds unusable only once it talks to its server (a broker without the plugin a setting needs)
+    /// stops every processor and is thrown here once they are gone, so the worker stops as it does
+    /// for a bad value at start-up: one line, exit code 2. Only the operator can fix it (on the
+    /// broker, or in the setting), so taking jobs again would only fail again.
+    /// </summary>
     public async Task RunAsync(CancellationToken ct)
     {
         using var link = ct.Register(() => StopNow());
@@ -57,11 +65,17 @@ public sealed class ProcessorPool
                 StartProcessor();
             }
         }
-        await _drained.Task;
-        Running = false;
-        if (Breaker is { } breaker)
+        try
         {
-            await breaker.DisposeAsync(); // no more probes: nothing will take jobs
+            await _drained.Task;
+        }
+        finally
+        {
+            Running = false;
+            if (Breaker is { } breaker)
+            {
+                await breaker.DisposeAsync(); // no more probes: nothing will take jobs
+            }
         }
     }
 
@@ -154,6 +168,16 @@ public sealed class ProcessorPool
             _processors.Remove(processor);
             Processed += processor.Status.Processed;
         }
+        if (processor.Completion.Exception?.InnerException is InvalidSettingException badSetting)
+        {
+            lock (_lock)
+            {
+                _badSetting ??= badSetting;
+            }
+            _logger.LogDebug("{Processor} stopped: {Error}", processor.Status.Id, badSetting.Message);
+            StopNow();
+            return;
+        }
         CheckDrained();
     }
 
@@ -163,7 +187,14 @@ public sealed class ProcessorPool
         {
             if (Draining && _processors.Count == 0)
             {
-                _drained.TrySetResult();
+                if (_badSetting is { } badSetting)
+                {
+                    _drained.TrySetException(badSetting);
+                }
+                else
+                {
+                    _drained.TrySetResult();
+                }
             }
         }
     }
