@@ -138,6 +138,17 @@ internal sealed class AmqpJob : JobBase
     {
         _states.InstanceId = instanceId;
         await _states.ReportAsync(AmqpNames.StartType, "started", this, ct);
+        AmqpLogSink? log;
+        lock (_lock)
+        {
+            log = _log;
+        }
+        // Only once the started state is in the outbox: the part that carries the meta is then the
+        // first one after it, even when a flush comes in between. The pipeline opens the log before the start.
+        if (log is not null && StartedMeta() is { } meta)
+        {
+            log.JobStarted(meta);
+        }
     }
 
     protected override Task OnFinishAsync(FinishState state, CancellationToken ct) =>
@@ -181,6 +192,17 @@ internal sealed class AmqpJob : JobBase
             }
             _logger.LogInformation("Job {JobId} requeued ({Strategy}): {Reason}", Payload.JobId, _queue.Options.Requeue, reason);
         }).WaitAsync(ct);
+
+    /// <summary>
+    /// What travis-logs gets on the job's first log part after it started, for its time-to-first-log-line
+    /// metric. None when the payload has no <c>job.queued_at</c> that reads as a time: travis-logs
+    /// parses it unchecked (<c>Time.parse</c>), so a meta without one would raise there.
+    /// </summary>
+    private JobStartedMeta? StartedMeta() =>
+        Payload.QueuedAt is null
+            ? null
+            : new JobStartedMeta(JobPayload.Str(Payload.Root["job"]?["queued_at"])!, Payload.RepositorySlug ?? "",
+                Payload.QueueName is { Length: > 0 } queue ? queue : _queue.Name, _queue.Options.Infra);
 
     /// <summary>
     /// The payload again, for the job queue: the requeue count and the log parts sent so far in

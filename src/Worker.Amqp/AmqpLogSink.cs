@@ -28,6 +28,10 @@ internal sealed class AmqpLogSink(ConfirmedPublisher publisher, JobPayload paylo
     private Task _lastConfirmed = Task.CompletedTask;
     private bool _closed;
     private Task? _finalConfirmed;
+    private JobStartedMeta? _startedMeta;
+
+    /// <summary>The job started: the next part sent carries <paramref name="meta"/>, and no other part does (travis-worker's SetJobStarted).</summary>
+    public void JobStarted(JobStartedMeta meta) => Volatile.Write(ref _startedMeta, meta);
 
     public async ValueTask WritePartAsync(LogPart part, CancellationToken ct)
     {
@@ -93,7 +97,8 @@ internal sealed class AmqpLogSink(ConfirmedPublisher publisher, JobPayload paylo
         {
             throw new InvalidOperationException($"log part {number} of job {payload.JobId} is out of order; expected {_nextNumber}");
         }
-        var confirmed = await publisher.EnqueueAsync(WireFormat.LogPart(part with { Number = number }, uuid, sharded), sendNow: !(part.Final && holdFinal), ct);
+        var meta = Interlocked.Exchange(ref _startedMeta, null);
+        var confirmed = await publisher.EnqueueAsync(WireFormat.LogPart(part with { Number = number }, uuid, sharded, meta), sendNow: !(part.Final && holdFinal), ct);
         _nextNumber = number + 1;
         _lastConfirmed = confirmed;
         if (part.Final)

@@ -47,8 +47,13 @@ public sealed record AmqpOptions
         "Send log parts to the exchange reporting.jobs.logs_sharded (type x-modulus-hash, routing key the job id) instead of reporting/reporting.jobs.logs, "
         + "for a travis-logs that reads the shards; that broker (LOGS_AMQP_URI's when set) needs the rabbitmq_sharding plugin, else start-up stops.");
 
+    public static readonly Setting<string> Infrastructure = Setting.Text("INFRA", "",
+        "Name of this worker's infrastructure (travis-worker's INFRA, e.g. gce or ec2), sent to travis-logs as meta.infra on each job's first log part after it started; "
+        + "travis-logs names its time-to-first-log-line metrics by it. Empty: sent empty, as travis-worker does.");
+
     public static IReadOnlyList<ISetting> All { get; } =
-        [AmqpUri, TlsCaPath, TravisTlsCertPath, LogsAmqpUri, Heartbeat, ConsumerPriority, QueueKind, RequeueStrategy, OutboxSize, ConsumerTimeout, RabbitMqSharding];
+        [AmqpUri, TlsCaPath, TravisTlsCertPath, LogsAmqpUri, Heartbeat, ConsumerPriority, QueueKind, RequeueStrategy, OutboxSize, ConsumerTimeout, RabbitMqSharding,
+            Infrastructure];
 
     public Uri Uri { get; init; } = AmqpUri.Default;
     public Uri? LogsUri { get; init; }
@@ -64,6 +69,9 @@ public sealed record AmqpOptions
 
     /// <summary>The variable that turned <see cref="ShardedLogs"/> on and its text, for the line that says the broker can't have it.</summary>
     public (string Variable, string Value) ShardedLogsSetBy { get; init; } = (SettingsSource.Prefix + RabbitMqSharding.Key, "true");
+
+    /// <summary>travis-worker's <c>INFRA</c>, in the meta of each job's first log part after it started.</summary>
+    public string Infra { get; init; } = Infrastructure.Default;
 
     /// <summary>The broker's own consumer timeout (<c>consumer_timeout</c>); zero: it has none.</summary>
     public TimeSpan BrokerConsumerTimeout { get; init; } = ConsumerTimeout.Default;
@@ -100,6 +108,7 @@ public sealed record AmqpOptions
         BrokerConsumerTimeout = ConsumerTimeout.Read(source),
         ShardedLogs = RabbitMqSharding.Read(source),
         ShardedLogsSetBy = source.Find(RabbitMqSharding.Key) ?? (SettingsSource.Prefix + RabbitMqSharding.Key, "true"),
+        Infra = Infrastructure.Read(source),
         HardLimit = WorkerOptions.HardTimeout.Read(source),
         HoldBesidesScript = WorkerOptions.StartupTimeout.Read(source) + WorkerOptions.ScriptUploadTimeout.Read(source)
             + WorkerOptions.TeardownTimeout.Read(source) + TimeSpan.FromMinutes(1),

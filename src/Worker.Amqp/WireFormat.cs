@@ -39,7 +39,8 @@ public static class WireFormat
     /// <c>RABBITMQ_SHARDING</c>), so all of a job's parts hash to one shard and stay in order;
     /// else to <c>reporting</c>/<c>reporting.jobs.logs</c>.
     /// </param>
-    public static OutgoingMessage LogPart(LogPart part, string? uuid, bool sharded = false)
+    /// <param name="meta">On the job's first part after it started only, as travis-worker sends it.</param>
+    public static OutgoingMessage LogPart(LogPart part, string? uuid, bool sharded = false, JobStartedMeta? meta = null)
     {
         var json = StartJson();
         json.WriteStartObject();
@@ -48,6 +49,15 @@ public static class WireFormat
         json.WriteNumber("number", part.Number);
         json.WriteString("uuid", uuid ?? "");
         json.WriteBoolean("final", part.Final);
+        if (meta is not null)
+        {
+            json.WriteStartObject("meta");
+            json.WriteString("queued_at", meta.QueuedAt);
+            json.WriteString("repo", meta.Repo);
+            json.WriteString("queue", meta.Queue);
+            json.WriteString("infra", meta.Infra);
+            json.WriteEndObject();
+        }
         json.WriteEndObject();
         var (exchange, routingKey) = sharded
             ? (AmqpNames.ShardedLogExchange, part.JobId.ToString(CultureInfo.InvariantCulture))

@@ -62,4 +62,17 @@ public sealed class AmqpSettingsTests
         }
         Assert.Empty(SettingsCatalog.UnusedVariableWarnings(settings)); // a setting now, not "not supported"
     }
+
+    [Theory]
+    [InlineData(null, "")]
+    [InlineData("INFRA", "gce")]
+    [InlineData("TRAVIS_WORKER_INFRA", "ec2")]
+    [InlineData("WORKER_INFRA", "macstadium")]
+    public void Infra_is_read_by_travis_workers_names_and_empty_by_default(string? variable, string infra)
+    {
+        var settings = variable is null ? SettingsSource.From() : SettingsSource.From((variable, infra));
+
+        Assert.Equal(infra, AmqpOptions.Load(settings).Infra);
+        Assert.Empty(SettingsCatalog.UnusedVariableWarnings(settings)); // a setting now, not "not needed"
+    }
 }

@@ -29,4 +29,17 @@ public sealed class WireFormatUnitTests
 
         Assert.Equal("2026-11-23T21:05:07Z", WireFormat.Time(time));
     }
+
+    [Fact]
+    public void Log_part_meta_follows_final_as_travis_worker_writes_it_and_a_part_without_one_has_no_meta_key()
+    {
+        var part = new LogPart(42, 0, "hello\n", Final: false);
+
+        using var withMeta = JsonDocument.Parse(WireFormat.LogPart(part, "uuid-1", meta: new JobStartedMeta("2026-12-05T01:02:03Z", "o/r", "builds.gce", "gce")).Body);
+        using var withoutMeta = JsonDocument.Parse(WireFormat.LogPart(part, "uuid-1").Body);
+
+        Assert.Equal("""{"id":42,"log":"hello\n","number":0,"uuid":"uuid-1","final":false,"meta":{"queued_at":"2026-12-05T01:02:03Z","repo":"o/r","queue":"builds.gce","infra":"gce"}}""",
+            withMeta.RootElement.GetRawText());
+        Assert.False(withoutMeta.RootElement.TryGetProperty("meta", out _));
+    }
 }

@@ -39,7 +39,6 @@ public static class TravisOnlySettings
         ["SKIP_SHUTDOWN_ON_LOG_TIMEOUT"] = "a job's machine is always torn down",
         ["INITIAL_SLEEP"] = "a job starts as soon as it is taken",
         ["TRAVIS_SITE"] = "not needed by this worker",
-        ["INFRA"] = "not needed by this worker",
         ["DEBUG"] = "use WORKER_LOG_LEVEL=debug",
         ["START_HOOK"] = NoHooks,
         ["STOP_HOOK"] = NoHooks,
