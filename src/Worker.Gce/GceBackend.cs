@@ -24,6 +24,7 @@ public sealed class GceBackend : IBackend
     private readonly ILogger _logger;
     private readonly GceHostMachine? _host;
     private readonly ImageResolver _images;
+    private readonly EnvImageSelector _imageSelector;
     private IReadOnlyList<string>? _restOfRegion;
 
     /// <param name="host">The GCE instance this worker runs on, or null when it runs elsewhere.</param>
@@ -34,6 +35,7 @@ public sealed class GceBackend : IBackend
         _host = host;
         _logger = logger;
         _images = new ImageResolver(compute, options.ImageProject ?? compute.Project, options.DefaultImagePattern);
+        _imageSelector = new EnvImageSelector(options.ImageMappings);
         Deletions = new FailedStartDeletions(compute, options, logger);
     }
 
@@ -89,7 +91,7 @@ public sealed class GceBackend : IBackend
         {
             throw new JobRefusedException("the gce backend does not mount volumes");
         }
-        var image = await _images.ResolveAsync(attributes.Image, ct);
+        var image = await _images.ResolveAsync(string.IsNullOrWhiteSpace(attributes.Image) ? _imageSelector.For(attributes) : attributes.Image, ct);
         var machineType = _options.MachineTypeFor(attributes.VmSize);
         var name = $"worker-job-{attributes.JobId.ToString(CultureInfo.InvariantCulture)}-{Guid.NewGuid().ToString("N")[..8]}";
         var key = SshKeyPair.Create();

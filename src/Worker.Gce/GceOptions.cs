@@ -99,6 +99,9 @@ public sealed record GceOptions
     public int DiskSizeGb { get; init; } = DiskSize.Default;
     public string? ImageProject { get; init; }
     public string DefaultImagePattern { get; init; } = ImageDefault.Default;
+
+    /// <summary>travis-worker's image mappings (<c>GCE_IMAGE_KEY</c>), by lowercased key: see <see cref="EnvImageSelector"/>.</summary>
+    public IReadOnlyDictionary<string, string> ImageMappings { get; init; } = new Dictionary<string, string>();
     public bool IsPreemptible { get; init; }
     public bool WithPublicIp { get; init; } = true;
     public bool ConnectOverPublicIp { get; init; } = true;
@@ -165,6 +168,7 @@ public sealed record GceOptions
             DiskSizeGb = DiskSize.Read(source),
             ImageProject = ImageProjectId.Read(source),
             DefaultImagePattern = pattern,
+            ImageMappings = EnvImageSelector.MappingsFrom(source),
             IsPreemptible = Preemptible.Read(source),
             WithPublicIp = PublicIp.Read(source),
             ConnectOverPublicIp = PublicIpConnect.Read(source),

@@ -85,6 +85,51 @@ public sealed class GceJobTests() : FakeGceTest(bootVms: true)
     }
 
     [Fact]
+    public async Task A_job_naming_no_image_gets_the_image_travis_workers_env_selector_maps_for_its_dist_and_language()
+    {
+        // As a travis-worker deployment writes its mappings: travis-worker's names, URL-escaped patterns, one alias.
+        var variables = Bed.Variables();
+        variables["TRAVIS_WORKER_GCE_IMAGE_JAMMY"] = "travis-ci-jammy-.%2B";
+        variables["GCE_IMAGE_STABLE_PYTHON"] = "jammy"; // names another key: travis-worker looks it up once more
+        var backend = GceRegistration.CreateBackend(new Core.Configuration.SettingsSource(variables), Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+        var mapped = await backend.StartAsync(Bed.Attributes(jobId: 21) with { Dist = "jammy", Language = "ruby" }, Bed.ProgressSink(), CancellationToken.None);
+        var aliased = await backend.StartAsync(Bed.Attributes(jobId: 22) with { Dist = "focal", Language = "python" }, Bed.ProgressSink(), CancellationToken.None);
+        var unmapped = await backend.StartAsync(Bed.Attributes(jobId: 23) with { Dist = "focal", Language = "go" }, Bed.ProgressSink(), CancellationToken.None);
+        var named = await backend.StartAsync(Bed.Attributes(jobId: 24) with { Dist = "jammy", Image = "debian-12-bookworm-v20260101" }, Bed.ProgressSink(), CancellationToken.None);
+        try
+        {
+            Assert.EndsWith("/global/images/travis-ci-jammy-1750000000", SourceImage(mapped));
+            Assert.EndsWith("/global/images/travis-ci-jammy-1750000000", SourceImage(aliased));
+            Assert.EndsWith("/global/images/travis-ci-bookworm-1800000000", SourceImage(unmapped)); // WORKER_GCE_IMAGE_DEFAULT
+            Assert.EndsWith("/global/images/debian-12-bookworm-v20260101", SourceImage(named)); // a job's own image comes first
+        }
+        finally
+        {
+            foreach (var instance in new[] { mapped, aliased, unmapped, named })
+            {
+                await instance.StopAsync(CancellationToken.None);
+            }
+        }
+        Assert.Empty(Fake.InstanceNames);
+    }
+
+    private string SourceImage(IInstance instance) =>
+        Fake.Instance(instance.Id)!["disks"]![0]!["initializeParams"]!["sourceImage"]!.GetValue<string>();
+
+    [Fact]
+    public void The_env_selectors_keys_go_from_the_most_specific_to_the_os_as_travis_workers()
+    {
+        var job = new StartAttributes { JobId = 1, Language = "Ruby", Dist = "xenial", Group = "stable", Os = "linux" };
+
+        Assert.Equal(
+            ["dist_xenial_group_stable_ruby", "xenial_stable_ruby", "dist_xenial_ruby", "xenial_ruby", "group_stable_ruby", "stable_ruby",
+             "os_linux_ruby", "linux_ruby", "default_dist_xenial", "dist_xenial", "xenial", "default_group_stable", "group_stable", "stable",
+             "language_ruby", "ruby", "default_os_linux", "os_linux", "linux"],
+            EnvImageSelector.CandidateKeys(job));
+        Assert.Null(new EnvImageSelector(new Dictionary<string, string>()).For(job));
+    }
+
+    [Fact]
     public async Task Jobs_running_at_once_on_one_backend_each_get_their_own_VM()
     {
         var backend = Bed.Backend(("GCE_RATE_LIMIT", "50"));

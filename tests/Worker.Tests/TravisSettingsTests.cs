@@ -120,6 +120,16 @@ public sealed class TravisSettingsTests
         Assert.StartsWith("SENTRY_DSN is ignored: no Sentry", warning, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void The_gce_image_mappings_of_travis_workers_env_selector_are_read_not_warned_about()
+    {
+        var settings = SettingsSource.From(("TRAVIS_WORKER_GCE_IMAGE_XENIAL_RUBY", "travis-ci-ruby.%2B"), ("GCE_IMAGE_TRUSTY", "travis-ci-garnet-trusty.%2B"));
+
+        Assert.Empty(SettingsCatalog.UnusedVariableWarnings(settings));
+        Assert.Equal(new Dictionary<string, string> { ["xenial_ruby"] = "travis-ci-ruby.+", ["trusty"] = "travis-ci-garnet-trusty.+" },
+            Worker.Gce.GceOptions.Load(settings).ImageMappings);
+    }
+
     [Theory]
     [InlineData("travis-ci-garnet-trusty.%2B", "travis-ci-garnet-trusty.+")]
     [InlineData("a+b", "a b")]

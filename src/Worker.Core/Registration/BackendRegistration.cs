@@ -25,6 +25,9 @@ public sealed record BackendRegistration
     /// <summary>What <c>worker cleanup</c> lists and deletes; null for a backend whose machines can't outlive the worker that made them.</summary>
     public Func<WorkerServices, CleanupInventory>? CreateInventory { get; init; }
 
+    /// <summary>Beginnings of keys it reads besides its settings, each key a name of the operator's (GCE's image mappings, <c>GCE_IMAGE_XENIAL_RUBY</c>).</summary>
+    public IReadOnlyList<string> KeyPrefixes { get; init; } = [];
+
     /// <summary>travis-worker settings of this backend that have no use here (key without prefix), each with the reason.</summary>
     public IReadOnlyDictionary<string, string> TravisOnlySettings { get; init; } = new Dictionary<string, string>();
 }

@@ -44,7 +44,7 @@ public static class SettingsCatalog
             {
                 yield return $"{variable} is ignored: {reason}";
             }
-            else if (!bare)
+            else if (!bare && !Backends.All.Any(b => b.KeyPrefixes.Any(prefix => key.StartsWith(prefix, StringComparison.Ordinal))))
             {
                 yield return $"{variable} is not a setting this worker knows; it is ignored";
             }
