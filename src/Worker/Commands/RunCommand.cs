@@ -61,6 +61,7 @@ public static class RunCommand
         }
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var travisSignals = new TravisSignals(pool, context.Options.Host, shutdown.DrainWait, logger);
 
         logger.LogInformation("Worker {Host} taking jobs from {QueueType} queue {Queue} with {PoolSize} processor(s) on backend {Backend}",
             context.Options.Host, source.Name, context.Options.JobQueueName, pool.Size, backend.Name);
