@@ -36,6 +36,10 @@ public sealed record DockerOptions
         "Network every job's container joins (e.g. bridge, none, or a user-defined network). Empty: Docker's default bridge.",
         "a network name");
     public static readonly Setting<PrivilegedContainers> Privileged = PrivilegedContainersSetting.Create("DOCKER_PRIVILEGED");
+    public static readonly Setting<string?> User = Setting.OptionalText("DOCKER_USER",
+        "The user every job's container runs as (as docker run --user: NAME, UID or UID:GID). Empty: the image's own, "
+        + "except that an image chosen by travis-worker's tag selector (travis:LANGUAGE...) runs as travis, as travis-worker ran it.",
+        "a user name or id, optionally :group");
     public static readonly Setting<IReadOnlyList<string>> Volumes = new("DOCKER_VOLUMES", Array.Empty<string>(),
         "Binds every job's container gets, set by the operator and not checked against WORKER_ALLOWED_VOLUMES; the Docker socket is never mounted unless listed here or allowed there.",
         "a comma-separated list of SOURCE:DESTINATION[:ro|rw] with an absolute destination other than " + ScriptArchive.Directory,
@@ -103,7 +107,7 @@ public sealed record DockerOptions
 
     public static IReadOnlyList<ISetting> All { get; } =
     [
-        Endpoint, CertPath, ImageDefault, Cpus, Memory, MaxCpus, MaxMemory, Network, Privileged, Volumes, Tmpfs, ShmSize,
+        Endpoint, CertPath, ImageDefault, Cpus, Memory, MaxCpus, MaxMemory, Network, Privileged, User, Volumes, Tmpfs, ShmSize,
         Standby, StandbyLease, Pull, AllowedImages, AllowedVolumes, SecurityOpt, PidsLimit, CapDrop, NoNewPrivileges, ContainerLabels, TravisHost, TravisShm, TravisBinds, TravisTmpfsMap,
     ];
 
@@ -116,6 +120,9 @@ public sealed record DockerOptions
     public long? MemoryCeiling { get; init; }
     public string? NetworkName { get; init; }
     public PrivilegedContainers Privileges { get; init; }
+
+    /// <summary><c>WORKER_DOCKER_USER</c>; null: the image's own (see <see cref="DockerPolicy"/> for travis's images).</summary>
+    public string? ContainerUser { get; init; }
     public IReadOnlyList<string> OperatorVolumes { get; init; } = [];
     public IReadOnlyList<string> TmpfsMounts { get; init; } = [];
     public IReadOnlyList<string> SecurityOptions { get; init; } = [];
@@ -159,6 +166,7 @@ public sealed record DockerOptions
             MemoryCeiling = MaxMemory.Read(source),
             NetworkName = Network.Read(source),
             Privileges = Privileged.Read(source),
+            ContainerUser = User.Read(source),
             OperatorVolumes = [.. Volumes.Read(source), .. TravisBinds.Read(source)],
             TmpfsMounts = [.. Tmpfs.Read(source), .. TravisTmpfsMap.Read(source)],
             ShmBytes = source.Find(ShmSize.Key) is null && TravisShm.Read(source) is { } shm ? shm : ShmSize.Read(source),

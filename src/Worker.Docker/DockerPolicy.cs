@@ -32,7 +32,10 @@ public sealed class DockerPolicy
     }
 
     /// <summary>The container every job that asks for nothing gets (and what a standby is).</summary>
-    public ContainerSpec Default => new(_options.DefaultImage, _options.CpusPerJob, _options.MemoryPerJob, [], EveryContainerPrivileged);
+    public ContainerSpec Default => new(_options.DefaultImage, _options.CpusPerJob, _options.MemoryPerJob, [], EveryContainerPrivileged, _options.ContainerUser);
+
+    /// <summary>The user travis-worker ran every job as; its images (those its tag selector finds) are made for it.</summary>
+    public const string TravisUser = "travis";
 
     private bool EveryContainerPrivileged => _options.Privileges == PrivilegedContainers.Always;
 
@@ -76,7 +79,8 @@ public sealed class DockerPolicy
             }
         }
         var volumes = job.Volumes.Select(CheckVolume).ToList();
-        return new ContainerSpec(image, cpus, memory, volumes, job.Privileged || EveryContainerPrivileged);
+        var user = _options.ContainerUser ?? (taggedImage is not null && image == taggedImage ? TravisUser : null);
+        return new ContainerSpec(image, cpus, memory, volumes, job.Privileged || EveryContainerPrivileged, user);
     }
 
     private VolumeRequest CheckVolume(string text)

@@ -63,11 +63,17 @@ internal static class DockerEngine
     /// </summary>
     public static Task<string> NonRootImageAsync() => NonRoot.Value;
 
+    /// <summary><see cref="Image"/> with a user <c>travis</c>, as travis's build images have, but still root by default.</summary>
+    public static Task<string> TravisUserImageAsync() => TravisUser.Value;
+
     /// <summary><see cref="Image"/> without bash (only <c>sh</c>), as a minimal image is.</summary>
     public static Task<string> NoBashImageAsync() => NoBash.Value;
 
     private static readonly Lazy<Task<string>> NonRoot = new(() => DeriveImageAsync("worker-job-nonroot",
         ["useradd", "--create-home", "--uid", "1001", "builder"], commit => { commit.User = "builder"; commit.WorkingDir = "/home/builder"; }));
+
+    private static readonly Lazy<Task<string>> TravisUser = new(() => DeriveImageAsync("worker-job-travis",
+        ["useradd", "--create-home", "--uid", "2000", "travis"], _ => { }));
 
     private static readonly Lazy<Task<string>> NoBash = new(() => DeriveImageAsync("worker-job-nobash",
         ["rm", "-f", "/bin/bash", "/usr/bin/bash"], commit => commit.Cmd = ["sh"]));

@@ -21,22 +21,24 @@ public sealed class DockerJobTests
     }
 
     [Fact]
-    public async Task A_job_naming_no_image_runs_on_the_hosts_image_tagged_for_its_language_as_travis_worker_chose()
+    public async Task A_job_naming_no_image_runs_on_the_hosts_image_tagged_for_its_language_as_travis_worker_ran_it()
     {
         // A language of this test's own: the tags are the engine's, seen by every test running beside it.
         var language = $"worker-test-{Guid.NewGuid():N}"[..24];
         using var client = DockerEngine.Client();
-        await client.Images.TagImageAsync(DockerEngine.Image, new ImageTagParameters { RepositoryName = "travis", Tag = language });
+        var travisImage = await DockerEngine.TravisUserImageAsync();
+        await client.Images.TagImageAsync(travisImage, new ImageTagParameters { RepositoryName = "travis", Tag = language });
         try
         {
             await using var harness = await DockerHarness.CreateAsync(o => o with { DefaultImage = "worker-no-such-default:never" });
-            var (tagged, _) = await harness.RunAsync($"language: {language}\nscript: [\"echo on the tagged image\"]");
-            var (named, _) = await harness.RunAsync($"language: {language}\nimage: {DockerEngine.Image}\nscript: [\"true\"]");
+            var (tagged, _) = await harness.RunAsync($"language: {language}\nscript: [\"echo on the tagged image as $(id -un) in $HOME\"]");
+            var (named, _) = await harness.RunAsync($"language: {language}\nimage: {travisImage}\nscript: [\"echo named, as $(id -un)\"]");
 
             Assert.Equal("passed", await tagged.Outcome);
             Assert.Contains($"(travis:{language}).", tagged.Log);
-            Assert.Contains("on the tagged image\n", tagged.Log);
-            Assert.Contains($"({DockerEngine.Image}).", named.Log); // a job's own image comes first
+            Assert.Contains("on the tagged image as travis in /home/travis\n", tagged.Log); // as travis-worker ran its images
+            Assert.Contains($"({travisImage}).", named.Log); // a job's own image comes first, as the image's user
+            Assert.Contains("named, as root\n", named.Log);
         }
         finally
         {
