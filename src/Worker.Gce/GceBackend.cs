@@ -92,7 +92,7 @@ public sealed class GceBackend : IBackend
             throw new JobRefusedException("the gce backend does not mount volumes");
         }
         var image = await _images.ResolveAsync(string.IsNullOrWhiteSpace(attributes.Image) ? _imageSelector.For(attributes) : attributes.Image, ct);
-        var machineType = _options.MachineTypeFor(attributes.VmSize);
+        var machineType = _options.MachineTypeFor(attributes.VmSize, attributes.VmType);
         var name = $"worker-job-{attributes.JobId.ToString(CultureInfo.InvariantCulture)}-{Guid.NewGuid().ToString("N")[..8]}";
         var key = SshKeyPair.Create();
         var clock = Stopwatch.StartNew();
@@ -231,7 +231,7 @@ public sealed class GceBackend : IBackend
             ["name"] = name,
             ["machineType"] = $"zones/{zone}/machineTypes/{machineType}",
             ["labels"] = labels,
-            ["tags"] = new JsonObject { ["items"] = new JsonArray("worker-job") },
+            ["tags"] = new JsonObject { ["items"] = new JsonArray([.. NetworkTags().Select(t => (JsonNode)t)]) },
             ["disks"] = new JsonArray(new JsonObject
             {
                 ["boot"] = true,
@@ -251,6 +251,8 @@ public sealed class GceBackend : IBackend
                     Item("ssh-keys", key.MetadataLine(_options.User, name)),
                     // Only this job's key opens this VM: project-wide keys are not installed.
                     Item("block-project-ssh-keys", "TRUE"),
+                    // ssh-keys is how the key gets in: a project that turns OS Login on would ignore it.
+                    Item("enable-oslogin", "FALSE"),
                     Item("startup-script", StartupScript.For(attributes.HardTimeout, _options.ImplodeMargin, _options.Implode))),
             },
             ["scheduling"] = new JsonObject
@@ -262,6 +264,25 @@ public sealed class GceBackend : IBackend
         };
 
         static JsonObject Item(string key, string value) => new() { ["key"] = key, ["value"] = value };
+    }
+
+    /// <summary>
+    /// Ours, then travis-worker's, which routes and firewall rules of its deployments match (a NAT
+    /// route for <c>no-ip</c> VMs, rules for <c>testing</c>): <c>testing</c>, <c>no-ip</c> for a VM
+    /// without a public address, and the site.
+    /// </summary>
+    private IEnumerable<string> NetworkTags()
+    {
+        yield return "worker-job";
+        yield return "testing";
+        if (!_options.WithPublicIp)
+        {
+            yield return "no-ip";
+        }
+        if (_options.SiteTag is { Length: > 0 } site)
+        {
+            yield return site;
+        }
     }
 
     /// <summary>

@@ -17,7 +17,7 @@ public sealed record GceOptions
     public static readonly Setting<string?> ProjectId = Setting.OptionalText("GCE_PROJECT_ID",
         "Project the job VMs live in. Empty: the project of the GCE instance this worker runs on (metadata server).");
     public static readonly Setting<string> Zone = new("GCE_ZONE", "us-central1-a",
-        "Zone job VMs are created in; when it has no capacity, the other zones of its region are tried.",
+        "Zone job VMs are created in; when it has no capacity, the other zones of its region are tried. Unset on GCE: the worker host's own zone, as travis-worker's.",
         "a zone name (travis-worker's comma-separated list works too)",
         text => text.Split(',', StringSplitOptions.RemoveEmptyEntries).Length > 0 ? (true, text) : (false, ""), v => v);
     public static readonly Setting<IReadOnlyList<string>> Zones = Setting.List("GCE_ZONES",
@@ -29,6 +29,9 @@ public sealed record GceOptions
     public static readonly Setting<string?> Subnetwork = Setting.OptionalText("GCE_SUBNETWORK", "Subnetwork of job VMs (needed for custom-mode networks).");
     public static readonly Setting<string> MachineType = Setting.Text("GCE_MACHINE_TYPE", "n1-standard-2",
         "Machine type of a job VM whose vm_size is empty or not in VM_SIZE_MACHINE_TYPES.");
+    public static readonly Setting<string> PremiumMachineType = Setting.Text("GCE_PREMIUM_MACHINE_TYPE", "n1-standard-4",
+        "Machine type of a job VM whose payload says vm_type premium (travis-scheduler's), unless its vm_size is in VM_SIZE_MACHINE_TYPES.");
+
     public static readonly Setting<IReadOnlyDictionary<string, string>> VmSizeMachineTypes = new("GCE_VM_SIZE_MACHINE_TYPES",
         new Dictionary<string, string>
         {
@@ -75,7 +78,7 @@ public sealed record GceOptions
 
     public static IReadOnlyList<ISetting> All { get; } =
     [
-        AccountJson, AccessToken, ApiEndpoint, ProjectId, Zone, Zones, Region, Network, Subnetwork, MachineType, VmSizeMachineTypes,
+        AccountJson, AccessToken, ApiEndpoint, ProjectId, Zone, Zones, Region, Network, Subnetwork, MachineType, PremiumMachineType, VmSizeMachineTypes,
         DiskSize, ImageProjectId, ImageDefault, Preemptible, PublicIp, PublicIpConnect, BootPrePollSleep, BootPollSleep,
         UploadRetries, UploadRetrySleep, SkipStopPoll, StopPollSleep, SshDialTimeout, SshUser, SshPort, RateLimit,
         ApiRetries, BackoffRetryMax, RequestTimeout, HostInstanceName, HostZoneName, HostProjectId, AutoImplode, AutoImplodeMargin,
@@ -89,6 +92,22 @@ public sealed record GceOptions
     public string? Project { get; init; }
     public string PrimaryZone => ZoneNames[0];
 
+    /// <summary>Neither <c>GCE_ZONE</c> nor <c>GCE_ZONES</c> is set: on GCE, job VMs go to the host's own zone, as travis-worker's did (see <see cref="OnHost"/>).</summary>
+    public bool ZoneUnset { get; init; }
+
+    /// <summary><c>GCE_REGION</c> is not set: it follows the zone.</summary>
+    public bool RegionUnset { get; init; }
+
+    /// <summary>
+    /// These options for a worker on <paramref name="host"/>: without a zone of the operator's, job
+    /// VMs go to the host's zone (its region with it), as travis-worker put them; a regional
+    /// instance group then spreads its jobs over its zones, as it spreads its hosts.
+    /// </summary>
+    public GceOptions OnHost(GceHostMachine? host) =>
+        ZoneUnset && host?.Zone is { } zone
+            ? this with { ZoneNames = [zone], RegionName = RegionUnset ? RegionOf(zone) : RegionName }
+            : this;
+
     /// <summary>The zones VMs are spread over (at least one).</summary>
     public IReadOnlyList<string> ZoneNames { get; init; } = [Zone.Default];
     public string RegionName { get; init; } = "us-central1";
@@ -98,6 +117,11 @@ public sealed record GceOptions
     public IReadOnlyDictionary<string, string> MachineTypes { get; init; } = VmSizeMachineTypes.Default;
     public int DiskSizeGb { get; init; } = DiskSize.Default;
     public string? ImageProject { get; init; }
+    public string PremiumType { get; init; } = PremiumMachineType.Default;
+
+    /// <summary><c>TRAVIS_SITE</c>, a network tag of every job VM; null: none.</summary>
+    public string? SiteTag { get; init; }
+
     public string DefaultImagePattern { get; init; } = ImageDefault.Default;
 
     /// <summary>travis-worker's image mappings (<c>GCE_IMAGE_KEY</c>), by lowercased key: see <see cref="EnvImageSelector"/>.</summary>
@@ -160,10 +184,14 @@ public sealed record GceOptions
             Endpoint = ApiEndpoint.Read(source) is { } uri ? WithTrailingSlash(uri) : DefaultEndpoint,
             Project = ProjectId.Read(source),
             ZoneNames = zones,
+            ZoneUnset = source.Find(Zones.Key) is null && source.Find(Zone.Key) is null,
+            RegionUnset = source.Find(Region.Key) is null,
             RegionName = Region.Read(source) ?? RegionOf(zone),
             NetworkName = Network.Read(source),
             SubnetworkName = Subnetwork.Read(source),
             DefaultMachineType = MachineType.Read(source),
+            PremiumType = PremiumMachineType.Read(source),
+            SiteTag = WorkerOptions.TravisSite.Read(source),
             MachineTypes = VmSizeMachineTypes.Read(source),
             DiskSizeGb = DiskSize.Read(source),
             ImageProject = ImageProjectId.Read(source),
@@ -193,9 +221,11 @@ public sealed record GceOptions
         };
     }
 
-    /// <summary>The machine type for a job's vm_size; unknown or empty sizes get the default.</summary>
-    public string MachineTypeFor(string? vmSize) =>
-        vmSize is { Length: > 0 } && MachineTypes.TryGetValue(vmSize, out var type) ? type : DefaultMachineType;
+    /// <summary>The machine type for a job's vm_size, else its vm_type (premium), else the default.</summary>
+    public string MachineTypeFor(string? vmSize, string? vmType = null) =>
+        vmSize is { Length: > 0 } && MachineTypes.TryGetValue(vmSize, out var type) ? type
+        : vmType == "premium" ? PremiumType
+        : DefaultMachineType;
 
     /// <summary><c>us-central1-a</c> is in <c>us-central1</c>.</summary>
     public static string RegionOf(string zone)

@@ -41,7 +41,6 @@ public static class GceRegistration
             ["GCE_GPU_COUNT"] = "GPUs are not supported yet",
             ["GCE_GPU_TYPE"] = "GPUs are not supported yet",
             ["GCE_DISK_SIZE_WINDOWS"] = "Windows VMs are not supported yet",
-            ["GCE_PREMIUM_MACHINE_TYPE"] = "WORKER_GCE_VM_SIZE_MACHINE_TYPES maps a job's vm_size to its machine type",
             ["GCE_WARMER_URL"] = NoWarmer,
             ["GCE_WARMER_TIMEOUT"] = NoWarmer,
             ["GCE_WARMER_SSH_PASSPHRASE"] = NoWarmer,
@@ -54,7 +53,8 @@ public static class GceRegistration
     {
         var options = GceOptions.Load(settings);
         var compute = CreateClient(options, settings, loggers);
-        return new GceBackend(compute, options, GceHostMachine.Resolve(options, compute.Project), loggers.CreateLogger<GceBackend>());
+        var host = GceHostMachine.Resolve(options, compute.Project);
+        return new GceBackend(compute, options.OnHost(host), host, loggers.CreateLogger<GceBackend>());
     }
 
     public static GceInventory CreateInventory(SettingsSource settings, string fleet, ILoggerFactory loggers)

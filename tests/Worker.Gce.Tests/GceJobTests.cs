@@ -163,6 +163,24 @@ public sealed class GceJobTests() : FakeGceTest(bootVms: true)
     }
 
     [Fact]
+    public async Task A_travis_worker_deployments_VMs_keep_its_network_tags_premium_machine_type_and_host_zone_and_ssh_keys_work_under_os_login()
+    {
+        // worker-gcp-standalone sets no zone: job VMs go to the host's own, as travis-worker put them.
+        var variables = Bed.Variables(("GCE_PUBLIC_IP", "false"), ("GCE_HOST_ZONE", "us-central1-f"));
+        variables.Remove("WORKER_GCE_ZONE");
+        variables["TRAVIS_SITE"] = "org";
+        var backend = GceRegistration.CreateBackend(new Core.Configuration.SettingsSource(variables), Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+        await using var instance = await backend.StartAsync(Bed.Attributes() with { VmType = "premium" }, Bed.ProgressSink(), CancellationToken.None);
+
+        var vm = Fake.Instance(instance.Id)!;
+        Assert.Equal(["worker-job", "testing", "no-ip", "org"], vm["tags"]!["items"]!.AsArray().Select(t => t!.GetValue<string>()));
+        Assert.EndsWith("zones/us-central1-f/machineTypes/n1-standard-4", vm["machineType"]!.GetValue<string>());
+        Assert.Equal("FALSE", Metadata(vm, "enable-oslogin"));
+        await instance.StopAsync(CancellationToken.None);
+        Assert.Empty(Fake.InstanceNames);
+    }
+
+    [Fact]
     public async Task A_failing_script_fails_the_job_and_is_not_requeued()
     {
         var (verdict, job) = await GceTestBed.RunJobAsync(Bed.Backend(), "script: [ 'echo about to fail', 'false' ]");

@@ -15,6 +15,9 @@ public sealed record StartAttributes
     public string Group { get; init; } = "stable";
     public string Os { get; init; } = "linux";
     public string? VmSize { get; init; }
+
+    /// <summary>travis-scheduler's <c>vm_type</c> (<c>premium</c>); null when the payload has none.</summary>
+    public string? VmType { get; init; }
     public string? RepositorySlug { get; init; }
     public TimeSpan HardTimeout { get; init; } = TimeSpan.FromMinutes(50);
 
@@ -73,6 +76,7 @@ public sealed record StartAttributes
             Group = JobPayload.Str(config["group"]) ?? defaults.Group,
             Os = JobPayload.Str(config["os"]) ?? defaults.Os,
             VmSize = payload.VmSize,
+            VmType = payload.VmType,
             RepositorySlug = payload.RepositorySlug,
             Cpus = payload.Cpus,
             Memory = payload.Memory,

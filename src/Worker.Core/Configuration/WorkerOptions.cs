@@ -65,13 +65,16 @@ public sealed record WorkerOptions
     public static readonly Setting<string> DefaultGroup = Setting.Text("DEFAULT_GROUP", "stable", "Start attribute when the job has no group.");
     public static readonly Setting<string> DefaultOs = Setting.Text("DEFAULT_OS", "linux", "Start attribute when the job has no os.");
 
+    public static readonly Setting<string?> TravisSite = Setting.OptionalText("TRAVIS_SITE",
+        "travis-worker's site (e.g. org, com): on GCE a network tag of every job VM, as travis-worker put it, for the firewall rules and routes that match it.");
+
     public static IReadOnlyList<ISetting> All { get; } =
     [
         QueueName, BaseDir, PoolSize, HardTimeout, LogTimeout, MaxLogLength,
         StartupTimeout, ScriptUploadTimeout, TeardownTimeout, ShutdownTimeout, StopWindowTime, MaxRequeues,
         HostFailureThreshold, HostUnhealthyAfter, HostProbeInterval, HostProbeMaxInterval,
         LogPartMaxSize, LogFlushInterval, FilePollingInterval, Hostname, FleetName, BuildApiUri, LogFormat, LogLevel,
-        DefaultLanguage, DefaultDist, DefaultArch, DefaultGroup, DefaultOs,
+        DefaultLanguage, DefaultDist, DefaultArch, DefaultGroup, DefaultOs, TravisSite,
     ];
 
     public string JobQueueName { get; init; } = QueueName.Default;

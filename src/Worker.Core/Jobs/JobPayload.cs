@@ -33,6 +33,9 @@ public sealed class JobPayload
     public string? Uuid => Str(Root["uuid"]);
     public string? RepositorySlug => Str(Root["repository"]?["slug"]);
     public string? VmSize => Str(Root["vm_size"]);
+
+    /// <summary>travis-scheduler's <c>vm_type</c>: <c>premium</c> asks for a bigger machine.</summary>
+    public string? VmType => Str(Root["vm_type"]);
     public string? QueueName => Str(Root["queue"]);
     public JsonObject Config => Root["config"] as JsonObject ?? new JsonObject();
     public DateTimeOffset? QueuedAt =>

@@ -38,7 +38,6 @@ public static class TravisOnlySettings
         ["PAYLOAD_FILTER_EXECUTABLE"] = "no payload filter is run",
         ["SKIP_SHUTDOWN_ON_LOG_TIMEOUT"] = "a job's machine is always torn down",
         ["INITIAL_SLEEP"] = "a job starts as soon as it is taken",
-        ["TRAVIS_SITE"] = "not needed by this worker",
         ["DEBUG"] = "use WORKER_LOG_LEVEL=debug",
         ["START_HOOK"] = NoHooks,
         ["STOP_HOOK"] = NoHooks,
