@@ -60,6 +60,29 @@ public class SessionTests
     }
 
     [Fact]
+    public async Task Two_pools_on_one_cirrus_each_hear_only_of_their_own_running_tasks()
+    {
+        await using var h = await SessionHarness.CreateAsync(secondPoolToken: "registration-token-2");
+        h.Cirrus.PollIntervalSeconds = 1;
+        var agent = h.InstallAgent(waitForRelease: true);
+        h.Cirrus.StartTask(SessionHarness.NoneTask("4343"));
+        h.Start();
+        await Eventually.TrueAsync(() => h.Cirrus.CallsTo("TaskStarted").Count == 1, "the task started");
+        var from = h.Cirrus.CallsTo("Poll").Count;
+        // Each pool's session polls a few times while the task runs.
+        await Eventually.TrueAsync(() => h.Cirrus.CallsTo("Poll").Skip(from).Select(p => p.Header("session-token")).Distinct().Count() == 2
+            && h.Cirrus.CallsTo("Poll").Count >= from + 6, "both pools polled while the task ran", TimeSpan.FromSeconds(20));
+
+        var reporting = h.Cirrus.CallsTo("Poll").Skip(from)
+            .Where(p => ((PollRequest)p.Request).RunningTasks.Contains("4343"))
+            .Select(p => p.Header("session-token")).Distinct().ToList();
+        agent.Release();
+        await Eventually.TrueAsync(() => h.Cirrus.CallsTo("TaskStopped").Count == 1, "the task was reported stopped");
+
+        Assert.Single(reporting); // the pool that gave the task; the other never heard of it
+    }
+
+    [Fact]
     public async Task A_none_task_runs_the_agent_and_cirrus_hears_register_poll_started_stopped_in_order()
     {
         await using var h = await SessionHarness.CreateAsync();

@@ -52,7 +52,15 @@ public sealed record CirrusWorkerConfig
 public sealed record CirrusLogConfig(string? Level = null, string? File = null, long? RotateSizeBytes = null, uint MaxRotations = 0);
 
 /// <summary>One Cirrus server: its registration token and gRPC endpoint.</summary>
-public sealed record CirrusUpstream(string Token, string Endpoint);
+public sealed record CirrusUpstream(string Token, string Endpoint)
+{
+    /// <summary>
+    /// Which upstream it is, for what is kept per upstream (its tasks, a drain's mark): the endpoint
+    /// and a digest of the token, since pools of one Cirrus share its endpoint and the token is a secret.
+    /// </summary>
+    public string Identity { get; } = Endpoint + " " + Convert.ToHexStringLower(
+        System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Token)))[..16];
+}
 
 /// <summary>
 /// <c>resource-modifiers[]</c>: a task asking for no more than <see cref="Match"/> of every listed

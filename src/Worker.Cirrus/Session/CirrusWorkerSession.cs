@@ -183,7 +183,7 @@ public sealed class CirrusWorkerSession(
     private PollRequest PollRequest(CirrusUpstreamClient upstream)
     {
         var request = new PollRequest { WorkerInfo = WorkerInfo() };
-        var running = Ledger.RunningTaskIdsOf(upstream.Endpoint);
+        var running = Ledger.RunningTaskIdsOf(upstream.Upstream.Identity);
         request.RunningTasks.Add(running);
 #pragma warning disable CS0612 // old_running_tasks: the numeric IDs, for servers that read only these.
         request.OldRunningTasks.Add(running.Select(id => long.TryParse(id, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) ? (long?)n : null)
@@ -225,7 +225,7 @@ public sealed class CirrusWorkerSession(
             Track(RefuseAsync(report, "this Persistent Worker's security settings refuse the task: " + rule));
             return;
         }
-        var admission = Ledger.Admit(id, wire.ResourcesToUse, _modifiers, upstream.Endpoint);
+        var admission = Ledger.Admit(id, wire.ResourcesToUse, _modifiers, upstream.Upstream.Identity);
         if (admission.Task is not { } held)
         {
             logger.LogWarning("Task {TaskId} refused: {Reason}", id, admission.Refusal);
@@ -257,7 +257,7 @@ public sealed class CirrusWorkerSession(
         Func<CirrusTaskReport, TaskLedger.RunningTask, CancellationToken, Task> follow)
     {
         if (upstreams.FirstOrDefault(u => u.Endpoint == endpoint) is not { } upstream ||
-            Ledger.Readmit(task.TaskId, resources, endpoint) is not { } held)
+            Ledger.Readmit(task.TaskId, resources, upstream.Upstream.Identity) is not { } held)
         {
             return false;
         }

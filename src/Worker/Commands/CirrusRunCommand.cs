@@ -1,7 +1,5 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
-using System.Text;
 using Microsoft.Extensions.Logging;
 using Worker.Cirrus.Config;
 using Worker.Cirrus.Session;
@@ -179,8 +177,6 @@ public static class CirrusRunCommand
             return upstreams.Select(MarkOf).Where(lines.Contains).Distinct().ToList();
         }
 
-        /// <summary>The endpoint and a digest of the token: two upstreams may share an endpoint, and the token is a secret.</summary>
-        private static string MarkOf(CirrusUpstreamClient upstream) =>
-            upstream.Endpoint + " " + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(upstream.Upstream.Token)))[..16];
+        private static string MarkOf(CirrusUpstreamClient upstream) => upstream.Upstream.Identity;
     }
 }

@@ -125,13 +125,15 @@ public sealed class SessionHarness : IAsyncDisposable
     /// <param name="upstreamsBefore">Endpoints the worker file lists as upstreams before the fake server.</param>
     public static async Task<SessionHarness> CreateAsync(string yaml = "", string agentUrl = "http://127.0.0.1:9/{version}",
         Func<DockerOptions, DockerOptions>? docker = null, VmStandIn? vm = null, string[]? upstreamsBefore = null,
-        params (string Key, string Value)[] vmSettings)
+        string? secondPoolToken = null, params (string Key, string Value)[] vmSettings)
     {
         var server = await FakeCirrusServer.StartAsync();
         var root = Directory.CreateTempSubdirectory("cirrus-session-").FullName;
-        var upstreams = upstreamsBefore is null
+        var upstreams = upstreamsBefore is null && secondPoolToken is null
             ? $"token: registration-token-1\nrpc:\n  endpoint: {server.Endpoint}\n"
-            : "upstreams:\n" + string.Concat(upstreamsBefore.Append(server.Endpoint).Select(e => $"  - token: registration-token-1\n    endpoint: {e}\n"));
+            : "upstreams:\n" + string.Concat((upstreamsBefore ?? []).Append(server.Endpoint).Select(e => $"  - token: registration-token-1\n    endpoint: {e}\n"))
+              // A second pool on the same Cirrus: its endpoint, a token of its own.
+              + (secondPoolToken is null ? "" : $"  - token: {secondPoolToken}\n    endpoint: {server.Endpoint}\n");
         var config = CirrusConfigLoader.Parse($"name: worker-{Guid.NewGuid():N}\n{upstreams}{yaml}", "worker.yml", new CirrusFlags());
         return new SessionHarness(server, config, root, agentUrl, docker, vm, vmSettings);
     }
