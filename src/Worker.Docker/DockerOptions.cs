@@ -91,7 +91,7 @@ public sealed record DockerOptions
     public static readonly Setting<Uri?> TravisHost = Setting.OptionalUri("DOCKER_HOST",
         "travis-worker's other name for WORKER_DOCKER_ENDPOINT.", secret: false, "unix", "tcp", "http", "https");
     public static readonly Setting<long?> TravisShm = OptionalBytes("DOCKER_SHM",
-        "travis-worker's name for WORKER_DOCKER_SHM_SIZE (that one wins when both are set).");
+        "travis-worker's name for WORKER_DOCKER_SHM_SIZE (that one wins when both are set); 0: Docker's default.", allowZero: true);
     public static readonly Setting<IReadOnlyList<string>> TravisBinds = new("DOCKER_BINDS", Array.Empty<string>(),
         "travis-worker's binds, added to WORKER_DOCKER_VOLUMES.",
         "a space-separated list of SOURCE:DESTINATION[:ro|rw] with an absolute destination other than " + ScriptArchive.Directory,
@@ -153,7 +153,10 @@ public sealed record DockerOptions
         var tls = CertPath.Read(source);
         if (tls is not null && endpoint.Scheme == "unix")
         {
-            throw new InvalidSettingException(source.Find(CertPath.Key)!.Value.Variable, tls, "empty for a unix socket endpoint: TLS needs a tcp:// endpoint");
+            // The Docker CLI's own DOCKER_CERT_PATH counts only for a tcp:// engine, as the CLI takes it.
+            tls = source.Find(CertPath.Key)!.Value.Variable == CertPath.Key
+                ? null
+                : throw new InvalidSettingException(source.Find(CertPath.Key)!.Value.Variable, tls, "empty for a unix socket endpoint: TLS needs a tcp:// endpoint");
         }
         return new DockerOptions
         {
@@ -169,7 +172,8 @@ public sealed record DockerOptions
             ContainerUser = User.Read(source),
             OperatorVolumes = [.. Volumes.Read(source), .. TravisBinds.Read(source)],
             TmpfsMounts = [.. Tmpfs.Read(source), .. TravisTmpfsMap.Read(source)],
-            ShmBytes = source.Find(ShmSize.Key) is null && TravisShm.Read(source) is { } shm ? shm : ShmSize.Read(source),
+            // travis-worker's SHM=0 left /dev/shm at Docker's default, which is this one's.
+            ShmBytes = source.Find(ShmSize.Key) is null && TravisShm.Read(source) is { } shm and > 0 ? shm : ShmSize.Read(source),
             SecurityOptions = SecurityOpt.Read(source),
             MaxProcesses = PidsLimit.Read(source),
             DroppedCapabilities = CapDrop.Read(source),
@@ -201,8 +205,8 @@ public sealed record DockerOptions
             text => double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v > 0 && double.IsFinite(v) ? (true, v) : (false, null),
             v => v?.ToString(CultureInfo.InvariantCulture) ?? "");
 
-    private static Setting<long?> OptionalBytes(string key, string description) =>
-        new(key, null, description, "a size such as 512m or 8g",
-            text => ByteSizes.TryParse(text, out var v) && v > 0 ? (true, v) : (false, null),
+    private static Setting<long?> OptionalBytes(string key, string description, bool allowZero = false) =>
+        new(key, null, description, allowZero ? "a size such as 512m or 8g, or 0" : "a size such as 512m or 8g",
+            text => ByteSizes.TryParse(text, out var v) && (v > 0 || allowZero && v == 0) ? (true, v) : (false, null),
             v => v?.ToString(CultureInfo.InvariantCulture) ?? "");
 }

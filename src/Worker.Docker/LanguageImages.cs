@@ -8,9 +8,11 @@ namespace Worker.Docker;
 /// <summary>
 /// travis-worker's <c>tag</c> image selector, so a host whose operator tagged its images for it
 /// keeps working: a job that names no image of its own runs on the host's image tagged
-/// <c>travis:LANGUAGE</c>, else <c>LANGUAGE</c>, else <c>travis:default</c>, else <c>default</c>
-/// (the first that is on the host), else on <c>WORKER_DOCKER_IMAGE_DEFAULT</c>. The host's tags are
-/// listed at most once a minute, so a job pays no request for them.
+/// <c>travis:LANGUAGE</c>, else <c>travis:default</c>, else on <c>WORKER_DOCKER_IMAGE_DEFAULT</c>.
+/// travis-worker also looked for the bare <c>LANGUAGE</c> and <c>default</c>, but compared them with
+/// the engine's tags, which always name a tag (<c>ruby:latest</c>), so those never matched: the
+/// official <c>ruby</c> image pulled on a host was never taken for a ruby job, and is not here. The
+/// host's tags are listed at most once a minute, so a job pays no request for them.
 /// </summary>
 public sealed partial class LanguageImages(IDockerClient client, TimeProvider clock)
 {
@@ -27,7 +29,7 @@ public sealed partial class LanguageImages(IDockerClient client, TimeProvider cl
         return tags.Count == 0 ? null : Candidates(language).FirstOrDefault(tags.Contains);
     }
 
-    /// <summary>The references the selector looks for, in order, each as the engine lists it (<c>ruby</c> is <c>ruby:latest</c>).</summary>
+    /// <summary>The references the selector looks for, in order, as the engine lists its tags.</summary>
     public static IEnumerable<string> Candidates(string language)
     {
         var name = language.Trim().ToLowerInvariant();
@@ -35,10 +37,8 @@ public sealed partial class LanguageImages(IDockerClient client, TimeProvider cl
         if (name != "default" && ReferencePart().IsMatch(name))
         {
             yield return "travis:" + name;
-            yield return name + ":latest";
         }
         yield return "travis:default";
-        yield return "default:latest";
     }
 
     private async Task<FrozenSet<string>> TagsAsync(CancellationToken ct)

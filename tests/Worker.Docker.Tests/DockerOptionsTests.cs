@@ -6,6 +6,33 @@ namespace Worker.Docker.Tests;
 public sealed class DockerOptionsTests
 {
     [Fact]
+    public void The_docker_clis_own_cert_path_counts_for_a_tcp_engine_as_the_cli_takes_it_and_not_beside_a_local_socket()
+    {
+        var certs = Directory.CreateTempSubdirectory("docker-certs-").FullName;
+        try
+        {
+            foreach (var file in new[] { "ca.pem", "cert.pem", "key.pem" })
+            {
+                File.WriteAllText(Path.Combine(certs, file), "");
+            }
+
+            Assert.Equal(certs, DockerOptions.Load(SettingsSource.From(("DOCKER_HOST", "tcp://10.0.0.5:2376"), ("DOCKER_CERT_PATH", certs))).TlsDirectory);
+            Assert.Null(DockerOptions.Load(SettingsSource.From(("DOCKER_CERT_PATH", certs))).TlsDirectory);
+            Assert.Throws<InvalidSettingException>(() => DockerOptions.Load(SettingsSource.From(("WORKER_DOCKER_CERT_PATH", certs))));
+        }
+        finally
+        {
+            Directory.Delete(certs, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("0", 64L << 20)]
+    [InlineData("128m", 128L << 20)]
+    public void Travis_workers_shm_of_0_is_dockers_default(string shm, long bytes) =>
+        Assert.Equal(bytes, DockerOptions.Load(SettingsSource.From(("TRAVIS_WORKER_DOCKER_SHM", shm))).ShmBytes);
+
+    [Fact]
     public void Defaults_are_secure_the_local_socket_two_cpus_four_gigabytes_and_no_standby()
     {
         var options = DockerOptions.Load(SettingsSource.From());

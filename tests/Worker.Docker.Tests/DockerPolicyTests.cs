@@ -112,11 +112,12 @@ public sealed class DockerPolicyTests
     }
 
     [Fact]
-    public void The_tag_selector_looks_for_the_language_then_default_each_with_and_without_travis()
+    public void The_tag_selector_looks_for_the_language_then_default_as_travis_tags_as_travis_worker_found_them()
     {
-        Assert.Equal(["travis:ruby", "ruby:latest", "travis:default", "default:latest"], LanguageImages.Candidates("Ruby"));
-        Assert.Equal(["travis:default", "default:latest"], LanguageImages.Candidates("default"));
-        Assert.Equal(["travis:default", "default:latest"], LanguageImages.Candidates("c++"));
+        // Not ruby:latest: travis-worker never matched the official images, which don't have its user.
+        Assert.Equal(["travis:ruby", "travis:default"], LanguageImages.Candidates("Ruby"));
+        Assert.Equal(["travis:default"], LanguageImages.Candidates("default"));
+        Assert.Equal(["travis:default"], LanguageImages.Candidates("c++"));
     }
 
     [Fact]

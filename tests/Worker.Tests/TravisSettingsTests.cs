@@ -110,12 +110,11 @@ public sealed class TravisSettingsTests
     public void A_prefixed_name_wins_over_the_bare_one_and_other_programs_bare_names_are_neither_read_nor_named()
     {
         var settings = SettingsSource.From(("POOL_SIZE", "30"), ("TRAVIS_WORKER_POOL_SIZE", "4"), ("LOG_LEVEL", "trace"),
-            ("BUILD_NUMBER", "77"), ("DOCKER_BUILDKIT", "1"), ("DOCKER_API_VERSION", "1.41"), ("DOCKER_CERT_PATH", "/home/me/.docker"),
+            ("BUILD_NUMBER", "77"), ("DOCKER_BUILDKIT", "1"), ("DOCKER_API_VERSION", "1.41"),
             ("SENTRY_DSN", "https://key@sentry.example/1"));
 
         Assert.Equal(4, WorkerOptions.Load(settings).ProcessorCount);
         Assert.Equal(WorkerOptions.LogLevel.Default, WorkerOptions.LogLevel.Read(settings));
-        Assert.Null(Worker.Docker.DockerOptions.Load(settings).TlsDirectory); // the Docker CLI's variable, not this worker's setting
         var warning = Assert.Single(SettingsCatalog.UnusedVariableWarnings(settings));
         Assert.StartsWith("SENTRY_DSN is ignored: no Sentry", warning, StringComparison.Ordinal);
     }

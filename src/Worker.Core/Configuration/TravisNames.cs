@@ -38,12 +38,13 @@ public static class TravisNames
 
     /// <summary>
     /// The Docker CLI's own variables, set on many hosts for it: travis-worker read them as its
-    /// docker settings too, but here DOCKER_HOST is read as the CLI reads it, and the others would
-    /// only confuse (a DOCKER_CERT_PATH beside a local socket).
+    /// docker settings too, but here DOCKER_HOST and DOCKER_CERT_PATH are read as the CLI reads
+    /// them (the Docker backend takes the certificates for a tcp:// endpoint only), and the others
+    /// are not settings.
     /// </summary>
     private static readonly FrozenSet<string> DockerCliVariables = new[]
     {
-        "DOCKER_HOST", "DOCKER_API_VERSION", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "DOCKER_CONFIG", "DOCKER_CONTEXT",
+        "DOCKER_HOST", "DOCKER_API_VERSION", "DOCKER_TLS_VERIFY", "DOCKER_CONFIG", "DOCKER_CONTEXT",
     }.ToFrozenSet(StringComparer.Ordinal);
 
     /// <summary>Whether travis-worker reads <paramref name="key"/> as a variable of that very name (and it is not another program's).</summary>
