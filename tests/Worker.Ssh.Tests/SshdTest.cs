@@ -32,6 +32,15 @@ public abstract class SshdTest : IAsyncLifetime
         }
     }
 
+    /// <summary>Everything logged so far, for a failure to explain itself.</summary>
+    protected string LoggedText()
+    {
+        lock (Logged.Lines)
+        {
+            return string.Join("\n", Logged.Lines);
+        }
+    }
+
     /// <summary>Short pauses, a few attempts: a test that fails should fail soon.</summary>
     protected static SshConnectOptions Options { get; } = new() { RetryPause = TimeSpan.FromMilliseconds(100), MaxAttempts = 3 };
 
