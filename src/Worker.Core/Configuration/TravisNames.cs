@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
-using System.Text;
+using System.Net;
+using System.Text.RegularExpressions;
 
 namespace Worker.Core.Configuration;
 
@@ -11,7 +12,7 @@ namespace Worker.Core.Configuration;
 /// <c>travis-ci-garnet-trusty.%2B</c>. Only travis-worker's names are read bare, so an unrelated
 /// variable (<c>LOG_LEVEL</c>, Jenkins' <c>BUILD_NUMBER</c>) is never taken for a setting.
 /// </summary>
-public static class TravisNames
+public static partial class TravisNames
 {
     /// <summary>travis-worker's own settings (config/config.go).</summary>
     private static readonly FrozenSet<string> Flags = new[]
@@ -72,38 +73,9 @@ public static class TravisNames
             : value;
 
     /// <summary>Go's url.QueryUnescape: null when a <c>%</c> is not followed by two hex digits.</summary>
-    internal static string? QueryUnescape(string value)
-    {
-        if (value.IndexOfAny(['%', '+']) < 0)
-        {
-            return value;
-        }
-        var bytes = new List<byte>(value.Length);
-        var utf8 = Encoding.UTF8.GetBytes(value);
-        for (var i = 0; i < utf8.Length; i++)
-        {
-            switch (utf8[i])
-            {
-                case (byte)'+':
-                    bytes.Add((byte)' ');
-                    break;
-                case (byte)'%':
-                    if (i + 2 >= utf8.Length || !IsHex(utf8[i + 1]) || !IsHex(utf8[i + 2]))
-                    {
-                        return null;
-                    }
-                    bytes.Add((byte)(HexValue(utf8[i + 1]) << 4 | HexValue(utf8[i + 2])));
-                    i += 2;
-                    break;
-                default:
-                    bytes.Add(utf8[i]);
-                    break;
-            }
-        }
-        return Encoding.UTF8.GetString([.. bytes]);
-    }
+    internal static string? QueryUnescape(string value) =>
+        InvalidEscape().IsMatch(value) ? null : WebUtility.UrlDecode(value);
 
-    private static bool IsHex(byte b) => b is >= (byte)'0' and <= (byte)'9' or >= (byte)'a' and <= (byte)'f' or >= (byte)'A' and <= (byte)'F';
-
-    private static int HexValue(byte b) => b <= '9' ? b - '0' : (b | 0x20) - 'a' + 10;
+    [GeneratedRegex("%(?![0-9A-Fa-f]{2})")]
+    private static partial Regex InvalidEscape();
 }

@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using Worker.Core.Configuration;
 using Worker.Core.Pipeline;
 
 namespace Worker.Http;
@@ -81,8 +82,8 @@ public sealed class Heartbeat : IAsyncDisposable
         }
     }
 
-    /// <summary>The URL without its user information, which may hold a password.</summary>
-    private static string Redacted(Uri url) => string.IsNullOrEmpty(url.UserInfo) ? url.ToString() : url.ToString().Replace(url.UserInfo + "@", "", StringComparison.Ordinal);
+    /// <summary>The URL as a log line may show it: no password.</summary>
+    private static string Redacted(Uri url) => Redaction.Show(url.ToString(), secret: false);
 
     public async ValueTask DisposeAsync()
     {
