@@ -24,6 +24,10 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
 
     private static readonly TimeSpan RemoveTimeout = TimeSpan.FromSeconds(30);
     private static readonly IList<string> KeepAlive = ["sleep", "infinity"];
+    private static readonly TimeSpan InfoTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly object _cpuSetsGate = new();
+    private Task<CpuSets?>? _cpuSets;
 
     /// <summary>The engine's endpoint, named when it can't be reached.</summary>
     public Uri Endpoint => options.EndpointUri;
@@ -36,14 +40,23 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
     /// which takes the script on its stdin (open to the one who attaches to it, closed when they leave)
     /// and saves it in the container's <see cref="ScriptArchive.RunnerTmpfs"/>.
     /// </summary>
-    public Task<string> CreateJobContainerAsync(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name,
+    public async Task<CreatedContainer> CreateJobContainerAsync(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name,
         IProgress<string>? progress, CancellationToken ct)
     {
-        var parameters = Parameters(spec, labels, name, ScriptArchive.RunnerCommand, runner: true);
-        parameters.OpenStdin = true;
-        parameters.StdinOnce = true;
-        parameters.AttachStdin = true;
-        return CreateAsync(parameters, spec, progress, ct);
+        var pinned = await PinAsync(spec, ct);
+        try
+        {
+            var parameters = Parameters(spec, labels, name, ScriptArchive.RunnerCommand, pinned, runner: true);
+            parameters.OpenStdin = true;
+            parameters.StdinOnce = true;
+            parameters.AttachStdin = true;
+            return new CreatedContainer(await CreateAsync(parameters, spec, progress, ct), pinned);
+        }
+        catch
+        {
+            pinned?.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Creates the container, pulling its image first if allowed and missing; it is not started.</summary>
@@ -73,20 +86,73 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
     }
 
     /// <summary>Creates and starts a container that idles until a script is run in it by exec.</summary>
-    public async Task<string> LaunchIdleAsync(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name, CancellationToken ct)
+    public async Task<CreatedContainer> LaunchIdleAsync(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name, CancellationToken ct)
     {
-        var id = await CreateAsync(Parameters(spec, labels, name, KeepAlive), spec, null, ct);
+        var pinned = await PinAsync(spec, ct);
+        string id;
+        try
+        {
+            id = await CreateAsync(Parameters(spec, labels, name, KeepAlive, pinned), spec, null, ct);
+        }
+        catch
+        {
+            pinned?.Dispose();
+            throw;
+        }
         try
         {
             ct.ThrowIfCancellationRequested();
             await client.Containers.StartContainerAsync(id, new ContainerStartParameters(), ct);
-            return id;
+            return new CreatedContainer(id, pinned);
         }
         catch (Exception e)
         {
             logger.LogWarning("Container {Name} did not start ({Error}); removing it", name, e.Message);
             await RemoveQuietlyAsync(client, id, logger);
+            pinned?.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// The CPUs a container of the spec is pinned to (see <see cref="CpuSets"/>), or null. The engine
+    /// is asked for its CPU count once; should it not answer, this container is not pinned and the
+    /// next one asks again.
+    /// </summary>
+    private async Task<CpuSetLease?> PinAsync(ContainerSpec spec, CancellationToken ct)
+    {
+        if (spec.Cpus <= 0 || options.CpusToPinWithin == 0)
+        {
+            return null;
+        }
+        Task<CpuSets?> sets;
+        lock (_cpuSetsGate)
+        {
+            sets = _cpuSets ??= EngineCpuSetsAsync();
+        }
+        return (await sets.WaitAsync(ct))?.Take(spec.Cpus);
+    }
+
+    private async Task<CpuSets?> EngineCpuSetsAsync()
+    {
+        if (options.CpusToPinWithin is { } size)
+        {
+            return new CpuSets(size);
+        }
+        try
+        {
+            using var timeout = new CancellationTokenSource(InfoTimeout);
+            var info = await client.System.GetSystemInfoAsync(timeout.Token);
+            return new CpuSets((int)info.NCPU);
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning("The Docker engine did not say how many CPUs it has ({Error}); this container is not pinned to CPUs, the next one asks again", e.Message);
+            lock (_cpuSetsGate)
+            {
+                _cpuSets = null;
+            }
+            return null;
         }
     }
 
@@ -169,7 +235,7 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
     }
 
     private CreateContainerParameters Parameters(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name, IList<string> command,
-        bool runner = false)
+        CpuSetLease? pinned, bool runner = false)
     {
         var tmpfs = options.TmpfsMounts.ToDictionary(Before(':'), After(':'));
         if (runner)
@@ -194,6 +260,7 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
         if (spec.Cpus > 0)
         {
             host.NanoCPUs = (long)(spec.Cpus * 1e9);
+            host.CpusetCpus = pinned?.Cpus ?? "";
         }
         if (spec.Memory > 0)
         {

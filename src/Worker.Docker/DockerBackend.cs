@@ -89,14 +89,15 @@ public sealed class DockerBackend : IBackend
         }
         var name = $"worker-job-{attributes.JobId.ToString(CultureInfo.InvariantCulture)}-{Guid.NewGuid().ToString("N")[..8]}";
         progress.Report($"Creating container {name} ({spec.Image}).");
-        var id = await _launcher.CreateJobContainerAsync(spec, attributes.Labels, name, progress, ct);
+        var created = await _launcher.CreateJobContainerAsync(spec, attributes.Labels, name, progress, ct);
         if (ct.IsCancellationRequested)
         {
             // The create ran to its end on purpose (see ContainerLauncher); the caller gave up meanwhile.
-            await ContainerLauncher.RemoveQuietlyAsync(_client, id, _logger);
+            await ContainerLauncher.RemoveQuietlyAsync(_client, created.Id, _logger);
+            created.Pinned?.Dispose();
             ct.ThrowIfCancellationRequested();
         }
-        return new JobContainerInstance(_client, Options.EndpointUri, id, spec.Image, _logger);
+        return new JobContainerInstance(_client, Options.EndpointUri, created.Id, spec.Image, _logger, stopped: created.Pinned is { } pinned ? pinned.Dispose : null);
     }
 
     public async ValueTask DisposeAsync()

@@ -26,6 +26,12 @@ public sealed record DockerOptions
         "Image of a job that names none; standby containers use it too.", "an image reference");
     public static readonly Setting<double> Cpus = Setting.Number("DOCKER_CPUS", 2,
         "CPUs a job's container gets unless the job asks for another number (0: no limit).");
+    public static readonly Setting<int?> CpuSetSize = new("DOCKER_CPU_SET_SIZE", null,
+        "How many of the engine's CPUs (0 to N-1) job containers are pinned within, each to as many CPUs as it gets, rounded up, the least used first, "
+        + "so nproc in a job counts its own CPUs (travis-worker's CPU_SET_SIZE). Empty: all the engine's CPUs. 0: no pinning, the CPU count is a quota only.",
+        "a whole number, 0 or more",
+        text => int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? (true, n) : (false, null),
+        v => v?.ToString(CultureInfo.InvariantCulture) ?? "");
     public static readonly Setting<long> Memory = Setting.Bytes("DOCKER_MEMORY", 4L << 30,
         "Memory a job's container gets unless the job asks for another size; swap is not added (0: no limit).");
     public static readonly Setting<double?> MaxCpus = OptionalNumber("DOCKER_MAX_CPUS",
@@ -107,7 +113,7 @@ public sealed record DockerOptions
 
     public static IReadOnlyList<ISetting> All { get; } =
     [
-        Endpoint, CertPath, ImageDefault, Cpus, Memory, MaxCpus, MaxMemory, Network, Privileged, User, Volumes, Tmpfs, ShmSize,
+        Endpoint, CertPath, ImageDefault, Cpus, CpuSetSize, Memory, MaxCpus, MaxMemory, Network, Privileged, User, Volumes, Tmpfs, ShmSize,
         Standby, StandbyLease, Pull, AllowedImages, AllowedVolumes, SecurityOpt, PidsLimit, CapDrop, NoNewPrivileges, ContainerLabels, TravisHost, TravisShm, TravisBinds, TravisTmpfsMap,
     ];
 
@@ -116,6 +122,9 @@ public sealed record DockerOptions
     public string DefaultImage { get; init; } = ImageDefault.Default;
     public double CpusPerJob { get; init; } = Cpus.Default;
     public long MemoryPerJob { get; init; } = Memory.Default;
+
+    /// <summary><c>WORKER_DOCKER_CPU_SET_SIZE</c>; null: the engine's CPU count (see <see cref="CpuSets"/>).</summary>
+    public int? CpusToPinWithin { get; init; }
     public double? CpuCeiling { get; init; }
     public long? MemoryCeiling { get; init; }
     public string? NetworkName { get; init; }
@@ -164,6 +173,7 @@ public sealed record DockerOptions
             TlsDirectory = tls,
             DefaultImage = ImageDefault.Read(source),
             CpusPerJob = Cpus.Read(source),
+            CpusToPinWithin = CpuSetSize.Read(source),
             MemoryPerJob = Memory.Read(source),
             CpuCeiling = MaxCpus.Read(source),
             MemoryCeiling = MaxMemory.Read(source),

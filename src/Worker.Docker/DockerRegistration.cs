@@ -28,7 +28,6 @@ public static class DockerRegistration
             ["DOCKER_NATIVE"] = "the script always goes in and runs through the Docker API",
             ["DOCKER_INSPECT_INTERVAL"] = "the worker follows the engine's streams instead of polling",
             ["DOCKER_SSH_DIAL_TIMEOUT"] = "nothing is run over SSH in containers",
-            ["DOCKER_CPU_SET_SIZE"] = "CPUs are limited by a quota (WORKER_DOCKER_CPUS), not pinned to CPU sets",
             ["DOCKER_IMAGE_SELECTOR_TYPE"] = ImageChoice,
             ["DOCKER_IMAGE_SELECTOR_URL"] = ImageChoice,
             ["DOCKER_API_VERSION"] = "requests carry no API version, so the engine answers in its own",

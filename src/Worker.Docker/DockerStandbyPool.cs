@@ -174,7 +174,7 @@ public sealed class DockerStandbyPool : IAsyncDisposable
             catch (Exception e) when (DockerFailures.IsNoSuchContainer(e))
             {
                 // Its lease lapsed (this worker was cut off from the engine) and another worker took it, or cleanup removed it.
-                standby.Gone = true;
+                standby.MarkGone();
                 _logger.LogWarning("Standby container {Id} is no longer this worker's (its lease lapsed and it was taken over or removed)", standby.ShortId);
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -323,24 +323,28 @@ public sealed class DockerStandbyPool : IAsyncDisposable
                 await _client.Containers.RenameContainerAsync(standby.Name, new ContainerRenameParameters { NewName = claimed }, ct);
                 standby.Taken = true;
                 _ = Task.Delay(ReplenishDelay, CancellationToken.None).ContinueWith(_ => Replenish(), TaskScheduler.Default);
-                return new StandbyInstance(_client, _launcher.Endpoint, standby.Id, _spec.Image, _logger, stopped: Replenish);
+                return new StandbyInstance(_client, _launcher.Endpoint, standby.Id, _spec.Image, _logger, stopped: () =>
+                {
+                    standby.Pinned?.Dispose();
+                    Replenish();
+                });
             }
             catch (Exception e) when (DockerFailures.IsNoSuchContainer(e) && !ct.IsCancellationRequested)
             {
                 // Lost it: its lease lapsed and another worker took it over (it may be running that worker's job now), or it was removed.
-                standby.Gone = true;
+                standby.MarkGone();
                 _logger.LogWarning("Standby container {Id} is no longer this worker's; trying the next", standby.ShortId);
             }
             catch (DockerApiException e) when (!ct.IsCancellationRequested)
             {
                 _logger.LogWarning("Standby container {Id} can't be taken ({Error}); removing it and trying the next", standby.ShortId, e.Message);
-                standby.Gone = true;
+                standby.MarkGone();
                 await RemoveByNamesAsync(claimed, standby.Name);
             }
             catch (OperationCanceledException)
             {
                 // Renamed or not, it is no longer a clean standby; by its names, which only this worker gives it.
-                standby.Gone = true;
+                standby.MarkGone();
                 await RemoveByNamesAsync(claimed, standby.Name);
                 Replenish();
                 throw;
@@ -378,6 +382,7 @@ public sealed class DockerStandbyPool : IAsyncDisposable
             {
                 // By name: were its lease to have lapsed, another worker may have taken it (and renamed it) meanwhile.
                 removals.Add(ContainerLauncher.RemoveQuietlyAsync(_client, standby.Name, _logger));
+                standby.MarkGone();
             }
         }
         await Task.WhenAll(removals);
@@ -410,13 +415,14 @@ public sealed class DockerStandbyPool : IAsyncDisposable
         try
         {
             var name = StandbyLease.Name(suffix, LeaseEnd());
-            var id = await _launcher.LaunchIdleAsync(_spec, Labels(), name, CancellationToken.None);
+            var (id, pinned) = await _launcher.LaunchIdleAsync(_spec, Labels(), name, CancellationToken.None);
             if (_closed)
             {
                 await ContainerLauncher.RemoveQuietlyAsync(_client, id, _logger);
+                pinned?.Dispose();
                 return;
             }
-            _ready.Enqueue(new Standby(id, name, suffix));
+            _ready.Enqueue(new Standby(id, name, suffix) { Pinned = pinned });
             _logger.LogDebug("Standby container {Id} is ready", id[..12]);
         }
         catch (Exception e)
@@ -457,6 +463,16 @@ public sealed class DockerStandbyPool : IAsyncDisposable
         public string Name { get; set; } = name;
         public SemaphoreSlim Lock { get; } = new(1, 1);
         public bool Taken { get; set; }
-        public bool Gone { get; set; }
+        public bool Gone { get; private set; }
+
+        /// <summary>The CPUs it is pinned to (null: not pinned, or taken over from a worker that is gone), given back when it is gone or its job's container is removed.</summary>
+        public CpuSetLease? Pinned { get; init; }
+
+        /// <summary>No longer this pool's: removed, or another worker's now.</summary>
+        public void MarkGone()
+        {
+            Gone = true;
+            Pinned?.Dispose();
+        }
     }
 }

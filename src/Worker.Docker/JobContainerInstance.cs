@@ -16,8 +16,9 @@ namespace Worker.Docker;
 /// the exit code arrives on the same stream, with no archive upload, no exec and no wait. When the
 /// script ends the container stops, taking anything the script left running.
 /// </summary>
-public sealed class JobContainerInstance(IDockerClient client, Uri endpoint, string containerId, string imageName, ILogger logger)
-    : DockerInstance(client, endpoint, containerId, imageName, logger, stopped: null)
+/// <param name="stopped">Called once the container is removed (its pinned CPUs are given back then).</param>
+public sealed class JobContainerInstance(IDockerClient client, Uri endpoint, string containerId, string imageName, ILogger logger, Action? stopped = null)
+    : DockerInstance(client, endpoint, containerId, imageName, logger, stopped)
 {
     /// <summary>The exit code line is a few bytes; anything past this on stderr is not ours.</summary>
     private const int TrailerLimit = 256;

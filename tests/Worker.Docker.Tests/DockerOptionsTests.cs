@@ -32,6 +32,26 @@ public sealed class DockerOptionsTests
     public void Travis_workers_shm_of_0_is_dockers_default(string shm, long bytes) =>
         Assert.Equal(bytes, DockerOptions.Load(SettingsSource.From(("TRAVIS_WORKER_DOCKER_SHM", shm))).ShmBytes);
 
+    [Theory]
+    [InlineData(null, null)]
+    [InlineData("TRAVIS_WORKER_DOCKER_CPU_SET_SIZE=0", 0)]
+    [InlineData("WORKER_DOCKER_CPU_SET_SIZE=6", 6)]
+    [InlineData("DOCKER_CPU_SET_SIZE=12", 12)]
+    public void The_cpu_set_is_the_engines_cpus_unless_set_and_0_pins_nothing(string? variable, int? size)
+    {
+        var settings = variable is null ? SettingsSource.From() : SettingsSource.From((variable.Split('=')[0], variable.Split('=')[1]));
+
+        Assert.Equal(size, DockerOptions.Load(settings).CpusToPinWithin);
+    }
+
+    [Fact]
+    public void A_cpu_set_size_that_is_not_a_whole_number_stops_start_up_naming_it()
+    {
+        var e = Assert.Throws<InvalidSettingException>(() => DockerOptions.Load(SettingsSource.From(("WORKER_DOCKER_CPU_SET_SIZE", "-1"))));
+
+        Assert.Contains("WORKER_DOCKER_CPU_SET_SIZE", e.Message);
+    }
+
     [Fact]
     public void Defaults_are_secure_the_local_socket_two_cpus_four_gigabytes_and_no_standby()
     {
