@@ -27,7 +27,9 @@ public static class ScriptArchive
     /// upload, which costs a request and an extraction): first its length in bytes on a line of its
     /// own (bash reads a pipe a byte at a time, so it takes no more than that line), then the script,
     /// which <c>head</c> saves to <see cref="ScriptPath"/> (in the container's <see cref="RunnerTmpfs"/>,
-    /// which it needs); a script cut short (stdin closed early) is not run.
+    /// which it needs). A script cut short is not run: <c>head</c> stopped at the end of stdin, which
+    /// <c>read -t 0</c> then finds (nothing follows a whole script, and the worker holds stdin open),
+    /// without a process to count the bytes saved (wc costs a fork and an exec on every job's path).
     /// It then says so on stdout, ahead of the script's output, and runs the script with stdin from
     /// /dev/null: its output (both streams, in order) on stdout, then its exit code on stderr. A
     /// container that dies before that line was killed (from outside, or the engine went away),
@@ -40,8 +42,8 @@ public static class ScriptArchive
     /// (The watcher's stdin is named: bash gives a background command /dev/null otherwise.)
     /// </summary>
     public static readonly IList<string> RunnerCommand = ["bash", "-c",
-        $"IFS= read -r size && head -c \"$size\" > {ScriptPath} && saved=$(wc -c < {ScriptPath}) && [ \"$saved\" -eq \"$size\" ] || " +
-        $"{{ echo \"the script did not arrive whole (${{saved:-0}} of ${{size:-?}} bytes)\" >&2; exit 97; }}; " +
+        $"IFS= read -r size && head -c \"$size\" > {ScriptPath} && ! read -t 0 || " +
+        $"{{ echo \"the script did not arrive whole ($(wc -c 2>/dev/null < {ScriptPath} || echo 0) of ${{size:-?}} bytes)\" >&2; exit 97; }}; " +
         $"echo '{ReceivedMarker}'; {{ while IFS= read -r _; do :; done; kill -KILL -1; }} <&0 & exec 0< /dev/null; bash {ScriptPath} 2>&1; echo \"$?\" >&2"];
 
     /// <summary>
