@@ -11,11 +11,12 @@ using Worker.Core.Jobs;
 namespace Worker.Docker;
 
 /// <summary>
-/// Creates (and for standbys starts) one container: labelled, limited (CPUs, memory, processes),
-/// never privileged unless the spec says so, hardened as far as the operator asks. A job's
-/// container runs its script as the main process; a standby is kept alive by <c>sleep infinity</c>
-/// so a script runs in it by exec. A standby whose start fails is removed before this throws, so a
-/// failed start leaves nothing behind.
+/// Creates (and for scripts run by exec starts) one container: labelled, limited (CPUs, memory,
+/// processes), never privileged unless the spec says so, hardened as far as the operator asks. A
+/// job's own container runs its script as the main process, unless <c>WORKER_DOCKER_CMD</c> names
+/// one (e.g. <c>/sbin/init</c>): then it is started with that, as a standby is, and the script runs in
+/// it by exec. A standby's main process is that command too, else <c>sleep infinity</c>. A container
+/// whose start fails is removed before this throws, so a failed start leaves nothing behind.
 /// </summary>
 public sealed class ContainerLauncher(IDockerClient client, DockerOptions options, ILogger logger)
 {
@@ -23,7 +24,6 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
     public const string SpecLabel = "worker-standby-spec";
 
     private static readonly TimeSpan RemoveTimeout = TimeSpan.FromSeconds(30);
-    private static readonly IList<string> KeepAlive = ["sleep", "infinity"];
     private static readonly TimeSpan InfoTimeout = TimeSpan.FromSeconds(30);
 
     private readonly object _cpuSetsGate = new();
@@ -85,14 +85,24 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
         }
     }
 
-    /// <summary>Creates and starts a container that idles until a script is run in it by exec.</summary>
-    public async Task<CreatedContainer> LaunchIdleAsync(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name, CancellationToken ct)
+    /// <summary>Whether a job's own container is started with <c>WORKER_DOCKER_CMD</c> and runs its script by exec (see <see cref="LaunchForExecAsync"/>).</summary>
+    public bool RunsScriptsByExec => options.MainCommand.Count > 0;
+
+    /// <summary>
+    /// Creates and starts a container whose main process is <c>WORKER_DOCKER_CMD</c> (else <c>sleep
+    /// infinity</c>), where a script is then run by exec: a standby, or a job's own container when that
+    /// setting is set. Nothing of what that command starts is waited for: the engine's answer to the
+    /// start means its process is running, not that an init system has brought its services up. An
+    /// image that can't run the command refuses the job, naming the image and the setting.
+    /// </summary>
+    public async Task<CreatedContainer> LaunchForExecAsync(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name,
+        IProgress<string>? progress, CancellationToken ct)
     {
         var pinned = await PinAsync(spec, ct);
         string id;
         try
         {
-            id = await CreateAsync(Parameters(spec, labels, name, KeepAlive, pinned), spec, null, ct);
+            id = await CreateAsync(Parameters(spec, labels, name, MainProcess.Of(options), pinned), spec, progress, ct);
         }
         catch
         {
@@ -110,6 +120,10 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
             logger.LogWarning("Container {Name} did not start ({Error}); removing it", name, e.Message);
             await RemoveQuietlyAsync(client, id, logger);
             pinned?.Dispose();
+            if (MainProcess.Refusal(options, e, spec.Image) is { } refusal)
+            {
+                throw refusal;
+            }
             throw;
         }
     }
@@ -164,7 +178,7 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
             string.Join(',', options.OperatorVolumes), string.Join(',', options.TmpfsMounts), options.NetworkName ?? "",
             string.Join(' ', SecurityOptions), string.Join(',', options.DroppedCapabilities),
             options.MaxProcesses.ToString(CultureInfo.InvariantCulture),
-            options.ShmBytes.ToString(CultureInfo.InvariantCulture), spec.User ?? "");
+            options.ShmBytes.ToString(CultureInfo.InvariantCulture), spec.User ?? "", string.Join(' ', MainProcess.Of(options)));
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(shape)))[..16];
     }
 

@@ -9,7 +9,8 @@ namespace Worker.Docker;
 /// One new container per job, never reused. A job that names no image gets the host's image
 /// tagged for its language, as travis-worker chose (<see cref="LanguageImages"/>), else the default.
 /// The operator's policy is checked first, so a refused job creates nothing; a job that asks for exactly what a standby is takes one, any other gets a
-/// fresh container, created here and started when its script runs (as <c>docker run</c> does).
+/// fresh container, created here and started when its script runs (as <c>docker run</c> does), or, when <c>WORKER_DOCKER_CMD</c>
+/// names a main process (e.g. <c>/sbin/init</c>), created and started here with it, as a standby is, and the script run in it by exec.
 /// </summary>
 public sealed class DockerBackend : IBackend
 {
@@ -89,6 +90,12 @@ public sealed class DockerBackend : IBackend
         }
         var name = $"worker-job-{attributes.JobId.ToString(CultureInfo.InvariantCulture)}-{Guid.NewGuid().ToString("N")[..8]}";
         progress.Report($"Creating container {name} ({spec.Image}).");
+        if (_launcher.RunsScriptsByExec)
+        {
+            progress.Report($"Its main process: {string.Join(' ', Options.MainCommand)}; the script runs in it by exec.");
+            var started = await _launcher.LaunchForExecAsync(spec, attributes.Labels, name, progress, ct);
+            return new ExecInstance(_client, Options.EndpointUri, started.Id, spec.Image, _logger, stopped: started.Pinned is { } cpus ? cpus.Dispose : null);
+        }
         var created = await _launcher.CreateJobContainerAsync(spec, attributes.Labels, name, progress, ct);
         if (ct.IsCancellationRequested)
         {

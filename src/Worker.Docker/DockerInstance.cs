@@ -10,7 +10,7 @@ namespace Worker.Docker;
 /// <summary>
 /// One job's container, never reused: the script is uploaded, run with its output
 /// streamed live, and the container removed afterwards. How the script runs depends on how the
-/// container was made: see <see cref="JobContainerInstance"/> and <see cref="StandbyInstance"/>.
+/// container was made: see <see cref="JobContainerInstance"/> and <see cref="ExecInstance"/>.
 /// </summary>
 public abstract class DockerInstance : IInstance
 {
@@ -55,7 +55,7 @@ public abstract class DockerInstance : IInstance
     protected static bool SaysExecutableNotFound(string engineMessage) =>
         engineMessage.Contains("executable file not found", StringComparison.Ordinal);
 
-    /// <summary>Uploads the script as an archive into the running container (a job's own container overrides this).</summary>
+    /// <summary>Uploads the script as an archive into the running container (one whose main process takes it on stdin overrides this).</summary>
     public virtual async Task UploadScriptAsync(string script, CancellationToken ct)
     {
         using var archive = ScriptArchive.Create(script);

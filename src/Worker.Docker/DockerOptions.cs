@@ -15,6 +15,12 @@ public sealed record DockerOptions
     /// <summary>The files a <c>DOCKER_CERT_PATH</c> directory holds, as Docker names them.</summary>
     public static readonly string[] TlsFiles = ["ca.pem", "cert.pem", "key.pem"];
 
+    /// <summary>travis-worker's main process of its containers, the default of <see cref="Command"/> in its form.</summary>
+    public static readonly IReadOnlyList<string> TravisMainCommand = ["/sbin/init"];
+
+    /// <summary>The value of <see cref="Command"/> that keeps the job's script the main process when the default would not.</summary>
+    public const string NoMainCommand = "none";
+
     public static readonly Setting<Uri?> Endpoint = Setting.OptionalUri("DOCKER_ENDPOINT",
         "Docker Engine API endpoint. Empty: DOCKER_HOST, else " + LocalSocket + ".",
         secret: false, "unix", "tcp", "http", "https");
@@ -56,6 +62,14 @@ public sealed record DockerOptions
         text => ParseList(text, IsTmpfsMount), v => string.Join(",", v));
     public static readonly Setting<long> ShmSize = Setting.Bytes("DOCKER_SHM_SIZE", 64L << 20,
         "Size of /dev/shm in each job's container.", min: 1);
+    public static readonly Setting<IReadOnlyList<string>> Command = new Setting<IReadOnlyList<string>>("DOCKER_CMD", Array.Empty<string>(),
+            "Main process of every job's container and standby, e.g. /sbin/init, so the image's init system runs and a build can start services "
+            + "(service, systemctl); the script then runs in the started container by exec. An image without that command errors its jobs, naming it. "
+            + "Empty: the job's script is the main process (faster; no init). Default /sbin/init, as travis-worker's, when the settings are in "
+            + "travis-worker's form; " + NoMainCommand + " turns it off there.",
+            "a command and its arguments separated by spaces (no quoting), or " + NoMainCommand,
+            text => (true, text == NoMainCommand ? Array.Empty<string>() : Split(text, ' ')), v => string.Join(" ", v))
+        .DefaultingTo(settings => settings.InTravisForm ? TravisMainCommand : Array.Empty<string>());
     public static readonly Setting<int> Standby = Setting.Int("DOCKER_STANDBY", 0,
         "Started containers of the default image kept ready; a job on that image takes one and another starts behind it.",
         min: 0, max: 100);
@@ -114,7 +128,7 @@ public sealed record DockerOptions
     public static IReadOnlyList<ISetting> All { get; } =
     [
         Endpoint, CertPath, ImageDefault, Cpus, CpuSetSize, Memory, MaxCpus, MaxMemory, Network, Privileged, User, Volumes, Tmpfs, ShmSize,
-        Standby, StandbyLease, Pull, AllowedImages, AllowedVolumes, SecurityOpt, PidsLimit, CapDrop, NoNewPrivileges, ContainerLabels, TravisHost, TravisShm, TravisBinds, TravisTmpfsMap,
+        Command, Standby, StandbyLease, Pull, AllowedImages, AllowedVolumes, SecurityOpt, PidsLimit, CapDrop, NoNewPrivileges, ContainerLabels, TravisHost, TravisShm, TravisBinds, TravisTmpfsMap,
     ];
 
     public Uri EndpointUri { get; init; } = new(LocalSocket);
@@ -140,6 +154,12 @@ public sealed record DockerOptions
     public bool ForbidNewPrivileges { get; init; }
     public IReadOnlyDictionary<string, string> ExtraLabels { get; init; } = new Dictionary<string, string>();
     public long ShmBytes { get; init; } = ShmSize.Default;
+
+    /// <summary><c>WORKER_DOCKER_CMD</c>: the main process of every container; empty: a job's script is its container's main process.</summary>
+    public IReadOnlyList<string> MainCommand { get; init; } = [];
+
+    /// <summary>The variable that set <see cref="MainCommand"/>, named when an image can't run it; null: travis-worker's default.</summary>
+    public string? MainCommandVariable { get; init; } = SettingsSource.Prefix + Command.Key;
     public int StandbyCount { get; init; }
     public TimeSpan StandbyLeaseTime { get; init; } = StandbyLease.Default;
     public bool PullMissing { get; init; } = true;
@@ -189,6 +209,8 @@ public sealed record DockerOptions
             DroppedCapabilities = CapDrop.Read(source),
             ForbidNewPrivileges = NoNewPrivileges.Read(source),
             ExtraLabels = ContainerLabels.Read(source).Select(p => p.Split(':', 2)).ToDictionary(p => p[0], p => p[1]),
+            MainCommand = Command.Read(source),
+            MainCommandVariable = source.Find(Command.Key)?.Variable,
             StandbyCount = Standby.Read(source),
             StandbyLeaseTime = StandbyLease.Read(source),
             PullMissing = Pull.Read(source) == "missing",

@@ -23,8 +23,8 @@ public static class DockerRegistration
         CreateInventory = services => new CleanupInventory(CreateInventory(services.Settings), Hosts: null),
         TravisOnlySettings = new Dictionary<string, string>
         {
-            ["DOCKER_CMD"] = "a job's container runs the job's script as its main process",
-            ["DOCKER_EXEC_CMD"] = "a job's container runs the job's script as its main process",
+            ["DOCKER_EXEC_CMD"] = "the script goes to " + ScriptArchive.ScriptPath + ", not /home/travis/build.sh, and the worker runs it with the image's bash itself "
+                + "(by exec when WORKER_DOCKER_CMD names a main process, else as the main process)",
             ["DOCKER_NATIVE"] = "the script always goes in and runs through the Docker API",
             ["DOCKER_INSPECT_INTERVAL"] = "the worker follows the engine's streams instead of polling",
             ["DOCKER_SSH_DIAL_TIMEOUT"] = "nothing is run over SSH in containers",

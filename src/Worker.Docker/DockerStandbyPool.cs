@@ -302,7 +302,7 @@ public sealed class DockerStandbyPool : IAsyncDisposable
     }
 
     /// <summary>Takes a ready standby for the job and names it after it, or null when none is ready.</summary>
-    public async Task<StandbyInstance?> TryClaimAsync(StartAttributes job, CancellationToken ct)
+    public async Task<ExecInstance?> TryClaimAsync(StartAttributes job, CancellationToken ct)
     {
         while (_ready.TryDequeue(out var standby))
         {
@@ -323,7 +323,7 @@ public sealed class DockerStandbyPool : IAsyncDisposable
                 await _client.Containers.RenameContainerAsync(standby.Name, new ContainerRenameParameters { NewName = claimed }, ct);
                 standby.Taken = true;
                 _ = Task.Delay(ReplenishDelay, CancellationToken.None).ContinueWith(_ => Replenish(), TaskScheduler.Default);
-                return new StandbyInstance(_client, _launcher.Endpoint, standby.Id, _spec.Image, _logger, stopped: () =>
+                return new ExecInstance(_client, _launcher.Endpoint, standby.Id, _spec.Image, _logger, stopped: () =>
                 {
                     standby.Pinned?.Dispose();
                     Replenish();
@@ -415,7 +415,7 @@ public sealed class DockerStandbyPool : IAsyncDisposable
         try
         {
             var name = StandbyLease.Name(suffix, LeaseEnd());
-            var (id, pinned) = await _launcher.LaunchIdleAsync(_spec, Labels(), name, CancellationToken.None);
+            var (id, pinned) = await _launcher.LaunchForExecAsync(_spec, Labels(), name, progress: null, CancellationToken.None);
             if (_closed)
             {
                 await ContainerLauncher.RemoveQuietlyAsync(_client, id, _logger);

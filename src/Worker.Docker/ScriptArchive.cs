@@ -5,8 +5,8 @@ namespace Worker.Docker;
 
 /// <summary>
 /// The job's script on its way into a container, and the commands that run it. It goes to
-/// <c>/.worker-job/build.sh</c>, a directory of its own at the root: into a standby by Docker's
-/// archive upload, which writes beneath tmpfs mounts (they exist only inside the running container,
+/// <c>/.worker-job/build.sh</c>, a directory of its own at the root: into a running container (a
+/// standby, or one started with <c>WORKER_DOCKER_CMD</c>) by Docker's archive upload, which writes beneath tmpfs mounts (they exist only inside the running container,
 /// so a tmpfs on <c>/tmp</c> hid a script uploaded there) and through bind mounts onto the host, so
 /// no mount may cover it; into a job's own container on its main process's stdin (see <see cref="RunnerCommand"/>).
 /// </summary>
@@ -51,8 +51,8 @@ public static class ScriptArchive
     /// (path and mount options, as the engine's <c>HostConfig.Tmpfs</c> takes them). The runner
     /// runs as the image's user, which can't make a folder in <c>/</c> unless it is root; world
     /// writable with the sticky bit, as <c>/tmp</c> is, so every image's user can save the script
-    /// there. Not for a standby: an archive uploaded into a running container is written beneath
-    /// its tmpfs mounts, where the script would not be found.
+    /// there. Not for a container whose script runs by exec: an archive uploaded into a running
+    /// container is written beneath its tmpfs mounts, where the script would not be found.
     /// </summary>
     public static readonly KeyValuePair<string, string> RunnerTmpfs = new(Directory, "rw,exec,nosuid,nodev,mode=1777,size=64m");
 

@@ -67,6 +67,31 @@ public sealed class DockerOptionsTests
     }
 
     [Fact]
+    public void The_main_process_is_the_jobs_runner_in_the_workers_naming_and_travis_workers_sbin_init_in_its_form()
+    {
+        Assert.Empty(DockerOptions.Load(SettingsSource.From()).MainCommand);
+        Assert.Equal("", DockerOptions.Command.DefaultText);
+
+        var travis = DockerOptions.Load(SettingsSource.From(("TRAVIS_WORKER_POOL_SIZE", "4")));
+        Assert.Equal(["/sbin/init"], travis.MainCommand);
+        Assert.Null(travis.MainCommandVariable); // travis-worker's default, named as such when an image lacks it
+        Assert.Equal(["/sbin/init"], DockerOptions.Load(SettingsSource.From(("POOL_SIZE", "4"))).MainCommand);
+    }
+
+    [Theory]
+    [InlineData("WORKER_DOCKER_CMD", "/lib/systemd/systemd --log-target=console", new[] { "/lib/systemd/systemd", "--log-target=console" })]
+    [InlineData("TRAVIS_WORKER_DOCKER_CMD", "/sbin/my-init  --quiet", new[] { "/sbin/my-init", "--quiet" })]
+    [InlineData("DOCKER_CMD", "/usr/bin/dumb-init+sleep+infinity", new[] { "/usr/bin/dumb-init", "sleep", "infinity" })]
+    [InlineData("TRAVIS_WORKER_DOCKER_CMD", "none", new string[0])]
+    public void The_main_process_is_read_in_every_naming_and_none_keeps_the_runner(string variable, string value, string[] command)
+    {
+        var options = DockerOptions.Load(SettingsSource.From((variable, value), ("TRAVIS_WORKER_POOL_SIZE", "4")));
+
+        Assert.Equal(command, options.MainCommand);
+        Assert.Equal(variable, options.MainCommandVariable);
+    }
+
+    [Fact]
     public void The_endpoint_comes_from_WORKER_DOCKER_ENDPOINT_then_DOCKER_HOST()
     {
         Assert.Equal(new Uri("tcp://127.0.0.1:2375"), DockerOptions.Load(SettingsSource.From(("DOCKER_HOST", "tcp://127.0.0.1:2375"))).EndpointUri);

@@ -63,6 +63,16 @@ public sealed class TravisSettingsTests
     }
 
     [Fact]
+    public void Travis_workers_docker_cmd_is_read_and_its_exec_cmd_is_named_with_where_the_script_is_instead()
+    {
+        var settings = SettingsSource.From(("DOCKER_CMD", "/sbin/init"), ("TRAVIS_WORKER_DOCKER_EXEC_CMD", "bash /home/travis/build.sh"));
+
+        var warning = Assert.Single(SettingsCatalog.UnusedVariableWarnings(settings));
+        Assert.StartsWith("TRAVIS_WORKER_DOCKER_EXEC_CMD is ignored: the script goes to /.worker-job/build.sh, not /home/travis/build.sh", warning, StringComparison.Ordinal);
+        Assert.Equal("/sbin/init", Worker.Docker.DockerOptions.Command.Effective(settings));
+    }
+
+    [Fact]
     public void Travis_workers_amqp_tls_cert_path_names_the_brokers_CA()
     {
         var ca = Path.GetTempFileName();

@@ -7,10 +7,12 @@ using Worker.Core.Logs;
 namespace Worker.Docker;
 
 /// <summary>
-/// A standby container a job took: already running (<c>sleep infinity</c>), so the script runs by
-/// exec and its exit code is read back from the exec.
+/// A running container the script is uploaded into (as an archive) and run in by exec, its exit
+/// code read back from the exec: a standby a job took, or a job's own container started with
+/// <c>WORKER_DOCKER_CMD</c> as its main process (see <see cref="MainProcess"/>). A cancel kills the
+/// container (SIGKILL to its main process, which an init can't ignore, and with it every process in it).
 /// </summary>
-public sealed class StandbyInstance(IDockerClient client, Uri endpoint, string containerId, string imageName, ILogger logger, Action? stopped)
+public sealed class ExecInstance(IDockerClient client, Uri endpoint, string containerId, string imageName, ILogger logger, Action? stopped)
     : DockerInstance(client, endpoint, containerId, imageName, logger, stopped)
 {
     protected override async Task<RunResult> RunInContainerAsync(IJobLogWriter log, CancellationToken ct)
