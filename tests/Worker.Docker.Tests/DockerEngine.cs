@@ -69,6 +69,28 @@ internal static class DockerEngine
     /// <summary><see cref="Image"/> without bash (only <c>sh</c>), as a minimal image is.</summary>
     public static Task<string> NoBashImageAsync() => NoBash.Value;
 
+    /// <summary>
+    /// <see cref="Image"/> with an init of its own at <c>/sbin/init</c>, as travis's images have one: it
+    /// ignores SIGTERM (an init does), starts a tiny service that beats once a second into
+    /// <see cref="InitServiceHeartbeat"/>, writes its pid to <see cref="InitServicePidFile"/>, then waits forever.
+    /// </summary>
+    public static Task<string> InitImageAsync() => Init.Value;
+
+    public const string InitServicePidFile = "/run/tiny-service.pid";
+    public const string InitServiceHeartbeat = "/run/tiny-service.heartbeat";
+
+    private const string InitScript = $$"""
+        #!/bin/sh
+        trap '' TERM
+        ( while :; do date +%s > {{InitServiceHeartbeat}}; sleep 1; done ) &
+        echo $! > {{InitServicePidFile}}
+        while :; do sleep 3600; done
+
+        """;
+
+    private static readonly Lazy<Task<string>> Init = new(() => DeriveImageAsync("worker-job-init",
+        ["sh", "-c", "printf '%s' \"$1\" > /sbin/init && chmod 755 /sbin/init", "sh", InitScript], _ => { }));
+
     private static readonly Lazy<Task<string>> NonRoot = new(() => DeriveImageAsync("worker-job-nonroot",
         ["useradd", "--create-home", "--uid", "1001", "builder"], commit => { commit.User = "builder"; commit.WorkingDir = "/home/builder"; }));
 

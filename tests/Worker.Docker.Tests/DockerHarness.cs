@@ -47,6 +47,16 @@ internal sealed class DockerHarness : IAsyncDisposable
         PullMissing = false,
     };
 
+    /// <summary>
+    /// Settings under which each job's container runs the init of <see cref="DockerEngine.InitImageAsync"/>
+    /// as its main process (WORKER_DOCKER_CMD) and the script by exec, as on travis-worker.
+    /// </summary>
+    public static async Task<Func<DockerOptions, DockerOptions>> UnderInitAsync()
+    {
+        var image = await DockerEngine.InitImageAsync();
+        return o => o with { DefaultImage = image, MainCommand = ["/sbin/init"] };
+    }
+
     /// <summary>The pipeline's settings: short limits, and no requeues (a job the machine failed is errored).</summary>
     public static WorkerOptions DefaultWorkerOptions => new()
     {

@@ -123,10 +123,13 @@ public sealed class DockerJobTests
         Assert.DoesNotContain("s3cr3t-9f8e7d", job.Log);
     }
 
-    [Fact]
-    public async Task Cancelling_a_running_job_kills_its_container_at_once_and_removes_it()
+    /// <param name="underInit">Under an init that ignores SIGTERM (WORKER_DOCKER_CMD), with the script run by exec: the kill is SIGKILL all the same.</param>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Cancelling_a_running_job_kills_its_container_at_once_and_removes_it(bool underInit)
     {
-        await using var harness = await DockerHarness.CreateAsync();
+        await using var harness = await DockerHarness.CreateAsync(underInit ? await DockerHarness.UnderInitAsync() : null);
         var job = harness.Enqueue("script: [\"echo ready\", \"sleep 3600\", \"echo slept-the-hour\"]");
         var run = harness.RunNextAsync();
         await DockerHarness.WaitForLogAsync(job, "ready\n");
@@ -141,10 +144,13 @@ public sealed class DockerJobTests
         Assert.Empty(await harness.ContainersAsync());
     }
 
-    [Fact]
-    public async Task A_job_past_its_hard_timeout_is_ended_by_it_and_errored()
+    /// <param name="underInit">Under an init that ignores SIGTERM (WORKER_DOCKER_CMD), with the script run by exec.</param>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_job_past_its_hard_timeout_is_ended_by_it_and_errored(bool underInit)
     {
-        await using var harness = await DockerHarness.CreateAsync();
+        await using var harness = await DockerHarness.CreateAsync(underInit ? await DockerHarness.UnderInitAsync() : null);
         var (job, verdict) = await Eventually.CompletesAsync(harness.RunAsync("script: [\"sleep 3600 & sleep 3600\"]\ntimeout: 3s"),
             "the hard timeout ended the hour-long sleep");
 
