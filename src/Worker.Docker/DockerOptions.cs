@@ -18,6 +18,9 @@ public sealed record DockerOptions
     /// <summary>travis-worker's main process of its containers, the default of <see cref="Command"/> in its form.</summary>
     public static readonly IReadOnlyList<string> TravisMainCommand = ["/sbin/init"];
 
+    /// <summary>travis-worker's default tmpfs map, in this backend's form (options separated by ';').</summary>
+    public static readonly IReadOnlyList<string> TravisRunTmpfs = ["/run:rw;nosuid;nodev;exec;noatime;size=65536k"];
+
     /// <summary>The value of <see cref="Command"/> that keeps the job's script the main process when the default would not.</summary>
     public const string NoMainCommand = "none";
 
@@ -117,13 +120,15 @@ public sealed record DockerOptions
         "a space-separated list of SOURCE:DESTINATION[:ro|rw] with an absolute destination other than " + ScriptArchive.Directory,
         text => Split(text, ' ') is var binds && binds.All(b => VolumeRequest.TryParse(b, out _)) ? (true, binds) : (false, Array.Empty<string>()),
         v => string.Join(" ", v));
-    public static readonly Setting<IReadOnlyList<string>> TravisTmpfsMap = new("DOCKER_TMPFS_MAP", Array.Empty<string>(),
+    public static readonly Setting<IReadOnlyList<string>> TravisTmpfsMap = new Setting<IReadOnlyList<string>>("DOCKER_TMPFS_MAP", Array.Empty<string>(),
         "travis-worker's tmpfs mounts, added to WORKER_DOCKER_TMPFS.",
         "PATH:OPTIONS entries (options comma-separated) separated by spaces or '+', e.g. /run:rw,exec+/run/lock:rw",
         text => Split(text, ' ', '+').Select(e => e.Replace(',', ';')).ToArray() is var mounts && mounts.All(IsTmpfsMount)
             ? (true, mounts)
             : (false, Array.Empty<string>()),
-        v => string.Join(" ", v.Select(m => m.Replace(';', ','))));
+        v => string.Join(" ", v.Select(m => m.Replace(';', ','))))
+        // travis-worker mounted a tmpfs on /run in every container, which an init (systemd) wants there.
+        .DefaultingTo(settings => settings.InTravisForm ? TravisRunTmpfs : Array.Empty<string>());
 
     public static IReadOnlyList<ISetting> All { get; } =
     [
@@ -201,7 +206,8 @@ public sealed record DockerOptions
             Privileges = Privileged.Read(source),
             ContainerUser = User.Read(source),
             OperatorVolumes = [.. Volumes.Read(source), .. TravisBinds.Read(source)],
-            TmpfsMounts = [.. Tmpfs.Read(source), .. TravisTmpfsMap.Read(source)],
+            // One mount per path (the engine takes a map): WORKER_DOCKER_TMPFS's wins over travis-worker's.
+            TmpfsMounts = [.. Tmpfs.Read(source).Concat(TravisTmpfsMap.Read(source)).DistinctBy(m => m.Split(':')[0].TrimEnd('/'))],
             // travis-worker's SHM=0 left /dev/shm at Docker's default, which is this one's.
             ShmBytes = source.Find(ShmSize.Key) is null && TravisShm.Read(source) is { } shm and > 0 ? shm : ShmSize.Read(source),
             SecurityOptions = SecurityOpt.Read(source),

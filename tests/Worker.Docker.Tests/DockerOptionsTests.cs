@@ -78,6 +78,23 @@ public sealed class DockerOptionsTests
         Assert.Equal(["/sbin/init"], DockerOptions.Load(SettingsSource.From(("POOL_SIZE", "4"))).MainCommand);
     }
 
+    [Fact]
+    public void In_travis_workers_form_every_container_gets_its_tmpfs_on_run_unless_its_tmpfs_map_says_otherwise()
+    {
+        Assert.Empty(DockerOptions.Load(SettingsSource.From()).TmpfsMounts);
+        Assert.Equal(["/run:rw;nosuid;nodev;exec;noatime;size=65536k"], DockerOptions.Load(SettingsSource.From(("TRAVIS_WORKER_POOL_SIZE", "4"))).TmpfsMounts);
+        Assert.Equal(["/tmp:rw"], DockerOptions.Load(SettingsSource.From(("POOL_SIZE", "4"), ("DOCKER_TMPFS_MAP", "/tmp:rw"))).TmpfsMounts);
+        Assert.Equal(["/run:rw;size=1m"], DockerOptions.Load(SettingsSource.From(("POOL_SIZE", "4"), ("WORKER_DOCKER_TMPFS", "/run:rw;size=1m"))).TmpfsMounts);
+    }
+
+    [Fact]
+    public void A_path_named_by_both_tmpfs_settings_is_mounted_once_as_the_workers_own_setting_says()
+    {
+        var options = DockerOptions.Load(SettingsSource.From(("WORKER_DOCKER_TMPFS", "/cache:rw;size=1m"), ("DOCKER_TMPFS_MAP", "/cache/:rw,size=2m+/run:rw")));
+
+        Assert.Equal(["/cache:rw;size=1m", "/run:rw"], options.TmpfsMounts);
+    }
+
     [Theory]
     [InlineData("WORKER_DOCKER_CMD", "/lib/systemd/systemd --log-target=console", new[] { "/lib/systemd/systemd", "--log-target=console" })]
     [InlineData("TRAVIS_WORKER_DOCKER_CMD", "/sbin/my-init  --quiet", new[] { "/sbin/my-init", "--quiet" })]
