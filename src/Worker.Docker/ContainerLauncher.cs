@@ -46,7 +46,8 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
         var pinned = await PinAsync(spec, ct);
         try
         {
-            var parameters = Parameters(spec, labels, name, ScriptArchive.RunnerCommand, pinned, runner: true);
+            var mainProcess = options.ScriptOnTerminal ? ScriptArchive.TerminalRunnerCommand : ScriptArchive.RunnerCommand;
+            var parameters = Parameters(spec, labels, name, mainProcess, pinned, runner: true);
             parameters.OpenStdin = true;
             parameters.StdinOnce = true;
             parameters.AttachStdin = true;
@@ -87,6 +88,9 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
 
     /// <summary>Whether a job's own container is started with <c>WORKER_DOCKER_CMD</c> and runs its script by exec (see <see cref="LaunchForExecAsync"/>).</summary>
     public bool RunsScriptsByExec => options.MainCommand.Count > 0;
+
+    /// <summary>Whether scripts run on a terminal (<c>WORKER_DOCKER_TTY</c>).</summary>
+    public bool ScriptsOnTerminal => options.ScriptOnTerminal;
 
     /// <summary>
     /// Creates and starts a container whose main process is <c>WORKER_DOCKER_CMD</c> (else <c>sleep

@@ -94,7 +94,8 @@ public sealed class DockerBackend : IBackend
         {
             progress.Report($"Its main process: {string.Join(' ', Options.MainCommand)}; the script runs in it by exec.");
             var started = await _launcher.LaunchForExecAsync(spec, attributes.Labels, name, progress, ct);
-            return new ExecInstance(_client, Options.EndpointUri, started.Id, spec.Image, _logger, stopped: started.Pinned is { } cpus ? cpus.Dispose : null);
+            return new ExecInstance(_client, Options.EndpointUri, started.Id, spec.Image, _logger, stopped: started.Pinned is { } cpus ? cpus.Dispose : null,
+                terminal: Options.ScriptOnTerminal);
         }
         var created = await _launcher.CreateJobContainerAsync(spec, attributes.Labels, name, progress, ct);
         if (ct.IsCancellationRequested)

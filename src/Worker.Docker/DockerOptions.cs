@@ -102,6 +102,10 @@ public sealed record DockerOptions
         v => string.Join(",", v));
     public static readonly Setting<bool> NoNewPrivileges = Setting.Bool("DOCKER_NO_NEW_PRIVILEGES", false,
         "Start every job's container with no-new-privileges: setuid programs (sudo, su) no longer raise privilege, so a job that runs as a user and needs sudo fails.");
+    public static readonly Setting<bool> Terminal = Setting.Bool("DOCKER_TTY", false,
+            "Run each job's script on a terminal, as travis-worker did (its default in travis-worker's form): [ -t 1 ] holds, TERM=xterm, tools color their output, "
+            + "and lines end in CR LF. A job's own container needs util-linux script in its image for that (else the script runs without one); a standby or a WORKER_DOCKER_CMD container gets the engine's.")
+        .DefaultingTo(settings => settings.InTravisForm);
     public static readonly Setting<IReadOnlyList<string>> ContainerLabels = new("DOCKER_CONTAINER_LABELS", Array.Empty<string>(),
         "Labels every job's container gets besides this worker's own (travis-worker's CONTAINER_LABELS).",
         "comma- or space-separated KEY:VALUE pairs; keys starting with worker- are this worker's",
@@ -133,7 +137,7 @@ public sealed record DockerOptions
     public static IReadOnlyList<ISetting> All { get; } =
     [
         Endpoint, CertPath, ImageDefault, Cpus, CpuSetSize, Memory, MaxCpus, MaxMemory, Network, Privileged, User, Volumes, Tmpfs, ShmSize,
-        Command, Standby, StandbyLease, Pull, AllowedImages, AllowedVolumes, SecurityOpt, PidsLimit, CapDrop, NoNewPrivileges, ContainerLabels, TravisHost, TravisShm, TravisBinds, TravisTmpfsMap,
+        Command, Terminal, Standby, StandbyLease, Pull, AllowedImages, AllowedVolumes, SecurityOpt, PidsLimit, CapDrop, NoNewPrivileges, ContainerLabels, TravisHost, TravisShm, TravisBinds, TravisTmpfsMap,
     ];
 
     public Uri EndpointUri { get; init; } = new(LocalSocket);
@@ -157,6 +161,9 @@ public sealed record DockerOptions
     public int MaxProcesses { get; init; } = PidsLimit.Default;
     public IReadOnlyList<string> DroppedCapabilities { get; init; } = [];
     public bool ForbidNewPrivileges { get; init; }
+
+    /// <summary><c>WORKER_DOCKER_TTY</c>: the script runs on a terminal.</summary>
+    public bool ScriptOnTerminal { get; init; }
     public IReadOnlyDictionary<string, string> ExtraLabels { get; init; } = new Dictionary<string, string>();
     public long ShmBytes { get; init; } = ShmSize.Default;
 
@@ -214,6 +221,7 @@ public sealed record DockerOptions
             MaxProcesses = PidsLimit.Read(source),
             DroppedCapabilities = CapDrop.Read(source),
             ForbidNewPrivileges = NoNewPrivileges.Read(source),
+            ScriptOnTerminal = Terminal.Read(source),
             ExtraLabels = ContainerLabels.Read(source).Select(p => p.Split(':', 2)).ToDictionary(p => p[0], p => p[1]),
             MainCommand = Command.Read(source),
             MainCommandVariable = source.Find(Command.Key)?.Variable,

@@ -327,7 +327,7 @@ public sealed class DockerStandbyPool : IAsyncDisposable
                 {
                     standby.Pinned?.Dispose();
                     Replenish();
-                });
+                }, terminal: _launcher.ScriptsOnTerminal);
             }
             catch (Exception e) when (DockerFailures.IsNoSuchContainer(e) && !ct.IsCancellationRequested)
             {

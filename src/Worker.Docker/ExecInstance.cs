@@ -12,7 +12,8 @@ namespace Worker.Docker;
 /// <c>WORKER_DOCKER_CMD</c> as its main process (see <see cref="MainProcess"/>). A cancel kills the
 /// container (SIGKILL to its main process, which an init can't ignore, and with it every process in it).
 /// </summary>
-public sealed class ExecInstance(IDockerClient client, Uri endpoint, string containerId, string imageName, ILogger logger, Action? stopped)
+/// <param name="terminal">The script runs on the engine's terminal (<c>WORKER_DOCKER_TTY</c>), as travis-worker's exec ran it: one stream, lines ending in CR LF.</param>
+public sealed class ExecInstance(IDockerClient client, Uri endpoint, string containerId, string imageName, ILogger logger, Action? stopped, bool terminal = false)
     : DockerInstance(client, endpoint, containerId, imageName, logger, stopped)
 {
     protected override async Task<RunResult> RunInContainerAsync(IJobLogWriter log, CancellationToken ct)
@@ -22,12 +23,14 @@ public sealed class ExecInstance(IDockerClient client, Uri endpoint, string cont
             Cmd = ScriptArchive.ExecCommand,
             AttachStdout = true,
             AttachStderr = true,
+            TTY = terminal,
+            Env = terminal ? ["TERM=xterm"] : [],
         }, ct);
         var output = new LogWriterStream(log);
         var opening = new OpeningOutput();
         // On a token of its own, as a container's start: a cancel that comes meanwhile kills the container once the exec runs.
         using var starting = new CancellationTokenSource(StartTimeout);
-        using (var stream = await Client.Exec.StartContainerExecAsync(exec.ID, new ContainerExecStartParameters(), starting.Token))
+        using (var stream = await Client.Exec.StartContainerExecAsync(exec.ID, new ContainerExecStartParameters { TTY = terminal }, starting.Token))
         {
             await ReadUntilEndAsync(stream, (_, chunk, t) =>
             {

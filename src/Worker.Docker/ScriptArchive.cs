@@ -41,10 +41,23 @@ public static class ScriptArchive
     /// beside its redelivered copy, as a travis-worker job's SSH session ends with its worker.
     /// (The watcher's stdin is named: bash gives a background command /dev/null otherwise.)
     /// </summary>
-    public static readonly IList<string> RunnerCommand = ["bash", "-c",
+    public static readonly IList<string> RunnerCommand = Runner($"bash {ScriptPath} 2>&1");
+
+    /// <summary>
+    /// <see cref="RunnerCommand"/> with the script on a terminal: util-linux <c>script</c> makes one
+    /// (its <c>-e</c> passes the script's exit code on, <c>-f</c> flushes each write, so the output
+    /// streams live), as travis-worker's SSH session or exec had one. Only the real program will do
+    /// (busybox's, a link, lacks <c>-e</c>); an image without it runs the script as
+    /// <see cref="RunnerCommand"/> does. The terminal joins stdout and stderr and ends lines in CR LF.
+    /// </summary>
+    public static readonly IList<string> TerminalRunnerCommand = Runner(
+        $"if [ -x /usr/bin/script ] && [ ! -L /usr/bin/script ]; then TERM=xterm /usr/bin/script -qefc 'bash {ScriptPath}' /dev/null; " +
+        $"else bash {ScriptPath} 2>&1; fi");
+
+    private static IList<string> Runner(string runScript) => ["bash", "-c",
         $"IFS= read -r size && head -c \"$size\" > {ScriptPath} && ! read -t 0 || " +
         $"{{ echo \"the script did not arrive whole ($(wc -c 2>/dev/null < {ScriptPath} || echo 0) of ${{size:-?}} bytes)\" >&2; exit 97; }}; " +
-        $"echo '{ReceivedMarker}'; {{ while IFS= read -r _; do :; done; kill -KILL -1; }} <&0 & exec 0< /dev/null; bash {ScriptPath} 2>&1; echo \"$?\" >&2"];
+        $"echo '{ReceivedMarker}'; {{ while IFS= read -r _; do :; done; kill -KILL -1; }} <&0 & exec 0< /dev/null; {runScript}; echo \"$?\" >&2"];
 
     /// <summary>
     /// The tmpfs a job's own container gets at <see cref="Directory"/>, for <see cref="RunnerCommand"/>

@@ -69,6 +69,9 @@ internal static class DockerEngine
     /// <summary><see cref="Image"/> without bash (only <c>sh</c>), as a minimal image is.</summary>
     public static Task<string> NoBashImageAsync() => NoBash.Value;
 
+    /// <summary><see cref="Image"/> without util-linux <c>script</c>, as a slim image may be.</summary>
+    public static Task<string> NoScriptImageAsync() => NoScript.Value;
+
     /// <summary>
     /// <see cref="Image"/> with an init of its own at <c>/sbin/init</c>, as travis's images have one: it
     /// ignores SIGTERM (an init does), starts a tiny service that beats once a second into
@@ -96,6 +99,8 @@ internal static class DockerEngine
 
     private static readonly Lazy<Task<string>> TravisUser = new(() => DeriveImageAsync("worker-job-travis",
         ["useradd", "--create-home", "--uid", "2000", "travis"], _ => { }));
+
+    private static readonly Lazy<Task<string>> NoScript = new(() => DeriveImageAsync("worker-job-noscript", ["rm", "-f", "/usr/bin/script"], _ => { }));
 
     private static readonly Lazy<Task<string>> NoBash = new(() => DeriveImageAsync("worker-job-nobash",
         ["rm", "-f", "/bin/bash", "/usr/bin/bash"], commit => commit.Cmd = ["sh"]));

@@ -79,6 +79,15 @@ public sealed class DockerOptionsTests
     }
 
     [Fact]
+    public void Scripts_run_on_a_terminal_in_travis_workers_form_as_they_did_and_not_by_default_in_the_workers()
+    {
+        Assert.False(DockerOptions.Load(SettingsSource.From()).ScriptOnTerminal);
+        Assert.True(DockerOptions.Load(SettingsSource.From(("TRAVIS_WORKER_POOL_SIZE", "4"))).ScriptOnTerminal);
+        Assert.False(DockerOptions.Load(SettingsSource.From(("POOL_SIZE", "4"), ("DOCKER_TTY", "false"))).ScriptOnTerminal);
+        Assert.True(DockerOptions.Load(SettingsSource.From(("WORKER_DOCKER_TTY", "true"))).ScriptOnTerminal);
+    }
+
+    [Fact]
     public void In_travis_workers_form_every_container_gets_its_tmpfs_on_run_unless_its_tmpfs_map_says_otherwise()
     {
         Assert.Empty(DockerOptions.Load(SettingsSource.From()).TmpfsMounts);
