@@ -1,8 +1,8 @@
 namespace Worker.Vm;
 
 /// <summary>
-/// A worker's hold on one VM: the open, locked lock file. <see cref="Release"/> lets go of it;
-/// <see cref="Forget"/> also removes the record, once the VM is deleted.
+/// A worker's hold on one VM: the open, locked lock file. <see cref="Release"/> lets go of it (and
+/// removes it); <see cref="Forget"/> also removes the record, once the VM is deleted.
 /// </summary>
 public sealed class VmRecordLock(VmRecordStore store, VmRecord record, FileStream lockFile) : IDisposable
 {
@@ -21,17 +21,18 @@ public sealed class VmRecordLock(VmRecordStore store, VmRecord record, FileStrea
         }
     }
 
-    /// <summary>The VM is gone: its record and lock file go too.</summary>
+    /// <summary>The VM is gone: its record and lock file go too, the record first, while the lock is held.</summary>
     public void Forget()
     {
         lock (_gate)
         {
-            store.Remove(Record.Name);
+            store.RemoveRecord(Record.Name);
             Release();
         }
     }
 
     /// <summary>Lets go of the VM; its record stays, so cleanup sees a VM nobody holds.</summary>
+    /// <remarks>Disposing the lock file removes it before letting go of the lock (<see cref="VmLockFile"/>).</remarks>
     public void Release()
     {
         lock (_gate)

@@ -7,9 +7,10 @@ namespace Worker.Vm;
 /// What Tart and Vetu can't keep: labels. Each VM this worker makes gets a record
 /// <c>NAME.json</c> (its fleet, job, worker host, creation time and deadline), written before the
 /// clone, and a lock file <c>NAME.lock</c> beside it holding the worker's pid, locked by the worker
-/// process (flock) for as long as it uses the VM. The cleanup sidecar reads the records and tries
-/// the locks: a VM nobody holds is left over, whatever its state. Records live under
-/// <c>WORKER_BASE_DIR</c>, so the sidecar must share that folder with the workers of its host.
+/// process (flock) for as long as it uses the VM and removed when it lets go (<see cref="VmLockFile"/>).
+/// The cleanup sidecar reads the records and tries the locks: a VM nobody holds is left over, whatever
+/// its state. Lock files that outlive their worker with no record beside them are swept too. Records
+/// live under <c>WORKER_BASE_DIR</c>, so the sidecar must share that folder with the workers of its host.
 /// </summary>
 public sealed class VmRecordStore(string directory)
 {
@@ -17,13 +18,22 @@ public sealed class VmRecordStore(string directory)
 
     public string Directory { get; } = directory;
 
-    /// <summary>Takes the VM's lock, then writes its record. Throws when a record of that name exists (names are never reused).</summary>
+    /// <summary>
+    /// Takes the VM's lock, then writes its record, holding the lock all along. Throws when a record of
+    /// that name exists (names are never reused).
+    /// </summary>
     public VmRecordLock Create(string name, string tool, IReadOnlyDictionary<string, string> labels)
     {
         System.IO.Directory.CreateDirectory(Directory);
-        var lockFile = new FileStream(LockPath(name), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
+        var lockFile = VmLockFile.Take(LockPath(name));
         try
         {
+            if (File.Exists(RecordPath(name)))
+            {
+                throw new IOException($"a record of VM {name} exists already");
+            }
+            // A stray lock file of this name (see SweepStrayLocks) may hold a dead worker's pid.
+            lockFile.SetLength(0);
             using (var writer = new StreamWriter(lockFile, leaveOpen: true))
             {
                 writer.WriteLine(Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
@@ -36,7 +46,6 @@ public sealed class VmRecordStore(string directory)
         catch
         {
             lockFile.Dispose();
-            File.Delete(LockPath(name));
             throw;
         }
     }
@@ -71,30 +80,45 @@ public sealed class VmRecordStore(string directory)
     }
 
     /// <summary>Whether a live process holds the VM's lock now.</summary>
-    public bool IsHeld(string name)
+    public bool IsHeld(string name) => VmLockFile.IsHeld(LockPath(name));
+
+    /// <summary>
+    /// Lock files with no record beside them that no live process holds, removed (with
+    /// <paramref name="dryRun"/>, only found); returns their paths. A worker killed between taking a
+    /// VM's lock and writing its record, or between removing the record and the lock, leaves one. It
+    /// belongs to no VM: the record is written before the clone and removed after the delete.
+    /// </summary>
+    public IReadOnlyList<string> SweepStrayLocks(bool dryRun)
     {
-        try
+        if (!System.IO.Directory.Exists(Directory))
         {
-            // Opening with no sharing takes the same lock: it succeeds only when nobody holds it.
-            using var probe = new FileStream(LockPath(name), FileMode.Open, FileAccess.Read, FileShare.None);
-            return false;
+            return [];
         }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        var stray = new List<string>();
+        foreach (var path in System.IO.Directory.GetFiles(Directory, "*.lock"))
         {
-            return false;
+            // One with a record is judged with its VM (VmInventory). One whose maker writes the record now
+            // is held: the lock is taken first and kept.
+            if (File.Exists(RecordPath(Path.GetFileNameWithoutExtension(path))))
+            {
+                continue;
+            }
+            if (dryRun ? File.Exists(path) && !VmLockFile.IsHeld(path) : VmLockFile.RemoveIfUnheld(path))
+            {
+                stray.Add(path);
+            }
         }
-        catch (IOException)
-        {
-            return true;
-        }
+        return stray;
     }
 
-    /// <summary>Removes a VM's record and lock file (after the VM was deleted).</summary>
+    /// <summary>Removes a VM's record, and its lock file unless a live process holds it (after the VM was deleted).</summary>
     public void Remove(string name)
     {
-        File.Delete(RecordPath(name));
-        File.Delete(LockPath(name));
+        RemoveRecord(name);
+        VmLockFile.RemoveIfUnheld(LockPath(name));
     }
+
+    internal void RemoveRecord(string name) => File.Delete(RecordPath(name));
 
     internal void Write(VmRecord record)
     {
