@@ -11,11 +11,16 @@ namespace Worker.Vm;
 /// another tool's VMs). A record of this tool whose VM <c>list</c> does not show is listed as
 /// <see cref="MachineState.Gone"/> (a worker that died between writing it and the clone, or a VM
 /// deleted by hand). Delete stops the VM, deletes it and removes its record; of a gone one, only
-/// the record.
+/// the record. Lock files with no record that no live process holds are swept as leftovers
+/// (<see cref="VmRecordStore.SweepStrayLocks"/>).
 /// </summary>
-public sealed class VmInventory(VmTool tool, VmRecordStore records) : IInstanceInventory
+public sealed class VmInventory(VmTool tool, VmRecordStore records) : IInstanceInventory, ILeftoverFiles
 {
     public string Backend => tool.Name;
+
+    public string Why => "a lock file with no record, held by no live process";
+
+    public IReadOnlyList<string> Sweep(bool dryRun) => records.SweepStrayLocks(dryRun);
 
     public async IAsyncEnumerable<MachineRecord> ListAsync([EnumeratorCancellation] CancellationToken ct)
     {

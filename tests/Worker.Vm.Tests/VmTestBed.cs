@@ -58,6 +58,17 @@ public sealed class VmTestBed : IAsyncDisposable
     /// <summary>Where the records of this tool's VMs are.</summary>
     public string RecordDir => Path.Combine(BaseDir, "vms", Tool);
 
+    /// <summary>Where the lock file of VM <paramref name="name"/> is.</summary>
+    public string LockPath(string name) => Path.Combine(RecordDir, name + ".lock");
+
+    /// <summary>Leaves a lock file as a worker killed while it held it does: its pid inside, nobody holding it.</summary>
+    public string LeaveLockFile(string name)
+    {
+        Directory.CreateDirectory(RecordDir);
+        File.WriteAllText(LockPath(name), "4242\n");
+        return LockPath(name);
+    }
+
     public static async Task<VmTestBed> StartAsync(string tool)
     {
         await TestSshUsers.PasswordUserAsync(GuestUser, GuestPassword);

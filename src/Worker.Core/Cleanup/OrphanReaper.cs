@@ -6,8 +6,9 @@ namespace Worker.Core.Cleanup;
 /// <summary>
 /// The cleanup sidecar's loop over one backend's inventory: each pass lists the machines, decides
 /// about each with <see cref="OrphanPolicy"/>, logs one line per decision and deletes the orphans,
-/// at most <see cref="CleanupOptions.DeletesPerSecond"/> per second. A failed pass or delete is
-/// logged and tried again next pass; unlike gcloud-cleanup, an error never stops the sidecar.
+/// at most <see cref="CleanupOptions.DeletesPerSecond"/> per second. An inventory that has
+/// <see cref="ILeftoverFiles"/> gets them swept first. A failed pass or delete is logged and tried
+/// again next pass; unlike gcloud-cleanup, an error never stops the sidecar.
 /// </summary>
 public sealed class OrphanReaper(
     IInstanceInventory inventory,
@@ -54,6 +55,7 @@ public sealed class OrphanReaper(
     {
         using var pass = Telemetry.WorkerTelemetry.Source.StartActivity("cleanup pass");
         pass?.SetTag(Telemetry.TraceAttributes.Backend, inventory.Backend);
+        SweepLeftoverFiles(dryRun);
         var liveHosts = await LiveHostsAsync(ct);
         var now = _clock.GetUtcNow();
         var decisions = new List<OrphanDecision>();
@@ -97,6 +99,33 @@ public sealed class OrphanReaper(
             }
         }
         return decisions;
+    }
+
+    /// <summary>Files that outlived their machines; failing here never keeps the machines from their pass.</summary>
+    private void SweepLeftoverFiles(bool dryRun)
+    {
+        if (inventory is not ILeftoverFiles leftovers)
+        {
+            return;
+        }
+        try
+        {
+            foreach (var path in leftovers.Sweep(dryRun))
+            {
+                if (dryRun)
+                {
+                    logger.LogInformation("Would remove {Backend} leftover file {Path} (dry run): {Reason}", inventory.Backend, path, leftovers.Why);
+                }
+                else
+                {
+                    logger.LogInformation("Removed {Backend} leftover file {Path}: {Reason}", inventory.Backend, path, leftovers.Why);
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            logger.LogWarning("Could not sweep {Backend} leftover files ({Error}); trying again next pass", inventory.Backend, e.Message);
+        }
     }
 
     private async Task<ILiveWorkerHosts?> LiveHostsAsync(CancellationToken ct)
