@@ -46,6 +46,25 @@ public sealed class VmLifecycleTests
     [Theory]
     [InlineData("tart")]
     [InlineData("vetu")]
+    public async Task A_new_backend_removes_the_lock_files_with_no_record_that_no_process_holds(string tool)
+    {
+        await using var bed = await VmTestBed.StartAsync(tool);
+        var killedBeforeRecord = bed.LeaveLockFile("worker-job-5-0badf00d");
+        var killedMidJob = bed.LeaveLockFile("worker-job-7-1a2b3c4d"); // its VM is cleanup's to judge, with its record
+        File.WriteAllText(Path.Combine(bed.RecordDir, "worker-job-7-1a2b3c4d.json"), "{}");
+        await using var making = await LockHolder.StartAsync(bed.LockPath("worker-job-6-feedf00d")); // another worker makes this VM now
+
+        bed.Backend();
+
+        Assert.False(File.Exists(killedBeforeRecord));
+        Assert.True(File.Exists(bed.LockPath("worker-job-6-feedf00d")));
+        Assert.True(File.Exists(killedMidJob));
+        Assert.Contains($"Removed stray lock file {killedBeforeRecord}: it has no record and no live process holds it", bed.LoggedText());
+    }
+
+    [Theory]
+    [InlineData("tart")]
+    [InlineData("vetu")]
     public async Task Extra_run_arguments_go_to_run_and_their_lease_is_held_until_the_VM_is_deleted(string tool)
     {
         await using var bed = await VmTestBed.StartAsync(tool);
