@@ -17,6 +17,9 @@ public enum FailureKind
     /// <summary>The job asked for something that can't be had anywhere (a bad spec); another try won't help, so it is errored.</summary>
     Job,
 
-    /// <summary>The backend is full for now (a zone out of machines, a rate limit); the job is requeued, counted.</summary>
+    /// <summary>
+    /// The backend is full for now (a zone out of machines, a rate limit), or a service it needs for
+    /// the job does not answer (the image selector); the job is requeued, counted.
+    /// </summary>
     Capacity,
 }

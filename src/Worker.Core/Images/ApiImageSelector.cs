@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Worker.Core.Configuration;
+using Worker.Core.Telemetry;
+
+namespace Worker.Core.Images;
+
+/// <summary>
+/// travis-worker's <c>api</c> image selector: one POST of <see cref="JobBoardRequest"/> to the selector
+/// URL (job-board's image search, e.g. <c>https://user:password@job-board.example/images/search</c>,
+/// whose user info goes as basic authentication, as Go's client sent it), and the first image's name
+/// in the answer <c>{"data":[{"name":...}]}</c>; an answer without images is the backend's default. A
+/// request that fails (no connection, a status other than 200, no answer within the attempt timeout) is
+/// made again after the waits of <see cref="ImageSelectorBackoff"/>; past them the job is requeued
+/// (<see cref="ImageSelectorUnavailableException"/>, naming the URL without its password).
+/// </summary>
+public sealed class ApiImageSelector : IImageSelector
+{
+    // One client for every selector in the process; pooled connections are renewed now and then, so DNS changes are seen.
+    private static readonly HttpClient SharedHttp = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+    {
+        Timeout = Timeout.InfiniteTimeSpan,
+    };
+
+    private readonly Uri _target;
+    private readonly AuthenticationHeaderValue? _authorization;
+    private readonly ImageSelectorBackoff _backoff;
+    private readonly ILogger? _logger;
+    private readonly HttpClient _http;
+
+    public ApiImageSelector(Uri url, ImageSelectorBackoff? backoff = null, ILogger? logger = null, HttpClient? http = null)
+    {
+        Shown = Redaction.Show(url.OriginalString, secret: false);
+        _target = new UriBuilder(url) { UserName = "", Password = "" }.Uri;
+        if (url.UserInfo.Length > 0)
+        {
+            var parts = url.UserInfo.Split(':', 2);
+            var credentials = Uri.UnescapeDataString(parts[0]) + ":" + (parts.Length > 1 ? Uri.UnescapeDataString(parts[1]) : "");
+            _authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(credentials)));
+        }
+        _backoff = backoff ?? ImageSelectorBackoff.Travis;
+        _logger = logger;
+        _http = http ?? SharedHttp;
+    }
+
+    /// <summary>The selector's URL as messages show it: without its password.</summary>
+    public string Shown { get; }
+
+    public async Task<string?> SelectAsync(ImageQuery query, CancellationToken ct)
+    {
+        var body = JobBoardRequest.Body(query);
+        using var span = BackendCalls.Start(query.Infra, "POST image selector");
+        try
+        {
+            var name = NameIn(await PostAsync(body, ct));
+            return string.IsNullOrEmpty(name) || name == "default" ? null : name;
+        }
+        catch (ImageSelectorUnavailableException e)
+        {
+            BackendCalls.Failed(span, query.Infra, "image_selector", error: e);
+            throw;
+        }
+    }
+
+    /// <summary>What one request came to: job-board's answer, or why there is none.</summary>
+    private sealed record Attempt(string? Answer, string Failure = "", Exception? Error = null);
+
+    private async Task<string> PostAsync(string body, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        var wait = _backoff.FirstWait;
+        for (var attempts = 1; ; attempts++)
+        {
+            var attempt = await TryPostAsync(body, ct);
+            if (attempt.Answer is { } answer)
+            {
+                return answer;
+            }
+            var next = ImageSelectorBackoff.Randomized(wait);
+            if (clock.Elapsed + next > _backoff.GiveUpAfter)
+            {
+                throw new ImageSelectorUnavailableException(
+                    $"the image selector at {Shown} {attempt.Failure}; gave up after {attempts} attempts in {Seconds(clock.Elapsed)}", attempt.Error);
+            }
+            _logger?.LogWarning("The image selector at {Url} {Failure}; asking again in {Wait}", Shown, attempt.Failure, Seconds(next));
+            await Task.Delay(next, ct);
+            wait = _backoff.After(wait);
+        }
+    }
+
+    private async Task<Attempt> TryPostAsync(string body, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(_backoff.AttemptTimeout);
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, _target) { Content = new StringContent(body, Encoding.UTF8) };
+            // Set as written: the boundary parameter travis-worker sends is not one .NET would add.
+            request.Content.Headers.Remove("Content-Type");
+            request.Content.Headers.TryAddWithoutValidation("Content-Type", JobBoardRequest.ContentType);
+            request.Headers.Authorization = _authorization;
+            using var response = await _http.SendAsync(request, timeout.Token);
+            var text = await response.Content.ReadAsStringAsync(timeout.Token);
+            return response.StatusCode == HttpStatusCode.OK
+                ? new Attempt(text)
+                : new Attempt(null, $"answered {(int)response.StatusCode} {response.ReasonPhrase}: {Shorten(text)}");
+        }
+        catch (HttpRequestException e)
+        {
+            return new Attempt(null, $"can't be reached ({e.Message})", e);
+        }
+        catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
+        {
+            return new Attempt(null, $"did not answer within {Durations.Format(_backoff.AttemptTimeout)}", e);
+        }
+    }
+
+    /// <summary>The first image's name in job-board's answer; null or empty when it lists none.</summary>
+    private string? NameIn(string answer)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(answer);
+            if (!json.RootElement.TryGetProperty("data", out var data) || data.ValueKind == JsonValueKind.Null)
+            {
+                return null;
+            }
+            var first = data.EnumerateArray().FirstOrDefault();
+            return first.ValueKind == JsonValueKind.Undefined || !first.TryGetProperty("name", out var name) || name.ValueKind == JsonValueKind.Null
+                ? null
+                : name.GetString();
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            throw new ImageSelectorUnavailableException($"the image selector at {Shown} answered what is not job-board's {{\"data\":[{{\"name\":...}}]}}: {Shorten(answer)}", e);
+        }
+    }
+
+    private static string Seconds(TimeSpan elapsed) => elapsed.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture) + " s";
+
+    private static string Shorten(string text) => text.Length > 200 ? text[..200] + "..." : text;
+}
