@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Worker.Core.Backends;
+using Worker.Core.Images;
 using Worker.Core.Jobs;
 using Worker.Ssh;
 
@@ -24,7 +25,7 @@ public sealed class GceBackend : IBackend
     private readonly ILogger _logger;
     private readonly GceHostMachine? _host;
     private readonly ImageResolver _images;
-    private readonly EnvImageSelector _imageSelector;
+    private readonly IImageSelector _imageSelector;
     private IReadOnlyList<string>? _restOfRegion;
 
     /// <param name="host">The GCE instance this worker runs on, or null when it runs elsewhere.</param>
@@ -35,7 +36,7 @@ public sealed class GceBackend : IBackend
         _host = host;
         _logger = logger;
         _images = new ImageResolver(compute, options.ImageProject ?? compute.Project, options.DefaultImagePattern);
-        _imageSelector = new EnvImageSelector(options.ImageMappings);
+        _imageSelector = options.ImageSelector.Create(options.ImageMappings, logger);
         Deletions = new FailedStartDeletions(compute, options, logger);
     }
 
@@ -91,7 +92,7 @@ public sealed class GceBackend : IBackend
         {
             throw new JobRefusedException("the gce backend does not mount volumes");
         }
-        var image = await _images.ResolveAsync(string.IsNullOrWhiteSpace(attributes.Image) ? _imageSelector.For(attributes) : attributes.Image, ct);
+        var image = await _images.ResolveAsync(string.IsNullOrWhiteSpace(attributes.Image) ? await SelectImageAsync(attributes, ct) : attributes.Image, ct);
         var machineType = _options.MachineTypeFor(attributes.VmSize, attributes.VmType);
         var name = $"worker-job-{attributes.JobId.ToString(CultureInfo.InvariantCulture)}-{Guid.NewGuid().ToString("N")[..8]}";
         var key = SshKeyPair.Create();
@@ -116,6 +117,13 @@ public sealed class GceBackend : IBackend
             throw;
         }
     }
+
+    /// <summary>The image the selector chooses for a job that names none (null: WORKER_GCE_IMAGE_DEFAULT), asked as travis-worker asked on GCE.</summary>
+    private Task<string?> SelectImageAsync(StartAttributes attributes, CancellationToken ct) =>
+        _imageSelector.SelectAsync(ImageQuery.For(attributes, Name) with { GpuVmType = GpuVmType(attributes.VmSize) }, ct);
+
+    /// <summary>travis-worker's gpu_vm_type: the job's vm_size when it names one of its GPU machines.</summary>
+    private static string GpuVmType(string? vmSize) => vmSize is "gpu-medium" or "gpu-xlarge" ? vmSize : "";
 
     /// <summary>Where the insert of a starting VM went, and whether the API answered it: from then on the VM may exist.</summary>
     private sealed class InsertState

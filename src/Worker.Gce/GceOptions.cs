@@ -1,5 +1,6 @@
 using System.Globalization;
 using Worker.Core.Configuration;
+using Worker.Core.Images;
 using Worker.Ssh;
 
 namespace Worker.Gce;
@@ -43,6 +44,13 @@ public sealed record GceOptions
     public static readonly Setting<string?> ImageProjectId = Setting.OptionalText("GCE_IMAGE_PROJECT_ID", "Project holding the job images. Empty: PROJECT_ID.");
     public static readonly Setting<string> ImageDefault = Setting.Text("GCE_IMAGE_DEFAULT", "travis-ci.+",
         "Regular expression for the image of a job that names none; the newest image whose whole name matches is used.", "a regular expression");
+    public static readonly Setting<string> ImageSelectorType = Setting.OneOf("GCE_IMAGE_SELECTOR_TYPE", ImageSelectorChoice.Env,
+        "How a job that names no image gets one, as travis-worker chose: env (the GCE_IMAGE_KEY mappings for its language, dist, group and os) "
+        + "or api (the image named by job-board's search at IMAGE_SELECTOR_URL, looked up by name in IMAGE_PROJECT_ID); none found: IMAGE_DEFAULT.",
+        ImageSelectorChoice.Env, ImageSelectorChoice.Api);
+    public static readonly Setting<Uri?> ImageSelectorUrl = Setting.OptionalUri("GCE_IMAGE_SELECTOR_URL",
+        "job-board's image search for the api selector, e.g. https://user:password@job-board.example/images/search (the user info is sent as basic authentication).",
+        secret: false, "http", "https");
     public static readonly Setting<bool> Preemptible = Setting.Bool("GCE_PREEMPTIBLE", false, "Create preemptible job VMs; a preempted job is requeued.");
     public static readonly Setting<bool> PublicIp = Setting.Bool("GCE_PUBLIC_IP", true, "Give job VMs an external IP.");
     public static readonly Setting<bool> PublicIpConnect = Setting.Bool("GCE_PUBLIC_IP_CONNECT", true, "Connect over the external IP (else the internal one).");
@@ -79,7 +87,7 @@ public sealed record GceOptions
     public static IReadOnlyList<ISetting> All { get; } =
     [
         AccountJson, AccessToken, ApiEndpoint, ProjectId, Zone, Zones, Region, Network, Subnetwork, MachineType, PremiumMachineType, VmSizeMachineTypes,
-        DiskSize, ImageProjectId, ImageDefault, Preemptible, PublicIp, PublicIpConnect, BootPrePollSleep, BootPollSleep,
+        DiskSize, ImageProjectId, ImageDefault, ImageSelectorType, ImageSelectorUrl, Preemptible, PublicIp, PublicIpConnect, BootPrePollSleep, BootPollSleep,
         UploadRetries, UploadRetrySleep, SkipStopPoll, StopPollSleep, SshDialTimeout, SshUser, SshPort, RateLimit,
         ApiRetries, BackoffRetryMax, RequestTimeout, HostInstanceName, HostZoneName, HostProjectId, AutoImplode, AutoImplodeMargin,
     ];
@@ -124,8 +132,14 @@ public sealed record GceOptions
 
     public string DefaultImagePattern { get; init; } = ImageDefault.Default;
 
+    /// <summary>The beginning of travis-worker's image mappings' keys (<c>GCE_IMAGE_XENIAL_RUBY</c>).</summary>
+    public const string ImageMappingPrefix = "GCE_IMAGE_";
+
     /// <summary>travis-worker's image mappings (<c>GCE_IMAGE_KEY</c>), by lowercased key: see <see cref="EnvImageSelector"/>.</summary>
     public IReadOnlyDictionary<string, string> ImageMappings { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The selector of a job's image when it names none: the env mappings (the default) or job-board.</summary>
+    public ImageSelectorChoice ImageSelector { get; init; } = new(ImageSelectorType.Default);
     public bool IsPreemptible { get; init; }
     public bool WithPublicIp { get; init; } = true;
     public bool ConnectOverPublicIp { get; init; } = true;
@@ -196,7 +210,8 @@ public sealed record GceOptions
             DiskSizeGb = DiskSize.Read(source),
             ImageProject = ImageProjectId.Read(source),
             DefaultImagePattern = pattern,
-            ImageMappings = EnvImageSelector.MappingsFrom(source),
+            ImageMappings = EnvImageSelector.MappingsFrom(source, ImageMappingPrefix),
+            ImageSelector = ImageSelectorChoice.Read(source, ImageSelectorType, ImageSelectorUrl),
             IsPreemptible = Preemptible.Read(source),
             WithPublicIp = PublicIp.Read(source),
             ConnectOverPublicIp = PublicIpConnect.Read(source),

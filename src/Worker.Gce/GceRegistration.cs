@@ -10,7 +10,7 @@ namespace Worker.Gce;
 /// </summary>
 public static class GceRegistration
 {
-    private const string ImageChoice = "a job's image is its own `image`, else the newest matching the GCE_IMAGE_KEY mapping of travis-worker's env selector for its language, dist, group and os, else WORKER_GCE_IMAGE_DEFAULT; the api selector and aliases are not supported";
+    private const string ImageChoice = "a job's image is its own `image`, else the one WORKER_GCE_IMAGE_SELECTOR_TYPE chooses (the GCE_IMAGE_KEY mappings, or job-board), else WORKER_GCE_IMAGE_DEFAULT; image aliases are not supported";
     private const string RateLimit = "the Compute API rate limit is per worker host (WORKER_GCE_RATE_LIMIT, calls per second); no Redis";
     private const string NoWarmer = "no VM warmer service is used";
 
@@ -25,11 +25,9 @@ public static class GceRegistration
             var inventory = CreateInventory(services.Settings, services.Options.Fleet, services.Loggers);
             return new CleanupInventory(inventory, inventory);
         },
-        KeyPrefixes = [EnvImageSelector.KeyPrefix],
+        KeyPrefixes = [GceOptions.ImageMappingPrefix],
         TravisOnlySettings = new Dictionary<string, string>
         {
-            ["GCE_IMAGE_SELECTOR_TYPE"] = ImageChoice,
-            ["GCE_IMAGE_SELECTOR_URL"] = ImageChoice,
             ["GCE_IMAGE_ALIASES"] = ImageChoice,
             ["GCE_DEFAULT_LANGUAGE"] = ImageChoice,
             ["GCE_RATE_LIMIT_PREFIX"] = RateLimit,

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Worker.Core.Backends;
+using Worker.Core.Images;
 using Worker.Gce.Tests.Fakes;
 
 namespace Worker.Gce.Tests;
@@ -119,7 +120,7 @@ public sealed class GceJobTests() : FakeGceTest(bootVms: true)
     [Fact]
     public void The_env_selectors_keys_go_from_the_most_specific_to_the_os_as_travis_workers()
     {
-        var job = new StartAttributes { JobId = 1, Language = "Ruby", Dist = "xenial", Group = "stable", Os = "linux" };
+        var job = ImageQuery.For(new StartAttributes { JobId = 1, Language = "Ruby", Dist = "xenial", Group = "stable", Os = "linux" }, "gce");
 
         Assert.Equal(
             ["dist_xenial_group_stable_ruby", "xenial_stable_ruby", "dist_xenial_ruby", "xenial_ruby", "group_stable_ruby", "stable_ruby",

@@ -38,11 +38,21 @@ public sealed class GceOptionsTests
     [InlineData("WORKER_GCE_IMAGE_DEFAULT", "travis-ci-(")]
     [InlineData("TRAVIS_WORKER_GCE_BOOT_POLL_SLEEP", "soon")]
     [InlineData("WORKER_GCE_ZONE", ",")]
+    [InlineData("TRAVIS_WORKER_GCE_IMAGE_SELECTOR_TYPE", "tag")] // Docker's, not GCE's
+    [InlineData("GCE_IMAGE_SELECTOR_URL", "job-board.example/images/search")]
     public void A_bad_value_names_its_variable(string variable, string value)
     {
         var error = Assert.Throws<InvalidSettingException>(() => GceOptions.Load(SettingsSource.From((variable, value))));
 
         Assert.Equal(variable, error.Variable);
+    }
+
+    [Fact]
+    public void The_env_selector_stays_the_default_and_api_takes_its_url()
+    {
+        Assert.Equal(new Core.Images.ImageSelectorChoice("env"), GceOptions.Load(SettingsSource.From()).ImageSelector);
+        Assert.Equal(new Core.Images.ImageSelectorChoice("api", new Uri("https://worker:pass@job-board.example/images/search")),
+            GceOptions.Load(SettingsSource.From(("GCE_IMAGE_SELECTOR_TYPE", "api"), ("GCE_IMAGE_SELECTOR_URL", "https://worker:pass@job-board.example/images/search"))).ImageSelector);
     }
 
     [Fact]
