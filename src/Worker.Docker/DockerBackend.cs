@@ -2,12 +2,13 @@ using System.Globalization;
 using Docker.DotNet;
 using Microsoft.Extensions.Logging;
 using Worker.Core.Backends;
+using Worker.Core.Images;
 
 namespace Worker.Docker;
 
 /// <summary>
-/// One new container per job, never reused. A job that names no image gets the host's image
-/// tagged for its language, as travis-worker chose (<see cref="LanguageImages"/>), else the default.
+/// One new container per job, never reused. A job that names no image gets the one its image selector
+/// chooses (by default the host's image tagged for its language, as travis-worker chose: <see cref="LanguageImages"/>), else the default.
 /// The operator's policy is checked first, so a refused job creates nothing; a job that asks for exactly what a standby is takes one, any other gets a
 /// fresh container, created here and started when its script runs (as <c>docker run</c> does), or, when <c>WORKER_DOCKER_CMD</c>
 /// names a main process (e.g. <c>/sbin/init</c>), created and started here with it, as a standby is, and the script run in it by exec.
@@ -19,7 +20,7 @@ public sealed class DockerBackend : IBackend
     private readonly IDockerClient _client;
     private readonly bool _ownsClient;
     private readonly ContainerLauncher _launcher;
-    private readonly LanguageImages _languageImages;
+    private readonly IImageSelector _imageSelector;
     private readonly ILogger _logger;
 
     public DockerBackend(IDockerClient client, DockerOptions options, MachineLabels labels, ILogger<DockerBackend> logger, bool ownsClient = false)
@@ -30,7 +31,7 @@ public sealed class DockerBackend : IBackend
         Options = options;
         Policy = new DockerPolicy(options);
         _launcher = new ContainerLauncher(client, options, logger);
-        _languageImages = new LanguageImages(client, TimeProvider.System);
+        _imageSelector = options.ImageSelector.Create(options.ImageMappings, logger, () => new LanguageImages(client, TimeProvider.System));
         if (options.StandbyCount > 0)
         {
             Standby = new DockerStandbyPool(client, _launcher, Policy.Default, labels, options.StandbyCount, options.StandbyLeaseTime, logger);
@@ -76,8 +77,7 @@ public sealed class DockerBackend : IBackend
 
     private async Task<IInstance> StartContainerAsync(StartAttributes attributes, IProgress<string> progress, CancellationToken ct)
     {
-        var tagged = string.IsNullOrWhiteSpace(attributes.Image) ? await _languageImages.ForAsync(attributes.Language, ct) : null;
-        var spec = Policy.Decide(attributes, tagged);
+        var spec = await ContainerSpecForAsync(attributes, ct);
         var standby = Standby is not null && spec.IsStandbyShaped(Standby.Spec) ? await Standby.TryClaimAsync(attributes, ct) : null;
         if (Standby is not null)
         {
@@ -107,6 +107,19 @@ public sealed class DockerBackend : IBackend
         }
         return new JobContainerInstance(_client, Options.EndpointUri, created.Id, spec.Image, _logger, stopped: created.Pinned is { } pinned ? pinned.Dispose : null);
     }
+
+    /// <summary>The container the job gets: its own image or the one its image selector chooses, under the operator's policy.</summary>
+    internal async Task<ContainerSpec> ContainerSpecForAsync(StartAttributes attributes, CancellationToken ct)
+    {
+        var selected = string.IsNullOrWhiteSpace(attributes.Image) ? await _imageSelector.SelectAsync(SelectionQuery(attributes), ct) : null;
+        return Policy.Decide(attributes, selected);
+    }
+
+    /// <summary>
+    /// What the selector is asked: travis-worker's Docker backend chose by the language alone, so the
+    /// same env mappings and job-board tags choose the same image here (a job's dist, group and os don't).
+    /// </summary>
+    private ImageQuery SelectionQuery(StartAttributes job) => new(Name, job.JobId) { Repository = job.RepositorySlug, Language = job.Language };
 
     public async ValueTask DisposeAsync()
     {

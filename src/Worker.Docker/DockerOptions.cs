@@ -1,5 +1,6 @@
 using System.Globalization;
 using Worker.Core.Configuration;
+using Worker.Core.Images;
 using Worker.Core.Security;
 
 namespace Worker.Docker;
@@ -33,6 +34,14 @@ public sealed record DockerOptions
         text => Directory.Exists(text) && TlsFiles.All(f => File.Exists(Path.Combine(text, f))) ? (true, text) : (false, null), v => v ?? "");
     public static readonly Setting<string> ImageDefault = Setting.Text("DOCKER_IMAGE_DEFAULT", "worker-job-base:bookworm",
         "Image of a job that names none; standby containers use it too.", "an image reference");
+    public static readonly Setting<string> ImageSelectorType = Setting.OneOf("DOCKER_IMAGE_SELECTOR_TYPE", TagSelector,
+        "How a job that names no image gets one, as travis-worker chose by its language: tag (the host's image tagged travis:LANGUAGE, else travis:default), "
+        + "env (the DOCKER_IMAGE_KEY mappings: DOCKER_IMAGE_RUBY=IMAGE) or api (the image named by job-board's search at IMAGE_SELECTOR_URL); none found: IMAGE_DEFAULT. "
+        + "A chosen image is the operator's, so WORKER_ALLOWED_IMAGES does not apply to it, and it runs as travis.",
+        TagSelector, ImageSelectorChoice.Env, ImageSelectorChoice.Api);
+    public static readonly Setting<Uri?> ImageSelectorUrl = Setting.OptionalUri("DOCKER_IMAGE_SELECTOR_URL",
+        "job-board's image search for the api selector, e.g. https://user:password@job-board.example/images/search (the user info is sent as basic authentication).",
+        secret: false, "http", "https");
     public static readonly Setting<double> Cpus = Setting.Number("DOCKER_CPUS", 2,
         "CPUs a job's container gets unless the job asks for another number (0: no limit).");
     public static readonly Setting<int?> CpuSetSize = new("DOCKER_CPU_SET_SIZE", null,
@@ -53,7 +62,7 @@ public sealed record DockerOptions
     public static readonly Setting<PrivilegedContainers> Privileged = PrivilegedContainersSetting.Create("DOCKER_PRIVILEGED");
     public static readonly Setting<string?> User = Setting.OptionalText("DOCKER_USER",
         "The user every job's container runs as (as docker run --user: NAME, UID or UID:GID). Empty: the image's own, "
-        + "except that an image chosen by travis-worker's tag selector (travis:LANGUAGE...) runs as travis, as travis-worker ran it.",
+        + "except that an image an image selector chose (IMAGE_SELECTOR_TYPE; e.g. travis:LANGUAGE) runs as travis, as travis-worker ran it.",
         "a user name or id, optionally :group");
     public static readonly Setting<IReadOnlyList<string>> Volumes = new("DOCKER_VOLUMES", Array.Empty<string>(),
         "Binds every job's container gets, set by the operator and not checked against WORKER_ALLOWED_VOLUMES; the Docker socket is never mounted unless listed here or allowed there.",
@@ -138,11 +147,24 @@ public sealed record DockerOptions
     [
         Endpoint, CertPath, ImageDefault, Cpus, CpuSetSize, Memory, MaxCpus, MaxMemory, Network, Privileged, User, Volumes, Tmpfs, ShmSize,
         Command, Terminal, Standby, StandbyLease, Pull, AllowedImages, AllowedVolumes, SecurityOpt, PidsLimit, CapDrop, NoNewPrivileges, ContainerLabels, TravisHost, TravisShm, TravisBinds, TravisTmpfsMap,
+        ImageSelectorType, ImageSelectorUrl,
     ];
+
+    /// <summary>travis-worker's own Docker selector, its default: the host's images tagged for the language (<see cref="LanguageImages"/>).</summary>
+    public const string TagSelector = "tag";
+
+    /// <summary>The beginning of travis-worker's image mappings' keys for the env selector (<c>DOCKER_IMAGE_RUBY</c>).</summary>
+    public const string ImageMappingPrefix = "DOCKER_IMAGE_";
 
     public Uri EndpointUri { get; init; } = new(LocalSocket);
     public string? TlsDirectory { get; init; }
     public string DefaultImage { get; init; } = ImageDefault.Default;
+
+    /// <summary>The selector of a job's image when it names none: tag (the default), env or api.</summary>
+    public ImageSelectorChoice ImageSelector { get; init; } = new(TagSelector);
+
+    /// <summary>The env selector's mappings (<c>DOCKER_IMAGE_KEY</c>), by lowercased key.</summary>
+    public IReadOnlyDictionary<string, string> ImageMappings { get; init; } = new Dictionary<string, string>();
     public double CpusPerJob { get; init; } = Cpus.Default;
     public long MemoryPerJob { get; init; } = Memory.Default;
 
@@ -204,6 +226,8 @@ public sealed record DockerOptions
             EndpointUri = endpoint,
             TlsDirectory = tls,
             DefaultImage = ImageDefault.Read(source),
+            ImageSelector = ImageSelectorChoice.Read(source, ImageSelectorType, ImageSelectorUrl),
+            ImageMappings = EnvImageSelector.MappingsFrom(source, ImageMappingPrefix),
             CpusPerJob = Cpus.Read(source),
             CpusToPinWithin = CpuSetSize.Read(source),
             MemoryPerJob = Memory.Read(source),

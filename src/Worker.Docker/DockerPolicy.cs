@@ -34,7 +34,7 @@ public sealed class DockerPolicy
     /// <summary>The container every job that asks for nothing gets (and what a standby is).</summary>
     public ContainerSpec Default => new(_options.DefaultImage, _options.CpusPerJob, _options.MemoryPerJob, [], EveryContainerPrivileged, _options.ContainerUser);
 
-    /// <summary>The user travis-worker ran every job as; its images (those its tag selector finds) are made for it.</summary>
+    /// <summary>The user travis-worker ran every job as; its images (those its image selectors choose) are made for it.</summary>
     public const string TravisUser = "travis";
 
     private bool EveryContainerPrivileged => _options.Privileges == PrivilegedContainers.Always;
@@ -44,14 +44,20 @@ public sealed class DockerPolicy
     public long? MemoryCeiling => _options.MemoryCeiling ?? (_options.MemoryPerJob > 0 ? _options.MemoryPerJob : null);
 
     /// <summary>The container the job gets, or <see cref="JobRefusedException"/> naming the rule it broke.</summary>
-    /// <param name="taggedImage">
-    /// The host's image tagged for the job's language (<see cref="LanguageImages"/>), for a job that
-    /// names none: the operator's choice, as the default image is, so not checked against WORKER_ALLOWED_IMAGES.
+    /// <param name="selectedImage">
+    /// The image the image selector chose for a job that names none (the host's image tagged for its
+    /// language, an env mapping, job-board's answer): the operator's choice, as the default image is,
+    /// so not checked against WORKER_ALLOWED_IMAGES.
     /// </param>
-    public ContainerSpec Decide(StartAttributes job, string? taggedImage = null)
+    public ContainerSpec Decide(StartAttributes job, string? selectedImage = null)
     {
-        var image = !string.IsNullOrWhiteSpace(job.Image) ? job.Image.Trim() : taggedImage ?? _options.DefaultImage;
-        if (image != taggedImage && _images.Refusal(image, _options.DefaultImage) is { } refusal)
+        if (selectedImage == _options.DefaultImage)
+        {
+            // The default chosen by name (a mapping of the key "default") is still the default: its image's user, and a standby's shape.
+            selectedImage = null;
+        }
+        var image = !string.IsNullOrWhiteSpace(job.Image) ? job.Image.Trim() : selectedImage ?? _options.DefaultImage;
+        if (image != selectedImage && _images.Refusal(image, _options.DefaultImage) is { } refusal)
         {
             throw new JobRefusedException(refusal);
         }
@@ -79,7 +85,7 @@ public sealed class DockerPolicy
             }
         }
         var volumes = job.Volumes.Select(CheckVolume).ToList();
-        var user = _options.ContainerUser ?? (taggedImage is not null && image == taggedImage ? TravisUser : null);
+        var user = _options.ContainerUser ?? (selectedImage is not null && image == selectedImage ? TravisUser : null);
         return new ContainerSpec(image, cpus, memory, volumes, job.Privileged || EveryContainerPrivileged, user);
     }
 

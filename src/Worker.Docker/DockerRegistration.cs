@@ -10,7 +10,6 @@ namespace Worker.Docker;
 public static class DockerRegistration
 {
     private const string NoProxies = "containers get no proxy variables from the worker; set them in the image or the job's env_vars";
-    private const string ImageChoice = "a job's image is its own `image` (within WORKER_ALLOWED_IMAGES), else the host's image tagged for its language as travis-worker's tag selector chose it, else WORKER_DOCKER_IMAGE_DEFAULT; the api and env selectors are not supported";
 
     public static BackendRegistration Backend { get; } = new()
     {
@@ -21,6 +20,7 @@ public static class DockerRegistration
         // An engine can't tell whether the worker host named in a label still lives (hosts may set
         // WORKER_HOSTNAME freely or share the engine), so on Docker a missing host never decides.
         CreateInventory = services => new CleanupInventory(CreateInventory(services.Settings), Hosts: null),
+        KeyPrefixes = [DockerOptions.ImageMappingPrefix],
         TravisOnlySettings = new Dictionary<string, string>
         {
             ["DOCKER_EXEC_CMD"] = "the script goes to " + ScriptArchive.ScriptPath + ", not /home/travis/build.sh, and the worker runs it with the image's bash itself "
@@ -28,8 +28,6 @@ public static class DockerRegistration
             ["DOCKER_NATIVE"] = "the script always goes in and runs through the Docker API",
             ["DOCKER_INSPECT_INTERVAL"] = "the worker follows the engine's streams instead of polling",
             ["DOCKER_SSH_DIAL_TIMEOUT"] = "nothing is run over SSH in containers",
-            ["DOCKER_IMAGE_SELECTOR_TYPE"] = ImageChoice,
-            ["DOCKER_IMAGE_SELECTOR_URL"] = ImageChoice,
             ["DOCKER_API_VERSION"] = "requests carry no API version, so the engine answers in its own",
             ["DOCKER_HTTP_PROXY"] = NoProxies,
             ["DOCKER_HTTPS_PROXY"] = NoProxies,

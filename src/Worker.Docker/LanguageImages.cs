@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using System.Text.RegularExpressions;
 using Docker.DotNet;
 using Docker.DotNet.Models;
+using Worker.Core.Images;
 
 namespace Worker.Docker;
 
@@ -14,13 +15,15 @@ namespace Worker.Docker;
 /// official <c>ruby</c> image pulled on a host was never taken for a ruby job, and is not here. The
 /// host's tags are listed at most once a minute, so a job pays no request for them.
 /// </summary>
-public sealed partial class LanguageImages(IDockerClient client, TimeProvider clock)
+public sealed partial class LanguageImages(IDockerClient client, TimeProvider clock) : IImageSelector
 {
     private static readonly TimeSpan Fresh = TimeSpan.FromMinutes(1);
     private readonly SemaphoreSlim _listing = new(1, 1);
     private volatile Listed? _listed;
 
     private sealed record Listed(DateTimeOffset At, FrozenSet<string> Tags);
+
+    public Task<string?> SelectAsync(ImageQuery query, CancellationToken ct) => ForAsync(query.Language ?? "default", ct);
 
     /// <summary>The image the host's tags choose for <paramref name="language"/>, or null when none is tagged for it.</summary>
     public async Task<string?> ForAsync(string language, CancellationToken ct)

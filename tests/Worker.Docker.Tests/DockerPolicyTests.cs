@@ -125,11 +125,11 @@ public sealed class DockerPolicyTests
     {
         var listed = Operator with { ImageGlobs = ["registry.example/*"] };
 
-        Assert.Equal("travis:ruby", new DockerPolicy(listed).Decide(Job(), taggedImage: "travis:ruby").Image);
-        Assert.Equal(DockerPolicy.TravisUser, new DockerPolicy(listed).Decide(Job(), taggedImage: "travis:ruby").User);
+        Assert.Equal("travis:ruby", new DockerPolicy(listed).Decide(Job(), selectedImage: "travis:ruby").Image);
+        Assert.Equal(DockerPolicy.TravisUser, new DockerPolicy(listed).Decide(Job(), selectedImage: "travis:ruby").User);
         Assert.Null(new DockerPolicy(Operator).Decide(Job(image: "debian:12")).User);
         var chosenUser = new DockerPolicy(Operator with { ContainerUser = "1000:1000" });
-        Assert.Equal("1000:1000", chosenUser.Decide(Job(), taggedImage: "travis:ruby").User);
+        Assert.Equal("1000:1000", chosenUser.Decide(Job(), selectedImage: "travis:ruby").User);
         Assert.Equal("1000:1000", chosenUser.Default.User);
         Assert.Contains("not allowed by WORKER_ALLOWED_IMAGES", Refusal(listed, Job(image: "travis:ruby")));
     }

@@ -139,6 +139,49 @@ public sealed class TravisSettingsTests
             Worker.Gce.GceOptions.Load(settings).ImageMappings);
     }
 
+    [Fact]
+    public void Travis_workers_image_selectors_and_the_docker_mappings_are_read_not_warned_about()
+    {
+        var settings = SettingsSource.From(("TRAVIS_WORKER_DOCKER_IMAGE_SELECTOR_TYPE", "env"), ("TRAVIS_WORKER_DOCKER_IMAGE_RUBY", "travisci%2Fci-ruby%3Apacker-1"),
+            ("GCE_IMAGE_SELECTOR_TYPE", "api"), ("GCE_IMAGE_SELECTOR_URL", "https://worker:pass@job-board.example/images/search"));
+
+        Assert.Empty(SettingsCatalog.UnusedVariableWarnings(settings));
+        var docker = Worker.Docker.DockerOptions.Load(settings);
+        Assert.Equal("env", docker.ImageSelector.Type);
+        Assert.Equal("travisci/ci-ruby:packer-1", docker.ImageMappings["ruby"]);
+        Assert.Equal(new Uri("https://worker:pass@job-board.example/images/search"), Worker.Gce.GceOptions.Load(settings).ImageSelector.Url);
+    }
+
+    [Theory]
+    [InlineData("GCE_IMAGE_SELECTOR_TYPE", "GCE_IMAGE_SELECTOR_URL")]
+    [InlineData("TRAVIS_WORKER_GCE_IMAGE_SELECTOR_TYPE", "TRAVIS_WORKER_GCE_IMAGE_SELECTOR_URL")]
+    [InlineData("WORKER_DOCKER_IMAGE_SELECTOR_TYPE", "WORKER_DOCKER_IMAGE_SELECTOR_URL")]
+    [InlineData("TRAVIS_WORKER_DOCKER_IMAGE_SELECTOR_TYPE", "TRAVIS_WORKER_DOCKER_IMAGE_SELECTOR_URL")]
+    public void The_api_image_selector_without_a_url_stops_start_up_naming_the_url_as_the_type_was_named(string typeVariable, string urlVariable)
+    {
+        var settings = SettingsSource.From((typeVariable, "api"));
+        Action load = typeVariable.Contains("GCE", StringComparison.Ordinal) ? () => Worker.Gce.GceOptions.Load(settings) : () => Worker.Docker.DockerOptions.Load(settings);
+
+        var error = Assert.Throws<InvalidSettingException>(load);
+
+        Assert.Equal($"{urlVariable}= is not valid: an absolute URI with scheme http or https, required with {typeVariable}=api", error.Message);
+    }
+
+    [Theory]
+    [InlineData("TRAVIS_WORKER_DOCKER_IMAGE_SELECTOR_TYPE", "api", "worker: TRAVIS_WORKER_DOCKER_IMAGE_SELECTOR_URL= is not valid: an absolute URI with scheme http or https, required with TRAVIS_WORKER_DOCKER_IMAGE_SELECTOR_TYPE=api")]
+    [InlineData("TRAVIS_WORKER_DOCKER_IMAGE_SELECTOR_TYPE", "job-board", "worker: TRAVIS_WORKER_DOCKER_IMAGE_SELECTOR_TYPE=job-board is not valid: one of tag, env, api")]
+    public async Task A_travis_worker_env_file_with_an_image_selector_that_cant_work_stops_worker_run_with_one_line(string variable, string value, string line)
+    {
+        using var dir = new TempDirectory();
+        // travis-worker's form: the docker backend and the amqp queue; the backend is made before the broker is asked.
+        var env = new Dictionary<string, string> { [variable] = value, ["TRAVIS_WORKER_AMQP_URI"] = "amqp://127.0.0.1:1/" };
+
+        var (exit, _, stderr, _) = await WorkerProcess.RunAsync(env, dir.Path, "run");
+
+        Assert.Equal(2, exit);
+        Assert.Equal(line, stderr.Trim());
+    }
+
     [Theory]
     [InlineData("travis-ci-garnet-trusty.%2B", "travis-ci-garnet-trusty.+")]
     [InlineData("a+b", "a b")]
