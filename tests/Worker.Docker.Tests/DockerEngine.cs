@@ -105,11 +105,32 @@ internal static class DockerEngine
     private static readonly Lazy<Task<string>> NoBash = new(() => DeriveImageAsync("worker-job-nobash",
         ["rm", "-f", "/bin/bash", "/usr/bin/bash"], commit => commit.Cmd = ["sh"]));
 
-    /// <summary>Runs <paramref name="change"/> in a container of <see cref="Image"/> and commits the result as <c>REPOSITORY:test</c>.</summary>
+    /// <summary>
+    /// Runs <paramref name="change"/> in a container of <see cref="Image"/> and commits the result as
+    /// <c>REPOSITORY:test</c>, labelled with a digest of how it was made: an image that carries the
+    /// same digest is used again, so runs don't pile up untagged copies on the engine (nor pay for one).
+    /// </summary>
     private static async Task<string> DeriveImageAsync(string repository, IList<string> change, Action<CommitContainerChangesParameters> configure)
     {
         await EnsureAvailableAsync();
         using var client = Client();
+        var reference = repository + ":test";
+        var commit = new CommitContainerChangesParameters { RepositoryName = repository, Tag = "test", Entrypoint = [] };
+        configure(commit);
+        var baseImage = await client.Images.InspectImageAsync(Image);
+        var recipe = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(string.Join('\n',
+            baseImage.ID, string.Join('\0', change), commit.User ?? "", commit.WorkingDir ?? "", string.Join('\0', commit.Cmd ?? [])))));
+        try
+        {
+            var existing = await client.Images.InspectImageAsync(reference);
+            if (existing.Config?.Labels is { } labels && labels.TryGetValue(RecipeLabel, out var made) && made == recipe)
+            {
+                return reference;
+            }
+        }
+        catch (DockerImageNotFoundException)
+        {
+        }
         var created = await client.Containers.CreateContainerAsync(new CreateContainerParameters { Image = Image, Entrypoint = change, Cmd = [] });
         try
         {
@@ -119,16 +140,18 @@ internal static class DockerEngine
             {
                 throw new InvalidOperationException($"{string.Join(' ', change)} in {Image} exited with {exit.StatusCode}");
             }
-            var commit = new CommitContainerChangesParameters { ContainerID = created.ID, RepositoryName = repository, Tag = "test", Entrypoint = [] };
-            configure(commit);
+            commit.ContainerID = created.ID;
+            commit.Labels = new Dictionary<string, string> { [RecipeLabel] = recipe };
             await client.Images.CommitContainerChangesAsync(commit);
         }
         finally
         {
             await client.Containers.RemoveContainerAsync(created.ID, new ContainerRemoveParameters { Force = true });
         }
-        return repository + ":test";
+        return reference;
     }
+
+    private const string RecipeLabel = "worker-test-recipe";
 
     private static async Task CheckAsync()
     {
