@@ -113,7 +113,7 @@ public sealed record DockerOptions
         "Start every job's container with no-new-privileges: setuid programs (sudo, su) no longer raise privilege, so a job that runs as a user and needs sudo fails.");
     public static readonly Setting<bool> Terminal = Setting.Bool("DOCKER_TTY", false,
             "Run each job's script on a terminal, as travis-worker did (its default in travis-worker's form): [ -t 1 ] holds, TERM=xterm, tools color their output, "
-            + "and lines end in CR LF. A job's own container needs util-linux script in its image for that (else the script runs without one); a standby or a WORKER_DOCKER_CMD container gets the engine's.")
+            + "and lines end in CR LF. util-linux script in the image makes the terminal; an image without it runs the script without one.")
         .DefaultingTo(settings => settings.InTravisForm);
     public static readonly Setting<IReadOnlyList<string>> ContainerLabels = new("DOCKER_CONTAINER_LABELS", Array.Empty<string>(),
         "Labels every job's container gets besides this worker's own (travis-worker's CONTAINER_LABELS).",

@@ -12,7 +12,7 @@ namespace Worker.Docker;
 /// <c>WORKER_DOCKER_CMD</c> as its main process (see <see cref="MainProcess"/>). A cancel kills the
 /// container (SIGKILL to its main process, which an init can't ignore, and with it every process in it).
 /// </summary>
-/// <param name="terminal">The script runs on the engine's terminal (<c>WORKER_DOCKER_TTY</c>), as travis-worker's exec ran it: one stream, lines ending in CR LF.</param>
+/// <param name="terminal">The script runs on a terminal (<c>WORKER_DOCKER_TTY</c>; see <see cref="ScriptArchive.TerminalExecCommand"/>).</param>
 public sealed class ExecInstance(IDockerClient client, Uri endpoint, string containerId, string imageName, ILogger logger, Action? stopped, bool terminal = false)
     : DockerInstance(client, endpoint, containerId, imageName, logger, stopped)
 {
@@ -20,17 +20,17 @@ public sealed class ExecInstance(IDockerClient client, Uri endpoint, string cont
     {
         var exec = await Client.Exec.CreateContainerExecAsync(ContainerId, new ContainerExecCreateParameters
         {
-            Cmd = ScriptArchive.ExecCommand,
+            // Not the engine's terminal: its stdin would not end with the worker, so the watcher would not see it go.
+            Cmd = terminal ? ScriptArchive.TerminalExecCommand : ScriptArchive.ExecCommand,
+            AttachStdin = true, // held open, never written: its end tells the watcher the worker is gone
             AttachStdout = true,
             AttachStderr = true,
-            TTY = terminal,
-            Env = terminal ? ["TERM=xterm"] : [],
         }, ct);
         var output = new LogWriterStream(log);
         var opening = new OpeningOutput();
         // On a token of its own, as a container's start: a cancel that comes meanwhile kills the container once the exec runs.
         using var starting = new CancellationTokenSource(StartTimeout);
-        using (var stream = await Client.Exec.StartContainerExecAsync(exec.ID, new ContainerExecStartParameters { TTY = terminal }, starting.Token))
+        using (var stream = await Client.Exec.StartContainerExecAsync(exec.ID, new ContainerExecStartParameters(), starting.Token))
         {
             await ReadUntilEndAsync(stream, (_, chunk, t) =>
             {

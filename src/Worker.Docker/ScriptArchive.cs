@@ -16,8 +16,17 @@ public static class ScriptArchive
     public const string Directory = "/.worker-job";
     public const string ScriptPath = Directory + "/build.sh";
 
-    /// <summary>Runs the script by exec in a running container; stdout and stderr as one stream, in order.</summary>
-    public static readonly IList<string> ExecCommand = ["bash", "-c", $"exec bash {ScriptPath} 2>&1"];
+    /// <summary>
+    /// Runs the script by exec in a running container; stdout and stderr as one stream, in order.
+    /// Beside it a watcher waits on the exec's stdin, which the worker holds open until the script
+    /// ends, as the runner's watcher does (see <see cref="RunnerCommand"/>): should the worker go away,
+    /// it kills every process of the job (all but the container's main process; an init's services
+    /// too), so a job whose worker is gone does not run on beside its redelivered copy.
+    /// </summary>
+    public static readonly IList<string> ExecCommand = Exec(RunScript);
+
+    /// <summary><see cref="ExecCommand"/> with the script on a terminal, as <see cref="TerminalRunnerCommand"/> makes one.</summary>
+    public static readonly IList<string> TerminalExecCommand = Exec(RunScriptOnTerminal);
 
     /// <summary>What the main process of a job's container writes on stdout, as a line, once it has saved the script.</summary>
     public const string ReceivedMarker = "worker: script received";
@@ -41,7 +50,7 @@ public static class ScriptArchive
     /// beside its redelivered copy, as a travis-worker job's SSH session ends with its worker.
     /// (The watcher's stdin is named: bash gives a background command /dev/null otherwise.)
     /// </summary>
-    public static readonly IList<string> RunnerCommand = Runner($"bash {ScriptPath} 2>&1");
+    public static readonly IList<string> RunnerCommand = Runner(RunScript);
 
     /// <summary>
     /// <see cref="RunnerCommand"/> with the script on a terminal: util-linux <c>script</c> makes one
@@ -50,14 +59,22 @@ public static class ScriptArchive
     /// (busybox's, a link, lacks <c>-e</c>); an image without it runs the script as
     /// <see cref="RunnerCommand"/> does. The terminal joins stdout and stderr and ends lines in CR LF.
     /// </summary>
-    public static readonly IList<string> TerminalRunnerCommand = Runner(
-        $"if [ -x /usr/bin/script ] && [ ! -L /usr/bin/script ]; then TERM=xterm /usr/bin/script -qefc 'bash {ScriptPath}' /dev/null; " +
-        $"else bash {ScriptPath} 2>&1; fi");
+    public static readonly IList<string> TerminalRunnerCommand = Runner(RunScriptOnTerminal);
+
+    private const string RunScript = $"bash {ScriptPath} 2>&1";
+
+    private const string RunScriptOnTerminal =
+        $"if [ -x /usr/bin/script ] && [ ! -L /usr/bin/script ]; then TERM=xterm /usr/bin/script -qefc 'bash {ScriptPath}' /dev/null; else {RunScript}; fi";
+
+    /// <summary>Kills every process it may (all but the container's first) once stdin ends: the worker that held it is gone.</summary>
+    private const string Watcher = "{ while IFS= read -r _; do :; done; kill -KILL -1; } <&0";
 
     private static IList<string> Runner(string runScript) => ["bash", "-c",
         $"IFS= read -r size && head -c \"$size\" > {ScriptPath} && ! read -t 0 || " +
         $"{{ echo \"the script did not arrive whole ($(wc -c 2>/dev/null < {ScriptPath} || echo 0) of ${{size:-?}} bytes)\" >&2; exit 97; }}; " +
-        $"echo '{ReceivedMarker}'; {{ while IFS= read -r _; do :; done; kill -KILL -1; }} <&0 & exec 0< /dev/null; {runScript}; echo \"$?\" >&2"];
+        $"echo '{ReceivedMarker}'; {Watcher} & exec 0< /dev/null; {runScript}; echo \"$?\" >&2"];
+
+    private static IList<string> Exec(string runScript) => ["bash", "-c", $"{Watcher} >/dev/null 2>&1 & exec 0< /dev/null; {runScript}"];
 
     /// <summary>
     /// The tmpfs a job's own container gets at <see cref="Directory"/>, for <see cref="RunnerCommand"/>
