@@ -297,11 +297,19 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
             Cmd = [],
             // The operator's labels can't be this worker's own (worker-*; checked at start-up).
             Labels = new Dictionary<string, string>(labels.Concat(options.ExtraLabels)),
-            Env = ["LANG=C.UTF-8"],
+            Env = ["LANG=C.UTF-8", .. LoginNames(spec.User)],
             User = spec.User ?? "", // empty: the image's own
             HostConfig = host,
         };
     }
+
+    /// <summary>
+    /// USER and LOGNAME for a user given by name, as a login (travis-worker's SSH session) set them:
+    /// scripts use them (<c>sudo chown $USER</c>). The engine sets only HOME; a user given by id, or
+    /// the image's own, gets none, as its name is not known here.
+    /// </summary>
+    private static IEnumerable<string> LoginNames(string? user) =>
+        user?.Split(':')[0] is { Length: > 0 } name && !name.All(char.IsAsciiDigit) ? [$"USER={name}", $"LOGNAME={name}"] : [];
 
     /// <summary>The operator's security options, with no-new-privileges when WORKER_DOCKER_NO_NEW_PRIVILEGES asks for it.</summary>
     private IEnumerable<string> SecurityOptions =>

@@ -31,12 +31,12 @@ public sealed class DockerJobTests
         try
         {
             await using var harness = await DockerHarness.CreateAsync(o => o with { DefaultImage = "worker-no-such-default:never" });
-            var (tagged, _) = await harness.RunAsync($"language: {language}\nscript: [\"echo on the tagged image as $(id -un) in $HOME\"]");
+            var (tagged, _) = await harness.RunAsync($"language: {language}\nscript: [\"echo on the tagged image as $(id -un) in $HOME, USER=$USER LOGNAME=$LOGNAME\"]");
             var (named, _) = await harness.RunAsync($"language: {language}\nimage: {travisImage}\nscript: [\"echo named, as $(id -un)\"]");
 
             Assert.Equal("passed", await tagged.Outcome);
             Assert.Contains($"(travis:{language}).", tagged.Log);
-            Assert.Contains("on the tagged image as travis in /home/travis\n", tagged.Log); // as travis-worker ran its images
+            Assert.Contains("on the tagged image as travis in /home/travis, USER=travis LOGNAME=travis\n", tagged.Log); // as travis-worker ran its images
             Assert.Contains($"({travisImage}).", named.Log); // a job's own image comes first, as the image's user
             Assert.Contains("named, as root\n", named.Log);
         }
