@@ -148,7 +148,18 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
         {
             sets = _cpuSets ??= EngineCpuSetsAsync();
         }
-        return (await sets.WaitAsync(ct))?.Take(spec.Cpus);
+        var found = await sets.WaitAsync(ct);
+        if (found is null)
+        {
+            lock (_cpuSetsGate)
+            {
+                if (_cpuSets == sets)
+                {
+                    _cpuSets = null; // the next container asks again
+                }
+            }
+        }
+        return found?.Take(spec.Cpus);
     }
 
     private async Task<CpuSets?> EngineCpuSetsAsync()
@@ -166,10 +177,6 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
         catch (Exception e)
         {
             logger.LogWarning("The Docker engine did not say how many CPUs it has ({Error}); this container is not pinned to CPUs, the next one asks again", e.Message);
-            lock (_cpuSetsGate)
-            {
-                _cpuSets = null;
-            }
             return null;
         }
     }

@@ -40,6 +40,26 @@ public sealed class DockerCpuSetTests
     }
 
     [Fact]
+    public async Task When_the_engine_does_not_say_its_cpu_count_that_container_is_not_pinned_and_the_next_asks_again()
+    {
+        await using var proxy = EngineProxy.Start();
+        await using var harness = await DockerHarness.CreateAsync(o => o with { EndpointUri = proxy.Endpoint });
+        using var client = DockerEngine.Client();
+        proxy.RefuseNext("^GET /(v[0-9.]+/)?info");
+
+        var unpinned = await harness.StartMachineAsync(1);
+        var pinned = await harness.StartMachineAsync(2);
+        var (first, second) = ((await client.Containers.InspectContainerAsync(unpinned.ContainerId)).HostConfig!.CpusetCpus,
+            (await client.Containers.InspectContainerAsync(pinned.ContainerId)).HostConfig!.CpusetCpus);
+        await unpinned.StopAsync(CancellationToken.None);
+        await pinned.StopAsync(CancellationToken.None);
+
+        Assert.Equal("", first);
+        Assert.Matches("^[0-9]+$", second);
+        Assert.Equal(2, proxy.Requests.Count(r => r.Contains("/info", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public async Task A_cpu_set_of_0_pins_nothing_and_the_cpus_are_a_quota_only()
     {
         await using var harness = await DockerHarness.CreateAsync(o => o with { CpusToPinWithin = 0 });
