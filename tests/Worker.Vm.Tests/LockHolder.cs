@@ -11,7 +11,9 @@ internal sealed class LockHolder : IAsyncDisposable
 
     public static async Task<LockHolder> StartAsync(string path)
     {
-        var process = Process.Start(new ProcessStartInfo("flock", ["--exclusive", path, "-c", "echo locked; exec sleep 300"])
+        // --close: only flock itself holds the lock, not the command it starts, so the lock is gone once it
+        // has exited (a child still dying kept it for a moment after the wait below, and a sweep found it held).
+        var process = Process.Start(new ProcessStartInfo("flock", ["--exclusive", "--close", path, "-c", "echo locked; exec sleep 300"])
         {
             RedirectStandardOutput = true,
         })!;
@@ -30,7 +32,6 @@ internal sealed class LockHolder : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        // The shell that runs sleep inherited the lock: both go.
         _process.Kill(entireProcessTree: true);
         await _process.WaitForExitAsync();
         _process.Dispose();
