@@ -30,7 +30,7 @@ public sealed class VmBackend : IBackend, IStandbyHost, IAsyncDisposable
         _labels = labels;
         Policy = new VmPolicy(options, tool.MountsVolumes);
         Records = new VmRecordStore(options.StateDirectory);
-        SweepStrayLocks();
+        SweepLeftovers();
         _images = new VmImages(tool, options, logger);
         _launcher = new VmLauncher(tool, options, _images, Records, Leases, logger);
         if (options.StandbyCount > 0)
@@ -74,23 +74,23 @@ public sealed class VmBackend : IBackend, IStandbyHost, IAsyncDisposable
     }
 
     /// <summary>
-    /// Removes the lock files that a worker killed on this host left with no record: a host without
-    /// the cleanup sidecar would gather them. Workers sharing the folder may do this at once (see
-    /// <see cref="VmLockFile"/>).
+    /// Removes the files that a worker killed on this host left (lock files with no record, records
+    /// half-written): a host without the cleanup sidecar would gather them. Workers sharing the
+    /// folder may do this at once (see <see cref="VmLockFile"/>).
     /// </summary>
-    private void SweepStrayLocks()
+    private void SweepLeftovers()
     {
         try
         {
-            foreach (var path in Records.SweepStrayLocks(dryRun: false))
+            foreach (var path in Records.SweepLeftovers(dryRun: false))
             {
-                _logger.LogInformation("Removed stray lock file {Path}: it has no record and no live process holds it", path);
+                _logger.LogInformation("Removed leftover file {Path}: a lock file with no record, or a record left half-written, that no live process holds", path);
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // Writing a record fails later with a message naming WORKER_BASE_DIR; this alone stops no job.
-            _logger.LogWarning("Could not look for stray lock files in {Directory} ({Error})", Records.Directory, e.Message);
+            _logger.LogWarning("Could not look for leftover lock and record files in {Directory} ({Error})", Records.Directory, e.Message);
         }
     }
 

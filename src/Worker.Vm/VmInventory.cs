@@ -12,15 +12,15 @@ namespace Worker.Vm;
 /// <see cref="MachineState.Gone"/> (a worker that died between writing it and the clone, or a VM
 /// deleted by hand). Delete stops the VM, deletes it and removes its record; of a gone one, only
 /// the record. Lock files with no record that no live process holds are swept as leftovers
-/// (<see cref="VmRecordStore.SweepStrayLocks"/>).
+/// (<see cref="VmRecordStore.SweepLeftovers"/>).
 /// </summary>
 public sealed class VmInventory(VmTool tool, VmRecordStore records) : IInstanceInventory, ILeftoverFiles
 {
     public string Backend => tool.Name;
 
-    public string Why => "a lock file with no record, held by no live process";
+    public string Why => "a lock file with no record, or a record left half-written, of a VM no live process holds";
 
-    public IReadOnlyList<string> Sweep(bool dryRun) => records.SweepStrayLocks(dryRun);
+    public IReadOnlyList<string> Sweep(bool dryRun) => records.SweepLeftovers(dryRun);
 
     public async IAsyncEnumerable<MachineRecord> ListAsync([EnumeratorCancellation] CancellationToken ct)
     {

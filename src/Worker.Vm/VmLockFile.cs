@@ -56,6 +56,29 @@ internal static class VmLockFile
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="action"/> holding the lock at <paramref name="path"/>, so no worker writes
+    /// the VM's files meanwhile (they write only holding it); true when it ran. False when a live
+    /// process holds it. The lock file is removed as the lock is let go, as always.
+    /// </summary>
+    public static bool WhileUnheld(string path, Action action)
+    {
+        FileStream held;
+        try
+        {
+            held = Open(path, FileAccess.Read);
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+        using (held)
+        {
+            action();
+            return true;
+        }
+    }
+
     /// <summary>Whether a live process holds the lock at <paramref name="path"/> now.</summary>
     public static bool IsHeld(string path)
     {

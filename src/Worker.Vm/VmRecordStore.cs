@@ -111,6 +111,36 @@ public sealed class VmRecordStore(string directory)
         return stray;
     }
 
+    /// <summary>
+    /// Records a worker was writing when it was killed (<c>NAME.json.tmp</c>: a record is written
+    /// beside its place, then moved there) that no live process holds the lock of, removed (with
+    /// <paramref name="dryRun"/>, only found); returns their paths. The removal holds the VM's lock,
+    /// as every writer does, so it can't take a file being written.
+    /// </summary>
+    public IReadOnlyList<string> SweepUnfinishedRecords(bool dryRun)
+    {
+        if (!System.IO.Directory.Exists(Directory))
+        {
+            return [];
+        }
+        var unfinished = new List<string>();
+        foreach (var path in System.IO.Directory.GetFiles(Directory, "*" + UnfinishedSuffix))
+        {
+            var name = Path.GetFileName(path)[..^UnfinishedSuffix.Length];
+            var found = dryRun
+                ? !VmLockFile.IsHeld(LockPath(name))
+                : VmLockFile.WhileUnheld(LockPath(name), () => File.Delete(path));
+            if (found)
+            {
+                unfinished.Add(path);
+            }
+        }
+        return unfinished;
+    }
+
+    /// <summary>Both kinds of leftover file (<see cref="SweepStrayLocks"/>, <see cref="SweepUnfinishedRecords"/>).</summary>
+    public IReadOnlyList<string> SweepLeftovers(bool dryRun) => [.. SweepStrayLocks(dryRun), .. SweepUnfinishedRecords(dryRun)];
+
     /// <summary>Removes a VM's record, and its lock file unless a live process holds it (after the VM was deleted).</summary>
     public void Remove(string name)
     {
@@ -122,10 +152,12 @@ public sealed class VmRecordStore(string directory)
 
     internal void Write(VmRecord record)
     {
-        var temporary = RecordPath(record.Name) + ".tmp";
+        var temporary = Path.Combine(Directory, record.Name + UnfinishedSuffix);
         File.WriteAllText(temporary, JsonSerializer.Serialize(record, Json));
         File.Move(temporary, RecordPath(record.Name), overwrite: true);
     }
+
+    private const string UnfinishedSuffix = ".json.tmp";
 
     private string RecordPath(string name) => Path.Combine(Directory, name + ".json");
 

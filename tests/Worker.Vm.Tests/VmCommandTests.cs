@@ -88,13 +88,14 @@ public sealed class VmCommandTests : IDisposable
     [Theory]
     [InlineData("tart")]
     [InlineData("vetu")]
-    public async Task Worker_cleanup_once_removes_lock_files_with_no_record_that_no_process_holds_and_a_dry_run_only_names_them(string tool)
+    public async Task Worker_cleanup_once_removes_lock_files_with_no_record_and_half_written_records_that_no_process_holds_and_a_dry_run_only_names_them(string tool)
     {
         await using var bed = await VmTestBed.StartAsync(tool);
         var stray = bed.LeaveLockFile("worker-job-5-0badf00d"); // its worker was killed before it wrote the record
         var held = bed.LockPath("worker-job-6-feedf00d");
         await using var making = await LockHolder.StartAsync(held); // a worker that writes the record now
-        var why = "a lock file with no record, held by no live process";
+        var halfWritten = bed.LeaveHalfWrittenRecord("worker-job-7-1a2b3c4d"); // its worker was killed while it wrote the record
+        var why = "a lock file with no record, or a record left half-written, of a VM no live process holds";
 
         var (dryExit, _, dryStderr, _) = await WorkerProcess.RunAsync(OnPath(bed), _dir, "cleanup", "--once", "--dry-run");
         Assert.True(File.Exists(stray));
@@ -104,7 +105,10 @@ public sealed class VmCommandTests : IDisposable
         Assert.Contains($"Would remove {tool} leftover file {stray} (dry run): {why}", dryStderr);
         Assert.True(exit == 0, stderr);
         Assert.Contains($"Removed {tool} leftover file {stray}: {why}", stderr);
+        Assert.Contains($"Would remove {tool} leftover file {halfWritten} (dry run): {why}", dryStderr);
+        Assert.Contains($"Removed {tool} leftover file {halfWritten}: {why}", stderr);
         Assert.False(File.Exists(stray));
+        Assert.False(File.Exists(halfWritten));
         Assert.True(File.Exists(held));
         Assert.DoesNotContain(held, dryStderr + stderr);
     }

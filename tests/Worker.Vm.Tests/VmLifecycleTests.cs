@@ -46,20 +46,26 @@ public sealed class VmLifecycleTests
     [Theory]
     [InlineData("tart")]
     [InlineData("vetu")]
-    public async Task A_new_backend_removes_the_lock_files_with_no_record_that_no_process_holds(string tool)
+    public async Task A_new_backend_removes_the_lock_files_with_no_record_and_the_half_written_records_that_no_process_holds(string tool)
     {
         await using var bed = await VmTestBed.StartAsync(tool);
         var killedBeforeRecord = bed.LeaveLockFile("worker-job-5-0badf00d");
         var killedMidJob = bed.LeaveLockFile("worker-job-7-1a2b3c4d"); // its VM is cleanup's to judge, with its record
         File.WriteAllText(Path.Combine(bed.RecordDir, "worker-job-7-1a2b3c4d.json"), "{}");
+        var killedMidWrite = bed.LeaveHalfWrittenRecord("worker-job-8-5e6f7a8b");
         await using var making = await LockHolder.StartAsync(bed.LockPath("worker-job-6-feedf00d")); // another worker makes this VM now
+        var beingWritten = bed.LeaveHalfWrittenRecord("worker-job-6-feedf00d");
 
         bed.Backend();
 
         Assert.False(File.Exists(killedBeforeRecord));
+        Assert.False(File.Exists(killedMidWrite));
         Assert.True(File.Exists(bed.LockPath("worker-job-6-feedf00d")));
+        Assert.True(File.Exists(beingWritten));
         Assert.True(File.Exists(killedMidJob));
-        Assert.Contains($"Removed stray lock file {killedBeforeRecord}: it has no record and no live process holds it", bed.LoggedText());
+        var why = "a lock file with no record, or a record left half-written, that no live process holds";
+        Assert.Contains($"Removed leftover file {killedBeforeRecord}: {why}", bed.LoggedText());
+        Assert.Contains($"Removed leftover file {killedMidWrite}: {why}", bed.LoggedText());
     }
 
     [Theory]

@@ -61,6 +61,15 @@ public sealed class VmTestBed : IAsyncDisposable
     /// <summary>Where the lock file of VM <paramref name="name"/> is.</summary>
     public string LockPath(string name) => Path.Combine(RecordDir, name + ".lock");
 
+    /// <summary>A record its worker was writing when it was killed (written beside its place, then moved there); its path.</summary>
+    public string LeaveHalfWrittenRecord(string name)
+    {
+        Directory.CreateDirectory(RecordDir);
+        var path = Path.Combine(RecordDir, name + ".json.tmp");
+        File.WriteAllText(path, "{\"Name\":");
+        return path;
+    }
+
     /// <summary>Leaves a lock file as a worker killed while it held it does: its pid inside, nobody holding it.</summary>
     public string LeaveLockFile(string name)
     {
