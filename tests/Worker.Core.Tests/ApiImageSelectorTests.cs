@@ -3,6 +3,7 @@ using System.Text;
 using Worker.Core.Backends;
 using Worker.Core.Images;
 using Worker.Core.Jobs;
+using Worker.TestSupport;
 
 namespace Worker.Core.Tests;
 
@@ -96,6 +97,36 @@ public sealed class ApiImageSelectorTests : IDisposable
         Assert.Equal("travis-ci-default-1700000000", image);
         Assert.Equal(3, _jobBoard.Requests.Count);
         Assert.Single(_jobBoard.Requests.Select(r => r.Body).Distinct()); // the same question each time
+    }
+
+    [Fact]
+    public async Task A_job_board_that_holds_the_request_open_is_asked_again_after_the_attempt_timeout_warning_each_time()
+    {
+        _jobBoard.Add("travis-ci-default-1700000000", "gce", isDefault: true);
+        using var http = new HttpClient(new FirstRequestHangs { InnerHandler = new SocketsHttpHandler() });
+        using var log = new ListLoggerProvider();
+        var selector = new ApiImageSelector(_jobBoard.Url, Quick with { AttemptTimeout = TimeSpan.FromMilliseconds(200) }, log.CreateLogger("selector"), http);
+
+        Assert.Equal("travis-ci-default-1700000000", await selector.SelectAsync(RubyOnXenial, CancellationToken.None));
+
+        Assert.Single(_jobBoard.Requests); // the first never left
+        var warning = Assert.Single(log.Lines);
+        Assert.StartsWith($"The image selector at {_jobBoard.Url} did not answer within", warning);
+        Assert.Contains("; asking again in ", warning);
+    }
+
+    private sealed class FirstRequestHangs : DelegatingHandler
+    {
+        private int _sent;
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
+        {
+            if (Interlocked.Increment(ref _sent) == 1)
+            {
+                await Task.Delay(Timeout.InfiniteTimeSpan, ct);
+            }
+            return await base.SendAsync(request, ct);
+        }
     }
 
     [Fact]

@@ -5,6 +5,8 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.Retry;
 using Worker.Core.Configuration;
 using Worker.Core.Telemetry;
 
@@ -16,7 +18,8 @@ namespace Worker.Core.Images;
 /// whose user info goes as basic authentication, as Go's client sent it), and the first image's name
 /// in the answer <c>{"data":[{"name":...}]}</c>; an answer without images is the backend's default. A
 /// request that fails (no connection, a status other than 200, no answer within the attempt timeout) is
-/// made again after the waits of <see cref="ImageSelectorBackoff"/>; past them the job is requeued
+/// made again (a Polly retry and per-attempt timeout) after the waits of <see cref="ImageSelectorBackoff"/>;
+/// once its budget is spent the job is requeued
 /// (<see cref="ImageSelectorUnavailableException"/>, naming the URL without its password).
 /// </summary>
 public sealed class ApiImageSelector : IImageSelector
@@ -27,9 +30,13 @@ public sealed class ApiImageSelector : IImageSelector
         Timeout = Timeout.InfiniteTimeSpan,
     };
 
+    // When the first request of one SelectAsync went, for the retry's budget and the failure message.
+    private static readonly ResiliencePropertyKey<long> Started = new("image-selector.started");
+
     private readonly Uri _target;
     private readonly AuthenticationHeaderValue? _authorization;
     private readonly ImageSelectorBackoff _backoff;
+    private readonly ResiliencePipeline<Attempt> _retry;
     private readonly ILogger? _logger;
     private readonly HttpClient _http;
 
@@ -46,6 +53,7 @@ public sealed class ApiImageSelector : IImageSelector
         _backoff = backoff ?? ImageSelectorBackoff.Travis;
         _logger = logger;
         _http = http ?? SharedHttp;
+        _retry = Retry(_backoff);
     }
 
     /// <summary>The selector's URL as messages show it: without its password.</summary>
@@ -72,31 +80,46 @@ public sealed class ApiImageSelector : IImageSelector
 
     private async Task<string> PostAsync(string body, CancellationToken ct)
     {
-        var clock = Stopwatch.StartNew();
-        var wait = _backoff.FirstWait;
-        for (var attempts = 1; ; attempts++)
+        var context = ResilienceContextPool.Shared.Get(ct);
+        context.Properties.Set(Started, Stopwatch.GetTimestamp());
+        var attempts = 0;
+        try
         {
-            var attempt = await TryPostAsync(body, ct);
-            if (attempt.Answer is { } answer)
-            {
-                return answer;
-            }
-            var next = ImageSelectorBackoff.Randomized(wait);
-            if (clock.Elapsed + next > _backoff.GiveUpAfter)
-            {
-                throw new ImageSelectorUnavailableException(
-                    $"the image selector at {Shown} {attempt.Failure}; gave up after {attempts} attempts in {Seconds(clock.Elapsed)}", attempt.Error);
-            }
-            _logger?.LogWarning("The image selector at {Url} {Failure}; asking again in {Wait}", Shown, attempt.Failure, Seconds(next));
-            await Task.Delay(next, ct);
-            wait = _backoff.After(wait);
+            var last = await _retry.ExecuteAsync(
+                (attempt, body) => { attempts++; return TryPostAsync(body, attempt.CancellationToken, ct); }, context, body);
+            return last.Answer ?? throw new ImageSelectorUnavailableException(
+                $"the image selector at {Shown} {last.Failure}; gave up after {attempts} attempts in {Seconds(Elapsed(context))}", last.Error);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
         }
     }
 
-    private async Task<Attempt> TryPostAsync(string body, CancellationToken ct)
+    /// <summary>Failed requests asked again after <see cref="ImageSelectorBackoff"/>'s waits while its budget lasts, each within its attempt timeout.</summary>
+    private ResiliencePipeline<Attempt> Retry(ImageSelectorBackoff backoff) => new ResiliencePipelineBuilder<Attempt>()
+        .AddRetry(new RetryStrategyOptions<Attempt>
+        {
+            ShouldHandle = args => ValueTask.FromResult(args.Outcome.Result is { Answer: null } && Elapsed(args.Context) < backoff.GiveUpAfter),
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+            Delay = backoff.FirstWait,
+            MaxDelay = backoff.MaxWait,
+            MaxRetryAttempts = int.MaxValue,
+            OnRetry = args =>
+            {
+                _logger?.LogWarning("The image selector at {Url} {Failure}; asking again in {Wait}", Shown, args.Outcome.Result?.Failure, Seconds(args.RetryDelay));
+                return default;
+            },
+        })
+        .AddTimeout(backoff.AttemptTimeout)
+        .Build();
+
+    private static TimeSpan Elapsed(ResilienceContext context) => Stopwatch.GetElapsedTime(context.Properties.GetValue(Started, 0L));
+
+    /// <summary>One request, cut by <paramref name="attemptCt"/> (the attempt timeout, or <paramref name="ct"/>, the caller's).</summary>
+    private async ValueTask<Attempt> TryPostAsync(string body, CancellationToken attemptCt, CancellationToken ct)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(_backoff.AttemptTimeout);
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, _target) { Content = new StringContent(body, Encoding.UTF8) };
@@ -104,8 +127,8 @@ public sealed class ApiImageSelector : IImageSelector
             request.Content.Headers.Remove("Content-Type");
             request.Content.Headers.TryAddWithoutValidation("Content-Type", JobBoardRequest.ContentType);
             request.Headers.Authorization = _authorization;
-            using var response = await _http.SendAsync(request, timeout.Token);
-            var text = await response.Content.ReadAsStringAsync(timeout.Token);
+            using var response = await _http.SendAsync(request, attemptCt);
+            var text = await response.Content.ReadAsStringAsync(attemptCt);
             return response.StatusCode == HttpStatusCode.OK
                 ? new Attempt(text)
                 : new Attempt(null, $"answered {(int)response.StatusCode} {response.ReasonPhrase}: {Shorten(text)}");

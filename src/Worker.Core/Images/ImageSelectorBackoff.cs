@@ -1,11 +1,13 @@
 namespace Worker.Core.Images;
 
 /// <summary>
-/// How long the <c>api</c> selector keeps asking job-board: travis-worker's exponential backoff
-/// (waits from half a second, growing by half each time, each randomized by up to half either way,
-/// at most <see cref="MaxWait"/> apart) until the next wait would end past <see cref="GiveUpAfter"/>.
-/// One request may take <see cref="AttemptTimeout"/>, so a job-board that holds a request open is
-/// asked again rather than waited on until the startup timeout. Not settings; tests shorten them.
+/// How long the <c>api</c> selector keeps asking job-board, as its Polly retry reads it: exponential
+/// waits from <see cref="FirstWait"/>, with jitter, at most <see cref="MaxWait"/> apart, and no new request
+/// once <see cref="GiveUpAfter"/> has passed (so the last wait may end past it by at most <see cref="MaxWait"/>).
+/// travis-worker grew its waits by half each time and randomized each by up to half either way; Polly's
+/// backoff doubles them with decorrelated jitter. One request may take <see cref="AttemptTimeout"/>, so a
+/// job-board that holds a request open is asked again rather than waited on until the startup timeout.
+/// Not settings; tests shorten them.
 /// </summary>
 public sealed record ImageSelectorBackoff
 {
@@ -16,10 +18,4 @@ public sealed record ImageSelectorBackoff
     public TimeSpan MaxWait { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan GiveUpAfter { get; init; } = TimeSpan.FromMinutes(1);
     public TimeSpan AttemptTimeout { get; init; } = TimeSpan.FromSeconds(15);
-
-    /// <summary>The wait after <paramref name="wait"/>, before randomizing.</summary>
-    public TimeSpan After(TimeSpan wait) => TimeSpan.FromTicks(Math.Min((long)(wait.Ticks * 1.5), MaxWait.Ticks));
-
-    /// <summary><paramref name="wait"/> moved at random by up to half of it, so hosts that failed together don't ask again together.</summary>
-    public static TimeSpan Randomized(TimeSpan wait) => wait * (0.5 + Random.Shared.NextDouble());
 }
