@@ -94,7 +94,7 @@ public sealed class DockerBackend : IBackend
         {
             progress.Report($"Its main process: {string.Join(' ', Options.MainCommand)}; the script runs in it by exec.");
             var started = await _launcher.LaunchForExecAsync(spec, attributes.Labels, name, progress, ct);
-            return new ExecInstance(_client, Options.EndpointUri, started.Id, spec.Image, _logger, stopped: started.Pinned is { } cpus ? cpus.Dispose : null,
+            return new ExecInstance(_client, Options.EndpointUri, started.Id, spec.Image, _logger, stopped: started.GiveBackCpus,
                 terminal: Options.ScriptOnTerminal);
         }
         var created = await _launcher.CreateJobContainerAsync(spec, attributes.Labels, name, progress, ct);
@@ -105,7 +105,7 @@ public sealed class DockerBackend : IBackend
             created.Pinned?.Dispose();
             ct.ThrowIfCancellationRequested();
         }
-        return new JobContainerInstance(_client, Options.EndpointUri, created.Id, spec.Image, _logger, stopped: created.Pinned is { } pinned ? pinned.Dispose : null);
+        return new JobContainerInstance(_client, Options.EndpointUri, created.Id, spec.Image, _logger, stopped: created.GiveBackCpus);
     }
 
     /// <summary>The container the job gets: its own image or the one its image selector chooses, under the operator's policy.</summary>

@@ -37,24 +37,7 @@ internal static class VmLockFile
     /// Removes the lock file at <paramref name="path"/> when no live process holds it; true when this did.
     /// False when it is held, or gone already.
     /// </summary>
-    public static bool RemoveIfUnheld(string path)
-    {
-        if (!File.Exists(path))
-        {
-            return false;
-        }
-        try
-        {
-            // Held here, so nobody takes it before disposing unlinks it. Reading is enough to lock it,
-            // and a sidecar running as another user may not write the workers' files.
-            using var held = Open(path, FileAccess.Read);
-            return true;
-        }
-        catch (IOException)
-        {
-            return false;
-        }
-    }
+    public static bool RemoveIfUnheld(string path) => File.Exists(path) && WhileUnheld(path, () => { });
 
     /// <summary>
     /// Runs <paramref name="action"/> holding the lock at <paramref name="path"/>, so no worker writes
@@ -66,6 +49,7 @@ internal static class VmLockFile
         FileStream held;
         try
         {
+            // Reading is enough to lock it, and a sidecar running as another user may not write the workers' files.
             held = Open(path, FileAccess.Read);
         }
         catch (IOException)
