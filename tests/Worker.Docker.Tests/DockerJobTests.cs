@@ -222,7 +222,9 @@ public sealed class DockerJobTests
         foreach (var ms in new[] { 1, 5, 10, 20, 40, 80, 150, 250, 400, 600, 900 })
         {
             var since = DateTimeOffset.UtcNow;
-            await using var harness = await DockerHarness.CreateAsync(worker: new Worker.Core.Configuration.WorkerOptions
+            // A set size of its own: each attempt's fresh backend would otherwise ask the engine's /info
+            // before its first create, and under load that call's wandering time let the ladder step over the create.
+            await using var harness = await DockerHarness.CreateAsync(o => o with { CpusToPinWithin = 2 }, worker: new Worker.Core.Configuration.WorkerOptions
             {
                 Startup = TimeSpan.FromMilliseconds(ms),
                 FlushInterval = TimeSpan.FromMilliseconds(50),
