@@ -106,7 +106,8 @@ public sealed class ApiImageSelectorTests : IDisposable
         _jobBoard.Add("travis-ci-default-1700000000", "gce", isDefault: true);
         using var http = new HttpClient(new FirstRequestHangs { InnerHandler = new SocketsHttpHandler() });
         using var log = new ListLoggerProvider();
-        var selector = new ApiImageSelector(_jobBoard.Url, Quick with { AttemptTimeout = TimeSpan.FromMilliseconds(200) }, log.CreateLogger("selector"), http);
+        // A budget the hung attempt can't outlast under load (CI saw its 200 ms timeout fire after 1 s, which spent Quick's whole budget).
+        var selector = new ApiImageSelector(_jobBoard.Url, Quick with { AttemptTimeout = TimeSpan.FromMilliseconds(200), GiveUpAfter = TimeSpan.FromSeconds(30) }, log.CreateLogger("selector"), http);
 
         Assert.Equal("travis-ci-default-1700000000", await selector.SelectAsync(RubyOnXenial, CancellationToken.None));
 
