@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
@@ -27,6 +28,10 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
     private static readonly TimeSpan InfoTimeout = TimeSpan.FromSeconds(30);
 
     private readonly object _cpuSetsGate = new();
+    // Images whose containers could not run travis-worker's default main command (WORKER_DOCKER_CMD
+    // not set, the settings in its form): its default is kept for the images that have it, and
+    // these run as if it were none. A command the operator set is never left out: it refuses the job.
+    private readonly ConcurrentDictionary<string, bool> _withoutDefaultMainCommand = new();
     private Task<CpuSets?>? _cpuSets;
 
     /// <summary>The engine's endpoint, named when it can't be reached.</summary>
@@ -86,8 +91,12 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
         }
     }
 
-    /// <summary>Whether a job's own container is started with <c>WORKER_DOCKER_CMD</c> and runs its script by exec (see <see cref="LaunchForExecAsync"/>).</summary>
-    public bool RunsScriptsByExec => options.MainCommand.Count > 0;
+    /// <summary>
+    /// Whether a job's own container of the image is started with <c>WORKER_DOCKER_CMD</c> and runs its
+    /// script by exec (see <see cref="LaunchForExecAsync"/>): not for an image found without
+    /// travis-worker's default command, which runs its script as the main process, as <c>none</c> would.
+    /// </summary>
+    public bool RunsScriptsByExec(string image) => options.MainCommand.Count > 0 && !_withoutDefaultMainCommand.ContainsKey(image);
 
     /// <summary>Whether scripts run on a terminal (<c>WORKER_DOCKER_TTY</c>).</summary>
     public bool ScriptsOnTerminal => options.ScriptOnTerminal;
@@ -97,16 +106,47 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
     /// infinity</c>), where a script is then run by exec: a standby, or a job's own container when that
     /// setting is set. Nothing of what that command starts is waited for: the engine's answer to the
     /// start means its process is running, not that an init system has brought its services up. An
-    /// image that can't run the command refuses the job, naming the image and the setting.
+    /// image that can't run the command refuses the job, naming the image and the setting; unless the
+    /// command is travis-worker's default, not set by the operator: then the container is kept alive
+    /// by <c>sleep</c>, and the image's later jobs run their script as the main process.
     /// </summary>
     public async Task<CreatedContainer> LaunchForExecAsync(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name,
         IProgress<string>? progress, CancellationToken ct)
+    {
+        try
+        {
+            return await LaunchForExecAsync(spec, labels, name, MainProcessOf(spec.Image), progress, ct);
+        }
+        catch (DefaultMainCommandMissingException)
+        {
+            // travis-worker's default, which the operator did not ask for: the image can still run its
+            // jobs, kept alive by sleep here and as its runner next time.
+            if (_withoutDefaultMainCommand.TryAdd(spec.Image, true))
+            {
+                logger.LogWarning("Image {Image} can't run {Command}, travis-worker's default main process (the settings are in its form): its jobs run " +
+                    "with the script as their main process, as {Setting} runs them", spec.Image, options.MainCommand[0],
+                    $"{SettingsSource.Prefix}{DockerOptions.Command.Key}={DockerOptions.NoMainCommand}");
+            }
+            progress?.Report($"Image {spec.Image} has no {options.MainCommand[0]} (travis-worker's default main process): the script runs without it.");
+            return await LaunchForExecAsync(spec, labels, name, MainProcessOf(spec.Image), progress, ct);
+        }
+    }
+
+    /// <summary>The image can't run travis-worker's default main command, which the operator did not set.</summary>
+    private sealed class DefaultMainCommandMissingException : Exception;
+
+    /// <summary>The main process of a container of the image whose script runs by exec.</summary>
+    private IList<string> MainProcessOf(string image) =>
+        _withoutDefaultMainCommand.ContainsKey(image) ? MainProcess.KeepAlive : MainProcess.Of(options);
+
+    private async Task<CreatedContainer> LaunchForExecAsync(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name,
+        IList<string> mainProcess, IProgress<string>? progress, CancellationToken ct)
     {
         var pinned = await PinAsync(spec, ct);
         string id;
         try
         {
-            id = await CreateAsync(Parameters(spec, labels, name, MainProcess.Of(options), pinned), spec, progress, ct);
+            id = await CreateAsync(Parameters(spec, labels, name, mainProcess, pinned), spec, progress, ct);
         }
         catch
         {
@@ -124,9 +164,9 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
             logger.LogWarning("Container {Name} did not start ({Error}); removing it", name, e.Message);
             await RemoveQuietlyAsync(client, id, logger);
             pinned?.Dispose();
-            if (MainProcess.Refusal(options, e, spec.Image) is { } refusal)
+            if (mainProcess != MainProcess.KeepAlive && MainProcess.Refusal(options, e, spec.Image) is { } refusal)
             {
-                throw refusal;
+                throw options.MainCommandVariable is null ? new DefaultMainCommandMissingException() : refusal;
             }
             throw;
         }

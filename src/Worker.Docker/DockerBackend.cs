@@ -90,7 +90,7 @@ public sealed class DockerBackend : IBackend
         }
         var name = $"worker-job-{attributes.JobId.ToString(CultureInfo.InvariantCulture)}-{Guid.NewGuid().ToString("N")[..8]}";
         progress.Report($"Creating container {name} ({spec.Image}).");
-        if (_launcher.RunsScriptsByExec)
+        if (_launcher.RunsScriptsByExec(spec.Image))
         {
             progress.Report($"Its main process: {string.Join(' ', Options.MainCommand)}; the script runs in it by exec.");
             var started = await _launcher.LaunchForExecAsync(spec, attributes.Labels, name, progress, ct);

@@ -78,7 +78,7 @@ public sealed record DockerOptions
             "Main process of every job's container and standby, e.g. /sbin/init, so the image's init system runs and a build can start services "
             + "(service, systemctl); the script then runs in the started container by exec. An image without that command errors its jobs, naming it. "
             + "Empty: the job's script is the main process (faster; no init). Default /sbin/init, as travis-worker's, when the settings are in "
-            + "travis-worker's form; " + NoMainCommand + " turns it off there.",
+            + "travis-worker's form (an image without it then runs its jobs as if it were " + NoMainCommand + ", with a warning); " + NoMainCommand + " turns it off there.",
             "a command and its arguments separated by spaces (no quoting), or " + NoMainCommand,
             text => (true, text == NoMainCommand ? Array.Empty<string>() : Split(text, ' ')), v => string.Join(" ", v))
         .DefaultingTo(settings => settings.InTravisForm ? TravisMainCommand : Array.Empty<string>());

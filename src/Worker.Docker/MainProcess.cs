@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Docker.DotNet;
-using Worker.Core.Configuration;
 using Worker.Core.Jobs;
 
 namespace Worker.Docker;
@@ -12,7 +11,8 @@ namespace Worker.Docker;
 /// </summary>
 public static class MainProcess
 {
-    private static readonly IList<string> KeepAlive = ["sleep", "infinity"];
+    /// <summary>What keeps a container alive for scripts run in it by exec, when it runs no command of the operator's.</summary>
+    public static readonly IList<string> KeepAlive = ["sleep", "infinity"];
 
     public static IList<string> Of(DockerOptions options) => options.MainCommand.Count > 0 ? [.. options.MainCommand] : KeepAlive;
 
@@ -20,7 +20,8 @@ public static class MainProcess
     /// The refusal of a job whose image can't run <c>WORKER_DOCKER_CMD</c> (not in it, or not
     /// executable), which the engine says when the start fails (<c>exec: "/sbin/init": stat /sbin/init:
     /// no such file or directory</c>): the image's doing, the same on every host, so the job is not
-    /// tried again elsewhere. Null for any other failure.
+    /// tried again elsewhere. Null for any other failure. (travis-worker's default command, which the
+    /// operator did not set, is left out instead: see <see cref="ContainerLauncher"/>.)
     /// </summary>
     public static JobRefusedException? Refusal(DockerOptions options, Exception startFailure, string image)
     {
@@ -42,10 +43,7 @@ public static class MainProcess
         {
             why = why[..^runcSuffix.Length];
         }
-        var origin = options.MainCommandVariable is { } variable
-            ? $"set by {variable}"
-            : $"travis-worker's default, as the settings are in its form; {SettingsSource.Prefix}{DockerOptions.Command.Key}={DockerOptions.NoMainCommand} runs the script as the main process instead";
-        return new JobRefusedException($"image '{image}' can't run {command}, its container's main process ({origin}): {why}");
+        return new JobRefusedException($"image '{image}' can't run {command}, its container's main process (set by {options.MainCommandVariable}): {why}");
     }
 
     /// <summary>The engine's error message: the <c>message</c> of its JSON answer, else the answer as it came.</summary>

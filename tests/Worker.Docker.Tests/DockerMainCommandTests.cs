@@ -54,21 +54,56 @@ public sealed class DockerMainCommandTests
         Assert.Contains("about to fail\n", job.Log);
     }
 
-    [Theory]
-    [InlineData("WORKER_DOCKER_CMD", "(set by WORKER_DOCKER_CMD)")]
-    [InlineData(null, "(travis-worker's default, as the settings are in its form; WORKER_DOCKER_CMD=none runs the script as the main process instead)")]
-    public async Task An_image_without_the_main_command_errors_its_job_at_once_naming_the_image_and_the_setting_and_leaves_no_container(
-        string? variable, string origin)
+    [Fact]
+    public async Task An_image_without_the_main_command_the_operator_set_errors_its_job_at_once_naming_the_image_and_the_setting_and_leaves_no_container()
     {
         // The base image has no /sbin/init, as many images made for containers have none.
-        await using var harness = await DockerHarness.CreateAsync(o => o with { MainCommand = ["/sbin/init"], MainCommandVariable = variable },
+        await using var harness = await DockerHarness.CreateAsync(o => o with { MainCommand = ["/sbin/init"], MainCommandVariable = "WORKER_DOCKER_CMD" },
             DockerHarness.DefaultWorkerOptions with { Requeues = 3 });
 
         var (job, verdict) = await harness.RunAsync("script: [\"echo never\"]");
 
         Assert.Equal("errored", await job.Outcome);
         Assert.False(verdict.Requeue, "the image is the same on every host: trying again elsewhere can't help");
-        Assert.Contains($"image '{DockerEngine.Image}' can't run /sbin/init, its container's main process {origin}: stat /sbin/init: no such file or directory", job.Log);
+        Assert.Contains($"image '{DockerEngine.Image}' can't run /sbin/init, its container's main process (set by WORKER_DOCKER_CMD): stat /sbin/init: no such file or directory",
+            job.Log);
         Assert.Empty(await harness.ContainersAsync());
+    }
+
+    [Fact]
+    public async Task An_image_without_travis_workers_default_main_command_runs_its_jobs_without_it_the_first_by_exec_the_next_as_the_main_process()
+    {
+        // travis-worker's form, DOCKER_CMD not set: a travis-worker env file with an image that has no init must still run jobs.
+        await using var harness = await DockerHarness.CreateAsync(o => o with { MainCommand = DockerOptions.TravisMainCommand, MainCommandVariable = null });
+        const string script = "script: [\"echo \\\"main process $(tr '\\\\0' ' ' < /proc/1/cmdline)\\\"\"]";
+
+        var (first, _) = await harness.RunAsync(script);
+        var (second, _) = await harness.RunAsync(script);
+
+        Assert.True(await first.Outcome == "passed", first.Log);
+        Assert.Contains($"Image {DockerEngine.Image} has no /sbin/init (travis-worker's default main process): the script runs without it.", first.Log);
+        Assert.Contains("main process sleep infinity \n", first.Log); // the container it was found in, kept alive for the exec
+        Assert.True(await second.Outcome == "passed", second.Log);
+        Assert.DoesNotContain("Its main process:", second.Log); // the runner, with no failed start first
+        Assert.DoesNotContain("has no /sbin/init", second.Log);
+        Assert.DoesNotContain("main process sleep", second.Log);
+        Assert.Empty(await harness.ContainersAsync());
+    }
+
+    [Fact]
+    public async Task A_standby_of_an_image_without_travis_workers_default_main_command_is_kept_alive_without_it()
+    {
+        await using var harness = await DockerHarness.CreateAsync(o => o with
+        {
+            MainCommand = DockerOptions.TravisMainCommand, MainCommandVariable = null, StandbyCount = 1,
+        });
+        var pool = harness.Backend.Standby!;
+
+        await pool.FillAsync(CancellationToken.None);
+        var (job, _) = await harness.RunAsync("script: [\"echo from the standby\"]");
+
+        Assert.True(await job.Outcome == "passed", job.Log);
+        Assert.Contains("Using standby container", job.Log);
+        Assert.Contains("from the standby\n", job.Log);
     }
 }
