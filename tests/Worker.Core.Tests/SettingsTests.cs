@@ -30,6 +30,17 @@ public sealed class SettingsTests
     }
 
     [Fact]
+    public void A_backends_bare_name_wins_over_its_travis_name_and_the_workers_own_settings_go_the_other_way_as_in_travis_worker()
+    {
+        var source = SettingsSource.From(("TRAVIS_WORKER_GCE_ZONE", "us-central1-a"), ("GCE_ZONE", "us-east1-c"),
+            ("TRAVIS_WORKER_POOL_SIZE", "4"), ("POOL_SIZE", "6"));
+
+        Assert.Equal(("GCE_ZONE", "us-east1-c"), source.Find("GCE_ZONE")); // provider_config.go reads PROVIDER_X after TRAVIS_WORKER_PROVIDER_X
+        Assert.Equal(("TRAVIS_WORKER_POOL_SIZE", "4"), source.Find("POOL_SIZE")); // urfave/cli takes the first of its EnvVar list
+        Assert.Equal(("WORKER_GCE_ZONE", "europe-west1-b"), SettingsSource.From(("GCE_ZONE", "us-east1-c"), ("WORKER_GCE_ZONE", "europe-west1-b")).Find("GCE_ZONE"));
+    }
+
+    [Fact]
     public void Bad_value_names_the_variable_the_value_and_what_is_allowed()
     {
         var e = Assert.Throws<InvalidSettingException>(() => WorkerOptions.Load(SettingsSource.From(("WORKER_POOL_SIZE", "abc"))));

@@ -6,7 +6,8 @@ namespace Worker.Core.Configuration;
 /// Where settings come from: environment variables named <c>WORKER_KEY</c>, each also read as
 /// <c>TRAVIS_WORKER_KEY</c>, and a key travis-worker has also by its bare name (see
 /// <see cref="TravisNames"/>), so a travis-worker deployment's env file works without edits. The
-/// first of the three that is set counts.
+/// first of the three that is set counts, except that a backend's bare name (<c>GCE_ZONE</c>) comes
+/// before its <c>TRAVIS_WORKER_</c> one, as travis-worker took them.
 /// </summary>
 public sealed class SettingsSource
 {
@@ -48,6 +49,12 @@ public sealed class SettingsSource
         if (Set(Prefix + key) is { } own)
         {
             return (Prefix + key, own);
+        }
+        // A backend's setting by its bare name overrides the TRAVIS_WORKER_ one, as in travis-worker,
+        // which read those names second (config/provider_config.go); its own settings it read first.
+        if (TravisNames.IsProviderKey(key) && TravisNames.ReadsBare(key) && Set(key) is { } providers)
+        {
+            return (key, TravisNames.ValueAsTravisRead(key, providers));
         }
         if (Set(TravisPrefix + key) is { } travis)
         {
