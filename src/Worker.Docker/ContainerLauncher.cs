@@ -183,6 +183,29 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
         {
             return null;
         }
+        return (await CpuSetsAsync(ct))?.Take(spec.Cpus);
+    }
+
+    /// <summary>
+    /// Counts the CPUs a container made by another worker is pinned to (<c>HostConfig.CpusetCpus</c>),
+    /// once it is this worker's (a standby taken over), so new containers go to other CPUs; null when
+    /// it is not pinned, or this worker pins nothing.
+    /// </summary>
+    public async Task<CpuSetLease?> CountPinnedAsync(string? cpusetCpus, CancellationToken ct) =>
+        string.IsNullOrEmpty(cpusetCpus) || options.CpusToPinWithin == 0 ? null : (await CpuSetsAsync(ct))?.Hold(cpusetCpus);
+
+    /// <summary>How many of this worker's containers are pinned to each CPU; null before the first is pinned. For tests.</summary>
+    internal IReadOnlyList<int>? PinnedCpuUsers()
+    {
+        lock (_cpuSetsGate)
+        {
+            return _cpuSets is { IsCompletedSuccessfully: true } sets ? sets.Result?.Users() : null;
+        }
+    }
+
+    /// <summary>This worker's count of pinned CPUs; null while the engine has not said how many it has (asked again next time).</summary>
+    private async Task<CpuSets?> CpuSetsAsync(CancellationToken ct)
+    {
         Task<CpuSets?> sets;
         lock (_cpuSetsGate)
         {
@@ -199,7 +222,7 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
                 }
             }
         }
-        return found?.Take(spec.Cpus);
+        return found;
     }
 
     private async Task<CpuSets?> EngineCpuSetsAsync()

@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Worker.Docker;
 
 /// <summary>
@@ -40,6 +42,53 @@ public sealed class CpuSets(int size, int? first = null)
             }
             return new CpuSetLease(this, chosen);
         }
+    }
+
+    /// <summary>
+    /// Counts a container pinned before this worker knew of it (a standby taken over from a worker
+    /// that is gone), to the CPUs the engine lists for it (<c>0,1</c> or <c>0-3</c>); those outside
+    /// the set are not counted. Null when none is in the set or the list can't be read.
+    /// </summary>
+    public CpuSetLease? Hold(string cpusetCpus)
+    {
+        if (Size == 0 || Parse(cpusetCpus) is not { } listed)
+        {
+            return null;
+        }
+        var held = listed.Where(cpu => cpu < Size).Distinct().Order().ToArray();
+        if (held.Length == 0)
+        {
+            return null;
+        }
+        lock (_users)
+        {
+            foreach (var cpu in held)
+            {
+                _users[cpu]++;
+            }
+        }
+        return new CpuSetLease(this, held);
+    }
+
+    /// <summary>The engine's CPU list (<c>0,2-3</c>), or null when it is not one.</summary>
+    private static List<int>? Parse(string cpusetCpus)
+    {
+        var cpus = new List<int>();
+        foreach (var part in cpusetCpus.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var bounds = part.Split('-');
+            if (bounds.Length > 2 || !bounds.All(b => int.TryParse(b, NumberStyles.None, CultureInfo.InvariantCulture, out _)))
+            {
+                return null;
+            }
+            var (from, to) = (int.Parse(bounds[0], CultureInfo.InvariantCulture), int.Parse(bounds[^1], CultureInfo.InvariantCulture));
+            if (to < from || to - from > 4096)
+            {
+                return null;
+            }
+            cpus.AddRange(Enumerable.Range(from, to - from + 1));
+        }
+        return cpus;
     }
 
     /// <summary>How many pinned containers use each CPU now.</summary>

@@ -20,6 +20,9 @@ public sealed class DockerBackend : IBackend
     private readonly IDockerClient _client;
     private readonly bool _ownsClient;
     private readonly ContainerLauncher _launcher;
+
+    /// <summary>What makes this backend's containers; for tests.</summary>
+    internal ContainerLauncher Launcher => _launcher;
     private readonly IImageSelector _imageSelector;
     private readonly ILogger _logger;
 

@@ -251,7 +251,7 @@ public sealed class DockerStandbyPool : IAsyncDisposable
         {
             ct.ThrowIfCancellationRequested();
             await RenameAsync(name, leased);
-            _ready.Enqueue(new Standby(id, leased, suffix));
+            _ready.Enqueue(new Standby(id, leased, suffix) { Pinned = await CountPinnedAsync(id, ct) });
             _logger.LogInformation("Took over idle standby container {Id}, whose worker is gone (its lease lapsed at {Lapsed:u})", id[..12],
                 DateTimeOffset.FromUnixTimeSeconds(lapsedAt));
         }
@@ -262,6 +262,23 @@ public sealed class DockerStandbyPool : IAsyncDisposable
         catch (Exception e) when (e is not OperationCanceledException)
         {
             _logger.LogWarning("Could not take over standby container {Id}: {Error}", id[..12], e.Message);
+        }
+    }
+
+    /// <summary>The CPUs a standby taken over is pinned to, counted as this worker's; uncounted should the engine not say.</summary>
+    private async Task<CpuSetLease?> CountPinnedAsync(string id, CancellationToken ct)
+    {
+        try
+        {
+            using var call = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            call.CancelAfter(CallTimeout);
+            var container = await _client.Containers.InspectContainerAsync(id, call.Token);
+            return await _launcher.CountPinnedAsync(container.HostConfig?.CpusetCpus, call.Token);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            _logger.LogWarning("Could not read which CPUs standby container {Id} is pinned to ({Error}); new containers may share them", id[..12], e.Message);
+            return null;
         }
     }
 
@@ -465,7 +482,7 @@ public sealed class DockerStandbyPool : IAsyncDisposable
         public bool Taken { get; set; }
         public bool Gone { get; private set; }
 
-        /// <summary>The CPUs it is pinned to (null: not pinned, or taken over from a worker that is gone), given back when it is gone or its job's container is removed.</summary>
+        /// <summary>The CPUs it is pinned to (null: not pinned), given back when it is gone or its job's container is removed.</summary>
         public CpuSetLease? Pinned { get; init; }
 
         /// <summary>No longer this pool's: removed, or another worker's now.</summary>

@@ -68,4 +68,30 @@ public sealed class CpuSetsTests
     [InlineData(4, 0.0)]
     public void Nothing_is_pinned_without_a_cpu_set_or_without_a_cpu_limit(int size, double cpus) =>
         Assert.Null(new CpuSets(size).Take(cpus));
+
+    [Fact]
+    public void A_container_pinned_by_a_worker_that_is_gone_is_counted_in_the_engines_notation_and_given_back()
+    {
+        var sets = new CpuSets(4, first: 0);
+
+        var held = sets.Hold("0-1,3,9");
+
+        Assert.Equal([1, 1, 0, 1], sets.Users()); // CPU 9 is outside the set
+        Assert.Equal("2", sets.Take(1)!.Cpus);
+        held!.Dispose();
+        Assert.Equal([0, 0, 1, 0], sets.Users());
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("8-9")]
+    [InlineData("1-x")]
+    [InlineData("3-1")]
+    public void A_cpu_list_with_nothing_in_the_set_or_that_cant_be_read_is_not_counted(string cpus)
+    {
+        var sets = new CpuSets(4);
+
+        Assert.Null(sets.Hold(cpus));
+        Assert.Equal([0, 0, 0, 0], sets.Users());
+    }
 }

@@ -103,6 +103,33 @@ public sealed class DockerStandbyLeaseTests
     }
 
     [Fact]
+    public async Task A_gone_workers_standby_taken_over_has_its_cpus_counted_until_its_jobs_container_is_removed()
+    {
+        await using var successor = await DockerHarness.CreateAsync(o => o with { StandbyCount = 0 });
+        var standby = await LeaveStandbyOfGoneWorkerAsync(successor.Fleet, o => o with { CpusToPinWithin = 2 });
+        using var client = DockerEngine.Client();
+        var pinned = int.Parse((await client.Containers.InspectContainerAsync(standby)).HostConfig!.CpusetCpus, CultureInfo.InvariantCulture);
+
+        await using var next = await DockerHarness.CreateAsync(o => o with { StandbyCount = 1, StandbyLeaseTime = Lease, CpusToPinWithin = 2 },
+            joinFleet: successor.Fleet);
+        await next.Backend.Standby!.FillAsync(CancellationToken.None);
+        Assert.Equal(standby, Assert.Single(next.Backend.Standby.Ready));
+        var counted = next.Backend.Launcher.PinnedCpuUsers();
+        var (job, _) = await next.RunAsync("script: [\"nproc\"]");
+
+        // Counted, a container made meanwhile goes to the other CPU (before, it could land on the same one).
+        Assert.NotNull(counted);
+        Assert.Equal(1, counted[pinned]);
+        Assert.Equal(0, counted[1 - pinned]);
+        Assert.Equal("passed", await job.Outcome);
+        Assert.Contains($"started:{standby[..12]}", job.Events);
+        Assert.Contains("$ nproc\u001b[0m\n1\n", job.Log);
+        // Given back with its job's container: what stays pinned is the standby made to replace it.
+        await Eventually.TrueAsync(() => next.Backend.Launcher.PinnedCpuUsers()!.Sum() == 1 && next.Backend.Standby.Ready.Count == 1,
+            "only the new standby is pinned");
+    }
+
+    [Fact]
     public async Task The_upkeep_leaves_a_gone_workers_standby_to_the_first_sweep_however_slow_that_is()
     {
         await using var successor = await DockerHarness.CreateAsync(o => o with { StandbyCount = 0 });
