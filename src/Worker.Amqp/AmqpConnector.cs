@@ -1,19 +1,24 @@
+using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.Retry;
 using RabbitMQ.Client;
+using Worker.Core.Configuration;
 using Worker.Core.Security;
 
 namespace Worker.Amqp;
 
 /// <summary>
 /// Opens RabbitMQ connections the way a worker host needs them: automatic recovery (connection,
-/// channels, consumers, server-named queues), the configured heartbeat, TLS with an optional
-/// private CA, and a first connect that is retried with backoff until it works or is cancelled.
+/// channels, consumers, server-named queues), the configured heartbeat, TLS with optional private
+/// CAs (the logs broker's may be its own), and a first connect that is retried with backoff until
+/// it works or is cancelled.
 /// </summary>
 public sealed class AmqpConnector(AmqpOptions options, string clientName, ILogger logger)
 {
+    private int _warnedInsecure;
+
     /// <summary>Backoff for the worker's own retries (first connect, reopening a publisher's channel).</summary>
     internal static ResiliencePipeline RetryForever(ILogger logger, string what) => new ResiliencePipelineBuilder()
         .AddRetry(new RetryStrategyOptions
@@ -85,13 +90,39 @@ public sealed class AmqpConnector(AmqpOptions options, string clientName, ILogge
         if (uri.Scheme == "amqps")
         {
             factory.Ssl = new SslOption(uri.Host) { Enabled = true };
-            if (options.CaPath is { } caPath)
+            var logs = options.LogsUri == uri && (options.LogsCaPath ?? options.LogsCaPem) is not null;
+            var cas = Cas(logs ? options.LogsCaPath : options.CaPath, logs ? options.LogsCaPem : options.CaPem);
+            if (cas.Count > 0)
             {
-                var ca = X509CertificateLoader.LoadCertificateFromFile(caPath);
-                // The broker's certificate must chain to the configured CA and name the host dialled.
-                factory.Ssl.CertificateValidationCallback = PinnedCaTrust.For(ca);
+                // The broker's certificate must chain to the configured CAs and name the host dialled.
+                factory.Ssl.CertificateValidationCallback = PinnedCaTrust.For(cas);
+            }
+            else if (options.InsecureTls)
+            {
+                if (Interlocked.Exchange(ref _warnedInsecure, 1) == 0)
+                {
+                    logger.LogWarning("The broker's TLS certificate is not checked ({Setting}): anyone between this host and {Host} can read and change jobs; " +
+                        "give its CA with {CaSetting} instead", "AMQP_INSECURE", uri.Host, SettingsSource.Prefix + AmqpOptions.TlsCaPath.Key);
+                }
+                // As Go's InsecureSkipVerify: neither who signed it nor the name in it is checked.
+                factory.Ssl.AcceptablePolicyErrors = SslPolicyErrors.RemoteCertificateChainErrors | SslPolicyErrors.RemoteCertificateNameMismatch;
             }
         }
         return factory;
+    }
+
+    /// <summary>The CAs of a CA file (PEM or DER) and of PEM text, together.</summary>
+    private static X509Certificate2Collection Cas(string? path, string? pem)
+    {
+        var cas = new X509Certificate2Collection();
+        if (path is not null)
+        {
+            cas.Add(X509CertificateLoader.LoadCertificateFromFile(path));
+        }
+        if (pem is not null)
+        {
+            cas.ImportFromPem(pem);
+        }
+        return cas;
     }
 }

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Worker.Core.Configuration;
 
 namespace Worker.Amqp;
@@ -22,6 +24,20 @@ public sealed record AmqpOptions
         text => File.Exists(text) ? (true, text) : (false, null), v => v ?? "");
     public static readonly Setting<string?> TravisTlsCertPath = new("AMQP_TLS_CERT_PATH", null,
         "travis-worker's name for WORKER_AMQP_TLS_CA_PATH (that one wins when both are set).",
+        "the path of a readable PEM file",
+        text => File.Exists(text) ? (true, text) : (false, null), v => v ?? "");
+    public static readonly Setting<string?> TravisTlsCert = new("AMQP_TLS_CERT", null,
+        "travis-worker's inline CA: PEM text of the certificates that signed the broker's (amqps:// only), trusted as WORKER_AMQP_TLS_CA_PATH's is, and beside it.",
+        PemHelp, ParsePem, v => v ?? "");
+    public static readonly Setting<bool> Insecure = Setting.Bool("AMQP_INSECURE", false,
+        "travis-worker's AMQP_INSECURE: the broker's certificate is not checked at all when no CA is given (amqps:// only). Anyone on the path can then "
+        + "read and change jobs; start-up warns. Give the broker's CA instead.");
+    public static readonly Setting<string?> LogsTlsCert = new("LOGS_AMQP_TLS_CERT", null,
+        "travis-worker's inline CA of the logs broker (WORKER_LOGS_AMQP_URI): PEM text. Empty, with LOGS_AMQP_TLS_CERT_PATH empty too: the logs broker is "
+        + "trusted as the job broker is.",
+        PemHelp, ParsePem, v => v ?? "");
+    public static readonly Setting<string?> LogsTlsCertPath = new("LOGS_AMQP_TLS_CERT_PATH", null,
+        "PEM file of the CA that signed the logs broker's certificate (travis-worker's LOGS_AMQP_TLS_CERT_PATH).",
         "the path of a readable PEM file",
         text => File.Exists(text) ? (true, text) : (false, null), v => v ?? "");
     public static readonly Setting<TimeSpan> Heartbeat = Setting.Duration("AMQP_HEARTBEAT", TimeSpan.FromSeconds(10),
@@ -52,12 +68,24 @@ public sealed record AmqpOptions
         + "travis-logs names its time-to-first-log-line metrics by it. Empty: sent empty, as travis-worker does.");
 
     public static IReadOnlyList<ISetting> All { get; } =
-        [AmqpUri, TlsCaPath, TravisTlsCertPath, LogsAmqpUri, Heartbeat, ConsumerPriority, QueueKind, RequeueStrategy, OutboxSize, ConsumerTimeout, RabbitMqSharding,
+        [AmqpUri, TlsCaPath, TravisTlsCertPath, TravisTlsCert, Insecure, LogsAmqpUri, LogsTlsCert, LogsTlsCertPath, Heartbeat, ConsumerPriority, QueueKind, RequeueStrategy, OutboxSize, ConsumerTimeout, RabbitMqSharding,
             Infrastructure];
 
     public Uri Uri { get; init; } = AmqpUri.Default;
     public Uri? LogsUri { get; init; }
     public string? CaPath { get; init; }
+
+    /// <summary>CAs of the broker given inline (travis-worker's <c>AMQP_TLS_CERT</c>), PEM; trusted beside <see cref="CaPath"/>'s.</summary>
+    public string? CaPem { get; init; }
+
+    /// <summary>The broker's certificate is not checked when no CA is given (travis-worker's <c>AMQP_INSECURE</c>).</summary>
+    public bool InsecureTls { get; init; }
+
+    /// <summary>The logs broker's CA file; with <see cref="LogsCaPem"/> null too, the logs broker is trusted as the job broker is.</summary>
+    public string? LogsCaPath { get; init; }
+
+    /// <summary>The logs broker's CAs given inline, PEM.</summary>
+    public string? LogsCaPem { get; init; }
     public TimeSpan HeartbeatInterval { get; init; } = Heartbeat.Default;
     public int Priority { get; init; }
     public string QueueType { get; init; } = QueueKind.Default;
@@ -100,6 +128,10 @@ public sealed record AmqpOptions
         Uri = AmqpUri.Read(source),
         LogsUri = LogsAmqpUri.Read(source),
         CaPath = TlsCaPath.Read(source) ?? TravisTlsCertPath.Read(source),
+        CaPem = TravisTlsCert.Read(source),
+        InsecureTls = Insecure.Read(source),
+        LogsCaPath = LogsTlsCertPath.Read(source),
+        LogsCaPem = LogsTlsCert.Read(source),
         HeartbeatInterval = Heartbeat.Read(source),
         Priority = ConsumerPriority.Read(source),
         QueueType = QueueKind.Read(source),
@@ -113,6 +145,24 @@ public sealed record AmqpOptions
         HoldBesidesScript = WorkerOptions.StartupTimeout.Read(source) + WorkerOptions.ScriptUploadTimeout.Read(source)
             + WorkerOptions.TeardownTimeout.Read(source) + TimeSpan.FromMinutes(1),
     };
+
+    private const string PemHelp = "PEM text of one or more certificates (-----BEGIN CERTIFICATE----- ...; a literal \\n stands for a line break)";
+
+    /// <summary>PEM text with at least one certificate; an env file's one-line form (<c>\n</c> for each line break) is taken too.</summary>
+    private static (bool, string?) ParsePem(string text)
+    {
+        var pem = text.Replace("\\n", "\n", StringComparison.Ordinal);
+        var certificates = new X509Certificate2Collection();
+        try
+        {
+            certificates.ImportFromPem(pem);
+        }
+        catch (CryptographicException)
+        {
+            return (false, null);
+        }
+        return certificates.Count > 0 ? (true, pem) : (false, null);
+    }
 
     private static (bool, Uri) ParseAmqpUri(string text) =>
         Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "amqp" or "amqps" && uri.Host.Length > 0

@@ -22,10 +22,6 @@ public static class AmqpRegistration
             services.Loggers.CreateLogger<AmqpQueueDepth>()),
         TravisOnlySettings = new Dictionary<string, string>
         {
-            ["AMQP_INSECURE"] = "the broker's certificate is always checked; name its CA with WORKER_AMQP_TLS_CA_PATH",
-            ["AMQP_TLS_CERT"] = "give the broker's CA as a file with WORKER_AMQP_TLS_CA_PATH",
-            ["LOGS_AMQP_TLS_CERT"] = "the logs connection trusts the CA of WORKER_AMQP_TLS_CA_PATH",
-            ["LOGS_AMQP_TLS_CERT_PATH"] = "the logs connection trusts the CA of WORKER_AMQP_TLS_CA_PATH",
             ["STATE_UPDATE_POOL_SIZE"] = OnePublisher,
             ["LOG_POOL_SIZE"] = OnePublisher,
         },

@@ -16,6 +16,10 @@ public sealed class AmqpSettingsTests
     [InlineData("TRAVIS_WORKER_AMQP_QUEUE_TYPE", "stream")]
     [InlineData("WORKER_RABBITMQ_SHARDING", "sharded")]
     [InlineData("RABBITMQ_SHARDING", "yes please")]
+    [InlineData("TRAVIS_WORKER_AMQP_TLS_CERT", "/etc/ssl/ca.pem")]
+    [InlineData("AMQP_TLS_CERT", "-----BEGIN CERTIFICATE-----\\nnot base64\\n-----END CERTIFICATE-----")]
+    [InlineData("TRAVIS_WORKER_AMQP_INSECURE", "maybe")]
+    [InlineData("LOGS_AMQP_TLS_CERT_PATH", "/nonexistent/ca.pem")]
     public void Bad_amqp_setting_stops_start_up_with_one_line_naming_the_variable(string variable, string value)
     {
         var settings = new SettingsSource(new Dictionary<string, string> { ["WORKER_QUEUE_TYPE"] = "amqp", [variable] = value });
@@ -24,6 +28,23 @@ public sealed class AmqpSettingsTests
 
         Assert.Equal(variable, error.Variable);
         Assert.DoesNotContain('\n', error.Message);
+    }
+
+    [Fact]
+    public void Travis_workers_inline_cas_and_amqp_insecure_are_read_the_one_line_form_of_a_pem_too()
+    {
+        var ca = TestCertificates.Create("inline-ca").CaPem;
+        var logsCa = TestCertificates.Create("logs-ca").CaPem;
+        var settings = SettingsSource.From(("TRAVIS_WORKER_AMQP_TLS_CERT", ca.ReplaceLineEndings("\\n")), ("AMQP_INSECURE", "true"),
+            ("LOGS_AMQP_TLS_CERT", logsCa));
+
+        var options = AmqpOptions.Load(settings);
+
+        Assert.Equal(ca.ReplaceLineEndings("\n"), options.CaPem);
+        Assert.True(options.InsecureTls);
+        Assert.Equal(logsCa, options.LogsCaPem);
+        Assert.Null(options.LogsCaPath);
+        Assert.Empty(SettingsCatalog.UnusedVariableWarnings(settings)); // read, no longer "ignored"
     }
 
     [Fact]

@@ -9,10 +9,16 @@ namespace Worker.Core.Security;
 /// </summary>
 public static class PinnedCaTrust
 {
-    public static RemoteCertificateValidationCallback For(X509Certificate2 ca) =>
-        (_, certificate, _, errors) => IsTrusted(ca, certificate, errors);
+    public static RemoteCertificateValidationCallback For(X509Certificate2 ca) => For(new X509Certificate2Collection(ca));
 
-    public static bool IsTrusted(X509Certificate2 ca, X509Certificate? certificate, SslPolicyErrors errors)
+    /// <summary>Trust in a server whose certificate chains to any of <paramref name="cas"/> (a PEM bundle).</summary>
+    public static RemoteCertificateValidationCallback For(X509Certificate2Collection cas) =>
+        (_, certificate, _, errors) => IsTrusted(cas, certificate, errors);
+
+    public static bool IsTrusted(X509Certificate2 ca, X509Certificate? certificate, SslPolicyErrors errors) =>
+        IsTrusted(new X509Certificate2Collection(ca), certificate, errors);
+
+    public static bool IsTrusted(X509Certificate2Collection cas, X509Certificate? certificate, SslPolicyErrors errors)
     {
         if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch) ||
             errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
@@ -21,7 +27,7 @@ public static class PinnedCaTrust
         }
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(ca);
+        chain.ChainPolicy.CustomTrustStore.AddRange(cas);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         using var presented = new X509Certificate2(certificate);
         return chain.Build(presented);
