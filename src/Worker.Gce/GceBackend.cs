@@ -94,7 +94,7 @@ public sealed class GceBackend : IBackend
         }
         var image = await _images.ResolveAsync(string.IsNullOrWhiteSpace(attributes.Image) ? await SelectImageAsync(attributes, ct) : attributes.Image, ct);
         var machineType = _options.MachineTypeFor(attributes.VmSize, attributes.VmType);
-        var name = $"worker-job-{attributes.JobId.ToString(CultureInfo.InvariantCulture)}-{Guid.NewGuid().ToString("N")[..8]}";
+        var name = _options.InstanceNameFor(attributes.JobId);
         var key = SshKeyPair.Create();
         var clock = Stopwatch.StartNew();
         var insert = new InsertState();

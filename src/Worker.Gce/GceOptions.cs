@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 using Worker.Core.Configuration;
 using Worker.Core.Images;
 using Worker.Ssh;
@@ -6,7 +7,7 @@ using Worker.Ssh;
 namespace Worker.Gce;
 
 /// <summary>Settings of the Compute Engine backend, <c>WORKER_GCE_*</c>, with travis-worker's names and defaults.</summary>
-public sealed record GceOptions
+public sealed partial record GceOptions
 {
     public static readonly Setting<string?> AccountJson = Setting.OptionalText("GCE_ACCOUNT_JSON",
         "Service account key: a file path or the JSON itself. Empty: Application Default Credentials (the metadata server on GCE).",
@@ -79,6 +80,12 @@ public sealed record GceOptions
         "Zone of the GCE instance this worker runs on, put on its job VMs with its name and project, since a name alone may be another zone's host. Empty: from the metadata server on GCE; none elsewhere.");
     public static readonly Setting<string?> HostProjectId = Setting.OptionalText("GCE_HOST_PROJECT",
         "Project the worker hosts run in: put on job VMs, and where `worker cleanup` looks for their hosts. Empty: the project of the GCE instance this runs on (metadata server), else PROJECT_ID.");
+    public static readonly Setting<string> InstanceNamePrefix = new Setting<string>("GCE_INSTANCE_NAME_PREFIX", "worker-job",
+            "Start of each job VM's name, which goes on with the job id and a random suffix. Default travis-job, as travis-worker named its VMs, "
+            + "when the settings are in travis-worker's form, so its gcloud-cleanup (filter ^travis-job-) finds them too.",
+            "lowercase letters, digits and dashes, starting with a letter, at most 30",
+            text => NamePrefixPattern().IsMatch(text) ? (true, text) : (false, ""), v => v)
+        .DefaultingTo(settings => settings.InTravisForm ? "travis-job" : "worker-job");
     public static readonly Setting<bool> AutoImplode = Setting.Bool("GCE_AUTO_IMPLODE", true,
         "Job VMs power themselves off after the job's hard limit plus AUTO_IMPLODE_MARGIN, even if the worker died.");
     public static readonly Setting<TimeSpan> AutoImplodeMargin = Setting.Duration("GCE_AUTO_IMPLODE_MARGIN", TimeSpan.FromMinutes(10),
@@ -89,10 +96,17 @@ public sealed record GceOptions
         AccountJson, AccessToken, ApiEndpoint, ProjectId, Zone, Zones, Region, Network, Subnetwork, MachineType, PremiumMachineType, VmSizeMachineTypes,
         DiskSize, ImageProjectId, ImageDefault, ImageSelectorType, ImageSelectorUrl, Preemptible, PublicIp, PublicIpConnect, BootPrePollSleep, BootPollSleep,
         UploadRetries, UploadRetrySleep, SkipStopPoll, StopPollSleep, SshDialTimeout, SshUser, SshPort, RateLimit,
-        ApiRetries, BackoffRetryMax, RequestTimeout, HostInstanceName, HostZoneName, HostProjectId, AutoImplode, AutoImplodeMargin,
+        ApiRetries, BackoffRetryMax, RequestTimeout, HostInstanceName, HostZoneName, HostProjectId, AutoImplode, AutoImplodeMargin, InstanceNamePrefix,
     ];
 
     public static readonly Uri DefaultEndpoint = new("https://compute.googleapis.com/compute/v1/");
+
+    /// <summary>Start of each job VM's name (<c>WORKER_GCE_INSTANCE_NAME_PREFIX</c>).</summary>
+    public string NamePrefix { get; init; } = InstanceNamePrefix.Default;
+
+    /// <summary>A job VM's name: the prefix, the job id and a random suffix (a retried job gets a new VM).</summary>
+    public string InstanceNameFor(long jobId) =>
+        $"{NamePrefix}-{jobId.ToString(CultureInfo.InvariantCulture)}-{Guid.NewGuid().ToString("N")[..8]}";
 
     public string? Account { get; init; }
     public string? Token { get; init; }
@@ -185,7 +199,7 @@ public sealed record GceOptions
         var pattern = ImageDefault.Read(source);
         try
         {
-            _ = new System.Text.RegularExpressions.Regex(pattern);
+            _ = new Regex(pattern);
         }
         catch (ArgumentException)
         {
@@ -233,6 +247,7 @@ public sealed record GceOptions
             HostProject = HostProjectId.Read(source),
             Implode = AutoImplode.Read(source),
             ImplodeMargin = AutoImplodeMargin.Read(source),
+            NamePrefix = InstanceNamePrefix.Read(source),
         };
     }
 
@@ -266,4 +281,7 @@ public sealed record GceOptions
         }
         return (true, map);
     }
+
+    [GeneratedRegex("^[a-z][-a-z0-9]{0,29}$")]
+    private static partial Regex NamePrefixPattern();
 }

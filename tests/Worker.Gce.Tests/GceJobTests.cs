@@ -31,6 +31,16 @@ public sealed class GceJobTests() : FakeGceTest(bootVms: true)
     }
 
     [Fact]
+    public async Task A_job_vm_takes_the_name_prefix_of_the_settings()
+    {
+        var (_, job) = await GceTestBed.RunJobAsync(Bed.Backend(("GCE_INSTANCE_NAME_PREFIX", "travis-job")), "script: [\"true\"]");
+
+        Assert.Equal("passed", await job.Outcome);
+        Assert.Contains(job.Events, e => e.StartsWith("started:travis-job-", StringComparison.Ordinal));
+        Assert.Empty(Fake.InstanceNames);
+    }
+
+    [Fact]
     public async Task A_passing_job_costs_five_Compute_API_calls_insert_and_delete_each_with_one_operation_wait_and_one_get()
     {
         var backend = Bed.Backend(("GCE_BOOT_POLL_SLEEP", "3s"), ("GCE_STOP_POLL_SLEEP", "3s"));

@@ -32,7 +32,20 @@ public sealed class GceOptionsTests
         Assert.Equal("n2-standard-32", options.MachineTypeFor("huge"));
     }
 
+    [Fact]
+    public void Job_vms_are_named_worker_job_and_in_travis_workers_form_travis_job_as_its_gcloud_cleanup_expects()
+    {
+        Assert.Matches("^worker-job-4242-[0-9a-f]{8}$", GceOptions.Load(SettingsSource.From()).InstanceNameFor(4242));
+        Assert.Matches("^travis-job-4242-[0-9a-f]{8}$", GceOptions.Load(SettingsSource.From(("TRAVIS_WORKER_GCE_ZONE", "us-east1-c"))).InstanceNameFor(4242));
+        Assert.Matches("^ci-vm-4242-[0-9a-f]{8}$",
+            GceOptions.Load(SettingsSource.From(("POOL_SIZE", "4"), ("WORKER_GCE_INSTANCE_NAME_PREFIX", "ci-vm"))).InstanceNameFor(4242));
+        Assert.True(GceOptions.Load(SettingsSource.From()).InstanceNameFor(long.MaxValue).Length <= 63 - 20); // room for a 30-character prefix
+    }
+
     [Theory]
+    [InlineData("WORKER_GCE_INSTANCE_NAME_PREFIX", "Travis_Job")]
+    [InlineData("WORKER_GCE_INSTANCE_NAME_PREFIX", "9-lives")]
+    [InlineData("WORKER_GCE_INSTANCE_NAME_PREFIX", "a-prefix-far-too-long-for-a-vm-name")]
     [InlineData("WORKER_GCE_VM_SIZE_MACHINE_TYPES", "large")]
     [InlineData("WORKER_GCE_RATE_LIMIT", "fast")]
     [InlineData("WORKER_GCE_IMAGE_DEFAULT", "travis-ci-(")]
