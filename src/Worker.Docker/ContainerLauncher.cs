@@ -375,8 +375,8 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
 
     /// <summary>
     /// USER and LOGNAME for a user given by name, as a login (travis-worker's SSH session) set them:
-    /// scripts use them (<c>sudo chown $USER</c>). The engine sets only HOME; a user given by id, or
-    /// the image's own, gets none, as its name is not known here.
+    /// scripts use them (<c>sudo chown $USER</c>). The engine sets only HOME; for a user given by id, or
+    /// the image's own, the script's launcher looks the name up in the container (see <see cref="ScriptArchive"/>).
     /// </summary>
     private static IEnumerable<string> LoginNames(string? user) =>
         user?.Split(':')[0] is { Length: > 0 } name && !name.All(char.IsAsciiDigit) ? [$"USER={name}", $"LOGNAME={name}"] : [];

@@ -69,12 +69,21 @@ public static class ScriptArchive
     /// <summary>Kills every process it may (all but the container's first) once stdin ends: the worker that held it is gone.</summary>
     private const string Watcher = "{ while IFS= read -r _; do :; done; kill -KILL -1; } <&0";
 
+    /// <summary>
+    /// USER and LOGNAME, as a login (travis-worker's SSH session) set them, when the engine set none
+    /// (the image's own user, or one given by id): the name <c>/etc/passwd</c> gives the user, read
+    /// with bash's builtins, so no process is started for it. A user it does not name gets none.
+    /// </summary>
+    private const string LoginNames =
+        "[ -n \"$USER\" ] || { while IFS=: read -r n _ u _; do [ \"$u\" = \"$EUID\" ] && export USER=\"$n\" && break; done < /etc/passwd; } 2>/dev/null; " +
+        "[ -z \"$USER\" ] || export LOGNAME=\"${LOGNAME:-$USER}\"; ";
+
     private static IList<string> Runner(string runScript) => ["bash", "-c",
         $"IFS= read -r size && head -c \"$size\" > {ScriptPath} && ! read -t 0 || " +
         $"{{ echo \"the script did not arrive whole ($(wc -c 2>/dev/null < {ScriptPath} || echo 0) of ${{size:-?}} bytes)\" >&2; exit 97; }}; " +
-        $"echo '{ReceivedMarker}'; {Watcher} & exec 0< /dev/null; {runScript}; echo \"$?\" >&2"];
+        $"echo '{ReceivedMarker}'; {Watcher} & exec 0< /dev/null; {LoginNames}{runScript}; echo \"$?\" >&2"];
 
-    private static IList<string> Exec(string runScript) => ["bash", "-c", $"{Watcher} >/dev/null 2>&1 & exec 0< /dev/null; {runScript}"];
+    private static IList<string> Exec(string runScript) => ["bash", "-c", $"{Watcher} >/dev/null 2>&1 & exec 0< /dev/null; {LoginNames}{runScript}"];
 
     /// <summary>
     /// The tmpfs a job's own container gets at <see cref="Directory"/>, for <see cref="RunnerCommand"/>

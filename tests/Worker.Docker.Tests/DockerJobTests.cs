@@ -46,6 +46,25 @@ public sealed class DockerJobTests
         }
     }
 
+    [Theory]
+    [InlineData(null, 0, "USER=root LOGNAME=root")] // the image's own user
+    [InlineData("65534", 0, "USER=nobody LOGNAME=nobody")] // given by id, named in the image's /etc/passwd
+    [InlineData("4321:4321", 0, "USER= LOGNAME=")] // named nowhere: none, as before
+    [InlineData(null, 1, "USER=root LOGNAME=root")] // by exec, in a standby
+    public async Task A_jobs_script_gets_USER_and_LOGNAME_of_its_user_as_a_login_set_them_when_the_image_names_it(string? user, int standby, string expected)
+    {
+        await using var harness = await DockerHarness.CreateAsync(o => o with { ContainerUser = user, StandbyCount = standby });
+        if (harness.Backend.Standby is { } pool)
+        {
+            await pool.FillAsync(CancellationToken.None);
+        }
+
+        var (job, _) = await harness.RunAsync("script: [\"echo USER=$USER LOGNAME=$LOGNAME\"]");
+
+        Assert.True(await job.Outcome == "passed", job.Log);
+        Assert.Contains(expected + "\n", job.Log);
+    }
+
     [Fact]
     public async Task A_large_script_arrives_whole_on_the_containers_stdin_and_the_script_itself_reads_end_of_file_there()
     {
