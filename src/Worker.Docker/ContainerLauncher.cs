@@ -386,7 +386,7 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
         options.ForbidNewPrivileges ? [.. options.SecurityOptions, "no-new-privileges:true"] : options.SecurityOptions;
 
     private static string Bind(string volume) =>
-        VolumeRequest.TryParse(volume, out var v) ? v.ToBind() : throw new InvalidOperationException($"bad operator volume {volume}");
+        VolumeRequest.TryParseOperatorBind(volume, out var v) ? v.ToBind() : throw new InvalidOperationException($"bad operator volume {volume}");
 
     private static Func<string, string> Before(char c) => s => s.Split(c, 2)[0];
 

@@ -66,8 +66,9 @@ public sealed record DockerOptions
         "a user name or id, optionally :group");
     public static readonly Setting<IReadOnlyList<string>> Volumes = new("DOCKER_VOLUMES", Array.Empty<string>(),
         "Binds every job's container gets, set by the operator and not checked against WORKER_ALLOWED_VOLUMES; the Docker socket is never mounted unless listed here or allowed there.",
-        "a comma-separated list of SOURCE:DESTINATION[:ro|rw] with an absolute destination other than " + ScriptArchive.Directory,
-        text => ParseList(text, s => VolumeRequest.TryParse(s, out _)), v => string.Join(",", v));
+        "a comma-separated list of SOURCE:DESTINATION[:OPTIONS] (ro or rw, and the engine's z, Z, rshared..., cached..., separated by ';' here) "
+            + "with an absolute destination other than " + ScriptArchive.Directory,
+        text => ParseList(text, s => VolumeRequest.TryParseOperatorBind(s, out _)), v => string.Join(",", v));
     public static readonly Setting<IReadOnlyList<string>> Tmpfs = new("DOCKER_TMPFS", Array.Empty<string>(),
         "tmpfs mounts of every job's container.",
         "a comma-separated list of ABSOLUTE_PATH[:OPTIONS] (options separated by ';' here, e.g. /run:rw;size=64m), not over " + ScriptArchive.Directory,
@@ -130,8 +131,9 @@ public sealed record DockerOptions
         "travis-worker's name for WORKER_DOCKER_SHM_SIZE (that one wins when both are set); 0: Docker's default.", allowZero: true);
     public static readonly Setting<IReadOnlyList<string>> TravisBinds = new("DOCKER_BINDS", Array.Empty<string>(),
         "travis-worker's binds, added to WORKER_DOCKER_VOLUMES.",
-        "a space-separated list of SOURCE:DESTINATION[:ro|rw] with an absolute destination other than " + ScriptArchive.Directory,
-        text => Split(text, ' ') is var binds && binds.All(b => VolumeRequest.TryParse(b, out _)) ? (true, binds) : (false, Array.Empty<string>()),
+        "a space-separated list of SOURCE:DESTINATION[:OPTIONS] (ro or rw, and the engine's z, Z, rshared..., cached...) with an absolute destination other than "
+            + ScriptArchive.Directory,
+        text => Split(text, ' ') is var binds && binds.All(b => VolumeRequest.TryParseOperatorBind(b, out _)) ? (true, binds) : (false, Array.Empty<string>()),
         v => string.Join(" ", v));
     public static readonly Setting<IReadOnlyList<string>> TravisTmpfsMap = new Setting<IReadOnlyList<string>>("DOCKER_TMPFS_MAP", Array.Empty<string>(),
         "travis-worker's tmpfs mounts, added to WORKER_DOCKER_TMPFS.",

@@ -1,12 +1,20 @@
+using System.Collections.Frozen;
+
 namespace Worker.Docker;
 
 /// <summary>
 /// A bind or named volume as a job or the operator writes it, <c>SOURCE:DESTINATION[:ro|rw]</c>.
 /// Paths are taken apart here so a policy glob can't be walked out of with <c>..</c>.
 /// </summary>
-public sealed record VolumeRequest(string Source, string Destination, bool ReadOnly)
+/// <param name="EngineOptions">The engine's other bind options (<c>z</c>, <c>rshared</c>, <c>cached</c>...), comma-separated: the operator's binds only.</param>
+public sealed record VolumeRequest(string Source, string Destination, bool ReadOnly, string EngineOptions = "")
 {
-    public string ToBind() => $"{Source}:{Destination}:{(ReadOnly ? "ro" : "rw")}";
+    private static readonly FrozenSet<string> Relabelling = new[] { "z", "Z" }.ToFrozenSet(StringComparer.Ordinal);
+    private static readonly FrozenSet<string> Propagation =
+        new[] { "shared", "rshared", "slave", "rslave", "private", "rprivate" }.ToFrozenSet(StringComparer.Ordinal);
+    private static readonly FrozenSet<string> Consistency = new[] { "consistent", "cached", "delegated" }.ToFrozenSet(StringComparer.Ordinal);
+
+    public string ToBind() => $"{Source}:{Destination}:{(ReadOnly ? "ro" : "rw")}{(EngineOptions.Length > 0 ? "," + EngineOptions : "")}";
 
     public VolumeRequest AsReadOnly() => this with { ReadOnly = true };
 
@@ -40,6 +48,36 @@ public sealed record VolumeRequest(string Source, string Destination, bool ReadO
             return false;
         }
         volume = new VolumeRequest(source, destination, readOnly);
+        return true;
+    }
+
+    /// <summary>
+    /// A bind the operator sets (<c>WORKER_DOCKER_VOLUMES</c>, travis-worker's <c>DOCKER_BINDS</c>), as
+    /// <see cref="TryParse"/> takes a job's, but with the engine's other options beside <c>ro</c>/<c>rw</c>,
+    /// as travis-worker passed its binds on: SELinux relabelling (<c>z</c> or <c>Z</c>), one
+    /// propagation (<c>rshared</c>...), one consistency (<c>cached</c>...), and <c>nocopy</c> for a
+    /// named volume; e.g. <c>/srv/cache:/cache:ro,z</c> (<c>ro;z</c> in a comma-separated list).
+    /// </summary>
+    public static bool TryParseOperatorBind(string text, out VolumeRequest volume)
+    {
+        var parts = text.Split(':');
+        if (parts.Length != 3)
+        {
+            return TryParse(text, out volume);
+        }
+        var options = parts[2].Split(',', ';'); // ';' where the list itself is comma-separated (WORKER_DOCKER_VOLUMES)
+        var access = options.Where(o => o is "ro" or "rw").ToList();
+        var others = options.Where(o => o is not ("ro" or "rw")).ToList();
+        var named = !parts[0].StartsWith('/');
+        if (access.Count > 1 || others.Distinct(StringComparer.Ordinal).Count() != others.Count
+            || others.Any(o => !(Relabelling.Contains(o) || Propagation.Contains(o) || Consistency.Contains(o) || o == "nocopy" && named))
+            || others.Count(Relabelling.Contains) > 1 || others.Count(Propagation.Contains) > 1 || others.Count(Consistency.Contains) > 1
+            || !TryParse(access.Count == 1 ? $"{parts[0]}:{parts[1]}:{access[0]}" : $"{parts[0]}:{parts[1]}", out volume))
+        {
+            volume = new VolumeRequest("", "", false);
+            return false;
+        }
+        volume = volume with { EngineOptions = string.Join(',', others) };
         return true;
     }
 

@@ -265,6 +265,27 @@ public sealed class DockerJobTests
     }
 
     [Fact]
+    public async Task An_operators_bind_with_the_engines_options_mounts_with_them()
+    {
+        var source = Directory.CreateTempSubdirectory("worker-bind-").FullName;
+        await File.WriteAllTextAsync(Path.Combine(source, "note"), "from the host");
+        try
+        {
+            // z relabels for SELinux, a no-op on an engine without it; rprivate is the engine's own default propagation.
+            await using var harness = await DockerHarness.CreateAsync(o => o with { OperatorVolumes = [$"{source}:/srv/bound:ro,z,rprivate"] });
+            var (job, container) = await harness.InspectWhileRunningAsync("before_script: [\"cat /srv/bound/note\", \"touch /srv/bound/x || echo read-only\"]");
+
+            Assert.Contains($"{source}:/srv/bound:ro,z,rprivate", container.HostConfig!.Binds);
+            Assert.Contains("from the host", job.Log);
+            Assert.Contains("read-only\n", job.Log);
+        }
+        finally
+        {
+            Directory.Delete(source, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_container_whose_start_fails_is_removed_at_once()
     {
         var since = DateTimeOffset.UtcNow;

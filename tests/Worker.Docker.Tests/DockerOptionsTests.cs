@@ -162,6 +162,21 @@ public sealed class DockerOptionsTests
     }
 
     [Fact]
+    public void The_operators_binds_take_the_engines_other_options_as_travis_worker_passed_them_on()
+    {
+        var options = DockerOptions.Load(SettingsSource.From(
+            ("TRAVIS_WORKER_DOCKER_BINDS", "/srv/cache:/cache:z /srv/src:/src:ro,Z,rslave /srv/m:/m:cached gems:/gems:nocopy"),
+            ("WORKER_DOCKER_VOLUMES", "/srv/data:/data:ro;z")));
+
+        Assert.Equal(["/srv/data:/data:ro;z", "/srv/cache:/cache:z", "/srv/src:/src:ro,Z,rslave", "/srv/m:/m:cached", "gems:/gems:nocopy"], options.OperatorVolumes);
+        Assert.True(VolumeRequest.TryParseOperatorBind("/srv/src:/src:ro,Z,rslave", out var bind));
+        Assert.Equal("/srv/src:/src:ro,Z,rslave", bind.ToBind());
+        Assert.True(VolumeRequest.TryParseOperatorBind("/srv/data:/data:ro;z", out var listed));
+        Assert.Equal("/srv/data:/data:ro,z", listed.ToBind());
+        Assert.False(VolumeRequest.TryParse("/srv/cache:/cache:z", out _)); // a job's volume still takes ro or rw only
+    }
+
+    [Fact]
     public void The_workers_own_names_win_over_travis_workers()
     {
         var options = DockerOptions.Load(SettingsSource.From(
@@ -186,6 +201,12 @@ public sealed class DockerOptionsTests
     [InlineData("WORKER_DOCKER_TMPFS", "relative:rw")]
     [InlineData("TRAVIS_WORKER_DOCKER_TMPFS_MAP", "run:rw,exec")]
     [InlineData("TRAVIS_WORKER_DOCKER_BINDS", "/srv/cache")]
+    [InlineData("TRAVIS_WORKER_DOCKER_BINDS", "/srv/cache:/cache:ro,rw")]
+    [InlineData("TRAVIS_WORKER_DOCKER_BINDS", "/srv/cache:/cache:z,Z")]
+    [InlineData("TRAVIS_WORKER_DOCKER_BINDS", "/srv/cache:/cache:shared,rslave")]
+    [InlineData("TRAVIS_WORKER_DOCKER_BINDS", "/srv/cache:/cache:nocopy")]
+    [InlineData("TRAVIS_WORKER_DOCKER_BINDS", "/srv/cache:/cache:exec")]
+    [InlineData("WORKER_DOCKER_VOLUMES", "/srv/cache:/cache:z;z")]
     [InlineData("TRAVIS_WORKER_DOCKER_CONTAINER_LABELS", "worker-fleet:mine")]
     [InlineData("WORKER_DOCKER_CONTAINER_LABELS", "no-colon")]
     [InlineData("WORKER_DOCKER_TMPFS", "/.worker-job/:rw")]
