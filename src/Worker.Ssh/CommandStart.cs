@@ -27,6 +27,9 @@ internal sealed class CommandStart
     /// <summary>Completes when the command ends; faults when it can't start or its connection fails.</summary>
     public Task Execution { get; }
 
+    /// <summary>Completes once the command's channel is open and its request sent (its input may then be written); faults when that fails.</summary>
+    public Task Opened => _started;
+
     /// <summary>Whether the command's channel is open and its request sent, so it may have output to come.</summary>
     public bool Started => _started.IsCompletedSuccessfully;
 

@@ -113,14 +113,10 @@ public sealed class SshMachine : IAsyncDisposable
     /// </summary>
     public async Task<SshRunResult> RunScriptAsync(RemoteScript script, IJobLogWriter log, CancellationToken ct)
     {
-        SshClient client;
-        try
+        var (client, unreachable) = await ClientForRunAsync(ct);
+        if (client is null)
         {
-            client = await ClientAsync(waitForSsh: false, ct);
-        }
-        catch (Exception e) when (IsConnectionFailure(e) && !ct.IsCancellationRequested)
-        {
-            return SshRunResult.Lost($"could not reconnect to {Endpoint}: {e.Message}");
+            return unreachable!;
         }
         var command = client.CreateCommand(JobSession.RunCommand(script));
         var output = new LogWriterStream(log);
@@ -148,14 +144,96 @@ public sealed class SshMachine : IAsyncDisposable
         }
         finally
         {
-            if (start.Started)
+            await EndRunAsync(start, command, Task.WhenAll(stdout, stderr), abandoned);
+        }
+    }
+
+    /// <summary>
+    /// Starts the account's login shell and writes <paramref name="input"/> into its stdin, then
+    /// closes it, as cirrus-cli feeds a shell session (so <c>~/.profile</c> and the like apply). Each
+    /// line of its stdout and stderr goes to <paramref name="line"/>, from either of two threads.
+    /// Returns its exit status, or <see cref="SshRunResult.Lost"/> when the session ended without one.
+    /// When <paramref name="ct"/> ends, the shell is signalled and its session closed before this
+    /// throws <see cref="OperationCanceledException"/>.
+    /// </summary>
+    public async Task<SshRunResult> RunInLoginShellAsync(string input, Action<string> line, CancellationToken ct)
+    {
+        var (client, unreachable) = await ClientForRunAsync(ct);
+        if (client is null)
+        {
+            return unreachable!;
+        }
+        // SSH.NET's shell channel reports no exit status, so an exec channel starts the login shell.
+        var command = client.CreateCommand("exec \"$SHELL\" -l");
+        var stdout = ReadLinesAsync(command.OutputStream, line);
+        var stderr = ReadLinesAsync(command.ExtendedOutputStream, line);
+        var start = CommandStart.Begin(command);
+        var abandoned = false;
+        try
+        {
+            await start.Opened.WaitAsync(ct);
+            await using (var stdin = command.CreateInputStream())
             {
-                await Task.WhenAny(Task.WhenAll(stdout, stderr), Task.Delay(OutputDrainLimit, CancellationToken.None));
+                await stdin.WriteAsync(System.Text.Encoding.UTF8.GetBytes(input), ct);
             }
-            if (!abandoned)
+            await start.Execution.WaitAsync(ct);
+            return Ended(command);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            start.Abandon(running => Signal(running, "a login shell"));
+            abandoned = true;
+            throw;
+        }
+        catch (Exception e) when (IsConnectionFailure(e))
+        {
+            return SshRunResult.Lost($"the SSH session on {Endpoint} failed: {e.Message}");
+        }
+        finally
+        {
+            await EndRunAsync(start, command, Task.WhenAll(stdout, stderr), abandoned);
+        }
+    }
+
+    /// <summary>The open session for a run, or, when reconnecting failed, the run's result saying so.</summary>
+    private async Task<(SshClient? Client, SshRunResult? Unreachable)> ClientForRunAsync(CancellationToken ct)
+    {
+        try
+        {
+            return (await ClientAsync(waitForSsh: false, ct), null);
+        }
+        catch (Exception e) when (IsConnectionFailure(e) && !ct.IsCancellationRequested)
+        {
+            return (null, SshRunResult.Lost($"could not reconnect to {Endpoint}: {e.Message}"));
+        }
+    }
+
+    /// <summary>After a run: its output still on the way is copied (for a while at most), and the command disposed unless it was left to its killer.</summary>
+    private static async Task EndRunAsync(CommandStart start, SshCommand command, Task output, bool abandoned)
+    {
+        if (start.Started)
+        {
+            await Task.WhenAny(output, Task.Delay(OutputDrainLimit, CancellationToken.None));
+        }
+        if (!abandoned)
+        {
+            command.Dispose();
+        }
+    }
+
+    private static async Task ReadLinesAsync(Stream stream, Action<string> line)
+    {
+        using var reader = new StreamReader(stream, leaveOpen: true);
+        try
+        {
+            while (await reader.ReadLineAsync() is { } text)
             {
-                command.Dispose();
+                line(text);
             }
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            // The session went; what came before it was passed on.
         }
     }
 
