@@ -10,6 +10,7 @@ namespace Worker.Vm;
 /// standby if the job asks for exactly what one is; else a fresh VM (<see cref="VmLauncher"/>: the
 /// image pulled if it is missing, the run-arguments lease taken, the record written, and the VM
 /// cloned, set, run and reached over SSH). Whatever fails after the record exists deletes the VM before this throws.
+/// A caller may keep a standby of its own (<see cref="KeepStandby"/>, with a warm-up that only Tart runs).
 /// </summary>
 public sealed class VmBackend : IBackend, IStandbyHost, IAsyncDisposable
 {
@@ -56,11 +57,12 @@ public sealed class VmBackend : IBackend, IStandbyHost, IAsyncDisposable
 
     public IReadOnlyList<(string Name, DateTimeOffset ReadyAt)> ReadyStandbys => Standby?.ReadyMachines ?? [];
 
-    public void KeepStandby(StartAttributes? machine)
+    public void KeepStandby(StandbyRequest? request)
     {
-        var pool = machine is null
+        var pool = request is null
             ? (_options.StandbyCount > 0 ? new VmStandbyPool(_launcher, Policy.Default, _labels, _options, _logger) : null)
-            : new VmStandbyPool(_launcher, Policy.Decide(machine), _labels, _options with { StandbyCount = 1 }, _logger);
+            : new VmStandbyPool(_launcher, Policy.Decide(request.Machine), _labels, _options with { StandbyCount = 1 }, _logger,
+                WarmupOf(request), request.BeforeEachBoot);
         lock (_standbyGate)
         {
             if (Standby is { } old)
@@ -71,6 +73,21 @@ public sealed class VmBackend : IBackend, IStandbyHost, IAsyncDisposable
             Standby = pool;
         }
         pool?.Replenish();
+    }
+
+    /// <summary>The warm-up each standby of <paramref name="request"/> gets: none without a script, nor on a tool that runs none (said once, here).</summary>
+    private VmWarmup? WarmupOf(StandbyRequest request)
+    {
+        if (request.Warmup is not { } warmup || string.IsNullOrWhiteSpace(warmup.Script))
+        {
+            return null;
+        }
+        if (!_tool.RunsWarmupScript)
+        {
+            _logger.LogInformation("The standby's warm-up script is not run on {Tool}: cirrus-cli's {Tool} standby only boots, and so does this one", Name, Name);
+            return null;
+        }
+        return new VmWarmup(warmup, _logger);
     }
 
     /// <summary>

@@ -13,6 +13,9 @@ namespace Worker.Vm;
 /// failure in a row (<see cref="VmOptions.StandbyRetry"/> up to <see cref="VmOptions.StandbyRetryMax"/>);
 /// boots run in the background, so a failing standby never holds up a job, which then gets a fresh
 /// VM. A standby whose <c>run</c> ends while it waits is deleted and replaced. Dispose deletes what is idle.
+/// A caller's standby (<see cref="IStandbyHost.KeepStandby"/>) may add a step awaited before each boot
+/// (tart-pre-pull) and a warm-up run in each VM before it is ready; a warm-up that fails deletes the
+/// VM and counts as a failed boot.
 /// </summary>
 public sealed class VmStandbyPool : IAsyncDisposable
 {
@@ -26,6 +29,8 @@ public sealed class VmStandbyPool : IAsyncDisposable
     private readonly MachineLabels _labels;
     private readonly VmOptions _options;
     private readonly ILogger _logger;
+    private readonly VmWarmup? _warmup;
+    private readonly Func<CancellationToken, Task>? _beforeEachBoot;
     private readonly List<VmMachine> _ready = [];
     private readonly ConcurrentDictionary<Task, bool> _work = new();
     private readonly CancellationTokenSource _closing = new();
@@ -35,8 +40,11 @@ public sealed class VmStandbyPool : IAsyncDisposable
     private DateTimeOffset _retryAt = DateTimeOffset.MinValue;
     private bool _retryScheduled;
 
-    public VmStandbyPool(VmLauncher launcher, VmSpec spec, MachineLabels labels, VmOptions options, ILogger logger)
+    public VmStandbyPool(VmLauncher launcher, VmSpec spec, MachineLabels labels, VmOptions options, ILogger logger,
+        VmWarmup? warmup = null, Func<CancellationToken, Task>? beforeEachBoot = null)
     {
+        _warmup = warmup;
+        _beforeEachBoot = beforeEachBoot;
         _launcher = launcher;
         Spec = spec;
         _labels = labels;
@@ -165,7 +173,9 @@ public sealed class VmStandbyPool : IAsyncDisposable
         var name = "worker-standby-" + Guid.NewGuid().ToString("N")[..8];
         try
         {
+            await BeforeBootAsync();
             var machine = await _launcher.LaunchAsync(name, Spec, Labels(), NoProgress, _closing.Token);
+            await WarmUpAsync(machine);
             lock (_gate)
             {
                 _failuresInRow = 0;
@@ -203,6 +213,40 @@ public sealed class VmStandbyPool : IAsyncDisposable
                 _booting--;
             }
             Replenish();
+        }
+    }
+
+    private async Task BeforeBootAsync()
+    {
+        if (_beforeEachBoot is null)
+        {
+            return;
+        }
+        try
+        {
+            await _beforeEachBoot(_closing.Token);
+        }
+        catch (Exception e) when (!_closing.IsCancellationRequested)
+        {
+            _logger.LogWarning("The step before a standby's boot failed ({Error}); booting it anyway", e.Message);
+        }
+    }
+
+    /// <summary>Runs the warm-up in the booted VM; a VM whose warm-up fails (or is cut short by the worker stopping) is deleted.</summary>
+    private async Task WarmUpAsync(VmMachine machine)
+    {
+        if (_warmup is null)
+        {
+            return;
+        }
+        try
+        {
+            await _warmup.RunAsync(machine, _closing.Token);
+        }
+        catch (Exception e)
+        {
+            await DestroyAsync(machine, _closing.IsCancellationRequested ? "the worker is stopping" : $"its warm-up failed ({e.Message})");
+            throw;
         }
     }
 

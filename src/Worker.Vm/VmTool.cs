@@ -17,6 +17,12 @@ public abstract class VmTool(VmCli cli)
     /// <summary>Whether jobs may mount host directories (<c>config.volumes</c>).</summary>
     public abstract bool MountsVolumes { get; }
 
+    /// <summary>
+    /// Whether a standby's warm-up script runs in it. Vetu's does not: cirrus-cli's Vetu warm-up only
+    /// boots the VM (observed), and a standby should behave here as it does there.
+    /// </summary>
+    public virtual bool RunsWarmupScript => false;
+
     /// <summary>Extra environment of <c>clone</c> (Tart: <c>TART_NO_AUTO_PRUNE</c>, so a clone never prunes the cache under another job).</summary>
     public virtual IReadOnlyDictionary<string, string>? CloneEnvironment => null;
 

@@ -5,9 +5,10 @@ using Worker.TestSupport;
 namespace Worker.Cirrus.Tests;
 
 /// <summary>
-/// The <c>standby</c> section and Cirrus's <c>updated_standby_instances</c> on the Vetu backend's
-/// standby (the VM stand-in): a VM kept booted, reported in <c>Poll</c>, taken by the task that asks
-/// for exactly it; a standby that fails to boot never stops the polls.
+/// The <c>standby</c> section and Cirrus's <c>updated_standby_instances</c> on the Vetu or Tart
+/// backend's standby (the VM stand-in): a VM kept booted, reported in <c>Poll</c>, taken by the task
+/// that asks for exactly it; a standby that fails to boot never stops the polls; Tart's warm-up script
+/// run before the standby is reported.
 /// </summary>
 [Trait("Category", "Integration")]
 [Collection(VmGuestCollection.Name)]
@@ -62,6 +63,22 @@ public sealed class StandbyTests
         await Eventually.TrueAsync(() => Reported(h).Count == 1, "a poll reports Cirrus's standby", TimeSpan.FromMinutes(1));
         Assert.Equal(fromCirrus, Reported(h)[0].Parameters);
         Assert.Contains(vms.Fake.Calls, c => c.Command.StartsWith("set worker-standby-", StringComparison.Ordinal) && c.Command.EndsWith(" --cpu 3", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_tart_standby_runs_the_files_warmup_script_before_poll_reports_it()
+    {
+        await using var vms = await VmStandIn.StartAsync("tart");
+        var yaml = $"standby:\n  isolation:\n    tart:\n      image: {VmStandIn.LinuxImage}\n      user: {VmStandIn.GuestUser}\n      password: {VmStandIn.GuestPassword}\n" +
+                   "  warmup:\n    script: echo warm > ~/warmed-up\n    timeout: 1m\n";
+        await using var h = await SessionHarness.CreateAsync(yaml, vm: vms);
+        h.Start();
+
+        await Eventually.TrueAsync(() => Reported(h).Count == 1, "a poll reports the standby", TimeSpan.FromMinutes(1));
+
+        var standby = vms.Fake.CallsOf("clone").Single().Arguments[2];
+        Assert.Equal("warm\n", File.ReadAllText(Path.Combine(vms.Fake.Vm(standby)!.Home, "warmed-up")));
+        Assert.Equal(60UL, Reported(h)[0].Parameters.Warmup.TimeoutSeconds);
     }
 
     private static IReadOnlyList<StandbyInstanceInformation> Reported(SessionHarness h) =>

@@ -12,7 +12,8 @@ namespace Worker.Cirrus.Standby;
 /// standby (<see cref="IStandbyHost"/>): one VM of the standby's isolation is kept booted, and a task
 /// asking for exactly that isolation takes it. What cannot be kept (a backend that is not there, its
 /// policy refuses the image) is logged once per change and polling goes on; the backend's own retry
-/// pauses cover a VM that fails to boot.
+/// pauses cover a VM that fails to boot. The standby's <c>warmup</c> runs in each VM before it is
+/// reported (Tart only, as in cirrus-cli).
 /// </summary>
 public sealed class BackendStandby(BackendCatalog backends, SecurityPolicy security, ILogger logger, TimeProvider? clock = null) : ICirrusStandby
 {
@@ -47,7 +48,10 @@ public sealed class BackendStandby(BackendCatalog backends, SecurityPolicy secur
                 {
                     throw new InvalidOperationException($"the {kind.Value.KeyName()} backend keeps no standby");
                 }
-                host.KeepStandby(CirrusJobSpec.StandbyMachine(parameters.Isolation, security));
+                host.KeepStandby(new StandbyRequest(CirrusJobSpec.StandbyMachine(parameters.Isolation, security))
+                {
+                    Warmup = WarmupOf(parameters),
+                });
                 _host = host;
                 logger.LogInformation("Keeping a standby {Isolation} VM ({Image})", kind.Value.KeyName(), ImageOf(parameters.Isolation));
             }
@@ -72,6 +76,12 @@ public sealed class BackendStandby(BackendCatalog backends, SecurityPolicy secur
                 .ToList();
         }
     }
+
+    private static StandbyWarmup? WarmupOf(StandbyInstanceParameters parameters) =>
+        parameters.Warmup is { } warmup
+            // Beyond int seconds (68 years) is no limit at all.
+            ? new StandbyWarmup(warmup.Script, warmup.TimeoutSeconds > int.MaxValue ? TimeSpan.Zero : TimeSpan.FromSeconds(warmup.TimeoutSeconds))
+            : null;
 
     private static string ImageOf(Isolation isolation) => isolation.TypeCase == Isolation.TypeOneofCase.Tart ? isolation.Tart.Image : isolation.Vetu.Image;
 }

@@ -17,6 +17,8 @@ public sealed class TartTool(VmCli cli, TartOptions options) : VmTool(cli)
 
     public override bool MountsVolumes => true;
 
+    public override bool RunsWarmupScript => true;
+
     public override IReadOnlyDictionary<string, string> CloneEnvironment => NoAutoPrune;
 
     public override IReadOnlyList<string> ListArguments { get; } = ["list", "--format", "json"];
