@@ -10,9 +10,10 @@ namespace Worker.Vm;
 /// standby if the job asks for exactly what one is; else a fresh VM (<see cref="VmLauncher"/>: the
 /// image pulled if it is missing, the run-arguments lease taken, the record written, and the VM
 /// cloned, set, run and reached over SSH). Whatever fails after the record exists deletes the VM before this throws.
-/// A caller may keep a standby of its own (<see cref="KeepStandby"/>, with a warm-up that only Tart runs).
+/// A caller may keep a standby of its own (<see cref="KeepStandby"/>, with a warm-up that only Tart
+/// runs) and pull images ahead of the jobs (<see cref="IImagePuller"/>).
 /// </summary>
-public sealed class VmBackend : IBackend, IStandbyHost, IAsyncDisposable
+public sealed class VmBackend : IBackend, IStandbyHost, IImagePuller, IAsyncDisposable
 {
     private readonly VmTool _tool;
     private readonly VmOptions _options;
@@ -74,6 +75,10 @@ public sealed class VmBackend : IBackend, IStandbyHost, IAsyncDisposable
         }
         pool?.Replenish();
     }
+
+    public Task PullAsync(string image, CancellationToken ct) => _images.PullNowAsync(image, ct);
+
+    public void LeavePullsToCaller(IReadOnlyCollection<string> images) => _images.LeavePullsToCaller(images);
 
     /// <summary>The warm-up each standby of <paramref name="request"/> gets: none without a script, nor on a tool that runs none (said once, here).</summary>
     private VmWarmup? WarmupOf(StandbyRequest request)

@@ -9,18 +9,27 @@ namespace Worker.Vm;
 /// time, shared by every job that waits for it, and not tied to any one job's token, so a job that
 /// gives up (its startup timeout, a cancel) leaves the pull running for the next. A pull that fails
 /// refuses the job, naming the image; the next job asks again. (cirrus-cli pulls before every clone
-/// and ignores a failure, so the clone then fails with a less helpful message.)
+/// and ignores a failure, so the clone then fails with a less helpful message.) An image a caller
+/// keeps pulled itself (tart-pre-pull, <see cref="LeavePullsToCaller"/>) is never pulled here: a
+/// clone of it waits for that caller's pull under way, and one that is missing is left to the clone,
+/// as cirrus-cli's lazy pull does.
 /// </summary>
 public sealed class VmImages(VmTool tool, VmOptions options, ILogger logger) : IDisposable
 {
     private readonly Dictionary<string, Task> _pulls = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _disposed = new();
+    private volatile IReadOnlySet<string> _leftToCaller = new HashSet<string>(StringComparer.Ordinal);
 
     public async Task EnsureLocalAsync(string image, IProgress<string> progress, CancellationToken ct)
     {
         var listed = await tool.ListAsync(ct);
         if (listed.Any(vm => vm.Name == image))
         {
+            return;
+        }
+        if (_leftToCaller.Contains(image))
+        {
+            await AwaitPullUnderWayAsync(image, ct);
             return;
         }
         if (!options.PullMissing)
@@ -31,7 +40,36 @@ public sealed class VmImages(VmTool tool, VmOptions options, ILogger logger) : I
         await PullAsync(image).WaitAsync(ct);
     }
 
+    /// <summary>Pulls <paramref name="image"/> now, present or not, joining a pull of it under way; throws when the pull fails.</summary>
+    public Task PullNowAsync(string image, CancellationToken ct) => PullAsync(image).WaitAsync(ct);
+
+    /// <summary>From now on, clones of these images make no pull of their own (their caller pulls them).</summary>
+    public void LeavePullsToCaller(IReadOnlyCollection<string> images) => _leftToCaller = images.ToHashSet(StringComparer.Ordinal);
+
     public void Dispose() => _disposed.Cancel();
+
+    private async Task AwaitPullUnderWayAsync(string image, CancellationToken ct)
+    {
+        Task? pull;
+        lock (_pulls)
+        {
+            pull = _pulls.GetValueOrDefault(image);
+        }
+        if (pull is null)
+        {
+            logger.LogDebug("Image {Image} is not here and its pulls are left to the caller that keeps it; the clone fetches it", image);
+            return;
+        }
+        try
+        {
+            await pull.WaitAsync(ct);
+        }
+        catch (JobRefusedException e)
+        {
+            // Its puller logged the failure; the clone fetches the image or says it is not there.
+            logger.LogDebug("The pull of {Image} this clone waited for failed: {Error}", image, e.Message);
+        }
+    }
 
     private Task PullAsync(string image)
     {

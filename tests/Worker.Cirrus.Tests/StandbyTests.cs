@@ -1,6 +1,7 @@
 using Worker.Cirrus.Api;
 using Worker.Cirrus.Tests.Fakes;
 using Worker.TestSupport;
+using Worker.Vm.Tests.Fakes;
 
 namespace Worker.Cirrus.Tests;
 
@@ -8,7 +9,7 @@ namespace Worker.Cirrus.Tests;
 /// The <c>standby</c> section and Cirrus's <c>updated_standby_instances</c> on the Vetu or Tart
 /// backend's standby (the VM stand-in): a VM kept booted, reported in <c>Poll</c>, taken by the task
 /// that asks for exactly it; a standby that fails to boot never stops the polls; Tart's warm-up script
-/// run before the standby is reported.
+/// run before the standby is reported, and <c>tart-pre-pull</c> before it boots.
 /// </summary>
 [Trait("Category", "Integration")]
 [Collection(VmGuestCollection.Name)]
@@ -79,6 +80,29 @@ public sealed class StandbyTests
         var standby = vms.Fake.CallsOf("clone").Single().Arguments[2];
         Assert.Equal("warm\n", File.ReadAllText(Path.Combine(vms.Fake.Vm(standby)!.Home, "warmed-up")));
         Assert.Equal(60UL, Reported(h)[0].Parameters.Warmup.TimeoutSeconds);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Before_the_standby_boots_its_image_is_pre_pulled_and_its_clone_makes_no_pull_of_its_own(bool pullFails)
+    {
+        const string image = "ghcr.io/acme/pre-pulled:1";
+        await using var vms = await VmStandIn.StartAsync("tart");
+        vms.Fake.AddRegistryImage(image, new FakeVmImage("linux", VmStandIn.GuestUser));
+        vms.Fake.PullFails = pullFails;
+        var yaml = $"standby:\n  isolation:\n    tart:\n      image: {image}\n      user: {VmStandIn.GuestUser}\n      password: {VmStandIn.GuestPassword}\n" +
+                   $"tart-pre-pull:\n  images: [ {image} ]\n  check-interval: 1h\n";
+        await using var h = await SessionHarness.CreateAsync(yaml, vm: vms);
+        h.Start();
+
+        await Eventually.TrueAsync(() => Reported(h).Count == 1, "a poll reports the standby", TimeSpan.FromMinutes(1),
+            explain: () => string.Join('\n', h.LogLines));
+
+        var calls = vms.Fake.Calls.Select(c => c.Arguments[0]).Where(c => c is "pull" or "clone").ToList();
+        Assert.Equal(["pull", "clone"], calls);
+        Assert.Equal($"pull {image}", vms.Fake.CallsOf("pull").Single().Command);
+        Assert.Equal(pullFails, h.LogLines.Any(l => l.StartsWith($"Pre-pulling Tart image {image} failed", StringComparison.Ordinal)));
     }
 
     private static IReadOnlyList<StandbyInstanceInformation> Reported(SessionHarness h) =>

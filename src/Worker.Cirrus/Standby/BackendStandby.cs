@@ -13,9 +13,11 @@ namespace Worker.Cirrus.Standby;
 /// asking for exactly that isolation takes it. What cannot be kept (a backend that is not there, its
 /// policy refuses the image) is logged once per change and polling goes on; the backend's own retry
 /// pauses cover a VM that fails to boot. The standby's <c>warmup</c> runs in each VM before it is
-/// reported (Tart only, as in cirrus-cli).
+/// reported (Tart only, as in cirrus-cli), and <c>tart-pre-pull</c> (<paramref name="prePull"/>)
+/// before each standby boots.
 /// </summary>
-public sealed class BackendStandby(BackendCatalog backends, SecurityPolicy security, ILogger logger, TimeProvider? clock = null) : ICirrusStandby
+public sealed class BackendStandby(BackendCatalog backends, SecurityPolicy security, ILogger logger, TimeProvider? clock = null,
+    TartPrePull? prePull = null) : ICirrusStandby
 {
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
     private readonly Lock _lock = new();
@@ -51,6 +53,7 @@ public sealed class BackendStandby(BackendCatalog backends, SecurityPolicy secur
                 host.KeepStandby(new StandbyRequest(CirrusJobSpec.StandbyMachine(parameters.Isolation, security))
                 {
                     Warmup = WarmupOf(parameters),
+                    BeforeEachBoot = prePull is null ? null : prePull.PullIfDueAsync,
                 });
                 _host = host;
                 logger.LogInformation("Keeping a standby {Isolation} VM ({Image})", kind.Value.KeyName(), ImageOf(parameters.Isolation));

@@ -101,7 +101,11 @@ public sealed class CirrusParts : IAsyncDisposable
         var catalog = IsolationBackends(Context, local);
         _owned.Add(catalog);
         var pipeline = Context.CreatePipeline(local, backends: catalog);
-        Standby = new BackendStandby(catalog, Config.Security, Context.LoggerFactory.CreateLogger("cirrus-standby"));
+        var standbyLogger = Context.LoggerFactory.CreateLogger("cirrus-standby");
+        var prePull = Config.TartPrePull is { } pull
+            ? new TartPrePull(pull, TartPrePull.TartOf(catalog), standbyLogger)
+            : null;
+        Standby = new BackendStandby(catalog, Config.Security, standbyLogger, prePull: prePull);
         return new PipelineTaskRunner(pipeline, Context.Cancellations, Agents, Config.Security, Context.LoggerFactory.CreateLogger("cirrus"));
     }
 

@@ -76,7 +76,8 @@ public sealed class SessionHarness : IAsyncDisposable
         _otherClients = config.Upstreams.SkipLast(1)
             .Select(u => new CirrusUpstreamClient(config.Name, u, logger: _loggers.CreateLogger("cirrus"))).ToList();
         Session = new CirrusWorkerSession(config, [.. _otherClients, Client], Runner, _loggers.CreateLogger<CirrusWorkerSession>(), hostName: "test-host",
-            standby: new BackendStandby(Catalog, config.Security, _loggers.CreateLogger("cirrus-standby")));
+            standby: new BackendStandby(Catalog, config.Security, _loggers.CreateLogger("cirrus-standby"),
+                prePull: config.TartPrePull is { } prePull ? new TartPrePull(prePull, TartPrePull.TartOf(Catalog), _loggers.CreateLogger("cirrus-standby")) : null));
     }
 
     public FakeCirrusServer Server { get; }
