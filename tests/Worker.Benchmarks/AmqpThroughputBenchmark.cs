@@ -356,6 +356,8 @@ public static class AmqpThroughputBenchmark
         var channels = new List<IChannel>();
         // Bounded, so a set-up call that never gets its answer fails the run instead of hanging it (seen once at pool 32).
         using var setupTimeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var acked = 0;
+        var allAcked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         for (var i = 0; i < pool; i++)
         {
             var consume = await connection.CreateChannelAsync(cancellationToken: setupTimeout.Token);
@@ -373,14 +375,23 @@ public static class AmqpThroughputBenchmark
                 var finished = Publish(publish, State(payload, "passed", 2));
                 await Task.WhenAll(received, started, log, finished);
                 await consume.BasicAckAsync(delivery.DeliveryTag, false);
+                if (Interlocked.Increment(ref acked) == jobs)
+                {
+                    allAcked.TrySetResult();
+                }
             };
             await consume.BasicConsumeAsync(queueName, autoAck: false, consumer, setupTimeout.Token);
         }
         await watcher.WaitAsync(jobs);
         var run = meter.Stop(jobs);
+        // A handler still between its finish and its ack must end before the channels close: an ack
+        // sent on a channel the broker already closed is a connection error, and RabbitMQ.Client then
+        // waits for the other handlers' confirms forever (the run hung so once at pool 8).
+        await allAcked.Task.WaitAsync(TimeSpan.FromMinutes(1));
+        using var teardown = new CancellationTokenSource(TimeSpan.FromMinutes(1));
         foreach (var channel in channels)
         {
-            await channel.CloseAsync();
+            await channel.CloseAsync(teardown.Token);
         }
         await DeleteQueueAsync(uri, queueName);
         return run;
