@@ -1,4 +1,3 @@
-using System.Text;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 
@@ -42,14 +41,7 @@ public sealed class ExecWatcherTests
                 AttachStderr = true,
             }, timeout.Token);
             var stream = await client.Exec.StartContainerExecAsync(exec.ID, new ContainerExecStartParameters(), timeout.Token);
-            var seen = new StringBuilder();
-            var buffer = new byte[4096];
-            while (!seen.ToString().Contains("started", StringComparison.Ordinal))
-            {
-                var read = await stream.ReadOutputAsync(buffer, 0, buffer.Length, timeout.Token);
-                Assert.False(read.EOF, "the script never started: " + seen);
-                seen.Append(Encoding.UTF8.GetString(buffer, 0, read.Count));
-            }
+            await StreamOutput.UntilAsync(stream, "started", timeout.Token);
             await Eventually.TrueAsync(async () => (await ProcessesAsync(client, id)).Contains("sleep 602", StringComparison.Ordinal), "the script sleeps");
 
             stream.Dispose(); // as the connection of a worker killed mid-job goes

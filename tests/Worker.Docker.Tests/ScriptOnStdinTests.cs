@@ -51,14 +51,7 @@ public sealed class ScriptOnStdinTests
             await client.Containers.StartContainerAsync(id, new ContainerStartParameters(), timeout.Token);
             var input = ScriptArchive.ForStdin("sleep 600 &\necho started\nsleep 600\n");
             await stream.WriteAsync(input, 0, input.Length, timeout.Token);
-            var seen = new StringBuilder();
-            var buffer = new byte[4096];
-            while (!seen.ToString().Contains("started\n", StringComparison.Ordinal))
-            {
-                var read = await stream.ReadOutputAsync(buffer, 0, buffer.Length, timeout.Token);
-                Assert.False(read.EOF, "the script never started: " + seen);
-                seen.Append(Encoding.UTF8.GetString(buffer, 0, read.Count));
-            }
+            await StreamOutput.UntilAsync(stream, "started\n", timeout.Token);
 
             stream.Dispose(); // as the connection of a worker killed mid-job goes
 

@@ -15,10 +15,7 @@ public static class PinnedCaTrust
     public static RemoteCertificateValidationCallback For(X509Certificate2Collection cas) =>
         (_, certificate, _, errors) => IsTrusted(cas, certificate, errors);
 
-    public static bool IsTrusted(X509Certificate2 ca, X509Certificate? certificate, SslPolicyErrors errors) =>
-        IsTrusted(new X509Certificate2Collection(ca), certificate, errors);
-
-    public static bool IsTrusted(X509Certificate2Collection cas, X509Certificate? certificate, SslPolicyErrors errors)
+    private static bool IsTrusted(X509Certificate2Collection cas, X509Certificate? certificate, SslPolicyErrors errors)
     {
         if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch) ||
             errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
