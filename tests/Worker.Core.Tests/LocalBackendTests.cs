@@ -56,6 +56,23 @@ public sealed class LocalBackendTests : IDisposable
     }
 
     [Fact]
+    public async Task Travis_workers_scripts_dir_is_where_job_directories_go_unless_the_work_dir_is_set()
+    {
+        var scripts = Path.Combine(_baseDir, "travis-scripts");
+        var work = Path.Combine(_baseDir, "work");
+
+        var travisOnly = LocalOptions.Load(SettingsSource.From(("TRAVIS_WORKER_LOCAL_SCRIPTS_DIR", scripts)));
+        var both = LocalOptions.Load(SettingsSource.From(("TRAVIS_WORKER_LOCAL_SCRIPTS_DIR", scripts), ("WORKER_LOCAL_WORK_DIR", work)));
+
+        Assert.Equal(scripts, travisOnly.WorkDirectory);
+        Assert.Equal(work, both.WorkDirectory);
+        var backend = new LocalBackend(new WorkerOptions { BaseDirectory = _baseDir }, travisOnly);
+        var instance = (LocalInstance)await backend.StartAsync(new StartAttributes { JobId = 1 }, new Progress<string>(), CancellationToken.None);
+        Assert.Equal(scripts, Path.GetDirectoryName(instance.WorkingDirectory));
+        await instance.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
     public async Task Cancelling_a_run_kills_the_whole_process_tree_including_background_and_regrouped_children()
     {
         var instance = await StartAsync();
