@@ -7,6 +7,7 @@ using Docker.DotNet;
 using Docker.DotNet.Models;
 using Microsoft.Extensions.Logging;
 using Worker.Core.Configuration;
+using Worker.Core.Images;
 using Worker.Core.Jobs;
 
 namespace Worker.Docker;
@@ -28,6 +29,7 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
     private static readonly TimeSpan InfoTimeout = TimeSpan.FromSeconds(30);
 
     private readonly object _cpuSetsGate = new();
+    private readonly DockerImagePulls _pulls = new(client, logger);
     // Images whose containers could not run travis-worker's default main command (WORKER_DOCKER_CMD
     // not set, the settings in its form): its default is kept for the images that have it, and
     // these run as if it were none. A command the operator set is never left out: it refuses the job.
@@ -65,17 +67,21 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
         }
     }
 
-    /// <summary>Creates the container, pulling its image first if allowed and missing; it is not started.</summary>
+    /// <summary>Creates the container, pulling its image first as WORKER_DOCKER_PULL says; it is not started.</summary>
     private async Task<string> CreateAsync(CreateContainerParameters parameters, ContainerSpec spec, IProgress<string>? progress, CancellationToken ct)
     {
+        if (options.PullPolicy == ImagePullPolicy.Always)
+        {
+            await _pulls.RefreshAsync(spec.Image, progress, ct);
+        }
         try
         {
             return (await CreateAsync(parameters)).ID;
         }
-        catch (DockerImageNotFoundException) when (options.PullMissing)
+        catch (DockerImageNotFoundException) when (options.PullPolicy != ImagePullPolicy.Never)
         {
             progress?.Report($"Pulling image {spec.Image}.");
-            await PullAsync(spec.Image, ct);
+            await _pulls.PullAsync(spec.Image, ct);
             try
             {
                 return (await CreateAsync(parameters)).ID;
@@ -391,47 +397,4 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
     private static Func<string, string> Before(char c) => s => s.Split(c, 2)[0];
 
     private static Func<string, string> After(char c) => s => s.Contains(c) ? s.Split(c, 2)[1].Replace(';', ',') : "";
-
-    /// <summary>
-    /// Pulls an image. One the registry doesn't have (or this host may not see) refuses the job,
-    /// naming it: asking again won't help. Anything else (registry unreachable, a pull broken off)
-    /// fails the start, and the job is requeued.
-    /// </summary>
-    private async Task PullAsync(string image, CancellationToken ct)
-    {
-        var (repository, tag) = SplitTag(image);
-        string? streamError = null;
-        try
-        {
-            // The engine can answer 200 and report the failure inside the progress stream.
-            await client.Images.CreateImageAsync(new ImagesCreateParameters { FromImage = repository, Tag = tag }, null,
-                new PullProgress(m => streamError ??= m.Error?.Message), ct);
-        }
-        catch (DockerApiException e) when (e.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
-        {
-            throw new JobRefusedException($"image '{image}' can't be pulled: {e.ResponseBody?.Trim()}");
-        }
-        if (streamError is not null)
-        {
-            throw new InvalidOperationException($"pulling image '{image}' failed: {streamError}");
-        }
-    }
-
-    /// <summary>Sees each progress message as it is read (<see cref="Progress{T}"/> would post it to the thread pool, too late to check).</summary>
-    private sealed class PullProgress(Action<JSONMessage> onMessage) : IProgress<JSONMessage>
-    {
-        public void Report(JSONMessage value) => onMessage(value);
-    }
-
-    /// <summary>An image reference as the pull API wants it: a digest stays whole, a missing tag is latest, a registry port is no tag.</summary>
-    internal static (string Repository, string Tag) SplitTag(string image)
-    {
-        if (image.Contains('@'))
-        {
-            return (image, "");
-        }
-        var slash = image.LastIndexOf('/');
-        var colon = image.LastIndexOf(':');
-        return colon > slash ? (image[..colon], image[(colon + 1)..]) : (image, "latest");
-    }
 }

@@ -93,7 +93,9 @@ public sealed record DockerOptions
         text => Durations.TryParse(text, out var d) && d >= TimeSpan.FromSeconds(1) ? (true, d) : (false, TimeSpan.Zero),
         Durations.Format);
     public static readonly Setting<string> Pull = Setting.OneOf("DOCKER_PULL", "missing",
-        "Whether an image that is not on the host is pulled (missing) or the job is refused (never).", "missing", "never");
+        "When a job's image is pulled: missing, only when it is not on the host; never, the job is refused instead; always, before every container " +
+        "(a moved tag such as :latest is taken at once; a failed pull uses the host's copy; an image never pulled under its name here, a local tag, is not pulled).",
+        ImagePullPolicies.Names);
     public static readonly Setting<IReadOnlyList<string>> AllowedImages = JobPolicySettings.AllowedImages;
     public static readonly Setting<IReadOnlyList<string>> AllowedVolumes = JobPolicySettings.AllowedVolumes;
     public static readonly Setting<IReadOnlyList<string>> SecurityOpt = new("DOCKER_SECURITY_OPT", Array.Empty<string>(),
@@ -198,7 +200,7 @@ public sealed record DockerOptions
     public string? MainCommandVariable { get; init; } = SettingsSource.Prefix + Command.Key;
     public int StandbyCount { get; init; }
     public TimeSpan StandbyLeaseTime { get; init; } = StandbyLease.Default;
-    public bool PullMissing { get; init; } = true;
+    public ImagePullPolicy PullPolicy { get; init; } = ImagePullPolicy.Missing;
     public IReadOnlyList<string> ImageGlobs { get; init; } = [];
     public IReadOnlyList<string> VolumeRules { get; init; } = [];
 
@@ -253,7 +255,7 @@ public sealed record DockerOptions
             MainCommandVariable = source.Find(Command.Key)?.Variable,
             StandbyCount = Standby.Read(source),
             StandbyLeaseTime = StandbyLease.Read(source),
-            PullMissing = Pull.Read(source) == "missing",
+            PullPolicy = ImagePullPolicies.Parse(Pull.Read(source)),
             ImageGlobs = AllowedImages.Read(source),
             VolumeRules = AllowedVolumes.Read(source),
         };

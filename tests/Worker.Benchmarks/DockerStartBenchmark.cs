@@ -27,7 +27,7 @@ public static class DockerStartBenchmark
     {
         var image = Environment.GetEnvironmentVariable("WORKER_TEST_IMAGE") is { Length: > 0 } i ? i : "worker-job-base:bookworm";
         var endpoint = new Uri(Environment.GetEnvironmentVariable("DOCKER_HOST") is { Length: > 0 } h ? h : DockerOptions.LocalSocket);
-        var options = new DockerOptions { EndpointUri = endpoint, DefaultImage = image, PullMissing = false };
+        var options = new DockerOptions { EndpointUri = endpoint, DefaultImage = image, PullPolicy = Worker.Core.Images.ImagePullPolicy.Never };
         await using var cold = new WorkerUnderTest(options);
         await using var warm = new WorkerUnderTest(options with { StandbyCount = 1 });
 

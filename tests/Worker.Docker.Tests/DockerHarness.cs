@@ -44,7 +44,7 @@ internal sealed class DockerHarness : IAsyncDisposable
         DefaultImage = DockerEngine.Image,
         CpusPerJob = 1,
         MemoryPerJob = 512L << 20,
-        PullMissing = false,
+        PullPolicy = Worker.Core.Images.ImagePullPolicy.Never,
     };
 
     /// <summary>

@@ -211,7 +211,7 @@ public sealed class DockerOptionsTests
     [InlineData("WORKER_DOCKER_CONTAINER_LABELS", "no-colon")]
     [InlineData("WORKER_DOCKER_TMPFS", "/.worker-job/:rw")]
     [InlineData("WORKER_DOCKER_VOLUMES", "/srv/cache:/.worker-job")]
-    [InlineData("WORKER_DOCKER_PULL", "always")]
+    [InlineData("WORKER_DOCKER_PULL", "sometimes")]
     [InlineData("WORKER_ALLOWED_VOLUMES", "/srv/*:rw")]
     public void A_bad_value_stops_start_up_with_one_line_naming_the_variable(string variable, string value)
     {

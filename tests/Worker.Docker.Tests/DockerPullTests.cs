@@ -1,13 +1,19 @@
+using Worker.Core.Images;
+
 namespace Worker.Docker.Tests;
 
-/// <summary>WORKER_DOCKER_PULL=missing against a real registry: what isn't here is pulled; what the registry hasn't got refuses the job.</summary>
+/// <summary>
+/// WORKER_DOCKER_PULL against a real registry: with missing, what isn't here is pulled and what the
+/// registry hasn't got refuses the job; with always, a tag moved in the registry is taken by the
+/// next job, a registry that is down leaves the job the host's copy, and a local tag is not pulled.
+/// </summary>
 [Trait("Category", "Integration")]
 public sealed class DockerPullTests(LocalRegistry registry) : IClassFixture<LocalRegistry>
 {
     [Fact]
     public async Task A_job_image_missing_on_this_host_is_pulled_from_its_registry_and_the_job_runs()
     {
-        await using var harness = await DockerHarness.CreateAsync(o => o with { PullMissing = true });
+        await using var harness = await DockerHarness.CreateAsync(o => o with { PullPolicy = ImagePullPolicy.Missing });
         try
         {
             var (job, verdict) = await harness.RunAsync($"image: {registry.Image}\nscript: [\"echo pulled and running\"]");
@@ -27,7 +33,7 @@ public sealed class DockerPullTests(LocalRegistry registry) : IClassFixture<Loca
     public async Task An_image_the_registry_does_not_have_is_refused_naming_it_not_requeued_and_nothing_is_created()
     {
         var since = DateTimeOffset.UtcNow;
-        await using var harness = await DockerHarness.CreateAsync(o => o with { PullMissing = true },
+        await using var harness = await DockerHarness.CreateAsync(o => o with { PullPolicy = ImagePullPolicy.Missing },
             worker: new Worker.Core.Configuration.WorkerOptions { FlushInterval = TimeSpan.FromMilliseconds(50), Requeues = 3 });
         var missing = registry.Image.Replace(":bookworm", ":no-such-tag", StringComparison.Ordinal);
         var (job, verdict) = await harness.RunAsync($"image: {missing}\nscript: [\"true\"]");
@@ -37,5 +43,68 @@ public sealed class DockerPullTests(LocalRegistry registry) : IClassFixture<Loca
         Assert.Contains($"image '{missing}' can't be pulled", job.Log);
         Assert.Contains("not found", job.Log);
         Assert.Empty(await DockerEngine.CreateEventsAsync(harness.Fleet, since));
+    }
+
+    [Fact]
+    public async Task With_always_a_tag_moved_in_the_registry_is_what_the_next_job_runs_on()
+    {
+        var image = await registry.PushAsync("moving");
+        await using var harness = await DockerHarness.CreateAsync(o => o with { PullPolicy = ImagePullPolicy.Always });
+        try
+        {
+            var (first, _) = await harness.RunAsync($"image: {image}\nscript: [\"cat /marker 2>/dev/null || echo no marker\"]");
+            Assert.Equal("passed", await first.Outcome);
+            Assert.Contains("no marker", first.Log);
+
+            await registry.PushAsync("moving", marker: "moved in the registry");
+            await LocalRegistry.TagAsync(DockerEngine.Image, image); // this host's copy is still the old one
+            var (second, _) = await harness.RunAsync($"image: {image}\nscript: [\"cat /marker 2>/dev/null || echo no marker\"]");
+
+            Assert.Equal("passed", await second.Outcome);
+            Assert.Contains("moved in the registry", second.Log);
+            Assert.DoesNotContain("failed", second.Log);
+        }
+        finally
+        {
+            await LocalRegistry.RemoveQuietlyAsync(image);
+        }
+    }
+
+    [Fact]
+    public async Task With_always_a_registry_that_is_down_leaves_the_job_this_hosts_copy_and_its_log_says_so()
+    {
+        var gone = new LocalRegistry();
+        await gone.InitializeAsync();
+        try
+        {
+            await using var harness = await DockerHarness.CreateAsync(o => o with { PullPolicy = ImagePullPolicy.Always });
+            var (first, _) = await harness.RunAsync($"image: {gone.Image}\nscript: [\"true\"]");
+            Assert.Equal("passed", await first.Outcome);
+            await gone.StopAsync();
+
+            var (second, verdict) = await harness.RunAsync($"image: {gone.Image}\nscript: [\"echo ran on the copy\"]");
+
+            Assert.Equal("passed", await second.Outcome);
+            Assert.Contains($"Pulling image {gone.Image} failed", second.Log);
+            Assert.Contains("using this host's copy", second.Log);
+            Assert.Contains("ran on the copy", second.Log);
+        }
+        finally
+        {
+            await gone.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task With_always_an_image_never_pulled_under_its_name_here_is_not_pulled()
+    {
+        await using var proxy = EngineProxy.Start();
+        await using var harness = await DockerHarness.CreateAsync(o => o with { EndpointUri = proxy.Endpoint, PullPolicy = ImagePullPolicy.Always });
+
+        var (job, _) = await harness.RunAsync($"image: {DockerEngine.Image}\nscript: [\"true\"]");
+
+        Assert.Equal("passed", await job.Outcome);
+        Assert.Contains(proxy.Requests, r => r.StartsWith("GET /images/", StringComparison.Ordinal)); // looked at
+        Assert.DoesNotContain(proxy.Requests, r => r.Contains("/images/create", StringComparison.Ordinal));
     }
 }

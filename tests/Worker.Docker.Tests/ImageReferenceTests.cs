@@ -10,5 +10,5 @@ public sealed class ImageReferenceTests
     [InlineData("localhost:5000/app:dev", "localhost:5000/app", "dev")]
     [InlineData("app@sha256:0123abcd", "app@sha256:0123abcd", "")]
     public void An_image_to_pull_is_split_into_repository_and_tag(string image, string repository, string tag) =>
-        Assert.Equal((repository, tag), ContainerLauncher.SplitTag(image));
+        Assert.Equal((repository, tag), DockerImagePulls.SplitTag(image));
 }

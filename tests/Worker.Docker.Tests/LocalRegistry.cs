@@ -61,21 +61,60 @@ public sealed class LocalRegistry : IAsyncLifetime
     /// <summary>Forgets the pulled tag, so the next job asking for it pulls again.</summary>
     public Task RemoveLocalTagAsync() => DockerCliAsync("rmi", Image);
 
-    public async Task DisposeAsync()
+    /// <summary>
+    /// Pushes the job image under <paramref name="tag"/> of this registry's repository, with
+    /// <c>/marker</c> holding <paramref name="marker"/> when one is given (an image of its own), and
+    /// leaves no local tag of it; returns its name.
+    /// </summary>
+    public async Task<string> PushAsync(string tag, string? marker = null)
+    {
+        var image = $"{Address}/pulltest/job:{tag}";
+        if (marker is null)
+        {
+            await DockerCliAsync("tag", DockerEngine.Image, image);
+        }
+        else
+        {
+            var builder = "worker-registry-build-" + Guid.NewGuid().ToString("N")[..8];
+            await DockerCliAsync("run", "--name", builder, DockerEngine.Image, "bash", "-c", $"echo {marker} > /marker");
+            await DockerCliAsync("commit", builder, image);
+            await DockerCliAsync("rm", builder);
+        }
+        await DockerCliAsync("push", image);
+        await DockerCliAsync("rmi", image);
+        return image;
+    }
+
+    /// <summary>Tags this host's copy of <paramref name="source"/> as <paramref name="image"/>.</summary>
+    public static Task TagAsync(string source, string image) => DockerCliAsync("tag", source, image);
+
+    /// <summary>Removes <paramref name="image"/> from this host, if it is here.</summary>
+    public static async Task RemoveQuietlyAsync(string image)
     {
         try
         {
-            await DockerCliAsync("rmi", Image);
+            await DockerCliAsync("rmi", image);
         }
         catch (Xunit.Sdk.XunitException)
         {
-            // Not pulled by the last test: fine.
+            // Not here: fine.
         }
+    }
+
+    /// <summary>Stops the registry: a pull from it then fails as from one that is down.</summary>
+    public async Task StopAsync()
+    {
         if (_server is { HasExited: false })
         {
             _server.Kill();
             await _server.WaitForExitAsync();
         }
+    }
+
+    public async Task DisposeAsync()
+    {
+        await RemoveQuietlyAsync(Image); // not pulled by the last test: fine
+        await StopAsync();
         _server?.Dispose();
         Directory.Delete(_dir, recursive: true);
     }

@@ -99,7 +99,7 @@ public sealed class SessionHarness : IAsyncDisposable
         DefaultImage = DockerEngine.Image,
         CpusPerJob = 1,
         MemoryPerJob = 512L << 20,
-        PullMissing = false,
+        PullPolicy = Worker.Core.Images.ImagePullPolicy.Never,
     };
 
     /// <summary>Where the local backend makes each none task's directory (its "machine").</summary>

@@ -1,0 +1,112 @@
+using System.Net;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using Microsoft.Extensions.Logging;
+using Worker.Core.Jobs;
+
+namespace Worker.Docker;
+
+/// <summary>
+/// Pulls of job images from their registries: of an image the host lacks (<c>WORKER_DOCKER_PULL</c>
+/// missing or always), and, with always, of one it has before every container, so a tag moved in
+/// the registry (<c>:latest</c>) is taken at once, as <c>docker run --pull always</c> does.
+/// </summary>
+public sealed class DockerImagePulls(IDockerClient client, ILogger logger)
+{
+    /// <summary>
+    /// Pulls an image. One the registry doesn't have (or this host may not see) refuses the job,
+    /// naming it: asking again won't help. Anything else (registry unreachable, a pull broken off)
+    /// fails the start, and the job is requeued.
+    /// </summary>
+    public async Task PullAsync(string image, CancellationToken ct)
+    {
+        var (repository, tag) = SplitTag(image);
+        string? streamError = null;
+        try
+        {
+            // The engine can answer 200 and report the failure inside the progress stream.
+            await client.Images.CreateImageAsync(new ImagesCreateParameters { FromImage = repository, Tag = tag }, null,
+                new PullProgress(m => streamError ??= m.Error?.Message), ct);
+        }
+        catch (DockerApiException e) when (e.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+        {
+            throw new JobRefusedException($"image '{image}' can't be pulled: {e.ResponseBody?.Trim()}");
+        }
+        if (streamError is not null)
+        {
+            throw new InvalidOperationException($"pulling image '{image}' failed: {streamError}");
+        }
+    }
+
+    /// <summary>
+    /// Pulls an image this host has from the registry it came from, so the container gets what its
+    /// tag names there now. Not pulled: an image the host lacks (its create pulls it), one fixed by
+    /// digest (it can't change), and one never pulled under this name here (a local tag such as
+    /// the tag selector's <c>travis:ruby</c>, or a built image: no registry knows it). A pull that
+    /// fails leaves the host's copy to the job, which the job's log and the worker's warn about.
+    /// </summary>
+    public async Task RefreshAsync(string image, IProgress<string>? progress, CancellationToken ct)
+    {
+        if (image.Contains('@'))
+        {
+            return;
+        }
+        ImageInspectResponse local;
+        try
+        {
+            local = await client.Images.InspectImageAsync(image, ct);
+        }
+        catch (DockerImageNotFoundException)
+        {
+            return;
+        }
+        var repository = Familiar(SplitTag(image).Repository);
+        if (!(local.RepoDigests ?? []).Any(digest => Familiar(digest.Split('@')[0]) == repository))
+        {
+            return;
+        }
+        try
+        {
+            await PullAsync(image, ct);
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            logger.LogWarning("Pulling image {Image} failed ({Error}); its job runs on this host's copy", image, e.Message);
+            progress?.Report($"Pulling image {image} failed ({e.Message}); using this host's copy.");
+        }
+    }
+
+    /// <summary>An image reference as the pull API wants it: a digest stays whole, a missing tag is latest, a registry port is no tag.</summary>
+    internal static (string Repository, string Tag) SplitTag(string image)
+    {
+        if (image.Contains('@'))
+        {
+            return (image, "");
+        }
+        var slash = image.LastIndexOf('/');
+        var colon = image.LastIndexOf(':');
+        return colon > slash ? (image[..colon], image[(colon + 1)..]) : (image, "latest");
+    }
+
+    /// <summary>A repository as the engine names it in an image's digests: Docker Hub's host and its library/ left out.</summary>
+    private static string Familiar(string repository)
+    {
+        foreach (var hub in (string[])["docker.io/", "index.docker.io/"])
+        {
+            if (repository.StartsWith(hub, StringComparison.Ordinal))
+            {
+                repository = repository[hub.Length..];
+                break;
+            }
+        }
+        return repository.StartsWith("library/", StringComparison.Ordinal) && repository.Count(c => c == '/') == 1
+            ? repository["library/".Length..]
+            : repository;
+    }
+
+    /// <summary>Sees each progress message as it is read (<see cref="Progress{T}"/> would post it to the thread pool, too late to check).</summary>
+    private sealed class PullProgress(Action<JSONMessage> onMessage) : IProgress<JSONMessage>
+    {
+        public void Report(JSONMessage value) => onMessage(value);
+    }
+}
