@@ -12,7 +12,9 @@ namespace Worker.Amqp;
 /// <c>worker submit</c> over AMQP: publishes a payload to the job queue (confirmed), and with
 /// follow, watches the job through its own exclusive queue bound to <c>reporting</c> for both
 /// routing keys: log parts are printed in number order as they become contiguous, state changes
-/// as they come, until the finish state and the final log part have arrived.
+/// as they come, until the finish state and the final log part have arrived. With sharded logs
+/// (<c>RABBITMQ_SHARDING</c>) only the states are followed: a queue bound to the sharded exchange
+/// would become one of its shards and take a share of every job's log from travis-logs.
 /// </summary>
 public sealed class AmqpSubmitter(AmqpOptions options, string queueName, ILogger logger) : IJobSubmitter
 {
@@ -40,11 +42,12 @@ public sealed class AmqpSubmitter(AmqpOptions options, string queueName, ILogger
         await AmqpTopology.DeclareAsync(connection, queueName, options.QueueType, ct);
         await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true), ct);
         var events = Channel.CreateUnbounded<(string Type, JsonDocument Body)>();
+        var followLog = follow && !options.ShardedLogs;
         if (follow)
         {
             // Bound before the job is published, so not even its first state can be missed.
             var queue = await channel.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true, cancellationToken: ct);
-            foreach (var key in new[] { AmqpNames.StateRoutingKey, AmqpNames.LogRoutingKey })
+            foreach (var key in followLog ? [AmqpNames.StateRoutingKey, AmqpNames.LogRoutingKey] : new[] { AmqpNames.StateRoutingKey })
             {
                 await channel.QueueBindAsync(queue.QueueName, AmqpNames.ReportingExchange, key, cancellationToken: ct);
             }
@@ -70,15 +73,20 @@ public sealed class AmqpSubmitter(AmqpOptions options, string queueName, ILogger
         {
             return null;
         }
-        return await FollowAsync(payload.JobId, events.Reader, output, status, ct);
+        if (!followLog)
+        {
+            await status.WriteLineAsync($"Its log goes to the sharded exchange {AmqpNames.ShardedLogExchange} (RABBITMQ_SHARDING), which only travis-logs' shards read: " +
+                "following its states only");
+        }
+        return await FollowAsync(payload.JobId, events.Reader, followLog, output, status, ct);
     }
 
-    private static async Task<FinishState?> FollowAsync(long jobId, ChannelReader<(string Type, JsonDocument Body)> events,
+    private static async Task<FinishState?> FollowAsync(long jobId, ChannelReader<(string Type, JsonDocument Body)> events, bool followLog,
         TextWriter output, TextWriter status, CancellationToken ct)
     {
         var parts = new SortedDictionary<int, (string Log, bool Final)>();
         var next = 0;
-        var logDone = false;
+        var logDone = !followLog;
         FinishState? result = null;
         using var grace = CancellationTokenSource.CreateLinkedTokenSource(ct);
         while (!(logDone && result is not null))

@@ -1,4 +1,6 @@
 using System.Globalization;
+using Microsoft.Extensions.Logging.Abstractions;
+using Worker.Core.Jobs;
 
 namespace Worker.Amqp.Tests;
 
@@ -47,5 +49,25 @@ public sealed class ShardedLogsTests(RabbitMqBroker broker) : IClassFixture<Rabb
         // The confirms still put the final part ahead of the finish state.
         Assert.True(seen.FindLastIndex(m => m.IsLog) < seen.FindIndex(m => m.State == "passed"));
         Assert.Equal(0u, await Broker.CountAsync(broker.Uri, AmqpNames.LogRoutingKey));
+    }
+
+    [Fact]
+    public async Task With_sharding_submit_follow_says_it_follows_the_states_only_and_ends_at_the_finish_without_waiting_for_a_log()
+    {
+        var queue = Broker.NewQueue("sharded-follow");
+        await using var worker = await InProcessWorker.StartAsync(broker.Uri, queue, ("RABBITMQ_SHARDING", "true"));
+        var submitter = new AmqpSubmitter(new AmqpOptions { Uri = broker.Uri, ShardedLogs = true }, queue, NullLogger.Instance);
+        var payload = Broker.Job("script: [\"echo a sharded log\"]", queue);
+        var output = new StringWriter();
+        var status = new StringWriter();
+
+        using var timeout = new CancellationTokenSource(Patience);
+        var result = await submitter.SubmitAsync(payload, follow: true, output, status, timeout.Token);
+
+        Assert.Equal(FinishState.Passed, result);
+        Assert.Contains($"Job {payload.JobId} passed", status.ToString());
+        Assert.Contains("following its states only", status.ToString());
+        Assert.DoesNotContain("did not arrive", status.ToString());
+        Assert.Equal("", output.ToString());
     }
 }
