@@ -8,11 +8,13 @@ namespace Worker.Vm;
 /// <c>_PULL=missing</c> an image that <c>list</c> does not show is pulled; one pull per image at a
 /// time, shared by every job that waits for it, and not tied to any one job's token, so a job that
 /// gives up (its startup timeout, a cancel) leaves the pull running for the next. A pull that fails
-/// refuses the job, naming the image; the next job asks again. (cirrus-cli pulls before every clone
-/// and ignores a failure, so the clone then fails with a less helpful message.) An image a caller
-/// keeps pulled itself (tart-pre-pull, <see cref="LeavePullsToCaller"/>) is never pulled here: a
-/// clone of it waits for that caller's pull under way, and one that is missing is left to the clone,
-/// as cirrus-cli's lazy pull does.
+/// refuses the job, naming the image; the next job asks again. With <c>_PULL=always</c> an OCI
+/// reference is pulled before every clone, present or not, as cirrus-cli's persistent worker does, so
+/// a tag that moved upstream is picked up; when that pull fails and the image is here, the job goes on
+/// with the copy here (cirrus-cli ignores every failed pull, so a missing image then fails at the
+/// clone with a less helpful message). An image a caller keeps pulled itself (tart-pre-pull,
+/// <see cref="LeavePullsToCaller"/>) is never pulled here: a clone of it waits for that caller's pull
+/// under way, and one that is missing is left to the clone, as cirrus-cli's lazy pull does.
 /// </summary>
 public sealed class VmImages(VmTool tool, VmOptions options, ILogger logger) : IDisposable
 {
@@ -23,16 +25,24 @@ public sealed class VmImages(VmTool tool, VmOptions options, ILogger logger) : I
     public async Task EnsureLocalAsync(string image, IProgress<string> progress, CancellationToken ct)
     {
         var listed = await tool.ListAsync(ct);
-        if (listed.Any(vm => vm.Name == image))
-        {
-            return;
-        }
+        var here = listed.Any(vm => vm.Name == image);
         if (_leftToCaller.Contains(image))
         {
-            await AwaitPullUnderWayAsync(image, ct);
+            if (!here)
+            {
+                await AwaitPullUnderWayAsync(image, ct);
+            }
             return;
         }
-        if (!options.PullMissing)
+        if (here)
+        {
+            if (options.Pull == VmPullPolicy.Always && IsOciReference(image))
+            {
+                await RefreshAsync(image, progress, ct);
+            }
+            return;
+        }
+        if (options.Pull == VmPullPolicy.Never)
         {
             throw new JobRefusedException($"image '{image}' is not on this host and {options.Variable("PULL")} is never");
         }
@@ -47,6 +57,28 @@ public sealed class VmImages(VmTool tool, VmOptions options, ILogger logger) : I
     public void LeavePullsToCaller(IReadOnlyCollection<string> images) => _leftToCaller = images.ToHashSet(StringComparer.Ordinal);
 
     public void Dispose() => _disposed.Cancel();
+
+    /// <summary>
+    /// Both CLIs take a name with a <c>/</c> (<c>ghcr.io/cirruslabs/macos-sonoma-base:latest</c>) as a
+    /// remote image and one without as a local VM, which has nothing to pull from.
+    /// </summary>
+    private static bool IsOciReference(string image) => image.Contains('/', StringComparison.Ordinal);
+
+    /// <summary>Pulls an image that is here again (<c>_PULL=always</c>); a failed pull leaves the job the copy here.</summary>
+    private async Task RefreshAsync(string image, IProgress<string> progress, CancellationToken ct)
+    {
+        progress.Report($"Pulling image {image} ({tool.Name} pull; {options.Variable("PULL")} is always).");
+        try
+        {
+            await PullAsync(image).WaitAsync(ct);
+        }
+        catch (JobRefusedException e)
+        {
+            // The pull logged why it failed; this says what the clone does about it.
+            logger.LogWarning("Cloning the copy of image {Image} already on this host: its pull failed", image);
+            progress.Report($"The pull failed ({e.Message}); the copy of the image already on this host is used.");
+        }
+    }
 
     private async Task AwaitPullUnderWayAsync(string image, CancellationToken ct)
     {

@@ -32,7 +32,7 @@ public sealed record VmOptions
     public int StandbyCount { get; init; }
     public TimeSpan BootTimeout { get; init; } = TimeSpan.FromMinutes(3);
     public required string DefaultImage { get; init; }
-    public bool PullMissing { get; init; } = true;
+    public VmPullPolicy Pull { get; init; } = VmPullPolicy.Missing;
     public IReadOnlyList<string> ImageGlobs { get; init; } = [];
     public IReadOnlyList<string> VolumeRules { get; init; } = [];
 

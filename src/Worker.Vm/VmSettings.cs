@@ -42,7 +42,9 @@ public sealed class VmSettings
         ImageDefault = Setting.Text($"{prefix}_IMAGE_DEFAULT", defaultImage,
             "Image of a job that names none; standby VMs use it too. A local VM name or an OCI reference.", "an image name");
         Pull = Setting.OneOf($"{prefix}_PULL", "missing",
-            $"Whether an image that is not on this host is pulled ({tool} pull, before the clone) or the job is refused (never).", "missing", "never");
+            $"When a job's image is pulled ({tool} pull, before the clone): missing, only when it is not on this host; never, the job is refused instead; " +
+            "always, before every clone of an OCI reference, keeping the copy here when the pull fails (as cirrus-cli does).",
+            "missing", "never", "always");
     }
 
     /// <summary>The key prefix, <c>TART</c> or <c>VETU</c>.</summary>
@@ -92,7 +94,7 @@ public sealed class VmSettings
         StandbyCount = Standby.Read(source),
         BootTimeout = BootTimeout.Read(source),
         DefaultImage = ImageDefault.Read(source),
-        PullMissing = Pull.Read(source) == "missing",
+        Pull = Enum.Parse<VmPullPolicy>(Pull.Read(source), ignoreCase: true),
         ImageGlobs = JobPolicySettings.AllowedImages.Read(source),
         VolumeRules = JobPolicySettings.AllowedVolumes.Read(source),
         StateDirectory = stateDirectory,

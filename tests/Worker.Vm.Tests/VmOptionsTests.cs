@@ -15,7 +15,7 @@ public sealed class VmOptionsTests
     [InlineData("TART_SOFTNET_ALLOW", "10.0.0.0/8", "WORKER_TART_SOFTNET_ALLOW=10.0.0.0/8 is not valid: empty unless WORKER_TART_SOFTNET=true")]
     [InlineData("TART_DISPLAY", "big", "WORKER_TART_DISPLAY=big is not valid: WIDTHxHEIGHT")]
     [InlineData("TART_MAX_CPU", "0", "WORKER_TART_MAX_CPU=0 is not valid: an integer from 1 to 65535")]
-    [InlineData("TART_PULL", "always", "WORKER_TART_PULL=always is not valid: one of missing, never")]
+    [InlineData("TART_PULL", "sometimes", "WORKER_TART_PULL=sometimes is not valid: one of missing, never, always")]
     public void A_bad_tart_setting_names_its_variable(string key, string value, string message)
     {
         var error = Assert.Throws<InvalidSettingException>(() => TartOptions.Load(SettingsSource.From(("WORKER_" + key, value)), "/tmp"));
@@ -32,6 +32,17 @@ public sealed class VmOptionsTests
         var error = Assert.Throws<InvalidSettingException>(() => VetuOptions.Load(SettingsSource.From(("WORKER_" + key, value)), "/tmp"));
 
         Assert.StartsWith(message, error.Message);
+    }
+
+    [Theory]
+    [InlineData(null, VmPullPolicy.Missing)]
+    [InlineData("never", VmPullPolicy.Never)]
+    [InlineData("Always", VmPullPolicy.Always)]
+    public void The_pull_setting_reads_as_its_policy(string? value, VmPullPolicy expected)
+    {
+        var source = value is null ? SettingsSource.From() : SettingsSource.From(("WORKER_VETU_PULL", value));
+
+        Assert.Equal(expected, VetuOptions.Load(source, "/tmp").Vm.Pull);
     }
 
     [Fact]

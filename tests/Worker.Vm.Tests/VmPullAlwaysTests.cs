@@ -1,0 +1,123 @@
+using Worker.Vm.Tests.Fakes;
+
+namespace Worker.Vm.Tests;
+
+/// <summary>
+/// <c>_PULL=always</c>, cirrus-cli's persistent worker's way: an OCI reference is pulled before every
+/// clone, also when it is here, so a tag that moved upstream is picked up; a failed pull of an image
+/// that is here falls back on the copy here, one of an image that is not refuses the job; a local VM
+/// name and an image a caller keeps pulled are never pulled.
+/// </summary>
+[Trait("Category", "Integration")]
+public sealed class VmPullAlwaysTests
+{
+    private static readonly (string, string) PullAlways = ("_PULL", "always");
+
+    [Theory]
+    [InlineData("tart")]
+    [InlineData("vetu")]
+    public async Task An_image_that_is_here_is_pulled_again_before_each_clone(string tool)
+    {
+        await using var bed = await StartWithCachedRegistryImageAsync(tool);
+        var backend = bed.Backend(PullAlways);
+
+        var (_, first) = await VmTestBed.RunJobAsync(backend, $"image: {VmTestBed.RegistryImage}\nscript: [ 'echo first-ran' ]");
+        var (_, second) = await VmTestBed.RunJobAsync(backend, $"image: {VmTestBed.RegistryImage}\nscript: [ 'echo second-ran' ]");
+
+        Assert.Equal("passed", await first.Outcome);
+        Assert.Equal("passed", await second.Outcome);
+        Assert.Equal(["pull", "clone", "pull", "clone"], PullsAndClones(bed));
+        Assert.All(bed.Fake.CallsOf("pull"), pull => Assert.Equal($"pull {VmTestBed.RegistryImage}", pull.Command));
+        Assert.Contains($"Pulling image {VmTestBed.RegistryImage} ({tool} pull; WORKER_{tool.ToUpperInvariant()}_PULL is always).", second.Log);
+        VmFaultTests.AssertNothingLeft(bed);
+    }
+
+    [Theory]
+    [InlineData("tart")]
+    [InlineData("vetu")]
+    public async Task A_failed_pull_of_an_image_that_is_here_runs_the_job_on_the_copy_here(string tool)
+    {
+        await using var bed = await StartWithCachedRegistryImageAsync(tool);
+        bed.Fake.PullFails = true;
+
+        var (_, job) = await VmTestBed.RunJobAsync(bed.Backend(PullAlways), $"image: {VmTestBed.RegistryImage}\nscript: [ 'echo ran-on-the-copy' ]");
+
+        Assert.Equal("passed", await job.Outcome);
+        Assert.Contains("ran-on-the-copy", job.Log);
+        Assert.Contains($"The pull failed (image '{VmTestBed.RegistryImage}' can't be pulled: failed to pull {VmTestBed.RegistryImage}: connection refused", job.Log);
+        Assert.Contains("the copy of the image already on this host is used.", job.Log);
+        Assert.Contains($"Cloning the copy of image {VmTestBed.RegistryImage} already on this host: its pull failed", bed.LoggedText());
+        Assert.Equal(["pull", "clone"], PullsAndClones(bed));
+        VmFaultTests.AssertNothingLeft(bed);
+    }
+
+    [Theory]
+    [InlineData("tart")]
+    [InlineData("vetu")]
+    public async Task A_failed_pull_of_an_image_that_is_not_here_refuses_the_job_naming_the_image(string tool)
+    {
+        await using var bed = await VmTestBed.StartAsync(tool);
+        bed.Fake.PullFails = true;
+
+        var (_, job) = await VmTestBed.RunJobAsync(bed.Backend(PullAlways), $"image: {VmTestBed.RegistryImage}\nscript: [ 'true' ]");
+
+        Assert.Equal("errored", await job.Outcome);
+        Assert.Contains($"image '{VmTestBed.RegistryImage}' can't be pulled: failed to pull {VmTestBed.RegistryImage}: connection refused", job.Log);
+        Assert.Single(bed.Fake.CallsOf("pull"));
+        Assert.Empty(bed.Fake.CallsOf("clone"));
+        VmFaultTests.AssertNothingLeft(bed);
+    }
+
+    [Theory]
+    [InlineData("tart")]
+    [InlineData("vetu")]
+    public async Task A_local_VM_name_is_not_pulled(string tool)
+    {
+        await using var bed = await VmTestBed.StartAsync(tool);
+
+        var (_, job) = await VmTestBed.RunJobAsync(bed.Backend(PullAlways), $"image: {VmTestBed.DefaultImage}\nscript: [ 'echo local-ran' ]");
+
+        Assert.Equal("passed", await job.Outcome);
+        Assert.Contains("local-ran", job.Log);
+        Assert.Empty(bed.Fake.CallsOf("pull"));
+        Assert.StartsWith($"clone {VmTestBed.DefaultImage} ", bed.Fake.CallsOf("clone").Single().Command, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("tart")]
+    [InlineData("vetu")]
+    public async Task A_standby_of_an_image_that_is_here_pulls_it_before_its_clone(string tool)
+    {
+        await using var bed = await StartWithCachedRegistryImageAsync(tool);
+        var backend = bed.Backend(PullAlways, ("_STANDBY", "1"), ("_IMAGE_DEFAULT", VmTestBed.RegistryImage));
+
+        await backend.Standby!.FillAsync(CancellationToken.None);
+
+        Assert.Single(backend.Standby.Ready);
+        Assert.Equal(["pull", "clone"], PullsAndClones(bed));
+    }
+
+    [Fact]
+    public async Task An_image_left_to_the_callers_pulls_is_not_pulled_by_its_clone()
+    {
+        await using var bed = await StartWithCachedRegistryImageAsync("tart");
+        var backend = bed.Backend(PullAlways);
+        backend.LeavePullsToCaller([VmTestBed.RegistryImage]);
+
+        var (_, job) = await VmTestBed.RunJobAsync(backend, $"image: {VmTestBed.RegistryImage}\nscript: [ 'true' ]");
+
+        Assert.Equal("passed", await job.Outcome);
+        Assert.Empty(bed.Fake.CallsOf("pull"));
+    }
+
+    /// <summary>A bed whose registry image is already in the CLI's cache, as after an earlier pull.</summary>
+    private static async Task<VmTestBed> StartWithCachedRegistryImageAsync(string tool)
+    {
+        var bed = await VmTestBed.StartAsync(tool);
+        bed.Fake.AddCachedImage(VmTestBed.RegistryImage, new FakeVmImage("linux", VmTestBed.GuestUser));
+        return bed;
+    }
+
+    private static List<string> PullsAndClones(VmTestBed bed) =>
+        [.. bed.Fake.Calls.Select(c => c.Arguments[0]).Where(c => c is "pull" or "clone")];
+}
