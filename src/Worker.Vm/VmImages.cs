@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Worker.Core.Images;
 using Worker.Core.Jobs;
 
 namespace Worker.Vm;
@@ -36,13 +37,13 @@ public sealed class VmImages(VmTool tool, VmOptions options, ILogger logger) : I
         }
         if (here)
         {
-            if (options.Pull == VmPullPolicy.Always && IsOciReference(image))
+            if (options.Pull == ImagePullPolicy.Always && IsOciReference(image))
             {
                 await RefreshAsync(image, progress, ct);
             }
             return;
         }
-        if (options.Pull == VmPullPolicy.Never)
+        if (options.Pull == ImagePullPolicy.Never)
         {
             throw new JobRefusedException($"image '{image}' is not on this host and {options.Variable("PULL")} is never");
         }

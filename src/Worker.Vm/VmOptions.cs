@@ -1,3 +1,4 @@
+using Worker.Core.Images;
 using Worker.Ssh;
 
 namespace Worker.Vm;
@@ -32,7 +33,7 @@ public sealed record VmOptions
     public int StandbyCount { get; init; }
     public TimeSpan BootTimeout { get; init; } = TimeSpan.FromMinutes(3);
     public required string DefaultImage { get; init; }
-    public VmPullPolicy Pull { get; init; } = VmPullPolicy.Missing;
+    public ImagePullPolicy Pull { get; init; } = ImagePullPolicy.Missing;
     public IReadOnlyList<string> ImageGlobs { get; init; } = [];
     public IReadOnlyList<string> VolumeRules { get; init; } = [];
 

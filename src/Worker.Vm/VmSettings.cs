@@ -1,5 +1,6 @@
 using System.Globalization;
 using Worker.Core.Configuration;
+using Worker.Core.Images;
 using Worker.Core.Security;
 using Worker.Ssh;
 
@@ -44,7 +45,7 @@ public sealed class VmSettings
         Pull = Setting.OneOf($"{prefix}_PULL", "missing",
             $"When a job's image is pulled ({tool} pull, before the clone): missing, only when it is not on this host; never, the job is refused instead; " +
             "always, before every clone of an OCI reference, keeping the copy here when the pull fails (as cirrus-cli does).",
-            "missing", "never", "always");
+            ImagePullPolicies.Names);
     }
 
     /// <summary>The key prefix, <c>TART</c> or <c>VETU</c>.</summary>
@@ -94,7 +95,7 @@ public sealed class VmSettings
         StandbyCount = Standby.Read(source),
         BootTimeout = BootTimeout.Read(source),
         DefaultImage = ImageDefault.Read(source),
-        Pull = Enum.Parse<VmPullPolicy>(Pull.Read(source), ignoreCase: true),
+        Pull = ImagePullPolicies.Parse(Pull.Read(source)),
         ImageGlobs = JobPolicySettings.AllowedImages.Read(source),
         VolumeRules = JobPolicySettings.AllowedVolumes.Read(source),
         StateDirectory = stateDirectory,

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Worker.Core.Backends;
 using Worker.Core.Configuration;
+using Worker.Core.Images;
 using Worker.Vm.Tart;
 using Worker.Vm.Vetu;
 
@@ -35,10 +36,10 @@ public sealed class VmOptionsTests
     }
 
     [Theory]
-    [InlineData(null, VmPullPolicy.Missing)]
-    [InlineData("never", VmPullPolicy.Never)]
-    [InlineData("Always", VmPullPolicy.Always)]
-    public void The_pull_setting_reads_as_its_policy(string? value, VmPullPolicy expected)
+    [InlineData(null, ImagePullPolicy.Missing)]
+    [InlineData("never", ImagePullPolicy.Never)]
+    [InlineData("Always", ImagePullPolicy.Always)]
+    public void The_pull_setting_reads_as_its_policy(string? value, ImagePullPolicy expected)
     {
         var source = value is null ? SettingsSource.From() : SettingsSource.From(("WORKER_VETU_PULL", value));
 
