@@ -28,9 +28,29 @@ public sealed class DockerOptionsTests
 
     [Theory]
     [InlineData("0", 64L << 20)]
-    [InlineData("128m", 128L << 20)]
-    public void Travis_workers_shm_of_0_is_dockers_default(string shm, long bytes) =>
+    [InlineData("128m", 128_000_000)]
+    [InlineData("128MiB", 128L << 20)]
+    public void Travis_workers_shm_of_0_is_dockers_default_and_its_sizes_read_as_travis_worker_read_them(string shm, long bytes) =>
         Assert.Equal(bytes, DockerOptions.Load(SettingsSource.From(("TRAVIS_WORKER_DOCKER_SHM", shm))).ShmBytes);
+
+    [Theory]
+    [InlineData("TRAVIS_WORKER_DOCKER_MEMORY", "4G", 4_000_000_000)]
+    [InlineData("TRAVIS_WORKER_DOCKER_MEMORY", "4 gb", 4_000_000_000)]
+    [InlineData("TRAVIS_WORKER_DOCKER_MEMORY", "4GiB", 4L << 30)]
+    [InlineData("DOCKER_MEMORY", "1,500M", 1_500_000_000)]
+    [InlineData("DOCKER_MEMORY", "2Gi", 2L << 30)]
+    [InlineData("WORKER_DOCKER_MEMORY", "4G", 4L << 30)]
+    [InlineData("WORKER_DOCKER_MEMORY", "4g", 4L << 30)]
+    public void Memory_by_travis_workers_names_is_in_its_units_where_G_is_10_to_the_9_and_by_this_workers_name_in_dockers(
+        string variable, string value, long bytes) =>
+        Assert.Equal(bytes, DockerOptions.Load(SettingsSource.From((variable, value))).MemoryPerJob);
+
+    [Fact]
+    public void A_size_travis_worker_could_not_read_either_stops_start_up_naming_the_variable()
+    {
+        var error = Assert.Throws<InvalidSettingException>(() => DockerOptions.Load(SettingsSource.From(("TRAVIS_WORKER_DOCKER_MEMORY", "4 gigs"))));
+        Assert.Contains("TRAVIS_WORKER_DOCKER_MEMORY", error.Message);
+    }
 
     [Theory]
     [InlineData(null, null)]
@@ -134,7 +154,7 @@ public sealed class DockerOptionsTests
             ("WORKER_DOCKER_MAX_CPUS", "4"), ("WORKER_DOCKER_MAX_MEMORY", "8g"), ("WORKER_DOCKER_TMPFS", "/run:rw;size=64m")));
 
         Assert.Equal(1.5, options.CpusPerJob);
-        Assert.Equal(512L << 20, options.MemoryPerJob);
+        Assert.Equal(512_000_000, options.MemoryPerJob); // travis-worker's 512m: go-humanize's M is 10^6
         Assert.Equal(2, options.StandbyCount);
         Assert.Equal(["ghcr.io/acme/*", "debian:*"], options.ImageGlobs);
         Assert.Equal(["/srv/*:ro"], options.VolumeRules);

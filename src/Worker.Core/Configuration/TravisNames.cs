@@ -66,11 +66,18 @@ public static partial class TravisNames
     /// The value as travis-worker took it from a variable of its own naming: Go's
     /// <c>url.QueryUnescape</c> for a backend's setting (<c>%2B</c> is <c>+</c>, <c>+</c> a space), kept
     /// as written when it is not a valid escape, as travis-worker kept it; other values as they are.
+    /// Its Docker sizes (<c>DOCKER_MEMORY</c>, <c>DOCKER_SHM</c>) come back as the number of bytes
+    /// travis-worker made of them (see <see cref="TravisByteSizes"/>).
     /// </summary>
-    public static string ValueAsTravisRead(string key, string value) =>
-        IsProviderKey(key) && !key.EndsWith("ACCOUNT_JSON", StringComparison.Ordinal) && QueryUnescape(value) is { } unescaped
-            ? unescaped
-            : value;
+    public static string ValueAsTravisRead(string key, string value)
+    {
+        var unescaped = IsProviderKey(key) && !key.EndsWith("ACCOUNT_JSON", StringComparison.Ordinal) && QueryUnescape(value) is { } u ? u : value;
+        return TravisSizedKeys.Contains(key) && TravisByteSizes.Parse(unescaped) is { } bytes
+            ? bytes.ToString(System.Globalization.CultureInfo.InvariantCulture)
+            : unescaped;
+    }
+
+    private static readonly HashSet<string> TravisSizedKeys = new(StringComparer.Ordinal) { "DOCKER_MEMORY", "DOCKER_SHM" };
 
     /// <summary>Go's url.QueryUnescape: null when a <c>%</c> is not followed by two hex digits.</summary>
     internal static string? QueryUnescape(string value) =>
