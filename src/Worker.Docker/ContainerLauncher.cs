@@ -258,7 +258,8 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
             string.Join(',', options.OperatorVolumes), string.Join(',', options.TmpfsMounts), options.NetworkName ?? "",
             string.Join(' ', SecurityOptions), string.Join(',', options.DroppedCapabilities),
             options.MaxProcesses.ToString(CultureInfo.InvariantCulture),
-            options.ShmBytes.ToString(CultureInfo.InvariantCulture), spec.User ?? "", string.Join(' ', MainProcess.Of(options)));
+            options.ShmBytes.ToString(CultureInfo.InvariantCulture), spec.User ?? "", string.Join(' ', MainProcess.Of(options)),
+            string.Join(' ', options.ProxyEnvironment));
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(shape)))[..16];
     }
 
@@ -373,7 +374,7 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
             Cmd = [],
             // The operator's labels can't be this worker's own (worker-*; checked at start-up).
             Labels = new Dictionary<string, string>(labels.Concat(options.ExtraLabels)),
-            Env = ["LANG=C.UTF-8", .. LoginNames(spec.User)],
+            Env = ["LANG=C.UTF-8", .. options.ProxyEnvironment, .. LoginNames(spec.User)],
             User = spec.User ?? "", // empty: the image's own
             HostConfig = host,
         };

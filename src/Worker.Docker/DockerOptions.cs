@@ -126,6 +126,13 @@ public sealed record DockerOptions
             : (false, Array.Empty<string>()),
         v => string.Join(",", v));
 
+    public static readonly Setting<string?> HttpProxy = ProxySetting("HTTP");
+    public static readonly Setting<string?> HttpsProxy = ProxySetting("HTTPS");
+    public static readonly Setting<string?> FtpProxy = ProxySetting("FTP");
+    public static readonly Setting<string?> NoProxy = Setting.OptionalText("DOCKER_NO_PROXY",
+        "NO_PROXY and no_proxy of every job's container: the hosts its proxy is not used for (travis-worker's DOCKER_NO_PROXY).",
+        "a comma-separated list of hosts, domains and addresses");
+
     // travis-worker's names and formats for settings above, read as well, so its deployments move over unchanged.
     public static readonly Setting<Uri?> TravisHost = Setting.OptionalUri("DOCKER_HOST",
         "travis-worker's other name for WORKER_DOCKER_ENDPOINT.", secret: false, "unix", "tcp", "http", "https");
@@ -150,7 +157,7 @@ public sealed record DockerOptions
     public static IReadOnlyList<ISetting> All { get; } =
     [
         Endpoint, CertPath, ImageDefault, Cpus, CpuSetSize, Memory, MaxCpus, MaxMemory, Network, Privileged, User, Volumes, Tmpfs, ShmSize,
-        Command, Terminal, Standby, StandbyLease, Pull, AllowedImages, AllowedVolumes, SecurityOpt, PidsLimit, CapDrop, NoNewPrivileges, ContainerLabels, TravisHost, TravisShm, TravisBinds, TravisTmpfsMap,
+        Command, Terminal, Standby, StandbyLease, Pull, HttpProxy, HttpsProxy, FtpProxy, NoProxy, AllowedImages, AllowedVolumes, SecurityOpt, PidsLimit, CapDrop, NoNewPrivileges, ContainerLabels, TravisHost, TravisShm, TravisBinds, TravisTmpfsMap,
         ImageSelectorType, ImageSelectorUrl,
     ];
 
@@ -201,6 +208,9 @@ public sealed record DockerOptions
     public int StandbyCount { get; init; }
     public TimeSpan StandbyLeaseTime { get; init; } = StandbyLease.Default;
     public ImagePullPolicy PullPolicy { get; init; } = ImagePullPolicy.Missing;
+
+    /// <summary>The proxy variables every job's container gets, each in upper and lower case (tools read one or the other).</summary>
+    public IReadOnlyList<string> ProxyEnvironment { get; init; } = [];
     public IReadOnlyList<string> ImageGlobs { get; init; } = [];
     public IReadOnlyList<string> VolumeRules { get; init; } = [];
 
@@ -256,6 +266,11 @@ public sealed record DockerOptions
             StandbyCount = Standby.Read(source),
             StandbyLeaseTime = StandbyLease.Read(source),
             PullPolicy = ImagePullPolicies.Parse(Pull.Read(source)),
+            ProxyEnvironment =
+            [
+                .. ProxyVariables("HTTP_PROXY", HttpProxy.Read(source)), .. ProxyVariables("HTTPS_PROXY", HttpsProxy.Read(source)),
+                .. ProxyVariables("FTP_PROXY", FtpProxy.Read(source)), .. ProxyVariables("NO_PROXY", NoProxy.Read(source)),
+            ],
             ImageGlobs = AllowedImages.Read(source),
             VolumeRules = AllowedVolumes.Read(source),
         };
@@ -273,6 +288,14 @@ public sealed record DockerOptions
         var items = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         return items.All(valid) ? (true, items) : (false, Array.Empty<string>());
     }
+
+    /// <summary>A proxy URL may hold a password (<c>http://user:password@proxy:3128</c>), so it is shown masked.</summary>
+    private static Setting<string?> ProxySetting(string scheme) => Setting.OptionalText($"DOCKER_{scheme}_PROXY",
+        $"{scheme}_PROXY and {scheme.ToLowerInvariant()}_proxy of every job's container (travis-worker's DOCKER_{scheme}_PROXY).",
+        "a proxy URL such as http://proxy.internal:3128", secret: true);
+
+    private static IEnumerable<string> ProxyVariables(string name, string? value) =>
+        value is null ? [] : [$"{name}={value}", $"{name.ToLowerInvariant()}={value}"];
 
     private static Setting<double?> OptionalNumber(string key, string description) =>
         new(key, null, description, "a positive number",

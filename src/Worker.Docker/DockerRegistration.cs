@@ -9,8 +9,6 @@ namespace Worker.Docker;
 /// <summary>The Docker backend (<c>WORKER_PROVIDER_NAME=docker</c>): its settings, and the backend and inventory built from them.</summary>
 public static class DockerRegistration
 {
-    private const string NoProxies = "containers get no proxy variables from the worker; set them in the image or the job's env_vars";
-
     public static BackendRegistration Backend { get; } = new()
     {
         Name = "docker",
@@ -29,10 +27,6 @@ public static class DockerRegistration
             ["DOCKER_INSPECT_INTERVAL"] = "the worker follows the engine's streams instead of polling",
             ["DOCKER_SSH_DIAL_TIMEOUT"] = "nothing is run over SSH in containers",
             ["DOCKER_API_VERSION"] = "requests carry no API version, so the engine answers in its own",
-            ["DOCKER_HTTP_PROXY"] = NoProxies,
-            ["DOCKER_HTTPS_PROXY"] = NoProxies,
-            ["DOCKER_FTP_PROXY"] = NoProxies,
-            ["DOCKER_NO_PROXY"] = NoProxies,
         },
     };
 

@@ -1,5 +1,6 @@
 using Docker.DotNet.Models;
 using Worker.Core.Backends;
+using Worker.Core.Configuration;
 
 namespace Worker.Docker.Tests;
 
@@ -63,6 +64,29 @@ public sealed class DockerJobTests
 
         Assert.True(await job.Outcome == "passed", job.Log);
         Assert.Contains(expected + "\n", job.Log);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)] // by exec, in a standby
+    public async Task Travis_workers_proxy_settings_reach_every_jobs_script_in_both_cases(int standby)
+    {
+        var settings = SettingsSource.From(
+            ("TRAVIS_WORKER_DOCKER_HTTP_PROXY", "http://proxy.internal:3128"), ("DOCKER_HTTPS_PROXY", "http://user:secret@proxy.internal:3129"),
+            ("TRAVIS_WORKER_DOCKER_NO_PROXY", "localhost,.internal"));
+        var proxies = DockerOptions.Load(settings).ProxyEnvironment;
+        await using var harness = await DockerHarness.CreateAsync(o => o with { ProxyEnvironment = proxies, StandbyCount = standby });
+        if (harness.Backend.Standby is { } pool)
+        {
+            await pool.FillAsync(CancellationToken.None);
+        }
+
+        var (job, _) = await harness.RunAsync(
+            "script: [\"echo \\\"$HTTP_PROXY|$http_proxy|$HTTPS_PROXY|$https_proxy|$NO_PROXY|$no_proxy|${FTP_PROXY-unset}\\\"\"]");
+
+        Assert.True(await job.Outcome == "passed", job.Log);
+        Assert.Contains("http://proxy.internal:3128|http://proxy.internal:3128|http://user:secret@proxy.internal:3129|http://user:secret@proxy.internal:3129" +
+            "|localhost,.internal|localhost,.internal|unset\n", job.Log);
     }
 
     [Fact]
