@@ -2,6 +2,7 @@ using System.Net;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using Microsoft.Extensions.Logging;
+using Worker.Core.Configuration;
 using Worker.Core.Jobs;
 
 namespace Worker.Docker;
@@ -11,14 +12,17 @@ namespace Worker.Docker;
 /// missing or always), and, with always, of one it has before every container, so a tag moved in
 /// the registry (<c>:latest</c>) is taken at once, as <c>docker run --pull always</c> does.
 /// </summary>
-public sealed class DockerImagePulls(IDockerClient client, ILogger logger)
+/// <param name="refreshSilenceLimit">How long a refresh may go without progress before the host's copy is used.</param>
+public sealed class DockerImagePulls(IDockerClient client, ILogger logger, TimeSpan refreshSilenceLimit)
 {
     /// <summary>
     /// Pulls an image. One the registry doesn't have (or this host may not see) refuses the job,
     /// naming it: asking again won't help. Anything else (registry unreachable, a pull broken off)
     /// fails the start, and the job is requeued.
     /// </summary>
-    public async Task PullAsync(string image, CancellationToken ct)
+    public Task PullAsync(string image, CancellationToken ct) => PullAsync(image, onProgress: null, ct);
+
+    private async Task PullAsync(string image, Action? onProgress, CancellationToken ct)
     {
         var (repository, tag) = SplitTag(image);
         string? streamError = null;
@@ -26,7 +30,11 @@ public sealed class DockerImagePulls(IDockerClient client, ILogger logger)
         {
             // The engine can answer 200 and report the failure inside the progress stream.
             await client.Images.CreateImageAsync(new ImagesCreateParameters { FromImage = repository, Tag = tag }, null,
-                new PullProgress(m => streamError ??= m.Error?.Message), ct);
+                new PullProgress(m =>
+                {
+                    streamError ??= m.Error?.Message;
+                    onProgress?.Invoke();
+                }), ct);
         }
         catch (DockerApiException e) when (e.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
         {
@@ -43,7 +51,9 @@ public sealed class DockerImagePulls(IDockerClient client, ILogger logger)
     /// tag names there now. Not pulled: an image the host lacks (its create pulls it), one fixed by
     /// digest (it can't change), and one never pulled under this name here (a local tag such as
     /// the tag selector's <c>travis:ruby</c>, or a built image: no registry knows it). A pull that
-    /// fails leaves the host's copy to the job, which the job's log and the worker's warn about.
+    /// fails, or goes <c>refreshSilenceLimit</c> without progress (a registry that hangs would
+    /// otherwise hold every job until its startup timeout, and the host would count as broken),
+    /// leaves the host's copy to the job, which the job's log and the worker's warn about.
     /// </summary>
     public async Task RefreshAsync(string image, IProgress<string>? progress, CancellationToken ct)
     {
@@ -65,14 +75,17 @@ public sealed class DockerImagePulls(IDockerClient client, ILogger logger)
         {
             return;
         }
+        using var silence = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        silence.CancelAfter(refreshSilenceLimit);
         try
         {
-            await PullAsync(image, ct);
+            await PullAsync(image, () => silence.CancelAfter(refreshSilenceLimit), silence.Token);
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {
-            logger.LogWarning("Pulling image {Image} failed ({Error}); its job runs on this host's copy", image, e.Message);
-            progress?.Report($"Pulling image {image} failed ({e.Message}); using this host's copy.");
+            var why = silence.IsCancellationRequested ? $"no progress for {Durations.Format(refreshSilenceLimit)}" : e.Message;
+            logger.LogWarning("Pulling image {Image} failed ({Error}); its job runs on this host's copy", image, why);
+            progress?.Report($"Pulling image {image} failed ({why}); using this host's copy.");
         }
     }
 

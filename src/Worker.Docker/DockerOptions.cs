@@ -217,6 +217,12 @@ public sealed record DockerOptions
     /// <summary>How long a container create may take before the job gives up on it (the create is then followed; see <see cref="UnansweredCreates"/>). Not a setting; tests shorten it.</summary>
     internal TimeSpan CreateTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// How long a pull of an image the host has (WORKER_DOCKER_PULL=always) may go without a word
+    /// from the engine before the job gives up on it and runs on the host's copy. Not a setting; tests shorten it.
+    /// </summary>
+    internal TimeSpan RefreshSilenceLimit { get; init; } = TimeSpan.FromSeconds(30);
+
     public static DockerOptions Load(SettingsSource source)
     {
         var endpoint = Endpoint.Read(source) ?? TravisHost.Read(source);

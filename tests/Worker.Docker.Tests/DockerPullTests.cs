@@ -96,6 +96,35 @@ public sealed class DockerPullTests(LocalRegistry registry) : IClassFixture<Loca
     }
 
     [Fact]
+    public async Task With_always_a_registry_that_hangs_leaves_the_job_this_hosts_copy_once_the_pull_goes_silent()
+    {
+        var hung = new LocalRegistry();
+        await hung.InitializeAsync();
+        try
+        {
+            await using var harness = await DockerHarness.CreateAsync(o => o with
+            {
+                PullPolicy = ImagePullPolicy.Always,
+                RefreshSilenceLimit = TimeSpan.FromSeconds(2),
+            });
+            var (first, _) = await harness.RunAsync($"image: {hung.Image}\nscript: [\"true\"]");
+            Assert.Equal("passed", await first.Outcome);
+            using var listener = await hung.HangAsync();
+
+            var (second, _) = await harness.RunAsync($"image: {hung.Image}\nscript: [\"echo ran on the copy\"]");
+
+            Assert.Equal("passed", await second.Outcome);
+            Assert.Contains($"Pulling image {hung.Image} failed (no progress for 2s)", second.Log);
+            Assert.Contains("ran on the copy", second.Log);
+            listener.Stop();
+        }
+        finally
+        {
+            await hung.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task With_always_an_image_never_pulled_under_its_name_here_is_not_pulled()
     {
         await using var proxy = EngineProxy.Start();

@@ -101,6 +101,34 @@ public sealed class LocalRegistry : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// Stops the registry and takes its address with a listener that accepts every connection and
+    /// never answers, as a registry that hangs; disposing the returned listener lets them go.
+    /// </summary>
+    public async Task<TcpListener> HangAsync()
+    {
+        await StopAsync();
+        var (host, port) = (Address.Split(':')[0], int.Parse(Address.Split(':')[1], System.Globalization.CultureInfo.InvariantCulture));
+        var listener = new TcpListener(IPAddress.Parse(host), port);
+        listener.Start();
+        _ = Task.Run(async () =>
+        {
+            var held = new List<TcpClient>();
+            try
+            {
+                while (true)
+                {
+                    held.Add(await listener.AcceptTcpClientAsync());
+                }
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                held.ForEach(c => c.Dispose());
+            }
+        });
+        return listener;
+    }
+
     /// <summary>Stops the registry: a pull from it then fails as from one that is down.</summary>
     public async Task StopAsync()
     {
