@@ -1,3 +1,5 @@
+using Worker.Core.Backends;
+using Worker.Core.Configuration;
 using Worker.Core.Jobs;
 
 namespace Worker.Core.Tests;
@@ -68,6 +70,12 @@ public sealed class JobPayloadTests
     [InlineData("""{"job":{"id":1},"repository":"acme/app"}""", "repository must be a JSON object")]
     [InlineData("""{"job":{"id":1},"env_vars":[["A","b"]]}""", "env_vars must list objects")]
     [InlineData("""{"job":{"id":1},"env_vars":[{"name":{"x":1},"value":"b"}]}""", "env_vars: name must be a string")]
+    [InlineData("""{"job":{"id":1},"vm_config":[]}""", "vm_config must be a JSON object")]
+    [InlineData("""{"job":{"id":1},"vm_config":{"gpu_count":-1}}""", "vm_config.gpu_count must be a whole number from 0 to 2147483647, got -1")]
+    [InlineData("""{"job":{"id":1},"vm_config":{"gpu_count":1.5}}""", "vm_config.gpu_count must be a whole number")]
+    [InlineData("""{"job":{"id":1},"vm_config":{"gpu_count":"2"}}""", "vm_config.gpu_count must be a whole number")]
+    [InlineData("""{"job":{"id":1},"vm_config":{"gpu_count":1e12}}""", "vm_config.gpu_count must be a whole number")]
+    [InlineData("""{"job":{"id":1},"vm_config":{"gpu_count":1,"gpu_type":["nvidia-tesla-t4"]}}""", "vm_config.gpu_type must be a string")]
     [InlineData("""{"job":{"id":1},"job":{"id":2}}""", "payload is not JSON")]
     [InlineData("""{"job":{"id":1},"config":{"script":"a","script":"b"}}""", "payload is not JSON")]
     public void Values_out_of_range_or_of_the_wrong_type_are_refused_where_the_payload_is_read(string json, string reason)
@@ -112,6 +120,19 @@ public sealed class JobPayloadTests
     }
 
     [Fact]
+    public void The_GPUs_of_vm_config_are_read_and_travis_schedulers_empty_one_asks_for_none()
+    {
+        var payload = JobPayload.Parse("""{"job":{"id":1},"vm_config":{"gpu_count":2,"gpu_type":"nvidia-tesla-v100","zone":"us-central1-b"}}""");
+
+        Assert.Equal(new GpuRequest(2, "nvidia-tesla-v100"), payload.Gpus);
+        Assert.Equal(new GpuRequest(2, "nvidia-tesla-v100"), StartAttributes.From(payload, new StartDefaults()).Gpus);
+        Assert.Equal(new GpuRequest(0, "nvidia-l4"), JobPayload.Parse("""{"job":{"id":1},"vm_config":{"gpu_type":"nvidia-l4"}}""").Gpus);
+        Assert.Null(JobPayload.Parse("""{"job":{"id":1},"vm_config":{}}""").Gpus);
+        Assert.Null(JobPayload.Parse("""{"job":{"id":1},"vm_config":{"gpu_count":0,"gpu_type":" "}}""").Gpus);
+        Assert.Null(JobPayload.Parse("""{"job":{"id":1}}""").Gpus);
+    }
+
+    [Fact]
     public void Job_id_given_as_a_string_is_accepted()
     {
         Assert.Equal(12, JobPayload.Parse("{\"job\":{\"id\":\"12\"}}").JobId);
@@ -143,6 +164,15 @@ public sealed class JobFileTests
         Assert.Equal("builds.linux", payload.QueueName);
         Assert.Equal("ruby", JobPayload.Str(payload.Config["language"]));
         Assert.Null(payload.Config["secrets"]);
+    }
+
+    [Fact]
+    public void A_job_file_asks_for_GPUs_as_a_payload_does_with_vm_config()
+    {
+        var payload = JobFile.Parse("vm_config: { gpu_count: 1, gpu_type: nvidia-tesla-t4 }\nscript: [\"true\"]", "q");
+
+        Assert.Equal(new GpuRequest(1, "nvidia-tesla-t4"), payload.Gpus);
+        Assert.Null(payload.Config["vm_config"]);
     }
 
     [Fact]

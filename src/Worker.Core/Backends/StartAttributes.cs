@@ -30,6 +30,9 @@ public sealed record StartAttributes
     /// <summary>Disk size in bytes the job asks for (<c>config.disk</c>, e.g. <c>60g</c>); VM backends check it against their ceiling.</summary>
     public long? Disk { get; init; }
 
+    /// <summary>GPUs the job asks for (the payload's <c>vm_config</c>); the backends that attach GPUs read it.</summary>
+    public GpuRequest? Gpus { get; init; }
+
     /// <summary>
     /// Arguments a caller (the Cirrus bridge's resource modifiers) appends to the VM's run command,
     /// with the lease that guards what they hand out (e.g. a GPU); never from a job's payload.
@@ -81,6 +84,7 @@ public sealed record StartAttributes
             Cpus = payload.Cpus,
             Memory = payload.Memory,
             Disk = payload.Disk,
+            Gpus = payload.Gpus,
             Volumes = payload.Volumes,
             Privileged = config["privileged"] is JsonValue p && p.TryGetValue<bool>(out var priv) && priv,
         };

@@ -27,7 +27,7 @@ public static class JobFile
     /// <summary>Keys of the file itself; they become the payload's job, timeouts, env_vars and so on.</summary>
     private static readonly HashSet<string> TopLevel = new(StringComparer.Ordinal)
     {
-        "id", "number", "secrets", "timeout", "log_silence", "vm_size", "repository", "queue",
+        "id", "number", "secrets", "timeout", "log_silence", "vm_size", "vm_config", "repository", "queue",
     };
 
     /// <summary>Keys that go into the payload's <c>config</c>, each read by the worker (script generator, start attributes, image).</summary>
@@ -108,6 +108,7 @@ public static class JobFile
             ["env_vars"] = envVars,
             ["timeouts"] = timeouts,
             ["vm_size"] = doc["vm_size"]?.DeepClone(),
+            ["vm_config"] = doc["vm_config"]?.DeepClone(),
             ["meta"] = new JsonObject { ["state_update_count"] = 0 },
             ["queue"] = JobPayload.Str(doc["queue"]) ?? queueName,
         };

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Worker.Core.Backends;
 
 namespace Worker.Core.Jobs;
 
@@ -64,6 +65,9 @@ public sealed class JobPayload
 
     /// <summary>Volumes the job asks for (<c>config.volumes</c>, <c>src:dst[:ro]</c>).</summary>
     public IReadOnlyList<string> Volumes => _values.Volumes;
+
+    /// <summary>GPUs the job asks for (<c>vm_config.gpu_count</c> and <c>gpu_type</c>); null when it names neither.</summary>
+    public GpuRequest? Gpus => _values.Gpus;
 
     /// <summary>The image the job asks for: <c>config.image</c>, else travis's <c>config.image_name</c> / <c>osx_image</c>.</summary>
     public string? Image => Str(Config["image"]) ?? Str(Config["image_name"]) ?? Str(Config["osx_image"]);
@@ -182,6 +186,7 @@ public sealed class JobPayload
         CheckType<JsonObject>(root, "meta");
         CheckType<JsonObject>(root, "repository");
         CheckType<JsonArray>(root, "env_vars");
+        CheckType<JsonObject>(root, "vm_config");
         CheckEnvVars(root["env_vars"] as JsonArray);
         var config = root["config"] as JsonObject ?? [];
         var values = new Values(
@@ -192,7 +197,8 @@ public sealed class JobPayload
             Cpus: ReadCpus(config["cpus"]),
             Memory: ReadSize(config["memory"], "memory", "2g or 512m"),
             Disk: ReadSize(config["disk"], "disk", "60g"),
-            Volumes: ReadVolumes(config["volumes"]));
+            Volumes: ReadVolumes(config["volumes"]),
+            Gpus: ReadGpus(root["vm_config"] as JsonObject));
         return new JobPayload(root, id, values);
     }
 
@@ -329,6 +335,23 @@ public sealed class JobPayload
         _ => throw new InvalidJobPayloadException($"config.volumes must be a list, got {Shorten(node)}"),
     };
 
+    /// <summary>travis-worker decoded <c>vm_config</c> into a whole count and a string, and failed the payload on anything else.</summary>
+    private static GpuRequest? ReadGpus(JsonObject? vmConfig)
+    {
+        if (vmConfig is null)
+        {
+            return null;
+        }
+        var count = ReadCount(vmConfig["gpu_count"], "vm_config.gpu_count");
+        var type = vmConfig["gpu_type"] switch
+        {
+            null => null,
+            JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>().Trim() is { Length: > 0 } named ? named : null,
+            var other => throw new InvalidJobPayloadException($"vm_config.gpu_type must be a string such as nvidia-tesla-t4, got {Shorten(other)}"),
+        };
+        return count > 0 || type is not null ? new GpuRequest(count, type) : null;
+    }
+
     /// <summary>A value as it appears in a reason: JSON text, cut short so a 10 MB field doesn't make a 10 MB header.</summary>
     private static string Shorten(JsonNode? node)
     {
@@ -352,5 +375,5 @@ public sealed class JobPayload
     /// <summary>The values read from the document once, when it was taken.</summary>
     private sealed record Values(
         TimeSpan? HardLimit, TimeSpan? LogSilence, int StateUpdateCount, int MetaRequeueCount,
-        double? Cpus, long? Memory, long? Disk, IReadOnlyList<string> Volumes);
+        double? Cpus, long? Memory, long? Disk, IReadOnlyList<string> Volumes, GpuRequest? Gpus);
 }
