@@ -37,6 +37,13 @@ public sealed class ComputeApiException : Exception
     public bool IsZoneCapacity => Reasons.Any(r => CapacityCodes.Contains(r));
 
     /// <summary>
+    /// The zone does not offer the accelerator type the VM asks for (each GPU is in some zones only):
+    /// a 400 on <c>resource.guestAccelerators[0].acceleratorType</c> or a 404 on its
+    /// <c>acceleratorTypes/</c> resource, from the insert or its operation (409 here). Another zone may offer it.
+    /// </summary>
+    public bool IsAcceleratorTypeNotOffered => Status is 400 or 404 or 409 && Message.Contains("acceleratorType", StringComparison.Ordinal);
+
+    /// <summary>
     /// This worker can't use the API at all, whatever the job: its credentials are refused (401),
     /// its service account lacks a permission in the project (403 that is not a rate limit or quota),
     /// or the API can't be reached.

@@ -13,9 +13,9 @@ namespace Worker.Gce;
 /// A fresh Compute Engine VM per job: resolve the image, insert the instance (with the job's key in
 /// <c>ssh-keys</c>, the auto-implode startup script and the fleet's labels), wait for its zone
 /// operation, read its IP and wait for SSH, pinning the host key. When the zone has no capacity
-/// or quota, the other zones of the region are tried, then the job is requeued. Whatever fails
-/// after the insert deletes the VM at once, on its own token, and follows it until it is confirmed
-/// gone (<see cref="FailedStartDeletions"/>).
+/// or quota, or does not offer the job's GPU, the other zones of the region are tried, then the job
+/// is requeued (refused when no zone offers the GPU). Whatever fails after the insert deletes the
+/// VM at once, on its own token, and follows it until it is confirmed gone (<see cref="FailedStartDeletions"/>).
 /// </summary>
 public sealed class GceBackend : IBackend
 {
@@ -92,15 +92,15 @@ public sealed class GceBackend : IBackend
         {
             throw new JobRefusedException("the gce backend does not mount volumes");
         }
+        var shape = VmShape.For(attributes, _options);
         var image = await _images.ResolveAsync(string.IsNullOrWhiteSpace(attributes.Image) ? await SelectImageAsync(attributes, ct) : attributes.Image, ct);
-        var machineType = _options.MachineTypeFor(attributes.VmSize, attributes.VmType);
         var name = _options.InstanceNameFor(attributes.JobId);
         var key = SshKeyPair.Create();
         var clock = Stopwatch.StartNew();
         var insert = new InsertState();
         try
         {
-            var zone = await InsertInSomeZoneAsync(name, attributes, image, machineType, key, progress, insert, ct);
+            var zone = await InsertInSomeZoneAsync(name, attributes, image, shape, key, progress, insert, ct);
             var instance = await WaitUntilRunningAsync(zone, name, ct);
             var ip = AddressOf(instance);
             progress.Report($"Instance {name} is running at {ip} after {clock.Elapsed.TotalSeconds:0}s; waiting for SSH");
@@ -123,7 +123,7 @@ public sealed class GceBackend : IBackend
         _imageSelector.SelectAsync(ImageQuery.For(attributes, Name) with { GpuVmType = GpuVmType(attributes.VmSize) }, ct);
 
     /// <summary>travis-worker's gpu_vm_type: the job's vm_size when it names one of its GPU machines.</summary>
-    private static string GpuVmType(string? vmSize) => vmSize is "gpu-medium" or "gpu-xlarge" ? vmSize : "";
+    private static string GpuVmType(string? vmSize) => GpuVmSizes.Includes(vmSize) ? vmSize! : "";
 
     /// <summary>Where the insert of a starting VM went, and whether the API answered it: from then on the VM may exist.</summary>
     private sealed class InsertState
@@ -132,22 +132,26 @@ public sealed class GceBackend : IBackend
         public bool Answered { get; set; }
     }
 
-    /// <summary>Inserts in the configured zone, then in the region's other zones while the answer is "no capacity".</summary>
-    private async Task<string> InsertInSomeZoneAsync(string name, StartAttributes attributes, ComputeImage image, string machineType,
+    /// <summary>
+    /// Inserts in the configured zone, then in the region's other zones while the answer is "no
+    /// capacity" or "no such GPU here". A GPU that no zone offers refuses the job: waiting won't bring it.
+    /// </summary>
+    private async Task<string> InsertInSomeZoneAsync(string name, StartAttributes attributes, ComputeImage image, VmShape shape,
         SshKeyPair key, IProgress<string> progress, InsertState insert, CancellationToken ct)
     {
         var zones = await ZonesToTryAsync(ct);
         var refusals = new List<string>();
+        var zonesWithoutTheGpu = 0;
         for (var i = 0; i < zones.Count; i++)
         {
             var zone = zones[i];
-            progress.Report($"Creating instance {name} ({machineType}, image {image.Name}) in zone {zone}");
+            progress.Report($"Creating instance {name} ({shape.Description}, image {image.Name}) in zone {zone}");
             try
             {
                 // Once the insert was sent, the VM may exist even if the answer is lost: from here it is deleted on failure.
                 insert.Zone = zone;
                 insert.Answered = false;
-                var body = InstanceBody(name, zone, attributes, image, machineType, key);
+                var body = InstanceBody(name, zone, attributes, image, shape, key);
                 ComputeOperation operation;
                 try
                 {
@@ -171,15 +175,24 @@ public sealed class GceBackend : IBackend
                 await _compute.WaitForZoneOperationAsync(zone, operation, _options.PollSleep, ct);
                 return zone;
             }
-            catch (ComputeApiException e) when (e.IsZoneCapacity)
+            catch (ComputeApiException e) when (e.IsZoneCapacity || shape.Gpus is not null && e.IsAcceleratorTypeNotOffered)
             {
-                refusals.Add($"{zone}: {string.Join(", ", e.Reasons)}");
+                var why = e.IsZoneCapacity ? string.Join(", ", e.Reasons) : $"no {shape.Gpus!.Type} there";
+                if (!e.IsZoneCapacity)
+                {
+                    zonesWithoutTheGpu++;
+                }
+                refusals.Add($"{zone}: {why}");
                 progress.Report(i + 1 < zones.Count
-                    ? $"Zone {zone} can't take the instance now ({string.Join(", ", e.Reasons)}); trying zone {zones[i + 1]}"
-                    : $"Zone {zone} can't take the instance now ({string.Join(", ", e.Reasons)}); no zone left in {_options.RegionName}");
+                    ? $"Zone {zone} can't take the instance now ({why}); trying zone {zones[i + 1]}"
+                    : $"Zone {zone} can't take the instance now ({why}); no zone left in {_options.RegionName}");
                 await Deletions.DeleteAsync(zone, name, insertAnswered: true);
                 insert.Zone = null;
             }
+        }
+        if (zonesWithoutTheGpu == zones.Count)
+        {
+            throw new JobRefusedException($"no zone of {_options.RegionName} offers {shape.Gpus!.Type} GPUs (tried {string.Join(", ", zones)})");
         }
         throw new ZonesExhaustedException($"no zone of {_options.RegionName} could take the instance: {string.Join("; ", refusals)}");
     }
@@ -209,7 +222,7 @@ public sealed class GceBackend : IBackend
         return ip ?? throw new InvalidOperationException($"instance {instance.Name} has no {(_options.ConnectOverPublicIp ? "external" : "internal")} IP");
     }
 
-    private JsonObject InstanceBody(string name, string zone, StartAttributes attributes, ComputeImage image, string machineType, SshKeyPair key)
+    private JsonObject InstanceBody(string name, string zone, StartAttributes attributes, ComputeImage image, VmShape shape, SshKeyPair key)
     {
         var project = _compute.Project;
         var imageProject = _options.ImageProject ?? project;
@@ -234,10 +247,10 @@ public sealed class GceBackend : IBackend
         {
             nic["accessConfigs"] = new JsonArray(new JsonObject { ["type"] = "ONE_TO_ONE_NAT", ["name"] = "External NAT" });
         }
-        return new JsonObject
+        var body = new JsonObject
         {
             ["name"] = name,
-            ["machineType"] = $"zones/{zone}/machineTypes/{machineType}",
+            ["machineType"] = $"zones/{zone}/machineTypes/{shape.MachineType}",
             ["labels"] = labels,
             ["tags"] = new JsonObject { ["items"] = new JsonArray([.. NetworkTags().Select(t => (JsonNode)t)]) },
             ["disks"] = new JsonArray(new JsonObject
@@ -248,7 +261,7 @@ public sealed class GceBackend : IBackend
                 ["initializeParams"] = new JsonObject
                 {
                     ["sourceImage"] = image.SelfLink ?? $"projects/{imageProject}/global/images/{image.Name}",
-                    ["diskSizeGb"] = _options.DiskSizeGb.ToString(CultureInfo.InvariantCulture),
+                    ["diskSizeGb"] = shape.DiskSizeGb.ToString(CultureInfo.InvariantCulture),
                     ["diskType"] = $"zones/{zone}/diskTypes/pd-ssd",
                 },
             }),
@@ -267,9 +280,15 @@ public sealed class GceBackend : IBackend
             {
                 ["preemptible"] = _options.IsPreemptible,
                 ["automaticRestart"] = false,
-                ["onHostMaintenance"] = _options.IsPreemptible ? "TERMINATE" : "MIGRATE",
+                // Compute Engine live-migrates neither a preemptible VM nor one with GPUs: it refuses MIGRATE for them.
+                ["onHostMaintenance"] = _options.IsPreemptible || shape.Gpus is not null ? "TERMINATE" : "MIGRATE",
             },
         };
+        if (shape.Gpus is { } gpus)
+        {
+            body["guestAccelerators"] = gpus.InZone(zone);
+        }
+        return body;
 
         static JsonObject Item(string key, string value) => new() { ["key"] = key, ["value"] = value };
     }

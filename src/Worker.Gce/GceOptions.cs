@@ -38,10 +38,26 @@ public sealed partial record GceOptions
         new Dictionary<string, string>
         {
             ["medium"] = "n2-standard-2", ["large"] = "n2-standard-4", ["x-large"] = "n2-standard-8", ["2x-large"] = "n2-standard-16",
+            ["gpu-medium"] = GpuVmSizes.MachineType, ["gpu-xlarge"] = GpuVmSizes.MachineType,
         },
-        "Machine type for each job vm_size.", "a comma-separated list of vm_size=machine-type pairs",
+        "Machine type for each job vm_size. A map that leaves out the GPU vm_sizes keeps " + GpuVmSizes.MachineType + " for them, an N1 machine their GPU attaches to.",
+        "a comma-separated list of vm_size=machine-type pairs",
         ParseMap, map => string.Join(",", map.Select(kv => $"{kv.Key}={kv.Value}")));
-    public static readonly Setting<int> DiskSize = Setting.Int("GCE_DISK_SIZE", 20, "Boot disk size in GB.", min: 10, max: 65536);
+    public static readonly Setting<int> DiskSize = Setting.Int("GCE_DISK_SIZE", 20,
+        "Boot disk size in GB; a GPU vm_size's (gpu-medium, gpu-xlarge) is at least " + GpuVmSizes.DiskSizeGb + ", as travis-worker made it.", min: 10, max: 65536);
+    public static readonly Setting<string> GpuType = new("GCE_GPU_TYPE", "nvidia-tesla-t4",
+        "Type of a job's GPUs when its vm_config gives a gpu_count but no gpu_type (travis-worker read GPU_TYPE and GPU_COUNT but attached nothing by them).",
+        "an accelerator type name such as nvidia-tesla-t4 or nvidia-l4",
+        text => GuestAccelerators.IsTypeName(text) ? (true, text) : (false, ""), v => v);
+    public static readonly Setting<int> GpuCount = Setting.Int("GCE_GPU_COUNT", 0,
+        "GPUs a job gets when its vm_config gives a gpu_type but no gpu_count; 0: none, as under travis-worker.", min: 0);
+    public static readonly Setting<int?> MaxGpus = new Setting<int?>("GCE_MAX_GPUS", 0,
+            "Most GPUs a job VM may get (its vm_config's, or 1 for vm_size gpu-medium or gpu-xlarge); a job asking for more is refused. "
+            + "0, the default: no GPUs unless the operator allows them. In travis-worker's form: no ceiling, as there (travis-scheduler, not the job, fills vm_config).",
+            "a whole number, 0 or more",
+            text => int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? (true, n) : (false, null),
+            v => v?.ToString(CultureInfo.InvariantCulture) ?? "")
+        .DefaultingTo(settings => settings.InTravisForm ? null : 0);
     public static readonly Setting<string?> ImageProjectId = Setting.OptionalText("GCE_IMAGE_PROJECT_ID", "Project holding the job images. Empty: PROJECT_ID.");
     public static readonly Setting<string> ImageDefault = Setting.Text("GCE_IMAGE_DEFAULT", "travis-ci.+",
         "Regular expression for the image of a job that names none; the newest image whose whole name matches is used.", "a regular expression");
@@ -94,7 +110,7 @@ public sealed partial record GceOptions
     public static IReadOnlyList<ISetting> All { get; } =
     [
         AccountJson, AccessToken, ApiEndpoint, ProjectId, Zone, Zones, Region, Network, Subnetwork, MachineType, PremiumMachineType, VmSizeMachineTypes,
-        DiskSize, ImageProjectId, ImageDefault, ImageSelectorType, ImageSelectorUrl, Preemptible, PublicIp, PublicIpConnect, BootPrePollSleep, BootPollSleep,
+        DiskSize, GpuType, GpuCount, MaxGpus, ImageProjectId, ImageDefault, ImageSelectorType, ImageSelectorUrl, Preemptible, PublicIp, PublicIpConnect, BootPrePollSleep, BootPollSleep,
         UploadRetries, UploadRetrySleep, SkipStopPoll, StopPollSleep, SshDialTimeout, SshUser, SshPort, RateLimit,
         ApiRetries, BackoffRetryMax, RequestTimeout, HostInstanceName, HostZoneName, HostProjectId, AutoImplode, AutoImplodeMargin, InstanceNamePrefix,
     ];
@@ -138,6 +154,15 @@ public sealed partial record GceOptions
     public string DefaultMachineType { get; init; } = MachineType.Default;
     public IReadOnlyDictionary<string, string> MachineTypes { get; init; } = VmSizeMachineTypes.Default;
     public int DiskSizeGb { get; init; } = DiskSize.Default;
+
+    /// <summary>The type of a job's GPUs when its vm_config gives a count only (<c>WORKER_GCE_GPU_TYPE</c>).</summary>
+    public string DefaultGpuType { get; init; } = GpuType.Default;
+
+    /// <summary>How many GPUs a job gets when its vm_config gives a type only (<c>WORKER_GCE_GPU_COUNT</c>).</summary>
+    public int DefaultGpuCount { get; init; } = GpuCount.Default;
+
+    /// <summary>The most GPUs a job VM may get (<c>WORKER_GCE_MAX_GPUS</c>); null: no ceiling, as in travis-worker's form.</summary>
+    public int? GpuCeiling { get; init; } = MaxGpus.Default;
     public string? ImageProject { get; init; }
     public string PremiumType { get; init; } = PremiumMachineType.Default;
 
@@ -222,6 +247,9 @@ public sealed partial record GceOptions
             SiteTag = WorkerOptions.TravisSite.Read(source),
             MachineTypes = VmSizeMachineTypes.Read(source),
             DiskSizeGb = DiskSize.Read(source),
+            DefaultGpuType = GpuType.Read(source),
+            DefaultGpuCount = GpuCount.Read(source),
+            GpuCeiling = MaxGpus.Read(source),
             ImageProject = ImageProjectId.Read(source),
             DefaultImagePattern = pattern,
             ImageMappings = EnvImageSelector.MappingsFrom(source, ImageMappingPrefix),
@@ -254,6 +282,8 @@ public sealed partial record GceOptions
     /// <summary>The machine type for a job's vm_size, else its vm_type (premium), else the default.</summary>
     public string MachineTypeFor(string? vmSize, string? vmType = null) =>
         vmSize is { Length: > 0 } && MachineTypes.TryGetValue(vmSize, out var type) ? type
+        // An operator's map without the GPU sizes must not put their GPU on a machine that can't take one (E2, N2).
+        : GpuVmSizes.Includes(vmSize) ? GpuVmSizes.MachineType
         : vmType == "premium" ? PremiumType
         : DefaultMachineType;
 

@@ -36,8 +36,6 @@ public static class GceRegistration
             ["GCE_RATE_LIMIT_DURATION"] = RateLimit,
             ["GCE_RATE_LIMIT_DYNAMIC_CONFIG"] = RateLimit,
             ["GCE_RATE_LIMIT_DYNAMIC_CONFIG_TTL"] = RateLimit,
-            ["GCE_GPU_COUNT"] = "GPUs are not supported yet",
-            ["GCE_GPU_TYPE"] = "GPUs are not supported yet",
             ["GCE_DISK_SIZE_WINDOWS"] = "Windows VMs are not supported yet",
             ["GCE_WARMER_URL"] = NoWarmer,
             ["GCE_WARMER_TIMEOUT"] = NoWarmer,

@@ -15,7 +15,9 @@ public sealed class GceApiImageSelectorTests() : FakeGceTest(bootVms: true), IDi
 
     private GceBackend Backend(ImageSelectorBackoff? backoff = null)
     {
-        var settings = Bed.Settings(("GCE_IMAGE_SELECTOR_TYPE", "api"), ("GCE_IMAGE_SELECTOR_URL", _jobBoard.UrlWith("worker", "jb-pass").ToString()));
+        // GPUs allowed: job-board is asked for a GPU vm_size's image.
+        var settings = Bed.Settings(("GCE_IMAGE_SELECTOR_TYPE", "api"), ("GCE_IMAGE_SELECTOR_URL", _jobBoard.UrlWith("worker", "jb-pass").ToString()),
+            ("GCE_MAX_GPUS", "1"));
         var options = GceOptions.Load(settings);
         options = options with { ImageSelector = options.ImageSelector with { Backoff = backoff ?? options.ImageSelector.Backoff } };
         var compute = GceRegistration.CreateClient(options, settings, NullLoggerFactory.Instance);

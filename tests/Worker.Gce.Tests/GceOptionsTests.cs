@@ -15,6 +15,9 @@ public sealed class GceOptionsTests
         Assert.Equal("n1-standard-2", options.MachineTypeFor(null));
         Assert.Equal("n2-standard-4", options.MachineTypeFor("large"));
         Assert.Equal("n1-standard-2", options.MachineTypeFor("gigantic"));
+        Assert.Equal("n1-standard-8", options.MachineTypeFor("gpu-medium"));
+        Assert.Equal("n1-standard-8", options.MachineTypeFor("gpu-xlarge"));
+        Assert.Equal(0, options.GpuCeiling); // GPUs only when the operator allows them
         Assert.Equal(120, options.UploadAttempts);
         Assert.Equal(TimeSpan.FromSeconds(15), options.PrePollSleep);
         Assert.Equal(GceOptions.DefaultEndpoint, options.Endpoint);
@@ -30,6 +33,17 @@ public sealed class GceOptionsTests
         Assert.Equal("europe-west1", options.RegionName);
         Assert.Equal("e2-small", options.MachineTypeFor("small"));
         Assert.Equal("n2-standard-32", options.MachineTypeFor("huge"));
+    }
+
+    [Fact]
+    public void An_operators_vm_size_map_wins_and_one_without_the_GPU_sizes_keeps_an_N1_machine_for_their_GPU()
+    {
+        var options = GceOptions.Load(SettingsSource.From(("WORKER_GCE_VM_SIZE_MACHINE_TYPES", "large=e2-standard-4,gpu-xlarge=n1-highmem-8"),
+            ("WORKER_GCE_MACHINE_TYPE", "e2-standard-2")));
+
+        Assert.Equal("n1-highmem-8", options.MachineTypeFor("gpu-xlarge"));
+        Assert.Equal("n1-standard-8", options.MachineTypeFor("gpu-medium"));
+        Assert.Equal("e2-standard-2", options.MachineTypeFor("medium")); // the operator's map replaces the default one
     }
 
     [Fact]
@@ -53,6 +67,9 @@ public sealed class GceOptionsTests
     [InlineData("WORKER_GCE_ZONE", ",")]
     [InlineData("TRAVIS_WORKER_GCE_IMAGE_SELECTOR_TYPE", "tag")] // Docker's, not GCE's
     [InlineData("GCE_IMAGE_SELECTOR_URL", "job-board.example/images/search")]
+    [InlineData("WORKER_GCE_MAX_GPUS", "-1")]
+    [InlineData("WORKER_GCE_GPU_COUNT", "one")]
+    [InlineData("TRAVIS_WORKER_GCE_GPU_TYPE", "NVIDIA Tesla T4")]
     public void A_bad_value_names_its_variable(string variable, string value)
     {
         var error = Assert.Throws<InvalidSettingException>(() => GceOptions.Load(SettingsSource.From((variable, value))));

@@ -57,7 +57,8 @@ public abstract record FakeFault
 /// or, carried out late, never answer; a second account can lack
 /// the permission for some calls (403 forbidden, <see cref="AddAccount"/>); a zone can be exhausted
 /// (insert operations there end with ZONE_RESOURCE_POOL_EXHAUSTED or QUOTA_EXCEEDED); an instance
-/// can be preempted.
+/// can be preempted. GPUs (<c>guestAccelerators</c>) are checked as Compute Engine checks them: a type
+/// the zone does not offer (<see cref="WithholdGpu"/>), or GPUs on a VM left to live migration, is a 400.
 /// </summary>
 public sealed class FakeComputeApi : IAsyncDisposable
 {
@@ -80,6 +81,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
     private readonly List<(FakeCall Call, FakeFault Fault)> _faults = [];
     private readonly Dictionary<string, HashSet<FakeCall>> _accounts = new(StringComparer.Ordinal) { [Token] = [] };
     private readonly Dictionary<string, string> _exhaustedZones = new(StringComparer.Ordinal);
+    private readonly HashSet<(string Zone, string Type)> _withheldGpus = [];
     private readonly Dictionary<string, FakeGroup> _groups = new(StringComparer.Ordinal);
     private readonly string _dir = Directory.CreateTempSubdirectory("fake-gce-").FullName;
     private long _nextId = 1000;
@@ -102,6 +104,9 @@ public sealed class FakeComputeApi : IAsyncDisposable
     public string VmUser { get; init; } = Environment.UserName;
 
     public string[] Zones { get; } = ["us-central1-a", "us-central1-b", "us-central1-c", "us-central1-f", "europe-west1-b"];
+
+    /// <summary>The accelerator types every zone offers unless one is withheld from it.</summary>
+    public string[] GpuTypes { get; } = ["nvidia-tesla-t4", "nvidia-tesla-v100", "nvidia-tesla-p100", "nvidia-l4"];
 
     public ConcurrentQueue<(DateTimeOffset At, FakeCall Call, string Method, string Path)> Requests { get; } = new();
 
@@ -191,6 +196,15 @@ public sealed class FakeComputeApi : IAsyncDisposable
         lock (_lock)
         {
             _exhaustedZones[zone] = code;
+        }
+    }
+
+    /// <summary>The zone does not offer GPUs of <paramref name="type"/>, as each GPU is in some zones only.</summary>
+    public void WithholdGpu(string zone, string type)
+    {
+        lock (_lock)
+        {
+            _withheldGpus.Add((zone, type));
         }
     }
 
@@ -488,6 +502,10 @@ public sealed class FakeComputeApi : IAsyncDisposable
                 return BadRequest($"Invalid value for field 'resource.labels': '{key}'");
             }
         }
+        if (GpuRefusal(zone, body) is { } refusal)
+        {
+            return refusal;
+        }
         FakeOperation op;
         lock (_lock)
         {
@@ -523,6 +541,45 @@ public sealed class FakeComputeApi : IAsyncDisposable
             }
             return (200, (JsonObject)op.Json.DeepClone());
         }
+    }
+
+    /// <summary>
+    /// Compute Engine's checks of <c>guestAccelerators</c>: each names a type of the VM's own zone (a
+    /// full or partial URL) that the zone offers, with a count above 0; and a VM with GPUs can't be live
+    /// migrated, so its onHostMaintenance (MIGRATE when unset) must be TERMINATE. Null: none fails.
+    /// </summary>
+    private (int, JsonObject)? GpuRefusal(string zone, JsonObject body)
+    {
+        if (body["guestAccelerators"] is not JsonArray { Count: > 0 } accelerators)
+        {
+            return null;
+        }
+        for (var i = 0; i < accelerators.Count; i++)
+        {
+            var url = accelerators[i]?["acceleratorType"]?.GetValue<string>() ?? "";
+            var match = Regex.Match(url, "(?:^|/)zones/(?<zone>[a-z0-9-]+)/acceleratorTypes/(?<type>[a-z0-9-]+)$");
+            var type = match.Groups["type"].Value;
+            bool offered;
+            lock (_lock)
+            {
+                offered = match.Success && match.Groups["zone"].Value == zone && GpuTypes.Contains(type) && !_withheldGpus.Contains((zone, type));
+            }
+            if (!offered)
+            {
+                return BadRequest($"Invalid value for field 'resource.guestAccelerators[{i}].acceleratorType': '{url}'. Accelerator type '{type}' does not exist in zone {zone}.");
+            }
+            if (Number(accelerators[i]?["acceleratorCount"]) is not > 0)
+            {
+                return BadRequest($"Invalid value for field 'resource.guestAccelerators[{i}].acceleratorCount': '{accelerators[i]?["acceleratorCount"]}'. Accelerator count must be greater than 0.");
+            }
+        }
+        if ((body["scheduling"]?["onHostMaintenance"]?.GetValue<string>() ?? "MIGRATE") != "TERMINATE")
+        {
+            return (400, ErrorBody(400, "badRequest", "Instances with guest accelerators do not support live migration."));
+        }
+        return null;
+
+        static double? Number(JsonNode? node) => node is JsonValue v && double.TryParse(v.ToString(), CultureInfo.InvariantCulture, out var n) ? n : null;
     }
 
     private (int, JsonObject) Delete(string project, string zone, string name, string requestId)
@@ -760,6 +817,13 @@ public sealed class FakeComputeApi : IAsyncDisposable
         if (json["machineType"]?.GetValue<string>() is { } type && !type.StartsWith("https://", StringComparison.Ordinal))
         {
             json["machineType"] = $"{SelfLinkBase}projects/{project}/{type}";
+        }
+        foreach (var accelerator in json["guestAccelerators"] as JsonArray ?? [])
+        {
+            if (accelerator?["acceleratorType"]?.GetValue<string>() is { } gpuType && !gpuType.StartsWith("https://", StringComparison.Ordinal))
+            {
+                accelerator["acceleratorType"] = $"{SelfLinkBase}projects/{project}/{gpuType}";
+            }
         }
         var nic = json["networkInterfaces"]?[0] as JsonObject ?? [];
         nic["networkIP"] = ip;
