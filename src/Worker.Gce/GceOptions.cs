@@ -47,8 +47,12 @@ public sealed partial record GceOptions
         "Boot disk size in GB; a GPU vm_size's (gpu-medium, gpu-xlarge) is at least " + GpuVmSizes.DiskSizeGb + ", as travis-worker made it.", min: 10, max: 65536);
     public static readonly Setting<string> GpuType = new("GCE_GPU_TYPE", "nvidia-tesla-t4",
         "Type of a job's GPUs when its vm_config gives a gpu_count but no gpu_type (travis-worker read GPU_TYPE and GPU_COUNT but attached nothing by them).",
-        "an accelerator type name such as nvidia-tesla-t4 or nvidia-l4",
-        text => GuestAccelerators.IsTypeName(text) ? (true, text) : (false, ""), v => v);
+        "an accelerator type name such as nvidia-tesla-t4 or nvidia-l4, or its URL (.../acceleratorTypes/NAME)",
+        // travis-worker took any text here and never used it, so a deployment may hold the type's URL: its name is what counts.
+        text => text.Split('/')[^1] is var name && GuestAccelerators.IsTypeName(name) && (name == text || text.Contains("/acceleratorTypes/", StringComparison.Ordinal))
+            ? (true, name)
+            : (false, ""),
+        v => v);
     public static readonly Setting<int> GpuCount = Setting.Int("GCE_GPU_COUNT", 0,
         "GPUs a job gets when its vm_config gives a gpu_type but no gpu_count; 0: none, as under travis-worker.", min: 0);
     public static readonly Setting<int?> MaxGpus = new Setting<int?>("GCE_MAX_GPUS", 0,

@@ -70,12 +70,20 @@ public sealed class GceOptionsTests
     [InlineData("WORKER_GCE_MAX_GPUS", "-1")]
     [InlineData("WORKER_GCE_GPU_COUNT", "one")]
     [InlineData("TRAVIS_WORKER_GCE_GPU_TYPE", "NVIDIA Tesla T4")]
+    [InlineData("TRAVIS_WORKER_GCE_GPU_TYPE", "https://example.com/nvidia-l4")]
     public void A_bad_value_names_its_variable(string variable, string value)
     {
         var error = Assert.Throws<InvalidSettingException>(() => GceOptions.Load(SettingsSource.From((variable, value))));
 
         Assert.Equal(variable, error.Variable);
     }
+
+    [Theory]
+    [InlineData("nvidia-l4")]
+    [InlineData("https://www.googleapis.com/compute/v1/projects/travis-ci-prod/zones/us-central1-c/acceleratorTypes/nvidia-l4")]
+    [InlineData("zones/us-central1-c/acceleratorTypes/nvidia-l4")]
+    public void Travis_workers_gpu_type_may_be_the_types_url_and_its_name_is_taken(string value) =>
+        Assert.Equal("nvidia-l4", GceOptions.Load(SettingsSource.From(("TRAVIS_WORKER_GCE_GPU_TYPE", value))).DefaultGpuType);
 
     [Fact]
     public void The_env_selector_stays_the_default_and_api_takes_its_url()
