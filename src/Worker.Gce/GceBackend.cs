@@ -281,7 +281,7 @@ public sealed class GceBackend : IBackend
                 ["preemptible"] = _options.IsPreemptible,
                 ["automaticRestart"] = false,
                 // Compute Engine live-migrates neither a preemptible VM nor one with GPUs: it refuses MIGRATE for them.
-                ["onHostMaintenance"] = _options.IsPreemptible || shape.Gpus is not null ? "TERMINATE" : "MIGRATE",
+                ["onHostMaintenance"] = _options.IsPreemptible || shape.HasGpus ? "TERMINATE" : "MIGRATE",
             },
         };
         if (shape.Gpus is { } gpus)

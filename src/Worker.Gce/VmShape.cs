@@ -12,4 +12,10 @@ public sealed record VmShape(string MachineType, GuestAccelerators? Gpus, int Di
         GpuVmSizes.Includes(job.VmSize) ? Math.Max(options.DiskSizeGb, GpuVmSizes.DiskSizeGb) : options.DiskSizeGb);
 
     public string Description => Gpus is { } gpus ? $"{MachineType} with {gpus.Description}" : MachineType;
+
+    /// <summary>
+    /// Whether the VM has GPUs, attached or built into its machine type (the A2, A3 and G2 families):
+    /// Compute Engine live-migrates neither, and refuses an insert that asks it to.
+    /// </summary>
+    public bool HasGpus => Gpus is not null || MachineType.Split('-')[0] is "a2" or "a3" or "g2";
 }

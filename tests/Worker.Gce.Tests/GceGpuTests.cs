@@ -79,6 +79,20 @@ public sealed class GceGpuTests() : FakeGceTest(bootVms: true)
         await StopAsync(instance);
     }
 
+    [Theory]
+    [InlineData("a2-highgpu-1g")]
+    [InlineData("g2-standard-4")]
+    public async Task A_vm_size_the_operator_maps_to_a_machine_type_with_GPUs_built_in_stops_for_host_maintenance(string machineType)
+    {
+        await using var instance = await StartAsync(Bed.Backend(("GCE_VM_SIZE_MACHINE_TYPES", $"ml={machineType}")), "ml");
+
+        var vm = Fake.Instance(instance.Id)!;
+        Assert.EndsWith($"/machineTypes/{machineType}", Text(vm["machineType"]));
+        Assert.Null(vm["guestAccelerators"]);
+        Assert.Equal("TERMINATE", Text(vm["scheduling"]!["onHostMaintenance"]));
+        await StopAsync(instance);
+    }
+
     [Fact]
     public async Task A_travis_worker_deployment_gets_its_GPU_vm_sizes_without_a_ceiling_to_set()
     {

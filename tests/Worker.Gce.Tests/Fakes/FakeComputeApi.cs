@@ -552,7 +552,12 @@ public sealed class FakeComputeApi : IAsyncDisposable
     {
         if (body["guestAccelerators"] is not JsonArray { Count: > 0 } accelerators)
         {
-            return null;
+            // A machine type with GPUs built in (A2, A3, G2) can't be live migrated either.
+            var machineType = (body["machineType"]?.GetValue<string>() ?? "").Split('/')[^1];
+            return machineType.Split('-')[0] is "a2" or "a3" or "g2"
+                && (body["scheduling"]?["onHostMaintenance"]?.GetValue<string>() ?? "MIGRATE") != "TERMINATE"
+                ? (400, ErrorBody(400, "badRequest", $"Instances with guest accelerators do not support live migration. Machine type {machineType} has accelerators."))
+                : null;
         }
         for (var i = 0; i < accelerators.Count; i++)
         {
