@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
 
@@ -73,7 +74,7 @@ public static partial class TravisNames
     {
         var unescaped = IsProviderKey(key) && !key.EndsWith("ACCOUNT_JSON", StringComparison.Ordinal) && QueryUnescape(value) is { } u ? u : value;
         return TravisSizedKeys.Contains(key) && TravisByteSizes.Parse(unescaped) is { } bytes
-            ? bytes.ToString(System.Globalization.CultureInfo.InvariantCulture)
+            ? bytes.ToString(CultureInfo.InvariantCulture)
             : unescaped;
     }
 

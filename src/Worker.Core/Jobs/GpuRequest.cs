@@ -1,4 +1,4 @@
-namespace Worker.Core.Backends;
+namespace Worker.Core.Jobs;
 
 /// <summary>
 /// The GPUs a job's payload asks for: travis's <c>vm_config</c> (<c>gpu_count</c>, <c>gpu_type</c>),
