@@ -44,6 +44,9 @@ public sealed class DockerBackend : IBackend
 
     public string Name => "docker";
 
+    /// <summary>The passwords of the proxy URLs every container gets (WORKER_DOCKER_HTTP_PROXY...), as written and decoded.</summary>
+    public IReadOnlyList<string> MachineSecrets => Options.ProxyPasswords;
+
     public DockerOptions Options { get; }
 
     public DockerPolicy Policy { get; }

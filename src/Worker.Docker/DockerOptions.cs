@@ -211,6 +211,9 @@ public sealed record DockerOptions
 
     /// <summary>The proxy variables every job's container gets, each in upper and lower case (tools read one or the other).</summary>
     public IReadOnlyList<string> ProxyEnvironment { get; init; } = [];
+
+    /// <summary>The passwords in those proxy URLs, as written and decoded: a job's log masks them.</summary>
+    public IReadOnlyList<string> ProxyPasswords => [.. ProxyEnvironment.Select(v => v[(v.IndexOf('=') + 1)..]).SelectMany(PasswordOf).Distinct()];
     public IReadOnlyList<string> ImageGlobs { get; init; } = [];
     public IReadOnlyList<string> VolumeRules { get; init; } = [];
 
@@ -299,6 +302,23 @@ public sealed record DockerOptions
     private static Setting<string?> ProxySetting(string scheme) => Setting.OptionalText($"DOCKER_{scheme}_PROXY",
         $"{scheme}_PROXY and {scheme.ToLowerInvariant()}_proxy of every job's container (travis-worker's DOCKER_{scheme}_PROXY).",
         "a proxy URL such as http://proxy.internal:3128", secret: true);
+
+    /// <summary>
+    /// The password of <c>scheme://user:password@host</c>, read up to the last <c>@</c>: travis-worker
+    /// URL-unescaped its settings, so a <c>%40</c> in one reaches the container as an <c>@</c>.
+    /// </summary>
+    private static IEnumerable<string> PasswordOf(string url)
+    {
+        var start = url.IndexOf("://", StringComparison.Ordinal);
+        var at = url.LastIndexOf('@');
+        if (start < 0 || at < start)
+        {
+            return [];
+        }
+        var userInfo = url[(start + 3)..at];
+        var colon = userInfo.IndexOf(':');
+        return colon >= 0 && userInfo[(colon + 1)..] is { Length: > 0 } password ? [password, Uri.UnescapeDataString(password)] : [];
+    }
 
     private static IEnumerable<string> ProxyVariables(string name, string? value) =>
         value is null ? [] : [$"{name}={value}", $"{name.ToLowerInvariant()}={value}"];

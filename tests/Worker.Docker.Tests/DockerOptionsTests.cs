@@ -46,6 +46,20 @@ public sealed class DockerOptionsTests
         Assert.Equal(bytes, DockerOptions.Load(SettingsSource.From((variable, value))).MemoryPerJob);
 
     [Fact]
+    public void The_passwords_of_proxy_urls_are_what_a_jobs_log_masks_as_written_and_decoded()
+    {
+        var options = DockerOptions.Load(SettingsSource.From(
+            ("WORKER_DOCKER_HTTP_PROXY", "http://ci:p%40ss@proxy.internal:3128"), ("WORKER_DOCKER_HTTPS_PROXY", "http://ci:p%40ss@proxy.internal:3128"),
+            ("DOCKER_FTP_PROXY", "http://anonymous@proxy.internal:21"), ("DOCKER_NO_PROXY", "user:not-a-password@example.com")));
+        // travis-worker's names are URL-unescaped as it read them: the container gets p@ss.
+        var travis = DockerOptions.Load(SettingsSource.From(("TRAVIS_WORKER_DOCKER_HTTPS_PROXY", "http://ci:p%40ss@proxy.internal:3128")));
+
+        Assert.Equal(["p%40ss", "p@ss"], options.ProxyPasswords);
+        Assert.Equal(["p@ss"], travis.ProxyPasswords);
+        Assert.Contains("HTTPS_PROXY=http://ci:p@ss@proxy.internal:3128", travis.ProxyEnvironment);
+    }
+
+    [Fact]
     public void A_size_travis_worker_could_not_read_either_stops_start_up_naming_the_variable()
     {
         var error = Assert.Throws<InvalidSettingException>(() => DockerOptions.Load(SettingsSource.From(("TRAVIS_WORKER_DOCKER_MEMORY", "4 gigs"))));

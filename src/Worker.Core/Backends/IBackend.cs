@@ -19,6 +19,12 @@ public interface IBackend : IAsyncDisposable
     /// </summary>
     Task<IInstance> StartAsync(StartAttributes attributes, IProgress<string> progress, CancellationToken ct);
 
+    /// <summary>
+    /// Values the backend puts into every machine that a job's log must not show (a proxy's
+    /// password in the machine's environment): masked as the payload's secure variables are.
+    /// </summary>
+    IReadOnlyList<string> MachineSecrets => [];
+
     /// <summary>What <see cref="ProbeAsync"/> checks, for the log of a host that stopped taking jobs (e.g. "a ping of the Docker engine at unix:///var/run/docker.sock").</summary>
     string ProbeDescription { get; }
 

@@ -73,7 +73,7 @@ public sealed class JobPipeline(
 
             status.Enter(jobId, JobSteps.OpenLog);
             var sink = await job.OpenLogAsync(ct);
-            log = new JobLogWriter(sink, jobId, spec.Secrets, options.MaxLog, options.PartSize, options.FlushInterval, _clock);
+            log = new JobLogWriter(sink, jobId, LogSecrets(spec), options.MaxLog, options.PartSize, options.FlushInterval, _clock);
 
             status.Enter(jobId, JobSteps.StartInstance);
             var (instance, chosen) = await StartInstanceAsync(spec, hardLimit, log, ct);
@@ -252,7 +252,20 @@ public sealed class JobPipeline(
     private async Task<JobLogWriter> OpenLogAsync(IJob job, JobSpec spec, CancellationToken ct)
     {
         var sink = await job.OpenLogAsync(ct);
-        return new JobLogWriter(sink, spec.JobId, spec.Secrets, options.MaxLog, options.PartSize, options.FlushInterval, _clock);
+        return new JobLogWriter(sink, spec.JobId, LogSecrets(spec), options.MaxLog, options.PartSize, options.FlushInterval, _clock);
+    }
+
+    /// <summary>What the job's log masks: the payload's secure values and those its backend puts into every machine.</summary>
+    private IReadOnlyList<string> LogSecrets(JobSpec spec)
+    {
+        try
+        {
+            return [.. spec.Secrets, .. BackendFor(spec).MachineSecrets];
+        }
+        catch (JobRefusedException)
+        {
+            return spec.Secrets; // no backend runs it: its start says so next
+        }
     }
 
     private async Task<JobScript> GenerateScriptAsync(JobSpec spec, CancellationToken ct)
