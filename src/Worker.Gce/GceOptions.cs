@@ -38,9 +38,9 @@ public sealed partial record GceOptions
         new Dictionary<string, string>
         {
             ["medium"] = "n2-standard-2", ["large"] = "n2-standard-4", ["x-large"] = "n2-standard-8", ["2x-large"] = "n2-standard-16",
-            ["gpu-medium"] = GpuVmSizes.MachineType, ["gpu-xlarge"] = GpuVmSizes.MachineType,
         },
-        "Machine type for each job vm_size. A map that leaves out the GPU vm_sizes keeps " + GpuVmSizes.MachineType + " for them, an N1 machine their GPU attaches to.",
+        "Machine type for each job vm_size. The GPU vm_sizes (" + string.Join(", ", GpuVmSizes.Names) + ") get " + GpuVmSizes.MachineType +
+        ", an N1 machine their GPU attaches to, unless the map names them.",
         "a comma-separated list of vm_size=machine-type pairs",
         ParseMap, map => string.Join(",", map.Select(kv => $"{kv.Key}={kv.Value}")));
     public static readonly Setting<int> DiskSize = Setting.Int("GCE_DISK_SIZE", 20,
@@ -286,7 +286,7 @@ public sealed partial record GceOptions
     /// <summary>The machine type for a job's vm_size, else its vm_type (premium), else the default.</summary>
     public string MachineTypeFor(string? vmSize, string? vmType = null) =>
         vmSize is { Length: > 0 } && MachineTypes.TryGetValue(vmSize, out var type) ? type
-        // An operator's map without the GPU sizes must not put their GPU on a machine that can't take one (E2, N2).
+        // Not the default machine type: a GPU attaches to N1 machines only, not E2 or N2.
         : GpuVmSizes.Includes(vmSize) ? GpuVmSizes.MachineType
         : vmType == "premium" ? PremiumType
         : DefaultMachineType;
