@@ -47,8 +47,9 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
     /// which takes the script on its stdin (open to the one who attaches to it, closed when they leave)
     /// and saves it in the container's <see cref="ScriptArchive.RunnerTmpfs"/>.
     /// </summary>
+    /// <param name="imageRefreshed">The caller has just refreshed the image (<see cref="RefreshImageAsync"/>): no second pull.</param>
     public async Task<CreatedContainer> CreateJobContainerAsync(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name,
-        IProgress<string>? progress, CancellationToken ct)
+        IProgress<string>? progress, CancellationToken ct, bool imageRefreshed = false)
     {
         var pinned = await PinAsync(spec, ct);
         try
@@ -58,7 +59,7 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
             parameters.OpenStdin = true;
             parameters.StdinOnce = true;
             parameters.AttachStdin = true;
-            return new CreatedContainer(await CreateAsync(parameters, spec, progress, ct), pinned);
+            return new CreatedContainer(await CreateAsync(parameters, spec, progress, imageRefreshed, ct), pinned);
         }
         catch
         {
@@ -67,12 +68,21 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
         }
     }
 
+    /// <summary>
+    /// Under <c>WORKER_DOCKER_PULL=always</c>, pulls an image this host has again (see
+    /// <see cref="DockerImagePulls.RefreshAsync"/>) and says which image its name now gives; else
+    /// nothing, and null.
+    /// </summary>
+    public async Task<string?> RefreshImageAsync(string image, IProgress<string>? progress, CancellationToken ct) =>
+        options.PullPolicy == ImagePullPolicy.Always ? await _pulls.RefreshAsync(image, progress, ct) : null;
+
     /// <summary>Creates the container, pulling its image first as WORKER_DOCKER_PULL says; it is not started.</summary>
-    private async Task<string> CreateAsync(CreateContainerParameters parameters, ContainerSpec spec, IProgress<string>? progress, CancellationToken ct)
+    private async Task<string> CreateAsync(CreateContainerParameters parameters, ContainerSpec spec, IProgress<string>? progress, bool imageRefreshed,
+        CancellationToken ct)
     {
-        if (options.PullPolicy == ImagePullPolicy.Always)
+        if (!imageRefreshed)
         {
-            await _pulls.RefreshAsync(spec.Image, progress, ct);
+            await RefreshImageAsync(spec.Image, progress, ct);
         }
         try
         {
@@ -116,12 +126,13 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
     /// command is travis-worker's default, not set by the operator: then the container is kept alive
     /// by <c>sleep</c>, and the image's later jobs run their script as the main process.
     /// </summary>
+    /// <param name="imageRefreshed">The caller has just refreshed the image (<see cref="RefreshImageAsync"/>): no second pull.</param>
     public async Task<CreatedContainer> LaunchForExecAsync(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name,
-        IProgress<string>? progress, CancellationToken ct)
+        IProgress<string>? progress, CancellationToken ct, bool imageRefreshed = false)
     {
         try
         {
-            return await LaunchForExecAsync(spec, labels, name, MainProcessOf(spec.Image), progress, ct);
+            return await LaunchForExecAsync(spec, labels, name, MainProcessOf(spec.Image), progress, imageRefreshed, ct);
         }
         catch (DefaultMainCommandMissingException)
         {
@@ -134,7 +145,8 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
                     $"{SettingsSource.Prefix}{DockerOptions.Command.Key}={DockerOptions.NoMainCommand}");
             }
             progress?.Report($"Image {spec.Image} has no {options.MainCommand[0]} (travis-worker's default main process): the script runs without it.");
-            return await LaunchForExecAsync(spec, labels, name, MainProcessOf(spec.Image), progress, ct);
+            // Its first create pulled the image already.
+            return await LaunchForExecAsync(spec, labels, name, MainProcessOf(spec.Image), progress, imageRefreshed: true, ct);
         }
     }
 
@@ -146,13 +158,13 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
         _withoutDefaultMainCommand.ContainsKey(image) ? MainProcess.KeepAlive : MainProcess.Of(options);
 
     private async Task<CreatedContainer> LaunchForExecAsync(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name,
-        IList<string> mainProcess, IProgress<string>? progress, CancellationToken ct)
+        IList<string> mainProcess, IProgress<string>? progress, bool imageRefreshed, CancellationToken ct)
     {
         var pinned = await PinAsync(spec, ct);
         string id;
         try
         {
-            id = await CreateAsync(Parameters(spec, labels, name, mainProcess, pinned), spec, progress, ct);
+            id = await CreateAsync(Parameters(spec, labels, name, mainProcess, pinned), spec, progress, imageRefreshed, ct);
         }
         catch
         {

@@ -84,7 +84,12 @@ public sealed class DockerBackend : IBackend
     private async Task<IInstance> StartContainerAsync(StartAttributes attributes, IProgress<string> progress, CancellationToken ct)
     {
         var spec = await ContainerSpecForAsync(attributes, ct);
-        var standby = Standby is not null && spec.IsStandbyShaped(Standby.Spec) ? await Standby.TryClaimAsync(attributes, ct) : null;
+        var standbyShaped = Standby is not null && spec.IsStandbyShaped(Standby.Spec);
+        // Under pull always the image is pulled before a standby is taken, so that no job gets one
+        // made before its image's name moved; a fresh container then makes no second pull.
+        var imageRefreshed = standbyShaped && Options.PullPolicy == ImagePullPolicy.Always;
+        var imageId = imageRefreshed ? await _launcher.RefreshImageAsync(spec.Image, progress, ct) : null;
+        var standby = standbyShaped ? await Standby!.TryClaimAsync(attributes, imageId, ct) : null;
         if (Standby is not null)
         {
             Core.Telemetry.WorkerMetrics.StandbyClaim(Name, hit: standby is not null);
@@ -99,11 +104,11 @@ public sealed class DockerBackend : IBackend
         if (_launcher.RunsScriptsByExec(spec.Image))
         {
             progress.Report($"Its main process: {string.Join(' ', Options.MainCommand)}; the script runs in it by exec.");
-            var started = await _launcher.LaunchForExecAsync(spec, attributes.Labels, name, progress, ct);
+            var started = await _launcher.LaunchForExecAsync(spec, attributes.Labels, name, progress, ct, imageRefreshed);
             return new ExecInstance(_client, Options.EndpointUri, started.Id, spec.Image, _logger, stopped: started.GiveBackCpus,
                 terminal: Options.ScriptOnTerminal);
         }
-        var created = await _launcher.CreateJobContainerAsync(spec, attributes.Labels, name, progress, ct);
+        var created = await _launcher.CreateJobContainerAsync(spec, attributes.Labels, name, progress, ct, imageRefreshed);
         if (ct.IsCancellationRequested)
         {
             // The create ran to its end on purpose (see ContainerLauncher); the caller gave up meanwhile.

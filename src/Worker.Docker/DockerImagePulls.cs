@@ -55,11 +55,15 @@ public sealed class DockerImagePulls(IDockerClient client, ILogger logger, TimeS
     /// otherwise hold every job until its startup timeout, and the host would count as broken),
     /// leaves the host's copy to the job, which the job's log and the worker's warn about.
     /// </summary>
-    public async Task RefreshAsync(string image, IProgress<string>? progress, CancellationToken ct)
+    /// <returns>
+    /// The id of the image its name gives on this host now, so a container made of it before (a
+    /// standby) can be told stale; null when the host lacks it or its digest fixes it.
+    /// </returns>
+    public async Task<string?> RefreshAsync(string image, IProgress<string>? progress, CancellationToken ct)
     {
         if (image.Contains('@'))
         {
-            return;
+            return null;
         }
         ImageInspectResponse local;
         try
@@ -68,12 +72,12 @@ public sealed class DockerImagePulls(IDockerClient client, ILogger logger, TimeS
         }
         catch (DockerImageNotFoundException)
         {
-            return;
+            return null;
         }
         var repository = Familiar(SplitTag(image).Repository);
         if (!(local.RepoDigests ?? []).Any(digest => Familiar(digest.Split('@')[0]) == repository))
         {
-            return;
+            return local.ID;
         }
         using var silence = CancellationTokenSource.CreateLinkedTokenSource(ct);
         silence.CancelAfter(refreshSilenceLimit);
@@ -86,6 +90,15 @@ public sealed class DockerImagePulls(IDockerClient client, ILogger logger, TimeS
             var why = silence.IsCancellationRequested ? $"no progress for {Durations.Format(refreshSilenceLimit)}" : e.Message;
             logger.LogWarning("Pulling image {Image} failed ({Error}); its job runs on this host's copy", image, why);
             progress?.Report($"Pulling image {image} failed ({why}); using this host's copy.");
+            return local.ID;
+        }
+        try
+        {
+            return (await client.Images.InspectImageAsync(image, ct)).ID;
+        }
+        catch (DockerImageNotFoundException)
+        {
+            return null; // removed meanwhile; the create pulls it again
         }
     }
 

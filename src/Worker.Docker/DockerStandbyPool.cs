@@ -235,7 +235,7 @@ public sealed class DockerStandbyPool : IAsyncDisposable
             }
             if (alike && room)
             {
-                await TakeOverAsync(container.ID, name, suffix, until, ct);
+                await TakeOverAsync(container.ID, container.ImageID, name, suffix, until, ct);
             }
             else
             {
@@ -244,14 +244,14 @@ public sealed class DockerStandbyPool : IAsyncDisposable
         }
     }
 
-    private async Task TakeOverAsync(string id, string name, string suffix, long lapsedAt, CancellationToken ct)
+    private async Task TakeOverAsync(string id, string? imageId, string name, string suffix, long lapsedAt, CancellationToken ct)
     {
         var leased = StandbyLease.Name(suffix, LeaseEnd());
         try
         {
             ct.ThrowIfCancellationRequested();
             await RenameAsync(name, leased);
-            _ready.Enqueue(new Standby(id, leased, suffix) { Pinned = await CountPinnedAsync(id, ct) });
+            _ready.Enqueue(new Standby(id, leased, suffix) { Pinned = await CountPinnedAsync(id, ct), ImageId = imageId });
             _logger.LogInformation("Took over idle standby container {Id}, whose worker is gone (its lease lapsed at {Lapsed:u})", id[..12],
                 DateTimeOffset.FromUnixTimeSeconds(lapsedAt));
         }
@@ -319,7 +319,12 @@ public sealed class DockerStandbyPool : IAsyncDisposable
     }
 
     /// <summary>Takes a ready standby for the job and names it after it, or null when none is ready.</summary>
-    public async Task<ExecInstance?> TryClaimAsync(StartAttributes job, CancellationToken ct)
+    /// <param name="imageId">
+    /// The image the spec's image name gives on this host now, when the caller looked (a pull under
+    /// <c>WORKER_DOCKER_PULL=always</c>): a standby made of another (before the name moved) is
+    /// removed, not taken, as the job asked for the image as its registry has it now.
+    /// </param>
+    public async Task<ExecInstance?> TryClaimAsync(StartAttributes job, string? imageId, CancellationToken ct)
     {
         while (_ready.TryDequeue(out var standby))
         {
@@ -335,6 +340,13 @@ public sealed class DockerStandbyPool : IAsyncDisposable
             {
                 if (standby.Gone)
                 {
+                    continue;
+                }
+                if (imageId is not null && standby.ImageId is not null && standby.ImageId != imageId)
+                {
+                    _logger.LogInformation("Standby container {Id} is of image {Image} as it was before that name moved; removing it", standby.ShortId, _spec.Image);
+                    standby.MarkGone();
+                    _ = RemoveByNamesAsync(standby.Name);
                     continue;
                 }
                 await _client.Containers.RenameContainerAsync(standby.Name, new ContainerRenameParameters { NewName = claimed }, ct);
@@ -439,7 +451,7 @@ public sealed class DockerStandbyPool : IAsyncDisposable
                 pinned?.Dispose();
                 return;
             }
-            _ready.Enqueue(new Standby(id, name, suffix) { Pinned = pinned });
+            _ready.Enqueue(new Standby(id, name, suffix) { Pinned = pinned, ImageId = await ImageOfAsync(id) });
             _logger.LogDebug("Standby container {Id} is ready", id[..12]);
         }
         catch (Exception e)
@@ -457,6 +469,21 @@ public sealed class DockerStandbyPool : IAsyncDisposable
             {
                 _pending--;
             }
+        }
+    }
+
+    /// <summary>The image a standby was made of, which a job under <c>WORKER_DOCKER_PULL=always</c> compares; null (not compared) should the engine not say.</summary>
+    private async Task<string?> ImageOfAsync(string id)
+    {
+        try
+        {
+            using var call = new CancellationTokenSource(CallTimeout);
+            return (await _client.Containers.InspectContainerAsync(id, call.Token)).Image;
+        }
+        catch (Exception e)
+        {
+            _logger.LogWarning("Could not read which image standby container {Id} is of ({Error}); a job takes it even if that image's name moved", id[..12], e.Message);
+            return null;
         }
     }
 
@@ -484,6 +511,9 @@ public sealed class DockerStandbyPool : IAsyncDisposable
 
         /// <summary>The CPUs it is pinned to (null: not pinned), given back when it is gone or its job's container is removed.</summary>
         public CpuSetLease? Pinned { get; init; }
+
+        /// <summary>The id of the image it was made of; null when the engine did not say.</summary>
+        public string? ImageId { get; init; }
 
         /// <summary>No longer this pool's: removed, or another worker's now.</summary>
         public void MarkGone()

@@ -5,7 +5,8 @@ namespace Worker.Docker.Tests;
 /// <summary>
 /// WORKER_DOCKER_PULL against a real registry: with missing, what isn't here is pulled and what the
 /// registry hasn't got refuses the job; with always, a tag moved in the registry is taken by the
-/// next job, a registry that is down leaves the job the host's copy, and a local tag is not pulled.
+/// next job (a standby made before the move is not taken), a registry that is down leaves the job the
+/// host's copy, and a local tag is not pulled.
 /// </summary>
 [Trait("Category", "Integration")]
 public sealed class DockerPullTests(LocalRegistry registry) : IClassFixture<LocalRegistry>
@@ -121,6 +122,70 @@ public sealed class DockerPullTests(LocalRegistry registry) : IClassFixture<Loca
         finally
         {
             await hung.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task With_always_a_standby_made_before_its_images_tag_moved_is_not_taken_and_one_made_after_is()
+    {
+        var image = await registry.PushAsync("standby-moving");
+        await using var harness = await DockerHarness.CreateAsync(o => o with { DefaultImage = image, StandbyCount = 1, PullPolicy = ImagePullPolicy.Always });
+        try
+        {
+            var pool = harness.Backend.Standby!;
+            await pool.FillAsync(CancellationToken.None);
+            var (first, _) = await harness.RunAsync("script: [\"cat /marker 2>/dev/null || echo no marker\"]");
+            Assert.Equal("passed", await first.Outcome);
+            Assert.Contains("Using standby container", first.Log); // its tag had not moved
+            Assert.Contains("no marker", first.Log);
+
+            await pool.FillAsync(CancellationToken.None);
+            var stale = Assert.Single(pool.Ready);
+            await registry.PushAsync("standby-moving", marker: "moved in the registry");
+            await LocalRegistry.TagAsync(DockerEngine.Image, image); // this host's copy is still the old one
+            var (second, _) = await harness.RunAsync("script: [\"cat /marker 2>/dev/null || echo no marker\"]");
+
+            Assert.Equal("passed", await second.Outcome);
+            Assert.Contains("moved in the registry", second.Log);
+            Assert.DoesNotContain("Using standby container", second.Log);
+            for (var waited = 0; (await DockerEngine.ContainersOfFleetAsync(harness.Fleet)).Any(c => c.ID == stale); waited++)
+            {
+                Assert.True(waited < 100, "the stale standby was not removed");
+                await Task.Delay(100);
+            }
+
+            await pool.FillAsync(CancellationToken.None);
+            var (third, _) = await harness.RunAsync("script: [\"cat /marker 2>/dev/null || echo no marker\"]");
+            Assert.Contains("Using standby container", third.Log); // made after the move
+            Assert.Contains("moved in the registry", third.Log);
+        }
+        finally
+        {
+            await LocalRegistry.RemoveQuietlyAsync(image);
+        }
+    }
+
+    [Fact]
+    public async Task With_always_a_registry_that_is_down_leaves_the_job_its_standby()
+    {
+        var gone = new LocalRegistry();
+        await gone.InitializeAsync();
+        try
+        {
+            await using var harness = await DockerHarness.CreateAsync(o => o with { DefaultImage = gone.Image, StandbyCount = 1, PullPolicy = ImagePullPolicy.Always });
+            await harness.Backend.Standby!.FillAsync(CancellationToken.None);
+            await gone.StopAsync();
+
+            var (job, _) = await harness.RunAsync("script: [\"echo ran on the standby\"]");
+
+            Assert.Equal("passed", await job.Outcome);
+            Assert.Contains($"Pulling image {gone.Image} failed", job.Log);
+            Assert.Contains("Using standby container", job.Log);
+            Assert.Contains("ran on the standby", job.Log);
+        }
+        finally
+        {
+            await gone.DisposeAsync();
         }
     }
 
