@@ -76,6 +76,8 @@ public sealed class JobPayloadTests
     [InlineData("""{"job":{"id":1},"vm_config":{"gpu_count":"2"}}""", "vm_config.gpu_count must be a whole number")]
     [InlineData("""{"job":{"id":1},"vm_config":{"gpu_count":1e12}}""", "vm_config.gpu_count must be a whole number")]
     [InlineData("""{"job":{"id":1},"vm_config":{"gpu_count":1,"gpu_type":["nvidia-tesla-t4"]}}""", "vm_config.gpu_type must be a string")]
+    [InlineData("""{"job":{"id":1},"vm_config":{"zone":["us-central1-b"]}}""", "vm_config.zone must be a string such as us-central1-b, got [\"us-central1-b\"]")]
+    [InlineData("""{"job":{"id":1},"vm_config":{"zone":1}}""", "vm_config.zone must be a string")]
     [InlineData("""{"job":{"id":1},"job":{"id":2}}""", "payload is not JSON")]
     [InlineData("""{"job":{"id":1},"config":{"script":"a","script":"b"}}""", "payload is not JSON")]
     public void Values_out_of_range_or_of_the_wrong_type_are_refused_where_the_payload_is_read(string json, string reason)
@@ -130,6 +132,21 @@ public sealed class JobPayloadTests
         Assert.Null(JobPayload.Parse("""{"job":{"id":1},"vm_config":{}}""").Gpus);
         Assert.Null(JobPayload.Parse("""{"job":{"id":1},"vm_config":{"gpu_count":0,"gpu_type":" "}}""").Gpus);
         Assert.Null(JobPayload.Parse("""{"job":{"id":1}}""").Gpus);
+    }
+
+    [Fact]
+    public void The_zone_of_vm_config_is_read_and_an_empty_one_names_none()
+    {
+        var payload = JobPayload.Parse("""{"job":{"id":1},"vm_config":{"gpu_count":1,"gpu_type":"nvidia-tesla-t4","zone":" us-central1-b "}}""");
+
+        Assert.Equal("us-central1-b", payload.RequestedZone);
+        Assert.Equal("us-central1-b", StartAttributes.From(payload, new StartDefaults()).RequestedZone);
+        Assert.Equal("us-central1-b", payload.Clone().RequestedZone);
+        Assert.Equal("europe-west1-b", JobPayload.Parse("""{"job":{"id":1},"vm_config":{"zone":"europe-west1-b"}}""").RequestedZone);
+        Assert.Null(JobPayload.Parse("""{"job":{"id":1},"vm_config":{"gpu_count":1,"zone":""}}""").RequestedZone);
+        Assert.Null(JobPayload.Parse("""{"job":{"id":1},"vm_config":{"zone":null}}""").RequestedZone);
+        Assert.Null(JobPayload.Parse("""{"job":{"id":1},"vm_config":{"gpu_count":1}}""").RequestedZone);
+        Assert.Null(StartAttributes.From(JobPayload.Parse("""{"job":{"id":1}}"""), new StartDefaults()).RequestedZone);
     }
 
     [Fact]

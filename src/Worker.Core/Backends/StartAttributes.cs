@@ -34,6 +34,12 @@ public sealed record StartAttributes
     public GpuRequest? Gpus { get; init; }
 
     /// <summary>
+    /// The zone the job asks its VM to be in (the payload's <c>vm_config.zone</c>): gce puts the VM there
+    /// and nowhere else; the other backends ignore it, as travis-worker's did.
+    /// </summary>
+    public string? RequestedZone { get; init; }
+
+    /// <summary>
     /// Arguments a caller (the Cirrus bridge's resource modifiers) appends to the VM's run command,
     /// with the lease that guards what they hand out (e.g. a GPU); never from a job's payload.
     /// </summary>
@@ -85,6 +91,7 @@ public sealed record StartAttributes
             Memory = payload.Memory,
             Disk = payload.Disk,
             Gpus = payload.Gpus,
+            RequestedZone = payload.RequestedZone,
             Volumes = payload.Volumes,
             Privileged = config["privileged"] is JsonValue p && p.TryGetValue<bool>(out var priv) && priv,
         };

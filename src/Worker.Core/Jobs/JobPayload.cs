@@ -68,6 +68,9 @@ public sealed class JobPayload
     /// <summary>GPUs the job asks for (<c>vm_config.gpu_count</c> and <c>gpu_type</c>); null when it names neither.</summary>
     public GpuRequest? Gpus => _values.Gpus;
 
+    /// <summary>The zone the job asks its VM to be in (<c>vm_config.zone</c>); null when it names none.</summary>
+    public string? RequestedZone => _values.RequestedZone;
+
     /// <summary>The image the job asks for: <c>config.image</c>, else travis's <c>config.image_name</c> / <c>osx_image</c>.</summary>
     public string? Image => Str(Config["image"]) ?? Str(Config["image_name"]) ?? Str(Config["osx_image"]);
 
@@ -188,6 +191,7 @@ public sealed class JobPayload
         CheckType<JsonObject>(root, "vm_config");
         CheckEnvVars(root["env_vars"] as JsonArray);
         var config = root["config"] as JsonObject ?? [];
+        var vmConfig = root["vm_config"] as JsonObject;
         var values = new Values(
             HardLimit: ReadTimeout(root["timeouts"]?["hard_limit"], "hard_limit"),
             LogSilence: ReadTimeout(root["timeouts"]?["log_silence"], "log_silence"),
@@ -197,7 +201,8 @@ public sealed class JobPayload
             Memory: ReadSize(config["memory"], "memory", "2g or 512m"),
             Disk: ReadSize(config["disk"], "disk", "60g"),
             Volumes: ReadVolumes(config["volumes"]),
-            Gpus: ReadGpus(root["vm_config"] as JsonObject));
+            Gpus: ReadGpus(vmConfig),
+            RequestedZone: ReadName(vmConfig?["zone"], "vm_config.zone", "us-central1-b"));
         return new JobPayload(root, id, values);
     }
 
@@ -342,14 +347,17 @@ public sealed class JobPayload
             return null;
         }
         var count = ReadCount(vmConfig["gpu_count"], "vm_config.gpu_count");
-        var type = vmConfig["gpu_type"] switch
-        {
-            null => null,
-            JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>().Trim() is { Length: > 0 } named ? named : null,
-            var other => throw new InvalidJobPayloadException($"vm_config.gpu_type must be a string such as nvidia-tesla-t4, got {Shorten(other)}"),
-        };
+        var type = ReadName(vmConfig["gpu_type"], "vm_config.gpu_type", "nvidia-tesla-t4");
         return count > 0 || type is not null ? new GpuRequest(count, type) : null;
     }
+
+    /// <summary>A name travis-worker decoded as a string: travis-scheduler leaves it empty for none, and anything but a string fails the payload.</summary>
+    private static string? ReadName(JsonNode? node, string key, string example) => node switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>().Trim() is { Length: > 0 } named ? named : null,
+        var other => throw new InvalidJobPayloadException($"{key} must be a string such as {example}, got {Shorten(other)}"),
+    };
 
     /// <summary>A value as it appears in a reason: JSON text, cut short so a 10 MB field doesn't make a 10 MB header.</summary>
     private static string Shorten(JsonNode? node)
@@ -374,5 +382,5 @@ public sealed class JobPayload
     /// <summary>The values read from the document once, when it was taken.</summary>
     private sealed record Values(
         TimeSpan? HardLimit, TimeSpan? LogSilence, int StateUpdateCount, int MetaRequeueCount,
-        double? Cpus, long? Memory, long? Disk, IReadOnlyList<string> Volumes, GpuRequest? Gpus);
+        double? Cpus, long? Memory, long? Disk, IReadOnlyList<string> Volumes, GpuRequest? Gpus, string? RequestedZone);
 }
