@@ -14,7 +14,8 @@ namespace Worker.Gce;
 /// <c>ssh-keys</c>, the auto-implode startup script and the fleet's labels), wait for its zone
 /// operation, read its IP and wait for SSH, pinning the host key. When the zone has no capacity
 /// or quota, or does not offer the job's GPU, the other zones of the region are tried, then the job
-/// is requeued (refused when no zone offers the GPU). Whatever fails after the insert deletes the
+/// is requeued (refused when no zone offers the GPU); a job whose <c>vm_config.zone</c> names a zone
+/// of the region gets that zone alone. Whatever fails after the insert deletes the
 /// VM at once, on its own token, and follows it until it is confirmed gone (<see cref="FailedStartDeletions"/>).
 /// </summary>
 public sealed class GceBackend : IBackend
@@ -26,7 +27,7 @@ public sealed class GceBackend : IBackend
     private readonly GceHostMachine? _host;
     private readonly ImageResolver _images;
     private readonly IImageSelector _imageSelector;
-    private IReadOnlyList<string>? _restOfRegion;
+    private IReadOnlyList<ComputeZone>? _projectZones;
 
     /// <param name="host">The GCE instance this worker runs on, or null when it runs elsewhere.</param>
     public GceBackend(ComputeClient compute, GceOptions options, GceHostMachine? host, ILogger<GceBackend> logger)
@@ -134,18 +135,20 @@ public sealed class GceBackend : IBackend
 
     /// <summary>
     /// Inserts in the configured zone, then in the region's other zones while the answer is "no
-    /// capacity" or "no such GPU here". A GPU that no zone offers refuses the job: waiting won't bring it.
+    /// capacity" or "no such GPU here"; in the job's own zone only, when it names one. A GPU that no
+    /// zone it may go to offers refuses the job: waiting won't bring it.
     /// </summary>
     private async Task<string> InsertInSomeZoneAsync(string name, StartAttributes attributes, ComputeImage image, VmShape shape,
         SshKeyPair key, IProgress<string> progress, InsertState insert, CancellationToken ct)
     {
-        var zones = await ZonesToTryAsync(ct);
-        var refusals = new List<string>();
+        var pinned = attributes.RequestedZone is not null;
+        var zones = attributes.RequestedZone is { } requested ? [await RequestedZoneAsync(requested, ct)] : await ZonesToTryAsync(ct);
+        var refusals = new List<(string Zone, string Why)>();
         var zonesWithoutTheGpu = 0;
         for (var i = 0; i < zones.Count; i++)
         {
             var zone = zones[i];
-            progress.Report($"Creating instance {name} ({shape.Description}, image {image.Name}) in zone {zone}");
+            progress.Report($"Creating instance {name} ({shape.Description}, image {image.Name}) in zone {zone}{(pinned ? " (the job's vm_config.zone)" : "")}");
             try
             {
                 // Once the insert was sent, the VM may exist even if the answer is lost: from here it is deleted on failure.
@@ -182,19 +185,25 @@ public sealed class GceBackend : IBackend
                 {
                     zonesWithoutTheGpu++;
                 }
-                refusals.Add($"{zone}: {why}");
+                refusals.Add((zone, why));
                 progress.Report(i + 1 < zones.Count
                     ? $"Zone {zone} can't take the instance now ({why}); trying zone {zones[i + 1]}"
-                    : $"Zone {zone} can't take the instance now ({why}); no zone left in {_options.RegionName}");
+                    : pinned
+                        ? $"Zone {zone} can't take the instance now ({why}); the job's vm_config.zone allows no other"
+                        : $"Zone {zone} can't take the instance now ({why}); no zone left in {_options.RegionName}");
                 await Deletions.DeleteAsync(zone, name, insertAnswered: true);
                 insert.Zone = null;
             }
         }
         if (zonesWithoutTheGpu == zones.Count)
         {
-            throw new JobRefusedException($"no zone of {_options.RegionName} offers {shape.Gpus!.Type} GPUs (tried {string.Join(", ", zones)})");
+            throw new JobRefusedException(pinned
+                ? $"zone {zones[0]}, which the job's vm_config.zone names, does not offer {shape.Gpus!.Type} GPUs"
+                : $"no zone of {_options.RegionName} offers {shape.Gpus!.Type} GPUs (tried {string.Join(", ", zones)})");
         }
-        throw new ZonesExhaustedException($"no zone of {_options.RegionName} could take the instance: {string.Join("; ", refusals)}");
+        throw new ZonesExhaustedException(pinned
+            ? $"zone {zones[0]}, which the job's vm_config.zone names, can't take the instance now: {refusals[0].Why}"
+            : $"no zone of {_options.RegionName} could take the instance: {string.Join("; ", refusals.Select(r => $"{r.Zone}: {r.Why}"))}");
     }
 
     private async Task<ComputeInstance> WaitUntilRunningAsync(string zone, string name, CancellationToken ct)
@@ -314,36 +323,78 @@ public sealed class GceBackend : IBackend
 
     /// <summary>
     /// The configured zones in a random order (so VMs spread over them), then the region's other
-    /// zones that are UP, in name order. The region's zones are listed once.
+    /// zones that are UP, in name order.
     /// </summary>
     private async Task<IReadOnlyList<string>> ZonesToTryAsync(CancellationToken ct)
     {
         var configured = _options.ZoneNames.ToArray();
         Random.Shared.Shuffle(configured);
-        if (_restOfRegion is null)
+        IReadOnlyList<ComputeZone> listed;
+        try
         {
-            var others = new List<string>();
-            try
-            {
-                await foreach (var zone in _compute.ListAsync<ComputeZone>($"projects/{_compute.Project}/zones", null, ct))
-                {
-                    var region = zone.Region?[(zone.Region.LastIndexOf('/') + 1)..];
-                    if (region == _options.RegionName && zone.Status is null or "UP" && !_options.ZoneNames.Contains(zone.Name))
-                    {
-                        others.Add(zone.Name);
-                    }
-                }
-            }
-            catch (ComputeApiException e)
-            {
-                // Not cached: the next job asks again.
-                _logger.LogWarning("Could not list the zones of {Region} ({Error}); this job only tries {Zones}", _options.RegionName, e.Message,
-                    string.Join(", ", configured));
-                return configured;
-            }
-            others.Sort(StringComparer.Ordinal);
-            _restOfRegion = others;
+            listed = await ProjectZonesAsync(ct);
         }
-        return [.. configured, .. _restOfRegion];
+        catch (ComputeApiException e)
+        {
+            _logger.LogWarning("Could not list the zones of {Region} ({Error}); this job only tries {Zones}", _options.RegionName, e.Message,
+                string.Join(", ", configured));
+            return configured;
+        }
+        var restOfRegion = listed
+            .Where(zone => RegionOf(zone) == _options.RegionName && zone.Status is null or "UP" && !_options.ZoneNames.Contains(zone.Name))
+            .Select(zone => zone.Name)
+            .Order(StringComparer.Ordinal);
+        return [.. configured, .. restOfRegion];
     }
+
+    /// <summary>
+    /// The zone a job's <c>vm_config.zone</c> names, when this worker may put VMs there: one of its
+    /// configured zones, or another zone Compute Engine lists in its region. A payload chooses among
+    /// the zones, not the region: the operator's network, subnetwork and quota are the region's. Its
+    /// status when listed is not looked at: the listing is kept, and the insert's answer is fresher.
+    /// </summary>
+    /// <exception cref="JobRefusedException">A zone of another region, or one Compute Engine does not list.</exception>
+    private async Task<string> RequestedZoneAsync(string zone, CancellationToken ct)
+    {
+        if (_options.ZoneNames.Contains(zone))
+        {
+            return zone;
+        }
+        IReadOnlyList<ComputeZone> listed;
+        try
+        {
+            listed = await ProjectZonesAsync(ct);
+        }
+        catch (ComputeApiException e) when (e.Status == 403 && e.IsHostLevel)
+        {
+            // Not this host's failure: jobs that name no zone start without the listing; another worker may be allowed to list.
+            throw BackendFailureException.Capacity($"can't tell whether vm_config.zone {zone} is in region {_options.RegionName}: {e.Message}", e);
+        }
+        var known = listed.FirstOrDefault(z => z.Name == zone);
+        if (known is not null && RegionOf(known) == _options.RegionName)
+        {
+            return zone;
+        }
+        throw new JobRefusedException(known is null
+            ? $"vm_config.zone {zone} is no zone Compute Engine lists in project {_compute.Project}; this worker uses region {_options.RegionName}"
+            : $"vm_config.zone {zone} is in region {RegionOf(known)}; this worker uses region {_options.RegionName}");
+    }
+
+    /// <summary>The project's zones, listed once; a failed listing is not kept, so the next job asks again.</summary>
+    private async Task<IReadOnlyList<ComputeZone>> ProjectZonesAsync(CancellationToken ct)
+    {
+        if (_projectZones is null)
+        {
+            var zones = new List<ComputeZone>();
+            await foreach (var zone in _compute.ListAsync<ComputeZone>($"projects/{_compute.Project}/zones", null, ct))
+            {
+                zones.Add(zone);
+            }
+            _projectZones = zones;
+        }
+        return _projectZones;
+    }
+
+    /// <summary>The region's name from the zone's region URL.</summary>
+    private static string? RegionOf(ComputeZone zone) => zone.Region?[(zone.Region.LastIndexOf('/') + 1)..];
 }
