@@ -26,7 +26,7 @@ public sealed partial record GceOptions
         "Zones job VMs are spread over, one picked at random per VM, as travis-worker's ZONES; the others, then the rest of the region, are tried when it has no capacity. Empty: WORKER_GCE_ZONE.",
         "a comma-separated list of zone names");
     public static readonly Setting<string?> Region = Setting.OptionalText("GCE_REGION",
-        "Region whose zones are tried when ZONE has no capacity. Empty: the zone's region.");
+        "Region whose zones are tried when ZONE has no capacity, and the only one a payload's vm_config.zone may name. Empty: the zone's region.");
     public static readonly Setting<string> Network = Setting.Text("GCE_NETWORK", "default", "VPC network of job VMs.");
     public static readonly Setting<string?> Subnetwork = Setting.OptionalText("GCE_SUBNETWORK", "Subnetwork of job VMs (needed for custom-mode networks).");
     public static readonly Setting<string> MachineType = Setting.Text("GCE_MACHINE_TYPE", "n1-standard-2",
