@@ -15,7 +15,8 @@ namespace Worker.Vm.Tests.Fakes;
 /// common to both CLIs (clone, set, run blocking until stopped, ip --wait, list, stop, delete, pull) is
 /// here; their exit codes, messages, flags and output formats are <see cref="FakeTart"/>'s and
 /// <see cref="FakeVetu"/>'s. Faults: clone fails, ip never answers, the guest's sshd refuses
-/// connections, a slow boot, a VM that crashes (its run exits), delete fails, pull fails.
+/// connections, a slow boot, a VM that crashes (its run exits), delete fails, pull fails, pull hangs
+/// without a word, pull downloads slowly while it prints its progress.
 /// </summary>
 public abstract class FakeVmCli : IAsyncDisposable
 {
@@ -30,6 +31,7 @@ public abstract class FakeVmCli : IAsyncDisposable
     private readonly Dictionary<string, FakeVmImage> _registry = new(StringComparer.Ordinal);
     private int _cloneFailures;
     private int _deleteFailures;
+    private int _runningPulls;
 
     protected FakeVmCli(string tool)
     {
@@ -124,6 +126,17 @@ public abstract class FakeVmCli : IAsyncDisposable
 
     /// <summary>Pulls fail as when the registry is unreachable.</summary>
     public bool PullFails { get; set; }
+
+    /// <summary>Pulls reach a registry that takes the connection and never answers: the program prints nothing and runs until it is killed.</summary>
+    public bool PullHangs { get; set; }
+
+    /// <summary>How long a pull downloads; meanwhile it prints a progress line every <see cref="PullProgressEvery"/>, as tart does. Zero: at once.</summary>
+    public TimeSpan PullTakes { get; set; }
+
+    public static TimeSpan PullProgressEvery { get; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>The pull programs that run now: a pull ends when it answered, or when its program was killed.</summary>
+    public int RunningPulls => Volatile.Read(ref _runningPulls);
 
     public FakeVm? Vm(string name)
     {
@@ -716,11 +729,47 @@ public abstract class FakeVmCli : IAsyncDisposable
             await FailAsync(call, 1, $"failed to pull {names[0]}: manifest unknown (404)");
             return;
         }
+        Interlocked.Increment(ref _runningPulls);
+        try
+        {
+            if (!await DownloadAsync(call))
+            {
+                return;
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _runningPulls);
+        }
         lock (_vms)
         {
             _cached[names[0]] = image;
         }
         await call.ExitAsync(0);
+    }
+
+    /// <summary>A pull's download as <see cref="PullHangs"/> and <see cref="PullTakes"/> say; false when its program was killed first.</summary>
+    private async Task<bool> DownloadAsync(FakeCliCall call)
+    {
+        try
+        {
+            if (PullHangs)
+            {
+                await Task.Delay(Timeout.InfiniteTimeSpan, call.HungUp);
+            }
+            await call.OutAsync("pulling manifest...");
+            var steps = (int)(PullTakes / PullProgressEvery);
+            for (var step = 1; step <= steps; step++)
+            {
+                await Task.Delay(PullProgressEvery, call.HungUp);
+                await call.OutAsync($"{step * 100 / steps}%");
+            }
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
     }
 
     // ---- helpers ----
