@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Diagnostics;
+using System.Text;
 using Microsoft.Extensions.Logging;
 using Worker.Core.Backends;
 using Worker.Core.Telemetry;
@@ -24,15 +25,19 @@ public sealed class VmCli(string tool, string path, string pathSetting, ILogger 
     /// <summary>The binary: a path, or a name looked up on PATH.</summary>
     public string Path { get; } = path;
 
-    /// <summary>Runs one call to its end and returns how it ended, whatever its exit code.</summary>
+    /// <summary>
+    /// Runs one call to its end and returns how it ended, whatever its exit code. <paramref name="onOutput"/>
+    /// hears of each piece of stdout or stderr as it comes (a pull's progress); it may still hear some
+    /// after a cancel, as the killed process's last output is read.
+    /// </summary>
     public async Task<VmCliResult> RunAsync(IReadOnlyList<string> arguments, CancellationToken ct,
-        IReadOnlyDictionary<string, string>? environment = null)
+        IReadOnlyDictionary<string, string>? environment = null, Action? onOutput = null)
     {
         ct.ThrowIfCancellationRequested();
         using var call = BackendCalls.Start(Tool, Subcommand(arguments));
         using var process = Start(arguments, environment, call);
-        var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
-        var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
+        var stdout = ReadAllAsync(process.StandardOutput, onOutput);
+        var stderr = ReadAllAsync(process.StandardError, onOutput);
         try
         {
             await process.WaitForExitAsync(ct);
@@ -97,6 +102,24 @@ public sealed class VmCli(string tool, string path, string pathSetting, ILogger 
 
     /// <summary>The span's operation: the subcommand only, never a VM name or an image (few distinct values).</summary>
     private static string Subcommand(IReadOnlyList<string> arguments) => arguments.Count > 0 ? arguments[0] : "";
+
+    /// <summary>Reads one of a call's streams to its end, telling <paramref name="onOutput"/> of each piece read.</summary>
+    private static async Task<string> ReadAllAsync(StreamReader stream, Action? onOutput)
+    {
+        if (onOutput is null)
+        {
+            return await stream.ReadToEndAsync(CancellationToken.None);
+        }
+        var text = new StringBuilder();
+        var buffer = new char[4096];
+        int read;
+        while ((read = await stream.ReadAsync(buffer, CancellationToken.None)) > 0)
+        {
+            text.Append(buffer, 0, read);
+            onOutput();
+        }
+        return text.ToString();
+    }
 
     private Process Start(IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string>? environment, Activity? call)
     {

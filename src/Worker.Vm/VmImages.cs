@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Worker.Core.Configuration;
 using Worker.Core.Images;
 using Worker.Core.Jobs;
 
@@ -13,9 +14,13 @@ namespace Worker.Vm;
 /// reference is pulled before every clone, present or not, as cirrus-cli's persistent worker does, so
 /// a tag that moved upstream is picked up; when that pull fails and the image is here, the job goes on
 /// with the copy here (cirrus-cli ignores every failed pull, so a missing image then fails at the
-/// clone with a less helpful message). An image a caller keeps pulled itself (tart-pre-pull,
-/// <see cref="LeavePullsToCaller"/>) is never pulled here: a clone of it waits for that caller's pull
-/// under way, and one that is missing is left to the clone, as cirrus-cli's lazy pull does.
+/// clone with a less helpful message). A pull of an image that is here that prints nothing for
+/// <see cref="VmOptions.RefreshSilenceLimit"/> is killed and counts as failed: a registry that takes
+/// the connection and never answers would otherwise hold the job until its startup timeout, and the
+/// host would count as broken. An
+/// image a caller keeps pulled itself (tart-pre-pull, <see cref="LeavePullsToCaller"/>) is never
+/// pulled here: a clone of it waits for that caller's pull under way, and one that is missing is left
+/// to the clone, as cirrus-cli's lazy pull does.
 /// </summary>
 public sealed class VmImages(VmTool tool, VmOptions options, ILogger logger) : IDisposable
 {
@@ -48,11 +53,11 @@ public sealed class VmImages(VmTool tool, VmOptions options, ILogger logger) : I
             throw new JobRefusedException($"image '{image}' is not on this host and {options.Variable("PULL")} is never");
         }
         progress.Report($"Pulling image {image} ({tool.Name} pull).");
-        await PullAsync(image).WaitAsync(ct);
+        await PullAsync(image, Timeout.InfiniteTimeSpan).WaitAsync(ct);
     }
 
     /// <summary>Pulls <paramref name="image"/> now, present or not, joining a pull of it under way; throws when the pull fails.</summary>
-    public Task PullNowAsync(string image, CancellationToken ct) => PullAsync(image).WaitAsync(ct);
+    public Task PullNowAsync(string image, CancellationToken ct) => PullAsync(image, Timeout.InfiniteTimeSpan).WaitAsync(ct);
 
     /// <summary>From now on, clones of these images make no pull of their own (their caller pulls them).</summary>
     public void LeavePullsToCaller(IReadOnlyCollection<string> images) => _leftToCaller = images.ToHashSet(StringComparer.Ordinal);
@@ -65,13 +70,13 @@ public sealed class VmImages(VmTool tool, VmOptions options, ILogger logger) : I
     /// </summary>
     private static bool IsOciReference(string image) => image.Contains('/', StringComparison.Ordinal);
 
-    /// <summary>Pulls an image that is here again (<c>_PULL=always</c>); a failed pull leaves the job the copy here.</summary>
+    /// <summary>Pulls an image that is here again (<c>_PULL=always</c>); a failed or silent pull leaves the job the copy here.</summary>
     private async Task RefreshAsync(string image, IProgress<string> progress, CancellationToken ct)
     {
         progress.Report($"Pulling image {image} ({tool.Name} pull; {options.Variable("PULL")} is always).");
         try
         {
-            await PullAsync(image).WaitAsync(ct);
+            await PullAsync(image, options.RefreshSilenceLimit).WaitAsync(ct);
         }
         catch (JobRefusedException e)
         {
@@ -104,30 +109,50 @@ public sealed class VmImages(VmTool tool, VmOptions options, ILogger logger) : I
         }
     }
 
-    private Task PullAsync(string image)
+    /// <summary>
+    /// The pull of <paramref name="image"/> under way, else a new one killed once it prints nothing for
+    /// <paramref name="silenceLimit"/>. The job that starts a pull sets its limit: a pull of an image
+    /// that is not here has none (there is no copy to fall back on; the job's startup timeout bounds
+    /// its wait), and a refresh that joins one waits as that job does.
+    /// </summary>
+    private Task PullAsync(string image, TimeSpan silenceLimit)
     {
         lock (_pulls)
         {
             if (!_pulls.TryGetValue(image, out var pull))
             {
-                _pulls[image] = pull = RunPullAsync(image);
+                _pulls[image] = pull = RunPullAsync(image, silenceLimit);
             }
             return pull;
         }
     }
 
-    private async Task RunPullAsync(string image)
+    /// <summary>
+    /// Runs one <c>pull</c>; its output (tart prints its progress while it downloads) sets the silence
+    /// clock back. A pull killed for its silence fails every job waiting for it, as a failed pull does,
+    /// and leaves the map, so the next job starts a pull of its own.
+    /// </summary>
+    private async Task RunPullAsync(string image, TimeSpan silenceLimit)
     {
         await Task.Yield();
+        // Not disposed: output read after a kill may still set it again (it registers on no other token).
+        var silence = new CancellationTokenSource(silenceLimit);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(_disposed.Token, silence.Token);
         try
         {
-            var result = await tool.Cli.RunAsync(["pull", image], _disposed.Token);
+            var result = await tool.Cli.RunAsync(["pull", image], stop.Token, onOutput: () => silence.CancelAfter(silenceLimit));
             if (result.ExitCode != 0)
             {
                 logger.LogWarning("{Tool} pull {Image} failed: {Error}", tool.Name, image, result.FirstLine);
                 throw new JobRefusedException($"image '{image}' can't be pulled: {result.FirstLine}");
             }
             logger.LogInformation("Pulled image {Image}", image);
+        }
+        catch (OperationCanceledException) when (silence.IsCancellationRequested && !_disposed.IsCancellationRequested)
+        {
+            var limit = Durations.Format(silenceLimit);
+            logger.LogWarning("{Tool} pull {Image} made no progress for {Limit}; stopped it", tool.Name, image, limit);
+            throw new JobRefusedException($"image '{image}' can't be pulled: no progress for {limit}");
         }
         finally
         {

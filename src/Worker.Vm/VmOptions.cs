@@ -48,6 +48,12 @@ public sealed record VmOptions
 
     public TimeSpan StandbyRetryMax { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// How long a pull of an image the host has (<c>_PULL=always</c>) may go without printing a word
+    /// before it is killed and the job runs on the host's copy. Not a setting; tests shorten it.
+    /// </summary>
+    internal TimeSpan RefreshSilenceLimit { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>The ceiling on CPUs: the operator's, else the per-VM default when it is set.</summary>
     public int? EffectiveCpuCeiling => CpuCeiling ?? (Cpus > 0 ? Cpus : null);
 
