@@ -27,7 +27,7 @@ public sealed class GceBackend : IBackend
     private readonly GceHostMachine? _host;
     private readonly ImageResolver _images;
     private readonly IImageSelector _imageSelector;
-    private IReadOnlyList<ComputeZone>? _projectZones;
+    private readonly GceZones _zones;
 
     /// <param name="host">The GCE instance this worker runs on, or null when it runs elsewhere.</param>
     public GceBackend(ComputeClient compute, GceOptions options, GceHostMachine? host, ILogger<GceBackend> logger)
@@ -39,6 +39,7 @@ public sealed class GceBackend : IBackend
         _images = new ImageResolver(compute, options.ImageProject ?? compute.Project, options.DefaultImagePattern);
         _imageSelector = options.ImageSelector.Create(options.ImageMappings, logger);
         Deletions = new FailedStartDeletions(compute, options, logger);
+        _zones = new GceZones(compute, options, logger);
     }
 
     /// <summary>The VMs of failed starts, deleted and followed until they are confirmed gone.</summary>
@@ -142,7 +143,7 @@ public sealed class GceBackend : IBackend
         SshKeyPair key, IProgress<string> progress, InsertState insert, CancellationToken ct)
     {
         var pinned = attributes.RequestedZone is not null;
-        var zones = attributes.RequestedZone is { } requested ? [await RequestedZoneAsync(requested, ct)] : await ZonesToTryAsync(ct);
+        var zones = attributes.RequestedZone is { } requested ? [await _zones.RequestedAsync(requested, ct)] : await _zones.ToTryAsync(ct);
         var refusals = new List<(string Zone, string Why)>();
         var zonesWithoutTheGpu = 0;
         for (var i = 0; i < zones.Count; i++)
@@ -320,81 +321,4 @@ public sealed class GceBackend : IBackend
             yield return site;
         }
     }
-
-    /// <summary>
-    /// The configured zones in a random order (so VMs spread over them), then the region's other
-    /// zones that are UP, in name order.
-    /// </summary>
-    private async Task<IReadOnlyList<string>> ZonesToTryAsync(CancellationToken ct)
-    {
-        var configured = _options.ZoneNames.ToArray();
-        Random.Shared.Shuffle(configured);
-        IReadOnlyList<ComputeZone> listed;
-        try
-        {
-            listed = await ProjectZonesAsync(ct);
-        }
-        catch (ComputeApiException e)
-        {
-            _logger.LogWarning("Could not list the zones of {Region} ({Error}); this job only tries {Zones}", _options.RegionName, e.Message,
-                string.Join(", ", configured));
-            return configured;
-        }
-        var restOfRegion = listed
-            .Where(zone => RegionOf(zone) == _options.RegionName && zone.Status is null or "UP" && !_options.ZoneNames.Contains(zone.Name))
-            .Select(zone => zone.Name)
-            .Order(StringComparer.Ordinal);
-        return [.. configured, .. restOfRegion];
-    }
-
-    /// <summary>
-    /// The zone a job's <c>vm_config.zone</c> names, when this worker may put VMs there: one of its
-    /// configured zones, or another zone Compute Engine lists in its region. A payload chooses among
-    /// the zones, not the region: the operator's network, subnetwork and quota are the region's. Its
-    /// status when listed is not looked at: the listing is kept, and the insert's answer is fresher.
-    /// </summary>
-    /// <exception cref="JobRefusedException">A zone of another region, or one Compute Engine does not list.</exception>
-    private async Task<string> RequestedZoneAsync(string zone, CancellationToken ct)
-    {
-        if (_options.ZoneNames.Contains(zone))
-        {
-            return zone;
-        }
-        IReadOnlyList<ComputeZone> listed;
-        try
-        {
-            listed = await ProjectZonesAsync(ct);
-        }
-        catch (ComputeApiException e) when (e.Status == 403 && e.IsHostLevel)
-        {
-            // Not this host's failure: jobs that name no zone start without the listing; another worker may be allowed to list.
-            throw BackendFailureException.Capacity($"can't tell whether vm_config.zone {zone} is in region {_options.RegionName}: {e.Message}", e);
-        }
-        var known = listed.FirstOrDefault(z => z.Name == zone);
-        if (known is not null && RegionOf(known) == _options.RegionName)
-        {
-            return zone;
-        }
-        throw new JobRefusedException(known is null
-            ? $"vm_config.zone {zone} is no zone Compute Engine lists in project {_compute.Project}; this worker uses region {_options.RegionName}"
-            : $"vm_config.zone {zone} is in region {RegionOf(known)}; this worker uses region {_options.RegionName}");
-    }
-
-    /// <summary>The project's zones, listed once; a failed listing is not kept, so the next job asks again.</summary>
-    private async Task<IReadOnlyList<ComputeZone>> ProjectZonesAsync(CancellationToken ct)
-    {
-        if (_projectZones is null)
-        {
-            var zones = new List<ComputeZone>();
-            await foreach (var zone in _compute.ListAsync<ComputeZone>($"projects/{_compute.Project}/zones", null, ct))
-            {
-                zones.Add(zone);
-            }
-            _projectZones = zones;
-        }
-        return _projectZones;
-    }
-
-    /// <summary>The region's name from the zone's region URL.</summary>
-    private static string? RegionOf(ComputeZone zone) => zone.Region?[(zone.Region.LastIndexOf('/') + 1)..];
 }
