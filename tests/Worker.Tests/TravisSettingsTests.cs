@@ -18,7 +18,7 @@ public sealed class TravisSettingsTests
         Assert.Equal(3, warnings.Count);
         Assert.Contains("TRAVIS_WORKER_DOCKER_NATIVE is ignored: the script always goes in and runs through the Docker API", warnings);
         Assert.Contains(warnings, w => w.StartsWith("TRAVIS_WORKER_SENTRY_DSN is ignored: no Sentry", StringComparison.Ordinal));
-        Assert.Contains("WORKER_POOL_SIZ is not a setting this worker knows; it is ignored", warnings);
+        Assert.Contains("WORKER_POOL_SIZ is not a setting this worker knows; it is ignored (did you mean WORKER_POOL_SIZE?)", warnings);
     }
 
     [Theory]

@@ -30,7 +30,9 @@ public static class SettingsCatalog
     /// <summary>
     /// One line for each WORKER_ or TRAVIS_WORKER_ variable this worker does not read: a typo must
     /// not pass silently, and a travis-worker setting with no use here says why (also by its bare
-    /// name; another bare name may be any program's, so it gets no word).
+    /// name; another bare name may be any program's, so it gets no word). A name a slip away from a
+    /// setting's says which one it may have meant, also one an image-mapping prefix takes in
+    /// (<c>DOCKER_IMAGE_DEFUALT</c>, read as the image of a language "defualt").
     /// </summary>
     public static IEnumerable<string> UnusedVariableWarnings(SettingsSource source)
     {
@@ -40,13 +42,21 @@ public static class SettingsCatalog
             {
                 continue;
             }
+            var meant = bare ? null : NearestSettingName.Of(key, All.Select(s => s.Key)) is { } near ? variable[..^key.Length] + near : null;
             if (TravisOnlySettings.Reason(key) is { } reason)
             {
                 yield return $"{variable} is ignored: {reason}";
             }
-            else if (!bare && !Backends.All.Any(b => b.KeyPrefixes.Any(prefix => key.StartsWith(prefix, StringComparison.Ordinal))))
+            else if (Backends.All.FirstOrDefault(b => b.KeyPrefixes.Any(prefix => key.StartsWith(prefix, StringComparison.Ordinal))) is { } backend)
             {
-                yield return $"{variable} is not a setting this worker knows; it is ignored";
+                if (meant is not null)
+                {
+                    yield return $"{variable} is read as one of the {backend.Name} backend's image mappings; did you mean {meant}?";
+                }
+            }
+            else if (!bare)
+            {
+                yield return $"{variable} is not a setting this worker knows; it is ignored" + (meant is null ? "" : $" (did you mean {meant}?)");
             }
         }
     }
