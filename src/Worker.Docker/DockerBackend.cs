@@ -105,7 +105,7 @@ public sealed class DockerBackend : IBackend
         {
             progress.Report($"Its main process: {string.Join(' ', Options.MainCommand)}; the script runs in it by exec.");
             var started = await _launcher.LaunchForExecAsync(spec, attributes.Labels, name, progress, ct, imageRefreshed);
-            return new ExecInstance(_client, Options.EndpointUri, started.Id, spec.Image, _logger, stopped: started.GiveBackCpus,
+            return new ExecInstance(_client, Options.EndpointUri, started.Id, spec.Image, _logger, stopped: WhenRemoved(started),
                 terminal: Options.ScriptOnTerminal);
         }
         var created = await _launcher.CreateJobContainerAsync(spec, attributes.Labels, name, progress, ct, imageRefreshed);
@@ -116,8 +116,15 @@ public sealed class DockerBackend : IBackend
             created.Pinned?.Dispose();
             ct.ThrowIfCancellationRequested();
         }
-        return new JobContainerInstance(_client, Options.EndpointUri, created.Id, spec.Image, _logger, stopped: created.GiveBackCpus);
+        return new JobContainerInstance(_client, Options.EndpointUri, created.Id, spec.Image, _logger, stopped: WhenRemoved(created));
     }
+
+    /// <summary>What follows the removal of a job's container: its CPUs go back, and an image a pull superseded may go now.</summary>
+    private Action WhenRemoved(CreatedContainer container) => () =>
+    {
+        container.Pinned?.Dispose();
+        _launcher.RemoveSupersededImages();
+    };
 
     /// <summary>The container the job gets: its own image or the one its image selector chooses, under the operator's policy.</summary>
     internal async Task<ContainerSpec> ContainerSpecForAsync(StartAttributes attributes, CancellationToken ct)

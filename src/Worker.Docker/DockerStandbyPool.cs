@@ -346,7 +346,7 @@ public sealed class DockerStandbyPool : IAsyncDisposable
                 {
                     _logger.LogInformation("Standby container {Id} is of image {Image} as it was before that name moved; removing it", standby.ShortId, _spec.Image);
                     standby.MarkGone();
-                    _ = RemoveByNamesAsync(standby.Name);
+                    _ = RemoveStaleAsync(standby.Name);
                     continue;
                 }
                 await _client.Containers.RenameContainerAsync(standby.Name, new ContainerRenameParameters { NewName = claimed }, ct);
@@ -355,6 +355,7 @@ public sealed class DockerStandbyPool : IAsyncDisposable
                 return new ExecInstance(_client, _launcher.Endpoint, standby.Id, _spec.Image, _logger, stopped: () =>
                 {
                     standby.Pinned?.Dispose();
+                    _launcher.RemoveSupersededImages();
                     Replenish();
                 }, terminal: _launcher.ScriptsOnTerminal);
             }
@@ -426,6 +427,13 @@ public sealed class DockerStandbyPool : IAsyncDisposable
     {
         using var call = new CancellationTokenSource(CallTimeout);
         await _client.Containers.RenameContainerAsync(from, new ContainerRenameParameters { NewName = to }, call.Token);
+    }
+
+    /// <summary>Removes a standby of an image whose name moved; that image may then go too.</summary>
+    private async Task RemoveStaleAsync(string name)
+    {
+        await ContainerLauncher.RemoveQuietlyAsync(_client, name, _logger);
+        _launcher.RemoveSupersededImages();
     }
 
     private async Task RemoveByNamesAsync(params string[] names)

@@ -6,7 +6,7 @@ namespace Worker.Docker.Tests;
 /// WORKER_DOCKER_PULL against a real registry: with missing, what isn't here is pulled and what the
 /// registry hasn't got refuses the job; with always, a tag moved in the registry is taken by the
 /// next job (a standby made before the move is not taken), a registry that is down leaves the job the
-/// host's copy, and a local tag is not pulled.
+/// host's copy, a local tag is not pulled, and the image a moved tag left is removed.
 /// </summary>
 [Trait("Category", "Integration")]
 public sealed class DockerPullTests(LocalRegistry registry) : IClassFixture<LocalRegistry>
@@ -186,6 +186,45 @@ public sealed class DockerPullTests(LocalRegistry registry) : IClassFixture<Loca
         finally
         {
             await gone.DisposeAsync();
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task With_always_the_image_a_moved_tag_left_behind_is_removed_unless_another_name_gives_it(bool namedElsewhere)
+    {
+        var image = await registry.PushAsync("superseded", marker: "first");
+        var keep = $"worker-test-keep:{Guid.NewGuid():N}";
+        using var client = DockerEngine.Client();
+        await using var harness = await DockerHarness.CreateAsync(o => o with { PullPolicy = ImagePullPolicy.Always });
+        try
+        {
+            var (first, _) = await harness.RunAsync($"image: {image}\nscript: [\"cat /marker\"]");
+            Assert.Contains("first", first.Log);
+            var old = (await client.Images.InspectImageAsync(image)).ID;
+            await registry.PushAsync("superseded", marker: "second");
+            await LocalRegistry.TagAsync(old, image); // this host's copy is still the first
+            if (namedElsewhere)
+            {
+                await LocalRegistry.TagAsync(old, keep);
+            }
+
+            var (second, _) = await harness.RunAsync($"image: {image}\nscript: [\"cat /marker\"]");
+
+            Assert.Contains("second", second.Log);
+            var gone = false;
+            for (var waited = 0; waited < 30 && !gone; waited++)
+            {
+                await Task.Delay(100);
+                gone = !(await client.Images.ListImagesAsync(new global::Docker.DotNet.Models.ImagesListParameters { All = true })).Any(i => i.ID == old);
+            }
+            Assert.Equal(!namedElsewhere, gone);
+        }
+        finally
+        {
+            await LocalRegistry.RemoveQuietlyAsync(image);
+            await LocalRegistry.RemoveQuietlyAsync(keep);
         }
     }
 
