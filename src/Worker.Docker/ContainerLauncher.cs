@@ -76,17 +76,8 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
     public async Task<string?> RefreshImageAsync(string image, IProgress<string>? progress, CancellationToken ct) =>
         options.PullPolicy == ImagePullPolicy.Always ? await _pulls.RefreshAsync(image, progress, ct) : null;
 
-    /// <summary>
-    /// Removes, in the background, the images pulls under <c>WORKER_DOCKER_PULL=always</c> took their
-    /// names from, those no container uses any more; call once a container of this worker is removed.
-    /// </summary>
-    public void RemoveSupersededImages()
-    {
-        if (_pulls.HasSuperseded)
-        {
-            _ = _pulls.RemoveSupersededAsync();
-        }
-    }
+    /// <summary>The images pulls under <c>WORKER_DOCKER_PULL=always</c> took their names from; call its <c>RemoveUnused</c> once a container of this worker is removed.</summary>
+    public SupersededImages SupersededImages => _pulls.Superseded;
 
     /// <summary>Creates the container, pulling its image first as WORKER_DOCKER_PULL says; it is not started.</summary>
     private async Task<string> CreateAsync(CreateContainerParameters parameters, ContainerSpec spec, IProgress<string>? progress, bool imageRefreshed,

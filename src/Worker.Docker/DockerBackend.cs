@@ -123,7 +123,7 @@ public sealed class DockerBackend : IBackend
     private Action WhenRemoved(CreatedContainer container) => () =>
     {
         container.Pinned?.Dispose();
-        _launcher.RemoveSupersededImages();
+        _launcher.SupersededImages.RemoveUnused();
     };
 
     /// <summary>The container the job gets: its own image or the one its image selector chooses, under the operator's policy.</summary>

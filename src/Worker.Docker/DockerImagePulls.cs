@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using Docker.DotNet;
 using Docker.DotNet.Models;
@@ -16,8 +15,8 @@ namespace Worker.Docker;
 /// <param name="refreshSilenceLimit">How long a refresh may go without progress before the host's copy is used.</param>
 public sealed class DockerImagePulls(IDockerClient client, ILogger logger, TimeSpan refreshSilenceLimit)
 {
-    /// <summary>Images a refresh took their name from (the old <c>:latest</c>), by id, with that name: removed once nothing uses them.</summary>
-    private readonly ConcurrentDictionary<string, string> _superseded = new(StringComparer.Ordinal);
+    /// <summary>The images refreshes took their names from, removed once nothing uses them.</summary>
+    public SupersededImages Superseded { get; } = new(client, logger);
 
     /// <summary>
     /// Pulls an image. One the registry doesn't have (or this host may not see) refuses the job,
@@ -107,50 +106,10 @@ public sealed class DockerImagePulls(IDockerClient client, ILogger logger, TimeS
         }
         if (now != local.ID)
         {
-            _superseded[local.ID] = image;
-            _ = RemoveSupersededAsync();
+            Superseded.Add(local.ID, image);
         }
         return now;
     }
-
-    /// <summary>
-    /// Removes the images refreshes took their names from, each once no container uses it (the
-    /// engine refuses while one does: a job still running on it, a standby made of it), so a host
-    /// whose tags move does not fill its disk with them. One that another name still gives is not
-    /// this worker's to remove, and is left. Never throws; called after each container is removed.
-    /// </summary>
-    public async Task RemoveSupersededAsync()
-    {
-        foreach (var (id, name) in _superseded)
-        {
-            try
-            {
-                using var call = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-                var old = await client.Images.InspectImageAsync(id, call.Token);
-                if ((old.RepoTags ?? []).Count == 0)
-                {
-                    await client.Images.DeleteImageAsync(id, new ImageDeleteParameters { Force = false }, call.Token);
-                    logger.LogInformation("Removed image {Id}, which {Image} named before a pull moved it", id, name);
-                }
-                _superseded.TryRemove(id, out _);
-            }
-            catch (Exception e) when (e is DockerImageNotFoundException || e is DockerApiException { StatusCode: HttpStatusCode.NotFound })
-            {
-                _superseded.TryRemove(id, out _); // gone already
-            }
-            catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict)
-            {
-                // In use: the removal of the container that uses it tries again.
-            }
-            catch (Exception e)
-            {
-                logger.LogDebug("Could not remove image {Id}, which {Image} named before a pull moved it: {Error}", id, name, e.Message);
-            }
-        }
-    }
-
-    /// <summary>Whether a refresh left an image to remove once its containers are gone.</summary>
-    public bool HasSuperseded => !_superseded.IsEmpty;
 
     /// <summary>An image reference as the pull API wants it: a digest stays whole, a missing tag is latest, a registry port is no tag.</summary>
     internal static (string Repository, string Tag) SplitTag(string image)

@@ -355,7 +355,7 @@ public sealed class DockerStandbyPool : IAsyncDisposable
                 return new ExecInstance(_client, _launcher.Endpoint, standby.Id, _spec.Image, _logger, stopped: () =>
                 {
                     standby.Pinned?.Dispose();
-                    _launcher.RemoveSupersededImages();
+                    _launcher.SupersededImages.RemoveUnused();
                     Replenish();
                 }, terminal: _launcher.ScriptsOnTerminal);
             }
@@ -433,7 +433,7 @@ public sealed class DockerStandbyPool : IAsyncDisposable
     private async Task RemoveStaleAsync(string name)
     {
         await ContainerLauncher.RemoveQuietlyAsync(_client, name, _logger);
-        _launcher.RemoveSupersededImages();
+        _launcher.SupersededImages.RemoveUnused();
     }
 
     private async Task RemoveByNamesAsync(params string[] names)
