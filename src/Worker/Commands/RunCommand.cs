@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Worker.Composition;
 using Worker.Core.Configuration;
 using Worker.Core.Pipeline;
+using Worker.Hooks;
 using Worker.Http;
 
 namespace Worker.Commands;
@@ -13,7 +14,7 @@ namespace Worker.Commands;
 /// get <c>WORKER_SHUTDOWN_TIMEOUT</c> to finish (less when it does not fit <c>WORKER_STOP_WINDOW</c>),
 /// the rest are requeued, exit 0. A second signal requeues everything at once.
 /// The queue and the backend are disposed on the way out: results reach the broker and idle standby
-/// machines go.
+/// machines go. travis-worker's start and stop hooks run just before the first job and after the last.
 /// </summary>
 public static class RunCommand
 {
@@ -69,11 +70,14 @@ public static class RunCommand
         await using var server = await WorkerHttpServer.StartAsync(HttpOptions.Load(settings), pool, context.Options.Host,
             context.Options.Shutdown, context.LoggerFactory, metrics: context.Telemetry.Metrics);
         await using var hosting = GroupHosting.Start(context, pool, logger);
+        var hooks = LifecycleHookOptions.Load(settings);
+        await new LifecycleHook("start hook", hooks.StartCommand, logger).RunAsync();
         var running = pool.RunAsync(CancellationToken.None);
         await using var retirement = Retirement.Start(RetirementOptions.Load(settings), pool, ShutdownBudget.RetirementWait(context.Options), logger);
         await using var heartbeat = Heartbeat.Start(HeartbeatOptions.Load(settings), pool, ShutdownBudget.RetirementWait(context.Options), logger);
         await running;
         logger.LogInformation("Worker stopped after {Processed} job(s)", pool.Processed);
+        await new LifecycleHook("stop hook", hooks.StopCommand, logger).RunAsync();
         return 0;
     }
 }

@@ -15,7 +15,7 @@ public static class SettingsCatalog
         ("Worker", [Backends.ProviderName, JobSources.QueueType, .. WorkerOptions.All]),
         ("travis-build script API (with WORKER_BUILD_API_URI)", BuildApiOptions.All),
         ("Telemetry (OTLP itself: the standard OTEL_EXPORTER_OTLP_*, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES) and the log file", Worker.Telemetry.TelemetryOptions.All),
-        ("Health and control server, self-retirement, travis-worker's heartbeat", [.. Worker.Http.HttpOptions.All, .. Worker.Http.RetirementOptions.All, .. Worker.Http.IdleRetirementOptions.All, .. Worker.Http.HeartbeatOptions.All]),
+        ("Health and control server, self-retirement, travis-worker's heartbeat and hooks", [.. Worker.Http.HttpOptions.All, .. Worker.Http.RetirementOptions.All, .. Worker.Http.IdleRetirementOptions.All, .. Worker.Http.HeartbeatOptions.All, .. Worker.Hooks.LifecycleHookOptions.All]),
         .. JobSources.All.Where(s => s.Settings.Count > 0).Select(s => (s.SettingsTitle, s.Settings)),
         .. Backends.All.Select(b => (b.SettingsTitle, b.Settings)),
         ("Cirrus CI persistent worker (worker cirrus) and its tasks on the fleet", Worker.Cirrus.Agent.CirrusOptions.All),

@@ -10,7 +10,6 @@ public static class TravisOnlySettings
     private const string NoLibrato = "no Librato; metrics are served at /metrics for Prometheus (WORKER_HTTP_ADDR) and go over OTLP";
     private const string NoSentry = "no Sentry; errors go to the log (stderr, WORKER_LOG_FILE, and over OTLP when an exporter is set)";
     private const string BuildTraces = "build traces are not collected";
-    private const string NoHooks = "no hook is run; run it around the worker (e.g. a systemd unit's ExecStartPre= and ExecStopPost=)";
     private const string RemoteControl = "the control API is the HTTP server at WORKER_HTTP_ADDR (GET /status, PUT /pool, POST /drain) behind WORKER_HTTP_AUTH_TOKEN";
     private static readonly string NoHttpQueue = $"the http queue (job-board) is not supported; WORKER_QUEUE_TYPE is {JobSources.Names}";
 
@@ -39,8 +38,6 @@ public static class TravisOnlySettings
         ["SKIP_SHUTDOWN_ON_LOG_TIMEOUT"] = "a job's machine is always torn down",
         ["INITIAL_SLEEP"] = "a job starts as soon as it is taken",
         ["DEBUG"] = "use WORKER_LOG_LEVEL=debug",
-        ["START_HOOK"] = NoHooks,
-        ["STOP_HOOK"] = NoHooks,
         ["REMOTE_CONTROLLER_ADDR"] = RemoteControl,
         ["REMOTE_CONTROLLER_AUTH"] = RemoteControl,
     };
