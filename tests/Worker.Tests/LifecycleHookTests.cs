@@ -1,6 +1,9 @@
 using System.Globalization;
+using Microsoft.Extensions.Logging.Abstractions;
 using Worker.Composition;
 using Worker.Core.Configuration;
+using Worker.Core.Jobs;
+using Worker.Core.Queues;
 using Worker.Hooks;
 using Worker.TestSupport;
 
@@ -32,7 +35,8 @@ public sealed class LifecycleHookTests : IDisposable
             ["TRAVIS_WORKER_START_HOOK"] = $"touch  {started}",
             ["TRAVIS_WORKER_STOP_HOOK"] = $"touch {stopped}",
         };
-        Drop(301, $"script: [\"test -e {started} && echo the start hook ran first\"]");
+        await using var queue = new FileJobQueue(Path.Combine(_dir.Path, "state"), "builds.test", TimeSpan.FromSeconds(1), new JobCancellations(), NullLogger.Instance);
+        queue.Submit(JobFile.Parse($"id: 301\nscript: [\"test -e {started} && echo the start hook ran first\"]", "builds.test"));
 
         await using var worker = WorkerProcess.Start(env, _dir.Path, "run");
         await worker.UntilAsync(() => File.Exists(Path.Combine(QueueDir, "70-finished.d", "301.state")), "job 301 finished");
@@ -95,14 +99,5 @@ public sealed class LifecycleHookTests : IDisposable
         var path = Path.Combine(_dir.Path, $"hook-{Guid.NewGuid():N}.sh");
         File.WriteAllText(path, body + "\n");
         return path;
-    }
-
-    private void Drop(long id, string yaml)
-    {
-        var created = Path.Combine(QueueDir, "10-created.d");
-        Directory.CreateDirectory(created);
-        var payload = Core.Jobs.JobFile.Parse($"id: {id}\n{yaml}", "builds.test");
-        File.WriteAllText(Path.Combine(created, ".tmp"), payload.ToJson());
-        File.Move(Path.Combine(created, ".tmp"), Path.Combine(created, id.ToString(CultureInfo.InvariantCulture) + ".json"));
     }
 }
