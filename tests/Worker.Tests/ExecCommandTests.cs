@@ -42,6 +42,24 @@ public sealed class ExecCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Travis_workers_payload_filter_rewrites_what_the_script_is_made_from()
+    {
+        var filter = _dir.Write("filter.sh", "#!/bin/sh\nsed 's/echo as submitted/echo as filtered/'\n");
+        File.SetUnixFileMode(filter, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var job = _dir.Write("job.yml", "script: [\"echo as submitted\"]");
+        var env = Env();
+        env["PAYLOAD_FILTER_EXECUTABLE"] = filter; // travis-worker's bare name, as its env file may have it
+        env["WORKER_PROVIDER_NAME"] = "local";
+        env["WORKER_QUEUE_TYPE"] = "file";
+
+        var (exit, stdout, stderr, _) = await WorkerProcess.RunAsync(env, _dir.Path, "exec", job);
+
+        Assert.True(exit == 0, stdout + stderr);
+        Assert.Contains("as filtered", stdout);
+        Assert.DoesNotContain("PAYLOAD_FILTER_EXECUTABLE is ignored", stderr);
+    }
+
+    [Fact]
     public async Task Job_that_runs_exit_1_exits_1()
     {
         var job = _dir.Write("fail.yml", "script: [\"echo failing\", \"exit 1\"]");

@@ -13,7 +13,7 @@ public static class SettingsCatalog
     public static IReadOnlyList<(string Section, IReadOnlyList<ISetting> Settings)> Sections { get; } =
     [
         ("Worker", [Backends.ProviderName, JobSources.QueueType, .. WorkerOptions.All]),
-        ("travis-build script API (with WORKER_BUILD_API_URI)", BuildApiOptions.All),
+        ("travis-build script API (with WORKER_BUILD_API_URI), and the payload filter the script is made after", [.. BuildApiOptions.All, PayloadFilter.Executable]),
         ("Telemetry (OTLP itself: the standard OTEL_EXPORTER_OTLP_*, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES) and the log file", Worker.Telemetry.TelemetryOptions.All),
         ("Health and control server, self-retirement, travis-worker's heartbeat and hooks", [.. Worker.Http.HttpOptions.All, .. Worker.Http.RetirementOptions.All, .. Worker.Http.IdleRetirementOptions.All, .. Worker.Http.HeartbeatOptions.All, .. Worker.Hooks.LifecycleHookOptions.All]),
         .. JobSources.All.Where(s => s.Settings.Count > 0).Select(s => (s.SettingsTitle, s.Settings)),

@@ -34,7 +34,6 @@ public static class TravisOnlySettings
         ["BUILD_TRACE_S3_KEY_PREFIX"] = BuildTraces,
         ["BUILD_TRACE_S3_REGION"] = BuildTraces,
         ["PROGRESS_TYPE"] = "start-up progress always goes into the job's log",
-        ["PAYLOAD_FILTER_EXECUTABLE"] = "no payload filter is run",
         ["SKIP_SHUTDOWN_ON_LOG_TIMEOUT"] = "a job's machine is always torn down",
         ["INITIAL_SLEEP"] = "a job starts as soon as it is taken",
         ["DEBUG"] = "use WORKER_LOG_LEVEL=debug",

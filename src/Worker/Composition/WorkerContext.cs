@@ -72,7 +72,16 @@ public sealed class WorkerContext : IDisposable
     public WorkerContext With(Func<WorkerOptions, WorkerOptions> change) =>
         new(Settings, change(Options), LoggerFactory, Telemetry, owner: false, ownsLoggers: false);
 
+    /// <summary>The builtin generator, or travis-build's with WORKER_BUILD_API_URI; behind the payload filter when one is set.</summary>
     public IScriptGenerator CreateScriptGenerator()
+    {
+        var generator = GeneratorOfScripts();
+        return PayloadFilter.Executable.Read(Settings) is { } filter
+            ? new FilteredScriptGenerator(generator, new PayloadFilter(filter, LoggerFactory.CreateLogger<PayloadFilter>()))
+            : generator;
+    }
+
+    private IScriptGenerator GeneratorOfScripts()
     {
         if (Options.BuildApi is not { } uri)
         {
