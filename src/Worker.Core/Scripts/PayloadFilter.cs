@@ -1,8 +1,7 @@
-using System.ComponentModel;
-using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Worker.Core.Configuration;
 using Worker.Core.Jobs;
+using Worker.Core.Processes;
 
 namespace Worker.Core.Scripts;
 
@@ -27,63 +26,29 @@ public sealed class PayloadFilter(string executable, ILogger logger)
     /// <summary>The payload the filter made of <paramref name="payload"/>, or <paramref name="payload"/> itself when the filter failed.</summary>
     public async Task<JobPayload> ApplyAsync(JobPayload payload, CancellationToken ct)
     {
-        var start = new ProcessStartInfo(executable)
+        var run = await BoundedProcess.RunAsync(executable, [], payload.ToUtf8Bytes(), TimeLimit, ct);
+        if (run.CouldNotStart is { } error)
         {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        Process process;
+            return Unfiltered(payload, $"it could not be run: {error}");
+        }
+        if (run.RanPastLimit)
+        {
+            return Unfiltered(payload, $"it ran past {Durations.Format(TimeLimit)} and was stopped");
+        }
+        if (run.ExitCode != 0)
+        {
+            var why = run.Stderr.Trim() is { Length: > 0 } said ? said.Split('\n')[0] : "no message";
+            return Unfiltered(payload, $"it exited with code {run.ExitCode}: {why}");
+        }
         try
         {
-            process = Process.Start(start)!;
+            var filtered = JobPayload.Parse(run.Stdout);
+            logger.LogDebug("Job {JobId}: payload filtered by {Filter}", payload.JobId, executable);
+            return filtered;
         }
-        catch (Win32Exception e)
+        catch (InvalidJobPayloadException e)
         {
-            return Unfiltered(payload, $"it could not be run: {e.Message}");
-        }
-        using (process)
-        {
-            using var overrun = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            overrun.CancelAfter(TimeLimit);
-            var stdout = ReadAllAsync(process.StandardOutput.BaseStream);
-            var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
-            try
-            {
-                try
-                {
-                    await process.StandardInput.BaseStream.WriteAsync(payload.ToUtf8Bytes(), overrun.Token);
-                    process.StandardInput.Close();
-                }
-                catch (IOException)
-                {
-                    // It stopped reading (exited early): what it wrote, and its exit code, tell.
-                }
-                await process.WaitForExitAsync(overrun.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                process.Kill(entireProcessTree: true);
-                await process.WaitForExitAsync(CancellationToken.None);
-                ct.ThrowIfCancellationRequested();
-                return Unfiltered(payload, $"it ran past {Durations.Format(TimeLimit)} and was stopped");
-            }
-            if (process.ExitCode != 0)
-            {
-                var why = (await stderr).Trim() is { Length: > 0 } said ? said.Split('\n')[0] : "no message";
-                return Unfiltered(payload, $"it exited with code {process.ExitCode}: {why}");
-            }
-            try
-            {
-                var filtered = JobPayload.Parse(await stdout);
-                logger.LogDebug("Job {JobId}: payload filtered by {Filter}", payload.JobId, executable);
-                return filtered;
-            }
-            catch (InvalidJobPayloadException e)
-            {
-                return Unfiltered(payload, $"its output is not a job payload: {e.Message}");
-            }
+            return Unfiltered(payload, $"its output is not a job payload: {e.Message}");
         }
     }
 
@@ -92,12 +57,5 @@ public sealed class PayloadFilter(string executable, ILogger logger)
         logger.LogWarning("Job {JobId}: the payload filter {Filter} failed ({Reason}); the script is made from the job's own payload", payload.JobId,
             executable, why);
         return payload;
-    }
-
-    private static async Task<byte[]> ReadAllAsync(Stream stream)
-    {
-        using var buffer = new MemoryStream();
-        await stream.CopyToAsync(buffer, CancellationToken.None);
-        return buffer.ToArray();
     }
 }

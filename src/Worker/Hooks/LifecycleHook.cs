@@ -1,7 +1,7 @@
-using System.ComponentModel;
-using System.Diagnostics;
+using System.Text;
 using Microsoft.Extensions.Logging;
 using Worker.Core.Configuration;
+using Worker.Core.Processes;
 
 namespace Worker.Hooks;
 
@@ -27,51 +27,23 @@ public sealed class LifecycleHook(string name, string? command, ILogger logger)
             return;
         }
         logger.LogInformation("Running the {Hook}: {Command}", name, command);
-        var start = new ProcessStartInfo(parts[0])
+        var run = await BoundedProcess.RunAsync(parts[0], parts[1..], stdin: [], TimeLimit, CancellationToken.None);
+        var output = (Encoding.UTF8.GetString(run.Stdout) + run.Stderr).Trim();
+        if (run.CouldNotStart is { } error)
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in parts[1..])
-        {
-            start.ArgumentList.Add(argument);
+            logger.LogError("The {Hook} could not be run ({Command}): {Error}", name, command, error);
         }
-        Process process;
-        try
+        else if (run.RanPastLimit)
         {
-            process = Process.Start(start)!;
+            logger.LogError("The {Hook} ran past {Limit} and was stopped ({Command})", name, Durations.Format(TimeLimit), command);
         }
-        catch (Win32Exception e)
+        else if (run.ExitCode != 0)
         {
-            logger.LogError("The {Hook} could not be run ({Command}): {Error}", name, command, e.Message);
-            return;
+            logger.LogError("The {Hook} failed with exit code {ExitCode} ({Command}): {Output}", name, run.ExitCode, command, output);
         }
-        using (process)
+        else
         {
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            using var overrun = new CancellationTokenSource(TimeLimit);
-            try
-            {
-                await process.WaitForExitAsync(overrun.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                process.Kill(entireProcessTree: true);
-                await process.WaitForExitAsync();
-                logger.LogError("The {Hook} ran past {Limit} and was stopped ({Command})", name, Durations.Format(TimeLimit), command);
-                return;
-            }
-            var output = ((await stdout) + (await stderr)).Trim();
-            if (process.ExitCode != 0)
-            {
-                logger.LogError("The {Hook} failed with exit code {ExitCode} ({Command}): {Output}", name, process.ExitCode, command, output);
-            }
-            else
-            {
-                logger.LogDebug("The {Hook} ran: {Output}", name, output);
-            }
+            logger.LogDebug("The {Hook} ran: {Output}", name, output);
         }
     }
 }
