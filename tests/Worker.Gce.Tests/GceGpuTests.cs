@@ -141,20 +141,11 @@ public sealed class GceGpuTests() : FakeGceTest(bootVms: true)
     [InlineData(null)] // the API's default is MIGRATE
     public async Task The_fake_like_Compute_Engine_refuses_GPUs_on_a_VM_left_to_live_migration(string? onHostMaintenance)
     {
-        var settings = Bed.Settings();
-        using var client = GceRegistration.CreateClient(GceOptions.Load(settings), settings, NullLoggerFactory.Instance);
-        var body = new JsonObject
-        {
-            ["name"] = "gpu-vm",
-            ["machineType"] = "zones/us-central1-a/machineTypes/n1-standard-8",
-            ["disks"] = new JsonArray(new JsonObject { ["boot"] = true, ["initializeParams"] = new JsonObject { ["sourceImage"] = "projects/test-project/global/images/x" } }),
-            ["networkInterfaces"] = new JsonArray(new JsonObject { ["network"] = "global/networks/default" }),
-            ["guestAccelerators"] = new JsonArray(new JsonObject { ["acceleratorType"] = "zones/us-central1-a/acceleratorTypes/nvidia-tesla-t4", ["acceleratorCount"] = 1 }),
-            ["scheduling"] = onHostMaintenance is null ? new JsonObject() : new JsonObject { ["onHostMaintenance"] = onHostMaintenance },
-        };
+        var body = GceTestBed.InstanceBody("gpu-vm",
+            onHostMaintenance is null ? new JsonObject() : new JsonObject { ["onHostMaintenance"] = onHostMaintenance },
+            new JsonArray(new JsonObject { ["acceleratorType"] = "zones/us-central1-a/acceleratorTypes/nvidia-tesla-t4", ["acceleratorCount"] = 1 }));
 
-        var error = await Assert.ThrowsAsync<ComputeApiException>(() =>
-            client.MutateAsync(HttpMethod.Post, $"projects/{FakeComputeApi.Project}/zones/us-central1-a/instances", body, Guid.NewGuid(), CancellationToken.None));
+        var error = await Assert.ThrowsAsync<ComputeApiException>(() => Bed.InsertAsync(body));
 
         Assert.Equal(400, error.Status);
         Assert.Equal(["badRequest"], error.Reasons);

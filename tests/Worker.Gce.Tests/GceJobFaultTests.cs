@@ -7,10 +7,11 @@ namespace Worker.Gce.Tests;
 [Trait("Category", "Integration")]
 public sealed class GceJobFaultTests() : FakeGceTest(bootVms: true)
 {
-    [Fact]
-    public async Task A_preempted_VM_requeues_the_job_and_is_deleted()
+    [Theory]
+    [InlineData("GCE_PREEMPTIBLE")]
+    public async Task A_preempted_VM_requeues_the_job_and_is_deleted(string setting)
     {
-        var (verdict, job) = await GceTestBed.RunJobAsync(Bed.Backend(), "script: [ 'echo ready', 'sleep 30', 'echo never' ]",
+        var (verdict, job) = await GceTestBed.RunJobAsync(Bed.Backend((setting, "true")), "script: [ 'echo ready', 'sleep 30', 'echo never' ]",
             whileRunning: async job =>
             {
                 await GceTestBed.WaitForLogAsync(job, "ready");

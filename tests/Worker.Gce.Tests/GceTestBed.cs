@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Worker.Core.Backends;
@@ -98,6 +99,35 @@ public sealed class GceTestBed : IAsyncDisposable
             await whileRunning(job);
         }
         return (await run, job);
+    }
+
+    /// <summary>
+    /// The smallest insert of a VM in us-central1-a the fake takes, with <paramref name="scheduling"/>
+    /// and <paramref name="gpus"/> as given: for asking the fake what it refuses, past the backend.
+    /// </summary>
+    public static JsonObject InstanceBody(string name, JsonObject scheduling, JsonArray? gpus = null)
+    {
+        var body = new JsonObject
+        {
+            ["name"] = name,
+            ["machineType"] = "zones/us-central1-a/machineTypes/n1-standard-8",
+            ["disks"] = new JsonArray(new JsonObject { ["boot"] = true, ["initializeParams"] = new JsonObject { ["sourceImage"] = "projects/test-project/global/images/x" } }),
+            ["networkInterfaces"] = new JsonArray(new JsonObject { ["network"] = "global/networks/default" }),
+            ["scheduling"] = scheduling,
+        };
+        if (gpus is not null)
+        {
+            body["guestAccelerators"] = gpus;
+        }
+        return body;
+    }
+
+    /// <summary>Sends the insert of <paramref name="body"/> in us-central1-a to the fake as the worker's client sends it.</summary>
+    public async Task<ComputeOperation> InsertAsync(JsonObject body)
+    {
+        var settings = Settings();
+        using var client = GceRegistration.CreateClient(GceOptions.Load(settings), settings, NullLoggerFactory.Instance);
+        return await client.MutateAsync(HttpMethod.Post, $"projects/{FakeComputeApi.Project}/zones/us-central1-a/instances", body, Guid.NewGuid(), CancellationToken.None);
     }
 
     /// <summary>Waits until the job's log contains <paramref name="text"/>.</summary>

@@ -57,8 +57,10 @@ public abstract record FakeFault
 /// or, carried out late, never answer; a second account can lack
 /// the permission for some calls (403 forbidden, <see cref="AddAccount"/>); a zone can be exhausted
 /// (insert operations there end with ZONE_RESOURCE_POOL_EXHAUSTED or QUOTA_EXCEEDED); an instance
-/// can be preempted. GPUs (<c>guestAccelerators</c>) are checked as Compute Engine checks them: a type
-/// the zone does not offer (<see cref="WithholdGpu"/>), or GPUs on a VM left to live migration, is a 400.
+/// can be preempted when it is preemptible or Spot. GPUs (<c>guestAccelerators</c>) are checked as
+/// Compute Engine checks them: a type the zone does not offer (<see cref="WithholdGpu"/>), or GPUs on
+/// a VM left to live migration, is a 400; so is the <c>scheduling</c> of a preemptible or Spot VM
+/// that asks Compute Engine to restart or live-migrate it (<see cref="SchedulingRefusal"/>).
 /// </summary>
 public sealed class FakeComputeApi : IAsyncDisposable
 {
@@ -208,12 +210,19 @@ public sealed class FakeComputeApi : IAsyncDisposable
         }
     }
 
-    /// <summary>Compute Engine takes the VM back: its processes die, it goes TERMINATED, a preempted operation is recorded.</summary>
+    /// <summary>
+    /// Compute Engine takes the VM back: its processes die, it goes TERMINATED, a preempted operation is recorded.
+    /// Only a preemptible or Spot VM can be taken back, so a test can't preempt a VM the worker made standard.
+    /// </summary>
     public void Preempt(string name)
     {
         lock (_lock)
         {
             var instance = Find(name) ?? throw new KeyNotFoundException(name);
+            if (!IsPreemptibleOrSpot(instance.Json["scheduling"] as JsonObject))
+            {
+                throw new InvalidOperationException($"{name} is neither preemptible nor Spot: Compute Engine does not preempt it");
+            }
             instance.Vm?.Dispose();
             instance.Vm = null;
             instance.Json["status"] = "TERMINATED";
@@ -502,7 +511,7 @@ public sealed class FakeComputeApi : IAsyncDisposable
                 return BadRequest($"Invalid value for field 'resource.labels': '{key}'");
             }
         }
-        if (GpuRefusal(zone, body) is { } refusal)
+        if ((SchedulingRefusal(body) ?? GpuRefusal(zone, body)) is { } refusal)
         {
             return refusal;
         }
@@ -542,6 +551,60 @@ public sealed class FakeComputeApi : IAsyncDisposable
             return (200, (JsonObject)op.Json.DeepClone());
         }
     }
+
+    /// <summary>
+    /// Compute Engine's checks of <c>scheduling</c> (API v1 <c>Scheduling</c>): a provisioning model
+    /// and termination action it knows; a termination action only on a Spot VM; a preemptible VM
+    /// provisioned SPOT if at all (Spot VMs may say preemptible too, as Google's own samples do). A
+    /// preemptible or Spot VM is neither restarted nor live-migrated, so automaticRestart true or
+    /// onHostMaintenance MIGRATE is a 400. The messages are the real API's; for a Spot VM the last two
+    /// are modelled on the preemptible ones. Null: none fails.
+    /// </summary>
+    private static (int, JsonObject)? SchedulingRefusal(JsonObject body)
+    {
+        if (body["scheduling"] is not JsonObject scheduling)
+        {
+            return null;
+        }
+        var model = scheduling["provisioningModel"]?.GetValue<string>();
+        var action = scheduling["instanceTerminationAction"]?.GetValue<string>();
+        if (model is not (null or "STANDARD" or "SPOT" or "FLEX_START" or "RESERVATION_BOUND"))
+        {
+            return BadRequest($"Invalid value for field 'resource.scheduling.provisioningModel': '{model}'.");
+        }
+        if (action is not (null or "STOP" or "DELETE"))
+        {
+            return BadRequest($"Invalid value for field 'resource.scheduling.instanceTerminationAction': '{action}'.");
+        }
+        if (action is not null && model != "SPOT")
+        {
+            return BadRequest($"Invalid value for field 'resource.scheduling.instanceTerminationAction': '{action}'. "
+                + "You cannot specify a termination action for a VM instance that has the standard provisioning model (default).");
+        }
+        var preemptible = scheduling["preemptible"]?.GetValue<bool>() == true;
+        if (preemptible && model is not (null or "SPOT"))
+        {
+            return BadRequest($"Invalid value for field 'resource.scheduling.provisioningModel': '{model}'. For preemptible, only allowed provisioning_model value is SPOT");
+        }
+        if (!IsPreemptibleOrSpot(scheduling))
+        {
+            return null;
+        }
+        var (field, value, mustBe) = model == "SPOT" ? ("provisioningModel", "SPOT", "provisioningModel be STANDARD") : ("preemptible", "true", "preemptible be false");
+        if (scheduling["automaticRestart"]?.GetValue<bool>() == true)
+        {
+            return BadRequest($"Invalid value for field 'resource.scheduling.{field}': '{value}'. Scheduling must have {mustBe} when AutomaticRestart is true.");
+        }
+        if (scheduling["onHostMaintenance"]?.GetValue<string>() is { } maintenance && maintenance != "TERMINATE")
+        {
+            return BadRequest($"Invalid value for field 'resource.scheduling.{field}': '{value}'. Scheduling must have {mustBe} when OnHostMaintenance isn't TERMINATE.");
+        }
+        return null;
+    }
+
+    /// <summary>Whether Compute Engine may take the VM back: it is preemptible, or Spot.</summary>
+    private static bool IsPreemptibleOrSpot(JsonObject? scheduling) =>
+        scheduling?["preemptible"]?.GetValue<bool>() == true || scheduling?["provisioningModel"]?.GetValue<string>() == "SPOT";
 
     /// <summary>
     /// Compute Engine's checks of <c>guestAccelerators</c>: each names a type of the VM's own zone (a
