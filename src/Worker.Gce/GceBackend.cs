@@ -286,13 +286,7 @@ public sealed class GceBackend : IBackend
                     Item("enable-oslogin", "FALSE"),
                     Item("startup-script", StartupScript.For(attributes.HardTimeout, _options.ImplodeMargin, _options.Implode))),
             },
-            ["scheduling"] = new JsonObject
-            {
-                ["preemptible"] = _options.IsPreemptible,
-                ["automaticRestart"] = false,
-                // Compute Engine live-migrates neither a preemptible VM nor one with GPUs: it refuses MIGRATE for them.
-                ["onHostMaintenance"] = _options.IsPreemptible || shape.HasGpus ? "TERMINATE" : "MIGRATE",
-            },
+            ["scheduling"] = VmScheduling.For(_options, shape),
         };
         if (shape.Gpus is { } gpus)
         {

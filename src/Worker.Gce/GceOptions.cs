@@ -73,6 +73,8 @@ public sealed partial record GceOptions
         "job-board's image search for the api selector, e.g. https://user:password@job-board.example/images/search (the user info is sent as basic authentication).",
         secret: false, "http", "https");
     public static readonly Setting<bool> Preemptible = Setting.Bool("GCE_PREEMPTIBLE", false, "Create preemptible job VMs; a preempted job is requeued.");
+    public static readonly Setting<bool> Spot = Setting.Bool("GCE_SPOT", false,
+        "Create Spot job VMs, which replace preemptible ones: as cheap, without their 24-hour limit; a preempted job is requeued.");
     public static readonly Setting<bool> PublicIp = Setting.Bool("GCE_PUBLIC_IP", true, "Give job VMs an external IP.");
     public static readonly Setting<bool> PublicIpConnect = Setting.Bool("GCE_PUBLIC_IP_CONNECT", true, "Connect over the external IP (else the internal one).");
     public static readonly Setting<TimeSpan> BootPrePollSleep = Setting.Duration("GCE_BOOT_PRE_POLL_SLEEP", TimeSpan.FromSeconds(15),
@@ -114,7 +116,7 @@ public sealed partial record GceOptions
     public static IReadOnlyList<ISetting> All { get; } =
     [
         AccountJson, AccessToken, ApiEndpoint, ProjectId, Zone, Zones, Region, Network, Subnetwork, MachineType, PremiumMachineType, VmSizeMachineTypes,
-        DiskSize, GpuType, GpuCount, MaxGpus, ImageProjectId, ImageDefault, ImageSelectorType, ImageSelectorUrl, Preemptible, PublicIp, PublicIpConnect, BootPrePollSleep, BootPollSleep,
+        DiskSize, GpuType, GpuCount, MaxGpus, ImageProjectId, ImageDefault, ImageSelectorType, ImageSelectorUrl, Preemptible, Spot, PublicIp, PublicIpConnect, BootPrePollSleep, BootPollSleep,
         UploadRetries, UploadRetrySleep, SkipStopPoll, StopPollSleep, SshDialTimeout, SshUser, SshPort, RateLimit,
         ApiRetries, BackoffRetryMax, RequestTimeout, HostInstanceName, HostZoneName, HostProjectId, AutoImplode, AutoImplodeMargin, InstanceNamePrefix,
     ];
@@ -184,6 +186,10 @@ public sealed partial record GceOptions
     /// <summary>The selector of a job's image when it names none: the env mappings (the default) or job-board.</summary>
     public ImageSelectorChoice ImageSelector { get; init; } = new(ImageSelectorType.Default);
     public bool IsPreemptible { get; init; }
+
+    /// <summary>Job VMs are Spot VMs (<c>WORKER_GCE_SPOT</c>): see <see cref="VmScheduling"/>.</summary>
+    public bool IsSpot { get; init; }
+
     public bool WithPublicIp { get; init; } = true;
     public bool ConnectOverPublicIp { get; init; } = true;
     public TimeSpan PrePollSleep { get; init; } = BootPrePollSleep.Default;
@@ -259,6 +265,7 @@ public sealed partial record GceOptions
             ImageMappings = EnvImageSelector.MappingsFrom(source, ImageMappingPrefix),
             ImageSelector = ImageSelectorChoice.Read(source, ImageSelectorType, ImageSelectorUrl),
             IsPreemptible = Preemptible.Read(source),
+            IsSpot = Spot.Read(source),
             WithPublicIp = PublicIp.Read(source),
             ConnectOverPublicIp = PublicIpConnect.Read(source),
             PrePollSleep = BootPrePollSleep.Read(source),

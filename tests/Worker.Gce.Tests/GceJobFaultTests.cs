@@ -9,6 +9,7 @@ public sealed class GceJobFaultTests() : FakeGceTest(bootVms: true)
 {
     [Theory]
     [InlineData("GCE_PREEMPTIBLE")]
+    [InlineData("GCE_SPOT")]
     public async Task A_preempted_VM_requeues_the_job_and_is_deleted(string setting)
     {
         var (verdict, job) = await GceTestBed.RunJobAsync(Bed.Backend((setting, "true")), "script: [ 'echo ready', 'sleep 30', 'echo never' ]",

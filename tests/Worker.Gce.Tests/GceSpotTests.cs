@@ -1,14 +1,49 @@
 using System.Text.Json.Nodes;
+using Worker.Gce.Tests.Fakes;
 
 namespace Worker.Gce.Tests;
 
 /// <summary>
-/// VMs Compute Engine may take back, Spot and preemptible: the scheduling it holds them to, which
-/// the fake holds them to as well.
+/// Spot job VMs (WORKER_GCE_SPOT), and the scheduling Compute Engine holds the VMs it may take back,
+/// Spot and preemptible, to, which the fake holds them to as well.
 /// </summary>
 [Trait("Category", "Integration")]
-public sealed class GceSpotTests() : FakeGceTest(bootVms: false)
+public sealed class GceSpotTests() : FakeGceTest(bootVms: true)
 {
+    [Fact]
+    public async Task A_Spot_job_VM_is_provisioned_SPOT_is_stopped_when_preempted_and_is_neither_restarted_nor_migrated()
+    {
+        var (_, job) = await GceTestBed.RunJobAsync(Bed.Backend(("GCE_SPOT", "true")), "script: [ 'echo ran on spot' ]");
+
+        Assert.Equal("passed", await job.Outcome);
+        Assert.Contains("ran on spot", job.Log);
+        var scheduling = InsertedScheduling();
+        Assert.Equal("SPOT", Text(scheduling["provisioningModel"]));
+        Assert.Equal("STOP", Text(scheduling["instanceTerminationAction"]));
+        Assert.False(scheduling["automaticRestart"]!.GetValue<bool>());
+        Assert.Equal("TERMINATE", Text(scheduling["onHostMaintenance"]));
+        Assert.False(scheduling.ContainsKey("preemptible"));
+        Assert.Empty(Fake.InstanceNames);
+    }
+
+    [Fact]
+    public async Task A_Spot_job_with_a_GPU_vm_size_runs_on_a_Spot_VM_with_its_GPU()
+    {
+        var (_, job) = await GceTestBed.RunJobAsync(Bed.Backend(("GCE_SPOT", "true"), ("GCE_MAX_GPUS", "1")), """
+            vm_size: gpu-medium
+            script: [ "true" ]
+            """);
+
+        Assert.Equal("passed", await job.Outcome);
+        Assert.Contains("(n1-standard-8 with 1 nvidia-tesla-t4 GPU, image", job.Log);
+        var (_, _, body) = Assert.Single(Fake.Bodies, b => b.Call == FakeCall.InsertInstance);
+        Assert.EndsWith("/acceleratorTypes/nvidia-tesla-t4", Text(Assert.Single(body["guestAccelerators"]!.AsArray())!["acceleratorType"]));
+        var scheduling = InsertedScheduling();
+        Assert.Equal("SPOT", Text(scheduling["provisioningModel"]));
+        Assert.Equal("TERMINATE", Text(scheduling["onHostMaintenance"]));
+        Assert.Empty(Fake.InstanceNames);
+    }
+
     [Theory]
     [InlineData("""{ "provisioningModel": "SPOT", "automaticRestart": true }""",
         "'resource.scheduling.provisioningModel': 'SPOT'. Scheduling must have provisioningModel be STANDARD when AutomaticRestart is true.")]
@@ -46,4 +81,10 @@ public sealed class GceSpotTests() : FakeGceTest(bootVms: false)
 
         Assert.Equal(["spot-vm"], Fake.InstanceNames);
     }
+
+    /// <summary>The <c>scheduling</c> of the one insert the worker sent.</summary>
+    private JsonObject InsertedScheduling() =>
+        Assert.Single(Fake.Bodies, b => b.Call == FakeCall.InsertInstance).Body["scheduling"]!.AsObject();
+
+    private static string Text(JsonNode? node) => node!.GetValue<string>();
 }
