@@ -74,7 +74,7 @@ public sealed partial record GceOptions
         secret: false, "http", "https");
     public static readonly Setting<bool> Preemptible = Setting.Bool("GCE_PREEMPTIBLE", false, "Create preemptible job VMs; a preempted job is requeued.");
     public static readonly Setting<bool> Spot = Setting.Bool("GCE_SPOT", false,
-        "Create Spot job VMs, which replace preemptible ones: as cheap, without their 24-hour limit; a preempted job is requeued.");
+        "Create Spot job VMs, which replace preemptible ones: as cheap, without their 24-hour limit; a preempted job is requeued. Not with PREEMPTIBLE.");
     public static readonly Setting<bool> PublicIp = Setting.Bool("GCE_PUBLIC_IP", true, "Give job VMs an external IP.");
     public static readonly Setting<bool> PublicIpConnect = Setting.Bool("GCE_PUBLIC_IP_CONNECT", true, "Connect over the external IP (else the internal one).");
     public static readonly Setting<TimeSpan> BootPrePollSleep = Setting.Duration("GCE_BOOT_PRE_POLL_SLEEP", TimeSpan.FromSeconds(15),
@@ -240,6 +240,15 @@ public sealed partial record GceOptions
         {
             throw new InvalidSettingException(source.Find(ImageDefault.Key)?.Variable ?? "WORKER_GCE_IMAGE_DEFAULT", pattern, ImageDefault.Allowed);
         }
+        var preemptible = Preemptible.Read(source);
+        var spot = Spot.Read(source);
+        if (preemptible && spot)
+        {
+            // Compute Engine would take both (a Spot VM may say preemptible too), but they ask for two kinds of VM.
+            var (spotVariable, spotValue) = source.Find(Spot.Key)!.Value;
+            throw new InvalidSettingException(spotVariable, spotValue,
+                $"false when {source.Find(Preemptible.Key)!.Value.Variable}=true: job VMs are Spot or preemptible (Spot's legacy form, stopped after 24 hours), not both");
+        }
         return new GceOptions
         {
             Account = AccountJson.Read(source),
@@ -264,8 +273,8 @@ public sealed partial record GceOptions
             DefaultImagePattern = pattern,
             ImageMappings = EnvImageSelector.MappingsFrom(source, ImageMappingPrefix),
             ImageSelector = ImageSelectorChoice.Read(source, ImageSelectorType, ImageSelectorUrl),
-            IsPreemptible = Preemptible.Read(source),
-            IsSpot = Spot.Read(source),
+            IsPreemptible = preemptible,
+            IsSpot = spot,
             WithPublicIp = PublicIp.Read(source),
             ConnectOverPublicIp = PublicIpConnect.Read(source),
             PrePollSleep = BootPrePollSleep.Read(source),

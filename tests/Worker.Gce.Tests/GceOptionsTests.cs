@@ -79,6 +79,19 @@ public sealed class GceOptionsTests
     }
 
     [Theory]
+    [InlineData("WORKER_GCE_SPOT", "WORKER_GCE_PREEMPTIBLE")]
+    [InlineData("WORKER_GCE_SPOT", "GCE_PREEMPTIBLE")] // a travis-worker deployment's, named as it names it
+    [InlineData("TRAVIS_WORKER_GCE_SPOT", "TRAVIS_WORKER_GCE_PREEMPTIBLE")]
+    public void Spot_and_preemptible_job_VMs_together_stop_start_up_naming_both_settings(string spot, string preemptible)
+    {
+        var error = Assert.Throws<InvalidSettingException>(() => GceOptions.Load(SettingsSource.From((spot, "true"), (preemptible, "true"))));
+
+        Assert.Equal(spot, error.Variable);
+        Assert.Equal($"{spot}=true is not valid: false when {preemptible}=true: job VMs are Spot or preemptible (Spot's legacy form, stopped after 24 hours), not both",
+            error.Message);
+    }
+
+    [Theory]
     [InlineData("nvidia-l4")]
     [InlineData("https://www.googleapis.com/compute/v1/projects/travis-ci-prod/zones/us-central1-c/acceleratorTypes/nvidia-l4")]
     [InlineData("zones/us-central1-c/acceleratorTypes/nvidia-l4")]
