@@ -45,6 +45,7 @@ locals {
     WORKER_GCE_IMAGE_PROJECT_ID  = var.job_image_project_id
     WORKER_GCE_IMAGE_DEFAULT     = var.job_image_default
     WORKER_GCE_PREEMPTIBLE       = tostring(var.job_preemptible)
+    WORKER_GCE_SPOT              = tostring(var.job_spot)
     WORKER_GCE_PUBLIC_IP         = tostring(var.job_public_ip)
     # Hosts and job VMs share the VPC, so SSH goes over internal addresses (the firewall rule in main.tf allows it).
     WORKER_GCE_PUBLIC_IP_CONNECT = "false"

@@ -212,6 +212,12 @@ variable "job_preemptible" {
   default     = false
 }
 
+variable "job_spot" {
+  type        = bool
+  description = "Create Spot job VMs, which replace preemptible ones: as cheap, without their 24-hour limit; a preempted job is requeued. Not with job_preemptible: the worker would not start (WORKER_GCE_SPOT)."
+  default     = false
+}
+
 variable "job_public_ip" {
   type        = bool
   description = "Give job VMs an external IP, so builds reach the internet without Cloud NAT (WORKER_GCE_PUBLIC_IP)."

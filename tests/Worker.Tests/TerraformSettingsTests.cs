@@ -76,6 +76,15 @@ public sealed partial class TerraformSettingsTests
     }
 
     [Fact]
+    public async Task The_operator_chooses_preemptible_or_Spot_job_VMs_through_terraform_variables()
+    {
+        var env = (await TerraformConfiguration.LoadAsync()).Environment("worker_env");
+
+        Assert.Equal("${tostring(var.job_preemptible)}", env["WORKER_GCE_PREEMPTIBLE"]);
+        Assert.Equal("${tostring(var.job_spot)}", env["WORKER_GCE_SPOT"]);
+    }
+
+    [Fact]
     public async Task The_cleanup_sidecar_gets_its_fleet_and_project_and_no_broker_credentials()
     {
         var terraform = await TerraformConfiguration.LoadAsync();
