@@ -47,6 +47,22 @@ public sealed class ProcessorPoolTests
     }
 
     [Fact]
+    public async Task A_pool_drained_before_it_runs_takes_no_job()
+    {
+        // worker run's start hook runs before the pool does; a SIGTERM then drains a pool not yet running.
+        var harness = PipelineHarness.WithFake(new FakeOptions());
+        var job = harness.Enqueue("script: [\"true\"]");
+        var pool = NewPool(harness, 2);
+
+        await pool.DrainAsync(TimeSpan.FromSeconds(5));
+        await pool.RunAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+        await Task.Delay(200);
+
+        Assert.Empty(pool.Statuses);
+        Assert.Empty(job.Events);
+    }
+
+    [Fact]
     public async Task Drain_timeout_requeues_jobs_that_are_still_running()
     {
         var harness = PipelineHarness.WithFake(new FakeOptions { Run = TimeSpan.FromMinutes(5) });

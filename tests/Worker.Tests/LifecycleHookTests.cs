@@ -51,6 +51,29 @@ public sealed class LifecycleHookTests : IDisposable
     }
 
     [Fact]
+    public async Task Sigterm_during_the_start_hook_exits_0_without_taking_a_job()
+    {
+        var hooked = Path.Combine(_dir.Path, "hooked");
+        var env = new Dictionary<string, string>
+        {
+            ["WORKER_BASE_DIR"] = Path.Combine(_dir.Path, "state"),
+            ["WORKER_QUEUE_NAME"] = "builds.test",
+            ["WORKER_PROVIDER_NAME"] = "local",
+            ["WORKER_FILE_POLLING_INTERVAL"] = "100ms",
+            ["WORKER_START_HOOK"] = $"/bin/sh {Script($"touch {hooked}; sleep 2")}",
+        };
+        await using var queue = new FileJobQueue(Path.Combine(_dir.Path, "state"), "builds.test", TimeSpan.FromSeconds(1), new JobCancellations(), NullLogger.Instance);
+        queue.Submit(JobFile.Parse("id: 302\nscript: [\"true\"]", "builds.test"));
+
+        await using var worker = WorkerProcess.Start(env, _dir.Path, "run");
+        await worker.UntilAsync(() => File.Exists(hooked), "the start hook runs");
+        worker.Signal("TERM");
+
+        Assert.Equal(0, await worker.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.True(File.Exists(Path.Combine(QueueDir, "10-created.d", "302.json")), "the worker took a job after it was told to stop");
+    }
+
+    [Fact]
     public async Task A_failing_hook_is_logged_with_its_output_and_exit_code_and_nothing_else_changes()
     {
         var log = new ListLoggerProvider();

@@ -60,11 +60,13 @@ public sealed class ProcessorPool
         lock (_lock)
         {
             Running = true;
-            for (var i = 0; i < _desired; i++)
+            // Drained before it ran (a signal during worker run's start hook): no processor starts.
+            for (var i = 0; i < _desired && !Draining; i++)
             {
                 StartProcessor();
             }
         }
+        CheckDrained();
         try
         {
             await _drained.Task;
