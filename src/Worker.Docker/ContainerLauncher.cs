@@ -49,7 +49,7 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
     /// </summary>
     /// <param name="imageRefreshed">The caller has just refreshed the image (<see cref="RefreshImageAsync"/>): no second pull.</param>
     public async Task<CreatedContainer> CreateJobContainerAsync(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name,
-        IProgress<string>? progress, CancellationToken ct, bool imageRefreshed = false)
+        IProgress<string>? progress, bool imageRefreshed, CancellationToken ct)
     {
         var pinned = await PinAsync(spec, ct);
         try
@@ -131,7 +131,7 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
     /// </summary>
     /// <param name="imageRefreshed">The caller has just refreshed the image (<see cref="RefreshImageAsync"/>): no second pull.</param>
     public async Task<CreatedContainer> LaunchForExecAsync(ContainerSpec spec, IReadOnlyDictionary<string, string> labels, string name,
-        IProgress<string>? progress, CancellationToken ct, bool imageRefreshed = false)
+        IProgress<string>? progress, bool imageRefreshed, CancellationToken ct)
     {
         try
         {

@@ -104,11 +104,11 @@ public sealed class DockerBackend : IBackend
         if (_launcher.RunsScriptsByExec(spec.Image))
         {
             progress.Report($"Its main process: {string.Join(' ', Options.MainCommand)}; the script runs in it by exec.");
-            var started = await _launcher.LaunchForExecAsync(spec, attributes.Labels, name, progress, ct, imageRefreshed);
+            var started = await _launcher.LaunchForExecAsync(spec, attributes.Labels, name, progress, imageRefreshed, ct);
             return new ExecInstance(_client, Options.EndpointUri, started.Id, spec.Image, _logger, stopped: WhenRemoved(started),
                 terminal: Options.ScriptOnTerminal);
         }
-        var created = await _launcher.CreateJobContainerAsync(spec, attributes.Labels, name, progress, ct, imageRefreshed);
+        var created = await _launcher.CreateJobContainerAsync(spec, attributes.Labels, name, progress, imageRefreshed, ct);
         if (ct.IsCancellationRequested)
         {
             // The create ran to its end on purpose (see ContainerLauncher); the caller gave up meanwhile.

@@ -452,7 +452,7 @@ public sealed class DockerStandbyPool : IAsyncDisposable
         try
         {
             var name = StandbyLease.Name(suffix, LeaseEnd());
-            var (id, pinned) = await _launcher.LaunchForExecAsync(_spec, Labels(), name, progress: null, CancellationToken.None);
+            var (id, pinned) = await _launcher.LaunchForExecAsync(_spec, Labels(), name, progress: null, imageRefreshed: false, CancellationToken.None);
             if (_closed)
             {
                 await ContainerLauncher.RemoveQuietlyAsync(_client, id, _logger);
