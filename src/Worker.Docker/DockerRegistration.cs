@@ -15,6 +15,7 @@ public static class DockerRegistration
         SettingsTitle = "Docker backend (a container per job) and its job policy",
         Settings = DockerOptions.All,
         CreateBackend = services => CreateBackend(services.Settings, services.Labels, services.Loggers),
+        CheckSettings = settings => DockerOptions.Load(settings),
         // An engine can't tell whether the worker host named in a label still lives (hosts may set
         // WORKER_HOSTNAME freely or share the engine), so on Docker a missing host never decides.
         CreateInventory = services => new CleanupInventory(CreateInventory(services.Settings), Hosts: null),

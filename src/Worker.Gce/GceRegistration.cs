@@ -20,6 +20,7 @@ public static class GceRegistration
         SettingsTitle = "GCE backend (Compute Engine VMs)",
         Settings = GceOptions.All,
         CreateBackend = services => CreateBackend(services.Settings, services.Loggers),
+        CheckSettings = settings => GceOptions.Load(settings),
         CreateInventory = services =>
         {
             var inventory = CreateInventory(services.Settings, services.Options.Fleet, services.Loggers);

@@ -19,6 +19,22 @@ public sealed class ConfigCommandTests : IDisposable
         Assert.Contains("integer", line);
     }
 
+    [Theory]
+    [InlineData("gce", "WORKER_GCE_SPOT", "true", "WORKER_GCE_PREEMPTIBLE", "true")]
+    [InlineData("tart", "WORKER_TART_SOFTNET_ALLOW", "10.0.0.0/8", "WORKER_TART_SOFTNET", "false")]
+    public async Task A_rule_across_the_configured_backends_settings_stops_config_as_it_stops_run(string provider, string variable, string value,
+        string other, string otherValue)
+    {
+        var env = new Dictionary<string, string> { ["WORKER_PROVIDER_NAME"] = provider, [variable] = value, [other] = otherValue };
+
+        var (exit, stdout, stderr, _) = await WorkerProcess.RunAsync(env, _dir.Path, "config");
+
+        Assert.Equal(2, exit);
+        Assert.Equal("", stdout);
+        var line = Assert.Single(stderr.Trim().Split('\n'));
+        Assert.Contains($"{variable}={value}", line);
+    }
+
     [Fact]
     public async Task Config_prints_effective_values_and_redacts_secrets()
     {

@@ -22,6 +22,13 @@ public sealed record BackendRegistration
 
     public required Func<WorkerServices, IBackend> CreateBackend { get; init; }
 
+    /// <summary>
+    /// Reads its settings as its backend does, so a rule across settings (softnet's networks without
+    /// softnet, Spot with preemptible) stops <c>worker config</c> as it stops <c>worker run</c>; each
+    /// value alone is checked for every backend anyway. Null: no rule beyond the values.
+    /// </summary>
+    public Action<SettingsSource>? CheckSettings { get; init; }
+
     /// <summary>What <c>worker cleanup</c> lists and deletes; null for a backend whose machines can't outlive the worker that made them.</summary>
     public Func<WorkerServices, CleanupInventory>? CreateInventory { get; init; }
 

@@ -16,6 +16,7 @@ public static class SshRegistration
         SettingsTitle = "SSH backend (existing hosts, one job each)",
         Settings = SshOptions.All,
         CreateBackend = services => CreateBackend(services.Settings, services.Loggers),
+        CheckSettings = settings => SshOptions.Load(settings),
     };
 
     /// <summary>Reads and checks <c>WORKER_SSH_*</c>: a missing or unusable setting stops start-up with one line naming it.</summary>

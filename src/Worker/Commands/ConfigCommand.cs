@@ -6,8 +6,10 @@ using Worker.Core.Configuration;
 namespace Worker.Commands;
 
 /// <summary>
-/// <c>worker config</c>: the effective configuration, secrets redacted. <c>--example</c> prints the
-/// documented env file (config.example.env is exactly that output).
+/// <c>worker config</c>: the effective configuration, secrets redacted, once every value and the
+/// configured backend's rules across its settings are checked (a setting <c>worker run</c> would
+/// refuse stops it the same way). <c>--example</c> prints the documented env file
+/// (config.example.env is exactly that output).
 /// </summary>
 public static class ConfigCommand
 {
@@ -38,6 +40,7 @@ public static class ConfigCommand
     public static string Effective(SettingsSource settings)
     {
         SettingsCatalog.Validate(settings);
+        Backends.Configured(settings).CheckSettings?.Invoke(settings);
         var sb = new StringBuilder();
         foreach (var (section, keys) in SettingsCatalog.Sections)
         {
