@@ -12,6 +12,7 @@ namespace Worker.Gce;
 public sealed class GceZones(ComputeClient compute, GceOptions options, ILogger logger)
 {
     private IReadOnlyList<ComputeZone>? _project;
+    private IReadOnlyList<string>? _restOfRegion;
 
     /// <summary>
     /// The configured zones in a random order (so VMs spread over them), then the region's other
@@ -32,11 +33,12 @@ public sealed class GceZones(ComputeClient compute, GceOptions options, ILogger 
                 string.Join(", ", configured));
             return configured;
         }
-        var restOfRegion = listed
+        // Made once from the kept listing, as the listing is: not again on every job.
+        _restOfRegion ??= [.. listed
             .Where(zone => RegionOf(zone) == options.RegionName && zone.Status is null or "UP" && !options.ZoneNames.Contains(zone.Name))
             .Select(zone => zone.Name)
-            .Order(StringComparer.Ordinal);
-        return [.. configured, .. restOfRegion];
+            .Order(StringComparer.Ordinal)];
+        return [.. configured, .. _restOfRegion];
     }
 
     /// <summary>

@@ -24,7 +24,7 @@ public sealed record VmFlavor(
         SettingsTitle = SettingsTitle,
         Settings = Settings,
         CreateBackend = services => CreateBackend(services.Settings, services.Options.BaseDirectory, services.Labels, services.Loggers),
-        CheckSettings = settings => Load(settings, Path.GetFullPath(WorkerOptions.BaseDir.Read(settings))),
+        CheckSettings = settings => Load(settings, WorkerOptions.Load(settings).BaseDirectory),
         // Records and locks under WORKER_BASE_DIR say which VMs this fleet made and whether a live worker holds them.
         CreateInventory = services => new CleanupInventory(CreateInventory(services.Settings, services.Options.BaseDirectory, services.Loggers), Hosts: null),
     };
