@@ -33,14 +33,26 @@ internal sealed class CommandStart
     /// <summary>Whether the command's channel is open and its request sent, so it may have output to come.</summary>
     public bool Started => _started.IsCompletedSuccessfully;
 
-    /// <summary>Leaves the command to <paramref name="kill"/> (which must not throw) and disposal, once its start is over.</summary>
-    public void Abandon(Action<SshCommand> kill)
+    /// <summary>
+    /// Leaves the command to <paramref name="kill"/> (which must not throw) and disposal, once its
+    /// start is over. When its processes were just ended another way, <paramref name="grace"/> lets
+    /// its channel close by itself first: a signal sent as the channel closes reaches a server that
+    /// has freed it, and OpenSSH answers a request for a freed channel by dropping the whole connection.
+    /// </summary>
+    public void Abandon(Action<SshCommand> kill, TimeSpan grace = default)
     {
         SshConnector.Abandon(Execution);
-        _started.ContinueWith(_ =>
+        SshConnector.Abandon(_started.ContinueWith(async _ =>
         {
-            kill(_command);
+            if (grace > TimeSpan.Zero)
+            {
+                await Task.WhenAny(Execution, Task.Delay(grace, CancellationToken.None));
+            }
+            if (!Execution.IsCompleted)
+            {
+                kill(_command);
+            }
             _command.Dispose();
-        }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap());
     }
 }

@@ -19,6 +19,9 @@ public sealed class SshMachine : IAsyncDisposable
     // Output that arrived before the end is still copied; a stream that never ends can't hold the job.
     private static readonly TimeSpan OutputDrainLimit = TimeSpan.FromSeconds(5);
 
+    // How long a script's channel may take to close by itself once its sessions were killed, before it is signalled.
+    private static readonly TimeSpan KilledChannelGrace = TimeSpan.FromSeconds(2);
+
     private readonly SshConnector _connector;
     private readonly SshConnectOptions _options;
     private readonly ILogger _logger;
@@ -132,9 +135,9 @@ public sealed class SshMachine : IAsyncDisposable
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            await KillAsync(script);
-            // The session may already be gone; a signal on its channel is the last resort, and unblocks it.
-            start.Abandon(running => Signal(running, script.Path));
+            var killed = await KillAsync(script);
+            // A signal on its channel is the last resort, for a kill that failed or a script that started after it.
+            start.Abandon(running => Signal(running, script.Path), killed ? KilledChannelGrace : TimeSpan.Zero);
             abandoned = true;
             throw;
         }
@@ -306,18 +309,20 @@ public sealed class SshMachine : IAsyncDisposable
         }
     }
 
-    /// <summary>Kills every process of the script's sessions (over the same connection, or a new one); never throws.</summary>
-    private async Task KillAsync(RemoteScript script)
+    /// <summary>Kills every process of the script's sessions (over the same connection, or a new one); never throws. Says whether the kill ran.</summary>
+    private async Task<bool> KillAsync(RemoteScript script)
     {
         using var budget = new CancellationTokenSource(_options.KillTimeout);
         try
         {
             var result = await RunCommandAsync(JobSession.KillCommand(script), budget.Token);
             _logger.LogDebug("Killed the processes of {Script} on {Endpoint} (status {Status})", script.Path, Endpoint, result.ExitCode);
+            return result.ExitCode == 0;
         }
         catch (Exception e)
         {
             _logger.LogWarning("Could not kill the processes of {Script} on {Endpoint}: {Error}", script.Path, Endpoint, e.Message);
+            return false;
         }
     }
 

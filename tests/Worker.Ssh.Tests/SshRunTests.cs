@@ -242,6 +242,39 @@ public sealed class SshRunTests : SshdTest
         Assert.DoesNotContain("never", log.Text);
     }
 
+    [Fact]
+    public async Task Cancelling_scripts_over_and_over_never_gets_the_connection_dropped()
+    {
+        // OpenSSH drops the whole connection when a request reaches a channel it has freed. A signal sent
+        // as a killed script's channel closed did that about once in a hundred cancels, and the job's
+        // clean-up that followed on the connection failed; a few hundred cancels show it.
+        var sshd = await StartSshdAsync(configure: o => o with { LogLevel = "INFO" });
+        await using var machine = Connect(sshd);
+        await machine.UploadAsync("job.sh", "echo started; sleep 600"u8.ToArray(), null, CancellationToken.None);
+        var failures = new List<string>();
+
+        for (var i = 0; i < 500 && failures.Count == 0; i++)
+        {
+            var log = new CollectingLog();
+            using var cts = new CancellationTokenSource();
+            var run = machine.RunScriptAsync(new RemoteScript("job.sh"), log, cts.Token);
+            await Eventually.TrueAsync(() => log.Text.Contains("started", StringComparison.Ordinal), "the script runs");
+            await cts.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+            try
+            {
+                await machine.RunCommandAsync("true", CancellationToken.None);
+            }
+            catch (Exception e)
+            {
+                failures.Add($"cancel {i}: {e.Message}");
+            }
+        }
+
+        Assert.Empty(failures);
+        Assert.DoesNotContain("unknown channel", sshd.Errors, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

@@ -34,6 +34,9 @@ public sealed record TestSshdOptions(string Dir, int Port)
     /// <summary>Generate another host key even if the folder has one (a machine that took over the address).</summary>
     public bool FreshHostKey { get; init; }
 
+    /// <summary>sshd's LogLevel; what it logs is in <see cref="TestSshd.Errors"/> (DEBUG names each channel request it gets).</summary>
+    public string LogLevel { get; init; } = "ERROR";
+
     /// <summary>ssh-keygen's <c>-t</c>: ed25519, rsa, ecdsa.</summary>
     public string HostKeyType { get; init; } = "ed25519";
 }
@@ -115,7 +118,7 @@ public sealed class TestSshd : IDisposable
             StrictModes no
             Subsystem sftp internal-sftp
             PrintMotd no
-            LogLevel ERROR
+            LogLevel {options.LogLevel}
             {(options.OnlyThisUser ? "AllowUsers " + options.User : "")}
 
             """);
