@@ -206,12 +206,31 @@ public sealed class TravisSettingsTests
         var ours = SettingsSource.From(("WORKER_POOL_SIZE", "2"), ("HOSTNAME", "host-1"), ("DEBUG", "1"));
         var broker = SettingsSource.From(("WORKER_AMQP_URI", "amqp://broker.example"));
 
-        Assert.Equal(("docker", "amqp"), (Backends.Configured(travis).Name, JobSources.Configured(travis).Name));
-        Assert.Equal(("docker", "amqp"), (Backends.Configured(bare).Name, JobSources.Configured(bare).Name));
-        Assert.Equal(("local", "file"), (Backends.Configured(ours).Name, JobSources.Configured(ours).Name));
-        Assert.Equal(("local", "amqp"), (Backends.Configured(broker).Name, JobSources.Configured(broker).Name));
+        Assert.Equal(("docker", "amqp"), (Backends.Configured(travis).Name, Sources(travis)));
+        Assert.Equal(("docker", "amqp"), (Backends.Configured(bare).Name, Sources(bare)));
+        Assert.Equal(("local", "file"), (Backends.Configured(ours).Name, Sources(ours)));
+        Assert.Equal(("local", "amqp"), (Backends.Configured(broker).Name, Sources(broker)));
         Assert.Equal("local", Backends.Configured(SettingsSource.From(("TRAVIS_WORKER_PROVIDER_NAME", "local"))).Name);
     }
+
+    [Theory]
+    [InlineData("amqp,file", "amqp,file")]
+    [InlineData(" File , AMQP ", "file,amqp")]
+    [InlineData("file", "file")]
+    public void A_comma_list_of_queue_types_takes_jobs_from_each_as_travis_worker_does(string written, string sources) =>
+        Assert.Equal(sources, Sources(SettingsSource.From(("TRAVIS_WORKER_QUEUE_TYPE", written))));
+
+    [Theory]
+    [InlineData("amqp,amqp")]
+    [InlineData("amqp,sqs")]
+    [InlineData(",")]
+    public void A_queue_type_list_with_an_unknown_or_repeated_source_stops_start_up_naming_it(string written)
+    {
+        var refused = Assert.Throws<InvalidSettingException>(() => JobSources.Configured(SettingsSource.From(("TRAVIS_WORKER_QUEUE_TYPE", written))));
+        Assert.Contains("TRAVIS_WORKER_QUEUE_TYPE", refused.Message, StringComparison.Ordinal);
+    }
+
+    private static string Sources(SettingsSource settings) => string.Join(",", JobSources.Configured(settings).Select(s => s.Name));
 
     [Theory]
     [InlineData("t", true)]

@@ -29,14 +29,14 @@ public static class RunCommand
     {
         using var context = WorkerContext.Create(settings);
         var logger = context.LoggerFactory.CreateLogger("run");
-        var source = JobSources.Configured(settings);
+        var sources = JobSources.Configured(settings);
         // Disposed in reverse: the backend after the queue, both after the pool has stopped.
         await using var backend = Backends.Configured(settings).CreateBackend(context.Services);
         using var agentDownloads = new HttpClient { Timeout = TimeSpan.FromMinutes(10) };
         // Fleet mode: a Cirrus task a bridge queued runs on its isolation's backend, made when one first needs it.
         var (isolations, cirrusTasks) = CirrusParts.ForFleetHost(context, backend, agentDownloads);
         await using var isolationBackends = isolations;
-        await using var queue = source.CreateQueue(context.Services);
+        await using var queue = JobSources.CreateQueue(sources, context.Services);
         var pool = context.CreatePool(queue, backend, isolationBackends, [cirrusTasks]);
         var shutdown = ShutdownBudget.For(context.Options);
         if (shutdown.Warning is { } warning)
@@ -65,7 +65,7 @@ public static class RunCommand
         using var travisSignals = new TravisSignals(pool, context.Options.Host, shutdown.DrainWait, logger);
 
         logger.LogInformation("Worker {Host} taking jobs from {QueueType} queue {Queue} with {PoolSize} processor(s) on backend {Backend}",
-            context.Options.Host, source.Name, context.Options.JobQueueName, pool.Size, backend.Name);
+            context.Options.Host, string.Join(",", sources.Select(s => s.Name)), context.Options.JobQueueName, pool.Size, backend.Name);
         // The server binds before any job is taken, so a taken port stops start-up instead of a running host.
         await using var server = await WorkerHttpServer.StartAsync(HttpOptions.Load(settings), pool, context.Options.Host,
             context.Options.Shutdown, context.LoggerFactory, metrics: context.Telemetry.Metrics);

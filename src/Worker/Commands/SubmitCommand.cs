@@ -27,9 +27,10 @@ public static class SubmitCommand
     {
         using var context = WorkerContext.Create(settings.Find(WorkerOptions.LogLevel.Key) is null ? settings.With(WorkerOptions.LogLevel.Key, "warning") : settings);
         var payload = JobFile.Load(file.FullName, context.Options.JobQueueName);
-        var source = JobSources.Configured(settings);
-        var submitter = source.CreateSubmitter?.Invoke(context.Services)
-            ?? throw new InvalidSettingException(settings.Find(JobSources.QueueType.Key)?.Variable ?? "WORKER_QUEUE_TYPE", source.Name,
+        // With a comma list, the first source listed that takes submitted jobs.
+        var sources = JobSources.Configured(settings);
+        var submitter = sources.FirstOrDefault(s => s.CreateSubmitter is not null)?.CreateSubmitter!.Invoke(context.Services)
+            ?? throw new InvalidSettingException(settings.Find(JobSources.QueueType.Key)?.Variable ?? "WORKER_QUEUE_TYPE", string.Join(",", sources.Select(s => s.Name)),
                 "a job source that takes submitted jobs: " + string.Join(", ", JobSources.All.Where(s => s.CreateSubmitter is not null).Select(s => s.Name)));
         var state = await submitter.SubmitAsync(payload, follow, output, Console.Error, ct);
         if (!follow)

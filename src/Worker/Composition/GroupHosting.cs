@@ -58,7 +58,8 @@ public sealed class GroupHosting : IAsyncDisposable
         HostLoadGauge? gauge = null;
         if (options.Metric is { } metric)
         {
-            depth = JobSources.Configured(settings).CreateDepth?.Invoke(context.Services);
+            var depths = JobSources.Configured(settings).Select(s => s.CreateDepth?.Invoke(context.Services)).OfType<IQueueDepth>().ToList();
+            depth = depths.Count == 1 ? depths[0] : depths.Count > 1 ? new CombinedQueueDepth(depths) : null;
             IAccessTokenSource tokens = gce.Token is { } token ? new StaticAccessToken(token) : new GoogleAccessTokens(gce.Account, GoogleAccessTokens.MonitoringWriteScope);
             http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
             var client = new MonitoringClient(http, tokens, options.Monitoring, gce.PerRequestTimeout);

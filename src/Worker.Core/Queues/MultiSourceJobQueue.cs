@@ -1,0 +1,233 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+using Worker.Core.Jobs;
+
+namespace Worker.Core.Queues;
+
+/// <summary>
+/// Several job sources taken as one, as travis-worker takes a comma list in <c>QUEUE_TYPE</c>
+/// (<c>amqp,http</c>). A processor that waits for a job listens to every source and runs the one
+/// that comes first; the others stop listening while it runs, so no source holds a job for a busy
+/// processor that another worker could run. The source of the running job stays subscribed, as
+/// its job is settled through it (an AMQP job is acked on its channel). When two jobs come at
+/// once, the second goes back, uncounted; sources take turns when both are ready. A source that
+/// fails is subscribed again after a pause without disturbing the others.
+/// </summary>
+public sealed class MultiSourceJobQueue : IJobQueue
+{
+    private readonly IReadOnlyList<IJobQueue> _sources;
+    private readonly ILogger _logger;
+
+    public MultiSourceJobQueue(IReadOnlyList<IJobQueue> sources, ILogger logger)
+    {
+        if (sources.Count == 0)
+        {
+            throw new ArgumentException("at least one job source", nameof(sources));
+        }
+        _sources = sources;
+        _logger = logger;
+    }
+
+    /// <summary>How long a source that failed rests before it is subscribed again.</summary>
+    public TimeSpan RetryPause { get; init; } = TimeSpan.FromSeconds(1);
+
+    public string Name => string.Join(",", _sources.Select(s => s.Name));
+
+    /// <summary>Every source can deliver: one that can't is something its operator asked for and does not get.</summary>
+    public bool IsConnected => _sources.All(s => s.IsConnected);
+
+    public async IAsyncEnumerable<IJob> ReceiveAsync([EnumeratorCancellation] CancellationToken ct)
+    {
+        var listeners = _sources.Select(s => new SourceListener(s, RetryPause, _logger)).ToArray();
+        var first = 0;
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                foreach (var listener in listeners)
+                {
+                    listener.Listen(ct);
+                }
+                var waiting = listeners.Where(l => l.Next is not null).Select(l => l.Next!).ToList();
+                if (waiting.Count == 0)
+                {
+                    yield break; // every source ended
+                }
+                try
+                {
+                    await Task.WhenAny(waiting).WaitAsync(ct);
+                }
+                catch (OperationCanceledException)
+                {
+                    yield break;
+                }
+                SourceListener? winner = null;
+                for (var i = 0; i < listeners.Length; i++)
+                {
+                    var listener = listeners[(first + i) % listeners.Length];
+                    if (listener.TakeIfReady() is not { } job)
+                    {
+                        continue;
+                    }
+                    if (winner is null)
+                    {
+                        winner = listener;
+                        first = (Array.IndexOf(listeners, listener) + 1) % listeners.Length;
+                    }
+                    else
+                    {
+                        await listener.GiveBackAsync(job);
+                    }
+                }
+                if (winner is null)
+                {
+                    continue;
+                }
+                foreach (var other in listeners.Where(l => l != winner))
+                {
+                    await other.StopAsync();
+                }
+                yield return winner.Current;
+            }
+        }
+        finally
+        {
+            foreach (var listener in listeners)
+            {
+                await listener.StopAsync();
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var source in _sources)
+        {
+            await source.DisposeAsync();
+        }
+    }
+
+    private enum Step { Job, Ended, Failed }
+
+    /// <summary>One source's subscription for one processor: opened when the processor waits, closed when a job from elsewhere runs.</summary>
+    private sealed class SourceListener(IJobQueue source, TimeSpan retryPause, ILogger logger)
+    {
+        private CancellationTokenSource? _subscription;
+        private IAsyncEnumerator<IJob>? _jobs;
+        private bool _ended;
+
+        /// <summary>The wait for its next job, while one is asked for.</summary>
+        public Task<Step>? Next { get; private set; }
+
+        public IJob Current => _jobs!.Current;
+
+        public void Listen(CancellationToken ct)
+        {
+            if (_ended || Next is not null)
+            {
+                return;
+            }
+            if (_jobs is null)
+            {
+                _subscription = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                _jobs = source.ReceiveAsync(_subscription.Token).GetAsyncEnumerator(_subscription.Token);
+            }
+            Next = NextAsync(_jobs, _subscription!.Token);
+        }
+
+        /// <summary>The job that came, if one did; notes a source that ended or failed.</summary>
+        public IJob? TakeIfReady()
+        {
+            if (Next is not { IsCompleted: true } next)
+            {
+                return null;
+            }
+            Next = null;
+            switch (next.Result)
+            {
+                case Step.Job:
+                    return _jobs!.Current;
+                case Step.Ended:
+                    _ended = true;
+                    break;
+                case Step.Failed:
+                    _jobs = null; // NextAsync disposed it and rested; the next Listen subscribes again
+                    _subscription?.Dispose();
+                    _subscription = null;
+                    break;
+            }
+            return null;
+        }
+
+        /// <summary>A job the processor did not take goes back while its subscription can still settle it.</summary>
+        public async Task GiveBackAsync(IJob job)
+        {
+            try
+            {
+                await job.RequeueAsync("two job sources offered a job at once; this one waits for the next free processor", counted: false, CancellationToken.None);
+                await job.EndedAsync(CancellationToken.None);
+            }
+            catch (Exception e)
+            {
+                // Unsettled, it goes back the way its source gives back any job it loses (AMQP: the channel closing).
+                logger.LogWarning(e, "Could not give job {JobId} back to {Source}", job.Spec.JobId, source.Name);
+            }
+        }
+
+        /// <summary>Ends the subscription; a job that came meanwhile goes back first.</summary>
+        public async Task StopAsync()
+        {
+            if (_jobs is null)
+            {
+                return;
+            }
+            await _subscription!.CancelAsync();
+            if (Next is { } next && await next == Step.Job)
+            {
+                await GiveBackAsync(_jobs.Current);
+            }
+            Next = null;
+            await DisposeQuietlyAsync(_jobs);
+            _jobs = null;
+            _subscription.Dispose();
+            _subscription = null;
+        }
+
+        private async Task<Step> NextAsync(IAsyncEnumerator<IJob> jobs, CancellationToken subscription)
+        {
+            try
+            {
+                return await jobs.MoveNextAsync() ? Step.Job : Step.Ended;
+            }
+            catch (OperationCanceledException) when (subscription.IsCancellationRequested)
+            {
+                return Step.Ended;
+            }
+            catch (Exception e)
+            {
+                logger.LogError(e, "Receiving jobs from {Source} failed; subscribing again in {Pause}", source.Name, retryPause);
+            }
+            await DisposeQuietlyAsync(jobs);
+            try
+            {
+                await Task.Delay(retryPause, subscription);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            return Step.Failed;
+        }
+
+        private async Task DisposeQuietlyAsync(IAsyncEnumerator<IJob> jobs)
+        {
+            try
+            {
+                await jobs.DisposeAsync();
+            }
+            catch (Exception e)
+            {
+                logger.LogDebug(e, "Closing the subscription to {Source}", source.Name);
+            }
+        }
+    }
+}
