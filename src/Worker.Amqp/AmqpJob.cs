@@ -107,6 +107,13 @@ internal sealed class AmqpJob : JobBase
         }
     }
 
+    /// <summary>The message goes back to the head of the queue untouched, nothing reported: this worker never received the job.</summary>
+    public override async Task GiveBackAsync(CancellationToken ct)
+    {
+        _queue.Forget(this);
+        await HandBackAsync();
+    }
+
     public override Task<ILogPartSink> OpenLogAsync(CancellationToken ct)
     {
         lock (_lock)

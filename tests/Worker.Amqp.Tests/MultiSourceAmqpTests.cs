@@ -65,4 +65,31 @@ public sealed class MultiSourceAmqpTests(RabbitMqBroker broker) : IClassFixture<
             Assert.Equal(["received", "passed"], states);
         }
     }
+
+    [Fact]
+    public async Task A_job_given_back_goes_to_the_head_of_the_queue_untouched_and_nothing_is_reported()
+    {
+        var name = Broker.NewQueue("give-back");
+        await using var tap = await ReportingTap.CreateAsync(broker.Uri);
+        await using var amqp = new AmqpJobQueue(new AmqpOptions { Uri = broker.Uri }, name, new JobCancellations(), NullLoggerFactory.Instance);
+        await amqp.StartAsync(CancellationToken.None);
+        var first = Broker.Job("script: [\"true\"]", name);
+        var second = Broker.Job("script: [\"true\"]", name);
+        await Broker.EnqueueAsync(broker.Uri, name, first);
+        await Broker.EnqueueAsync(broker.Uri, name, second);
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+
+        await foreach (var job in amqp.ReceiveAsync(stop.Token))
+        {
+            Assert.Equal(first.JobId, job.Spec.JobId);
+            await job.GiveBackAsync(stop.Token);
+            break;
+        }
+        await Eventually.TrueAsync(async () => await broker.CountsAsync(name) is { Ready: 2, Unacked: 0 }, "both jobs wait in the queue");
+
+        var again = Assert.Single(await Broker.DrainAsync(broker.Uri, name), m => m.Redelivered);
+        Assert.Equal(first.ToUtf8Bytes(), again.Body.ToArray());
+        await tap.RefreshAsync();
+        Assert.Empty(tap.Of(first.JobId));
+    }
 }

@@ -16,7 +16,12 @@ public sealed class MultiSourceJobQueueTests
     private MultiSourceJobQueue Both(params IJobQueue[] sources) =>
         new(sources.Length == 0 ? [_a, _b] : sources, NullLogger.Instance) { RetryPause = TimeSpan.FromMilliseconds(100) };
 
-    private static InMemoryJob Job(InMemoryJobQueue queue) => queue.Enqueue(JobFile.Parse("script: [\"true\"]", "test"));
+    private static int _lastId;
+
+    // Ids of their own: two jobs made in the same millisecond may draw the same generated one.
+    private static string JobYaml() => $"id: {Interlocked.Increment(ref _lastId)}\nscript: [\"true\"]";
+
+    private static InMemoryJob Job(InMemoryJobQueue queue) => queue.Enqueue(JobFile.Parse(JobYaml(), "test"));
 
     [Fact]
     public async Task A_job_from_either_source_reaches_the_waiting_processor()
@@ -112,7 +117,7 @@ public sealed class MultiSourceJobQueueTests
     {
         var harness = PipelineHarness.WithFake(new FakeOptions { Run = TimeSpan.FromMilliseconds(20) });
         var queue = Both(harness.Queue, _b);
-        var jobs = Enumerable.Range(0, 20).SelectMany(_ => new[] { harness.Enqueue("script: [\"true\"]"), Job(_b) }).ToList();
+        var jobs = Enumerable.Range(0, 20).SelectMany(_ => new[] { harness.Enqueue(JobYaml()), Job(_b) }).ToList();
         var pool = new ProcessorPool(queue, harness.Pipeline, 3, NullLogger<ProcessorPool>.Instance);
         var run = pool.RunAsync(CancellationToken.None);
 

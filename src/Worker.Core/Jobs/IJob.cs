@@ -41,6 +41,13 @@ public interface IJob
     /// </summary>
     Task DeadLetterAsync(string reason, CancellationToken ct) => FinishAsync(FinishState.Errored, reason, ct);
 
+    /// <summary>
+    /// Returns a job that was handed out but never received (a processor that listens to several
+    /// sources got two at once) to its queue as it came, reporting nothing where the transport can
+    /// (AMQP puts the message back untouched). Elsewhere an uncounted requeue.
+    /// </summary>
+    Task GiveBackAsync(CancellationToken ct) => RequeueAsync("handed back before it was received: the processor took a job from another source", counted: false, ct);
+
     /// <summary>Opens where this job's numbered log parts go.</summary>
     Task<ILogPartSink> OpenLogAsync(CancellationToken ct);
 

@@ -79,6 +79,9 @@ public abstract class JobBase : IJob
         return OnDeadLetterAsync(reason, ct);
     }
 
+    public virtual Task GiveBackAsync(CancellationToken ct) =>
+        RequeueAsync("handed back before it was received: the processor took a job from another source", counted: false, ct);
+
     public abstract Task<ILogPartSink> OpenLogAsync(CancellationToken ct);
 
     /// <summary>A travis job's conversation is over with its finish, requeue or dead letter.</summary>

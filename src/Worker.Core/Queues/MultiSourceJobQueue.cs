@@ -10,8 +10,9 @@ namespace Worker.Core.Queues;
 /// that comes first; the others stop listening while it runs, so no source holds a job for a busy
 /// processor that another worker could run. The source of the running job stays subscribed, as
 /// its job is settled through it (an AMQP job is acked on its channel). When two jobs come at
-/// once, the second goes back, uncounted; sources take turns when both are ready. A source that
-/// fails is subscribed again after a pause without disturbing the others.
+/// once, the second goes back to its queue untouched (<see cref="IJob.GiveBackAsync"/>); sources
+/// take turns when both are ready. A source that fails is subscribed again after a pause without
+/// disturbing the others.
 /// </summary>
 public sealed class MultiSourceJobQueue : IJobQueue
 {
@@ -164,8 +165,7 @@ public sealed class MultiSourceJobQueue : IJobQueue
         {
             try
             {
-                await job.RequeueAsync("two job sources offered a job at once; this one waits for the next free processor", counted: false, CancellationToken.None);
-                await job.EndedAsync(CancellationToken.None);
+                await job.GiveBackAsync(CancellationToken.None);
             }
             catch (Exception e)
             {
