@@ -7,7 +7,7 @@ namespace Worker.Core.Configuration;
 public sealed record WorkerOptions
 {
     public static readonly Setting<string> QueueName = Setting.Text("QUEUE_NAME", "builds.linux",
-        "Job queue name (AMQP queue, or folder under BASE_DIR for the file queue).", "a non-empty name");
+        "Job queue name (AMQP queue, job-board queue, or folder under BASE_DIR for the file queue).", "a non-empty name");
     public static readonly Setting<string> BaseDir = Setting.Text("BASE_DIR", ".worker",
         "Folder for the file queue and the local backend's working directories.");
     public static readonly Setting<int> PoolSize = Setting.Int("POOL_SIZE", 1,
@@ -66,7 +66,7 @@ public sealed record WorkerOptions
     public static readonly Setting<string> DefaultOs = Setting.Text("DEFAULT_OS", "linux", "Start attribute when the job has no os.");
 
     public static readonly Setting<string?> TravisSite = Setting.OptionalText("TRAVIS_SITE",
-        "travis-worker's site (e.g. org, com): on GCE a network tag of every job VM, as travis-worker put it, for the firewall rules and routes that match it.");
+        "travis-worker's site (e.g. org, com): the Travis-Site of every request to job-board (required with WORKER_QUEUE_TYPE=http), and on GCE a network tag of every job VM, as travis-worker put it, for the firewall rules and routes that match it.");
 
     public static IReadOnlyList<ISetting> All { get; } =
     [

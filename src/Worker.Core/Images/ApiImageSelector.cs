@@ -43,13 +43,8 @@ public sealed class ApiImageSelector : IImageSelector
     public ApiImageSelector(Uri url, ImageSelectorBackoff? backoff = null, ILogger? logger = null, HttpClient? http = null)
     {
         Shown = Redaction.Show(url.OriginalString, secret: false);
-        _target = new UriBuilder(url) { UserName = "", Password = "" }.Uri;
-        if (url.UserInfo.Length > 0)
-        {
-            var parts = url.UserInfo.Split(':', 2);
-            var credentials = Uri.UnescapeDataString(parts[0]) + ":" + (parts.Length > 1 ? Uri.UnescapeDataString(parts[1]) : "");
-            _authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(credentials)));
-        }
+        _target = UrlCredentials.Without(url);
+        _authorization = UrlCredentials.Basic(url);
         _backoff = backoff ?? ImageSelectorBackoff.Travis;
         _logger = logger;
         _http = http ?? SharedHttp;

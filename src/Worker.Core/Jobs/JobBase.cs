@@ -11,9 +11,15 @@ public abstract class JobBase : IJob
     private int _ended;
 
     protected JobBase(JobPayload payload, int requeueCount)
+        : this(payload, requeueCount, null)
+    {
+    }
+
+    /// <param name="script">The job's script when it came with the job (job-board's, made by travis-build); null: the worker's generator makes it from the payload.</param>
+    protected JobBase(JobPayload payload, int requeueCount, Scripts.IJobScript? script)
     {
         Payload = payload;
-        Spec = JobSpec.Of(payload);
+        Spec = script is null ? JobSpec.Of(payload) : JobSpec.Of(payload) with { Script = script };
         RequeueCount = requeueCount;
     }
 

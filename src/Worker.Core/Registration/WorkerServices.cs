@@ -11,4 +11,8 @@ public sealed record WorkerServices(
     WorkerOptions Options,
     MachineLabels Labels,
     JobCancellations Cancellations,
-    ILoggerFactory Loggers);
+    ILoggerFactory Loggers)
+{
+    /// <summary>The worker's backend (<c>WORKER_PROVIDER_NAME</c>); job-board is told it as the job's infrastructure, as travis-worker told it.</summary>
+    public string BackendName { get; init; } = "";
+}

@@ -3,6 +3,7 @@ using Worker.Amqp;
 using Worker.Core.Configuration;
 using Worker.Core.Queues;
 using Worker.Core.Registration;
+using Worker.JobBoard;
 
 namespace Worker.Composition;
 
@@ -17,6 +18,7 @@ public static class JobSources
     [
         FileQueueRegistration.Source,
         AmqpRegistration.Source,
+        JobBoardRegistration.Source,
     ];
 
     public static readonly Setting<IReadOnlyList<string>> QueueType = new Setting<IReadOnlyList<string>>("QUEUE_TYPE", [FileQueueRegistration.Source.Name],

@@ -11,14 +11,10 @@ public static class TravisOnlySettings
     private const string NoSentry = "no Sentry; errors go to the log (stderr, WORKER_LOG_FILE, and over OTLP when an exporter is set)";
     private const string BuildTraces = "build traces are not collected";
     private const string RemoteControl = "the control API is the HTTP server at WORKER_HTTP_ADDR (GET /status, PUT /pool, POST /drain) behind WORKER_HTTP_AUTH_TOKEN";
-    private static readonly string NoHttpQueue = $"the http queue (job-board) is not supported; WORKER_QUEUE_TYPE is {JobSources.Names}";
 
     /// <summary>The worker's own; each backend and job source names its own in its registration.</summary>
     private static readonly Dictionary<string, string> General = new(StringComparer.Ordinal)
     {
-        ["HTTP_POLLING_INTERVAL"] = NoHttpQueue,
-        ["HTTP_REFRESH_CLAIM_INTERVAL"] = NoHttpQueue,
-        ["JOB_BOARD_URL"] = NoHttpQueue,
         ["LIBRATO_EMAIL"] = NoLibrato,
         ["LIBRATO_TOKEN"] = NoLibrato,
         ["LIBRATO_SOURCE"] = NoLibrato,

@@ -50,7 +50,7 @@ public sealed class WorkerContext : IDisposable
     public MachineLabels Labels { get; }
 
     /// <summary>What registrations build backends, queues and submitters from.</summary>
-    public WorkerServices Services => new(Settings, Options, Labels, Cancellations, LoggerFactory);
+    public WorkerServices Services => new(Settings, Options, Labels, Cancellations, LoggerFactory) { BackendName = Backends.ProviderName.Read(Settings) };
 
     public static WorkerContext Create(SettingsSource settings, ILoggerFactory? loggerFactory = null)
     {
