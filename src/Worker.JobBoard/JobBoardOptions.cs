@@ -54,13 +54,11 @@ public sealed record JobBoardOptions
     /// <summary>Reads the settings; without <c>JOB_BOARD_URL</c> or <c>TRAVIS_SITE</c> there is nothing to pop from.</summary>
     public static JobBoardOptions Load(SettingsSource settings, WorkerOptions worker, string backendName)
     {
-        var url = Url.Read(settings)
-            ?? throw new InvalidSettingException(VariableOf(settings, Url.Key), "", Url.Allowed + ", required with WORKER_QUEUE_TYPE=http");
+        var url = Url.Read(settings) ?? throw Missing(settings, Url.Key, Url.Allowed);
         var site = WorkerOptions.TravisSite.Read(settings);
         if (string.IsNullOrWhiteSpace(site))
         {
-            throw new InvalidSettingException(VariableOf(settings, WorkerOptions.TravisSite.Key), site ?? "",
-                "the site job-board keeps the jobs under (org or com), required with WORKER_QUEUE_TYPE=http");
+            throw Missing(settings, WorkerOptions.TravisSite.Key, "the site job-board keeps the jobs under (org or com)");
         }
         return new JobBoardOptions
         {
@@ -76,5 +74,16 @@ public sealed record JobBoardOptions
         };
     }
 
-    private static string VariableOf(SettingsSource settings, string key) => settings.Find(key)?.Variable ?? SettingsSource.Prefix + key;
+    /// <summary>
+    /// A setting the http queue can't do without, named as the queue type was set (<c>TRAVIS_WORKER_JOB_BOARD_URL</c>
+    /// beside <c>TRAVIS_WORKER_QUEUE_TYPE=http</c>), so the line points into the operator's own env file.
+    /// </summary>
+    private static InvalidSettingException Missing(SettingsSource settings, string key, string allowed)
+    {
+        const string QueueType = "QUEUE_TYPE";
+        var queueType = settings.Find(QueueType)?.Variable ?? SettingsSource.Prefix + QueueType;
+        var prefix = queueType[..^QueueType.Length];
+        return new InvalidSettingException(settings.Find(key)?.Variable ?? prefix + key, settings.Find(key)?.Value ?? "",
+            $"{allowed}, required with {queueType}=http");
+    }
 }
