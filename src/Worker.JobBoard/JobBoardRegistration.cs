@@ -1,3 +1,4 @@
+using Worker.Core.Configuration;
 using Worker.Core.Registration;
 
 namespace Worker.JobBoard;
@@ -12,6 +13,7 @@ public static class JobBoardRegistration
         SettingsTitle = "job-board transport (WORKER_QUEUE_TYPE=http; WORKER_TRAVIS_SITE is required with it)",
         Settings = JobBoardOptions.All,
         CreateQueue = CreateQueue,
+        CheckSettings = settings => JobBoardOptions.Load(settings, WorkerOptions.Load(settings), ""),
     };
 
     public static JobBoardQueue CreateQueue(WorkerServices services) =>

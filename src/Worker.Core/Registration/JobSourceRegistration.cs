@@ -23,6 +23,12 @@ public sealed record JobSourceRegistration
 
     public required Func<WorkerServices, IJobQueue> CreateQueue { get; init; }
 
+    /// <summary>
+    /// Reads its settings as its queue does, so a setting it can't do without stops <c>worker run</c>
+    /// before anything starts and <c>worker config</c> as well; null: no rule beyond the values.
+    /// </summary>
+    public Action<SettingsSource>? CheckSettings { get; init; }
+
     /// <summary>How <c>worker submit</c> puts a job on it; null for a source that takes no submitted jobs.</summary>
     public Func<WorkerServices, IJobSubmitter>? CreateSubmitter { get; init; }
 

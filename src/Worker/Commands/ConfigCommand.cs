@@ -41,6 +41,7 @@ public static class ConfigCommand
     {
         SettingsCatalog.Validate(settings);
         Backends.Configured(settings).CheckSettings?.Invoke(settings);
+        JobSources.Configured(settings).CheckSettings?.Invoke(settings);
         var sb = new StringBuilder();
         foreach (var (section, keys) in SettingsCatalog.Sections)
         {

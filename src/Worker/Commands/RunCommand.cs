@@ -30,6 +30,10 @@ public static class RunCommand
         using var context = WorkerContext.Create(settings);
         var logger = context.LoggerFactory.CreateLogger("run");
         var sources = JobSources.Configured(settings);
+        foreach (var source in sources)
+        {
+            source.CheckSettings?.Invoke(settings);
+        }
         // Disposed in reverse: the backend after the queue, both after the pool has stopped.
         await using var backend = Backends.Configured(settings).CreateBackend(context.Services);
         using var agentDownloads = new HttpClient { Timeout = TimeSpan.FromMinutes(10) };
