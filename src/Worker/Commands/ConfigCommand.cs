@@ -41,7 +41,10 @@ public static class ConfigCommand
     {
         SettingsCatalog.Validate(settings);
         Backends.Configured(settings).CheckSettings?.Invoke(settings);
-        JobSources.Configured(settings).CheckSettings?.Invoke(settings);
+        foreach (var source in JobSources.Configured(settings))
+        {
+            source.CheckSettings?.Invoke(settings);
+        }
         var sb = new StringBuilder();
         foreach (var (section, keys) in SettingsCatalog.Sections)
         {
