@@ -15,18 +15,21 @@ locals {
   # The gauge each host writes and the autoscaler reads (main.tf).
   load_metric = "custom.googleapis.com/worker/load"
 
-  # `worker run`: takes jobs from RabbitMQ and runs each on a fresh GCE VM.
+  queue_types = [for t in split(",", var.queue_type) : trimspace(t)]
+
+  # `worker run`: takes jobs from RabbitMQ or job-board and runs each on a fresh GCE VM.
   worker_env = {
-    WORKER_PROVIDER_NAME         = "gce"
-    WORKER_QUEUE_TYPE            = "amqp"
-    WORKER_QUEUE_NAME            = var.queue_name
-    WORKER_POOL_SIZE             = tostring(var.pool_size)
-    WORKER_FLEET                 = var.fleet_name
-    WORKER_HTTP_ADDR             = ":${var.http_port}"
-    WORKER_MAX_LIFETIME          = var.max_lifetime
-    WORKER_IDLE_RETIRE           = var.idle_retire
-    WORKER_MIN_HOSTS             = tostring(var.min_hosts)
-    WORKER_GCE_LOAD_METRIC       = local.load_metric
+    WORKER_PROVIDER_NAME   = "gce"
+    WORKER_QUEUE_TYPE      = var.queue_type
+    WORKER_QUEUE_NAME      = var.queue_name
+    WORKER_TRAVIS_SITE     = var.travis_site
+    WORKER_POOL_SIZE       = tostring(var.pool_size)
+    WORKER_FLEET           = var.fleet_name
+    WORKER_HTTP_ADDR       = ":${var.http_port}"
+    WORKER_MAX_LIFETIME    = var.max_lifetime
+    WORKER_IDLE_RETIRE     = var.idle_retire
+    WORKER_MIN_HOSTS       = tostring(var.min_hosts)
+    WORKER_GCE_LOAD_METRIC = local.load_metric
     # docker stop --time in cloud-init: the drain on SIGTERM ends inside it. Running jobs get 45 % of it to
     # finish; the rest requeues what is left, deletes the job VMs and exits (src/Worker.Core/Pipeline/ShutdownBudget.cs).
     WORKER_STOP_WINDOW           = "${var.stop_grace_seconds}s"

@@ -4,8 +4,10 @@ project_id   = "my-ci-project"
 region       = "us-central1"
 worker_image = "us-docker.pkg.dev/my-ci-project/ci/worker:1.0.0"
 # Pinned COS image; the newest: gcloud compute images describe-from-family cos-stable --project cos-cloud --format='value(selfLink)'
-host_image   = "projects/cos-cloud/global/images/cos-stable-REPLACE-WITH-THE-IMAGE-NAME"
-queue_name   = "builds.linux"
+host_image = "projects/cos-cloud/global/images/cos-stable-REPLACE-WITH-THE-IMAGE-NAME"
+queue_name = "builds.linux"
+# amqp (RabbitMQ, WORKER_AMQP_URI below), http (travis's job-board: WORKER_JOB_BOARD_URL below, and travis_site), or amqp,http.
+queue_type   = "amqp"
 min_hosts    = 2
 max_hosts    = 20
 pool_size    = 10

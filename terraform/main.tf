@@ -82,6 +82,20 @@ resource "google_compute_instance_template" "worker" {
 
   lifecycle {
     create_before_destroy = true
+
+    # Checked at plan time: a host without its queue's credentials would only fail its start, over and over.
+    precondition {
+      condition     = !contains(local.queue_types, "amqp") || contains(var.secret_settings, "WORKER_AMQP_URI")
+      error_message = "queue_type amqp needs WORKER_AMQP_URI in secret_settings."
+    }
+    precondition {
+      condition     = !contains(local.queue_types, "http") || contains(var.secret_settings, "WORKER_JOB_BOARD_URL")
+      error_message = "queue_type http needs WORKER_JOB_BOARD_URL in secret_settings."
+    }
+    precondition {
+      condition     = !contains(local.queue_types, "http") || var.travis_site != ""
+      error_message = "queue_type http needs travis_site (org or com)."
+    }
   }
 }
 

@@ -127,20 +127,40 @@ variable "stop_grace_seconds" {
 
 variable "secret_settings" {
   type        = set(string)
-  description = "The worker's secret settings the hosts read from Secret Manager, one secret each (named FLEET-amqp-uri...; add its value as a secret version). WORKER_AMQP_URI is required; add WORKER_LOGS_AMQP_URI, WORKER_HTTP_AUTH_TOKEN (turns PUT /pool and POST /drain on), WORKER_BUILD_API_URI, WORKER_HONEYCOMB_API_KEY (sends traces, metrics and logs to Honeycomb) or OTEL_EXPORTER_OTLP_HEADERS (the OTLP collector's auth header) to use them."
+  description = "The worker's secret settings the hosts read from Secret Manager, one secret each (named FLEET-amqp-uri...; add its value as a secret version). WORKER_AMQP_URI is required with queue_type amqp, WORKER_JOB_BOARD_URL with http; add WORKER_LOGS_AMQP_URI, WORKER_HTTP_AUTH_TOKEN (turns PUT /pool and POST /drain on), WORKER_BUILD_API_URI, WORKER_HONEYCOMB_API_KEY (sends traces, metrics and logs to Honeycomb) or OTEL_EXPORTER_OTLP_HEADERS (the OTLP collector's auth header) to use them."
   default     = ["WORKER_AMQP_URI"]
 
   validation {
-    condition = contains(var.secret_settings, "WORKER_AMQP_URI") && alltrue([
-      for key in var.secret_settings : contains(["WORKER_AMQP_URI", "WORKER_LOGS_AMQP_URI", "WORKER_HTTP_AUTH_TOKEN", "WORKER_BUILD_API_URI", "WORKER_HONEYCOMB_API_KEY", "OTEL_EXPORTER_OTLP_HEADERS"], key)
+    condition = alltrue([
+      for key in var.secret_settings : contains(["WORKER_AMQP_URI", "WORKER_JOB_BOARD_URL", "WORKER_LOGS_AMQP_URI", "WORKER_HTTP_AUTH_TOKEN", "WORKER_BUILD_API_URI", "WORKER_HONEYCOMB_API_KEY", "OTEL_EXPORTER_OTLP_HEADERS"], key)
     ])
-    error_message = "secret_settings must hold WORKER_AMQP_URI, and may add WORKER_LOGS_AMQP_URI, WORKER_HTTP_AUTH_TOKEN, WORKER_BUILD_API_URI, WORKER_HONEYCOMB_API_KEY and OTEL_EXPORTER_OTLP_HEADERS."
+    error_message = "secret_settings may hold WORKER_AMQP_URI, WORKER_JOB_BOARD_URL, WORKER_LOGS_AMQP_URI, WORKER_HTTP_AUTH_TOKEN, WORKER_BUILD_API_URI, WORKER_HONEYCOMB_API_KEY and OTEL_EXPORTER_OTLP_HEADERS."
   }
+}
+
+variable "queue_type" {
+  type        = string
+  description = "Where the hosts take jobs from (WORKER_QUEUE_TYPE): amqp (RabbitMQ; WORKER_AMQP_URI in secret_settings), http (travis's job-board; WORKER_JOB_BOARD_URL in secret_settings, and travis_site), or amqp,http for both."
+  default     = "amqp"
+
+  validation {
+    condition = (
+      alltrue([for t in split(",", var.queue_type) : contains(["amqp", "http"], trimspace(t))]) &&
+      length(distinct([for t in split(",", var.queue_type) : trimspace(t)])) == length(split(",", var.queue_type))
+    )
+    error_message = "queue_type must be amqp, http, or amqp,http."
+  }
+}
+
+variable "travis_site" {
+  type        = string
+  description = "The travis site job-board's jobs are for, org or com (WORKER_TRAVIS_SITE); required with queue_type http."
+  default     = ""
 }
 
 variable "queue_name" {
   type        = string
-  description = "AMQP queue the hosts take jobs from (WORKER_QUEUE_NAME)."
+  description = "Queue the hosts take jobs from (WORKER_QUEUE_NAME): the AMQP queue, or job-board's queue name."
   default     = "builds.linux"
 }
 

