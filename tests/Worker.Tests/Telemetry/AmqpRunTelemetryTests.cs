@@ -138,7 +138,9 @@ public sealed class AmqpRunTelemetryTests(ContainerAmqpBroker broker) : IClassFi
         await RunUntilRequeuedAsync(worker, publisher, [chosen, errored], requeued);
 
         Assert.True(File.Exists(Marker(dropped, "traceparent")), "the second job did not run");
-        Assert.False(Exported(dropped));
+        Assert.False(Exported(dropped), $"job {dropped} was exported (chosen {chosen}, errored {errored}, requeued {requeued}); job spans in the order they came: " +
+            string.Join(", ", _receiver.Spans.Where(s => s.Name == JobTrace.SpanName).Select(s => $"{s.Attribute(TraceAttributes.JobId)} {s.Attribute(TraceAttributes.State)}")) +
+            "\n" + worker.Stderr);
         // Its step spans went nowhere either; its script was told its trace is not sampled.
         var droppedTrace = File.ReadAllText(Marker(dropped, "traceparent")).Trim().Split('-');
         Assert.Equal("00", droppedTrace[3]);
