@@ -17,7 +17,8 @@ namespace Worker.JobBoard.Tests.Fakes;
 /// PATCH and log parts POST. Every request is checked as job-board checks it (basic authentication
 /// of pop and fetch, the job's JWT on the others, Travis-Site, From, the claim's processor, the log
 /// parts' signature); what does not match is answered 401/412 and kept in <see cref="Problems"/>.
-/// Faults are queued per endpoint: statuses, dropped connections and slow answers.
+/// Faults are queued per endpoint: statuses, dropped connections and slow answers; or, while
+/// <see cref="Outage"/> is set, every request on every endpoint meets one.
 /// </summary>
 internal sealed class FakeJobBoardServer : IAsyncDisposable
 {
@@ -28,6 +29,8 @@ internal sealed class FakeJobBoardServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ConcurrentQueue<long> _queued = new();
     private readonly ConcurrentDictionary<long, FakeJob> _jobs = new();
+    private int _outageRequests;
+    private OutageTrigger? _outageTrigger;
 
     private FakeJobBoardServer(WebApplication app, int port)
     {
@@ -63,6 +66,31 @@ internal sealed class FakeJobBoardServer : IAsyncDisposable
 
     /// <summary>Faults answered to deletes, one per delete.</summary>
     public ConcurrentQueue<Fault> DeleteFaults { get; } = new();
+
+    /// <summary>
+    /// While set, job-board is down as a real outage looks: each request, on every endpoint, gets a
+    /// 500, 502, 503 or 504 or its connection dropped, in turn, before it is handled; and every sixth
+    /// request that writes (claim, delete, state, log parts) is handled and then its connection dropped,
+    /// the answer lost, as when a proxy gives up on a backend that did the work. A pop or fetch is never
+    /// handled and lost: job-board would hold that job for a processor that never heard of it until its
+    /// claim lapsed, and this fake has no claim lapse.
+    /// </summary>
+    public bool Outage { get; set; }
+
+    /// <summary>
+    /// Sets <see cref="Outage"/> as the next request to <paramref name="endpoint"/> arrives (pop, fetch,
+    /// claim, delete, state, log parts), so an outage begins with that request in flight; a write that
+    /// starts it is handled and its answer lost. The task completes then.
+    /// </summary>
+    public Task OutageFromNext(string endpoint)
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _outageTrigger = new OutageTrigger(endpoint, started);
+        return started.Task;
+    }
+
+    /// <summary>Requests met by <see cref="Outage"/>, per endpoint (pop, fetch, claim, delete, state, log parts) and kind (5xx, dropped, answer lost).</summary>
+    public ConcurrentDictionary<(string Endpoint, string Kind), int> OutageFaults { get; } = new();
 
     /// <summary>A fault and its kind: a status with an error body, a connection dropped before any answer, or an answer that comes late.</summary>
     public sealed record Fault(int Status = 500, bool Drop = false, TimeSpan Delay = default);
@@ -100,6 +128,9 @@ internal sealed class FakeJobBoardServer : IAsyncDisposable
         public ConcurrentQueue<StateUpdate> States { get; } = new();
         public ConcurrentQueue<ReceivedPart> Parts { get; } = new();
         public int Claims;
+
+        /// <summary>Claim refreshes that met the outage (a 5xx, a dropped connection or a lost answer).</summary>
+        public int ClaimsFailed;
         public int Deletes;
         public List<string> Order { get; } = [];
 
@@ -107,6 +138,53 @@ internal sealed class FakeJobBoardServer : IAsyncDisposable
         public string Log => string.Concat(Parts.GroupBy(p => p.Number).OrderBy(g => g.Key).Select(g => g.First().Content));
 
         public IReadOnlyList<string> StateNames => [.. States.Select(s => s.State)];
+
+        /// <summary>
+        /// The state updates, an identical copy (a PATCH sent again after its answer was lost: same body,
+        /// same state_update_count) counted once, as the chaos suite counts hub's AMQP state updates.
+        /// </summary>
+        public IReadOnlyList<StateUpdate> DistinctStates => [.. States.DistinctBy(s => s.Body.ToJsonString())];
+
+        /// <summary>
+        /// Null when the log arrived whole: parts numbered from 0 without gaps, none received before
+        /// one with a lower number (a part sent again repeats its whole post), exactly one final part,
+        /// the highest number and the last one received; otherwise what is wrong.
+        /// </summary>
+        public string? LogProblem()
+        {
+            var parts = Parts.ToList();
+            if (parts.Count == 0)
+            {
+                return "no log part";
+            }
+            var numbers = parts.Select(p => p.Number).Distinct().Order().ToList();
+            if (!numbers.SequenceEqual(Enumerable.Range(0, numbers.Count)))
+            {
+                return $"parts {string.Join(",", numbers)}: not 0 to {numbers.Count - 1} without gaps";
+            }
+            for (var i = 1; i < parts.Count; i++)
+            {
+                if (parts[i].Number <= parts[i - 1].Number && parts[i].Post == parts[i - 1].Post)
+                {
+                    return $"part {parts[i].Number} came after part {parts[i - 1].Number} in one post";
+                }
+            }
+            var firstArrival = parts.GroupBy(p => p.Number).Select(g => g.First().Number).ToList();
+            if (!firstArrival.SequenceEqual(firstArrival.Order()))
+            {
+                return $"parts first arrived as {string.Join(",", firstArrival)}";
+            }
+            var finals = parts.Where(p => p.Final).Select(p => p.Number).Distinct().ToList();
+            if (finals.Count != 1)
+            {
+                return $"{finals.Count} final part numbers";
+            }
+            if (!parts[^1].Final)
+            {
+                return "the last part received is not the final one";
+            }
+            return finals[0] == numbers[^1] ? null : $"the final part is {finals[0]}, not the highest number {numbers[^1]}";
+        }
 
         public void Note(string what)
         {
@@ -170,6 +248,11 @@ internal sealed class FakeJobBoardServer : IAsyncDisposable
         app.Use(async (context, next) =>
         {
             Requests.Enqueue($"{context.Request.Method} {context.Request.Path}{context.Request.QueryString}");
+            if (Outage || (_outageTrigger is { } trigger && trigger.Endpoint == EndpointOf(context.Request).Endpoint))
+            {
+                await OutageAsync(context, next);
+                return;
+            }
             await next(context);
         });
         app.MapPost("/jobs/pop", (Delegate)PopAsync);
@@ -352,6 +435,58 @@ internal sealed class FakeJobBoardServer : IAsyncDisposable
             }
         }
         return Results.StatusCode(204);
+    }
+
+    /// <summary>One request met by the outage: a 5xx or a dropped connection in turn; every sixth write handled and its answer lost.</summary>
+    private async Task OutageAsync(HttpContext context, RequestDelegate next)
+    {
+        var (endpoint, jobId) = EndpointOf(context.Request);
+        var n = Interlocked.Increment(ref _outageRequests);
+        var writes = endpoint is "claim" or "delete" or "state" or "log parts";
+        var first = false;
+        if (!Outage && Interlocked.Exchange(ref _outageTrigger, null) is { } trigger)
+        {
+            Outage = first = true;
+            trigger.Started.TrySetResult();
+        }
+        var kind = writes && (first || n % 6 == 0) ? "answer lost" : (n % 5) switch { 0 => "dropped", 1 => "500", 2 => "502", 3 => "503", _ => "504" };
+        OutageFaults.AddOrUpdate((endpoint, kind is "dropped" or "answer lost" ? kind : "5xx"), 1, (_, c) => c + 1);
+        if (endpoint == "claim" && jobId is { } id && _jobs.TryGetValue(id, out var job))
+        {
+            Interlocked.Increment(ref job.ClaimsFailed);
+        }
+        switch (kind)
+        {
+            case "answer lost":
+                context.Response.Body = new MemoryStream(); // the answer goes nowhere
+                await next(context);
+                context.Abort();
+                break;
+            case "dropped":
+                context.Abort();
+                break;
+            default:
+                context.Response.StatusCode = int.Parse(kind, System.Globalization.CultureInfo.InvariantCulture);
+                await context.Response.WriteAsJsonAsync(new JsonObject { ["@type"] = "error", ["error"] = "job-board is down" });
+                break;
+        }
+    }
+
+    private sealed record OutageTrigger(string Endpoint, TaskCompletionSource Started);
+
+    private static (string Endpoint, long? JobId) EndpointOf(HttpRequest request)
+    {
+        var path = request.Path.Value ?? "";
+        var segments = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        long? id = segments.Length > 2 && long.TryParse(segments[^2], out var inPath) ? inPath
+            : segments.Length > 1 && long.TryParse(segments[^1], out var last) ? last : null;
+        var endpoint = path.StartsWith("/logs/", StringComparison.Ordinal) ? "log parts"
+            : path.StartsWith("/hub/", StringComparison.Ordinal) ? "state"
+            : path == "/jobs/pop" ? "pop"
+            : path.EndsWith("/claim", StringComparison.Ordinal) ? "claim"
+            : request.Method == "DELETE" ? "delete"
+            : "fetch";
+        return (endpoint, id);
     }
 
     private static async Task<IResult?> ApplyAsync(Fault fault, HttpContext context)
