@@ -18,6 +18,7 @@ IScenario[] scenarios =
     new MalformedFlood(),
     new DiskFull(),
     new ComputeApiStorm(),
+    new JobBoardOutage(),
 ];
 var root = Directory.CreateTempSubdirectory("worker-chaos-").FullName;
 Console.WriteLine($"chaos suite ({(isShort ? "short" : "full")}); worker logs under {root}");
