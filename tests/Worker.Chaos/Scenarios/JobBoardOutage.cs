@@ -18,7 +18,7 @@ namespace Worker.Chaos.Scenarios;
 /// </summary>
 internal sealed class JobBoardOutage : IScenario
 {
-    private const int Lines = 15;
+    private const int Lines = 10;
     private static readonly TimeSpan ArrivalGap = TimeSpan.FromMilliseconds(300);
 
     public string Name => "job-board outage mid-run";
@@ -109,7 +109,7 @@ internal sealed class JobBoardOutage : IScenario
         ? [("state", "as a state update arrived")]
         : [("state", "as a state update arrived"), ("fetch", "as a popped job was fetched"), ("delete", "as a finished job was deleted")];
 
-    /// <summary>travis-build's script in small: it notes its run, then writes its log lines over 0.75 to 3 s, by its id.</summary>
+    /// <summary>travis-build's script in small: it notes its run, then writes its log lines over 0.5 to 2 s, by its id.</summary>
     private static string Script(long id, string runs) =>
         $"echo run >> '{runs}/{id}'\nfor i in $(seq 1 {Lines}); do echo \"job {id} line $i\"; sleep 0.{((id % 4) + 1) * 50:000}; done\n";
 
