@@ -95,6 +95,17 @@ public sealed class JobPayloadTests
         Assert.Contains("can't be read", e.Message);
     }
 
+    [Theory]
+    [InlineData("""{"job":{"id":1},"config":{"env":[{"deep":["a","b\ud800c"]}]}}""")]
+    [InlineData("""{"job":{"id":1},"config":{"\udc00key":"value"}}""")]
+    public void A_broken_escape_anywhere_in_a_delivered_payload_is_refused_where_it_is_read(string json)
+    {
+        // Deep inside, from the queue's bytes or a string: a key's escape the parse already decodes, a value's is read at once.
+        var e = Assert.Throws<InvalidJobPayloadException>(() => JobPayload.Parse(System.Text.Encoding.UTF8.GetBytes(json)));
+        Assert.Matches("can't be read|is not JSON", e.Message);
+        Assert.Matches("can't be read|is not JSON", Assert.Throws<InvalidJobPayloadException>(() => JobPayload.Parse(json)).Message);
+    }
+
     [Fact]
     public void Invalid_utf8_inside_a_string_is_refused_where_the_payload_is_read()
     {
