@@ -22,7 +22,7 @@ public static class JobSources
     ];
 
     public static readonly Setting<IReadOnlyList<string>> QueueType = new Setting<IReadOnlyList<string>>("QUEUE_TYPE", [FileQueueRegistration.Source.Name],
-            "Where jobs come from: " + Sentence(All.Select(s => s.Summary)) + ". A comma list (e.g. amqp,file) takes jobs from each, as travis-worker does. " +
+            "Where jobs come from: " + Sentence(All.Select(s => s.Summary)) + ". A comma list (e.g. amqp,http) takes jobs from each, as travis-worker does. " +
             "Default amqp, as travis-worker's, when a broker is set (WORKER_AMQP_URI) or the settings are in travis-worker's form.",
             $"{Sentence(All.Select(s => s.Name))}, or a comma list of them",
             ParseQueueTypes, types => string.Join(",", types))
