@@ -46,7 +46,10 @@ public interface IJob
     /// sources got two at once) to its queue as it came, reporting nothing where the transport can
     /// (AMQP puts the message back untouched). Elsewhere an uncounted requeue.
     /// </summary>
-    Task GiveBackAsync(CancellationToken ct) => RequeueAsync("handed back before it was received: the processor took a job from another source", counted: false, ct);
+    Task GiveBackAsync(CancellationToken ct) => RequeueAsync(GiveBackReason, counted: false, ct);
+
+    /// <summary>Why a job given back was requeued, where its transport can't put it back untouched.</summary>
+    const string GiveBackReason = "handed back before it was received: the processor took a job from another source";
 
     /// <summary>Opens where this job's numbered log parts go.</summary>
     Task<ILogPartSink> OpenLogAsync(CancellationToken ct);

@@ -86,7 +86,7 @@ public abstract class JobBase : IJob
     }
 
     public virtual Task GiveBackAsync(CancellationToken ct) =>
-        RequeueAsync("handed back before it was received: the processor took a job from another source", counted: false, ct);
+        RequeueAsync(IJob.GiveBackReason, counted: false, ct);
 
     public abstract Task<ILogPartSink> OpenLogAsync(CancellationToken ct);
 
