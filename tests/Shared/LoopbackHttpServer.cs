@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 
 namespace Worker.TestSupport;
 
@@ -10,7 +9,7 @@ public sealed class LoopbackHttpServer : IDisposable
 
     public LoopbackHttpServer(Func<HttpListenerContext, Task> respond)
     {
-        var port = FreePort();
+        var port = LoopbackPorts.Free();
         BaseUri = new Uri($"http://127.0.0.1:{port}/");
         _listener.Prefixes.Add(BaseUri.ToString());
         _listener.Start();
@@ -41,12 +40,5 @@ public sealed class LoopbackHttpServer : IDisposable
             await respond(context);
             context.Response.Close();
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -83,7 +83,7 @@ public sealed class JobBoardPipelineTests : IAsyncLifetime
     [Fact]
     public async Task Worker_started_before_job_board_listens_keeps_popping_and_takes_the_job_once_it_answers()
     {
-        var port = FakeJobBoardServer.FreePort();
+        var port = Worker.TestSupport.LoopbackPorts.Free();
         await using var worker = WorkerOnJobBoard.Start(_jobBoard,
             url: $"http://{FakeJobBoardServer.User}:{Uri.EscapeDataString(FakeJobBoardServer.Password)}@127.0.0.1:{port}");
         await UntilAsync(() => worker.LogText.Contains("popping a job could not be sent", StringComparison.Ordinal), "a pop was refused", worker);

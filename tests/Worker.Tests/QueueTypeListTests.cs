@@ -19,7 +19,7 @@ public sealed class QueueTypeListTests : IDisposable
         var env = new Dictionary<string, string>
         {
             ["TRAVIS_WORKER_QUEUE_TYPE"] = "file,amqp",
-            ["TRAVIS_WORKER_AMQP_URI"] = $"amqp://127.0.0.1:{ClosedPort()}",
+            ["TRAVIS_WORKER_AMQP_URI"] = $"amqp://127.0.0.1:{LoopbackPorts.Free()}",
             ["TRAVIS_WORKER_QUEUE_NAME"] = "builds.test",
             ["TRAVIS_WORKER_BASE_DIR"] = state,
             ["TRAVIS_WORKER_PROVIDER_NAME"] = "local",
@@ -37,12 +37,5 @@ public sealed class QueueTypeListTests : IDisposable
         Assert.Equal("passed", File.ReadAllText(finished).Trim());
         Assert.Contains("taking jobs from file,amqp queue builds.test", worker.Stderr);
         Assert.Contains("Still retrying to connect to RabbitMQ", worker.Stderr);
-    }
-
-    private static int ClosedPort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

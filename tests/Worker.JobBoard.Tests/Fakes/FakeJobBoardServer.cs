@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -197,7 +196,7 @@ internal sealed class FakeJobBoardServer : IAsyncDisposable
 
     public static async Task<FakeJobBoardServer> StartAsync(int? port = null)
     {
-        var chosen = port ?? FreePort();
+        var chosen = port ?? Worker.TestSupport.LoopbackPorts.Free();
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, chosen));
@@ -206,14 +205,6 @@ internal sealed class FakeJobBoardServer : IAsyncDisposable
         server.Map(app);
         await app.StartAsync();
         return server;
-    }
-
-    /// <summary>A loopback port nothing listens on (yet).</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>Queues a job: its travis payload (data) and the script travis-build made for it.</summary>
