@@ -1,3 +1,10 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Worker.Commands;
+using Worker.Composition;
+using Worker.Core.Backends.Fake;
+using Worker.Core.Configuration;
+using Worker.Core.Queues;
+
 namespace Worker.Tests;
 
 /// <summary>travis-worker's run-time signals on `worker run` (the real process): TTIN/TTOU resize, USR1 logs the status, USR2 pauses, a second drains and exits.</summary>
@@ -36,5 +43,37 @@ public sealed class TravisSignalsTests : IDisposable
 
         Assert.Equal(0, await worker.WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.Contains("SIGUSR2 again: draining", worker.Stderr);
+    }
+
+    [Fact]
+    public async Task Ttin_and_ttou_handled_on_many_threads_at_once_each_count()
+    {
+        // .NET hands each signal to a thread-pool thread, so two quick TTINs are handled at the same
+        // time. In CI the second one read the size before the first had set it: two TTINs, one processor.
+        using var context = WorkerContext.Create(SettingsSource.From(), NullLoggerFactory.Instance);
+        var pool = context.CreatePool(new InMemoryJobQueue(), new FakeBackend(new FakeOptions()));
+        using var signals = new TravisSignals(pool, "h", TimeSpan.FromSeconds(1), NullLogger.Instance);
+        const int threads = 4, each = 249; // up to 997 processors, under the ceiling of 1000
+
+        for (var round = 0; round < 20; round++)
+        {
+            await SignalFromEveryThreadAsync(() => signals.Resize(+1));
+            Assert.Equal(1 + threads * each, pool.Size);
+            await SignalFromEveryThreadAsync(() => signals.Resize(-1));
+            Assert.Equal(1, pool.Size);
+        }
+
+        static Task SignalFromEveryThreadAsync(Action signal)
+        {
+            var start = new Barrier(threads);
+            return Task.WhenAll(Enumerable.Range(0, threads).Select(_ => Task.Factory.StartNew(() =>
+            {
+                start.SignalAndWait();
+                for (var i = 0; i < each; i++)
+                {
+                    signal();
+                }
+            }, TaskCreationOptions.LongRunning)));
+        }
     }
 }

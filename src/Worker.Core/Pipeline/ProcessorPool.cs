@@ -91,23 +91,51 @@ public sealed class ProcessorPool
             {
                 return;
             }
-            _desired = size;
-            if (!Running)
-            {
-                return;
-            }
-            var active = _processors.Where(p => !p.Leaving).ToList();
-            for (var i = active.Count; i < size; i++)
-            {
-                StartProcessor();
-            }
-            // Idle processors leave first; a busy one finishes its job before it goes.
-            foreach (var p in active.OrderBy(p => p.Status.JobId.HasValue).Take(Math.Max(0, active.Count - size)))
-            {
-                p.Leave();
-            }
+            Apply(size);
         }
         _logger.LogInformation("Pool size set to {Size}", size);
+    }
+
+    /// <summary>
+    /// Adds <paramref name="delta"/> processors (or takes them away), kept within 0 and
+    /// <paramref name="max"/>, and returns the new size; null while draining. The sum is made under
+    /// the pool's lock: two signals handled at once on different threads must add two processors,
+    /// not read the same size and both set it one higher.
+    /// </summary>
+    public int? ResizeBy(int delta, int max)
+    {
+        int size;
+        lock (_lock)
+        {
+            if (Draining)
+            {
+                return null;
+            }
+            size = Math.Clamp(_desired + delta, 0, max);
+            Apply(size);
+        }
+        _logger.LogInformation("Pool size set to {Size}", size);
+        return size;
+    }
+
+    /// <summary>Under the lock: starts or retires processors until <paramref name="size"/> are active.</summary>
+    private void Apply(int size)
+    {
+        _desired = size;
+        if (!Running)
+        {
+            return;
+        }
+        var active = _processors.Where(p => !p.Leaving).ToList();
+        for (var i = active.Count; i < size; i++)
+        {
+            StartProcessor();
+        }
+        // Idle processors leave first; a busy one finishes its job before it goes.
+        foreach (var p in active.OrderBy(p => p.Status.JobId.HasValue).Take(Math.Max(0, active.Count - size)))
+        {
+            p.Leave();
+        }
     }
 
     /// <summary>Stops taking jobs; running ones get <paramref name="timeout"/> to finish, then are requeued.</summary>

@@ -46,15 +46,13 @@ public sealed class TravisSignals : IDisposable
         act();
     };
 
-    private void Resize(int by)
+    // Internal for the test that handles signals on many threads at once, as .NET does.
+    internal void Resize(int by)
     {
-        if (_pool.Draining)
+        if (_pool.ResizeBy(by, PoolResize.MaxSize) is { } size)
         {
-            return;
+            _logger.LogInformation("{Signal}: pool size {Size}", by > 0 ? "SIGTTIN" : "SIGTTOU", size);
         }
-        var size = Math.Clamp(_pool.Size + by, 0, PoolResize.MaxSize);
-        _logger.LogInformation("{Signal}: pool size {Size}", by > 0 ? "SIGTTIN" : "SIGTTOU", size);
-        _pool.SetSize(size);
     }
 
     private void LogStatus() =>
