@@ -78,14 +78,17 @@ public sealed class GceStartFailureTests() : FakeGceTest(bootVms: false)
     [Fact]
     public async Task An_insert_whose_answer_was_lost_and_that_lands_after_the_delete_is_followed_until_its_VM_is_gone()
     {
-        // The API takes the insert but carries it out late, and its answer never comes.
-        Fake.Fail(FakeCall.InsertInstance, new FakeFault.LandLate(TimeSpan.FromSeconds(3)));
-        await using var backend = Bed.Backend(("GCE_API_RETRIES", "0"), ("GCE_REQUEST_TIMEOUT", "1s"));
+        // The API takes the insert but carries it out late, and its answer never comes. The fake
+        // lands only an insert whose body it read: the request timeout leaves its handler 3 s for
+        // that (with 1 s, a handler started late on a loaded machine found the request aborted once).
+        Fake.Fail(FakeCall.InsertInstance, new FakeFault.LandLate(TimeSpan.FromSeconds(5)));
+        await using var backend = Bed.Backend(("GCE_API_RETRIES", "0"), ("GCE_REQUEST_TIMEOUT", "3s"));
 
         var (_, job) = await GceTestBed.RunJobAsync(backend, "script: [ 'echo never' ]");
 
         Assert.Equal("requeued", await job.Outcome);
-        await Eventually.TrueAsync(() => !Fake.Created.IsEmpty, "the late insert made its VM");
+        await Eventually.TrueAsync(() => !Fake.Created.IsEmpty, "the late insert made its VM",
+            explain: () => string.Join("\n", Fake.Requests.Select(r => r.Method + " " + r.Path)));
         await Eventually.TrueAsync(() => Fake.InstanceNames.Count == 0, "the late VM is deleted",
             explain: () => string.Join("\n", Fake.Requests.Select(r => r.Method + " " + r.Path)));
     }
