@@ -16,6 +16,10 @@ public sealed class MultiSourceJobQueueTests
     private MultiSourceJobQueue Both(params IJobQueue[] sources) =>
         new(sources.Length == 0 ? [_a, _b] : sources, NullLogger.Instance) { RetryPause = TimeSpan.FromMilliseconds(100) };
 
+    /// <summary>Every source listens at once: two jobs ready come at the same moment.</summary>
+    private MultiSourceJobQueue BothWithoutTurns() =>
+        new([_a, _b], NullLogger.Instance) { RetryPause = TimeSpan.FromMilliseconds(100), FirstTurn = TimeSpan.Zero };
+
     private static int _lastId;
 
     // Ids of their own: two jobs made in the same millisecond may draw the same generated one.
@@ -57,6 +61,46 @@ public sealed class MultiSourceJobQueueTests
     }
 
     [Fact]
+    public async Task With_jobs_ready_in_both_the_sources_take_turns_and_none_is_asked_for_a_job_that_goes_back()
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            Job(_a);
+            Job(_b);
+        }
+        var taken = new List<string>();
+        await using (var jobs = Both().ReceiveAsync(CancellationToken.None).GetAsyncEnumerator())
+        {
+            for (var i = 0; i < 6; i++)
+            {
+                Assert.True(await jobs.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(5)));
+                var job = (InMemoryJob)jobs.Current;
+                taken.Add(_a.Delivered.Contains(job) ? "a" : "b");
+                await job.FinishAsync(FinishState.Passed, null, CancellationToken.None);
+            }
+        }
+
+        Assert.Equal(["a", "b", "a", "b", "a", "b"], taken);
+        // A job-board job given back would go round through travis-hub: the other source was never asked.
+        Assert.DoesNotContain(_a.Delivered.Concat(_b.Delivered), j => j.Events.Contains("requeued-uncounted"));
+        Assert.Equal(6, _a.Delivered.Count + _b.Delivered.Count);
+    }
+
+    [Fact]
+    public async Task The_source_whose_turn_it_is_waits_alone_only_a_moment_before_the_others_join()
+    {
+        var queue = Both();
+        await using var jobs = queue.ReceiveAsync(CancellationToken.None).GetAsyncEnumerator();
+        var fromB = Job(_b); // a's turn, and a has none
+
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        Assert.True(await jobs.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(5)));
+
+        Assert.Same(fromB, jobs.Current);
+        Assert.True(waited.Elapsed >= queue.FirstTurn - TimeSpan.FromMilliseconds(20), $"b joined after {waited.Elapsed}");
+    }
+
+    [Fact]
     public async Task Two_jobs_at_once_one_runs_and_the_other_goes_back_uncounted_and_the_sources_take_turns()
     {
         for (var i = 0; i < 3; i++)
@@ -65,7 +109,7 @@ public sealed class MultiSourceJobQueueTests
             Job(_b);
         }
         var taken = new List<(string Source, InMemoryJob Job)>();
-        await using (var jobs = Both().ReceiveAsync(CancellationToken.None).GetAsyncEnumerator())
+        await using (var jobs = BothWithoutTurns().ReceiveAsync(CancellationToken.None).GetAsyncEnumerator())
         {
             for (var i = 0; i < 6; i++)
             {

@@ -11,7 +11,10 @@ namespace Worker.Core.Queues;
 /// processor that another worker could run. The source of the running job stays subscribed, as
 /// its job is settled through it (an AMQP job is acked on its channel). When two jobs come at
 /// once, the second goes back to its queue untouched (<see cref="IJob.GiveBackAsync"/>); sources
-/// take turns when both are ready. A source that fails is subscribed again after a pause without
+/// take turns when both are ready. The source whose turn it is listens alone for a moment
+/// (<see cref="FirstTurn"/>) before the others join, so a source with a job ready hands it out
+/// without another being asked for one that would have to go back: a job-board job given back
+/// goes round through travis-hub. A source that fails is subscribed again after a pause without
 /// disturbing the others.
 /// </summary>
 public sealed class MultiSourceJobQueue : IJobQueue
@@ -32,6 +35,12 @@ public sealed class MultiSourceJobQueue : IJobQueue
     /// <summary>How long a source that failed rests before it is subscribed again.</summary>
     public TimeSpan RetryPause { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How long the source whose turn it is listens alone when a processor comes for a job: long
+    /// enough for a broker to deliver a ready message or job-board to answer a pop, short beside a job.
+    /// </summary>
+    public TimeSpan FirstTurn { get; init; } = TimeSpan.FromMilliseconds(250);
+
     public string Name => string.Join(",", _sources.Select(s => s.Name));
 
     /// <summary>Every source can deliver: one that can't is something its operator asked for and does not get.</summary>
@@ -41,13 +50,29 @@ public sealed class MultiSourceJobQueue : IJobQueue
     {
         var listeners = _sources.Select(s => new SourceListener(s, RetryPause, _logger)).ToArray();
         var first = 0;
+        var newWait = true;
         try
         {
             while (!ct.IsCancellationRequested)
             {
-                foreach (var listener in listeners)
+                var cameAlone = false;
+                if (newWait && FirstTurn > TimeSpan.Zero && listeners.Length > 1)
                 {
-                    listener.Listen(ct);
+                    var turn = listeners[first];
+                    turn.Listen(ct);
+                    if (turn.Next is { } alone)
+                    {
+                        await Task.WhenAny(alone, Task.Delay(FirstTurn, ct));
+                        cameAlone = alone.IsCompleted;
+                    }
+                }
+                newWait = false;
+                if (!cameAlone)
+                {
+                    foreach (var listener in listeners)
+                    {
+                        listener.Listen(ct);
+                    }
                 }
                 var waiting = listeners.Where(l => l.Next is not null).Select(l => l.Next!).ToList();
                 if (waiting.Count == 0)
@@ -89,6 +114,7 @@ public sealed class MultiSourceJobQueue : IJobQueue
                     await other.StopAsync();
                 }
                 yield return winner.Current;
+                newWait = true;
             }
         }
         finally
