@@ -48,6 +48,12 @@ internal sealed class FakeJobBoardServer : IAsyncDisposable
 
     public string Queue { get; set; } = "builds.linux";
 
+    /// <summary>
+    /// A job reported <c>created</c> (a worker gave it back) is queued here again, as travis-hub and
+    /// travis-scheduler would queue it on job-board again; off: it stays out, as it does for a while.
+    /// </summary>
+    public bool QueueCreatedJobsAgain { get; set; }
+
     /// <summary>Sent with every job-board answer as Travis-Pop-Interval when set (whole seconds).</summary>
     public int? PopIntervalHeader { get; set; }
 
@@ -384,6 +390,10 @@ internal sealed class FakeJobBoardServer : IAsyncDisposable
         }
         job.States.Enqueue(update);
         job.Note("state " + update.State);
+        if (update.State == "created" && QueueCreatedJobsAgain)
+        {
+            _queued.Enqueue(id);
+        }
         return Results.Json(new JsonObject());
     }
 
