@@ -101,6 +101,30 @@ public sealed class MultiSourceJobQueueTests
     }
 
     [Fact]
+    public async Task An_idle_source_whose_turn_found_nothing_sits_out_the_next_turns_so_a_busy_sources_jobs_do_not_wait_for_it()
+    {
+        var idle = new CountingQueue(_a);
+        for (var i = 0; i < 5; i++)
+        {
+            Job(_b);
+        }
+        var queue = new MultiSourceJobQueue([idle, _b], NullLogger.Instance) { EmptyTurnRest = TimeSpan.FromMinutes(1) };
+
+        await using (var jobs = queue.ReceiveAsync(CancellationToken.None).GetAsyncEnumerator())
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                Assert.True(await jobs.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(5)));
+                Assert.Contains((InMemoryJob)jobs.Current, _b.Delivered);
+                await ((InMemoryJob)jobs.Current).FinishAsync(FinishState.Passed, null, CancellationToken.None);
+            }
+        }
+
+        // Its turn came first and found nothing; from then on b went first and had a job each time.
+        Assert.Equal(1, idle.Subscriptions);
+    }
+
+    [Fact]
     public async Task Two_jobs_at_once_one_runs_and_the_other_goes_back_uncounted_and_the_sources_take_turns()
     {
         for (var i = 0; i < 3; i++)
@@ -187,6 +211,23 @@ public sealed class MultiSourceJobQueueTests
             }
             job = job.Requeued!;
         }
+    }
+
+    /// <summary>A source that counts how often it was listened to.</summary>
+    private sealed class CountingQueue(InMemoryJobQueue inner) : IJobQueue
+    {
+        public int Subscriptions;
+
+        public string Name => "counting";
+        public bool IsConnected => true;
+
+        public IAsyncEnumerable<IJob> ReceiveAsync(CancellationToken ct)
+        {
+            Interlocked.Increment(ref Subscriptions);
+            return inner.ReceiveAsync(ct);
+        }
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
     /// <summary>A source whose first subscription fails, as a broker connection that drops does.</summary>

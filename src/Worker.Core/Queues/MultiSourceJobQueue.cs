@@ -41,6 +41,13 @@ public sealed class MultiSourceJobQueue : IJobQueue
     /// </summary>
     public TimeSpan FirstTurn { get; init; } = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>
+    /// How long a source that had no job in its turn alone sits out the turns alone: the next source
+    /// takes them meanwhile, so the jobs of a busy source don't each wait for an idle one. About
+    /// travis-worker's HTTP polling interval; any source still joins every wait after the first turn.
+    /// </summary>
+    public TimeSpan EmptyTurnRest { get; init; } = TimeSpan.FromSeconds(3);
+
     public string Name => string.Join(",", _sources.Select(s => s.Name));
 
     /// <summary>Every source can deliver: one that can't is something its operator asked for and does not get.</summary>
@@ -55,17 +62,7 @@ public sealed class MultiSourceJobQueue : IJobQueue
         {
             while (!ct.IsCancellationRequested)
             {
-                var cameAlone = false;
-                if (newWait && FirstTurn > TimeSpan.Zero && listeners.Length > 1)
-                {
-                    var turn = listeners[first];
-                    turn.Listen(ct);
-                    if (turn.Next is { } alone)
-                    {
-                        await Task.WhenAny(alone, Task.Delay(FirstTurn, ct));
-                        cameAlone = alone.IsCompleted;
-                    }
-                }
+                var cameAlone = newWait && await FirstTurnAsync(listeners, first, ct);
                 newWait = false;
                 if (!cameAlone)
                 {
@@ -126,6 +123,36 @@ public sealed class MultiSourceJobQueue : IJobQueue
         }
     }
 
+    /// <summary>
+    /// The source whose turn it is (or, while that one rests after an empty turn, the next that
+    /// doesn't) listens alone for <see cref="FirstTurn"/>. Whether something came from it.
+    /// </summary>
+    private async Task<bool> FirstTurnAsync(SourceListener[] listeners, int first, CancellationToken ct)
+    {
+        if (FirstTurn <= TimeSpan.Zero || listeners.Length < 2)
+        {
+            return false;
+        }
+        var now = Environment.TickCount64;
+        var turn = Enumerable.Range(0, listeners.Length).Select(i => listeners[(first + i) % listeners.Length])
+            .FirstOrDefault(l => l.RestsUntil <= now);
+        if (turn is null)
+        {
+            return false;
+        }
+        turn.Listen(ct);
+        if (turn.Next is not { } alone)
+        {
+            return false;
+        }
+        await Task.WhenAny(alone, Task.Delay(FirstTurn, ct));
+        if (!alone.IsCompleted)
+        {
+            turn.RestsUntil = Environment.TickCount64 + (long)EmptyTurnRest.TotalMilliseconds;
+        }
+        return alone.IsCompleted;
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (var source in _sources)
@@ -142,6 +169,9 @@ public sealed class MultiSourceJobQueue : IJobQueue
         private CancellationTokenSource? _subscription;
         private IAsyncEnumerator<IJob>? _jobs;
         private bool _ended;
+
+        /// <summary>Until when (<see cref="Environment.TickCount64"/>) it sits out the turns alone, after one without a job.</summary>
+        public long RestsUntil { get; set; }
 
         /// <summary>The wait for its next job, while one is asked for.</summary>
         public Task<Step>? Next { get; private set; }
