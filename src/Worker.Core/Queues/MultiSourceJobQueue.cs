@@ -14,7 +14,8 @@ namespace Worker.Core.Queues;
 /// take turns when both are ready. The source whose turn it is listens alone for a moment
 /// (<see cref="FirstTurn"/>) before the others join, so a source with a job ready hands it out
 /// without another being asked for one that would have to go back: a job-board job given back
-/// goes round through travis-hub. A source that fails is subscribed again after a pause without
+/// goes round through travis-hub. One that had nothing in its turn sits out the turns for a while
+/// (<see cref="EmptyTurnRest"/>). A source that fails is subscribed again after a pause without
 /// disturbing the others.
 /// </summary>
 public sealed class MultiSourceJobQueue : IJobQueue
