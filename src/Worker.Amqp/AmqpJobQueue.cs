@@ -52,6 +52,8 @@ public sealed class AmqpJobQueue : IJobQueue
     internal ConfirmedPublisher StatePublisher => _statePublisher ?? throw new InvalidOperationException("the AMQP queue is not started");
     internal ConfirmedPublisher LogPublisher => _logPublisher ?? throw new InvalidOperationException("the AMQP queue is not started");
 
+    public Task ConnectAsync(CancellationToken ct) => StartAsync(ct);
+
     /// <summary>Connects (retrying until it works or <paramref name="ct"/> fires), declares the topology and listens for cancel commands. Idempotent.</summary>
     public async Task StartAsync(CancellationToken ct)
     {

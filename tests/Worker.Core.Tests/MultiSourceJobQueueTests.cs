@@ -125,6 +125,22 @@ public sealed class MultiSourceJobQueueTests
     }
 
     [Fact]
+    public async Task A_source_is_connected_when_a_processor_first_waits_before_its_turn_comes()
+    {
+        var later = new CountingQueue(_b);
+        Job(_a);
+        var queue = new MultiSourceJobQueue([_a, later], NullLogger.Instance);
+
+        await using var jobs = queue.ReceiveAsync(CancellationToken.None).GetAsyncEnumerator();
+        Assert.True(await jobs.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(5)));
+
+        // a's turn came first and had a job: b was not listened to, and is connected all the same
+        // (readiness asks every source, and a broker's cancel commands need its connection).
+        Assert.Equal(0, later.Subscriptions);
+        Assert.Equal(1, later.Connects);
+    }
+
+    [Fact]
     public async Task Two_jobs_at_once_one_runs_and_the_other_goes_back_uncounted_and_the_sources_take_turns()
     {
         for (var i = 0; i < 3; i++)
@@ -213,10 +229,17 @@ public sealed class MultiSourceJobQueueTests
         }
     }
 
-    /// <summary>A source that counts how often it was listened to.</summary>
+    /// <summary>A source that counts how often it was connected and listened to.</summary>
     private sealed class CountingQueue(InMemoryJobQueue inner) : IJobQueue
     {
         public int Subscriptions;
+        public int Connects;
+
+        public Task ConnectAsync(CancellationToken ct)
+        {
+            Interlocked.Increment(ref Connects);
+            return Task.CompletedTask;
+        }
 
         public string Name => "counting";
         public bool IsConnected => true;

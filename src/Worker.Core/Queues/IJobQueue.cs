@@ -16,4 +16,11 @@ public interface IJobQueue : IAsyncDisposable
     bool IsConnected { get; }
 
     IAsyncEnumerable<IJob> ReceiveAsync(CancellationToken ct);
+
+    /// <summary>
+    /// Connects ahead of the first <see cref="ReceiveAsync"/>, for a queue that connects to
+    /// something (a broker), retrying until it works or <paramref name="ct"/> fires; a queue that
+    /// connects lazily otherwise does it there.
+    /// </summary>
+    Task ConnectAsync(CancellationToken ct) => Task.CompletedTask;
 }

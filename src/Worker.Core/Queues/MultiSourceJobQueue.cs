@@ -22,6 +22,8 @@ public sealed class MultiSourceJobQueue : IJobQueue
 {
     private readonly IReadOnlyList<IJobQueue> _sources;
     private readonly ILogger _logger;
+    private readonly CancellationTokenSource _closing = new();
+    private int _connecting;
 
     public MultiSourceJobQueue(IReadOnlyList<IJobQueue> sources, ILogger logger)
     {
@@ -56,6 +58,7 @@ public sealed class MultiSourceJobQueue : IJobQueue
 
     public async IAsyncEnumerable<IJob> ReceiveAsync([EnumeratorCancellation] CancellationToken ct)
     {
+        ConnectEverySourceOnce();
         var listeners = _sources.Select(s => new SourceListener(s, RetryPause, _logger)).ToArray();
         var first = 0;
         var newWait = true;
@@ -154,8 +157,42 @@ public sealed class MultiSourceJobQueue : IJobQueue
         return alone.IsCompleted;
     }
 
+    /// <summary>
+    /// Every source connects when a processor first waits, not when it is first listened to: a
+    /// source whose turn doesn't come while another keeps handing out jobs would otherwise stay
+    /// unconnected, and the worker not ready (readiness asks every source), nor told of cancel
+    /// commands that come over a broker.
+    /// </summary>
+    private void ConnectEverySourceOnce()
+    {
+        if (Interlocked.Exchange(ref _connecting, 1) != 0)
+        {
+            return;
+        }
+        foreach (var source in _sources)
+        {
+            _ = ConnectQuietlyAsync(source);
+        }
+    }
+
+    private async Task ConnectQuietlyAsync(IJobQueue source)
+    {
+        try
+        {
+            await source.ConnectAsync(_closing.Token);
+        }
+        catch (OperationCanceledException) when (_closing.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            _logger.LogWarning(e, "Connecting to {Source} ahead of its turn failed; it connects when it is listened to", source.Name);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
+        await _closing.CancelAsync();
         foreach (var source in _sources)
         {
             await source.DisposeAsync();
