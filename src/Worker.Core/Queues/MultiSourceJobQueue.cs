@@ -186,7 +186,9 @@ public sealed class MultiSourceJobQueue : IJobQueue
         }
         catch (Exception e)
         {
-            _logger.LogWarning(e, "Connecting to {Source} ahead of its turn failed; it connects when it is listened to", source.Name);
+            // Only what retrying can't mend gets here (a setting the broker refuses): listening to
+            // the source meets it again and stops the worker with its one line.
+            _logger.LogDebug(e, "Connecting to {Source} ahead of its turn failed; it is tried again when it is listened to", source.Name);
         }
     }
 
