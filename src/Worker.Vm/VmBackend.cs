@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Worker.Core.Backends;
+using Worker.Core.Images;
 
 namespace Worker.Vm;
 
@@ -134,7 +135,16 @@ public sealed class VmBackend : IBackend, IStandbyHost, IImagePuller, IAsyncDisp
     public async Task<IInstance> StartAsync(StartAttributes attributes, IProgress<string> progress, CancellationToken ct)
     {
         var spec = Policy.Decide(attributes);
-        var standby = Standby is { } pool && spec.IsStandbyShaped(pool.Spec) ? pool.TryClaim(attributes) : null;
+        var pool = Standby is { } standbys && spec.IsStandbyShaped(standbys.Spec) ? standbys : null;
+        var imageEnsured = false;
+        if (pool is not null && _options.Pull == ImagePullPolicy.Always)
+        {
+            // A standby was cloned when it booted, and `always` asks for the image as its registry
+            // has it now: the pull comes first, and a standby cloned before it moved the tag is not taken.
+            await _launcher.EnsureImageAsync(spec.Image, progress, ct);
+            imageEnsured = true;
+        }
+        var standby = pool?.TryClaim(attributes);
         if (Standby is not null)
         {
             Core.Telemetry.WorkerMetrics.StandbyClaim(Name, hit: standby is not null);
@@ -145,7 +155,7 @@ public sealed class VmBackend : IBackend, IStandbyHost, IImagePuller, IAsyncDisp
             return new VmInstance(standby, _logger);
         }
         var name = $"worker-job-{attributes.JobId.ToString(CultureInfo.InvariantCulture)}-{Guid.NewGuid().ToString("N")[..8]}";
-        var machine = await _launcher.LaunchAsync(name, spec, attributes.Labels, progress, ct);
+        var machine = await _launcher.LaunchAsync(name, spec, attributes.Labels, progress, ct, imageEnsured);
         return new VmInstance(machine, _logger);
     }
 

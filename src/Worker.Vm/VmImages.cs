@@ -25,6 +25,7 @@ namespace Worker.Vm;
 public sealed class VmImages(VmTool tool, VmOptions options, ILogger logger) : IDisposable
 {
     private readonly Dictionary<string, Task> _pulls = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _moves = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _disposed = new();
     private volatile IReadOnlySet<string> _leftToCaller = new HashSet<string>(StringComparer.Ordinal);
 
@@ -65,6 +66,36 @@ public sealed class VmImages(VmTool tool, VmOptions options, ILogger logger) : I
     public void Dispose() => _disposed.Cancel();
 
     /// <summary>
+    /// How often a pull here found that <paramref name="image"/>'s tag had moved to a digest this
+    /// host did not have. A VM cloned when it was lower was cloned from what the tag named before.
+    /// </summary>
+    public int Moves(string image)
+    {
+        lock (_moves)
+        {
+            return _moves.GetValueOrDefault(image);
+        }
+    }
+
+    /// <summary>
+    /// The digest names <c>list</c> shows for <paramref name="image"/>'s repository
+    /// (<c>ghcr.io/org/name@sha256:…</c>): both CLIs list each cached digest beside the tags that
+    /// link to it. Empty for an image named by its digest, which can't move.
+    /// </summary>
+    public static IReadOnlySet<string> DigestsOf(string image, IEnumerable<ListedVm> listed)
+    {
+        if (image.Contains('@', StringComparison.Ordinal))
+        {
+            return new HashSet<string>(StringComparer.Ordinal);
+        }
+        // The tag is after the last path segment's colon; a colon before that is a registry's port.
+        var lastSlash = image.LastIndexOf('/');
+        var tagColon = image.IndexOf(':', lastSlash + 1);
+        var prefix = (tagColon < 0 ? image : image[..tagColon]) + "@";
+        return listed.Where(vm => !vm.Local && vm.Name.StartsWith(prefix, StringComparison.Ordinal)).Select(vm => vm.Name).ToHashSet(StringComparer.Ordinal);
+    }
+
+    /// <summary>
     /// Both CLIs take a name with a <c>/</c> (<c>ghcr.io/cirruslabs/macos-sonoma-base:latest</c>) as a
     /// remote image and one without as a local VM, which has nothing to pull from.
     /// </summary>
@@ -84,6 +115,54 @@ public sealed class VmImages(VmTool tool, VmOptions options, ILogger logger) : I
             logger.LogWarning("Cloning the copy of image {Image} already on this host: its pull failed", image);
             progress.Report($"The pull failed ({e.Message}); the copy of the image already on this host is used.");
         }
+    }
+
+    /// <summary>The image's digests here before a pull; null when <c>list</c> fails (then no move can be told).</summary>
+    private async Task<IReadOnlySet<string>?> DigestsHereAsync(string image, CancellationToken ct)
+    {
+        try
+        {
+            return DigestsOf(image, await tool.ListAsync(ct));
+        }
+        catch (VmCliException e)
+        {
+            logger.LogDebug("Listing the images before pulling {Image} failed: {Error}", image, e.Result.FirstLine);
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// A digest of the image's repository that was not here before the pull means its tag moved: VMs
+    /// cloned before now are of the image as it was (<see cref="Moves"/>). A digest that was here
+    /// already (a tag moved back) is not told apart; a VM cloned from it is taken as current.
+    /// </summary>
+    private async Task NoteMoveAsync(string image, IReadOnlySet<string>? before)
+    {
+        // Nothing of the repository here before: no VM can have been cloned from it.
+        if (before is not { Count: > 0 })
+        {
+            return;
+        }
+        IReadOnlySet<string> after;
+        try
+        {
+            after = DigestsOf(image, await tool.ListAsync(_disposed.Token));
+        }
+        catch (Exception e) when (e is VmCliException or OperationCanceledException)
+        {
+            return;
+        }
+        var added = after.Except(before).ToList();
+        if (added.Count == 0)
+        {
+            return;
+        }
+        lock (_moves)
+        {
+            _moves[image] = _moves.GetValueOrDefault(image) + 1;
+        }
+        logger.LogInformation("Image {Image} now names {Digest}, which this host did not have: VMs cloned from it before are of the image as it was",
+            image, string.Join(", ", added));
     }
 
     private async Task AwaitPullUnderWayAsync(string image, CancellationToken ct)
@@ -140,6 +219,7 @@ public sealed class VmImages(VmTool tool, VmOptions options, ILogger logger) : I
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(_disposed.Token, silence.Token);
         try
         {
+            var before = await DigestsHereAsync(image, stop.Token);
             var result = await tool.Cli.RunAsync(["pull", image], stop.Token, onOutput: () => silence.CancelAfter(silenceLimit));
             if (result.ExitCode != 0)
             {
@@ -147,6 +227,7 @@ public sealed class VmImages(VmTool tool, VmOptions options, ILogger logger) : I
                 throw new JobRefusedException($"image '{image}' can't be pulled: {result.FirstLine}");
             }
             logger.LogInformation("Pulled image {Image}", image);
+            await NoteMoveAsync(image, before);
         }
         catch (OperationCanceledException) when (silence.IsCancellationRequested && !_disposed.IsCancellationRequested)
         {

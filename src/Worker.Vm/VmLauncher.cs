@@ -16,17 +16,24 @@ public sealed class VmLauncher(VmTool tool, VmOptions options, VmImages images, 
 
     public VmTool Tool => tool;
 
+    /// <summary>The moves of <paramref name="image"/>'s tag seen so far (<see cref="VmImages.Moves"/>).</summary>
+    public int ImageMoves(string image) => images.Moves(image);
+
+    /// <param name="name">The VM's name.</param>
+    /// <param name="spec">What it is made of.</param>
+    /// <param name="labels">Its record's labels.</param>
+    /// <param name="progress">Told what happens, for the job's log.</param>
+    /// <param name="ct">Gives up.</param>
+    /// <param name="imageEnsured">The caller had the image made sure of (<see cref="EnsureImageAsync"/>) just now: no second pull.</param>
     public async Task<VmMachine> LaunchAsync(string name, VmSpec spec, IReadOnlyDictionary<string, string> labels,
-        IProgress<string> progress, CancellationToken ct)
+        IProgress<string> progress, CancellationToken ct, bool imageEnsured = false)
     {
-        try
+        if (!imageEnsured)
         {
-            await images.EnsureLocalAsync(spec.Image, progress, ct);
+            await EnsureImageAsync(spec.Image, progress, ct);
         }
-        catch (VmCliException e)
-        {
-            throw BackendFailureException.Host($"{tool.Name} list fails on this host: {e.Result.FirstLine}", e);
-        }
+        // Read before the clone: a move seen during it leaves this VM counted as of the image before.
+        var moves = images.Moves(spec.Image);
         var lease = spec.AppendRun is { } append ? await leases.AcquireAsync(append.Lease, progress, ct) : null;
         VmRecordLock record;
         try
@@ -39,7 +46,7 @@ public sealed class VmLauncher(VmTool tool, VmOptions options, VmImages images, 
             throw BackendFailureException.Host(
                 $"can't write the record of VM {name} in {records.Directory} ({e.Message}); check WORKER_BASE_DIR", e);
         }
-        var machine = new VmMachine(tool, options, name, spec, record, lease, logger);
+        var machine = new VmMachine(tool, options, name, spec, record, lease, logger) { ImageMoves = moves };
         try
         {
             await machine.BootAsync(progress, ct);
@@ -58,6 +65,19 @@ public sealed class VmLauncher(VmTool tool, VmOptions options, VmImages images, 
                 logger.LogDebug(destroy, "Destroying VM {Vm} after its failed boot", name);
             }
             throw;
+        }
+    }
+
+    /// <summary>Has <paramref name="image"/> here as the pull policy says (pulled when missing, or every time under <c>always</c>).</summary>
+    public async Task EnsureImageAsync(string image, IProgress<string> progress, CancellationToken ct)
+    {
+        try
+        {
+            await images.EnsureLocalAsync(image, progress, ct);
+        }
+        catch (VmCliException e)
+        {
+            throw BackendFailureException.Host($"{tool.Name} list fails on this host: {e.Result.FirstLine}", e);
         }
     }
 }

@@ -49,6 +49,9 @@ public sealed class VmMachine
 
     public VmRecordLock Record { get; }
 
+    /// <summary>The moves of its image's tag seen here before its clone (<see cref="VmImages.Moves"/>): fewer than now, and it is of the image as it was.</summary>
+    public int ImageMoves { get; init; }
+
     /// <summary>The <c>run</c> process, once the VM was started.</summary>
     public VmRunProcess? Run { get; private set; }
 

@@ -119,6 +119,12 @@ public sealed class VmStandbyPool : IAsyncDisposable
                 Track(DestroyAsync(machine, "it stopped while it waited"));
                 continue;
             }
+            if (machine.ImageMoves < _launcher.ImageMoves(Spec.Image))
+            {
+                // A pull since its clone found the tag on a new image; the job asked for the image as it is now.
+                Track(DestroyAsync(machine, $"it was cloned from {Spec.Image} before that tag moved"));
+                continue;
+            }
             var labels = new Dictionary<string, string>(job.Labels) { [MachineLabels.Standby] = "taken" };
             machine.Record.Relabel(labels);
             _logger.LogInformation("Job {JobId} takes standby VM {Vm} (ready for {Age:0}s); booting another",

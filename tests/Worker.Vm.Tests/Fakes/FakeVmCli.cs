@@ -28,7 +28,8 @@ public abstract class FakeVmCli : IAsyncDisposable
     private readonly ConcurrentDictionary<Task, bool> _serving = new();
     private readonly Dictionary<string, FakeVm> _vms = new(StringComparer.Ordinal);
     private readonly Dictionary<string, FakeVmImage> _cached = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, FakeVmImage> _registry = new(StringComparer.Ordinal);
+    /// <summary>What each reference names in the registry: the image and its manifest's digest.</summary>
+    private readonly Dictionary<string, (FakeVmImage Image, string Digest)> _registry = new(StringComparer.Ordinal);
     private int _cloneFailures;
     private int _deleteFailures;
     private int _runningPulls;
@@ -155,21 +156,25 @@ public abstract class FakeVmCli : IAsyncDisposable
         }
     }
 
-    /// <summary>An OCI image already in the local cache.</summary>
+    /// <summary>An OCI image already in the local cache (of the digest the registry has for it, when it has the same image).</summary>
     public void AddCachedImage(string reference, FakeVmImage image)
     {
         lock (_vms)
         {
-            _cached[reference] = image;
+            var digest = _registry.TryGetValue(reference, out var named) && named.Image == image ? named.Digest : NewDigest();
+            Cache(reference, image, digest);
         }
     }
 
-    /// <summary>An OCI image <c>pull</c> (or a clone of it) can fetch.</summary>
+    /// <summary>
+    /// An OCI image <c>pull</c> (or a clone of it) can fetch, under a manifest digest of its own.
+    /// Called again for the same reference, the tag moves to the new image (a push upstream).
+    /// </summary>
     public void AddRegistryImage(string reference, FakeVmImage image)
     {
         lock (_vms)
         {
-            _registry[reference] = image;
+            _registry[reference] = (image, NewDigest());
         }
     }
 
@@ -417,11 +422,15 @@ public abstract class FakeVmCli : IAsyncDisposable
             {
                 (image, mac) = (local.Image, local.Mac);
             }
-            else if (_cached.TryGetValue(source, out var cached) || _registry.TryGetValue(source, out cached))
+            else if (_cached.TryGetValue(source, out var cached))
+            {
+                (image, mac) = (cached, NewMac());
+            }
+            else if (_registry.TryGetValue(source, out var remote))
             {
                 // A clone of an OCI image pulls it first when it is not cached.
-                _cached[source] = cached;
-                (image, mac) = (cached, NewMac());
+                Cache(source, remote.Image, remote.Digest);
+                (image, mac) = (remote.Image, NewMac());
             }
             else
             {
@@ -714,17 +723,17 @@ public abstract class FakeVmCli : IAsyncDisposable
             await UsageAsync(call, error ?? "pull takes one image");
             return;
         }
-        FakeVmImage? image;
+        (FakeVmImage Image, string Digest)? remote;
         lock (_vms)
         {
-            image = _registry.GetValueOrDefault(names[0]);
+            remote = _registry.TryGetValue(names[0], out var named) ? named : null;
         }
         if (PullFails)
         {
             await FailAsync(call, 1, $"failed to pull {names[0]}: connection refused (fake registry down)");
             return;
         }
-        if (image is null)
+        if (remote is not { } found)
         {
             await FailAsync(call, 1, $"failed to pull {names[0]}: manifest unknown (404)");
             return;
@@ -743,7 +752,7 @@ public abstract class FakeVmCli : IAsyncDisposable
         }
         lock (_vms)
         {
-            _cached[names[0]] = image;
+            Cache(names[0], found.Image, found.Digest);
         }
         await call.ExitAsync(0);
     }
@@ -773,6 +782,23 @@ public abstract class FakeVmCli : IAsyncDisposable
     }
 
     // ---- helpers ----
+
+    /// <summary>
+    /// Caches an image under its reference and, for a tag, under its digest name too
+    /// (<c>repository@sha256:…</c>), as both CLIs keep a tag as a link to its digest and list both.
+    /// </summary>
+    private void Cache(string reference, FakeVmImage image, string digest)
+    {
+        _cached[reference] = image;
+        if (!reference.Contains('@', StringComparison.Ordinal))
+        {
+            var lastSlash = reference.LastIndexOf('/');
+            var tagColon = reference.IndexOf(':', lastSlash + 1);
+            _cached[(tagColon < 0 ? reference : reference[..tagColon]) + "@" + digest] = image;
+        }
+    }
+
+    private static string NewDigest() => "sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Guid.NewGuid().ToByteArray()));
 
     /// <summary>The VM called <paramref name="name"/>, or null after failing the call as the CLI does for a VM that does not exist.</summary>
     private async Task<FakeVm?> FindAsync(FakeCliCall call, string name)
