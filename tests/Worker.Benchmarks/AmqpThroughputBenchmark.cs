@@ -45,11 +45,15 @@ public static class AmqpThroughputBenchmark
         // is bound by the broker's latency, which wanders most: it runs five rounds and counts the
         // median of each round's ratio (the two sides of a round see the same machine); the larger
         // pools count each side's best.
+        // WORKER_BENCH_AMQP_RAW_VS_RAW=1 measures the raw loop against itself in the worker's place:
+        // the ratio a side with no cost of its own gets here, i.e. how far this machine's noise moves it.
+        var rawVsRaw = Environment.GetEnvironmentVariable("WORKER_BENCH_AMQP_RAW_VS_RAW") == "1";
         foreach (var pool in Pools())
         {
             var jobs = pool == 1 ? 1000 : 3000;
             var warmUpJobs = pool == 1 ? 1000 : 200;
-            var warmUps = await WarmUpAsync(() => WorkerRunAsync(uri, warmUpJobs, pool), () => RawRunAsync(uri, warmUpJobs, pool));
+            Func<int, Task<WorkerRun>> workerSide = rawVsRaw ? count => RawRunAsync(uri, count, pool) : count => WorkerRunAsync(uri, count, pool);
+            var warmUps = await WarmUpAsync(() => workerSide(warmUpJobs), () => RawRunAsync(uri, warmUpJobs, pool));
             var rawRuns = new List<WorkerRun>();
             var workerRuns = new List<WorkerRun>();
             for (var round = 0; round < (pool == 1 ? 5 : 2); round++)
@@ -57,11 +61,11 @@ public static class AmqpThroughputBenchmark
                 if (round % 2 == 0)
                 {
                     rawRuns.Add(await RawRunAsync(uri, jobs, pool));
-                    workerRuns.Add(await WorkerRunAsync(uri, jobs, pool));
+                    workerRuns.Add(await workerSide(jobs));
                 }
                 else
                 {
-                    workerRuns.Add(await WorkerRunAsync(uri, jobs, pool));
+                    workerRuns.Add(await workerSide(jobs));
                     rawRuns.Add(await RawRunAsync(uri, jobs, pool));
                 }
             }
@@ -73,7 +77,7 @@ public static class AmqpThroughputBenchmark
             var goal = pool == 1 ? 0.9 : 0.8;
             failed |= ratio < goal;
             var alone = await PipelineAloneJobsPerSecondAsync(jobs, pool);
-            Console.WriteLine($"jobs, pool {pool,2}: raw {raw,7:F0} jobs/s  worker {worker,7:F0} jobs/s  ratio {ratio:F2} ({how}; goal >= {goal:F2})" +
+            Console.WriteLine($"jobs, pool {pool,2}: raw {raw,7:F0} jobs/s  {(rawVsRaw ? "raw again" : "worker")} {worker,7:F0} jobs/s  ratio {ratio:F2} ({how}; goal >= {goal:F2})" +
                 $"  [pipeline alone, in-memory queue: {alone:F0} jobs/s]");
             if (pool == 1)
             {
