@@ -184,6 +184,33 @@ public sealed class MultiSourceJobQueueTests
     }
 
     [Fact]
+    public async Task A_source_that_ended_gives_its_turn_alone_to_the_next_so_no_job_is_asked_for_and_given_back()
+    {
+        var ended = new InMemoryJobQueue();
+        ended.Complete();
+        for (var i = 0; i < 2; i++)
+        {
+            Job(_a);
+            Job(_b);
+        }
+        var taken = new List<string>();
+        await using (var jobs = Both(ended, _a, _b).ReceiveAsync(CancellationToken.None).GetAsyncEnumerator())
+        {
+            for (var i = 0; i < 4; i++)
+            {
+                Assert.True(await jobs.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(5)));
+                var job = (InMemoryJob)jobs.Current;
+                taken.Add(_a.Delivered.Contains(job) ? "a" : "b");
+                await job.FinishAsync(FinishState.Passed, null, CancellationToken.None);
+            }
+        }
+
+        Assert.Equal(4, taken.Count);
+        Assert.DoesNotContain(_a.Delivered.Concat(_b.Delivered), j => j.Events.Contains("requeued-uncounted"));
+        Assert.Equal(4, _a.Delivered.Count + _b.Delivered.Count);
+    }
+
+    [Fact]
     public async Task It_ends_when_every_source_has_ended()
     {
         await using var jobs = Both().ReceiveAsync(CancellationToken.None).GetAsyncEnumerator();

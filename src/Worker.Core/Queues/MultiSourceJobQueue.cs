@@ -128,8 +128,10 @@ public sealed class MultiSourceJobQueue : IJobQueue
     }
 
     /// <summary>
-    /// The source whose turn it is (or, while that one rests after an empty turn, the next that
-    /// doesn't) listens alone for <see cref="FirstTurn"/>. Whether something came from it.
+    /// The source whose turn it is (or, while that one rests after an empty turn or has ended, the
+    /// next that doesn't) listens alone for <see cref="FirstTurn"/>. Whether a job came from it. One
+    /// that ends or fails in its turn passes the turn on, so an ended source never leaves every
+    /// source asked at once.
     /// </summary>
     private async Task<bool> FirstTurnAsync(SourceListener[] listeners, int first, CancellationToken ct)
     {
@@ -137,24 +139,32 @@ public sealed class MultiSourceJobQueue : IJobQueue
         {
             return false;
         }
-        var now = Environment.TickCount64;
-        var turn = Enumerable.Range(0, listeners.Length).Select(i => listeners[(first + i) % listeners.Length])
-            .FirstOrDefault(l => l.RestsUntil <= now);
-        if (turn is null)
+        while (true)
         {
-            return false;
-        }
-        turn.Listen(ct);
-        if (turn.Next is not { } alone)
-        {
-            return false;
-        }
-        await Task.WhenAny(alone, Task.Delay(FirstTurn, ct));
-        if (!alone.IsCompleted)
-        {
+            var now = Environment.TickCount64;
+            var turn = Enumerable.Range(0, listeners.Length).Select(i => listeners[(first + i) % listeners.Length])
+                .FirstOrDefault(l => !l.Ended && l.RestsUntil <= now);
+            if (turn is null)
+            {
+                return false;
+            }
+            turn.Listen(ct);
+            if (turn.Next is not { } alone)
+            {
+                return false;
+            }
+            await Task.WhenAny(alone, Task.Delay(FirstTurn, ct));
+            if (alone.IsCompleted && alone.Result == Step.Job)
+            {
+                return true;
+            }
             turn.RestsUntil = Environment.TickCount64 + (long)EmptyTurnRest.TotalMilliseconds;
+            if (!alone.IsCompleted)
+            {
+                return false;
+            }
+            turn.TakeIfReady(); // it ended or failed: noted, and the next source takes the turn
         }
-        return alone.IsCompleted;
     }
 
     /// <summary>
@@ -212,6 +222,9 @@ public sealed class MultiSourceJobQueue : IJobQueue
 
         /// <summary>Until when (<see cref="Environment.TickCount64"/>) it sits out the turns alone, after one without a job.</summary>
         public long RestsUntil { get; set; }
+
+        /// <summary>Its source said it has no more jobs.</summary>
+        public bool Ended => _ended;
 
         /// <summary>The wait for its next job, while one is asked for.</summary>
         public Task<Step>? Next { get; private set; }
