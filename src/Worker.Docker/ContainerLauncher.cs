@@ -29,7 +29,8 @@ public sealed class ContainerLauncher(IDockerClient client, DockerOptions option
     private static readonly TimeSpan InfoTimeout = TimeSpan.FromSeconds(30);
 
     private readonly object _cpuSetsGate = new();
-    private readonly DockerImagePulls _pulls = new(client, logger, options.RefreshSilenceLimit);
+    private readonly DockerImagePulls _pulls = new(client, logger, options.RefreshSilenceLimit,
+        options.StateDirectory is { } state ? Path.Combine(state, SupersededImages.FileName) : null);
     // Images whose containers could not run travis-worker's default main command (WORKER_DOCKER_CMD
     // not set, the settings in its form): its default is kept for the images that have it, and
     // these run as if it were none. A command the operator set is never left out: it refuses the job.

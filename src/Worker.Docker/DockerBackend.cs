@@ -34,6 +34,8 @@ public sealed class DockerBackend : IBackend
         Options = options;
         Policy = new DockerPolicy(options);
         _launcher = new ContainerLauncher(client, options, logger);
+        // Those a worker here superseded before it stopped, and which a container still used then.
+        _launcher.SupersededImages.RemoveUnused();
         _imageSelector = options.ImageSelector.Create(options.ImageMappings, logger, () => new LanguageImages(client, TimeProvider.System));
         if (options.StandbyCount > 0)
         {

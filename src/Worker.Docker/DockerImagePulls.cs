@@ -13,10 +13,11 @@ namespace Worker.Docker;
 /// the registry (<c>:latest</c>) is taken at once, as <c>docker run --pull always</c> does.
 /// </summary>
 /// <param name="refreshSilenceLimit">How long a refresh may go without progress before the host's copy is used.</param>
-public sealed class DockerImagePulls(IDockerClient client, ILogger logger, TimeSpan refreshSilenceLimit)
+/// <param name="supersededFile">Where the images refreshes superseded are kept until removed; null: in memory only.</param>
+public sealed class DockerImagePulls(IDockerClient client, ILogger logger, TimeSpan refreshSilenceLimit, string? supersededFile = null)
 {
     /// <summary>The images refreshes took their names from, removed once nothing uses them.</summary>
-    public SupersededImages Superseded { get; } = new(client, logger);
+    public SupersededImages Superseded { get; } = new(client, logger, supersededFile);
 
     /// <summary>
     /// Pulls an image. One the registry doesn't have (or this host may not see) refuses the job,

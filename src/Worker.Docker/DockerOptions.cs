@@ -226,6 +226,9 @@ public sealed record DockerOptions
     /// </summary>
     internal TimeSpan RefreshSilenceLimit { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Where the backend keeps what must outlive the process (under <c>WORKER_BASE_DIR</c>); null: nothing is kept.</summary>
+    public string? StateDirectory { get; init; }
+
     public static DockerOptions Load(SettingsSource source)
     {
         var endpoint = Endpoint.Read(source) ?? TravisHost.Read(source);

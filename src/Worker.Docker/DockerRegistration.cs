@@ -14,7 +14,7 @@ public static class DockerRegistration
         Name = "docker",
         SettingsTitle = "Docker backend (a container per job) and its job policy",
         Settings = DockerOptions.All,
-        CreateBackend = services => CreateBackend(services.Settings, services.Labels, services.Loggers),
+        CreateBackend = services => CreateBackend(services.Settings, services.Options.BaseDirectory, services.Labels, services.Loggers),
         CheckSettings = settings => DockerOptions.Load(settings),
         // An engine can't tell whether the worker host named in a label still lives (hosts may set
         // WORKER_HOSTNAME freely or share the engine), so on Docker a missing host never decides.
@@ -40,9 +40,13 @@ public static class DockerRegistration
         ? new DockerClientBuilder().WithEndpoint(options.EndpointUri).WithAuthProvider(new DockerApiTracing(DockerTls.Credentials(directory))).Build()
         : CreateClient(options.EndpointUri);
 
-    public static DockerBackend CreateBackend(SettingsSource settings, MachineLabels labels, ILoggerFactory loggers)
+    /// <param name="settings">The worker's settings.</param>
+    /// <param name="baseDirectory"><c>WORKER_BASE_DIR</c>: what the backend keeps across restarts goes in its <c>docker</c> folder.</param>
+    /// <param name="labels">Its machines' labels.</param>
+    /// <param name="loggers">Its loggers.</param>
+    public static DockerBackend CreateBackend(SettingsSource settings, string baseDirectory, MachineLabels labels, ILoggerFactory loggers)
     {
-        var options = DockerOptions.Load(settings);
+        var options = DockerOptions.Load(settings) with { StateDirectory = Path.Combine(baseDirectory, "docker") };
         return new DockerBackend(CreateClient(options), options, labels, loggers.CreateLogger<DockerBackend>(), ownsClient: true);
     }
 

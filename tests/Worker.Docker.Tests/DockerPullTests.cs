@@ -6,7 +6,8 @@ namespace Worker.Docker.Tests;
 /// WORKER_DOCKER_PULL against a real registry: with missing, what isn't here is pulled and what the
 /// registry hasn't got refuses the job; with always, a tag moved in the registry is taken by the
 /// next job (a standby made before the move is not taken), a registry that is down leaves the job the
-/// host's copy, a local tag is not pulled, and the image a moved tag left is removed.
+/// host's copy, a local tag is not pulled, and the image a moved tag left is removed (by the next
+/// worker to start, when a container still used it as the last one stopped).
 /// </summary>
 [Trait("Category", "Integration")]
 public sealed class DockerPullTests(LocalRegistry registry) : IClassFixture<LocalRegistry>
@@ -225,6 +226,56 @@ public sealed class DockerPullTests(LocalRegistry registry) : IClassFixture<Loca
         {
             await LocalRegistry.RemoveQuietlyAsync(image);
             await LocalRegistry.RemoveQuietlyAsync(keep);
+        }
+    }
+
+    [Fact]
+    public async Task With_always_the_image_a_moved_tag_left_while_a_container_used_it_is_removed_by_the_worker_that_starts_next()
+    {
+        var image = await registry.PushAsync("superseded-restart", marker: "first");
+        var state = Directory.CreateTempSubdirectory("docker-state-").FullName;
+        using var client = DockerEngine.Client();
+        string? holder = null;
+        try
+        {
+            string old;
+            await using (var before = await DockerHarness.CreateAsync(o => o with { PullPolicy = ImagePullPolicy.Always, StateDirectory = state }))
+            {
+                await before.RunAsync($"image: {image}\nscript: [\"true\"]");
+                old = (await client.Images.InspectImageAsync(image)).ID;
+                // A container still on the old image when the worker stops (a job it ran, not yet removed).
+                holder = (await client.Containers.CreateContainerAsync(new global::Docker.DotNet.Models.CreateContainerParameters { Image = old, Cmd = ["true"] })).ID;
+                await registry.PushAsync("superseded-restart", marker: "second");
+                await LocalRegistry.TagAsync(old, image);
+
+                var (second, _) = await before.RunAsync($"image: {image}\nscript: [\"cat /marker\"]");
+
+                Assert.Contains("second", second.Log);
+                Assert.Contains(old, File.ReadAllText(Path.Combine(state, SupersededImages.FileName)));
+            }
+            Assert.Contains(await client.Images.ListImagesAsync(new global::Docker.DotNet.Models.ImagesListParameters { All = true }), i => i.ID == old);
+            await client.Containers.RemoveContainerAsync(holder, new global::Docker.DotNet.Models.ContainerRemoveParameters { Force = true });
+            holder = null;
+
+            await using var after = await DockerHarness.CreateAsync(o => o with { PullPolicy = ImagePullPolicy.Always, StateDirectory = state });
+
+            var gone = false;
+            for (var waited = 0; waited < 50 && !gone; waited++)
+            {
+                await Task.Delay(100);
+                gone = !(await client.Images.ListImagesAsync(new global::Docker.DotNet.Models.ImagesListParameters { All = true })).Any(i => i.ID == old);
+            }
+            Assert.True(gone, "the worker that started next removed the image the moved tag left");
+            Assert.DoesNotContain(old, File.ReadAllText(Path.Combine(state, SupersededImages.FileName)));
+        }
+        finally
+        {
+            if (holder is not null)
+            {
+                await client.Containers.RemoveContainerAsync(holder, new global::Docker.DotNet.Models.ContainerRemoveParameters { Force = true });
+            }
+            await LocalRegistry.RemoveQuietlyAsync(image);
+            Directory.Delete(state, recursive: true);
         }
     }
 
