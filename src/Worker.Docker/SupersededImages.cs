@@ -46,9 +46,6 @@ public sealed class SupersededImages
         }
     }
 
-    /// <summary>The images waiting to be removed, id to the name that no longer gives it.</summary>
-    public IReadOnlyDictionary<string, string> Waiting => new Dictionary<string, string>(_images, StringComparer.Ordinal);
-
     /// <summary>A pull moved <paramref name="name"/> off image <paramref name="id"/>: it goes now if nothing uses it, else later.</summary>
     public void Add(string id, string name)
     {

@@ -20,7 +20,9 @@ namespace Worker.Vm;
 /// host would count as broken. An
 /// image a caller keeps pulled itself (tart-pre-pull, <see cref="LeavePullsToCaller"/>) is never
 /// pulled here: a clone of it waits for that caller's pull under way, and one that is missing is left
-/// to the clone, as cirrus-cli's lazy pull does.
+/// to the clone, as cirrus-cli's lazy pull does. A pull that brings a digest of the image's
+/// repository that the host did not have counts as a move of its tag (<see cref="Moves"/>): VMs
+/// cloned before it (standbys) are of the image as it was.
 /// </summary>
 public sealed class VmImages(VmTool tool, VmOptions options, ILogger logger) : IDisposable
 {
