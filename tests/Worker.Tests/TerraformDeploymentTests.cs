@@ -83,6 +83,21 @@ public sealed partial class TerraformDeploymentTests
     }
 
     [Fact]
+    public async Task The_workers_base_dir_is_on_the_host_owned_by_the_images_uid_so_its_record_of_finished_jobs_outlives_the_container()
+    {
+        var worker = Unit(await TemplateAsync(await TerraformConfiguration.LoadAsync()), "worker.service");
+        var dockerfile = await File.ReadAllTextAsync(Path.Combine(ExecCommandTests.RepoRoot(), "docker", "Dockerfile"));
+        var uid = System.Text.RegularExpressions.Regex.Match(dockerfile, @"ARG WORKER_UID=(\d+)").Groups[1].Value;
+        var baseDir = System.Text.RegularExpressions.Regex.Match(dockerfile, @"WORKER_BASE_DIR=(\S+)").Groups[1].Value;
+
+        Assert.Equal("/var/lib/worker", baseDir);
+        var run = worker.Split('\n').Select(l => l.Trim()).Single(l => l.StartsWith("ExecStart=", StringComparison.Ordinal));
+        Assert.Contains($"--volume /var/lib/worker:{baseDir} ", run);
+        var chown = worker.IndexOf($"ExecStartPre=/bin/chown {uid}:{uid} /var/lib/worker", StringComparison.Ordinal);
+        Assert.True(chown > worker.IndexOf("ExecStartPre=/bin/mkdir -p /var/lib/worker", StringComparison.Ordinal) && chown < worker.IndexOf("ExecStart=", StringComparison.Ordinal), worker);
+    }
+
+    [Fact]
     public async Task Hosts_carry_a_label_of_their_own_not_the_fleet_label_cleanup_deletes_by()
     {
         var terraform = await TerraformConfiguration.LoadAsync();
