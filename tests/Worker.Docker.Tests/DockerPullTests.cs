@@ -260,7 +260,7 @@ public sealed class DockerPullTests(LocalRegistry registry) : IClassFixture<Loca
             await using var after = await DockerHarness.CreateAsync(o => o with { PullPolicy = ImagePullPolicy.Always, StateDirectory = state });
 
             var gone = false;
-            for (var waited = 0; waited < 50 && !gone; waited++)
+            for (var waited = 0; waited < 150 && !gone; waited++)
             {
                 await Task.Delay(100);
                 gone = !(await client.Images.ListImagesAsync(new global::Docker.DotNet.Models.ImagesListParameters { All = true })).Any(i => i.ID == old);
