@@ -3,6 +3,7 @@ using Docker.DotNet;
 using Docker.DotNet.Models;
 using Microsoft.Extensions.Logging;
 using Worker.Core.Configuration;
+using Worker.Core.Images;
 using Worker.Core.Jobs;
 
 namespace Worker.Docker;
@@ -28,7 +29,7 @@ public sealed class DockerImagePulls(IDockerClient client, ILogger logger, TimeS
 
     private async Task PullAsync(string image, Action? onProgress, CancellationToken ct)
     {
-        var (repository, tag) = SplitTag(image);
+        var (repository, tag) = ImageReference.Split(image);
         string? streamError = null;
         try
         {
@@ -78,7 +79,7 @@ public sealed class DockerImagePulls(IDockerClient client, ILogger logger, TimeS
         {
             return null;
         }
-        var repository = Familiar(SplitTag(image).Repository);
+        var repository = Familiar(ImageReference.Split(image).Repository);
         if (!(local.RepoDigests ?? []).Any(digest => Familiar(digest.Split('@')[0]) == repository))
         {
             return local.ID;
@@ -110,18 +111,6 @@ public sealed class DockerImagePulls(IDockerClient client, ILogger logger, TimeS
             Superseded.Add(local.ID, image);
         }
         return now;
-    }
-
-    /// <summary>An image reference as the pull API wants it: a digest stays whole, a missing tag is latest, a registry port is no tag.</summary>
-    internal static (string Repository, string Tag) SplitTag(string image)
-    {
-        if (image.Contains('@'))
-        {
-            return (image, "");
-        }
-        var slash = image.LastIndexOf('/');
-        var colon = image.LastIndexOf(':');
-        return colon > slash ? (image[..colon], image[(colon + 1)..]) : (image, "latest");
     }
 
     /// <summary>A repository as the engine names it in an image's digests: Docker Hub's host and its library/ left out.</summary>

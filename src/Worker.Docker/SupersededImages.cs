@@ -39,7 +39,7 @@ public sealed class SupersededImages
         _path = path;
         if (path is not null && File.Exists(path))
         {
-            foreach (var (id, name) in Change(_ => { }))
+            foreach (var (id, name) in Change(change: null))
             {
                 _images[id] = name;
             }
@@ -103,11 +103,11 @@ public sealed class SupersededImages
     }
 
     /// <summary>
-    /// Reads the file, applies <paramref name="change"/> and writes it back, under the file's lock;
-    /// returns what it holds now. A file that can't be read or written costs only the restart case:
+    /// Reads the file, applies <paramref name="change"/> (if any) and writes it back, under the file's
+    /// lock; returns what it holds now. A file that can't be read or written costs only the restart case:
     /// it is logged and the images stay in memory.
     /// </summary>
-    private Dictionary<string, string> Change(Action<Dictionary<string, string>> change)
+    private Dictionary<string, string> Change(Action<Dictionary<string, string>>? change)
     {
         var images = new Dictionary<string, string>(StringComparer.Ordinal);
         if (_path is null)
@@ -128,6 +128,10 @@ public sealed class SupersededImages
                 {
                     _logger.LogWarning("{Path} could not be read ({Error}); starting it again", _path, e.Message);
                 }
+            }
+            if (change is null)
+            {
+                return images;
             }
             change(images);
             file.SetLength(0);

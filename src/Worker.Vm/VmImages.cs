@@ -47,7 +47,7 @@ public sealed class VmImages(VmTool tool, VmOptions options, ILogger logger) : I
         {
             if (options.Pull == ImagePullPolicy.Always && IsOciReference(image))
             {
-                await RefreshAsync(image, progress, ct);
+                await RefreshAsync(image, listed, progress, ct);
             }
             return;
         }
@@ -56,7 +56,7 @@ public sealed class VmImages(VmTool tool, VmOptions options, ILogger logger) : I
             throw new JobRefusedException($"image '{image}' is not on this host and {options.Variable("PULL")} is never");
         }
         progress.Report($"Pulling image {image} ({tool.Name} pull).");
-        await PullAsync(image, Timeout.InfiniteTimeSpan).WaitAsync(ct);
+        await PullAsync(image, Timeout.InfiniteTimeSpan, listed).WaitAsync(ct);
     }
 
     /// <summary>Pulls <paramref name="image"/> now, present or not, joining a pull of it under way; throws when the pull fails.</summary>
@@ -90,10 +90,7 @@ public sealed class VmImages(VmTool tool, VmOptions options, ILogger logger) : I
         {
             return new HashSet<string>(StringComparer.Ordinal);
         }
-        // The tag is after the last path segment's colon; a colon before that is a registry's port.
-        var lastSlash = image.LastIndexOf('/');
-        var tagColon = image.IndexOf(':', lastSlash + 1);
-        var prefix = (tagColon < 0 ? image : image[..tagColon]) + "@";
+        var prefix = ImageReference.Split(image).Repository + "@";
         return listed.Where(vm => !vm.Local && vm.Name.StartsWith(prefix, StringComparison.Ordinal)).Select(vm => vm.Name).ToHashSet(StringComparer.Ordinal);
     }
 
@@ -104,12 +101,12 @@ public sealed class VmImages(VmTool tool, VmOptions options, ILogger logger) : I
     private static bool IsOciReference(string image) => image.Contains('/', StringComparison.Ordinal);
 
     /// <summary>Pulls an image that is here again (<c>_PULL=always</c>); a failed or silent pull leaves the job the copy here.</summary>
-    private async Task RefreshAsync(string image, IProgress<string> progress, CancellationToken ct)
+    private async Task RefreshAsync(string image, IReadOnlyList<ListedVm> listed, IProgress<string> progress, CancellationToken ct)
     {
         progress.Report($"Pulling image {image} ({tool.Name} pull; {options.Variable("PULL")} is always).");
         try
         {
-            await PullAsync(image, options.RefreshSilenceLimit).WaitAsync(ct);
+            await PullAsync(image, options.RefreshSilenceLimit, listed).WaitAsync(ct);
         }
         catch (JobRefusedException e)
         {
@@ -194,15 +191,16 @@ public sealed class VmImages(VmTool tool, VmOptions options, ILogger logger) : I
     /// The pull of <paramref name="image"/> under way, else a new one killed once it prints nothing for
     /// <paramref name="silenceLimit"/>. The job that starts a pull sets its limit: a pull of an image
     /// that is not here has none (there is no copy to fall back on; the job's startup timeout bounds
-    /// its wait), and a refresh that joins one waits as that job does.
+    /// its wait), and a refresh that joins one waits as that job does. <paramref name="listedNow"/>:
+    /// the <c>list</c> its caller just read, so a new pull needs none of its own to tell a move.
     /// </summary>
-    private Task PullAsync(string image, TimeSpan silenceLimit)
+    private Task PullAsync(string image, TimeSpan silenceLimit, IReadOnlyList<ListedVm>? listedNow = null)
     {
         lock (_pulls)
         {
             if (!_pulls.TryGetValue(image, out var pull))
             {
-                _pulls[image] = pull = RunPullAsync(image, silenceLimit);
+                _pulls[image] = pull = RunPullAsync(image, silenceLimit, listedNow);
             }
             return pull;
         }
@@ -213,7 +211,7 @@ public sealed class VmImages(VmTool tool, VmOptions options, ILogger logger) : I
     /// clock back. A pull killed for its silence fails every job waiting for it, as a failed pull does,
     /// and leaves the map, so the next job starts a pull of its own.
     /// </summary>
-    private async Task RunPullAsync(string image, TimeSpan silenceLimit)
+    private async Task RunPullAsync(string image, TimeSpan silenceLimit, IReadOnlyList<ListedVm>? listedNow)
     {
         await Task.Yield();
         // Not disposed: output read after a kill may still set it again (it registers on no other token).
@@ -221,7 +219,7 @@ public sealed class VmImages(VmTool tool, VmOptions options, ILogger logger) : I
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(_disposed.Token, silence.Token);
         try
         {
-            var before = await DigestsHereAsync(image, stop.Token);
+            var before = listedNow is null ? await DigestsHereAsync(image, stop.Token) : DigestsOf(image, listedNow);
             var result = await tool.Cli.RunAsync(["pull", image], stop.Token, onOutput: () => silence.CancelAfter(silenceLimit));
             if (result.ExitCode != 0)
             {

@@ -792,9 +792,7 @@ public abstract class FakeVmCli : IAsyncDisposable
         _cached[reference] = image;
         if (!reference.Contains('@', StringComparison.Ordinal))
         {
-            var lastSlash = reference.LastIndexOf('/');
-            var tagColon = reference.IndexOf(':', lastSlash + 1);
-            _cached[(tagColon < 0 ? reference : reference[..tagColon]) + "@" + digest] = image;
+            _cached[Worker.Core.Images.ImageReference.Split(reference).Repository + "@" + digest] = image;
         }
     }
 

@@ -1,4 +1,6 @@
-namespace Worker.Docker.Tests;
+using Worker.Core.Images;
+
+namespace Worker.Core.Tests;
 
 public sealed class ImageReferenceTests
 {
@@ -10,5 +12,5 @@ public sealed class ImageReferenceTests
     [InlineData("localhost:5000/app:dev", "localhost:5000/app", "dev")]
     [InlineData("app@sha256:0123abcd", "app@sha256:0123abcd", "")]
     public void An_image_to_pull_is_split_into_repository_and_tag(string image, string repository, string tag) =>
-        Assert.Equal((repository, tag), DockerImagePulls.SplitTag(image));
+        Assert.Equal((repository, tag), ImageReference.Split(image));
 }
