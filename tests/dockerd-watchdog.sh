@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Watches the tests' dockerd for the libnetwork deadlock of Docker 20.10 (Debian bookworm's
+# docker.io is 20.10.24): a goroutine in processEndpointDelete holds the controller's lock and waits
+# for a network's, while one in getSvcRecords holds that network's and waits for the controller's
+# (moby/moby#46661, fixed in 20.10.27 by moby/libnetwork#2679). Rare, with many containers
+# stopped and removed at once, as the tests do; from then on every create, start and stop hangs
+# for good.
+#
+#   dockerd-watchdog.sh RECORD        every 10 s, dump dockerd's goroutines (SIGUSR1); when the
+#                                     same two goroutines are stuck so in two dumps in a row, add a
+#                                     line to RECORD, keep the dump, kill dockerd and start it
+#                                     again (start-dockerd.sh: --live-restore, so containers live on)
+#   dockerd-watchdog.sh --stuck DUMP  prints "PID_A PID_B" (goroutine ids) when DUMP shows the two
+#                                     goroutines stuck, exits 1 when it does not
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+
+# The goroutine ids in processEndpointDelete and in getSvcRecords that wait on a mutex.
+stuck() {
+  awk '
+    /^goroutine [0-9]+ \[/ {
+      id = $2; waiting = ($0 ~ /\[(semacquire|sync\.(RW)?Mutex\.R?Lock)/); next
+    }
+    /^$/ { id = ""; next }
+    id != "" && waiting && /processEndpointDelete/ && !(id in del) { del[id] = 1; dels = dels " " id }
+    id != "" && waiting && /getSvcRecords/ && !(id in svc) { svc[id] = 1; svcs = svcs " " id }
+    END {
+      if (dels == "" || svcs == "") exit 1
+      print substr(dels, 2) "|" substr(svcs, 2)
+    }' "$1"
+}
+
+if [[ "${1:-}" == "--stuck" ]]; then
+  stuck "$2"
+  exit $?
+fi
+
+record="${1:?usage: dockerd-watchdog.sh RECORD | --stuck DUMP}"
+interval="${WORKER_TEST_DOCKERD_WATCH_INTERVAL:-10}"
+
+# The tests' dockerd: not the chaos suite's own (tests/Worker.Chaos/SeparateDockerd.cs).
+daemon_pid() {
+  local pid
+  for pid in $(pgrep -x dockerd); do
+    if ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q worker-chaos; then
+      echo "$pid"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Asks dockerd for its goroutines; prints the dump's path once it is written.
+dump() {
+  local pid="$1" before after
+  before="$(ls -1t /var/run/docker/goroutine-stacks-*.log 2>/dev/null | head -n1)"
+  kill -USR1 "$pid" 2>/dev/null || return 1
+  for _ in $(seq 1 50); do
+    sleep 0.1
+    after="$(ls -1t /var/run/docker/goroutine-stacks-*.log 2>/dev/null | head -n1)"
+    if [[ -n "$after" && "$after" != "$before" ]]; then
+      sleep 0.2 # written in one go; let it finish
+      echo "$after"
+      return 0
+    fi
+  done
+  return 1
+}
+
+previous=""
+while sleep "$interval"; do
+  pid="$(daemon_pid)" || continue
+  file="$(dump "$pid")" || continue
+  now="$(stuck "$file" || true)"
+  if [[ -n "$now" && "$now" == "$previous" ]]; then
+    kept="/tmp/dockerd-deadlock-$(date -u +%Y%m%dT%H%M%SZ).log"
+    mv "$file" "$kept"
+    echo "$(date -u +%H:%M:%S) dockerd (pid $pid) deadlocked in libnetwork (goroutines ${now/|/ and }, moby/moby#46661); stacks in $kept; restarted it" >>"$record"
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    rm -f /var/run/docker.pid # a new dockerd refuses to start while the killed one's file is there
+    "$here/start-dockerd.sh" >>"$record" 2>&1 || echo "$(date -u +%H:%M:%S) dockerd did not start again" >>"$record"
+    previous=""
+    continue
+  fi
+  rm -f "$file"
+  previous="$now"
+done
