@@ -1,5 +1,6 @@
 using System.Globalization;
 using Docker.DotNet;
+using Docker.DotNet.Models;
 using Microsoft.Extensions.Logging;
 using Worker.Core.Backends;
 using Worker.Core.Images;
@@ -56,13 +57,29 @@ public sealed class DockerBackend : IBackend
     /// <summary>The standby containers, when <c>WORKER_DOCKER_STANDBY</c> is above 0.</summary>
     public DockerStandbyPool? Standby { get; }
 
-    public string ProbeDescription => $"a ping of the Docker engine at {DockerFailures.Display(Options.EndpointUri)}";
+    public string ProbeDescription => $"a ping of the Docker engine at {DockerFailures.Display(Options.EndpointUri)} and a look at the network its jobs join";
 
+    /// <summary>
+    /// A ping, then the network the jobs join (WORKER_DOCKER_NETWORK, else the default bridge): a ping
+    /// alone is answered by an engine whose network controller is deadlocked (Docker 20.10's libnetwork,
+    /// moby/moby#46661), where every create hangs; and a network that is missing fails every job too.
+    /// </summary>
     public async Task ProbeAsync(CancellationToken ct)
     {
         try
         {
             await _client.System.PingAsync(ct);
+            if (Options.NetworkName is { Length: > 0 } network && !network.StartsWith("container:", StringComparison.Ordinal))
+            {
+                await _client.Networks.InspectNetworkAsync(network, ct);
+            }
+            else
+            {
+                await _client.Networks.ListNetworksAsync(new NetworksListParameters
+                {
+                    Filters = new Dictionary<string, IDictionary<string, bool>> { ["name"] = new Dictionary<string, bool> { ["bridge"] = true } },
+                }, ct);
+            }
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {

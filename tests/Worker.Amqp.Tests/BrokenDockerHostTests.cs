@@ -84,7 +84,7 @@ public sealed partial class BrokenDockerHostTests(RabbitMqBroker broker, ITestOu
         Assert.Contains($"can't reach the Docker engine at {endpoint}: no socket at {Socket} (set WORKER_DOCKER_ENDPOINT or DOCKER_HOST)",
             readiness["reasons"]!.AsArray().Select(r => r!.GetValue<string>()).Single(r => r.StartsWith("backend docker", StringComparison.Ordinal)));
         Assert.Contains("Taking no jobs", readiness.ToJsonString());
-        Assert.Contains($"until a ping of the Docker engine at {endpoint} succeeds", brokenHost.Stderr);
+        Assert.Contains($"until a ping of the Docker engine at {endpoint} and a look at the network its jobs join succeeds", brokenHost.Stderr);
         await Eventually.TrueAsync(async () => (await broken.GetAsync("/healthz")).StatusCode == HttpStatusCode.ServiceUnavailable,
             "the broken host's /healthz answers 503 once broken for WORKER_HOST_UNHEALTHY_AFTER", explain: () => brokenHost.Stderr);
 

@@ -3,7 +3,11 @@ using Worker.Core.Jobs;
 
 namespace Worker.Docker.Tests;
 
-/// <summary>What fails every job on this host (no engine, an unknown network) is a host failure naming the thing; the probe is a ping.</summary>
+/// <summary>
+/// What fails every job on this host (no engine, an unknown network) is a host failure naming the
+/// thing; the probe is a ping and a look at the jobs' network, so an engine that answers pings but
+/// nothing else (a deadlocked dockerd) or a missing network keeps the host out.
+/// </summary>
 [Trait("Category", "Integration")]
 public sealed class DockerHostFailureTests : IDisposable
 {
@@ -38,7 +42,43 @@ public sealed class DockerHostFailureTests : IDisposable
 
         Assert.Equal(FailureKind.Host, failure.Kind);
         Assert.Contains($"can't reach the Docker engine at unix://{socket}: connection refused", failure.Message);
-        Assert.Equal($"a ping of the Docker engine at unix://{socket}", down.Backend.ProbeDescription);
+        Assert.Equal($"a ping of the Docker engine at unix://{socket} and a look at the network its jobs join", down.Backend.ProbeDescription);
+    }
+
+    [Fact]
+    public async Task The_probe_does_not_pass_an_engine_that_answers_pings_but_hangs_on_its_networks_as_a_deadlocked_dockerd_does()
+    {
+        var socket = Path.Combine(_dir, "docker.sock");
+        await using var engine = DeadlockedEngine.Start(socket);
+        await using var harness = await DockerHarness.CreateAsync(o => o with { EndpointUri = new Uri($"unix://{socket}") });
+        using var probeTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => harness.Backend.ProbeAsync(probeTimeout.Token));
+
+        Assert.Contains(engine.Requests, r => r.Contains("/_ping", StringComparison.Ordinal));
+        Assert.Contains(engine.Requests, r => r.Contains("/networks", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_probe_fails_while_the_network_the_jobs_join_is_missing_and_passes_once_it_is_there()
+    {
+        var name = "probe-net-" + Guid.NewGuid().ToString("N")[..8];
+        await using var harness = await DockerHarness.CreateAsync(o => o with { NetworkName = name });
+        using var client = DockerEngine.Client();
+
+        var failure = await Assert.ThrowsAsync<BackendFailureException>(() => harness.Backend.ProbeAsync(CancellationToken.None));
+        Assert.Equal(FailureKind.Host, failure.Kind);
+        Assert.Contains("WORKER_DOCKER_NETWORK names a network the Docker engine at", failure.Message);
+
+        var created = await client.Networks.CreateNetworkAsync(new global::Docker.DotNet.Models.NetworksCreateParameters { Name = name });
+        try
+        {
+            await harness.Backend.ProbeAsync(CancellationToken.None);
+        }
+        finally
+        {
+            await client.Networks.DeleteNetworkAsync(created.ID);
+        }
     }
 
     [Fact]
