@@ -127,6 +127,39 @@ public sealed class HostCircuitBreakerTests
         await run;
     }
 
+    [Fact]
+    public async Task A_host_whose_probe_passes_while_its_trials_fail_is_unhealthy_after_its_limit_even_on_trial()
+    {
+        var backend = new PassingProbe(new FakeBackend(new FakeOptions { HostDown = true }));
+        await using var breaker = new HostCircuitBreaker(backend, Breaker with { Threshold = 1, UnhealthyAfter = TimeSpan.FromMilliseconds(300) },
+            NullLogger<HostCircuitBreaker>.Instance);
+        breaker.Record(HostSignal.Broken, "the fake backend is down");
+        await Eventually.TrueAsync(() => breaker.State == BreakerState.Trial, "the probe passed");
+        breaker.Record(HostSignal.Broken, "the fake backend is down"); // the trial's job failed too
+        await Eventually.TrueAsync(() => breaker.State == BreakerState.Trial, "the probe passed again and the host is on trial");
+
+        await Eventually.TrueAsync(() => breaker.Unhealthy, "the host on trial counts as unhealthy once broken for its limit");
+
+        Assert.Equal(BreakerState.Trial, breaker.State);
+        Assert.Contains("the fake backend is down", breaker.UnhealthyReason);
+        Assert.Contains("a probe that always passes succeeds, but the jobs tried since failed", breaker.UnhealthyReason);
+    }
+
+    [Fact]
+    public async Task A_host_on_trial_whose_trial_has_not_failed_is_not_unhealthy()
+    {
+        var backend = new FakeBackend(new FakeOptions { HostDown = true });
+        await using var breaker = new HostCircuitBreaker(backend, Breaker with { Threshold = 1, UnhealthyAfter = TimeSpan.FromMilliseconds(200) },
+            NullLogger<HostCircuitBreaker>.Instance);
+        breaker.Record(HostSignal.Broken, "the fake backend is down");
+        await Eventually.TrueAsync(() => breaker.Unhealthy, "the host counts as unhealthy while its probes fail");
+
+        backend.Down = false;
+
+        await Eventually.TrueAsync(() => breaker.State == BreakerState.Trial, "the probe passed and the host is on trial");
+        Assert.False(breaker.Unhealthy);
+    }
+
     /// <summary>A backend whose starts fail as host failures while its probe passes.</summary>
     private sealed class PassingProbe(FakeBackend inner) : Worker.Core.Backends.IBackend
     {

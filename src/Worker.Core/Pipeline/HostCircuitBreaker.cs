@@ -31,6 +31,9 @@ public sealed class HostCircuitBreaker : IAsyncDisposable
     private int _failures;
     private bool _unhealthyLogged;
 
+    /// <summary>A job on trial failed since the host broke: its probe passes without the jobs working.</summary>
+    private bool _trialFailed;
+
     public HostCircuitBreaker(IBackend backend, HostBreakerOptions options, ILogger<HostCircuitBreaker> logger, TimeProvider? clock = null)
     {
         _backend = backend;
@@ -50,8 +53,41 @@ public sealed class HostCircuitBreaker : IAsyncDisposable
 
     public bool TakingJobs => State != BreakerState.Open;
 
-    /// <summary>Broken (not taking jobs) for at least <c>WORKER_HOST_UNHEALTHY_AFTER</c>: time to replace the host.</summary>
-    public bool Unhealthy => State == BreakerState.Open && BrokenSince is { } since && _clock.GetUtcNow() - since >= _options.UnhealthyAfter;
+    /// <summary>
+    /// Broken for at least <c>WORKER_HOST_UNHEALTHY_AFTER</c> with no job run since: time to replace the
+    /// host. Counted on trial too once a trial failed: then the probe passes without the jobs working
+    /// (a zone get that passes while inserts are refused), so the host would otherwise go between
+    /// trial and open for good, answering 200 on every trial.
+    /// </summary>
+    public bool Unhealthy
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return IsUnhealthy();
+            }
+        }
+    }
+
+    /// <summary>Under the lock: see <see cref="Unhealthy"/>.</summary>
+    private bool IsUnhealthy() =>
+        BrokenSince is { } since && _clock.GetUtcNow() - since >= _options.UnhealthyAfter
+        && (State == BreakerState.Open || (State == BreakerState.Trial && _trialFailed));
+
+    /// <summary>Why <see cref="Unhealthy"/>, for /healthz.</summary>
+    public string? UnhealthyReason
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return State == BreakerState.Trial
+                    ? $"backend {_backend.Name} is unusable: {LastFailure}. Broken since {BrokenSince:u}: {_backend.ProbeDescription} succeeds, but the jobs tried since failed"
+                    : OpenReason();
+            }
+        }
+    }
 
     /// <summary>Why this host takes no jobs, or null when it does.</summary>
     public string? Reason
@@ -60,12 +96,14 @@ public sealed class HostCircuitBreaker : IAsyncDisposable
         {
             lock (_lock)
             {
-                return State != BreakerState.Open
-                    ? null
-                    : $"backend {_backend.Name} is unusable: {LastFailure}. Taking no jobs since {BrokenSince:u} until {_backend.ProbeDescription} succeeds";
+                return OpenReason();
             }
         }
     }
+
+    private string? OpenReason() => State != BreakerState.Open
+        ? null
+        : $"backend {_backend.Name} is unusable: {LastFailure}. Taking no jobs since {BrokenSince:u} until {_backend.ProbeDescription} succeeds";
 
     /// <summary>Fires when the host stops taking jobs; a processor ends its receive then.</summary>
     public CancellationToken IntakeStopped
@@ -114,6 +152,7 @@ public sealed class HostCircuitBreaker : IAsyncDisposable
                 return;
             }
             var after = State == BreakerState.Trial ? "its first job after a successful probe failed too" : $"{_failures} host failures in a row";
+            _trialFailed |= State == BreakerState.Trial;
             State = BreakerState.Open;
             BrokenSince ??= _clock.GetUtcNow();
             _resumed = NewSignal(completed: false);
@@ -128,6 +167,7 @@ public sealed class HostCircuitBreaker : IAsyncDisposable
                 "/readyz answers 503 meanwhile, and /healthz once broken for {UnhealthyAfter}",
                 _backend.Name, after, reason, _backend.ProbeDescription, Durations.Format(_nextProbe), Durations.Format(_options.ProbeMaxInterval),
                 Durations.Format(_options.UnhealthyAfter));
+            LogUnhealthyOnce();
         }
         // Outside the lock: processors leave their receive loops on this token.
         stopped.Cancel();
@@ -149,6 +189,7 @@ public sealed class HostCircuitBreaker : IAsyncDisposable
             _logger.LogInformation("A job ran on backend {Backend} again; it works (it was broken since {Since:u})", _backend.Name, BrokenSince);
             State = BreakerState.Closed;
             BrokenSince = null;
+            _trialFailed = false;
             _nextProbe = _options.ProbeInterval;
             _unhealthyLogged = false;
         }
@@ -185,12 +226,7 @@ public sealed class HostCircuitBreaker : IAsyncDisposable
                     }
                     LastFailure = e is OperationCanceledException ? $"{_backend.ProbeDescription} did not answer within {Durations.Format(ProbeTimeout)}" : e.Message;
                     _logger.LogWarning("Probe of backend {Backend} failed: {Error}; next probe in {Wait}", _backend.Name, LastFailure, Durations.Format(_nextProbe));
-                    if (Unhealthy && !_unhealthyLogged)
-                    {
-                        _unhealthyLogged = true;
-                        _logger.LogError("Backend {Backend} has been broken since {Since:u}; /healthz answers 503 now, so autohealing replaces this host",
-                            _backend.Name, BrokenSince);
-                    }
+                    LogUnhealthyOnce();
                 }
                 continue;
             }
@@ -207,6 +243,17 @@ public sealed class HostCircuitBreaker : IAsyncDisposable
                     _backend.ProbeDescription);
             }
             return;
+        }
+    }
+
+    /// <summary>Under the lock: says once a broken spell that /healthz now answers 503.</summary>
+    private void LogUnhealthyOnce()
+    {
+        if (IsUnhealthy() && !_unhealthyLogged)
+        {
+            _unhealthyLogged = true;
+            _logger.LogError("Backend {Backend} has been broken since {Since:u}; /healthz answers 503 now, so autohealing replaces this host",
+                _backend.Name, BrokenSince);
         }
     }
 

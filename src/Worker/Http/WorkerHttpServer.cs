@@ -117,7 +117,7 @@ public sealed class WorkerHttpServer : IAsyncDisposable
     {
         // Alive, unless the backend has been broken for WORKER_HOST_UNHEALTHY_AFTER: then autohealing should replace this host.
         app.MapGet("/healthz", () => pool.Breaker is { Unhealthy: true } breaker
-            ? Results.Text($"unhealthy: {breaker.Reason}\n", statusCode: StatusCodes.Status503ServiceUnavailable)
+            ? Results.Text($"unhealthy: {breaker.UnhealthyReason}\n", statusCode: StatusCodes.Status503ServiceUnavailable)
             : Results.Text("ok\n"));
 
         app.MapGet("/readyz", () =>
