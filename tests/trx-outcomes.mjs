@@ -4,7 +4,9 @@
 //                                             DIR/*.trx; where DIR/rerun/*.trx ran a test again that
 //                                             failed, its outcome there replaces the first one
 //   node tests/trx-outcomes.mjs failed DIR    the tests that did not pass in DIR/*.trx, one line each:
-//                                             "ASSEMBLY<tab>Namespace.Class.Method" (a theory once)
+//                                             "ASSEMBLY<tab>Namespace.Class.Method" (a theory once);
+//                                             exits 3 when the counters count a failure that no
+//                                             test's result names (a test host that crashed)
 import { readdirSync, readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 
@@ -56,12 +58,21 @@ const first = runs(dir);
 
 if (command === "failed") {
   const lines = new Set();
+  let counted = 0, named = 0;
   for (const run of first) {
+    counted += run.failed;
     for (const r of run.results) {
-      if (FAILED.has(r.outcome) && r.assembly) lines.add(`${r.assembly}\t${r.method}`);
+      if (FAILED.has(r.outcome) && r.assembly) {
+        named += 1;
+        lines.add(`${r.assembly}\t${r.method}`);
+      }
     }
   }
   for (const line of lines) console.log(line);
+  if (counted !== named) {
+    console.error(`${counted} failures counted, ${named} named by a test's result`);
+    process.exit(3);
+  }
 } else {
   let passed = 0, failed = 0, skipped = 0;
   const failedFirst = new Set();
