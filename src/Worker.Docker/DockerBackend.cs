@@ -37,6 +37,7 @@ public sealed class DockerBackend : IBackend
         _launcher = new ContainerLauncher(client, options, logger);
         // Those a worker here superseded before it stopped, and which a container still used then.
         _launcher.SupersededImages.RemoveUnused();
+        _ = EngineKnownFaults.WarnAsync(client, logger);
         _imageSelector = options.ImageSelector.Create(options.ImageMappings, logger, () => new LanguageImages(client, TimeProvider.System));
         if (options.StandbyCount > 0)
         {
