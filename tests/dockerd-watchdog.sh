@@ -10,8 +10,11 @@
 #                                     same two goroutines are stuck so in two dumps in a row, add a
 #                                     line to RECORD, keep the dump, kill dockerd and start it
 #                                     again (start-dockerd.sh: --live-restore, so containers live on)
-#   dockerd-watchdog.sh --stuck DUMP  prints "PID_A PID_B" (goroutine ids) when DUMP shows the two
+#   dockerd-watchdog.sh --stuck DUMP  prints "IDS_A|IDS_B" (goroutine ids) when DUMP shows the two
 #                                     goroutines stuck, exits 1 when it does not
+#   dockerd-watchdog.sh --report      dumps dockerd's goroutines and prints where those that have
+#                                     waited a minute or more wait, most first (for a CI log)
+#   dockerd-watchdog.sh --waiting DUMP  the same for a dump already written
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 
@@ -30,13 +33,25 @@ stuck() {
     }' "$1"
 }
 
+# Goroutines waiting a minute or more, counted by wait state and first frame outside Go's runtime.
+waiting_long() {
+  awk '
+    /^goroutine [0-9]+ \[/ {
+      long = ($0 ~ /minutes?\]:$/); state = $0; sub(/^goroutine [0-9]+ \[/, "", state); sub(/,.*/, "", state); frame = ""; next
+    }
+    /^$/ { if (long && frame != "") count[state "  " frame]++; long = 0; next }
+    long && frame == "" && /^[^\t]/ && !/^(runtime|sync|internal\/|syscall|net\.|io\.|bufio|created by)/ { frame = $0; sub(/\([^()]*\)$/, "", frame) }
+    END { for (k in count) printf "%6d  %s\n", count[k], k }' "$1" | sort -rn | head -n 15
+}
+
 if [[ "${1:-}" == "--stuck" ]]; then
   stuck "$2"
   exit $?
 fi
-
-record="${1:?usage: dockerd-watchdog.sh RECORD | --stuck DUMP}"
-interval="${WORKER_TEST_DOCKERD_WATCH_INTERVAL:-10}"
+if [[ "${1:-}" == "--waiting" ]]; then
+  waiting_long "$2"
+  exit 0
+fi
 
 # The tests' dockerd: not the chaos suite's own (tests/Worker.Chaos/SeparateDockerd.cs).
 daemon_pid() {
@@ -66,6 +81,17 @@ dump() {
   done
   return 1
 }
+
+if [[ "${1:-}" == "--report" ]]; then
+  pid="$(daemon_pid)" || { echo "no dockerd runs"; exit 1; }
+  file="$(dump "$pid")" || { echo "dockerd (pid $pid) wrote no goroutine dump"; exit 1; }
+  echo "dockerd (pid $pid): goroutines waiting a minute or more, by state and where (all in $file):"
+  waiting_long "$file"
+  exit 0
+fi
+
+record="${1:?usage: dockerd-watchdog.sh RECORD | --stuck DUMP | --report}"
+interval="${WORKER_TEST_DOCKERD_WATCH_INTERVAL:-10}"
 
 previous=""
 while sleep "$interval"; do

@@ -79,5 +79,10 @@ skipped=$(grep -oP '[0-9]+(?= skipped)' <<<"$summary" || true)
 if [[ $(deadlocked) -gt 0 ]]; then
   echo "dockerd deadlocked $(deadlocked) time(s) and was restarted (moby/moby#46661; $deadlocks)"
 fi
+# A failed run whose dockerd hangs another way: where its goroutines wait, for the next look.
+if [[ "$failed" != "0" ]] && ! timeout 30 docker run --rm "$WORKER_TEST_IMAGE" true >/dev/null 2>&1; then
+  echo "dockerd did not run a container within 30 s"
+  tests/dockerd-watchdog.sh --report
+fi
 echo "$passed passed, $failed failed${skipped:+, $skipped skipped}"
 if [[ $status -ne 0 || "$failed" != "0" ]]; then exit 1; fi

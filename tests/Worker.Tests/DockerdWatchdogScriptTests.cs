@@ -33,12 +33,14 @@ public sealed class DockerdWatchdogScriptTests : IDisposable
         "github.com/docker/docker/vendor/github.com/docker/libnetwork.(*endpoint).sbLeave",
         "github.com/docker/docker/vendor/github.com/docker/libnetwork.(*endpoint).Leave");
 
-    private (int Exit, string Output) Stuck(string dump)
+    private (int Exit, string Output) Stuck(string dump) => Script("--stuck", dump);
+
+    private (int Exit, string Output) Script(string mode, string dump)
     {
         var file = _dir.Write("goroutine-stacks.log", dump);
         var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(Path.Combine(TerraformConfiguration.RepositoryRoot, "tests", "dockerd-watchdog.sh"));
-        start.ArgumentList.Add("--stuck");
+        start.ArgumentList.Add(mode);
         start.ArgumentList.Add(file);
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
@@ -63,6 +65,26 @@ public sealed class DockerdWatchdogScriptTests : IDisposable
     {
         Assert.Equal(1, Stuck(Idle + EndpointDelete).Exit);
         Assert.Equal(1, Stuck(Idle + SvcRecords).Exit);
+    }
+
+    [Fact]
+    public void The_report_counts_the_goroutines_that_waited_a_minute_or_more_by_state_and_first_frame_outside_the_runtime()
+    {
+        var waitingForNetworks = string.Concat(Enumerable.Range(0, 3).Select(i => Goroutine(9000 + i, "semacquire, 2 minutes",
+            "sync.runtime_SemacquireMutex", "sync.(*Mutex).Lock",
+            "github.com/docker/docker/vendor/github.com/docker/libnetwork.(*controller).getStores",
+            "github.com/docker/docker/daemon.(*Daemon).FindNetwork")));
+        var brief = Goroutine(77, "semacquire", "sync.runtime_SemacquireMutex", "github.com/docker/docker/daemon.(*Daemon).ContainerStart");
+
+        var (exit, output) = Script("--waiting", Idle + EndpointDelete + SvcRecords + waitingForNetworks + brief);
+
+        Assert.Equal(0, exit);
+        var lines = output.Split('\n').Select(l => l.Trim()).ToList();
+        Assert.Equal("3  semacquire  github.com/docker/docker/vendor/github.com/docker/libnetwork.(*controller).getStores", lines[0]);
+        Assert.Contains("1  semacquire  github.com/docker/docker/vendor/github.com/docker/libnetwork.(*network).ID", lines);
+        Assert.Contains("1  semacquire  github.com/docker/docker/vendor/github.com/docker/libnetwork.(*network).getSvcRecords", lines);
+        Assert.Contains("1  chan receive  main.(*DaemonCli).start", lines);
+        Assert.DoesNotContain(lines, l => l.Contains("ContainerStart", StringComparison.Ordinal)); // waited under a minute
     }
 
     [Fact]
