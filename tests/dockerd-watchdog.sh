@@ -9,7 +9,10 @@
 #   dockerd-watchdog.sh RECORD        every 10 s, dump dockerd's goroutines (SIGUSR1); when the
 #                                     same two goroutines are stuck so in two dumps in a row, add a
 #                                     line to RECORD, keep the dump, kill dockerd and start it
-#                                     again (start-dockerd.sh: --live-restore, so containers live on)
+#                                     again (start-dockerd.sh: --live-restore, so containers live on).
+#                                     The same when a list of its networks (which goes through the
+#                                     lock such deadlocks hold) gets no answer within 60 s twice in
+#                                     a row: a hang of another kind, whose dump is kept to be read
 #   dockerd-watchdog.sh --stuck DUMP  prints "IDS_A|IDS_B" (goroutine ids) when DUMP shows the two
 #                                     goroutines stuck, exits 1 when it does not
 #   dockerd-watchdog.sh --report      dumps dockerd's goroutines and prints where those that have
@@ -93,15 +96,37 @@ fi
 record="${1:?usage: dockerd-watchdog.sh RECORD | --stuck DUMP | --report}"
 interval="${WORKER_TEST_DOCKERD_WATCH_INTERVAL:-10}"
 
+hang_limit="${WORKER_TEST_DOCKERD_HANG_LIMIT:-60}"
+
+# Whether a list of dockerd's networks goes unanswered for the hang limit (an error is an answer).
+network_list_hangs() {
+  timeout "$hang_limit" docker network ls --quiet >/dev/null 2>&1
+  [[ $? -eq 124 ]]
+}
+
 previous=""
+hangs=0
 while sleep "$interval"; do
   pid="$(daemon_pid)" || continue
   file="$(dump "$pid")" || continue
   now="$(stuck "$file" || true)"
+  why=""
   if [[ -n "$now" && "$now" == "$previous" ]]; then
+    why="deadlocked in libnetwork (goroutines ${now/|/ and }, moby/moby#46661)"
+  elif network_list_hangs; then
+    hangs=$((hangs + 1))
+    if ((hangs >= 2)); then
+      rm -f "$file"
+      file="$(dump "$pid")" || file="" # after the hang: what waits now
+      why="deadlocked: no answer to a list of its networks within ${hang_limit} s, twice in a row"
+    fi
+  else
+    hangs=0
+  fi
+  if [[ -n "$why" ]]; then
     kept="/tmp/dockerd-deadlock-$(date -u +%Y%m%dT%H%M%SZ).log"
-    mv "$file" "$kept"
-    echo "$(date -u +%H:%M:%S) dockerd (pid $pid) deadlocked in libnetwork (goroutines ${now/|/ and }, moby/moby#46661); stacks in $kept; restarted it" >>"$record"
+    [[ -n "$file" ]] && mv "$file" "$kept"
+    echo "$(date -u +%H:%M:%S) dockerd (pid $pid) $why; stacks in $kept; restarted it" >>"$record"
     kill -TERM "$pid" 2>/dev/null
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null
@@ -109,6 +134,7 @@ while sleep "$interval"; do
     rm -f /var/run/docker.pid # a new dockerd refuses to start while the killed one's file is there
     "$here/start-dockerd.sh" >>"$record" 2>&1 || echo "$(date -u +%H:%M:%S) dockerd did not start again" >>"$record"
     previous=""
+    hangs=0
     continue
   fi
   rm -f "$file"
