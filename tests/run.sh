@@ -77,7 +77,7 @@ passed=$(( $(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$summary") + chaos_passed ))
 failed=$(( $(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$summary") + chaos_failed ))
 skipped=$(grep -oP '[0-9]+(?= skipped)' <<<"$summary" || true)
 if [[ $(deadlocked) -gt 0 ]]; then
-  echo "dockerd deadlocked $(deadlocked) time(s) and was restarted (moby/moby#46661; $deadlocks)"
+  echo "dockerd deadlocked $(deadlocked) time(s) and was restarted (see $deadlocks)"
 fi
 # A failed run whose dockerd hangs another way: where its goroutines wait, for the next look.
 if [[ "$failed" != "0" ]] && ! timeout 30 docker run --rm "$WORKER_TEST_IMAGE" true >/dev/null 2>&1; then
