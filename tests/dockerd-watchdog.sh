@@ -44,7 +44,10 @@ waiting_long() {
     }
     /^$/ { if (long && frame != "") count[state "  " frame]++; long = 0; next }
     long && frame == "" && /^[^\t]/ && !/^(runtime|sync|internal\/|syscall|net\.|io\.|bufio|created by)/ { frame = $0; sub(/\([^()]*\)$/, "", frame) }
-    END { for (k in count) printf "%6d  %s\n", count[k], k }' "$1" | sort -rn | head -n 15
+    END {
+      if (long && frame != "") count[state "  " frame]++ # the last one, when no blank line ends it
+      for (k in count) printf "%6d  %s\n", count[k], k
+    }' "$1" | sort -rn | head -n 15
 }
 
 if [[ "${1:-}" == "--stuck" ]]; then
