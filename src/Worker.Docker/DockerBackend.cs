@@ -70,7 +70,8 @@ public sealed class DockerBackend : IBackend
         try
         {
             await _client.System.PingAsync(ct);
-            if (Options.NetworkName is { Length: > 0 } network && !network.StartsWith("container:", StringComparison.Ordinal))
+            // "default" and "container:NAME" are modes, not networks one can inspect.
+            if (Options.NetworkName is { Length: > 0 } network && network != "default" && !network.StartsWith("container:", StringComparison.Ordinal))
             {
                 await _client.Networks.InspectNetworkAsync(network, ct);
             }

@@ -59,6 +59,18 @@ public sealed class DockerHostFailureTests : IDisposable
         Assert.Contains(engine.Requests, r => r.Contains("/networks", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("default")]
+    [InlineData("bridge")]
+    [InlineData("host")]
+    [InlineData("none")]
+    public async Task The_probe_passes_for_the_engines_own_networks_and_modes(string network)
+    {
+        await using var harness = await DockerHarness.CreateAsync(o => o with { NetworkName = network });
+
+        await harness.Backend.ProbeAsync(CancellationToken.None);
+    }
+
     [Fact]
     public async Task The_probe_fails_while_the_network_the_jobs_join_is_missing_and_passes_once_it_is_there()
     {
