@@ -1,4 +1,3 @@
-using System.Globalization;
 using Docker.DotNet;
 using Microsoft.Extensions.Logging;
 
@@ -46,23 +45,7 @@ public static class EngineKnownFaults
         }
     }
 
-    /// <summary>The leading major.minor.patch; Docker's year-based versions ("24.0.7", "20.10.24+dfsg1") compare as numbers.</summary>
-    private static Version? Parse(string? version)
-    {
-        if (string.IsNullOrEmpty(version))
-        {
-            return null;
-        }
-        var parts = version.Split('.', 3);
-        if (parts.Length < 3)
-        {
-            return null;
-        }
-        var patch = new string(parts[2].TakeWhile(char.IsAsciiDigit).ToArray());
-        return int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var major)
-            && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var minor)
-            && int.TryParse(patch, NumberStyles.None, CultureInfo.InvariantCulture, out var build)
-            ? new Version(major, minor, build)
-            : null;
-    }
+    /// <summary>The leading dotted numbers ("20.10.24" of "20.10.24+dfsg1"); Docker's year-based versions compare as numbers.</summary>
+    private static Version? Parse(string? version) =>
+        Version.TryParse(new string((version ?? "").TakeWhile(c => char.IsAsciiDigit(c) || c == '.').ToArray()), out var parsed) ? parsed : null;
 }
